@@ -1,0 +1,42 @@
+"""The ``ssj`` command: ``ssj run`` (what ``make run`` calls) and ``ssj token``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from libs.common.auth import ROLES, issue_token
+from libs.common.settings import SERVICE_PORTS, CommonSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and dispatch to a subcommand."""
+    parser = argparse.ArgumentParser(prog="ssj", description="双随机、一公开 supervision backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run_p = sub.add_parser("run", help="start embedded NATS/PostgreSQL (if unset) and services")
+    run_p.add_argument("services", nargs="*", metavar="SERVICE", help="default: all five")
+
+    tok = sub.add_parser("token", help="print a signed JWT for local use (SSJ_JWT_SECRET)")
+    tok.add_argument("--sub", required=True)
+    tok.add_argument("--dept", default="")
+    tok.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(sorted(ROLES))}")
+    tok.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
+
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        from libs.common.devstack import run
+
+        unknown = set(args.services) - set(SERVICE_PORTS)
+        if unknown:
+            parser.error(f"unknown services: {sorted(unknown)}; known: {list(SERVICE_PORTS)}")
+        return run(args.services or None)
+    if args.command == "token":
+        roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+        print(issue_token(CommonSettings(), sub=args.sub, dept=args.dept, roles=roles, ttl_seconds=args.ttl))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Event-store base: an eventsourcing ``Application`` on PostgreSQL, one schema per service.
+
+Adds three things to the library's application:
+- every event is stamped, at save time, with the metadata of :mod:`libs.common.context`
+  (actor, traceparent, correlation and causation ids);
+- streams of applications with ``hash_chained = True`` carry, in each event, the SHA-256 of
+  the stored state of its predecessor, so a changed or removed event breaks the chain;
+- a trigger on the events table rejects ``UPDATE``, ``DELETE`` and ``TRUNCATE``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification, StoredEvent
+from psycopg import sql
+
+from libs.common.context import event_metadata
+from libs.common.settings import CommonSettings
+
+GENESIS_HASH = "0" * 64
+
+
+def stored_hash(stored: StoredEvent) -> str:
+    """SHA-256 of one stored event's state bytes: the link the next event records."""
+    return hashlib.sha256(stored.state).hexdigest()
+
+
+def ensure_schema(settings: CommonSettings, schema: str) -> None:
+    """Create a service's schema if it is not there yet."""
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+class EventStoreApp(Application[UUID]):
+    """Base of every service's application (command and query methods live in subclasses)."""
+
+    service: ClassVar[str] = "ssj"
+    hash_chained: ClassVar[bool] = False
+
+    def __init__(self, settings: CommonSettings, env: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.schema = self.service
+        pg = settings.postgres
+        ensure_schema(settings, self.schema)
+        base_env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": pg.get("dbname", "postgres"),
+            "POSTGRES_HOST": pg.get("host", "127.0.0.1"),
+            "POSTGRES_PORT": pg.get("port", "5432"),
+            "POSTGRES_USER": pg.get("user", "postgres"),
+            "POSTGRES_PASSWORD": pg.get("password", ""),
+            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "CREATE_TABLE": "y",
+        }
+        base_env.update(env or {})
+        super().__init__(env=base_env)
+        self._saved_listeners: list[Callable[[], None]] = []
+        self._chain_lock = threading.Lock()
+        self._install_append_only_trigger()
+
+    # -- persistence details -------------------------------------------------------------
+
+    @property
+    def events_table(self) -> str:
+        """Name of the events table inside the service schema."""
+        return str(self.recorder.events_table_name)  # type: ignore[attr-defined]
+
+    def _install_append_only_trigger(self) -> None:
+        stmt = sql.SQL(
+            """
+            CREATE OR REPLACE FUNCTION {schema}.ssj_reject_event_change() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+              RAISE EXCEPTION 'stored events are append-only: % on %.% rejected',
+                TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+            END $$;
+            CREATE OR REPLACE TRIGGER ssj_events_append_only
+              BEFORE UPDATE OR DELETE ON {schema}.{table}
+              FOR EACH ROW EXECUTE FUNCTION {schema}.ssj_reject_event_change();
+            CREATE OR REPLACE TRIGGER ssj_events_no_truncate
+              BEFORE TRUNCATE ON {schema}.{table}
+              FOR EACH STATEMENT EXECUTE FUNCTION {schema}.ssj_reject_event_change();
+            """
+        ).format(schema=sql.Identifier(self.schema), table=sql.Identifier(self.events_table))
+        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+            # Several processes of one service may start together; serialise the DDL.
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self.schema,))
+            try:
+                conn.execute(stmt)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.schema,))
+
+    # -- saving --------------------------------------------------------------------------
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Stamp pending events with metadata (and chain hashes), then store them."""
+        pending = [e for obj in objs if obj is not None for e in _pending_events(obj)]
+        meta = event_metadata(self.service)
+        for event in pending:
+            object.__setattr__(event, "meta", dict(meta))
+        if self.hash_chained:
+            with self._chain_lock:
+                self._link(pending)
+                recordings = super().save(*objs, **kwargs)
+        else:
+            recordings = super().save(*objs, **kwargs)
+        for listener in list(self._saved_listeners):
+            listener()
+        return recordings
+
+    def _link(self, events: Sequence[Any]) -> None:
+        by_aggregate: OrderedDict[UUID, list[Any]] = OrderedDict()
+        for event in events:
+            by_aggregate.setdefault(event.originator_id, []).append(event)
+        for aggregate_id, stream in by_aggregate.items():
+            first = stream[0].originator_version
+            prev = GENESIS_HASH
+            if first > 1:
+                before = self.recorder.select_events(aggregate_id, gt=first - 2, lte=first - 1)
+                prev = stored_hash(before[0]) if before else GENESIS_HASH
+            for event in stream:
+                event.meta["prev_hash"] = prev
+                prev = stored_hash(self.mapper.to_stored_event(event))
+
+    def on_saved(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (from the saving thread) after every successful save."""
+        self._saved_listeners.append(listener)
+
+    # -- reading the notification log ----------------------------------------------------
+
+    def notifications_after(self, position: int, limit: int) -> Sequence[Notification]:
+        """Stored events with notification id greater than ``position``, in order."""
+        return self.recorder.select_notifications(start=position + 1, limit=limit)
+
+    def max_notification_id(self) -> int:
+        """Highest notification id written so far (0 when empty)."""
+        return int(self.recorder.max_notification_id() or 0)
+
+    def verify_chain(self, aggregate_id: UUID) -> list[str]:
+        """Recompute an aggregate's hash chain; return what does not match (empty if intact)."""
+        problems: list[str] = []
+        prev = GENESIS_HASH
+        for stored in self.recorder.select_events(aggregate_id):
+            event = self.mapper.to_domain_event(stored)
+            recorded = (getattr(event, "meta", None) or {}).get("prev_hash")
+            if recorded != prev:
+                problems.append(
+                    f"version {stored.originator_version}: prev_hash {recorded} != {prev}"
+                )
+            prev = stored_hash(stored)
+        return problems
+
+
+def _pending_events(obj: Any) -> list[Any]:
+    events = getattr(obj, "pending_events", None)
+    return list(events) if events is not None else [obj]

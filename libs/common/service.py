@@ -1,0 +1,187 @@
+"""Service assembly: one function turns a :class:`ServiceSpec` into a running FastAPI app
+with its event store, relay, consumers, read-model tables, tracing and error handling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+import uvicorn
+from fastapi import APIRouter, FastAPI, Request
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from libs.common.auth import Principal
+from libs.common.bus import connect
+from libs.common.consumer import Consumer, Handler
+from libs.common.context import CommandContext, command_context
+from libs.common.eventstore import EventStoreApp
+from libs.common.health import router as health_router
+from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
+from libs.common.idempotency import IdempotencyMiddleware
+from libs.common.problems import install_problem_handlers
+from libs.common.relay import Relay
+from libs.common.settings import CommonSettings
+from libs.common.tracing import setup_tracing, shutdown_tracing
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A read-model handler fed by another (or the same) service's stream."""
+
+    name: str
+    source: str
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """Everything that makes one service different from the others."""
+
+    name: str
+    title: str
+    description: str
+    application: type[EventStoreApp]
+    routers: Sequence[APIRouter]
+    read_model_ddl: Sequence[str] = ()
+    consumers: Sequence[ConsumerSpec] = ()
+    domain_errors: Mapping[type[Exception], tuple[int, str]] = field(default_factory=dict)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def open_pool(settings: CommonSettings, max_size: int = 10) -> asyncpg.Pool:
+    """asyncpg pool with JSON codecs, for read models and service tables."""
+    pool = await asyncpg.create_pool(
+        settings.database_url, min_size=1, max_size=max_size, init=_init_connection
+    )
+    assert pool is not None
+    return pool
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, statements: Sequence[str]) -> None:
+    """Create read-model tables (``{schema}`` is replaced); serialised across processes."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        for statement in statements:
+            await conn.execute(statement.format(schema=schema))
+
+
+def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> FastAPI:
+    """Build the FastAPI app; infrastructure starts in the lifespan."""
+    settings = (settings or CommonSettings()).model_copy(update={"service": spec.name})
+    setup_tracing(spec.name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = await open_pool(settings)
+        application = await asyncio.to_thread(spec.application, settings)
+        await migrate(pool, spec.name, [IDEMPOTENCY_DDL, *spec.read_model_ddl])
+        nc = await connect(settings, f"ssj-{spec.name}")
+        js = nc.jetstream()
+        relay = Relay(application, js, pool)
+        await relay.setup()
+        consumers = [
+            Consumer(
+                settings=settings,
+                schema=spec.name,
+                name=c.name,
+                source=c.source,
+                handler=c.handler,
+                js=js,
+                pool=pool,
+            )
+            for c in spec.consumers
+        ]
+        for consumer in consumers:
+            await consumer.setup()
+        app.state.pool = pool
+        app.state.application = application
+        app.state.nc = nc
+        app.state.relay = relay
+        app.state.consumers = consumers
+        relay.start()
+        for consumer in consumers:
+            consumer.start()
+        log.info("%s ready on port %s", spec.name, settings.http_port)
+        try:
+            yield
+        finally:
+            for consumer in consumers:
+                await consumer.stop()
+            await relay.stop()
+            await nc.drain()
+            await pool.close()
+            await asyncio.to_thread(application.close)
+            shutdown_tracing()
+
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app, spec.domain_errors)
+    app.add_middleware(IdempotencyMiddleware, schema=spec.name)
+    app.include_router(health_router)
+    for router in spec.routers:
+        app.include_router(router)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    return app
+
+
+def application(request: Request) -> Any:
+    """FastAPI dependency: the service's event-sourced application."""
+    return request.app.state.application
+
+
+def pool(request: Request) -> asyncpg.Pool:
+    """FastAPI dependency: the service's asyncpg pool (read models)."""
+    return request.app.state.pool  # type: ignore[no-any-return]
+
+
+async def run_command(
+    request: Request, principal: Principal, fn: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """Run a synchronous application command off the event loop, as ``principal``.
+
+    The correlation id comes from ``X-Correlation-ID`` when a calling platform sends one.
+    """
+    ctx = CommandContext(
+        actor=principal.actor,
+        correlation_id=request.headers.get("x-correlation-id") or str(uuid.uuid4()),
+    )
+    with command_context(ctx):
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def serve(spec: ServiceSpec) -> None:
+    """Entry point of ``python -m services.<name>.main``."""
+    settings = CommonSettings().model_copy(update={"service": spec.name})
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format=f"%(asctime)s {spec.name} %(levelname)s %(name)s: %(message)s",
+    )
+    uvicorn.run(
+        create_app(spec, settings),
+        host=settings.host,
+        port=settings.http_port,
+        log_level=settings.log_level,
+        access_log=False,
+    )

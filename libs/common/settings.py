@@ -1,0 +1,65 @@
+"""Settings shared by every service, read from the environment (documented in the README)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS: dict[str, int] = {
+    "registry": 8001,
+    "planner": 8002,
+    "draw": 8003,
+    "results": 8004,
+    "disclosure": 8005,
+}
+
+DEV_JWT_SECRET = "ssj-dev-secret-change-me-in-production-0123456789"
+
+
+class CommonSettings(BaseSettings):
+    """Environment of one service process. Field names map to upper-case variables."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    service: str = Field(default="ssj", validation_alias="SSJ_SERVICE")
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias="DATABASE_URL"
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias="NATS_URL")
+    # Prefix for stream names and subjects, so test runs sharing one NATS server stay apart.
+    namespace: str = Field(default="", validation_alias="SSJ_NAMESPACE")
+    host: str = Field(default="127.0.0.1", validation_alias="SSJ_HOST")
+    port: int | None = Field(default=None, validation_alias="SSJ_PORT")
+    jwt_secret: str = Field(default=DEV_JWT_SECRET, validation_alias="SSJ_JWT_SECRET")
+    jwt_issuer: str = Field(default="ssj", validation_alias="SSJ_JWT_ISSUER")
+    relay_batch: int = Field(default=500, validation_alias="SSJ_RELAY_BATCH")
+    relay_idle_seconds: float = Field(default=0.2, validation_alias="SSJ_RELAY_IDLE_SECONDS")
+    consumer_batch: int = Field(default=200, validation_alias="SSJ_CONSUMER_BATCH")
+    stream_replicas: int = Field(default=1, validation_alias="SSJ_STREAM_REPLICAS")
+    # JetStream drops a re-published message whose Nats-Msg-Id it saw within this window.
+    dedupe_window_seconds: float = Field(default=3600.0, validation_alias="SSJ_DEDUPE_WINDOW")
+    log_level: str = Field(default="info", validation_alias="SSJ_LOG_LEVEL")
+
+    @cached_property
+    def http_port(self) -> int:
+        """The port this service listens on (SSJ_PORT, else the service's default)."""
+        return self.port or SERVICE_PORTS.get(self.service, 8000)
+
+    @cached_property
+    def postgres(self) -> dict[str, str]:
+        """DATABASE_URL split into libpq keywords (host may be a socket directory)."""
+        parts = conninfo_to_dict(self.database_url)
+        return {k: str(v) for k, v in parts.items() if v is not None}
+
+    def stream_name(self, service: str) -> str:
+        """JetStream stream that holds one service's events, e.g. ``SSJ_DRAW``."""
+        prefix = f"{self.namespace.upper()}_" if self.namespace else ""
+        return f"{prefix}SSJ_{service.upper()}"
+
+    def subject_prefix(self, service: str) -> str:
+        """NATS subject prefix of one service's events, e.g. ``ssj.draw``."""
+        prefix = f"{self.namespace.lower()}." if self.namespace else ""
+        return f"{prefix}ssj.{service}"

@@ -1,0 +1,33 @@
+"""Registry service: 一单两库 (item list, subject and inspector directories). Port 8001."""
+
+from __future__ import annotations
+
+from libs.common.service import ConsumerSpec, ServiceSpec, serve
+from services.registry.api import router
+from services.registry.application import RegistryApplication
+from services.registry.domain.errors import (
+    InvalidIdentifier,
+    InvalidItem,
+    InvalidRecord,
+    ItemStateError,
+)
+from services.registry.projections import views
+
+SPEC = ServiceSpec(
+    name="registry",
+    title="ssj registry — 一单两库",
+    description="Random-inspection item list, subject directory and inspector directory.",
+    application=RegistryApplication,
+    routers=[router],
+    read_model_ddl=views.DDL,
+    consumers=[ConsumerSpec(name="views", source="registry", handler=views.apply)],
+    domain_errors={
+        InvalidIdentifier: (422, "Invalid identifier"),
+        InvalidItem: (422, "Invalid item"),
+        InvalidRecord: (422, "Invalid record"),
+        ItemStateError: (409, "Item state conflict"),
+    },
+)
+
+if __name__ == "__main__":
+    serve(SPEC)
