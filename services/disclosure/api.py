@@ -1,0 +1,101 @@
+"""Public API (一公开): no token needed, only disclosed fields."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query
+
+from libs.common.problems import Problem
+from libs.common.service import pool
+from services.disclosure.domain.public import MODE_TEXT
+
+router = APIRouter(prefix="/v1/public", tags=["public"])
+Pool = Annotated[asyncpg.Pool, Depends(pool)]
+
+
+@router.get("/items", summary="Published random-inspection item list 随机抽查事项清单")
+async def items(db: Pool, department: str | None = None) -> list[dict[str, Any]]:
+    """Every published item, by department and code."""
+    rows = await db.fetch(
+        """SELECT code, department, name, category, ratio, methods, legal_basis, published_at
+           FROM disclosure.items WHERE published AND ($1::text IS NULL OR department = $1)
+           ORDER BY department, code""",
+        department,
+    )
+    return [dict(r) for r in rows]
+
+
+@router.get("/plans", summary="Published plans 抽查计划")
+async def plans(db: Pool, year: int | None = None) -> list[dict[str, Any]]:
+    """Published plans with their batches and items."""
+    rows = await db.fetch(
+        """SELECT plan_id, year, title, mode, initiating_department, participating_departments,
+                  items, batches, published_at
+           FROM disclosure.plans WHERE published_at IS NOT NULL
+             AND ($1::int IS NULL OR year = $1) ORDER BY published_at""",
+        year,
+    )
+    return [{**dict(r), "mode_text": MODE_TEXT.get(r["mode"], r["mode"])} for r in rows]
+
+
+def _public_draw(row: asyncpg.Record) -> dict[str, Any]:
+    draw = dict(row)
+    # Inspector ids are internal; names and departments are what the public sees.
+    draw["groups"] = [
+        {
+            "subject_id": g["subject_id"],
+            "inspectors": [
+                {"name": i["name"], "department": i["department"], "role": i["role"]}
+                for i in g["inspectors"]
+            ],
+        }
+        for g in draw["groups"]
+    ]
+    return draw
+
+
+@router.get("/draws", summary="Executed draws 抽取结果")
+async def draws(db: Pool, plan_id: UUID | None = None) -> list[dict[str, Any]]:
+    """Draws with seed, pool hash, strata and selection, so anyone can re-run them."""
+    rows = await db.fetch(
+        "SELECT * FROM disclosure.draws WHERE ($1::uuid IS NULL OR plan_id = $1) "
+        "ORDER BY executed_at",
+        plan_id,
+    )
+    return [_public_draw(r) for r in rows]
+
+
+@router.get("/draws/{draw_id}", summary="One executed draw")
+async def draw(draw_id: UUID, db: Pool) -> dict[str, Any]:
+    """One draw, as disclosed."""
+    row = await db.fetchrow("SELECT * FROM disclosure.draws WHERE draw_id = $1", draw_id)
+    if row is None:
+        raise Problem(404, "Not found", f"no disclosed draw {draw_id}")
+    return _public_draw(row)
+
+
+@router.get("/results", summary="Disclosed inspection results 抽查结果")
+async def results(
+    db: Pool,
+    draw_id: UUID | None = None,
+    identifier: str | None = Query(None, description="统一社会信用代码 of one subject"),
+    after: UUID | None = Query(None, description="cursor: last record_id of the previous page"),
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Results in the national disclosure system's fields, keyset-paginated."""
+    rows = await db.fetch(
+        """SELECT record_id, draw_id, plan_id, subject_identifier, subject_name, department,
+                  inspection_type, inspected_on, outcome, outcome_text, findings, corrections,
+                  disclosed_at
+           FROM disclosure.results
+           WHERE ($1::uuid IS NULL OR draw_id = $1)
+             AND ($2::text IS NULL OR subject_identifier = $2)
+             AND ($3::uuid IS NULL OR record_id > $3)
+           ORDER BY record_id LIMIT $4""",
+        draw_id, identifier, after, limit,
+    )
+    page = [dict(r) for r in rows]
+    return {"items": page, "next": str(page[-1]["record_id"]) if len(page) == limit else None}

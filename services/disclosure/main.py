@@ -1,0 +1,26 @@
+"""Disclosure service: 一公开 — the public view of items, plans, draws and results. Port 8005."""
+
+from __future__ import annotations
+
+from libs.common.service import ConsumerSpec, ServiceSpec, serve
+from services.disclosure.api import router
+from services.disclosure.application import DisclosureApplication
+from services.disclosure.projections import public
+
+SPEC = ServiceSpec(
+    name="disclosure",
+    title="ssj disclosure — 一公开",
+    description="Public, token-free view of item lists, plans, draws and results.",
+    application=DisclosureApplication,
+    routers=[router],
+    read_model_ddl=public.DDL,
+    consumers=[
+        ConsumerSpec(name="registry", source="registry", handler=public.apply_registry),
+        ConsumerSpec(name="planner", source="planner", handler=public.apply_planner),
+        ConsumerSpec(name="draw", source="draw", handler=public.apply_draw),
+        ConsumerSpec(name="results", source="results", handler=public.apply_results),
+    ],
+)
+
+if __name__ == "__main__":
+    serve(SPEC)

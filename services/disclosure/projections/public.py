@@ -1,0 +1,111 @@
+"""Public read models, built only from events of the other four services."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from libs.common.envelope import InboundEvent
+from services.disclosure.domain.public import inspection_type, outcome_text
+
+DDL = [
+    """CREATE TABLE IF NOT EXISTS {schema}.items (
+        item_id uuid PRIMARY KEY, code text NOT NULL, department text NOT NULL,
+        name text NOT NULL, category text NOT NULL, ratio double precision NOT NULL,
+        methods jsonb NOT NULL, legal_basis text NOT NULL,
+        published boolean NOT NULL DEFAULT false, published_at timestamptz)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.plans (
+        plan_id uuid PRIMARY KEY, year int NOT NULL, title text NOT NULL, mode text NOT NULL,
+        initiating_department text NOT NULL, participating_departments jsonb NOT NULL,
+        items jsonb NOT NULL, batches jsonb NOT NULL, published_at timestamptz)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.draws (
+        draw_id uuid PRIMARY KEY, batch_id text NOT NULL, plan_id uuid NOT NULL,
+        executed_at timestamptz NOT NULL, algorithm text NOT NULL, seed text NOT NULL,
+        pool_hash text NOT NULL, pool_size int NOT NULL, strata jsonb NOT NULL,
+        selection jsonb NOT NULL, groups jsonb NOT NULL, items jsonb NOT NULL,
+        initiating_department text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.results (
+        record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, plan_id uuid NOT NULL,
+        subject_identifier text NOT NULL, subject_name text NOT NULL,
+        department text NOT NULL, inspection_type text NOT NULL, inspected_on date NOT NULL,
+        outcome text NOT NULL, outcome_text text NOT NULL, findings jsonb NOT NULL,
+        corrections int NOT NULL DEFAULT 0, disclosed_at timestamptz NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS results_subject ON {schema}.results (subject_identifier)",
+]
+
+
+async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """The item list: shown once published."""
+    d = ev.data
+    if ev.name == "ItemRegistered":
+        await conn.execute(
+            """INSERT INTO disclosure.items (item_id, code, department, name, category, ratio,
+               methods, legal_basis) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+               ON CONFLICT (item_id) DO NOTHING""",
+            ev.subject, d["code"], d["department"], d["name"], d["category"], d["ratio"],
+            d["methods"], d["legal_basis"],
+        )
+    elif ev.name == "ItemPublished":
+        await conn.execute(
+            "UPDATE disclosure.items SET published = true, published_at = $2 WHERE item_id = $1",
+            ev.subject, ev.time,
+        )
+
+
+async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """Plans: kept from creation, shown once published."""
+    d = ev.data
+    if ev.name == "PlanCreated":
+        await conn.execute(
+            """INSERT INTO disclosure.plans (plan_id, year, title, mode, initiating_department,
+               participating_departments, items, batches) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+               ON CONFLICT (plan_id) DO NOTHING""",
+            ev.subject, d["year"], d["title"], d["mode"], d["initiating_department"],
+            d["participating_departments"], d["items"], d["batches"],
+        )
+    elif ev.name == "PlanPublished":
+        await conn.execute(
+            "UPDATE disclosure.plans SET published_at = $2 WHERE plan_id = $1", ev.subject, ev.time
+        )
+
+
+async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """Draws are disclosed as executed, seed included, so anyone can re-run them."""
+    d = ev.data
+    if ev.name == "DrawExecuted":
+        await conn.execute(
+            """INSERT INTO disclosure.draws (draw_id, batch_id, plan_id, executed_at, algorithm,
+               seed, pool_hash, pool_size, strata, selection, groups, items,
+               initiating_department) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+               ON CONFLICT (draw_id) DO NOTHING""",
+            ev.subject, d["batch_id"], d["plan_id"], ev.time, d["algorithm"], d["seed"],
+            d["pool_hash"], d["pool_size"], d["strata"], d["selection"], d["groups"], d["items"],
+            d["initiating_department"],
+        )
+
+
+async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """Results per subject, in the national disclosure system's terms."""
+    d = ev.data
+    if ev.name == "ResultRecorded":
+        directed = await conn.fetchval(
+            """SELECT (b->>'directed')::boolean FROM disclosure.plans p,
+               jsonb_array_elements(p.batches) b
+               WHERE p.plan_id = $1 AND b->>'batch_id' = $2""",
+            d["plan_id"], d["batch_id"],
+        )
+        await conn.execute(
+            """INSERT INTO disclosure.results (record_id, draw_id, plan_id, subject_identifier,
+               subject_name, department, inspection_type, inspected_on, outcome, outcome_text,
+               findings, disclosed_at)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9,$10,$11,now())
+               ON CONFLICT (record_id) DO NOTHING""",
+            ev.subject, d["draw_id"], d["plan_id"], d["subject_identifier"], d["subject_name"],
+            d["recorded_by_department"], inspection_type(bool(directed)), d["inspected_on"],
+            d["outcome"], outcome_text(d["outcome"]), d["findings"],
+        )
+    elif ev.name == "ResultCorrected":
+        await conn.execute(
+            """UPDATE disclosure.results SET outcome = $2, outcome_text = $3, findings = $4,
+               corrections = corrections + 1 WHERE record_id = $1""",
+            ev.subject, d["outcome"], outcome_text(d["outcome"]), d["findings"],
+        )

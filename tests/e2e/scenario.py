@@ -1,0 +1,195 @@
+"""The whole 双随机、一公开 cycle through the services' HTTP APIs (``make demo``).
+
+Registers 3 items, 200 subjects across risk classes A–D and 20 inspectors in 3
+departments; creates and publishes a joint plan with one batch; draws; records a result for
+every drawn subject; then reads the disclosed results from the public API. Exits non-zero
+unless every recorded result is disclosed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+from libs.common.auth import issue_token
+from libs.common.settings import SERVICE_PORTS, CommonSettings
+from tests.builders import inspector_payload, item_payload, subject_payload
+
+DEPARTMENTS = ("SAMR", "TAX", "EPB")  # 市场监管局, 税务局, 生态环境局
+RISK_MIX = {"A": 120, "B": 50, "C": 20, "D": 10}
+INSPECTORS_PER_DEPT = {"SAMR": 8, "TAX": 6, "EPB": 6}
+
+
+@dataclass
+class Endpoints:
+    """Base URLs of the five services."""
+
+    urls: dict[str, str]
+
+    @classmethod
+    def from_env(cls) -> Endpoints:
+        """``SSJ_<SERVICE>_URL`` or the default local ports."""
+        return cls(
+            {
+                name: os.environ.get(f"SSJ_{name.upper()}_URL", f"http://127.0.0.1:{port}")
+                for name, port in SERVICE_PORTS.items()
+            }
+        )
+
+
+class Scenario:
+    """Drives the cycle; every step is a real HTTP call."""
+
+    def __init__(self, endpoints: Endpoints, settings: CommonSettings, out: Any = sys.stdout):
+        self.urls = endpoints.urls
+        self.settings = settings
+        self.out = out
+        self.http = httpx.Client(timeout=30)
+        self.rng = random.Random(20261122)
+        self.run = f"{int(time.time()) % 100000:05d}"
+
+    def say(self, text: str) -> None:
+        """Progress line."""
+        print(text, file=self.out, flush=True)
+
+    def auth(self, sub: str, dept: str, *roles: str) -> dict[str, str]:
+        """Authorization header for a caller."""
+        token = issue_token(self.settings, sub=sub, dept=dept, roles=roles)
+        return {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, service: str, path: str, who: dict[str, str], **kw: Any) -> Any:
+        """One request; a non-2xx answer stops the scenario with the problem text."""
+        response = self.http.request(method, self.urls[service] + path, headers=who, **kw)
+        if response.status_code >= 300:
+            raise RuntimeError(f"{method} {service}{path} -> {response.status_code}: {response.text}")
+        return response.json()
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Wait until every relay has published and every consumer has caught up."""
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while time.monotonic() < deadline:
+            lags = []
+            for url in self.urls.values():
+                checks = self.http.get(f"{url}/readyz").json()["checks"]
+                lags.append(checks.get("relay_lag", 1))
+                lags.extend(checks.get("consumer_lag", {}).values())
+            quiet = quiet + 1 if not any(lags) else 0
+            if quiet >= 2:
+                return
+            time.sleep(0.2)
+        raise TimeoutError("events did not settle")
+
+    def run_cycle(self) -> dict[str, Any]:
+        """Run every step; return what the public sees."""
+        office = self.auth("office-1", "OFFICE", "office")
+        ops = {d: self.auth(f"op-{d.lower()}", d, "operator") for d in DEPARTMENTS}
+
+        self.say("1. 一单两库: registering items, subjects and inspectors")
+        codes = []
+        for n, dept in enumerate(DEPARTMENTS):
+            code = f"{dept}-{self.run}-{n + 1}"
+            extra = {"category": "key", "ratio": 0.2} if dept == "EPB" else {}
+            self.call("POST", "registry", "/v1/items", ops[dept], json=item_payload(code, dept, **extra))
+            self.call("POST", "registry", f"/v1/items/{code}/publish", ops[dept])
+            codes.append(code)
+        for risk_class, count in RISK_MIX.items():
+            for _ in range(count):
+                body = subject_payload(self.rng, risk_class, region_code="42020" + str(self.rng.randrange(2, 6)))
+                self.call("POST", "registry", "/v1/subjects", ops["SAMR"], json=body)
+        for dept, count in INSPECTORS_PER_DEPT.items():
+            for n in range(count):
+                body = inspector_payload(dept, int(self.run) * 100 + n, region_code="420200")
+                self.call("POST", "registry", "/v1/inspectors", ops[dept], json=body)
+        self.say(f"   {len(codes)} items, {sum(RISK_MIX.values())} subjects, "
+                 f"{sum(INSPECTORS_PER_DEPT.values())} inspectors")
+        self.settle()
+
+        self.say("2. Plan: joint plan with one batch, published by the office")
+        year = date.today().year
+        plan = self.call(
+            "POST", "planner", "/v1/plans", ops["SAMR"],
+            json={
+                "year": year,
+                "title": f"{year}年度跨部门联合双随机抽查（演示 {self.run}）",
+                "mode": "comprehensive",
+                "initiating_department": "SAMR",
+                "participating_departments": ["TAX", "EPB"],
+                "item_codes": codes,
+                "batches": [
+                    {
+                        "name": "第一批次",
+                        "pool": {"region_prefixes": ["4202"]},
+                        "directed": False,
+                        "starts_on": f"{year}-01-01",
+                        "ends_on": f"{year}-12-31",
+                    }
+                ],
+            },
+        )
+        batch_id = plan["batches"][0]["batch_id"]
+        self.call("POST", "planner", f"/v1/plans/{plan['id']}/publish", office)
+        self.settle()
+
+        self.say("3. Draw: subjects per risk class, inspector groups")
+        draw = self.call("POST", "draw", "/v1/draws", ops["SAMR"], json={"batch_id": batch_id})
+        strata = ", ".join(f"{k} {v['count']}/{v['pool']}" for k, v in draw["strata"].items())
+        self.say(f"   draw {draw['id']}: {len(draw['selection'])} subjects ({strata}), seed {draw['seed'][:16]}…")
+        self.settle()
+
+        self.say("4. Results: one per drawn subject, by the group leader")
+        recorded = {}
+        groups = {g["subject_id"]: g["inspectors"] for g in draw["groups"]}
+        for i, subject in enumerate(draw["selection"]):
+            leader = groups[subject["subject_id"]][0]
+            outcome = "problem_corrected" if i % 4 == 3 else "no_problem"
+            result = self.call(
+                "POST", "results", "/v1/results",
+                self.auth(leader["inspector_id"], leader["department"], "inspector"),
+                json={
+                    "draw_id": draw["id"],
+                    "subject_id": subject["subject_id"],
+                    "inspected_on": date.today().isoformat(),
+                    "outcome": outcome,
+                    "findings": [{"item_code": c, "outcome": outcome, "note": ""} for c in codes],
+                },
+            )
+            recorded[subject["identifier"]] = (result["id"], outcome)
+        self.settle()
+
+        self.say("5. Disclosure: what the public sees")
+        public = self.http.get(
+            f"{self.urls['disclosure']}/v1/public/results", params={"draw_id": draw["id"], "limit": 1000}
+        ).json()["items"]
+        for row in public:
+            self.say(f"   {row['subject_identifier']}  {row['subject_name']}  {row['inspection_type']}  "
+                     f"{row['inspected_on']}  {row['outcome_text']}")
+        disclosed = {r["subject_identifier"]: r["outcome"] for r in public}
+        missing = [i for i, (_, outcome) in recorded.items() if disclosed.get(i) != outcome]
+        return {"draw": draw, "recorded": recorded, "public": public, "missing": missing}
+
+
+def main() -> int:
+    """Run the scenario against running services (``make run``)."""
+    scenario = Scenario(Endpoints.from_env(), CommonSettings())
+    try:
+        outcome = scenario.run_cycle()
+    except (httpx.HTTPError, RuntimeError, TimeoutError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
+    if outcome["missing"]:
+        print(f"NOT disclosed: {outcome['missing']}", file=sys.stderr)
+        return 1
+    print(f"\nall {len(outcome['recorded'])} recorded results are disclosed.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
