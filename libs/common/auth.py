@@ -81,7 +81,9 @@ def decode_token(settings: CommonSettings, token: str) -> Principal:
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Problem(401, "Unauthorized", "claim 'roles' must be a list of strings")
-    return Principal(sub=str(claims["sub"]), dept=str(claims.get("dept", "")), roles=frozenset(roles))
+    return Principal(
+        sub=str(claims["sub"]), dept=str(claims.get("dept", "")), roles=frozenset(roles)
+    )
 
 
 def require_roles(*allowed: str) -> Callable[..., Principal]:
@@ -99,9 +101,7 @@ def require_roles(*allowed: str) -> Callable[..., Principal]:
         settings: CommonSettings = request.app.state.settings
         principal = decode_token(settings, credentials.credentials)
         if allowed and not (principal.roles & set(allowed)):
-            raise Problem(
-                403, "Forbidden", f"one of the roles {sorted(allowed)} is required"
-            )
+            raise Problem(403, "Forbidden", f"one of the roles {sorted(allowed)} is required")
         request.state.principal = principal
         return principal
 

@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.services or None)
     if args.command == "token":
         roles = [r.strip() for r in args.roles.split(",") if r.strip()]
-        print(issue_token(CommonSettings(), sub=args.sub, dept=args.dept, roles=roles, ttl_seconds=args.ttl))
+        print(
+            issue_token(
+                CommonSettings(), sub=args.sub, dept=args.dept, roles=roles, ttl_seconds=args.ttl
+            )
+        )
         return 0
     return 2
 

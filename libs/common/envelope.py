@@ -26,7 +26,14 @@ from cloudevents.core.v1.event import CloudEvent
 _FORMAT = JSONFormat()
 # Fields eventsourcing keeps on every event; they travel as envelope attributes instead.
 _ENVELOPE_FIELDS = frozenset(
-    {"originator_id", "originator_version", "timestamp", "originator_topic", "meta", "class_version"}
+    {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "originator_topic",
+        "meta",
+        "class_version",
+    }
 )
 
 
@@ -51,7 +58,7 @@ def to_jsonable(value: Any) -> Any:
 
 
 def event_name(domain_event: Any) -> tuple[str, str]:
-    """(aggregate name, event name) of an eventsourcing event class, e.g. ('Draw', 'DrawExecuted')."""
+    """(aggregate, event) names of an eventsourcing event, e.g. ('Draw', 'DrawExecuted')."""
     qualname = type(domain_event).__qualname__
     aggregate, _, name = qualname.rpartition(".")
     return aggregate or name, name

@@ -25,9 +25,7 @@ MEDIA_TYPE = "application/problem+json"
 class Problem(Exception):
     """An error the API reports as problem+json."""
 
-    def __init__(
-        self, status: int, title: str, detail: str = "", **extensions: Any
-    ) -> None:
+    def __init__(self, status: int, title: str, detail: str = "", **extensions: Any) -> None:
         super().__init__(detail or title)
         self.status = status
         self.title = title
@@ -108,4 +106,4 @@ def install_problem_handlers(
         ) -> JSONResponse:
             return problem_response(request, status, title, str(exc))
 
-        app.add_exception_handler(error_type, _domain)  # type: ignore[arg-type]
+        app.add_exception_handler(error_type, _domain)

@@ -60,7 +60,11 @@ class Relay:
     def start(self) -> None:
         """Run the relay loop in the background, woken by every local save."""
         loop = asyncio.get_running_loop()
-        self.app.on_saved(lambda: loop.call_soon_threadsafe(self._wake.set))
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        self.app.on_saved(wake)
         self._task = asyncio.create_task(self._run(), name=f"relay-{self.service}")
 
     async def stop(self) -> None:

@@ -153,7 +153,7 @@ def application(request: Request) -> Any:
 
 def pool(request: Request) -> asyncpg.Pool:
     """FastAPI dependency: the service's asyncpg pool (read models)."""
-    return request.app.state.pool  # type: ignore[no-any-return]
+    return request.app.state.pool
 
 
 async def run_command(

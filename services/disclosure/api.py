@@ -95,7 +95,10 @@ async def results(
              AND ($2::text IS NULL OR subject_identifier = $2)
              AND ($3::uuid IS NULL OR record_id > $3)
            ORDER BY record_id LIMIT $4""",
-        draw_id, identifier, after, limit,
+        draw_id,
+        identifier,
+        after,
+        limit,
     )
     page = [dict(r) for r in rows]
     return {"items": page, "next": str(page[-1]["record_id"]) if len(page) == limit else None}

@@ -59,7 +59,9 @@ async def _load_pool(db: asyncpg.Pool, spec: dict[str, Any]) -> list[Candidate]:
         spec.get("industries", []),
     )
     return [
-        Candidate(str(r["subject_id"]), r["identifier"], r["name"], r["region_code"], r["risk_class"])
+        Candidate(
+            str(r["subject_id"]), r["identifier"], r["name"], r["region_code"], r["risk_class"]
+        )
         for r in rows
     ]
 
@@ -70,8 +72,13 @@ async def _load_examiners(db: asyncpg.Pool, departments: list[str]) -> list[Exam
         departments,
     )
     return [
-        Examiner(str(r["inspector_id"]), r["name"], r["department"], r["region_code"],
-                 tuple(r["categories"]))
+        Examiner(
+            str(r["inspector_id"]),
+            r["name"],
+            r["department"],
+            r["region_code"],
+            tuple(r["categories"]),
+        )
         for r in rows
     ]
 
@@ -109,5 +116,9 @@ async def get_draw(draw_id: UUID, request: Request, who: Reader, app: App) -> An
 async def verify_chain(draw_id: UUID, request: Request, who: Reader, app: App) -> Any:
     """Recompute the SHA-256 links between the draw's stored events."""
     problems = await run_command(request, who, app.verify_chain, draw_id)
-    return {"id": str(draw_id), "intact": not problems, "problems": problems,
-            "checked_on": date.today().isoformat()}
+    return {
+        "id": str(draw_id),
+        "intact": not problems,
+        "problems": problems,
+        "checked_on": date.today().isoformat(),
+    }

@@ -41,4 +41,4 @@ class DrawApplication(EventStoreApp):
 
     def get_draw(self, batch_id: str) -> Draw:
         """The draw of a batch."""
-        return self.repository.get(draw_id(batch_id))  # type: ignore[no-any-return]
+        return self.repository.get(draw_id(batch_id))

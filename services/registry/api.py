@@ -118,7 +118,10 @@ async def list_subjects(
            WHERE region_code LIKE $1 || '%' AND ($2::text IS NULL OR risk_class = $2)
              AND ($3::uuid IS NULL OR id > $3)
            ORDER BY id LIMIT $4""",
-        region_prefix, risk_class, after, limit,
+        region_prefix,
+        risk_class,
+        after,
+        limit,
     )
     items = [dict(r) for r in rows]
     return {"items": items, "next": str(items[-1]["id"]) if len(items) == limit else None}

@@ -32,7 +32,7 @@ class RegistryApplication(EventStoreApp):
 
     def get_item(self, code: str) -> InspectionItem:
         """The item as it stands now."""
-        return self.repository.get(item_id(code))  # type: ignore[no-any-return]
+        return self.repository.get(item_id(code))
 
     def register_subject(self, **fields: Any) -> Subject:
         """Add a subject to the directory (its identifier must be new)."""
@@ -52,13 +52,19 @@ class RegistryApplication(EventStoreApp):
             {
                 "version": e.originator_version,
                 "type": type(e).__qualname__.rpartition(".")[2],
-                "timestamp": e.timestamp,
+                "timestamp": vars(e)["timestamp"],
                 "meta": getattr(e, "meta", {}),
                 "data": {
                     k: v
                     for k, v in vars(e).items()
-                    if k not in {"originator_id", "originator_version", "timestamp", "meta",
-                                 "originator_topic"}
+                    if k
+                    not in {
+                        "originator_id",
+                        "originator_version",
+                        "timestamp",
+                        "meta",
+                        "originator_topic",
+                    }
                 },
             }
             for e in self.events.get(aggregate_id)

@@ -68,7 +68,9 @@ class Scenario:
         """One request; a non-2xx answer stops the scenario with the problem text."""
         response = self.http.request(method, self.urls[service] + path, headers=who, **kw)
         if response.status_code >= 300:
-            raise RuntimeError(f"{method} {service}{path} -> {response.status_code}: {response.text}")
+            raise RuntimeError(
+                f"{method} {service}{path} -> {response.status_code}: {response.text}"
+            )
         return response.json()
 
     def settle(self, timeout: float = 60.0) -> None:
@@ -97,25 +99,34 @@ class Scenario:
         for n, dept in enumerate(DEPARTMENTS):
             code = f"{dept}-{self.run}-{n + 1}"
             extra = {"category": "key", "ratio": 0.2} if dept == "EPB" else {}
-            self.call("POST", "registry", "/v1/items", ops[dept], json=item_payload(code, dept, **extra))
+            self.call(
+                "POST", "registry", "/v1/items", ops[dept], json=item_payload(code, dept, **extra)
+            )
             self.call("POST", "registry", f"/v1/items/{code}/publish", ops[dept])
             codes.append(code)
         for risk_class, count in RISK_MIX.items():
             for _ in range(count):
-                body = subject_payload(self.rng, risk_class, region_code="42020" + str(self.rng.randrange(2, 6)))
+                body = subject_payload(
+                    self.rng, risk_class, region_code="42020" + str(self.rng.randrange(2, 6))
+                )
                 self.call("POST", "registry", "/v1/subjects", ops["SAMR"], json=body)
         for dept, count in INSPECTORS_PER_DEPT.items():
             for n in range(count):
                 body = inspector_payload(dept, int(self.run) * 100 + n, region_code="420200")
                 self.call("POST", "registry", "/v1/inspectors", ops[dept], json=body)
-        self.say(f"   {len(codes)} items, {sum(RISK_MIX.values())} subjects, "
-                 f"{sum(INSPECTORS_PER_DEPT.values())} inspectors")
+        self.say(
+            f"   {len(codes)} items, {sum(RISK_MIX.values())} subjects, "
+            f"{sum(INSPECTORS_PER_DEPT.values())} inspectors"
+        )
         self.settle()
 
         self.say("2. Plan: joint plan with one batch, published by the office")
         year = date.today().year
         plan = self.call(
-            "POST", "planner", "/v1/plans", ops["SAMR"],
+            "POST",
+            "planner",
+            "/v1/plans",
+            ops["SAMR"],
             json={
                 "year": year,
                 "title": f"{year}年度跨部门联合双随机抽查（演示 {self.run}）",
@@ -141,7 +152,10 @@ class Scenario:
         self.say("3. Draw: subjects per risk class, inspector groups")
         draw = self.call("POST", "draw", "/v1/draws", ops["SAMR"], json={"batch_id": batch_id})
         strata = ", ".join(f"{k} {v['count']}/{v['pool']}" for k, v in draw["strata"].items())
-        self.say(f"   draw {draw['id']}: {len(draw['selection'])} subjects ({strata}), seed {draw['seed'][:16]}…")
+        self.say(
+            f"   draw {draw['id']}: {len(draw['selection'])} subjects ({strata}), "
+            f"seed {draw['seed'][:16]}…"
+        )
         self.settle()
 
         self.say("4. Results: one per drawn subject, by the group leader")
@@ -151,7 +165,9 @@ class Scenario:
             leader = groups[subject["subject_id"]][0]
             outcome = "problem_corrected" if i % 4 == 3 else "no_problem"
             result = self.call(
-                "POST", "results", "/v1/results",
+                "POST",
+                "results",
+                "/v1/results",
                 self.auth(leader["inspector_id"], leader["department"], "inspector"),
                 json={
                     "draw_id": draw["id"],
@@ -166,11 +182,14 @@ class Scenario:
 
         self.say("5. Disclosure: what the public sees")
         public = self.http.get(
-            f"{self.urls['disclosure']}/v1/public/results", params={"draw_id": draw["id"], "limit": 1000}
+            f"{self.urls['disclosure']}/v1/public/results",
+            params={"draw_id": draw["id"], "limit": 1000},
         ).json()["items"]
         for row in public:
-            self.say(f"   {row['subject_identifier']}  {row['subject_name']}  {row['inspection_type']}  "
-                     f"{row['inspected_on']}  {row['outcome_text']}")
+            self.say(
+                f"   {row['subject_identifier']}  {row['subject_name']}  {row['inspection_type']}  "
+                f"{row['inspected_on']}  {row['outcome_text']}"
+            )
         disclosed = {r["subject_identifier"]: r["outcome"] for r in public}
         missing = [i for i, (_, outcome) in recorded.items() if disclosed.get(i) != outcome]
         return {"draw": draw, "recorded": recorded, "public": public, "missing": missing}

@@ -25,8 +25,7 @@ def _pool(n: int, seed: int = 7) -> list[Candidate]:
     rng = random.Random(seed)
     classes = ["A"] * 60 + ["B"] * 30 + ["C"] * 8 + ["D"] * 2
     return [
-        Candidate(f"s{i}", make_uscc(rng), f"公司{i}", "420202", classes[i % 100])
-        for i in range(n)
+        Candidate(f"s{i}", make_uscc(rng), f"公司{i}", "420202", classes[i % 100]) for i in range(n)
     ]
 
 
@@ -125,14 +124,21 @@ def test_no_group_when_no_inspector_has_jurisdiction_names_the_rule() -> None:
 
 def test_draw_is_reproducible_from_its_stored_seed() -> None:
     batch = {
-        "batch_id": "b1", "plan_id": "p1", "year": 2026, "initiating_department": "SAMR",
-        "participating_departments": ["TAX"], "items": [{"code": "I1", "category": "general"}],
-        "ends_on": "2026-06-30", "ratios": RATIOS,
+        "batch_id": "b1",
+        "plan_id": "p1",
+        "year": 2026,
+        "initiating_department": "SAMR",
+        "participating_departments": ["TAX"],
+        "items": [{"code": "I1", "category": "general"}],
+        "ends_on": "2026-06-30",
+        "ratios": RATIOS,
     }
     pool = _pool(300)
     draw = Draw.execute(batch=batch, seed=bytes(range(32)), pool=pool, examiners=_examiners())
     again = Draw.execute(
-        batch=batch, seed=bytes.fromhex(draw.seed), pool=list(reversed(pool)),
+        batch=batch,
+        seed=bytes.fromhex(draw.seed),
+        pool=list(reversed(pool)),
         examiners=_examiners(),
     )
     assert again.selection == draw.selection

@@ -41,13 +41,20 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """INSERT INTO disclosure.items (item_id, code, department, name, category, ratio,
                methods, legal_basis) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
                ON CONFLICT (item_id) DO NOTHING""",
-            ev.subject, d["code"], d["department"], d["name"], d["category"], d["ratio"],
-            d["methods"], d["legal_basis"],
+            ev.subject,
+            d["code"],
+            d["department"],
+            d["name"],
+            d["category"],
+            d["ratio"],
+            d["methods"],
+            d["legal_basis"],
         )
     elif ev.name == "ItemPublished":
         await conn.execute(
             "UPDATE disclosure.items SET published = true, published_at = $2 WHERE item_id = $1",
-            ev.subject, ev.time,
+            ev.subject,
+            ev.time,
         )
 
 
@@ -59,8 +66,14 @@ async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """INSERT INTO disclosure.plans (plan_id, year, title, mode, initiating_department,
                participating_departments, items, batches) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
                ON CONFLICT (plan_id) DO NOTHING""",
-            ev.subject, d["year"], d["title"], d["mode"], d["initiating_department"],
-            d["participating_departments"], d["items"], d["batches"],
+            ev.subject,
+            d["year"],
+            d["title"],
+            d["mode"],
+            d["initiating_department"],
+            d["participating_departments"],
+            d["items"],
+            d["batches"],
         )
     elif ev.name == "PlanPublished":
         await conn.execute(
@@ -77,8 +90,18 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
                seed, pool_hash, pool_size, strata, selection, groups, items,
                initiating_department) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
                ON CONFLICT (draw_id) DO NOTHING""",
-            ev.subject, d["batch_id"], d["plan_id"], ev.time, d["algorithm"], d["seed"],
-            d["pool_hash"], d["pool_size"], d["strata"], d["selection"], d["groups"], d["items"],
+            ev.subject,
+            d["batch_id"],
+            d["plan_id"],
+            ev.time,
+            d["algorithm"],
+            d["seed"],
+            d["pool_hash"],
+            d["pool_size"],
+            d["strata"],
+            d["selection"],
+            d["groups"],
+            d["items"],
             d["initiating_department"],
         )
 
@@ -91,7 +114,8 @@ async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """SELECT (b->>'directed')::boolean FROM disclosure.plans p,
                jsonb_array_elements(p.batches) b
                WHERE p.plan_id = $1 AND b->>'batch_id' = $2""",
-            d["plan_id"], d["batch_id"],
+            d["plan_id"],
+            d["batch_id"],
         )
         await conn.execute(
             """INSERT INTO disclosure.results (record_id, draw_id, plan_id, subject_identifier,
@@ -99,13 +123,24 @@ async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
                findings, disclosed_at)
                VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9,$10,$11,now())
                ON CONFLICT (record_id) DO NOTHING""",
-            ev.subject, d["draw_id"], d["plan_id"], d["subject_identifier"], d["subject_name"],
-            d["recorded_by_department"], inspection_type(bool(directed)), d["inspected_on"],
-            d["outcome"], outcome_text(d["outcome"]), d["findings"],
+            ev.subject,
+            d["draw_id"],
+            d["plan_id"],
+            d["subject_identifier"],
+            d["subject_name"],
+            d["recorded_by_department"],
+            inspection_type(bool(directed)),
+            d["inspected_on"],
+            d["outcome"],
+            outcome_text(d["outcome"]),
+            d["findings"],
         )
     elif ev.name == "ResultCorrected":
         await conn.execute(
             """UPDATE disclosure.results SET outcome = $2, outcome_text = $3, findings = $4,
                corrections = corrections + 1 WHERE record_id = $1""",
-            ev.subject, d["outcome"], outcome_text(d["outcome"]), d["findings"],
+            ev.subject,
+            d["outcome"],
+            outcome_text(d["outcome"]),
+            d["findings"],
         )

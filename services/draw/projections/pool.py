@@ -6,7 +6,6 @@ never reads another service's tables.
 
 from __future__ import annotations
 
-
 import asyncpg
 
 from libs.common.envelope import InboundEvent
@@ -37,15 +36,25 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """INSERT INTO draw.pool_subjects (subject_id, identifier, name, kind, region_code,
                industry, risk_class, status) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
                ON CONFLICT (subject_id) DO NOTHING""",
-            ev.subject, d["identifier"], d["name"], d["kind"], d["region_code"],
-            d["industry"], d["risk_class"], d["status"],
+            ev.subject,
+            d["identifier"],
+            d["name"],
+            d["kind"],
+            d["region_code"],
+            d["industry"],
+            d["risk_class"],
+            d["status"],
         )
     elif ev.name == "InspectorRegistered":
         await conn.execute(
             """INSERT INTO draw.pool_inspectors (inspector_id, name, department, region_code,
                categories, status) VALUES ($1,$2,$3,$4,$5,$6)
                ON CONFLICT (inspector_id) DO NOTHING""",
-            ev.subject, d["name"], d["department"], d["region_code"], d["categories"],
+            ev.subject,
+            d["name"],
+            d["department"],
+            d["region_code"],
+            d["categories"],
             d["status"],
         )
 
@@ -61,12 +70,20 @@ async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
                    directed, starts_on, ends_on)
                    VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::text::date,$12::text::date)
                    ON CONFLICT (batch_id) DO NOTHING""",
-                batch["batch_id"], ev.subject, d["year"], batch["name"],
-                d["initiating_department"], d["participating_departments"], d["items"],
-                batch["pool"], batch["ratios"], batch["directed"], batch["starts_on"],
+                batch["batch_id"],
+                ev.subject,
+                d["year"],
+                batch["name"],
+                d["initiating_department"],
+                d["participating_departments"],
+                d["items"],
+                batch["pool"],
+                batch["ratios"],
+                batch["directed"],
+                batch["starts_on"],
                 batch["ends_on"],
             )
     elif ev.name == "PlanPublished":
-        await conn.execute("UPDATE draw.batches SET published = true WHERE plan_id = $1", ev.subject)
-
-
+        await conn.execute(
+            "UPDATE draw.batches SET published = true WHERE plan_id = $1", ev.subject
+        )

@@ -33,27 +33,51 @@ async def apply(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """INSERT INTO registry.items_view (code, id, department, name, category, ratio,
                methods, legal_basis, subject_kinds, version)
                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (code) DO NOTHING""",
-            d["code"], ev.subject, d["department"], d["name"], d["category"], d["ratio"],
-            d["methods"], d["legal_basis"], d["subject_kinds"], ev.aggregate_version,
+            d["code"],
+            ev.subject,
+            d["department"],
+            d["name"],
+            d["category"],
+            d["ratio"],
+            d["methods"],
+            d["legal_basis"],
+            d["subject_kinds"],
+            ev.aggregate_version,
         )
     elif ev.name == "ItemPublished":
         await conn.execute(
             "UPDATE registry.items_view SET published = true, version = $2 WHERE id = $1",
-            ev.subject, ev.aggregate_version,
+            ev.subject,
+            ev.aggregate_version,
         )
     elif ev.name == "SubjectRegistered":
         await conn.execute(
             """INSERT INTO registry.subjects_view (id, identifier, kind, name, region_code,
                industry, risk_class, status, departments, version)
                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO NOTHING""",
-            ev.subject, d["identifier"], d["kind"], d["name"], d["region_code"], d["industry"],
-            d["risk_class"], d["status"], d["departments"], ev.aggregate_version,
+            ev.subject,
+            d["identifier"],
+            d["kind"],
+            d["name"],
+            d["region_code"],
+            d["industry"],
+            d["risk_class"],
+            d["status"],
+            d["departments"],
+            ev.aggregate_version,
         )
     elif ev.name == "InspectorRegistered":
         await conn.execute(
             """INSERT INTO registry.inspectors_view (id, department, certificate_no, name, level,
                region_code, categories, status, version)
                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING""",
-            ev.subject, d["department"], d["certificate_no"], d["name"], d["level"],
-            d["region_code"], d["categories"], d["status"], ev.aggregate_version,
+            ev.subject,
+            d["department"],
+            d["certificate_no"],
+            d["name"],
+            d["level"],
+            d["region_code"],
+            d["categories"],
+            d["status"],
+            ev.aggregate_version,
         )

@@ -1,0 +1,88 @@
+"""The whole cycle across five service processes, with real PostgreSQL, NATS and traces."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from libs.common.settings import SERVICE_PORTS
+from tests.e2e.otlp_receiver import OtlpReceiver
+from tests.e2e.scenario import Endpoints, Scenario
+from tests.support import Infra, ServiceProcess, wait_until
+
+pytestmark = pytest.mark.e2e
+SPAN_KIND_PRODUCER = 4
+SPAN_KIND_CONSUMER = 5
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def services(infra: Infra, receiver: OtlpReceiver) -> Iterator[dict[str, ServiceProcess]]:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    procs = {name: ServiceProcess(infra, name, **env).start(wait=False) for name in SERVICE_PORTS}
+    try:
+        for proc in procs.values():
+            proc.wait_ready()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+@pytest.fixture(scope="module")
+def cycle(infra: Infra, services: dict[str, ServiceProcess]) -> dict[str, Any]:
+    endpoints = Endpoints({name: proc.url for name, proc in services.items()})
+    return Scenario(endpoints, infra.settings(), out=io.StringIO()).run_cycle()
+
+
+def test_every_recorded_result_is_disclosed(cycle: dict[str, Any]) -> None:
+    assert cycle["recorded"], "the draw selected nobody"
+    assert cycle["missing"] == []
+    assert {r["subject_identifier"] for r in cycle["public"]} == set(cycle["recorded"])
+
+
+def test_draw_selects_every_risk_class_at_its_ratio(cycle: dict[str, Any]) -> None:
+    strata = cycle["draw"]["strata"]
+    assert {k: v["count"] for k, v in strata.items()} == {"A": 2, "B": 2, "C": 2, "D": 2}
+    assert len(cycle["draw"]["selection"]) == 8
+
+
+def test_disclosure_hides_inspector_contacts_and_ids(
+    cycle: dict[str, Any], services: dict[str, ServiceProcess]
+) -> None:
+    import httpx
+
+    draw_id = cycle["draw"]["id"]
+    public = httpx.get(f"{services['disclosure'].url}/v1/public/draws/{draw_id}").json()
+    inspectors = [i for g in public["groups"] for i in g["inspectors"]]
+    assert inspectors and all(set(i) == {"name", "department", "role"} for i in inspectors)
+    assert public["seed"] == cycle["draw"]["seed"]
+
+
+def test_one_trace_from_the_draw_request_spans_three_services_through_nats(
+    cycle: dict[str, Any], receiver: OtlpReceiver
+) -> None:
+    (request_span,) = wait_until(lambda: receiver.find("ssj-draw", "POST /v1/draws"))
+
+    def services_in_trace() -> set[str] | None:
+        spans = receiver.trace(request_span.trace_id)
+        found = {s.service for s in spans}
+        return found if {"ssj-draw", "ssj-results", "ssj-disclosure"} <= found else None
+
+    wait_until(services_in_trace, timeout=30)
+    spans = receiver.trace(request_span.trace_id)
+    by_id = {s.span_id: s for s in spans}
+    consumers = [s for s in spans if s.kind == SPAN_KIND_CONSUMER]
+    assert {s.service for s in consumers} >= {"ssj-results", "ssj-disclosure"}
+    for consumer in consumers:
+        parent = by_id[consumer.parent_span_id]
+        assert parent.kind == SPAN_KIND_PRODUCER and parent.service == "ssj-draw"
