@@ -82,6 +82,9 @@ def run(services: list[str] | None = None) -> int:
             procs[name] = subprocess.Popen(
                 [sys.executable, "-m", f"services.{name}.main"],
                 env={**env, "SSJ_SERVICE": name, "SSJ_PORT": str(port)},
+                # Own session: Ctrl-C reaches only this supervisor, which stops the
+                # services before the infrastructure they depend on.
+                start_new_session=True,
             )
             urls[name] = f"http://127.0.0.1:{port}"
         _wait_healthy(urls, procs)

@@ -99,6 +99,7 @@ class EmbeddedNats:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # stopped by us, after the services, not by Ctrl-C
         )
         _wait_for_port(self.port, 15.0, self.proc, log_path)
         log.info("embedded NATS on %s", self.url)

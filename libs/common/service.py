@@ -4,6 +4,7 @@ with its event store, relay, consumers, read-model tables, tracing and error han
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -54,6 +55,8 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     read_model_ddl: Sequence[str] = ()
     consumers: Sequence[ConsumerSpec] = ()
+    # Aggregates whose events this service publishes (for the event catalogue).
+    aggregates: Sequence[type] = ()
     domain_errors: Mapping[type[Exception], tuple[int, str]] = field(default_factory=dict)
 
 
@@ -125,7 +128,10 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
             for consumer in consumers:
                 await consumer.stop()
             await relay.stop()
-            await nc.drain()
+            # Not drain(): consumers and relay are stopped, nothing is in flight, and
+            # draining idle pull subscriptions only waits for their fetch timeouts.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(nc.close(), 5.0)
             await pool.close()
             await asyncio.to_thread(application.close)
             shutdown_tracing()

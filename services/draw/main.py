@@ -5,6 +5,7 @@ from __future__ import annotations
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.draw.api import router
 from services.draw.application import DrawApplication
+from services.draw.domain.draw import Draw
 from services.draw.domain.errors import AlreadyDrawn, BatchNotDrawable, NoValidGroup, PoolEmpty
 from services.draw.projections import pool
 
@@ -19,6 +20,7 @@ SPEC = ServiceSpec(
         ConsumerSpec(name="registry", source="registry", handler=pool.apply_registry),
         ConsumerSpec(name="planner", source="planner", handler=pool.apply_planner),
     ],
+    aggregates=[Draw],
     domain_errors={
         PoolEmpty: (422, "Pool empty"),
         NoValidGroup: (422, "No valid inspector group"),

@@ -11,6 +11,9 @@ from services.registry.domain.errors import (
     InvalidRecord,
     ItemStateError,
 )
+from services.registry.domain.inspectors import Inspector
+from services.registry.domain.items import InspectionItem
+from services.registry.domain.subjects import Subject
 from services.registry.projections import views
 
 SPEC = ServiceSpec(
@@ -21,6 +24,7 @@ SPEC = ServiceSpec(
     routers=[router],
     read_model_ddl=views.DDL,
     consumers=[ConsumerSpec(name="views", source="registry", handler=views.apply)],
+    aggregates=[InspectionItem, Subject, Inspector],
     domain_errors={
         InvalidIdentifier: (422, "Invalid identifier"),
         InvalidItem: (422, "Invalid item"),
