@@ -1,0 +1,31 @@
+"""Planner service: annual and joint plans, batches, publication. Port 8002."""
+
+from __future__ import annotations
+
+from libs.common.service import ConsumerSpec, ServiceSpec, serve
+from services.planner.api import router
+from services.planner.application import PlannerApplication
+from services.planner.domain.errors import InvalidPlan, PlanStateError
+from services.planner.domain.plan import Plan
+from services.planner.projections import views
+
+SPEC = ServiceSpec(
+    name="planner",
+    title="ssj planner — 抽查计划",
+    description="Department plans, joint plans (进一次门，查多项事), batches and publication.",
+    application=PlannerApplication,
+    routers=[router],
+    read_model_ddl=views.DDL,
+    consumers=[
+        ConsumerSpec(name="registry", source="registry", handler=views.apply_registry),
+        ConsumerSpec(name="views", source="planner", handler=views.apply_own),
+    ],
+    aggregates=[Plan],
+    domain_errors={
+        InvalidPlan: (422, "Invalid plan"),
+        PlanStateError: (409, "Plan state conflict"),
+    },
+)
+
+if __name__ == "__main__":
+    serve(SPEC)

@@ -1,0 +1,1 @@
+"""Results domain: inspection records (检查记录), deadlines, corrections."""

@@ -1,0 +1,30 @@
+"""Results service: inspection records within 20 working days, corrections. Port 8004."""
+
+from __future__ import annotations
+
+from libs.common.service import ConsumerSpec, ServiceSpec, serve
+from services.results.api import router
+from services.results.application import ResultsApplication
+from services.results.domain.errors import InvalidResult
+from services.results.domain.record import InspectionRecord
+from services.results.projections import views
+
+SPEC = ServiceSpec(
+    name="results",
+    title="ssj results — 检查结果",
+    description="Inspection results of drawn subjects; corrections are appended.",
+    application=ResultsApplication,
+    routers=[router],
+    read_model_ddl=views.DDL,
+    consumers=[
+        ConsumerSpec(name="draw", source="draw", handler=views.apply_draw),
+        ConsumerSpec(name="views", source="results", handler=views.apply_own),
+    ],
+    aggregates=[InspectionRecord],
+    domain_errors={
+        InvalidResult: (422, "Invalid result"),
+    },
+)
+
+if __name__ == "__main__":
+    serve(SPEC)
