@@ -21,7 +21,7 @@ def make_uscc(rng: random.Random, region: str = "420202") -> str:
 
 def subject_payload(rng: random.Random, risk_class: str = "A", **overrides: object) -> dict:
     """A registrable for-profit subject."""
-    region = rng.choice(REGIONS)
+    region = str(overrides.get("region_code") or rng.choice(REGIONS))
     payload = {
         "identifier": make_uscc(rng, region),
         "kind": "for_profit",
