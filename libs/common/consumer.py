@@ -1,4 +1,5 @@
-"""The consumer runner: a durable pull consumer that updates a read model exactly once.
+"""The consumer runner: a durable pull consumer that updates a read model exactly once,
+in stream order.
 
 For each message, the handler's writes and the consumer's processed position
 (``consumer_position``: consumer, stream, last stream sequence) are committed in one
@@ -6,9 +7,11 @@ PostgreSQL transaction; only then is the message acked. A redelivered message (c
 between commit and ack, ack lost, NATS restart) finds its sequence already recorded and is
 acked without running the handler again.
 
-Messages are handled strictly in stream order. On a handler error the rest of the batch is
-left unacked and retried after a pause, so a later event is never applied before an
-earlier one. Run one process per consumer name.
+The position in PostgreSQL, not JetStream's delivery state, decides where delivery
+resumes: at start, after a handler error, and whenever a message arrives ahead of the next
+expected sequence (an earlier one is still out with a dead or slow delivery), the durable
+consumer is re-created to start right after the committed position. So a later event is
+never applied before an earlier one, and none is skipped. Run one process per consumer.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import asyncpg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from libs.common.bus import ensure_stream
@@ -71,32 +75,63 @@ class Consumer:
         # Durable names must be unique per stream; namespacing by consumer service suffices.
         self.durable = f"{schema}-{name}"
         self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
+        self._expected = 1
         self.handled_total = 0
+        self.duplicates_total = 0  # redeliveries recognised and skipped
 
     async def setup(self) -> None:
         """Create the position table, the source stream (if its owner is not up yet), and
-        the durable consumer."""
+        the durable consumer positioned after the last committed sequence."""
         async with self.pool.acquire() as conn:
             await conn.execute(POSITION_DDL.format(schema=self.schema))
         await ensure_stream(self.js, self.settings, self.source)
-        self._sub = await self.js.pull_subscribe(
-            f"{self.settings.subject_prefix(self.source)}.>",
-            durable=self.durable,
-            stream=self.stream,
-            config=ConsumerConfig(
+        await self._resubscribe()
+
+    async def _committed(self) -> int:
+        async with self.pool.acquire() as conn:
+            value = await conn.fetchval(
+                f"""SELECT stream_seq FROM {self.schema}.consumer_position
+                    WHERE consumer = $1 AND stream = $2""",
+                self.durable,
+                self.stream,
+            )
+        return int(value or 0)
+
+    async def _resubscribe(self) -> None:
+        """(Re)create the durable consumer to deliver from just after the committed position.
+
+        Whatever the previous consumer had delivered but not seen acked is forgotten, so
+        nothing can come back later out of order.
+        """
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+        info = await self.js.stream_info(self.stream)
+        start = max(await self._committed() + 1, int(info.state.first_seq or 1))
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(self.stream, self.durable)
+        await self.js.add_consumer(
+            self.stream,
+            ConsumerConfig(
+                durable_name=self.durable,
+                filter_subject=f"{self.settings.subject_prefix(self.source)}.>",
                 ack_policy=AckPolicy.EXPLICIT,
-                deliver_policy=DeliverPolicy.ALL,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=start,
                 ack_wait=30,
                 max_ack_pending=self.settings.consumer_batch * 2,
             ),
         )
+        self._sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        self._expected = start
 
     def start(self) -> None:
         """Run the fetch loop in the background."""
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
 
     async def stop(self) -> None:
-        """Stop fetching; unacked messages are redelivered to the next run."""
+        """Stop fetching; unacked messages are delivered again to the next run."""
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -104,39 +139,45 @@ class Consumer:
 
     async def lag(self) -> int:
         """Messages in the stream this consumer has not acked yet."""
+        assert self._sub is not None
         info = await self._sub.consumer_info()
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
 
     async def _run(self) -> None:
         while True:
             try:
-                msgs = await self._sub.fetch(self.settings.consumer_batch, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):
-                continue
+                await self._run_batch()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("consumer %s: fetch failed", self.durable)
+                log.exception(
+                    "consumer %s failed; resuming from the committed position", self.durable
+                )
                 await asyncio.sleep(1.0)
-                continue
-            for index, msg in enumerate(msgs):
-                try:
-                    await self.handle(msg.data, msg.headers, msg.metadata.sequence.stream)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception(
-                        "consumer %s: handler failed at stream seq %s; will retry",
-                        self.durable,
-                        msg.metadata.sequence.stream,
-                    )
-                    for pending in msgs[index:]:
-                        with contextlib.suppress(Exception):
-                            await pending.nak(delay=1.0)
-                    await asyncio.sleep(1.0)
-                    break
-                crash_point("consumer.after_commit")
-                await msg.ack()
+                with contextlib.suppress(Exception):
+                    await self._resubscribe()
+
+    async def _run_batch(self) -> None:
+        assert self._sub is not None
+        try:
+            msgs = await self._sub.fetch(self.settings.consumer_batch, timeout=1.0)
+        except (NatsTimeoutError, TimeoutError):
+            return
+        for msg in msgs:
+            seq = msg.metadata.sequence.stream
+            if seq > self._expected:
+                log.warning(
+                    "consumer %s: got stream seq %s while expecting %s; resubscribing",
+                    self.durable,
+                    seq,
+                    self._expected,
+                )
+                await self._resubscribe()
+                return
+            await self.handle(msg.data, msg.headers, seq)
+            self._expected = max(self._expected, seq + 1)
+            crash_point("consumer.after_commit")
+            await msg.ack()
 
     async def handle(self, body: bytes, headers: dict[str, str] | None, stream_seq: int) -> bool:
         """Apply one message unless its sequence is already recorded; True if applied."""
@@ -159,6 +200,7 @@ class Consumer:
                 )
                 if last is not None and stream_seq <= last:
                     span.set_attribute("ssj.duplicate", True)
+                    self.duplicates_total += 1
                     return False
                 try:
                     await self.handler(conn, event)
