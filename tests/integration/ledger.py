@@ -19,6 +19,11 @@ class Entry(Aggregate):
     def __init__(self, n: int) -> None:
         self.n = n
 
+    @event("EntryAmended")
+    def amend(self, n: int) -> None:
+        """A later event in the same stream."""
+        self.n = n
+
 
 class LedgerApp(EventStoreApp):
     """Test application with its own schema ``ledger``."""

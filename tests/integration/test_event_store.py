@@ -1,0 +1,122 @@
+"""The event-store base on real PostgreSQL: metadata, append-only trigger, hash chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError
+from opentelemetry import trace
+
+from libs.common.context import Actor, CommandContext, command_context
+from libs.common.tracing import setup_tracing
+from tests.integration.ledger import Entry, LedgerApp
+from tests.support import Infra
+
+
+class ChainedLedgerApp(LedgerApp):
+    """Same aggregate, hash-chained stream, own schema."""
+
+    service = "chainedledger"
+    hash_chained = True
+
+
+@pytest.fixture(scope="module")
+def chained(infra: Infra) -> Iterator[ChainedLedgerApp]:
+    app = ChainedLedgerApp(infra.settings("chainedledger"))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def conn(infra: Infra) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(infra.database_url, autocommit=True) as c:
+        yield c
+
+
+def _table(app: LedgerApp) -> str:
+    return f'"{app.schema}"."{app.events_table}"'
+
+
+def test_saved_events_carry_actor_correlation_and_trace(chained: ChainedLedgerApp) -> None:
+    ctx = CommandContext(actor=Actor("op-7", "TAX", ("operator",)), correlation_id="c-1")
+    setup_tracing("test")  # the SDK provider, as every service process installs it
+    tracer = trace.get_tracer("test")
+    with command_context(ctx), tracer.start_as_current_span("request") as span:
+        entry = Entry(1)
+        chained.save(entry)
+    (stored,) = chained.events.get(entry.id)
+    meta = stored.meta  # type: ignore[attr-defined]
+    assert meta["actor"] == {"sub": "op-7", "dept": "TAX", "roles": ["operator"]}
+    assert meta["correlation_id"] == "c-1"
+    assert meta["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert meta["traceparent"].split("-")[1] == meta["trace_id"]
+
+
+def test_event_without_a_caller_is_recorded_as_the_service_itself(
+    chained: ChainedLedgerApp,
+) -> None:
+    entry = Entry(2)
+    chained.save(entry)
+    (stored,) = chained.events.get(entry.id)
+    assert stored.meta["actor"]["sub"] == "system:chainedledger"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE {table} SET topic = 'forged'",
+        "DELETE FROM {table}",
+        "TRUNCATE {table}",
+    ],
+    ids=["update", "delete", "truncate"],
+)
+def test_stored_events_cannot_be_changed_or_removed(
+    chained: ChainedLedgerApp, conn: psycopg.Connection, statement: str
+) -> None:
+    chained.save(Entry(3))
+    with pytest.raises(psycopg.errors.RestrictViolation, match="append-only"):
+        conn.execute(statement.format(table=_table(chained)))
+
+
+def test_second_writer_of_the_same_version_is_rejected(chained: ChainedLedgerApp) -> None:
+    entry = Entry(4)
+    chained.save(entry)
+    first = chained.repository.get(entry.id)
+    second = chained.repository.get(entry.id)
+    first.amend(5)
+    second.amend(6)
+    chained.save(first)
+    with pytest.raises(IntegrityError):
+        chained.save(second)
+
+
+def test_hash_chain_is_intact_and_reveals_a_forged_event(
+    chained: ChainedLedgerApp, conn: psycopg.Connection
+) -> None:
+    entry = Entry(10)
+    chained.save(entry)
+    aggregate = chained.repository.get(entry.id)
+    for n in range(3):
+        aggregate.amend(11 + n)
+        chained.save(aggregate)
+    assert chained.verify_chain(entry.id) == []
+
+    # Forge version 2 as an attacker with superuser rights would: bypass the trigger.
+    table = _table(chained)
+    conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+    try:
+        where = "WHERE originator_id = %s AND originator_version = 2"
+        (state,) = conn.execute(f"SELECT state FROM {table} {where}", (entry.id,)).fetchone()
+        forged = json.loads(bytes(state))
+        assert forged["n"] == 11
+        forged["n"] = 99
+        conn.execute(
+            f"UPDATE {table} SET state = %s {where}", (json.dumps(forged).encode(), entry.id)
+        )
+    finally:
+        conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    problems = chained.verify_chain(entry.id)
+    assert len(problems) == 1 and problems[0].startswith("version 3")
