@@ -125,6 +125,12 @@ async def list_results(who: Reader, db: Pool, draw_id: UUID) -> list[dict[str, A
     return [dict(r) for r in rows]
 
 
+@router.get("/results/{record_id}", summary="One record with its corrections")
+async def get_result(record_id: UUID, request: Request, who: Reader, app: App) -> Any:
+    """The record as it stands, with every correction (from, to, reason)."""
+    return _view(await run_command(request, who, app.get_record, record_id))
+
+
 @router.get("/assignments", summary="Drawn subjects awaiting results, with deadlines")
 async def list_assignments(who: Reader, db: Pool, draw_id: UUID) -> list[dict[str, Any]]:
     """Assignments of one draw, with the result deadline (due_on)."""

@@ -86,3 +86,83 @@ def test_one_trace_from_the_draw_request_spans_three_services_through_nats(
     for consumer in consumers:
         parent = by_id[consumer.parent_span_id]
         assert parent.kind == SPAN_KIND_PRODUCER and parent.service == "ssj-draw"
+
+
+def _auth(infra: Infra, sub: str, dept: str, *roles: str) -> dict[str, str]:
+    from tests.support import token
+
+    return {"Authorization": f"Bearer {token(infra, sub, dept, *roles)}"}
+
+
+def test_a_batch_cannot_be_drawn_twice(
+    cycle: dict[str, Any], services: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    import httpx
+
+    again = httpx.post(
+        f"{services['draw'].url}/v1/draws",
+        json={"batch_id": cycle["draw"]["batch_id"]},
+        headers=_auth(infra, "op-samr", "SAMR", "operator"),
+    )
+    assert again.status_code == 409
+    assert again.json()["title"] == "Already drawn"
+
+
+def test_results_are_recorded_once_by_the_group_and_corrections_are_disclosed(
+    cycle: dict[str, Any], services: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    import httpx
+
+    draw = cycle["draw"]
+    subject = draw["selection"][0]
+    leader = next(g for g in draw["groups"] if g["subject_id"] == subject["subject_id"])[
+        "inspectors"
+    ][0]
+    body = {
+        "draw_id": draw["id"],
+        "subject_id": subject["subject_id"],
+        "inspected_on": "2026-11-20",
+        "outcome": "no_problem",
+    }
+    results = services["results"].url
+    stranger = _auth(infra, "someone-else", leader["department"], "inspector")
+    assert httpx.post(f"{results}/v1/results", json=body, headers=stranger).status_code == 403
+    as_leader = _auth(infra, leader["inspector_id"], leader["department"], "inspector")
+    second = httpx.post(f"{results}/v1/results", json=body, headers=as_leader)
+    assert second.status_code == 409
+
+    record_id, _ = cycle["recorded"][subject["identifier"]]
+    correction = httpx.post(
+        f"{results}/v1/results/{record_id}/corrections",
+        json={"outcome": "problem_pending", "reason": "复核发现问题"},
+        headers=as_leader,
+    )
+    assert correction.status_code == 200, correction.text
+
+    def corrected() -> dict[str, Any] | None:
+        public = httpx.get(
+            f"{services['disclosure'].url}/v1/public/results",
+            params={"identifier": subject["identifier"]},
+        ).json()["items"]
+        return public[0] if public and public[0]["corrections"] == 1 else None
+
+    row = wait_until(corrected)
+    assert row["outcome_text"] == "发现问题待后续处理"
+
+    record = httpx.get(f"{results}/v1/results/{record_id}", headers=as_leader).json()
+    assert record["corrections"] == [
+        {"from": "no_problem", "to": "problem_pending", "reason": "复核发现问题"}
+    ]
+    assert record["version"] == 2
+
+
+def test_draw_stream_hash_chain_is_intact(
+    cycle: dict[str, Any], services: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    import httpx
+
+    verdict = httpx.get(
+        f"{services['draw'].url}/v1/draws/{cycle['draw']['id']}/chain",
+        headers=_auth(infra, "auditor-1", "AUDIT", "auditor"),
+    ).json()
+    assert verdict["intact"] is True and verdict["problems"] == []
