@@ -11,7 +11,8 @@ The position in PostgreSQL, not JetStream's delivery state, decides where delive
 resumes: at start, after a handler error, and whenever a message arrives ahead of the next
 expected sequence (an earlier one is still out with a dead or slow delivery), the durable
 consumer is re-created to start right after the committed position. So a later event is
-never applied before an earlier one, and none is skipped. Run one process per consumer.
+never applied before an earlier one, and none is skipped. Among replicas of a service, one
+process leads each consumer (:mod:`libs.common.leader`); the others stand by.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from libs.common.bus import ensure_stream
 from libs.common.envelope import InboundEvent, parse_cloudevent
 from libs.common.faults import crash_point
+from libs.common.leader import Leadership
 from libs.common.settings import CommonSettings
 from libs.common.tracing import context_from_headers, tracer
 
@@ -77,16 +79,18 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
         self._expected = 1
+        self.leadership = Leadership(settings.database_url, f"consumer:{self.durable}")
         self.handled_total = 0
         self.duplicates_total = 0  # redeliveries recognised and skipped
 
     async def setup(self) -> None:
-        """Create the position table, the source stream (if its owner is not up yet), and
-        the durable consumer positioned after the last committed sequence."""
+        """Create the position table and the source stream (if its owner is not up yet).
+
+        The durable consumer itself is (re)created by the leading process when it starts.
+        """
         async with self.pool.acquire() as conn:
             await conn.execute(POSITION_DDL.format(schema=self.schema))
         await ensure_stream(self.js, self.settings, self.source)
-        await self._resubscribe()
 
     async def _committed(self) -> int:
         async with self.pool.acquire() as conn:
@@ -136,16 +140,21 @@ class Consumer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.leadership.release()
 
     async def lag(self) -> int:
-        """Messages in the stream this consumer has not acked yet."""
-        assert self._sub is not None
-        info = await self._sub.consumer_info()
-        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        """Messages in the source stream not yet applied (committed) by this consumer."""
+        info = await self.js.stream_info(self.stream)
+        return max(0, int(info.state.last_seq or 0) - await self._committed())
 
     async def _run(self) -> None:
+        await self.leadership.acquire()
+        await self._resubscribe()
         while True:
             try:
+                if not self.leadership.held:  # lost the lock's connection: let another lead
+                    await self.leadership.acquire()
+                    await self._resubscribe()
                 await self._run_batch()
             except asyncio.CancelledError:
                 raise

@@ -22,6 +22,7 @@ from libs.common.context import current_traceparent
 from libs.common.envelope import to_cloudevent
 from libs.common.eventstore import EventStoreApp
 from libs.common.faults import crash_point
+from libs.common.leader import Leadership
 from libs.common.tracing import context_from_traceparent, inject_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Relay:
         self.subject_prefix = self.settings.subject_prefix(self.service)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.leadership = Leadership(self.settings.database_url, f"relay:{self.stream}")
         self.published_total = 0
 
     async def setup(self) -> None:
@@ -73,6 +75,7 @@ class Relay:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.leadership.release()
 
     async def position(self) -> int:
         """Last notification id known to be in JetStream."""
@@ -89,7 +92,10 @@ class Relay:
         return max(0, newest - await self.position())
 
     async def _run(self) -> None:
+        await self.leadership.acquire()
         while True:
+            if not self.leadership.held:  # lost the lock's connection: let another lead
+                await self.leadership.acquire()
             try:
                 published = await self.publish_pending()
             except asyncio.CancelledError:
