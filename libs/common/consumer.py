@@ -1,11 +1,11 @@
 """The consumer runner: a durable pull consumer that updates a read model exactly once,
 in stream order.
 
-For each message, the handler's writes and the consumer's processed position
-(``consumer_position``: consumer, stream, last stream sequence) are committed in one
-PostgreSQL transaction; only then is the message acked. A redelivered message (crash
-between commit and ack, ack lost, NATS restart) finds its sequence already recorded and is
-acked without running the handler again.
+For each fetched batch, the handler's writes for every message and the consumer's
+processed position (``consumer_position``: consumer, stream, last stream sequence) are
+committed in one PostgreSQL transaction; only then is the batch acked (``AckPolicy.ALL``:
+one ack for the last message). A redelivered message (crash between commit and ack, ack
+lost, NATS restart) finds its sequence already recorded and is skipped.
 
 The position in PostgreSQL, not JetStream's delivery state, decides where delivery
 resumes: at start, after a handler error, and whenever a message arrives ahead of the next
@@ -120,7 +120,7 @@ class Consumer:
             ConsumerConfig(
                 durable_name=self.durable,
                 filter_subject=f"{self.settings.subject_prefix(self.source)}.>",
-                ack_policy=AckPolicy.EXPLICIT,
+                ack_policy=AckPolicy.ALL,
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
                 opt_start_seq=start,
                 ack_wait=30,
@@ -172,24 +172,73 @@ class Consumer:
             msgs = await self._sub.fetch(self.settings.consumer_batch, timeout=1.0)
         except (NatsTimeoutError, TimeoutError):
             return
-        for msg in msgs:
-            seq = msg.metadata.sequence.stream
-            if seq > self._expected:
-                log.warning(
-                    "consumer %s: got stream seq %s while expecting %s; resubscribing",
-                    self.durable,
-                    seq,
-                    self._expected,
-                )
-                await self._resubscribe()
-                return
-            await self.handle(msg.data, msg.headers, seq)
-            self._expected = max(self._expected, seq + 1)
-            crash_point("consumer.after_commit")
-            await msg.ack()
+        if not msgs:
+            return
+        first = msgs[0].metadata.sequence.stream
+        if first > self._expected:
+            log.warning(
+                "consumer %s: got stream seq %s while expecting %s; resubscribing",
+                self.durable,
+                first,
+                self._expected,
+            )
+            await self._resubscribe()
+            return
+        await self.apply([(m.data, m.headers, m.metadata.sequence.stream) for m in msgs])
+        self._expected = max(self._expected, msgs[-1].metadata.sequence.stream + 1)
+        crash_point("consumer.after_commit")
+        # AckPolicy.ALL: acking the last message acknowledges the whole batch.
+        await msgs[-1].ack()
 
     async def handle(self, body: bytes, headers: dict[str, str] | None, stream_seq: int) -> bool:
         """Apply one message unless its sequence is already recorded; True if applied."""
+        return await self.apply([(body, headers, stream_seq)]) == 1
+
+    async def apply(self, batch: list[tuple[bytes, dict[str, str] | None, int]]) -> int:
+        """Apply a fetched batch in one transaction: each message newer than the committed
+        position, in order, then the new position. Returns how many were applied.
+
+        One transaction per batch rather than per message keeps the read model fast under
+        bulk imports; a failure rolls the whole batch back, position included.
+        """
+        applied = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            last = await conn.fetchval(
+                f"""SELECT stream_seq FROM {self.schema}.consumer_position
+                    WHERE consumer = $1 AND stream = $2 FOR UPDATE""",
+                self.durable,
+                self.stream,
+            )
+            position = int(last or 0)
+            for body, headers, stream_seq in batch:
+                if stream_seq <= position:
+                    self.duplicates_total += 1
+                    continue
+                if stream_seq != position + 1 and position:
+                    raise OutOfOrder(f"stream seq {stream_seq} after {position}")
+                await self._apply_one(conn, body, headers, stream_seq)
+                position = stream_seq
+                applied += 1
+            if applied:
+                await conn.execute(
+                    f"""INSERT INTO {self.schema}.consumer_position (consumer, stream, stream_seq)
+                        VALUES ($1, $2, $3)
+                        ON CONFLICT (consumer, stream) DO UPDATE
+                        SET stream_seq = EXCLUDED.stream_seq, updated_at = now()""",
+                    self.durable,
+                    self.stream,
+                    position,
+                )
+        self.handled_total += applied
+        return applied
+
+    async def _apply_one(
+        self,
+        conn: asyncpg.Connection,
+        body: bytes,
+        headers: dict[str, str] | None,
+        stream_seq: int,
+    ) -> None:
         event = parse_cloudevent(body, self.stream, stream_seq)
         with _tracer.start_as_current_span(
             f"consume {event.service}.{event.name}",
@@ -200,31 +249,13 @@ class Consumer:
             span.set_attribute("messaging.consumer.group.name", self.durable)
             span.set_attribute("messaging.message.id", event.id)
             span.set_attribute("messaging.nats.stream_sequence", stream_seq)
-            async with self.pool.acquire() as conn, conn.transaction():
-                last = await conn.fetchval(
-                    f"""SELECT stream_seq FROM {self.schema}.consumer_position
-                        WHERE consumer = $1 AND stream = $2 FOR UPDATE""",
-                    self.durable,
-                    self.stream,
-                )
-                if last is not None and stream_seq <= last:
-                    span.set_attribute("ssj.duplicate", True)
-                    self.duplicates_total += 1
-                    return False
-                try:
-                    await self.handler(conn, event)
-                except Exception as exc:
-                    span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR))
-                    raise
-                await conn.execute(
-                    f"""INSERT INTO {self.schema}.consumer_position (consumer, stream, stream_seq)
-                        VALUES ($1, $2, $3)
-                        ON CONFLICT (consumer, stream) DO UPDATE
-                        SET stream_seq = EXCLUDED.stream_seq, updated_at = now()""",
-                    self.durable,
-                    self.stream,
-                    stream_seq,
-                )
-        self.handled_total += 1
-        return True
+            try:
+                await self.handler(conn, event)
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR))
+                raise
+
+
+class OutOfOrder(Exception):
+    """A message skipped ahead of the committed position (an earlier one is missing)."""
