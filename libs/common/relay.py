@@ -1,10 +1,13 @@
 """The relay: notification log → JetStream, the only way events leave a service.
 
-Loop: read stored events after the last recorded position, publish each in order with
-``Nats-Msg-Id = <service>:<notification id>``, wait for every ack, then record the new
-position. A crash anywhere before the position write means the batch is published again
-and JetStream drops the duplicates (within the stream's duplicate window); a crash after it
-loses nothing. There is no other write to NATS anywhere, so there is no dual write.
+Loop: find how far JetStream already is (its last message names our last published
+notification), read the stored events after that, publish them pipelined with
+``Nats-Msg-Id = <service>:<notification id>`` and ``Nats-Expected-Last-Sequence`` (so they
+land in order or not at all), wait for the acks, then record the new position. A crash
+anywhere loses nothing and duplicates nothing: the next run starts after what the stream
+holds, and JetStream's duplicate window drops any message sent twice all the same. There
+is no other write to NATS anywhere, so there is no dual write. One process per service
+relays at a time (:mod:`libs.common.leader`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 import logging
 
 import asyncpg
+from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
@@ -109,18 +113,60 @@ class Relay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.relay_idle_seconds)
 
+    async def _stream_head(self) -> tuple[int, int]:
+        """(last stream sequence, notification id of the last message we published there).
+
+        Because every message is published with ``Nats-Expected-Last-Sequence``, the stream
+        holds our events in notification order with no holes, so its last message tells
+        exactly how far a previous run got, even if that run died before recording it.
+        """
+        info = await self.js.stream_info(self.stream)
+        last_seq = int(info.state.last_seq or 0)
+        if last_seq == 0:
+            return 0, 0
+        msg = await self.js.get_msg(self.stream, last_seq)
+        msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
+        service, _, number = msg_id.partition(":")
+        return last_seq, int(number) if service == self.service and number.isdigit() else 0
+
     async def publish_pending(self) -> int:
-        """Publish one batch after the recorded position; return how many went out."""
-        position = await self.position()
+        """Publish one batch after what JetStream already has; return how many went out.
+
+        The batch is pipelined: every message is sent at once, each expecting the stream's
+        last sequence to be its predecessor's, so the server stores them in order or rejects
+        the rest after the first failure. The position is written after the acks.
+        """
+        last_seq, in_stream = await self._stream_head()
+        position = max(await self.position(), in_stream)
         notifications = await asyncio.to_thread(
             self.app.notifications_after, position, self.settings.relay_batch
         )
         if not notifications:
+            if position > await self.position():
+                await self._record(position)
             return 0
-        for notification in notifications:
-            await self._publish(notification)
+        outcomes = await asyncio.gather(
+            *(
+                self._publish(notification, expected_last_seq=last_seq + i)
+                for i, notification in enumerate(notifications)
+            ),
+            return_exceptions=True,
+        )
+        published = 0
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                log.warning(
+                    "relay %s: publish failed, will resume there: %s", self.service, outcome
+                )
+                break
+            published += 1
         crash_point("relay.after_publish")
-        last = notifications[-1].id
+        if published:
+            await self._record(notifications[published - 1].id)
+        self.published_total += published
+        return published
+
+    async def _record(self, position: int) -> None:
         async with self.pool.acquire() as conn:
             await conn.execute(
                 f"""INSERT INTO {self.app.schema}.relay_position (stream, position)
@@ -128,13 +174,11 @@ class Relay:
                     ON CONFLICT (stream) DO UPDATE
                     SET position = EXCLUDED.position, updated_at = now()""",
                 self.stream,
-                last,
+                position,
             )
-        self.published_total += len(notifications)
-        return len(notifications)
 
-    async def _publish(self, notification: object) -> None:
-        event = self.app.mapper.to_domain_event(notification)  # type: ignore[arg-type]
+    async def _publish(self, notification: Notification, expected_last_seq: int) -> None:
+        event = self.app.mapper.to_domain_event(notification)
         meta = getattr(event, "meta", None) or {}
         parent = context_from_traceparent(meta.get("traceparent"))
         name = type(event).__qualname__.rpartition(".")[2]
@@ -144,14 +188,19 @@ class Relay:
             out = to_cloudevent(
                 self.service,
                 self.subject_prefix,
-                notification.id,  # type: ignore[attr-defined]
+                notification.id,
                 event,
                 traceparent=current_traceparent(),
             )
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", out.subject)
             span.set_attribute("messaging.message.id", out.msg_id)
-            headers = inject_headers({"Nats-Msg-Id": out.msg_id})
+            headers = inject_headers(
+                {
+                    "Nats-Msg-Id": out.msg_id,
+                    "Nats-Expected-Last-Sequence": str(expected_last_seq),
+                }
+            )
             ack = await self.js.publish(out.subject, out.body, headers=headers, stream=self.stream)
             span.set_attribute("messaging.nats.stream_sequence", ack.seq)
             if ack.duplicate:
