@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 router = APIRouter(tags=["health"])
-MAX_READY_LAG = 10_000
 
 
 @router.get("/healthz", summary="Liveness")
@@ -43,7 +42,7 @@ async def readyz(request: Request) -> JSONResponse:
             ready = False
         else:
             worst = max([checks["relay_lag"], *checks["consumer_lag"].values()])
-            ready = ready and worst <= MAX_READY_LAG
+            ready = ready and worst <= request.app.state.settings.ready_max_lag
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,

@@ -41,6 +41,8 @@ class CommonSettings(BaseSettings):
     stream_replicas: int = Field(default=1, validation_alias="SSJ_STREAM_REPLICAS")
     # JetStream drops a re-published message whose Nats-Msg-Id it saw within this window.
     dedupe_window_seconds: float = Field(default=3600.0, validation_alias="SSJ_DEDUPE_WINDOW")
+    # /readyz answers 503 when a relay or consumer is further behind than this.
+    ready_max_lag: int = Field(default=10_000, validation_alias="SSJ_READY_MAX_LAG")
     log_level: str = Field(default="info", validation_alias="SSJ_LOG_LEVEL")
 
     @cached_property

@@ -28,8 +28,3 @@ def outcome_text(code: str) -> str:
 def inspection_type(directed: bool) -> str:
     """抽查类型: 定向 (directed) or 不定向 (undirected)."""
     return "定向抽查" if directed else "不定向抽查"
-
-
-def mask_person(name: str) -> str:
-    """Mask a natural person's name for the public (张三丰 → 张**)."""
-    return name[:1] + "*" * (len(name) - 1) if name else name
