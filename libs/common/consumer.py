@@ -27,7 +27,8 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from libs.common.bus import ensure_stream
 from libs.common.envelope import InboundEvent, parse_cloudevent
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 _tracer = tracer("ssj.consumer")
 
 Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
+# For bulk read models: one call per fetched batch (e.g. one executemany or COPY).
+BatchHandler = Callable[[asyncpg.Connection, list[InboundEvent]], Awaitable[None]]
 
 POSITION_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.consumer_position (
@@ -62,7 +65,8 @@ class Consumer:
         schema: str,
         name: str,
         source: str,
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         js: JetStreamContext,
         pool: asyncpg.Pool,
     ) -> None:
@@ -70,7 +74,10 @@ class Consumer:
         self.schema = schema
         self.name = name
         self.source = source
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("give exactly one of handler and batch_handler")
         self.handler = handler
+        self.batch_handler = batch_handler
         self.js = js
         self.pool = pool
         self.stream = settings.stream_name(source)
@@ -210,15 +217,21 @@ class Consumer:
                 self.stream,
             )
             position = int(last or 0)
+            fresh: list[tuple[InboundEvent, dict[str, str] | None]] = []
             for body, headers, stream_seq in batch:
                 if stream_seq <= position:
                     self.duplicates_total += 1
                     continue
                 if stream_seq != position + 1 and position:
                     raise OutOfOrder(f"stream seq {stream_seq} after {position}")
-                await self._apply_one(conn, body, headers, stream_seq)
+                fresh.append((parse_cloudevent(body, self.stream, stream_seq), headers))
                 position = stream_seq
-                applied += 1
+            if self.batch_handler is not None and fresh:
+                await self._apply_batch(conn, fresh)
+            else:
+                for event, headers in fresh:
+                    await self._apply_one(conn, event, headers)
+            applied = len(fresh)
             if applied:
                 await conn.execute(
                     f"""INSERT INTO {self.schema}.consumer_position (consumer, stream, stream_seq)
@@ -232,14 +245,38 @@ class Consumer:
         self.handled_total += applied
         return applied
 
-    async def _apply_one(
-        self,
-        conn: asyncpg.Connection,
-        body: bytes,
-        headers: dict[str, str] | None,
-        stream_seq: int,
+    async def _apply_batch(
+        self, conn: asyncpg.Connection, fresh: list[tuple[InboundEvent, dict[str, str] | None]]
     ) -> None:
-        event = parse_cloudevent(body, self.stream, stream_seq)
+        # One span for the batch, linked to every message's publish span (the OpenTelemetry
+        # convention for batch consumption).
+        links = [
+            Link(span_context)
+            for _, headers in fresh
+            if (
+                span_context := trace.get_current_span(
+                    context_from_headers(headers)
+                ).get_span_context()
+            ).is_valid
+        ]
+        with _tracer.start_as_current_span(
+            f"consume {self.source} batch", kind=SpanKind.CONSUMER, links=links
+        ) as span:
+            span.set_attribute("messaging.system", "nats")
+            span.set_attribute("messaging.consumer.group.name", self.durable)
+            span.set_attribute("messaging.batch.message_count", len(fresh))
+            assert self.batch_handler is not None
+            try:
+                await self.batch_handler(conn, [event for event, _ in fresh])
+            except Exception as exc:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR))
+                raise
+
+    async def _apply_one(
+        self, conn: asyncpg.Connection, event: InboundEvent, headers: dict[str, str] | None
+    ) -> None:
+        stream_seq = event.stream_seq
         with _tracer.start_as_current_span(
             f"consume {event.service}.{event.name}",
             context=context_from_headers(headers),
@@ -249,6 +286,7 @@ class Consumer:
             span.set_attribute("messaging.consumer.group.name", self.durable)
             span.set_attribute("messaging.message.id", event.id)
             span.set_attribute("messaging.nats.stream_sequence", stream_seq)
+            assert self.handler is not None
             try:
                 await self.handler(conn, event)
             except Exception as exc:

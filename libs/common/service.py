@@ -20,7 +20,7 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from libs.common.auth import Principal
 from libs.common.bus import connect
-from libs.common.consumer import Consumer, Handler
+from libs.common.consumer import BatchHandler, Consumer, Handler
 from libs.common.context import CommandContext, command_context
 from libs.common.eventstore import EventStoreApp
 from libs.common.health import router as health_router
@@ -41,7 +41,8 @@ class ConsumerSpec:
 
     name: str
     source: str
-    handler: Handler
+    handler: Handler | None = None
+    batch_handler: BatchHandler | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
                 name=c.name,
                 source=c.source,
                 handler=c.handler,
+                batch_handler=c.batch_handler,
                 js=js,
                 pool=pool,
             )

@@ -11,13 +11,41 @@ import asyncio
 import json
 import os
 import time
+from typing import Any
 
 from libs.common.bus import connect
 from libs.common.consumer import Consumer
 from libs.common.relay import Relay
 from libs.common.service import open_pool
-from tests.integration.ledger import APPLIED_DDL, Entry, LedgerApp, count_applications
+from tests.integration.ledger import (
+    APPLIED_DDL,
+    Entry,
+    LedgerApp,
+    count_applications,
+    count_applications_in_batches,
+)
 from tests.support import Infra, start_infra, stop_infra
+
+
+async def consume(js: Any, pool: Any, settings: Any, **handler: Any) -> float:
+    """Seconds for a fresh consumer to apply the whole stream."""
+    consumer = Consumer(
+        settings=settings,
+        schema="ledger",
+        name="bench-" + "-".join(handler),
+        source="ledger",
+        js=js,
+        pool=pool,
+        **handler,
+    )
+    await consumer.setup()
+    started = time.perf_counter()
+    consumer.start()
+    while await consumer.lag():
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    return elapsed
 
 
 async def measure(infra: Infra, events: int) -> dict[str, float]:
@@ -41,22 +69,8 @@ async def measure(infra: Infra, events: int) -> dict[str, float]:
         pass
     relayed = time.perf_counter() - started
 
-    consumer = Consumer(
-        settings=settings,
-        schema="ledger",
-        name="bench",
-        source="ledger",
-        handler=count_applications,
-        js=js,
-        pool=pool,
-    )
-    await consumer.setup()
-    started = time.perf_counter()
-    consumer.start()
-    while await consumer.lag():
-        await asyncio.sleep(0.05)
-    consumed = time.perf_counter() - started
-    await consumer.stop()
+    consumed = await consume(js, pool, settings, handler=count_applications)
+    consumed_batch = await consume(js, pool, settings, batch_handler=count_applications_in_batches)
     await nc.close()
     await pool.close()
     app.close()
@@ -67,6 +81,8 @@ async def measure(infra: Infra, events: int) -> dict[str, float]:
         "relay_events_per_s": round(events / relayed),
         "consume_s": round(consumed, 2),
         "consume_events_per_s": round(events / consumed),
+        "consume_batch_handler_s": round(consumed_batch, 2),
+        "consume_batch_handler_events_per_s": round(events / consumed_batch),
     }
 
 

@@ -9,6 +9,8 @@ from libs.common.envelope import InboundEvent
 from libs.common.eventstore import EventStoreApp
 
 APPLIED_DDL = """CREATE TABLE IF NOT EXISTS ledger.applied (
+    event_id text PRIMARY KEY, stream_seq bigint NOT NULL, times int NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger.applied_in_batches (
     event_id text PRIMARY KEY, stream_seq bigint NOT NULL, times int NOT NULL)"""
 
 
@@ -38,4 +40,15 @@ async def count_applications(conn: asyncpg.Connection, ev: InboundEvent) -> None
            ON CONFLICT (event_id) DO UPDATE SET times = ledger.applied.times + 1""",
         ev.id,
         ev.stream_seq,
+    )
+
+
+async def count_applications_in_batches(
+    conn: asyncpg.Connection, events: list[InboundEvent]
+) -> None:
+    """The same count, one statement per fetched batch."""
+    await conn.executemany(
+        """INSERT INTO ledger.applied_in_batches (event_id, stream_seq, times) VALUES ($1, $2, 1)
+           ON CONFLICT (event_id) DO UPDATE SET times = ledger.applied_in_batches.times + 1""",
+        [(ev.id, ev.stream_seq) for ev in events],
     )

@@ -17,7 +17,13 @@ from libs.common.consumer import Consumer
 from libs.common.envelope import parse_cloudevent
 from libs.common.faults import CRASH_EXIT_CODE
 from libs.common.service import open_pool
-from tests.integration.ledger import APPLIED_DDL, Entry, LedgerApp, count_applications
+from tests.integration.ledger import (
+    APPLIED_DDL,
+    Entry,
+    LedgerApp,
+    count_applications,
+    count_applications_in_batches,
+)
 from tests.support import ROOT, Infra
 
 EVENTS = 50
@@ -131,3 +137,49 @@ async def test_redelivered_message_is_acknowledged_without_applying_it_again(
     finally:
         await nc.close()
         await pool.close()
+
+
+async def test_batch_handler_applies_the_stream_once_and_in_order(
+    infra: Infra, ledger: LedgerApp
+) -> None:
+    settings = infra.settings("ledger").model_copy(update={"consumer_batch": 7})
+    pool = await open_pool(settings)
+    nc = await nats.connect(infra.nats_url)
+    consumer = Consumer(
+        settings=settings,
+        schema="ledger",
+        name="batches",
+        source="ledger",
+        batch_handler=count_applications_in_batches,
+        js=nc.jetstream(),
+        pool=pool,
+    )
+    try:
+        await consumer.setup()
+        consumer.start()
+        deadline = asyncio.get_running_loop().time() + 30
+        while await consumer.lag() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await consumer.stop()
+        rows = await pool.fetch(
+            "SELECT stream_seq, times FROM ledger.applied_in_batches ORDER BY stream_seq"
+        )
+        assert [r["stream_seq"] for r in rows] == list(range(1, EVENTS + 1))
+        assert {r["times"] for r in rows} == {1}
+    finally:
+        await nc.close()
+        await pool.close()
+
+
+def test_a_consumer_takes_exactly_one_kind_of_handler(infra: Infra) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        Consumer(
+            settings=infra.settings("ledger"),
+            schema="ledger",
+            name="both",
+            source="ledger",
+            handler=count_applications,
+            batch_handler=count_applications_in_batches,
+            js=None,  # type: ignore[arg-type]
+            pool=None,  # type: ignore[arg-type]
+        )
