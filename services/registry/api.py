@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from libs.common.auth import Principal, require_roles
@@ -14,25 +15,83 @@ from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from services.registry.application import RegistryApplication
 from services.registry.domain.ids import subject_id
+from services.registry.domain.items import InspectionItem
 
 router = APIRouter(prefix="/v1", tags=["registry"])
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 Writer = Annotated[Principal, Depends(require_roles("operator", "office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[RegistryApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
-class ItemIn(BaseModel):
+class SubItem(BaseModel):
+    """抽查子项."""
+
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class CheckPoint(BaseModel):
+    """One line of the optional check form (检查表)."""
+
+    code: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=500)
+
+
+Method = Literal["on_site", "documentary", "online", "sampling", "expert", "other_department"]
+SubjectKind = Literal["for_profit", "non_profit", "non_market"]
+
+
+class ItemFields(BaseModel):
+    """The changeable fields of an item."""
+
+    name: str = Field(min_length=1, max_length=200)
+    sub_items: list[SubItem] = []
+    legal_basis: str = Field(min_length=1, description="抽查依据")
+    subject_kinds: list[SubjectKind] = Field(min_length=1)
+    content: str = Field("", description="抽查内容")
+    methods: list[Method] = Field(
+        min_length=1,
+        description="实地检查 on_site, 书面检查 documentary, 网络监测 online, 抽样检测 sampling, "
+        "委托专业机构 expert, 采用其他部门结果 other_department",
+    )
+    category: Literal["general", "key"] = Field(description="一般检查事项 / 重点检查事项")
+    ratio: float = Field(gt=0, le=1, description="default share of subjects, e.g. 0.05")
+    frequency_per_year: int = Field(1, ge=1, le=12, description="default checks per year")
+    inspector_requirements: str = Field("", description="执法检查人员要求")
+    internet_plus_code: str = Field("", max_length=64, description="互联网+监管 item code")
+    check_form: list[CheckPoint] = []
+
+
+class ItemIn(ItemFields):
     """抽查事项 to register."""
 
     code: str = Field(min_length=1, max_length=64, examples=["SC-2026-001"])
     department: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
-    category: Literal["general", "key"] = Field(description="一般检查事项 / 重点检查事项")
-    ratio: float = Field(gt=0, le=1, description="share of subjects to inspect, e.g. 0.05")
-    methods: list[str] = Field(min_length=1)
-    legal_basis: str = Field(min_length=1, description="抽查依据")
-    subject_kinds: list[Literal["for_profit", "non_profit", "non_market"]] = Field(min_length=1)
+
+
+class ItemChange(BaseModel):
+    """Fields to change; omitted fields stay as they are."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    sub_items: list[SubItem] | None = None
+    legal_basis: str | None = Field(None, min_length=1)
+    subject_kinds: list[SubjectKind] | None = Field(None, min_length=1)
+    content: str | None = None
+    methods: list[Method] | None = Field(None, min_length=1)
+    category: Literal["general", "key"] | None = None
+    ratio: float | None = Field(None, gt=0, le=1)
+    frequency_per_year: int | None = Field(None, ge=1, le=12)
+    inspector_requirements: str | None = None
+    internet_plus_code: str | None = Field(None, max_length=64)
+    check_form: list[CheckPoint] | None = None
+
+
+class Withdrawal(BaseModel):
+    """Why an item is withdrawn."""
+
+    reason: str = Field(min_length=1, max_length=500)
 
 
 class SubjectIn(BaseModel):
@@ -66,12 +125,73 @@ def _own_department(principal: Principal, dept: str) -> None:
         raise Problem(403, "Forbidden", f"department {principal.dept!r} cannot write for {dept!r}")
 
 
+def _item_view(item: InspectionItem) -> dict[str, Any]:
+    return {
+        "id": str(item.id),
+        "code": item.code,
+        "department": item.department,
+        "published": item.published,
+        "version": item.version,
+        **item.fields(),
+    }
+
+
+def _etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
+
+
 @router.post("/items", status_code=201, summary="Register an inspection item")
-async def register_item(body: ItemIn, request: Request, who: Writer, app: App) -> dict[str, Any]:
+async def register_item(
+    body: ItemIn, request: Request, response: Response, who: Writer, app: App
+) -> dict[str, Any]:
     """Add an item to the department's list; publish it before plans can use it."""
     _own_department(who, body.department)
     item = await run_command(request, who, app.register_item, **body.model_dump())
-    return {"id": str(item.id), "code": item.code, "version": item.version}
+    response.headers.update(_etag(item.version))
+    return _item_view(item)
+
+
+@router.get("/items/{code}", summary="One item, now or as it stood on a date")
+async def get_item(
+    code: str,
+    request: Request,
+    response: Response,
+    who: Reader,
+    app: App,
+    as_of: date | None = Query(None, description="the item at the end of this day (UTC+8)"),
+) -> dict[str, Any]:
+    """The item's current fields (ETag = version), or as of a past day."""
+    cutoff = None
+    if as_of is not None:
+        cutoff = datetime.combine(as_of + timedelta(days=1), time.min, CHINA) - timedelta(
+            microseconds=1
+        )
+    item = await run_command(request, who, app.get_item, code, cutoff)
+    response.headers.update(_etag(item.version))
+    return _item_view(item)
+
+
+@router.patch("/items/{code}", summary="Change an item (If-Match: version)")
+async def change_item(
+    code: str,
+    body: ItemChange,
+    request: Request,
+    response: Response,
+    who: Writer,
+    app: App,
+    if_match: str | None = Header(None, description="the ETag (version) you edited"),
+) -> dict[str, Any]:
+    """Record only the changed fields as ``ItemChanged``; a stale If-Match is 409."""
+    if not if_match or not if_match.strip('"').isdigit():
+        raise Problem(428, "Precondition required", "send If-Match with the item's ETag")
+    current = await run_command(request, who, app.get_item, code)
+    _own_department(who, current.department)
+    fields = body.model_dump(exclude_none=True)
+    item = await run_command(
+        request, who, app.change_item, code, int(if_match.strip('"')), **fields
+    )
+    response.headers.update(_etag(item.version))
+    return _item_view(item)
 
 
 @router.post("/items/{code}/publish", summary="Publish an inspection item")
@@ -79,8 +199,17 @@ async def publish_item(code: str, request: Request, who: Writer, app: App) -> di
     """Publishing is an event; only published items can be planned."""
     current = await run_command(request, who, app.get_item, code)
     _own_department(who, current.department)
-    item = await run_command(request, who, app.publish_item, code)
-    return {"id": str(item.id), "code": item.code, "published": True, "version": item.version}
+    return _item_view(await run_command(request, who, app.publish_item, code))
+
+
+@router.post("/items/{code}/withdraw", summary="Withdraw a published item")
+async def withdraw_item(
+    code: str, body: Withdrawal, request: Request, who: Writer, app: App
+) -> dict[str, Any]:
+    """Withdrawal is an event; plans can no longer use the item."""
+    current = await run_command(request, who, app.get_item, code)
+    _own_department(who, current.department)
+    return _item_view(await run_command(request, who, app.withdraw_item, code, body.reason))
 
 
 @router.get("/items", summary="List inspection items")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from libs.common.eventstore import EventStoreApp
+from services.registry.domain.errors import StaleVersion
 from services.registry.domain.ids import item_id
 from services.registry.domain.inspectors import Inspector
-from services.registry.domain.items import InspectionItem
+from services.registry.domain.items import InspectionItem, version_as_of
 from services.registry.domain.subjects import Subject
 
 
@@ -30,9 +34,34 @@ class RegistryApplication(EventStoreApp):
         self.save(item)
         return item
 
-    def get_item(self, code: str) -> InspectionItem:
-        """The item as it stands now."""
-        return self.repository.get(item_id(code))
+    def change_item(self, code: str, expected_version: int, **fields: Any) -> InspectionItem:
+        """Record the changed fields; 409 if someone changed the item since ``expected_version``."""
+        item: InspectionItem = self.repository.get(item_id(code))
+        if item.version != expected_version:
+            raise StaleVersion(f"item {code} is at version {item.version}, not {expected_version}")
+        item.change(**fields)
+        self.save(item)
+        return item
+
+    def withdraw_item(self, code: str, reason: str) -> InspectionItem:
+        """Withdraw a published item."""
+        item: InspectionItem = self.repository.get(item_id(code))
+        item.withdraw(reason)
+        self.save(item)
+        return item
+
+    def get_item(self, code: str, as_of: datetime | None = None) -> InspectionItem:
+        """The item as it stands now, or as it stood at ``as_of``."""
+        aggregate_id = item_id(code)
+        if as_of is None:
+            return self.repository.get(aggregate_id)
+        stamps = [
+            (e.originator_version, vars(e)["timestamp"]) for e in self.events.get(aggregate_id)
+        ]
+        version = version_as_of(stamps, as_of)
+        if version is None:
+            raise AggregateNotFoundError(f"item {code} did not exist at {as_of.isoformat()}")
+        return self.repository.get(aggregate_id, version=version)
 
     def register_subject(self, **fields: Any) -> Subject:
         """Add a subject to the directory (its identifier must be new)."""

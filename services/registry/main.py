@@ -10,6 +10,7 @@ from services.registry.domain.errors import (
     InvalidItem,
     InvalidRecord,
     ItemStateError,
+    StaleVersion,
 )
 from services.registry.domain.inspectors import Inspector
 from services.registry.domain.items import InspectionItem
@@ -30,6 +31,7 @@ SPEC = ServiceSpec(
         InvalidItem: (422, "Invalid item"),
         InvalidRecord: (422, "Invalid record"),
         ItemStateError: (409, "Item state conflict"),
+        StaleVersion: (409, "Conflict"),
     },
 )
 

@@ -96,3 +96,37 @@ def test_idempotency_key_replays_the_first_answer(client: httpx.Client) -> None:
     assert second.headers["idempotent-replayed"] == "true"
     other = client.post("/v1/items", json={**payload, "name": "changed"}, headers=headers)
     assert other.status_code == 422
+
+
+def test_item_changes_need_the_current_version_and_keep_the_history(
+    client: httpx.Client,
+) -> None:
+    created = client.post("/v1/items", json=item_payload("T-VER", "SAMR"))
+    assert created.status_code == 201
+    etag = created.headers["etag"]
+
+    missing = client.patch("/v1/items/T-VER", json={"ratio": 0.1})
+    assert missing.status_code == 428
+    changed = client.patch("/v1/items/T-VER", json={"ratio": 0.1}, headers={"If-Match": etag})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["ratio"] == 0.1 and changed.json()["version"] == 2
+    stale = client.patch("/v1/items/T-VER", json={"ratio": 0.2}, headers={"If-Match": etag})
+    assert stale.status_code == 409
+
+    today = client.get("/v1/items/T-VER", params={"as_of": "2099-01-01"}).json()
+    assert today["ratio"] == 0.1
+    before = client.get("/v1/items/T-VER", params={"as_of": "2000-01-01"})
+    assert before.status_code == 404
+
+
+def test_withdrawn_item_leaves_the_published_list(client: httpx.Client) -> None:
+    client.post("/v1/items", json=item_payload("T-WD", "SAMR"))
+    assert client.post("/v1/items/T-WD/publish").status_code == 200
+    withdrawn = client.post("/v1/items/T-WD/withdraw", json={"reason": "法规废止"})
+    assert withdrawn.status_code == 200 and withdrawn.json()["published"] is False
+
+    def unpublished() -> bool:
+        listed = client.get("/v1/items", params={"published": "false"}).json()
+        return any(i["code"] == "T-WD" and i["version"] == 3 for i in listed)
+
+    assert wait_until(unpublished)

@@ -56,6 +56,24 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             ev.subject,
             ev.time,
         )
+    elif ev.name == "ItemWithdrawn":
+        await conn.execute(
+            "UPDATE disclosure.items SET published = false WHERE item_id = $1", ev.subject
+        )
+    elif ev.name == "ItemChanged":
+        changes = d["changes"]
+        await conn.execute(
+            """UPDATE disclosure.items SET name = coalesce($2, name),
+               category = coalesce($3, category), ratio = coalesce($4, ratio),
+               methods = coalesce($5, methods), legal_basis = coalesce($6, legal_basis)
+               WHERE item_id = $1""",
+            ev.subject,
+            changes.get("name"),
+            changes.get("category"),
+            changes.get("ratio"),
+            changes.get("methods"),
+            changes.get("legal_basis"),
+        )
 
 
 async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:

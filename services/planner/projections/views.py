@@ -33,9 +33,22 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["category"],
             d["ratio"],
         )
-    elif ev.name == "ItemPublished":
+    elif ev.name in ("ItemPublished", "ItemWithdrawn"):
         await conn.execute(
-            "UPDATE planner.items SET published = true WHERE item_id = $1", ev.subject
+            "UPDATE planner.items SET published = $2 WHERE item_id = $1",
+            ev.subject,
+            ev.name == "ItemPublished",
+        )
+    elif ev.name == "ItemChanged":
+        changes = d["changes"]
+        await conn.execute(
+            """UPDATE planner.items SET name = coalesce($2, name),
+               category = coalesce($3, category), ratio = coalesce($4, ratio)
+               WHERE item_id = $1""",
+            ev.subject,
+            changes.get("name"),
+            changes.get("category"),
+            changes.get("ratio"),
         )
 
 

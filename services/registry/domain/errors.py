@@ -19,3 +19,7 @@ class InvalidRecord(RegistryError):
 
 class ItemStateError(RegistryError):
     """The item is not in a state that allows this change (e.g. published twice)."""
+
+
+class StaleVersion(RegistryError):
+    """The caller edited an older version than the one stored (optimistic concurrency)."""

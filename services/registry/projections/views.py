@@ -5,12 +5,16 @@ from __future__ import annotations
 import asyncpg
 
 from libs.common.envelope import InboundEvent
+from services.registry.domain.items import CHANGEABLE as ITEM_FIELDS
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.items_view (
-        code text PRIMARY KEY, id uuid NOT NULL, department text NOT NULL, name text NOT NULL,
-        category text NOT NULL, ratio double precision NOT NULL, methods jsonb NOT NULL,
-        legal_basis text NOT NULL, subject_kinds jsonb NOT NULL,
+        code text PRIMARY KEY, id uuid UNIQUE NOT NULL, department text NOT NULL,
+        name text NOT NULL, sub_items jsonb NOT NULL, legal_basis text NOT NULL,
+        subject_kinds jsonb NOT NULL, content text NOT NULL, methods jsonb NOT NULL,
+        category text NOT NULL, ratio double precision NOT NULL,
+        frequency_per_year int NOT NULL, inspector_requirements text NOT NULL,
+        internet_plus_code text NOT NULL, check_form jsonb NOT NULL,
         published boolean NOT NULL DEFAULT false, version int NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS {schema}.subjects_view (
         id uuid PRIMARY KEY, identifier text UNIQUE NOT NULL, kind text NOT NULL,
@@ -29,26 +33,30 @@ async def apply(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     """Apply one registry event to the registry's read models."""
     d = ev.data
     if ev.name == "ItemRegistered":
+        columns = ["code", "id", "version", *ITEM_FIELDS, "department"]
+        values = [d["code"], ev.subject, ev.aggregate_version, *(d[f] for f in ITEM_FIELDS)]
+        values.append(d["department"])
+        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
         await conn.execute(
-            """INSERT INTO registry.items_view (code, id, department, name, category, ratio,
-               methods, legal_basis, subject_kinds, version)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (code) DO NOTHING""",
-            d["code"],
-            ev.subject,
-            d["department"],
-            d["name"],
-            d["category"],
-            d["ratio"],
-            d["methods"],
-            d["legal_basis"],
-            d["subject_kinds"],
-            ev.aggregate_version,
+            f"INSERT INTO registry.items_view ({', '.join(columns)}) VALUES ({placeholders}) "
+            "ON CONFLICT (code) DO NOTHING",
+            *values,
         )
-    elif ev.name == "ItemPublished":
+    elif ev.name == "ItemChanged":
+        changes = {k: v for k, v in d["changes"].items() if k in ITEM_FIELDS}
+        assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=3))
         await conn.execute(
-            "UPDATE registry.items_view SET published = true, version = $2 WHERE id = $1",
+            f"UPDATE registry.items_view SET version = $2, {assignments} WHERE id = $1",
             ev.subject,
             ev.aggregate_version,
+            *changes.values(),
+        )
+    elif ev.name in ("ItemPublished", "ItemWithdrawn"):
+        await conn.execute(
+            "UPDATE registry.items_view SET published = $3, version = $2 WHERE id = $1",
+            ev.subject,
+            ev.aggregate_version,
+            ev.name == "ItemPublished",
         )
     elif ev.name == "SubjectRegistered":
         await conn.execute(
