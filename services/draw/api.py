@@ -101,7 +101,9 @@ async def execute_draw(body: DrawRequest, request: Request, who: Drawer, app: Ap
     departments = [batch["initiating_department"], *batch["participating_departments"]]
     subjects = await _load_pool(db, batch["pool"])
     examiners = await _load_examiners(db, departments)
-    draw = await run_command(request, who, app.execute_draw, batch, subjects, examiners)
+    rows = await db.fetch("SELECT inspector_id, subject_id FROM draw.conflicts WHERE active")
+    conflicts = frozenset((str(r["inspector_id"]), str(r["subject_id"])) for r in rows)
+    draw = await run_command(request, who, app.execute_draw, batch, subjects, examiners, conflicts)
     return _view(draw)
 
 

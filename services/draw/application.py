@@ -25,13 +25,18 @@ class DrawApplication(EventStoreApp):
         batch: dict[str, Any],
         pool: Sequence[Candidate],
         examiners: Sequence[Examiner],
+        conflicts: frozenset[tuple[str, str]] = frozenset(),
         seed: bytes | None = None,
     ) -> Draw:
         """Draw a published batch once; the seed is stored so anyone can re-run it."""
         if draw_id(batch["batch_id"]) in self.repository:
             raise AlreadyDrawn(f"batch {batch['batch_id']} was drawn already")
         draw = Draw.execute(
-            batch=batch, seed=seed or secrets.token_bytes(32), pool=pool, examiners=examiners
+            batch=batch,
+            seed=seed or secrets.token_bytes(32),
+            pool=pool,
+            examiners=examiners,
+            conflicts=conflicts,
         )
         try:
             self.save(draw)

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
 from libs.common.eventstore import EventStoreApp
-from services.registry.domain.errors import StaleVersion
-from services.registry.domain.ids import item_id
-from services.registry.domain.inspectors import Inspector
+from services.registry.domain.conflicts import Conflict
+from services.registry.domain.errors import InvalidRecord, StaleVersion
+from services.registry.domain.ids import conflict_id, item_id, subject_id, tag_id
+from services.registry.domain.inspectors import Expert, Inspector
 from services.registry.domain.items import InspectionItem, version_as_of
 from services.registry.domain.subjects import Subject
+from services.registry.domain.tags import Tag
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
 
 
 class RegistryApplication(EventStoreApp):
-    """Commands and queries of the item list and both directories."""
+    """Commands and queries of the item list, both directories, tags and conflicts."""
 
     service = "registry"
+
+    def _get_at(self, aggregate_id: UUID, expected_version: int | None) -> Any:
+        aggregate: Any = self.repository.get(aggregate_id)
+        if expected_version is not None and aggregate.version != expected_version:
+            raise StaleVersion(
+                f"the record is at version {aggregate.version}, not {expected_version}"
+            )
+        return aggregate
+
+    # -- item list 抽查事项清单 --------------------------------------------------------------
 
     def register_item(self, **fields: Any) -> InspectionItem:
         """Add an item to a department's list (not yet usable by plans)."""
@@ -27,19 +42,17 @@ class RegistryApplication(EventStoreApp):
         self.save(item)
         return item
 
+    def change_item(self, code: str, expected_version: int, **fields: Any) -> InspectionItem:
+        """Record the changed fields; 409 if the item changed since ``expected_version``."""
+        item: InspectionItem = self._get_at(item_id(code), expected_version)
+        item.change(**fields)
+        self.save(item)
+        return item
+
     def publish_item(self, code: str) -> InspectionItem:
         """Publish an item so that plans may use it."""
         item: InspectionItem = self.repository.get(item_id(code))
         item.publish()
-        self.save(item)
-        return item
-
-    def change_item(self, code: str, expected_version: int, **fields: Any) -> InspectionItem:
-        """Record the changed fields; 409 if someone changed the item since ``expected_version``."""
-        item: InspectionItem = self.repository.get(item_id(code))
-        if item.version != expected_version:
-            raise StaleVersion(f"item {code} is at version {item.version}, not {expected_version}")
-        item.change(**fields)
         self.save(item)
         return item
 
@@ -63,11 +76,66 @@ class RegistryApplication(EventStoreApp):
             raise AggregateNotFoundError(f"item {code} did not exist at {as_of.isoformat()}")
         return self.repository.get(aggregate_id, version=version)
 
+    # -- tag dictionary 标签字库 ------------------------------------------------------------
+
+    def define_tag(self, **fields: Any) -> Tag:
+        """Add a tag to the dictionary."""
+        tag = Tag.define(**fields)
+        self.save(tag)
+        return tag
+
+    def _require_tags(self, codes: Iterable[str]) -> None:
+        unknown = sorted(c for c in set(codes) if tag_id(c) not in self.repository)
+        if unknown:
+            raise InvalidRecord(f"tags not in the tag dictionary: {unknown}")
+
+    # -- subject directory 检查对象名录库 ---------------------------------------------------
+
     def register_subject(self, **fields: Any) -> Subject:
         """Add a subject to the directory (its identifier must be new)."""
+        self._require_tags(fields.get("tags", ()))
         subject = Subject.register(**fields)
         self.save(subject)
         return subject
+
+    def get_subject(self, identifier: str) -> Subject:
+        """A subject as it stands."""
+        return self.repository.get(subject_id(identifier))
+
+    def change_subject(self, identifier: str, expected_version: int, **fields: Any) -> Subject:
+        """Record the changed fields of a subject."""
+        self._require_tags(fields.get("tags", ()))
+        subject: Subject = self._get_at(subject_id(identifier), expected_version)
+        subject.change(**fields)
+        self.save(subject)
+        return subject
+
+    def change_subject_status(self, identifier: str, status: str, reason: str) -> Subject:
+        """Registration status (存续, 注销, 吊销, 迁出, 撤销) as its own event."""
+        subject: Subject = self.repository.get(subject_id(identifier))
+        subject.change_status(status, reason)
+        self.save(subject)
+        return subject
+
+    def classify_subject(
+        self, identifier: str, risk_class: str, reason: str, effective_on: date
+    ) -> Subject:
+        """A new credit-risk class, kept in the subject's history."""
+        subject: Subject = self.repository.get(subject_id(identifier))
+        subject.classify(risk_class, reason, effective_on)
+        self.save(subject)
+        return subject
+
+    def set_subject_listing(
+        self, identifier: str, list_name: str, listed: bool, reason: str, decided_on: date
+    ) -> Subject:
+        """Put a subject on, or take it off, 经营异常名录 / 严重违法失信名单."""
+        subject: Subject = self.repository.get(subject_id(identifier))
+        subject.set_listing(list_name, listed, reason, decided_on)
+        self.save(subject)
+        return subject
+
+    # -- inspectors and experts 执法检查人员/专家名录库 -----------------------------------
 
     def register_inspector(self, **fields: Any) -> Inspector:
         """Add an inspector to the directory."""
@@ -75,26 +143,69 @@ class RegistryApplication(EventStoreApp):
         self.save(inspector)
         return inspector
 
+    def get_inspector(self, aggregate_id: UUID) -> Inspector:
+        """An inspector as it stands."""
+        return self.repository.get(aggregate_id)
+
+    def change_inspector_status(self, aggregate_id: UUID, status: str, reason: str) -> Inspector:
+        """在岗 / 暂停 / 调离."""
+        inspector: Inspector = self.repository.get(aggregate_id)
+        inspector.change_status(status, reason)
+        self.save(inspector)
+        return inspector
+
+    def register_expert(self, **fields: Any) -> Expert:
+        """Add an expert to the pool."""
+        expert = Expert.register(**fields)
+        self.save(expert)
+        return expert
+
+    # -- conflicts of interest 回避关系 ----------------------------------------------------
+
+    def declare_conflict(
+        self,
+        *,
+        inspector: UUID,
+        subject_identifier: str,
+        reason: str,
+        detail: str,
+        declared_on: date,
+    ) -> Conflict:
+        """Record that an inspector must not inspect a subject."""
+        subject_uuid = subject_id(subject_identifier)
+        for what, aggregate_id in (("inspector", inspector), ("subject", subject_uuid)):
+            if aggregate_id not in self.repository:
+                raise AggregateNotFoundError(f"no {what} {aggregate_id}")
+        conflict = Conflict.declare(
+            inspector_id=str(inspector),
+            subject_id=str(subject_uuid),
+            reason=reason,
+            detail=detail,
+            declared_on=declared_on,
+        )
+        self.save(conflict)
+        return conflict
+
+    def lift_conflict(self, inspector: UUID, subject_identifier: str, reason: str) -> Conflict:
+        """End a conflict-of-interest record."""
+        conflict: Conflict = self.repository.get(
+            conflict_id(inspector, subject_id(subject_identifier))
+        )
+        conflict.lift(reason, date.today())
+        self.save(conflict)
+        return conflict
+
+    # -- history ---------------------------------------------------------------------------
+
     def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:
-        """Every stored event of one aggregate, oldest first."""
+        """Every stored event of one aggregate, oldest first, with who and when."""
         return [
             {
                 "version": e.originator_version,
                 "type": type(e).__qualname__.rpartition(".")[2],
                 "timestamp": vars(e)["timestamp"],
                 "meta": getattr(e, "meta", {}),
-                "data": {
-                    k: v
-                    for k, v in vars(e).items()
-                    if k
-                    not in {
-                        "originator_id",
-                        "originator_version",
-                        "timestamp",
-                        "meta",
-                        "originator_topic",
-                    }
-                },
+                "data": {k: v for k, v in vars(e).items() if k not in _ENVELOPE},
             }
             for e in self.events.get(aggregate_id)
         ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
-from services.registry.api import router
+from services.registry.api import routers
 from services.registry.application import RegistryApplication
+from services.registry.domain.conflicts import Conflict
 from services.registry.domain.errors import (
     InvalidIdentifier,
     InvalidItem,
@@ -12,9 +13,10 @@ from services.registry.domain.errors import (
     ItemStateError,
     StaleVersion,
 )
-from services.registry.domain.inspectors import Inspector
+from services.registry.domain.inspectors import Expert, Inspector
 from services.registry.domain.items import InspectionItem
 from services.registry.domain.subjects import Subject
+from services.registry.domain.tags import Tag
 from services.registry.projections import views
 
 SPEC = ServiceSpec(
@@ -22,10 +24,10 @@ SPEC = ServiceSpec(
     title="ssj registry — 一单两库",
     description="Random-inspection item list, subject directory and inspector directory.",
     application=RegistryApplication,
-    routers=[router],
+    routers=routers,
     read_model_ddl=views.DDL,
     consumers=[ConsumerSpec(name="views", source="registry", handler=views.apply)],
-    aggregates=[InspectionItem, Subject, Inspector],
+    aggregates=[InspectionItem, Subject, Tag, Inspector, Expert, Conflict],
     domain_errors={
         InvalidIdentifier: (422, "Invalid identifier"),
         InvalidItem: (422, "Invalid item"),

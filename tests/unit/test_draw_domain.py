@@ -144,3 +144,24 @@ def test_draw_is_reproducible_from_its_stored_seed() -> None:
     assert again.selection == draw.selection
     assert again.groups == draw.groups
     assert again.pool_hash == draw.pool_hash
+
+
+def test_inspector_with_a_conflict_of_interest_is_never_drawn_for_that_subject() -> None:
+    subject = _pool(20)[0]
+    examiners = _examiners()
+    barred = {e.inspector_id for e in examiners[:2]}  # two of the four SAMR inspectors
+    conflicts = frozenset((i, subject.subject_id) for i in barred)
+    for seed in range(20):
+        (group,) = draw_groups(
+            seed.to_bytes(2, "big"), [subject], examiners, "SAMR", [], {"general"}, conflicts
+        )
+        drawn = {i["inspector_id"] for i in group["inspectors"]}  # type: ignore[attr-defined]
+        assert not drawn & barred
+
+
+def test_no_group_when_every_candidate_has_a_conflict_names_the_rule() -> None:
+    subject = _pool(5)[0]
+    examiners = _examiners()
+    conflicts = frozenset((e.inspector_id, subject.subject_id) for e in examiners)
+    with pytest.raises(NoValidGroup, match="conflicts of interest"):
+        draw_groups(b"c", [subject], examiners, "SAMR", [], {"general"}, conflicts)

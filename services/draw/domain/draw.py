@@ -39,6 +39,7 @@ class Draw(Aggregate):
         seed: bytes,
         pool: Sequence[Candidate],
         examiners: Sequence[Examiner],
+        conflicts: frozenset[tuple[str, str]] = frozenset(),
     ) -> Draw:
         """Select subjects per stratum and their inspector groups from one seed."""
         selection, strata, digest = select_subjects(seed, pool, batch["ratios"])
@@ -50,6 +51,7 @@ class Draw(Aggregate):
             batch["initiating_department"],
             batch["participating_departments"],
             categories,
+            conflicts,
         )
         return cls(
             batch_id=batch["batch_id"],

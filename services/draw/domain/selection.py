@@ -77,11 +77,14 @@ def draw_groups(
     initiating: str,
     participating: Sequence[str],
     categories: set[str],
+    conflicts: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[dict[str, object]]:
     """One group per subject: a leader from the initiating department and a member from each
     participating department (a second initiating-department inspector when there is none).
 
-    Among the eligible, the least loaded are preferred and ties are broken by the seeded
+    Nobody with an active conflict-of-interest record (回避关系, pairs of inspector id and
+    subject id in ``conflicts``) is drawn for that subject. Among the eligible, the least
+    loaded are preferred and ties are broken by the seeded
     stream, which spreads work evenly and keeps the draw reproducible.
     """
     stream = Sha256Stream(seed, "inspectors")
@@ -99,12 +102,13 @@ def draw_groups(
                 and e not in chosen
                 and covers(e.region_code, subject.region_code)
                 and categories <= set(e.categories)
+                and (e.inspector_id, subject.subject_id) not in conflicts
             ]
             if not eligible:
                 raise NoValidGroup(
                     f"no eligible inspector of {department} for subject {subject.identifier} "
                     f"(region {subject.region_code}, categories {sorted(categories)}): "
-                    "check jurisdiction, qualification and status"
+                    "check jurisdiction, qualification, status and conflicts of interest"
                 )
             least = min(load[e.inspector_id] for e in eligible)
             lightest = [e for e in eligible if load[e.inspector_id] == least]

@@ -10,6 +10,8 @@ import asyncpg
 
 from libs.common.envelope import InboundEvent
 
+_POOL_FIELDS = ("name", "region_code", "industry")
+
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.pool_subjects (
         subject_id uuid PRIMARY KEY, identifier text NOT NULL, name text NOT NULL,
@@ -19,6 +21,9 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.pool_inspectors (
         inspector_id uuid PRIMARY KEY, name text NOT NULL, department text NOT NULL,
         region_code text NOT NULL, categories jsonb NOT NULL, status text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.conflicts (
+        inspector_id uuid NOT NULL, subject_id uuid NOT NULL, active boolean NOT NULL,
+        PRIMARY KEY (inspector_id, subject_id))""",
     """CREATE TABLE IF NOT EXISTS {schema}.batches (
         batch_id text PRIMARY KEY, plan_id uuid NOT NULL, year int NOT NULL,
         name text NOT NULL, initiating_department text NOT NULL,
@@ -45,6 +50,27 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["risk_class"],
             d["status"],
         )
+    elif ev.name == "SubjectChanged":
+        changes = {k: v for k, v in d["changes"].items() if k in _POOL_FIELDS}
+        if changes:
+            sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+            await conn.execute(
+                f"UPDATE draw.pool_subjects SET {sets} WHERE subject_id = $1",
+                ev.subject,
+                *changes.values(),
+            )
+    elif ev.name == "SubjectStatusChanged":
+        await conn.execute(
+            "UPDATE draw.pool_subjects SET status = $2 WHERE subject_id = $1",
+            ev.subject,
+            d["status"],
+        )
+    elif ev.name == "RiskClassChanged":
+        await conn.execute(
+            "UPDATE draw.pool_subjects SET risk_class = $2 WHERE subject_id = $1",
+            ev.subject,
+            d["risk_class"],
+        )
     elif ev.name == "InspectorRegistered":
         await conn.execute(
             """INSERT INTO draw.pool_inspectors (inspector_id, name, department, region_code,
@@ -56,6 +82,21 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["region_code"],
             d["categories"],
             d["status"],
+        )
+    elif ev.name == "InspectorStatusChanged":
+        await conn.execute(
+            "UPDATE draw.pool_inspectors SET status = $2 WHERE inspector_id = $1",
+            ev.subject,
+            d["status"],
+        )
+    elif ev.name in ("ConflictDeclared", "ConflictLifted"):
+        await conn.execute(
+            """INSERT INTO draw.conflicts (inspector_id, subject_id, active)
+               VALUES ($1, $2, $3) ON CONFLICT (inspector_id, subject_id)
+               DO UPDATE SET active = EXCLUDED.active""",
+            d["inspector_id"],
+            d["subject_id"],
+            ev.name == "ConflictDeclared",
         )
 
 

@@ -21,3 +21,18 @@ def subject_id(identifier: str) -> uuid.UUID:
 def inspector_id(department: str, certificate_no: str) -> uuid.UUID:
     """Id of the inspector holding this enforcement certificate in this department."""
     return uuid.uuid5(NAMESPACE, f"inspector:{department}:{certificate_no}")
+
+
+def tag_id(code: str) -> uuid.UUID:
+    """Id of a tag of the tag dictionary."""
+    return uuid.uuid5(NAMESPACE, f"tag:{code}")
+
+
+def conflict_id(inspector: uuid.UUID, subject: uuid.UUID) -> uuid.UUID:
+    """Id of the conflict-of-interest record between one inspector and one subject."""
+    return uuid.uuid5(NAMESPACE, f"conflict:{inspector}:{subject}")
+
+
+def expert_id(field: str, name: str, organisation: str) -> uuid.UUID:
+    """Id of an expert of the expert pool."""
+    return uuid.uuid5(NAMESPACE, f"expert:{field}:{name}:{organisation}")

@@ -1,18 +1,23 @@
-"""执法检查人员名录库 — the directory of inspectors."""
+"""执法检查人员名录库 and 专家库 — the directories of inspectors and experts."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
 from services.registry.domain.errors import InvalidRecord
-from services.registry.domain.ids import inspector_id
+from services.registry.domain.ids import expert_id, inspector_id
+from services.registry.domain.regions import require_region
 
 LEVELS = ("province", "city", "county")  # 省/市/县
 STATUSES = ("active", "suspended", "transferred")  # 在岗, 暂停, 调离
-_REGION = re.compile(r"^\d{6}$")
+CATEGORIES = ("general", "key")
+
+
+def _one_of(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise InvalidRecord(f"{what} must be one of {allowed}, not {value!r}")
 
 
 class Inspector(Aggregate):
@@ -30,6 +35,7 @@ class Inspector(Aggregate):
         name: str,
         level: str,
         region_code: str,
+        specialties: list[str],
         categories: list[str],
         status: str,
         contact: str,
@@ -38,18 +44,52 @@ class Inspector(Aggregate):
         self.certificate_no = certificate_no
         self.name = name
         self.level = level
-        self.region_code = region_code
-        self.categories = list(categories)
+        self.region_code = region_code  # jurisdiction: a province, city or county code
+        self.specialties = specialties
+        self.categories = categories
         self.status = status
         self.contact = contact  # never disclosed
 
     @classmethod
     def register(cls, **fields: Any) -> Inspector:
         """Validate, then record ``InspectorRegistered``."""
-        if fields["level"] not in LEVELS:
-            raise InvalidRecord(f"level must be one of {LEVELS}, not {fields['level']!r}")
-        if fields["status"] not in STATUSES:
-            raise InvalidRecord(f"status must be one of {STATUSES}, not {fields['status']!r}")
-        if not _REGION.match(fields["region_code"]):
-            raise InvalidRecord("region code must be six digits (GB/T 2260)")
+        _one_of(fields["level"], LEVELS, "level")
+        _one_of(fields["status"], STATUSES, "status")
+        for category in fields["categories"]:
+            _one_of(category, CATEGORIES, "qualified item category")
+        require_region(fields["region_code"])
+        return cls(**fields)
+
+    def change_status(self, status: str, reason: str) -> bool:
+        """在岗 / 暂停 / 调离, with a reason; False if unchanged."""
+        _one_of(status, STATUSES, "status")
+        if status == self.status:
+            return False
+        self._status_changed(status=status, previous=self.status, reason=reason)
+        return True
+
+    @event("InspectorStatusChanged")
+    def _status_changed(self, status: str, previous: str, reason: str) -> None:
+        self.status = status
+
+
+class Expert(Aggregate):
+    """专家 — an expert who may be drawn to support an inspection."""
+
+    @staticmethod
+    def create_id(field: str, name: str, organisation: str, **_: Any) -> Any:
+        return expert_id(field, name, organisation)
+
+    @event("ExpertRegistered")
+    def __init__(self, field: str, name: str, organisation: str, status: str, contact: str) -> None:
+        self.field = field
+        self.name = name
+        self.organisation = organisation
+        self.status = status
+        self.contact = contact  # never disclosed
+
+    @classmethod
+    def register(cls, **fields: Any) -> Expert:
+        """Validate, then record ``ExpertRegistered``."""
+        _one_of(fields["status"], STATUSES, "status")
         return cls(**fields)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -11,14 +12,28 @@ from stdnum.exceptions import ValidationError
 
 from services.registry.domain.errors import InvalidIdentifier, InvalidRecord
 from services.registry.domain.ids import subject_id
+from services.registry.domain.industries import require_industry
+from services.registry.domain.regions import require_region
 
 # 营利性市场主体, 非营利性市场主体 (both identified by USCC), 非市场主体 (own identifiers).
 KINDS = ("for_profit", "non_profit", "non_market")
 RISK_CLASSES = ("A", "B", "C", "D")  # 信用风险分类, A lowest risk
 # 存续, 注销, 吊销, 迁出, 撤销
 STATUSES = ("operating", "deregistered", "revoked", "moved_out", "cancelled")
-_REGION = re.compile(r"^\d{6}$")
-_NON_MARKET_ID = re.compile(r"^[A-Z]{2,6}-[0-9A-Za-z-]{4,40}$")
+# 经营异常名录, 严重违法失信名单
+LISTS = ("abnormal_operation", "serious_violation")
+# Fields SubjectChanged may carry; identity, status, risk class and lists have own events.
+CHANGEABLE = (
+    "name",
+    "legal_form",
+    "region_code",
+    "industry",
+    "address",
+    "legal_representative",
+    "departments",
+    "tags",
+)
+_NON_MARKET_ID = re.compile(r"^[A-Z]{2,10}-[0-9A-Za-z-]{4,40}$")
 
 
 def normalise_identifier(kind: str, identifier: str) -> str:
@@ -41,14 +56,19 @@ def normalise_identifier(kind: str, identifier: str) -> str:
         raise InvalidIdentifier(f"invalid USCC {identifier!r}: {exc}") from exc
 
 
-def check_subject(region_code: str, risk_class: str, status: str) -> None:
-    """Field rules shared by registration and later changes."""
-    if not _REGION.match(region_code):
-        raise InvalidRecord(f"region code must be six digits (GB/T 2260), not {region_code!r}")
-    if risk_class not in RISK_CLASSES:
-        raise InvalidRecord(f"risk class must be one of {RISK_CLASSES}, not {risk_class!r}")
-    if status not in STATUSES:
-        raise InvalidRecord(f"status must be one of {STATUSES}, not {status!r}")
+def check_fields(fields: dict[str, Any]) -> None:
+    """Rules for the changeable fields (region and industry against the code tables)."""
+    if "region_code" in fields:
+        require_region(fields["region_code"], county_level=True)
+    if "industry" in fields:
+        require_industry(fields["industry"])
+    if "name" in fields and not str(fields["name"]).strip():
+        raise InvalidRecord("name must not be empty")
+
+
+def _one_of(value: str, allowed: tuple[str, ...], what: str) -> None:
+    if value not in allowed:
+        raise InvalidRecord(f"{what} must be one of {allowed}, not {value!r}")
 
 
 class Subject(Aggregate):
@@ -64,24 +84,107 @@ class Subject(Aggregate):
         identifier: str,
         kind: str,
         name: str,
+        legal_form: str,
         region_code: str,
         industry: str,
-        risk_class: str,
+        address: str,
+        legal_representative: str,
         status: str,
         departments: list[str],
+        tags: list[str],
+        risk_class: str,
+        abnormal_operation: bool,
+        serious_violation: bool,
     ) -> None:
         self.identifier = identifier
         self.kind = kind
         self.name = name
+        self.legal_form = legal_form
         self.region_code = region_code
         self.industry = industry
-        self.risk_class = risk_class
+        self.address = address
+        self.legal_representative = legal_representative
         self.status = status
-        self.departments = list(departments)
+        self.departments = departments
+        self.tags = tags
+        self.risk_class = risk_class
+        self.abnormal_operation = abnormal_operation
+        self.serious_violation = serious_violation
+        self.risk_history: list[dict[str, Any]] = []
 
     @classmethod
     def register(cls, *, identifier: str, kind: str, **fields: Any) -> Subject:
         """Validate the identifier and fields, then record ``SubjectRegistered``."""
         compact = normalise_identifier(kind, identifier)
-        check_subject(fields["region_code"], fields["risk_class"], fields["status"])
+        check_fields(fields)
+        _one_of(fields["risk_class"], RISK_CLASSES, "risk class")
+        _one_of(fields["status"], STATUSES, "status")
         return cls(identifier=compact, kind=kind, **fields)
+
+    def fields(self) -> dict[str, Any]:
+        """The changeable fields as they stand."""
+        return {name: getattr(self, name) for name in CHANGEABLE}
+
+    def change(self, **proposed: Any) -> dict[str, Any]:
+        """Record ``SubjectChanged`` with only the fields that differ; return them."""
+        unknown = set(proposed) - set(CHANGEABLE)
+        if unknown:
+            raise InvalidRecord(f"fields {sorted(unknown)} cannot be changed this way")
+        changes = {k: v for k, v in proposed.items() if getattr(self, k) != v}
+        if changes:
+            check_fields(changes)
+            self._changed(changes=changes)
+        return changes
+
+    @event("SubjectChanged")
+    def _changed(self, changes: dict[str, Any]) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def change_status(self, status: str, reason: str) -> bool:
+        """Record a registration-status change (e.g. 注销); False if already so."""
+        _one_of(status, STATUSES, "status")
+        if status == self.status:
+            return False
+        self._status_changed(status=status, previous=self.status, reason=reason)
+        return True
+
+    @event("SubjectStatusChanged")
+    def _status_changed(self, status: str, previous: str, reason: str) -> None:
+        self.status = status
+
+    def classify(self, risk_class: str, reason: str, effective_on: date) -> bool:
+        """Record a new credit-risk class with its reason; False if unchanged."""
+        _one_of(risk_class, RISK_CLASSES, "risk class")
+        if risk_class == self.risk_class:
+            return False
+        self._classified(
+            risk_class=risk_class,
+            previous=self.risk_class,
+            reason=reason,
+            effective_on=effective_on.isoformat(),
+        )
+        return True
+
+    @event("RiskClassChanged")
+    def _classified(self, risk_class: str, previous: str, reason: str, effective_on: str) -> None:
+        self.risk_history.append(
+            {"from": previous, "to": risk_class, "reason": reason, "effective_on": effective_on}
+        )
+        self.risk_class = risk_class
+
+    def set_listing(self, list_name: str, listed: bool, reason: str, decided_on: date) -> bool:
+        """Put on or take off 经营异常名录 / 严重违法失信名单; False if unchanged."""
+        _one_of(list_name, LISTS, "list")
+        if getattr(self, list_name) == listed:
+            return False
+        if not reason.strip():
+            raise InvalidRecord("a listing decision needs a reason")
+        self._listing_changed(
+            list_name=list_name, listed=listed, reason=reason, decided_on=decided_on.isoformat()
+        )
+        return True
+
+    @event("SubjectListingChanged")
+    def _listing_changed(self, list_name: str, listed: bool, reason: str, decided_on: str) -> None:
+        setattr(self, list_name, listed)

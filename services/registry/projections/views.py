@@ -7,6 +7,23 @@ import asyncpg
 from libs.common.envelope import InboundEvent
 from services.registry.domain.items import CHANGEABLE as ITEM_FIELDS
 
+SUBJECT_COLUMNS = (
+    "identifier",
+    "kind",
+    "name",
+    "legal_form",
+    "region_code",
+    "industry",
+    "address",
+    "legal_representative",
+    "status",
+    "departments",
+    "tags",
+    "risk_class",
+    "abnormal_operation",
+    "serious_violation",
+)
+
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.items_view (
         code text PRIMARY KEY, id uuid UNIQUE NOT NULL, department text NOT NULL,
@@ -18,14 +35,28 @@ DDL = [
         published boolean NOT NULL DEFAULT false, version int NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS {schema}.subjects_view (
         id uuid PRIMARY KEY, identifier text UNIQUE NOT NULL, kind text NOT NULL,
-        name text NOT NULL, region_code text NOT NULL, industry text NOT NULL,
-        risk_class text NOT NULL, status text NOT NULL, departments jsonb NOT NULL,
-        version int NOT NULL)""",
+        name text NOT NULL, legal_form text NOT NULL, region_code text NOT NULL,
+        industry text NOT NULL, address text NOT NULL, legal_representative text NOT NULL,
+        status text NOT NULL, departments jsonb NOT NULL, tags jsonb NOT NULL,
+        risk_class text NOT NULL, abnormal_operation boolean NOT NULL,
+        serious_violation boolean NOT NULL, version int NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS subjects_view_region ON {schema}.subjects_view (region_code)",
+    "CREATE INDEX IF NOT EXISTS subjects_view_tags ON {schema}.subjects_view USING gin (tags)",
     """CREATE TABLE IF NOT EXISTS {schema}.inspectors_view (
         id uuid PRIMARY KEY, department text NOT NULL, certificate_no text NOT NULL,
         name text NOT NULL, level text NOT NULL, region_code text NOT NULL,
-        categories jsonb NOT NULL, status text NOT NULL, version int NOT NULL)""",
+        specialties jsonb NOT NULL, categories jsonb NOT NULL, status text NOT NULL,
+        version int NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.experts_view (
+        id uuid PRIMARY KEY, field text NOT NULL, name text NOT NULL,
+        organisation text NOT NULL, status text NOT NULL, version int NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.tags_view (
+        id uuid PRIMARY KEY, code text UNIQUE NOT NULL, name text NOT NULL,
+        department text NOT NULL, description text NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS {schema}.conflicts_view (
+        id uuid PRIMARY KEY, inspector_id uuid NOT NULL, subject_id uuid NOT NULL,
+        reason text NOT NULL, detail text NOT NULL, declared_on date NOT NULL,
+        active boolean NOT NULL, lifted_reason text)""",
 ]
 
 
@@ -58,34 +89,111 @@ async def apply(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             ev.aggregate_version,
             ev.name == "ItemPublished",
         )
-    elif ev.name == "SubjectRegistered":
+    elif ev.name.startswith("Subject") or ev.name == "RiskClassChanged":
+        await _apply_subject(conn, ev)
+    elif ev.name.startswith(("Inspector", "Expert")):
+        await _apply_people(conn, ev)
+    elif ev.name.startswith(("Tag", "Conflict")):
+        await _apply_registers(conn, ev)
+
+
+async def _apply_subject(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    d = ev.data
+    if ev.name == "SubjectRegistered":
+        columns = ["id", "version", *SUBJECT_COLUMNS]
+        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
         await conn.execute(
-            """INSERT INTO registry.subjects_view (id, identifier, kind, name, region_code,
-               industry, risk_class, status, departments, version)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO NOTHING""",
+            f"INSERT INTO registry.subjects_view ({', '.join(columns)}) VALUES ({placeholders}) "
+            "ON CONFLICT (id) DO NOTHING",
             ev.subject,
-            d["identifier"],
-            d["kind"],
-            d["name"],
-            d["region_code"],
-            d["industry"],
-            d["risk_class"],
-            d["status"],
-            d["departments"],
             ev.aggregate_version,
+            *(d[c] for c in SUBJECT_COLUMNS),
         )
-    elif ev.name == "InspectorRegistered":
+        return
+    if ev.name == "SubjectChanged":
+        changes = {k: v for k, v in d["changes"].items() if k in SUBJECT_COLUMNS}
+    elif ev.name == "SubjectStatusChanged":
+        changes = {"status": d["status"]}
+    elif ev.name == "RiskClassChanged":
+        changes = {"risk_class": d["risk_class"]}
+    elif ev.name == "SubjectListingChanged":
+        changes = {d["list_name"]: d["listed"]}
+    else:
+        return
+    assignments = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=3))
+    await conn.execute(
+        f"UPDATE registry.subjects_view SET version = $2, {assignments} WHERE id = $1",
+        ev.subject,
+        ev.aggregate_version,
+        *changes.values(),
+    )
+
+
+async def _apply_people(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    d = ev.data
+    if ev.name == "InspectorRegistered":
         await conn.execute(
             """INSERT INTO registry.inspectors_view (id, department, certificate_no, name, level,
-               region_code, categories, status, version)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING""",
+               region_code, specialties, categories, status, version)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO NOTHING""",
             ev.subject,
             d["department"],
             d["certificate_no"],
             d["name"],
             d["level"],
             d["region_code"],
+            d["specialties"],
             d["categories"],
             d["status"],
             ev.aggregate_version,
+        )
+    elif ev.name == "InspectorStatusChanged":
+        await conn.execute(
+            "UPDATE registry.inspectors_view SET status = $2, version = $3 WHERE id = $1",
+            ev.subject,
+            d["status"],
+            ev.aggregate_version,
+        )
+    elif ev.name == "ExpertRegistered":
+        await conn.execute(
+            """INSERT INTO registry.experts_view (id, field, name, organisation, status, version)
+               VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (id) DO NOTHING""",
+            ev.subject,
+            d["field"],
+            d["name"],
+            d["organisation"],
+            d["status"],
+            ev.aggregate_version,
+        )
+
+
+async def _apply_registers(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    d = ev.data
+    if ev.name == "TagDefined":
+        await conn.execute(
+            """INSERT INTO registry.tags_view (id, code, name, department, description)
+               VALUES ($1,$2,$3,$4,$5) ON CONFLICT (id) DO NOTHING""",
+            ev.subject,
+            d["code"],
+            d["name"],
+            d["department"],
+            d["description"],
+        )
+    elif ev.name == "ConflictDeclared":
+        await conn.execute(
+            """INSERT INTO registry.conflicts_view (id, inspector_id, subject_id, reason, detail,
+               declared_on, active) VALUES ($1,$2,$3,$4,$5,$6::text::date,true)
+               ON CONFLICT (id) DO NOTHING""",
+            ev.subject,
+            d["inspector_id"],
+            d["subject_id"],
+            d["reason"],
+            d["detail"],
+            d["declared_on"],
+        )
+    elif ev.name == "ConflictLifted":
+        await conn.execute(
+            "UPDATE registry.conflicts_view SET active = false, lifted_reason = $2 WHERE id = $1",
+            ev.subject,
+            d["reason"],
         )

@@ -1,0 +1,38 @@
+"""Dependencies and helpers shared by the registry's routers."""
+
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends
+
+from libs.common.auth import Principal, require_roles
+from libs.common.problems import Problem
+from libs.common.service import application, pool
+from services.registry.application import RegistryApplication
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+Writer = Annotated[Principal, Depends(require_roles("operator", "office"))]
+Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
+App = Annotated[RegistryApplication, Depends(application)]
+Pool = Annotated[asyncpg.Pool, Depends(pool)]
+
+
+def own_department(principal: Principal, dept: str) -> None:
+    """A department writes only its own data; the office writes for all."""
+    if not principal.may_act_for(dept):
+        raise Problem(403, "Forbidden", f"department {principal.dept!r} cannot write for {dept!r}")
+
+
+def expected_version(if_match: str | None) -> int:
+    """The version named by an If-Match header (428 when missing)."""
+    if not if_match or not if_match.strip('"').isdigit():
+        raise Problem(428, "Precondition required", "send If-Match with the record's ETag")
+    return int(if_match.strip('"'))
+
+
+def etag(version: int) -> dict[str, str]:
+    """ETag header for a record version."""
+    return {"ETag": f'"{version}"'}

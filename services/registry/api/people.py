@@ -1,0 +1,200 @@
+"""HTTP API of inspectors 执法检查人员, experts 专家, tags 标签字库 and conflicts 回避关系."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+
+from libs.common.service import run_command
+from services.registry.api.deps import App, Pool, Reader, Writer, own_department
+from services.registry.domain.inspectors import Inspector
+
+router = APIRouter(prefix="/v1", tags=["inspectors, experts, tags, conflicts"])
+InspectorStatus = Literal["active", "suspended", "transferred"]
+
+
+class InspectorIn(BaseModel):
+    """执法检查人员 to register."""
+
+    department: str = Field(min_length=1, max_length=64)
+    certificate_no: str = Field(min_length=1, max_length=64, description="执法证号")
+    name: str = Field(min_length=1, max_length=64)
+    level: Literal["province", "city", "county"] = Field(description="执法层级 省/市/县")
+    region_code: str = Field(pattern=r"^\d{6}$", description="jurisdiction (GB/T 2260)")
+    specialties: list[str] = []
+    categories: list[Literal["general", "key"]] = Field(
+        min_length=1, description="item categories the inspector is qualified for"
+    )
+    status: InspectorStatus = "active"
+    contact: str = Field(default="", max_length=64, description="never disclosed")
+
+
+class InspectorStatusChange(BaseModel):
+    """在岗 / 暂停 / 调离."""
+
+    status: InspectorStatus
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ExpertIn(BaseModel):
+    """专家 to register."""
+
+    field: str = Field(min_length=1, max_length=100, description="专业领域")
+    name: str = Field(min_length=1, max_length=64)
+    organisation: str = Field(min_length=1, max_length=200)
+    status: InspectorStatus = "active"
+    contact: str = Field(default="", max_length=64, description="never disclosed")
+
+
+class TagIn(BaseModel):
+    """A tag of the dictionary 标签字库."""
+
+    code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=100)
+    department: str = Field(min_length=1, max_length=64)
+    description: str = ""
+
+
+class ConflictIn(BaseModel):
+    """A conflict of interest 回避关系 between an inspector and a subject."""
+
+    inspector_id: UUID
+    subject_identifier: str
+    reason: Literal["relative", "former_employment", "financial_interest", "other"]
+    detail: str = Field("", max_length=500)
+    declared_on: date
+
+
+class ConflictLift(BaseModel):
+    """Ending a conflict-of-interest record."""
+
+    inspector_id: UUID
+    subject_identifier: str
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _inspector_view(inspector: Inspector) -> dict[str, Any]:
+    return {
+        "id": str(inspector.id),
+        "version": inspector.version,
+        **{k: v for k, v in vars(inspector).items() if not k.startswith("_") and k != "contact"},
+    }
+
+
+@router.post("/inspectors", status_code=201, summary="Register an inspector")
+async def register_inspector(
+    body: InspectorIn, request: Request, who: Writer, app: App
+) -> dict[str, Any]:
+    """Add an inspector to the department's directory."""
+    own_department(who, body.department)
+    return _inspector_view(
+        await run_command(request, who, app.register_inspector, **body.model_dump())
+    )
+
+
+@router.post("/inspectors/{inspector_id}/status", summary="Change an inspector's status")
+async def change_inspector_status(
+    inspector_id: UUID, body: InspectorStatusChange, request: Request, who: Writer, app: App
+) -> dict[str, Any]:
+    """在岗 / 暂停 / 调离; only active inspectors are drawn."""
+    current = await run_command(request, who, app.get_inspector, inspector_id)
+    own_department(who, current.department)
+    return _inspector_view(
+        await run_command(
+            request, who, app.change_inspector_status, inspector_id, body.status, body.reason
+        )
+    )
+
+
+@router.get("/inspectors", summary="List inspectors")
+async def list_inspectors(
+    who: Reader, db: Pool, department: str | None = None
+) -> list[dict[str, Any]]:
+    """Inspectors from the read model (contact details are not in it)."""
+    rows = await db.fetch(
+        "SELECT * FROM registry.inspectors_view WHERE ($1::text IS NULL OR department = $1) "
+        "ORDER BY department, certificate_no",
+        department,
+    )
+    return [dict(r) for r in rows]
+
+
+@router.post("/experts", status_code=201, summary="Register an expert")
+async def register_expert(body: ExpertIn, request: Request, who: Writer, app: App) -> Any:
+    """Add an expert to the pool."""
+    expert = await run_command(request, who, app.register_expert, **body.model_dump())
+    return {"id": str(expert.id), "version": expert.version}
+
+
+@router.get("/experts", summary="List experts")
+async def list_experts(who: Reader, db: Pool, field: str | None = None) -> list[dict[str, Any]]:
+    """Experts from the read model (contact details are not in it)."""
+    rows = await db.fetch(
+        "SELECT * FROM registry.experts_view WHERE ($1::text IS NULL OR field = $1) "
+        "ORDER BY field, name",
+        field,
+    )
+    return [dict(r) for r in rows]
+
+
+@router.post("/tags", status_code=201, summary="Define a tag")
+async def define_tag(body: TagIn, request: Request, who: Writer, app: App) -> Any:
+    """Departments manage their own tags."""
+    own_department(who, body.department)
+    tag = await run_command(request, who, app.define_tag, **body.model_dump())
+    return {"id": str(tag.id), "code": tag.code, "version": tag.version}
+
+
+@router.get("/tags", summary="The tag dictionary")
+async def list_tags(who: Reader, db: Pool) -> list[dict[str, Any]]:
+    """Every tag, by department."""
+    rows = await db.fetch("SELECT * FROM registry.tags_view ORDER BY department, code")
+    return [dict(r) for r in rows]
+
+
+@router.post("/conflicts", status_code=201, summary="Declare a conflict of interest")
+async def declare_conflict(body: ConflictIn, request: Request, who: Writer, app: App) -> Any:
+    """The inspector will not be drawn for the subject while the record is active."""
+    inspector = await run_command(request, who, app.get_inspector, body.inspector_id)
+    own_department(who, inspector.department)
+    conflict = await run_command(
+        request,
+        who,
+        app.declare_conflict,
+        inspector=body.inspector_id,
+        subject_identifier=body.subject_identifier,
+        reason=body.reason,
+        detail=body.detail,
+        declared_on=body.declared_on,
+    )
+    return {"id": str(conflict.id), "active": conflict.active, "version": conflict.version}
+
+
+@router.post("/conflicts/lift", summary="Lift a conflict of interest")
+async def lift_conflict(body: ConflictLift, request: Request, who: Writer, app: App) -> Any:
+    """End the record, with a reason; the history stays."""
+    inspector = await run_command(request, who, app.get_inspector, body.inspector_id)
+    own_department(who, inspector.department)
+    conflict = await run_command(
+        request, who, app.lift_conflict, body.inspector_id, body.subject_identifier, body.reason
+    )
+    return {"id": str(conflict.id), "active": conflict.active, "version": conflict.version}
+
+
+@router.get("/conflicts", summary="Conflict-of-interest records")
+async def list_conflicts(
+    who: Reader, db: Pool, inspector_id: UUID | None = None, subject_id: UUID | None = None
+) -> list[dict[str, Any]]:
+    """Active and lifted records, filtered by inspector or subject."""
+    rows = await db.fetch(
+        """SELECT * FROM registry.conflicts_view
+           WHERE ($1::uuid IS NULL OR inspector_id = $1) AND ($2::uuid IS NULL OR subject_id = $2)
+           ORDER BY declared_on""",
+        inspector_id,
+        subject_id,
+    )
+    return [dict(r) for r in rows]

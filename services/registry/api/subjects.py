@@ -1,0 +1,267 @@
+"""HTTP API of the subject directory 检查对象名录库."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from libs.common.service import run_command
+from services.registry.api.deps import App, Pool, Reader, Writer, etag, expected_version
+from services.registry.domain.ids import subject_id
+from services.registry.domain.subjects import Subject
+
+router = APIRouter(prefix="/v1", tags=["subjects"])
+Kind = Literal["for_profit", "non_profit", "non_market"]
+RiskClass = Literal["A", "B", "C", "D"]
+Status = Literal["operating", "deregistered", "revoked", "moved_out", "cancelled"]
+Region = Annotated[str, Field(pattern=r"^\d{6}$", description="GB/T 2260 county-level code")]
+
+
+class SubjectIn(BaseModel):
+    """检查对象 to register."""
+
+    identifier: str = Field(description="USCC (统一社会信用代码) or non-market identifier")
+    kind: Kind
+    name: str = Field(min_length=1, max_length=200)
+    legal_form: str = Field("", max_length=64, description="e.g. 有限责任公司, 个体工商户")
+    region_code: Region
+    industry: str = Field(min_length=1, max_length=3, description="GB/T 4754: F or F52")
+    address: str = Field("", max_length=500)
+    legal_representative: str = Field("", max_length=64, description="disclosed masked")
+    status: Status = "operating"
+    departments: list[str] = Field(default_factory=list, description="supervising departments")
+    tags: list[str] = Field(default_factory=list, description="codes from the tag dictionary")
+    risk_class: RiskClass
+    abnormal_operation: bool = Field(False, description="经营异常名录")
+    serious_violation: bool = Field(False, description="严重违法失信名单")
+
+
+class SubjectChange(BaseModel):
+    """Fields to change; omitted fields stay as they are."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    legal_form: str | None = Field(None, max_length=64)
+    region_code: Region | None = None
+    industry: str | None = Field(None, min_length=1, max_length=3)
+    address: str | None = Field(None, max_length=500)
+    legal_representative: str | None = Field(None, max_length=64)
+    departments: list[str] | None = None
+    tags: list[str] | None = None
+
+
+class StatusChange(BaseModel):
+    """Registration status change (登记状态)."""
+
+    status: Status
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class RiskClassification(BaseModel):
+    """A credit-risk classification decision."""
+
+    risk_class: RiskClass
+    reason: str = Field(min_length=1, max_length=500)
+    effective_on: date
+
+
+class Listing(BaseModel):
+    """On or off 经营异常名录 (abnormal_operation) or 严重违法失信名单 (serious_violation)."""
+
+    list_name: Literal["abnormal_operation", "serious_violation"]
+    listed: bool
+    reason: str = Field(min_length=1, max_length=500)
+    decided_on: date
+
+
+def _view(subject: Subject) -> dict[str, Any]:
+    return {
+        "id": str(subject.id),
+        "version": subject.version,
+        **{k: v for k, v in vars(subject).items() if not k.startswith("_")},
+    }
+
+
+@router.post("/subjects", status_code=201, summary="Register a subject")
+async def register_subject(
+    body: SubjectIn, request: Request, response: Response, who: Writer, app: App
+) -> dict[str, Any]:
+    """Add a subject; a second registration of the same identifier is a 409."""
+    subject = await run_command(request, who, app.register_subject, **body.model_dump())
+    response.headers.update(etag(subject.version))
+    return _view(subject)
+
+
+@router.get("/subjects/{identifier}", summary="One subject as it stands")
+async def get_subject(
+    identifier: str, request: Request, response: Response, who: Reader, app: App
+) -> dict[str, Any]:
+    """The subject with its risk-class history (ETag = version)."""
+    subject = await run_command(request, who, app.get_subject, identifier)
+    response.headers.update(etag(subject.version))
+    return _view(subject)
+
+
+@router.patch("/subjects/{identifier}", summary="Change a subject (If-Match: version)")
+async def change_subject(
+    identifier: str,
+    body: SubjectChange,
+    request: Request,
+    response: Response,
+    who: Writer,
+    app: App,
+    if_match: str | None = Header(None, description="the ETag (version) you edited"),
+) -> dict[str, Any]:
+    """Record only the changed fields as ``SubjectChanged``; a stale If-Match is 409."""
+    version = expected_version(if_match)
+    fields = body.model_dump(exclude_none=True)
+    subject = await run_command(request, who, app.change_subject, identifier, version, **fields)
+    response.headers.update(etag(subject.version))
+    return _view(subject)
+
+
+@router.post("/subjects/{identifier}/status", summary="Change registration status")
+async def change_status(
+    identifier: str, body: StatusChange, request: Request, who: Writer, app: App
+) -> dict[str, Any]:
+    """存续, 注销, 吊销, 迁出, 撤销 — never a deletion."""
+    return _view(
+        await run_command(
+            request, who, app.change_subject_status, identifier, body.status, body.reason
+        )
+    )
+
+
+@router.post("/subjects/{identifier}/risk-class", summary="Classify credit risk")
+async def classify(
+    identifier: str, body: RiskClassification, request: Request, who: Writer, app: App
+) -> dict[str, Any]:
+    """A new class, kept in ``risk_history`` with its reason and date."""
+    return _view(
+        await run_command(
+            request,
+            who,
+            app.classify_subject,
+            identifier,
+            body.risk_class,
+            body.reason,
+            body.effective_on,
+        )
+    )
+
+
+@router.post("/subjects/{identifier}/listings", summary="Put on or take off a list")
+async def set_listing(
+    identifier: str, body: Listing, request: Request, who: Writer, app: App
+) -> dict[str, Any]:
+    """经营异常名录 / 严重违法失信名单 decisions."""
+    return _view(
+        await run_command(
+            request,
+            who,
+            app.set_subject_listing,
+            identifier,
+            body.list_name,
+            body.listed,
+            body.reason,
+            body.decided_on,
+        )
+    )
+
+
+def _filters(
+    region_prefix: str,
+    kind: str | None,
+    industry: str | None,
+    tag: list[str],
+    risk_class: str | None,
+    status: str | None,
+    abnormal_operation: bool | None,
+    serious_violation: bool | None,
+) -> tuple[str, list[Any]]:
+    clauses = ["region_code LIKE $1 || '%'"]
+    args: list[Any] = [region_prefix]
+    for column, value, op in (
+        ("kind", kind, "="),
+        ("industry", industry, "LIKE"),
+        ("risk_class", risk_class, "="),
+        ("status", status, "="),
+        ("abnormal_operation", abnormal_operation, "="),
+        ("serious_violation", serious_violation, "="),
+    ):
+        if value is not None:
+            args.append(f"{value}%" if op == "LIKE" else value)
+            clauses.append(f"{column} {op} ${len(args)}")
+    if tag:
+        args.append(tag)
+        clauses.append(f"tags ?| ${len(args)}::text[]")
+    return " AND ".join(clauses), args
+
+
+def subject_filter(
+    region_prefix: str = Query("", pattern=r"^\d{0,6}$"),
+    kind: Kind | None = None,
+    industry: str | None = Query(None, pattern=r"^[A-T](\d{1,2})?$"),
+    tag: list[str] = Query([], description="any of these tags"),
+    risk_class: RiskClass | None = None,
+    status: Status | None = None,
+    abnormal_operation: bool | None = None,
+    serious_violation: bool | None = None,
+) -> tuple[str, list[Any]]:
+    """Query parameters of a subject filter → (SQL condition, arguments)."""
+    return _filters(
+        region_prefix,
+        kind,
+        industry,
+        tag,
+        risk_class,
+        status,
+        abnormal_operation,
+        serious_violation,
+    )
+
+
+Filter = Annotated[tuple[str, list[Any]], Depends(subject_filter)]
+
+
+@router.get("/subjects", summary="Filter subjects (keyset pagination)")
+async def list_subjects(
+    who: Reader,
+    db: Pool,
+    query: Filter,
+    after: UUID | None = Query(None, description="cursor: the last id of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Subjects matching every given filter, ordered by id."""
+    where, args = query
+    args = [*args, after, limit]
+    rows = await db.fetch(
+        f"""SELECT * FROM registry.subjects_view WHERE {where}
+            AND (${len(args) - 1}::uuid IS NULL OR id > ${len(args) - 1})
+            ORDER BY id LIMIT ${len(args)}""",
+        *args,
+    )
+    items = [dict(r) for r in rows]
+    return {"items": items, "next": str(items[-1]["id"]) if len(items) == limit else None}
+
+
+@router.get("/subjects-count", summary="Count subjects per risk class for a filter")
+async def count_subjects(who: Reader, db: Pool, query: Filter) -> dict[str, Any]:
+    """What the planner previews before setting ratios."""
+    where, args = query
+    rows = await db.fetch(
+        f"SELECT risk_class, count(*) AS n FROM registry.subjects_view WHERE {where} "
+        "GROUP BY risk_class",
+        *args,
+    )
+    per_class = {c: 0 for c in ("A", "B", "C", "D")} | {r["risk_class"]: r["n"] for r in rows}
+    return {"total": sum(per_class.values()), "per_risk_class": per_class}
+
+
+@router.get("/subjects/{identifier}/history", summary="A subject's events")
+async def subject_history(identifier: str, request: Request, who: Reader, app: App) -> Any:
+    """Every event of the subject, oldest first, with who and when."""
+    return await run_command(request, who, app.history, subject_id(identifier))

@@ -1,0 +1,154 @@
+"""Subject and inspector directories through the registry API (real PostgreSQL and NATS)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.builders import inspector_payload, subject_payload
+from tests.support import Infra, ServiceProcess, token, wait_until
+
+
+@pytest.fixture(scope="module")
+def client(infra: Infra) -> Iterator[httpx.Client]:
+    proc = ServiceProcess(infra, "registry").start()
+    auth = {"Authorization": f"Bearer {token(infra, 'op-tax', 'TAX', 'operator')}"}
+    with httpx.Client(base_url=proc.url, headers=auth, timeout=10) as c:
+        yield c
+    proc.stop()
+
+
+def test_tags_must_come_from_the_dictionary(client: httpx.Client) -> None:
+    payload = subject_payload(random.Random(11), tags=["TAX.KEY"])
+    rejected = client.post("/v1/subjects", json=payload)
+    assert rejected.status_code == 422 and "TAX.KEY" in rejected.json()["detail"]
+    tag = {"code": "TAX.KEY", "name": "重点税源企业", "department": "TAX"}
+    assert client.post("/v1/tags", json=tag).status_code == 201
+    other = {"code": "SAMR.FOOD", "name": "食品经营", "department": "SAMR"}
+    assert client.post("/v1/tags", json=other).status_code == 403
+    assert client.post("/v1/subjects", json=payload).status_code == 201
+
+
+def test_filters_and_counts_per_risk_class_follow_every_change(client: httpx.Client) -> None:
+    rng = random.Random(12)
+    made = [
+        subject_payload(rng, cls, region_code="420222", industry="C13")
+        for cls in ("A", "A", "B", "C")
+    ]
+    for payload in made:
+        assert client.post("/v1/subjects", json=payload).status_code == 201
+    params = {"region_prefix": "420222", "industry": "C13"}
+
+    def counts() -> dict | None:
+        body = client.get("/v1/subjects-count", params=params).json()
+        return body if body["total"] == 4 else None
+
+    assert wait_until(counts)["per_risk_class"] == {"A": 2, "B": 1, "C": 1, "D": 0}
+
+    target = made[0]["identifier"]
+    reclass = {"risk_class": "D", "reason": "抽查发现严重问题", "effective_on": "2026-05-01"}
+    assert client.post(f"/v1/subjects/{target}/risk-class", json=reclass).status_code == 200
+    listing = {
+        "list_name": "abnormal_operation",
+        "listed": True,
+        "reason": "未按时公示年报",
+        "decided_on": "2026-06-01",
+    }
+    assert client.post(f"/v1/subjects/{target}/listings", json=listing).status_code == 200
+
+    def moved() -> bool:
+        per_class = client.get("/v1/subjects-count", params=params).json()["per_risk_class"]
+        listed = client.get("/v1/subjects", params={**params, "abnormal_operation": "true"}).json()[
+            "items"
+        ]
+        return per_class["D"] == 1 and [s["identifier"] for s in listed] == [target]
+
+    assert wait_until(moved)
+    subject = client.get(f"/v1/subjects/{target}").json()
+    assert subject["risk_history"][0]["to"] == "D"
+    types = [e["type"] for e in client.get(f"/v1/subjects/{target}/history").json()]
+    assert types == ["SubjectRegistered", "RiskClassChanged", "SubjectListingChanged"]
+
+
+def test_keyset_pages_cover_every_subject_once(client: httpx.Client) -> None:
+    rng = random.Random(13)
+    for _ in range(7):
+        body = subject_payload(rng, "B", region_code="420205")
+        assert client.post("/v1/subjects", json=body).status_code == 201
+    wait_until(
+        lambda: (
+            client.get("/v1/subjects-count", params={"region_prefix": "420205"}).json()["total"]
+            >= 7
+        )
+    )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"region_prefix": "420205", "limit": 3, **({"after": cursor} if cursor else {})}
+        page = client.get("/v1/subjects", params=params).json()
+        seen += [s["id"] for s in page["items"]]
+        cursor = page["next"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) >= 7
+
+
+def test_concurrent_edits_of_one_subject_conflict(client: httpx.Client) -> None:
+    payload = subject_payload(random.Random(14))
+    created = client.post("/v1/subjects", json=payload)
+    etag = created.headers["etag"]
+    url = f"/v1/subjects/{payload['identifier']}"
+    first = client.patch(url, json={"address": "新地址1号"}, headers={"If-Match": etag})
+    second = client.patch(url, json={"address": "新地址2号"}, headers={"If-Match": etag})
+    assert first.status_code == 200
+    assert second.status_code == 409
+
+
+def test_unknown_region_is_rejected_by_the_code_table(client: httpx.Client) -> None:
+    response = client.post(
+        "/v1/subjects", json=subject_payload(random.Random(15), region_code="429999")
+    )
+    assert response.status_code == 422
+    assert "429999" in response.json()["detail"]
+
+
+def test_conflicts_of_interest_are_declared_listed_and_lifted(client: httpx.Client) -> None:
+    inspector = client.post("/v1/inspectors", json=inspector_payload("TAX", 901)).json()
+    subject = subject_payload(random.Random(16))
+    subject_id = client.post("/v1/subjects", json=subject).json()["id"]
+    declared = client.post(
+        "/v1/conflicts",
+        json={
+            "inspector_id": inspector["id"],
+            "subject_identifier": subject["identifier"],
+            "reason": "relative",
+            "detail": "配偶任该公司监事",
+            "declared_on": "2026-03-01",
+        },
+    )
+    assert declared.status_code == 201 and declared.json()["active"] is True
+
+    def listed() -> list:
+        return client.get("/v1/conflicts", params={"subject_id": subject_id}).json()
+
+    assert wait_until(listed)[0]["reason"] == "relative"
+    lift = {
+        "inspector_id": inspector["id"],
+        "subject_identifier": subject["identifier"],
+        "reason": "关系已解除",
+    }
+    assert client.post("/v1/conflicts/lift", json=lift).json()["active"] is False
+    assert wait_until(lambda: not listed()[0]["active"])
+
+
+def test_inspector_status_and_contact_stay_internal(client: httpx.Client) -> None:
+    created = client.post("/v1/inspectors", json=inspector_payload("TAX", 902)).json()
+    assert "contact" not in created
+    changed = client.post(
+        f"/v1/inspectors/{created['id']}/status",
+        json={"status": "suspended", "reason": "借调"},
+    )
+    assert changed.status_code == 200 and changed.json()["status"] == "suspended"
