@@ -1,4 +1,5 @@
-"""The ``ssj`` command: ``ssj run`` (what ``make run`` calls) and ``ssj token``."""
+"""The ``ssj`` command: ``ssj run`` (what ``make run`` calls), ``ssj token``, and the
+services' own commands (``ssj import``)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     tok.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(sorted(ROLES))}")
     tok.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
 
+    # Service commands register themselves; libs/common knows only how to dispatch.
+    from services.registry import cli as registry_cli
+
+    registry_cli.add_parser(sub)
+
     args = parser.parse_args(argv)
+    if args.command == "import":
+        return registry_cli.run(args)
     if args.command == "run":
         from libs.common.devstack import run
 

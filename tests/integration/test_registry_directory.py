@@ -152,3 +152,25 @@ def test_inspector_status_and_contact_stay_internal(client: httpx.Client) -> Non
         json={"status": "suspended", "reason": "借调"},
     )
     assert changed.status_code == 200 and changed.json()["status"] == "suspended"
+
+
+def test_import_over_http_reports_json_or_csv(client: httpx.Client) -> None:
+    rng = random.Random(17)
+    subjects = [subject_payload(rng, "C") for _ in range(3)]
+    header = "统一社会信用代码,主体类型,名称,行政区划代码,行业,信用风险分类\n"
+    lines = [
+        f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},C"
+        for s in subjects
+    ]
+    body = (header + "\n".join(lines)).encode()
+    applied = client.post("/v1/imports/subjects", params={"filename": "a.csv"}, content=body)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["events_written"] == 3
+
+    broken = (header + lines[0].replace(",C", ",Z")).encode()
+    rejected = client.post(
+        "/v1/imports/subjects", params={"filename": "b.csv", "format": "csv"}, content=broken
+    )
+    assert rejected.status_code == 422
+    assert rejected.headers["content-type"].startswith("text/csv")
+    assert rejected.text.splitlines()[1].startswith("2,risk_class,invalid_choice")

@@ -83,6 +83,17 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["categories"],
             d["status"],
         )
+    elif ev.name == "InspectorChanged":
+        changes = {
+            k: v for k, v in d["changes"].items() if k in ("name", "region_code", "categories")
+        }
+        if changes:
+            sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+            await conn.execute(
+                f"UPDATE draw.pool_inspectors SET {sets} WHERE inspector_id = $1",
+                ev.subject,
+                *changes.values(),
+            )
     elif ev.name == "InspectorStatusChanged":
         await conn.execute(
             "UPDATE draw.pool_inspectors SET status = $2 WHERE inspector_id = $1",

@@ -13,6 +13,7 @@ from services.registry.domain.regions import require_region
 LEVELS = ("province", "city", "county")  # 省/市/县
 STATUSES = ("active", "suspended", "transferred")  # 在岗, 暂停, 调离
 CATEGORIES = ("general", "key")
+CHANGEABLE = ("name", "level", "region_code", "specialties", "categories", "contact")
 
 
 def _one_of(value: str, allowed: tuple[str, ...], what: str) -> None:
@@ -59,6 +60,27 @@ class Inspector(Aggregate):
             _one_of(category, CATEGORIES, "qualified item category")
         require_region(fields["region_code"])
         return cls(**fields)
+
+    def change(self, **proposed: Any) -> dict[str, Any]:
+        """Record ``InspectorChanged`` with only the fields that differ; return them."""
+        unknown = set(proposed) - set(CHANGEABLE)
+        if unknown:
+            raise InvalidRecord(f"fields {sorted(unknown)} cannot be changed this way")
+        changes = {k: v for k, v in proposed.items() if getattr(self, k) != v}
+        if "level" in changes:
+            _one_of(changes["level"], LEVELS, "level")
+        for category in changes.get("categories", ()):
+            _one_of(category, CATEGORIES, "qualified item category")
+        if "region_code" in changes:
+            require_region(changes["region_code"])
+        if changes:
+            self._changed(changes=changes)
+        return changes
+
+    @event("InspectorChanged")
+    def _changed(self, changes: dict[str, Any]) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
 
     def change_status(self, status: str, reason: str) -> bool:
         """在岗 / 暂停 / 调离, with a reason; False if unchanged."""

@@ -7,6 +7,7 @@ import asyncpg
 from libs.common.envelope import InboundEvent
 from services.registry.domain.items import CHANGEABLE as ITEM_FIELDS
 
+INSPECTOR_COLUMNS = ("name", "level", "region_code", "specialties", "categories")
 SUBJECT_COLUMNS = (
     "identifier",
     "kind",
@@ -147,6 +148,16 @@ async def _apply_people(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["status"],
             ev.aggregate_version,
         )
+    elif ev.name == "InspectorChanged":
+        changes = {k: v for k, v in d["changes"].items() if k in INSPECTOR_COLUMNS}
+        if changes:
+            sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=3))
+            await conn.execute(
+                f"UPDATE registry.inspectors_view SET version = $2, {sets} WHERE id = $1",
+                ev.subject,
+                ev.aggregate_version,
+                *changes.values(),
+            )
     elif ev.name == "InspectorStatusChanged":
         await conn.execute(
             "UPDATE registry.inspectors_view SET status = $2, version = $3 WHERE id = $1",

@@ -1,0 +1,55 @@
+"""HTTP API of bulk imports: send the file as the request body."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from libs.common.problems import Problem
+from libs.common.service import run_command
+from services.registry.api.deps import App, Writer
+from services.registry.imports.importer import Importer
+from services.registry.imports.reader import UnreadableFile
+
+router = APIRouter(prefix="/v1", tags=["imports"])
+MAX_BYTES = 200 * 1024 * 1024
+
+
+@router.post(
+    "/imports/{kind}",
+    summary="Import subjects or inspectors from CSV or XLSX",
+    responses={200: {"description": "applied"}, 422: {"description": "rejected, with report"}},
+)
+async def import_file(
+    kind: Literal["subjects", "inspectors"],
+    request: Request,
+    who: Writer,
+    app: App,
+    filename: str = Query(description="original file name; .csv or .xlsx decides the format"),
+    partial: bool = Query(False, description="apply the valid rows even if others are bad"),
+    format: Literal["json", "csv"] = Query("json", description="report format"),
+) -> Any:
+    """Validate every row (Chinese or English headers); apply all, the valid ones
+    (``partial=true``), or nothing. The report lists errors by row and column."""
+    data = await request.body()
+    if not data:
+        raise Problem(400, "Empty file", "send the file as the request body")
+    if len(data) > MAX_BYTES:
+        raise Problem(413, "File too large", f"at most {MAX_BYTES // 1024 // 1024} MB per import")
+    try:
+        report = await run_command(
+            request, who, Importer(app).run, kind, data, filename, partial=partial
+        )
+    except UnreadableFile as exc:
+        raise Problem(422, "Unreadable file", str(exc)) from exc
+    status = 422 if report.rejected else 200
+    if format == "csv":
+        return Response(
+            report.errors_csv(),
+            status_code=status,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{kind}-import-report.csv"'},
+        )
+    return JSONResponse(report.as_dict(), status_code=status)

@@ -1,0 +1,76 @@
+"""``ssj import subjects|inspectors FILE``: the operators' bulk import on the command line.
+
+Runs against the registry's event store directly (``DATABASE_URL``); the registry
+service's relay publishes the new events as usual. Exit 0 when applied, 1 when rejected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from libs.common.context import Actor, CommandContext, command_context
+from libs.common.settings import CommonSettings
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``ssj import``."""
+    p = sub.add_parser("import", help="import subjects or inspectors from a CSV or XLSX file")
+    p.add_argument("kind", choices=["subjects", "inspectors"])
+    p.add_argument("file", type=Path)
+    p.add_argument("--partial", action="store_true", help="apply valid rows, report the rest")
+    p.add_argument("--report", type=Path, help="write the JSON report here (.csv for CSV)")
+    p.add_argument("--as", dest="sub", default=f"cli:{getpass.getuser()}", help="actor id")
+    p.add_argument("--dept", default="", help="actor's department")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the import and print the summary; the exit code says applied or rejected."""
+    from services.registry.application import RegistryApplication
+    from services.registry.imports.importer import Importer
+    from services.registry.imports.reader import UnreadableFile
+
+    if not args.file.is_file():
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
+    settings = CommonSettings().model_copy(update={"service": "registry"})
+    app = RegistryApplication(settings)
+    bar = tqdm(desc=f"validating {args.file.name}", unit=" rows", file=sys.stderr)
+
+    def progress(done: int) -> None:
+        bar.update(done - bar.n)
+
+    actor = Actor(sub=args.sub, dept=args.dept, roles=("operator",))
+    try:
+        with command_context(CommandContext(actor=actor)):
+            report = Importer(app).run(
+                args.kind,
+                args.file.read_bytes(),
+                args.file.name,
+                partial=args.partial,
+                progress=progress,
+            )
+    except UnreadableFile as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+        app.close()
+    if args.report:
+        text = (
+            report.errors_csv()
+            if args.report.suffix == ".csv"
+            else json.dumps(report.as_dict(), ensure_ascii=False, indent=2)
+        )
+        args.report.write_text(text, encoding="utf-8")
+    summary = {k: v for k, v in report.as_dict().items() if k != "errors"}
+    summary["errors"] = len(report.errors)
+    print(json.dumps(summary, ensure_ascii=False))
+    for error in report.errors[:20]:
+        print(f"  row {error.row} {error.column}: {error.message}", file=sys.stderr)
+    return 1 if report.rejected else 0
