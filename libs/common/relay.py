@@ -76,7 +76,12 @@ class Relay:
     async def stop(self) -> None:
         """Stop the loop; anything not yet published goes out at the next start."""
         if self._task:
-            self._task.cancel()
+            # A cancellation can be lost: Python 3.11's asyncio.wait_for (inside every
+            # nats-py request) returns the result when it arrives together with the cancel.
+            # So cancel until the loop has really ended.
+            while not self._task.done():
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=0.2)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.leadership.release()
