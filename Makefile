@@ -4,13 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install run test unit integration e2e demo lint format clean bench-pipeline
+.PHONY: help install run test unit integration e2e demo lint format clean bench-pipeline bench-import
 
 help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
-	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline"
+	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -38,6 +38,9 @@ e2e: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m tests.e2e.scenario
+
+bench-import: $(STAMP)
+	$(PY) -m tests.bench.registry_import
 
 bench-pipeline: $(STAMP)
 	$(PY) -m tests.bench.pipeline

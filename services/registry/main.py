@@ -26,7 +26,7 @@ SPEC = ServiceSpec(
     application=RegistryApplication,
     routers=routers,
     read_model_ddl=views.DDL,
-    consumers=[ConsumerSpec(name="views", source="registry", handler=views.apply)],
+    consumers=[ConsumerSpec(name="views", source="registry", batch_handler=views.apply_batch)],
     aggregates=[InspectionItem, Subject, Tag, Inspector, Expert, Conflict],
     domain_errors={
         InvalidIdentifier: (422, "Invalid identifier"),

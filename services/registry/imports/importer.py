@@ -91,7 +91,12 @@ class Importer:
         if report.errors and (not partial or any(e.row == 1 for e in report.errors)):
             report.rejected = True
             return report
-        aggregates = [self._upsert(kind, fields, today or date.today()) for _, fields in valid]
+        keys = [_key(kind, fields) for _, fields in valid]
+        existing = self.app.load_many(list(self.app.existing(keys)))
+        aggregates = [
+            self._upsert(kind, fields, existing.get(key), today or date.today())
+            for key, (_, fields) in zip(keys, valid, strict=True)
+        ]
         changed = [a for a in aggregates if a.pending_events]
         report.events_written = sum(len(a.pending_events) for a in changed)
         if changed:
@@ -169,11 +174,9 @@ class Importer:
                 kept.append((number, fields))
         return kept
 
-    def _upsert(self, kind: str, fields: dict[str, Any], today: date) -> Any:
-        key = _key(kind, fields)
-        if key not in self.app.repository:
+    def _upsert(self, kind: str, fields: dict[str, Any], current: Any, today: date) -> Any:
+        if current is None:
             return Subject(**fields) if kind == "subjects" else Inspector(**fields)
-        current: Any = self.app.repository.get(key)
         if kind == "subjects":
             current.change(**{k: fields[k] for k in CHANGEABLE})
             current.change_status(fields["status"], IMPORT_REASON)

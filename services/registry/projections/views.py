@@ -98,18 +98,38 @@ async def apply(conn: asyncpg.Connection, ev: InboundEvent) -> None:
         await _apply_registers(conn, ev)
 
 
+async def apply_batch(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
+    """Apply a fetched batch in order; runs of registrations become one statement each,
+    which is what keeps bulk imports fast."""
+    run: list[InboundEvent] = []
+    for ev in [*events, None]:
+        if ev is not None and ev.name == "SubjectRegistered":
+            run.append(ev)
+            continue
+        if run:
+            await _insert_subjects(conn, run)
+            run = []
+        if ev is not None:
+            await apply(conn, ev)
+
+
+async def _insert_subjects(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
+    columns = ["id", "version", *SUBJECT_COLUMNS]
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    await conn.executemany(
+        f"INSERT INTO registry.subjects_view ({', '.join(columns)}) VALUES ({placeholders}) "
+        "ON CONFLICT (id) DO NOTHING",
+        [
+            (ev.subject, ev.aggregate_version, *(ev.data[c] for c in SUBJECT_COLUMNS))
+            for ev in events
+        ],
+    )
+
+
 async def _apply_subject(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     d = ev.data
     if ev.name == "SubjectRegistered":
-        columns = ["id", "version", *SUBJECT_COLUMNS]
-        placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-        await conn.execute(
-            f"INSERT INTO registry.subjects_view ({', '.join(columns)}) VALUES ({placeholders}) "
-            "ON CONFLICT (id) DO NOTHING",
-            ev.subject,
-            ev.aggregate_version,
-            *(d[c] for c in SUBJECT_COLUMNS),
-        )
+        await _insert_subjects(conn, [ev])
         return
     if ev.name == "SubjectChanged":
         changes = {k: v for k, v in d["changes"].items() if k in SUBJECT_COLUMNS}
