@@ -1,4 +1,4 @@
-"""HTTP API of the planner."""
+"""HTTP API of the planner: file, publish and read plans (抽查计划)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from libs.common.auth import Principal, require_roles
@@ -16,90 +16,158 @@ from libs.common.service import application, pool, run_command
 from services.planner.application import PlannerApplication
 from services.planner.domain.plan import Plan
 
-router = APIRouter(prefix="/v1", tags=["planner"])
+router = APIRouter(prefix="/v1", tags=["plans"])
 Filer = Annotated[Principal, Depends(require_roles("operator", "office"))]
 Office = Annotated[Principal, Depends(require_roles("office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[PlannerApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
+RiskClass = Literal["A", "B", "C", "D"]
 
 
 class PoolFilter(BaseModel):
-    """Which subjects a batch draws from; an empty list means no restriction."""
+    """抽查对象范围 — which subjects a batch draws from; an empty list restricts nothing."""
 
-    region_prefixes: list[Annotated[str, Field(pattern=r"^\d{2,6}$")]] = []
+    region_prefixes: list[str] = Field(
+        default_factory=list, description="GB/T 2260 prefixes, e.g. 42 or 4202"
+    )
     kinds: list[Literal["for_profit", "non_profit", "non_market"]] = []
-    industries: list[str] = []
-    risk_classes: list[Literal["A", "B", "C", "D"]] = []
+    industries: list[str] = Field(
+        default_factory=list, description="GB/T 4754 sections or divisions, e.g. F52"
+    )
+    risk_classes: list[RiskClass] = []
 
 
 class BatchIn(BaseModel):
-    """批次 — one round of drawing and inspecting."""
+    """批次 — one round of drawing and inspecting within the plan year."""
 
     name: str = Field(min_length=1, max_length=100)
-    pool: PoolFilter = PoolFilter()
-    ratios: dict[Literal["A", "B", "C", "D"], float] = Field(
-        default_factory=dict, description="override of the default A 1 %, B 3 %, C 10 %, D 20 %"
+    pool: PoolFilter = Field(default_factory=PoolFilter)
+    ratios: dict[RiskClass, float] = Field(
+        default_factory=dict,
+        description="share per credit-risk class; defaults A 0.01, B 0.03, C 0.10, D 0.20",
     )
-    directed: bool = Field(False, description="定向 (true) or 不定向 (false)")
+    directed: bool = Field(False, description="定向抽查 (true) or 不定向抽查 (false)")
     starts_on: date
     ends_on: date
 
 
 class PlanIn(BaseModel):
-    """抽查计划 to file."""
+    """抽查计划 to file: a department's own plan, or a joint plan (联合抽查计划)."""
 
-    year: int = Field(ge=2015, le=2100)
+    year: int = Field(ge=2000, le=2100)
     title: str = Field(min_length=1, max_length=200)
-    mode: Literal["comprehensive", "risk_based", "special"]
+    mode: Literal["comprehensive", "risk_based", "special"] = Field(
+        description="综合大联查 comprehensive, 风险分类联查 risk_based, 专项整治联查 special"
+    )
     initiating_department: str = Field(min_length=1, max_length=64)
     participating_departments: list[str] = []
-    item_codes: list[str] = Field(min_length=1)
+    item_codes: list[str] = Field(min_length=1, description="codes of published items")
     batches: list[BatchIn] = Field(min_length=1)
 
 
-def _view(plan: Plan) -> dict[str, Any]:
+def _plan_view(plan: Plan) -> dict[str, Any]:
     return {
         "id": str(plan.id),
         "version": plan.version,
-        **{k: v for k, v in vars(plan).items() if not k.startswith("_")},
+        "year": plan.year,
+        "title": plan.title,
+        "mode": plan.mode,
+        "initiating_department": plan.initiating_department,
+        "participating_departments": plan.participating_departments,
+        "items": plan.items,
+        "batches": plan.batches,
+        "published": plan.published,
+        "published_on": plan.published_on,
     }
 
 
-@router.post("/plans", status_code=201, summary="File a plan (single or joint)")
+def _row_view(row: asyncpg.Record) -> dict[str, Any]:
+    out = dict(row)
+    plan_id = out.pop("plan_id")
+    return {"id": str(plan_id), **out, "published": out["published_on"] is not None}
+
+
+@router.post("/plans", status_code=201, summary="File a plan (single-department or joint)")
 async def create_plan(body: PlanIn, request: Request, who: Filer, app: App, db: Pool) -> Any:
     """File a plan with its batches; every item must be published in the registry."""
     if not who.may_act_for(body.initiating_department):
-        raise Problem(403, "Forbidden", "only the initiating department or the office may file")
-    rows = await db.fetch("SELECT * FROM planner.items WHERE code = ANY ($1)", body.item_codes)
-    known = {r["code"]: dict(r) for r in rows}
-    unknown = [c for c in body.item_codes if c not in known]
-    if unknown:
-        raise Problem(422, "Unknown items", f"items not in the registry: {unknown}")
-    fields = body.model_dump(mode="json", exclude={"item_codes"})
-    fields["items"] = [known[c] for c in body.item_codes]
-    plan = await run_command(request, who, app.create_plan, **fields)
-    return _view(plan)
-
-
-@router.post("/plans/{plan_id}/publish", summary="Publish a plan (office)")
-async def publish_plan(plan_id: UUID, request: Request, who: Office, app: App) -> Any:
-    """The joint-meeting office publishes; the batches become drawable."""
-    plan = await run_command(request, who, app.publish_plan, plan_id, date.today())
-    return _view(plan)
-
-
-@router.get("/plans", summary="List plans")
-async def list_plans(who: Reader, db: Pool, year: int | None = None) -> list[dict[str, Any]]:
-    """Plans from the read model, newest first."""
+        raise Problem(
+            403, "Forbidden", "only the initiating department or the office files this plan"
+        )
     rows = await db.fetch(
-        "SELECT * FROM planner.plans WHERE ($1::int IS NULL OR year = $1) ORDER BY created_at DESC",
-        year,
+        "SELECT * FROM planner.items_view WHERE code = ANY($1::text[])", body.item_codes
     )
-    return [dict(r) for r in rows]
+    fields = body.model_dump(mode="json", exclude={"item_codes"})
+    plan = await run_command(
+        request,
+        who,
+        app.create_plan,
+        item_codes=body.item_codes,
+        catalogue={r["code"]: dict(r) for r in rows},
+        **fields,
+    )
+    return _plan_view(plan)
+
+
+@router.post("/plans/{plan_id}/publish", summary="Publish a plan (joint-meeting office)")
+async def publish_plan(plan_id: UUID, request: Request, who: Office, app: App) -> Any:
+    """The office (联席会议办公室) publishes; the batches become drawable. Once only."""
+    plan = await run_command(request, who, app.publish_plan, plan_id)
+    return {"id": str(plan.id), "published": True, "version": plan.version}
+
+
+@router.get("/plans", summary="List plans (keyset pagination)")
+async def list_plans(
+    who: Reader,
+    db: Pool,
+    year: int | None = None,
+    department: str | None = Query(None, description="initiating or participating"),
+    published: bool | None = None,
+    after: UUID | None = Query(None, description="cursor: the last id of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Plans from the read model, ordered by id."""
+    rows = await db.fetch(
+        """SELECT * FROM planner.plans_view
+           WHERE ($1::int IS NULL OR year = $1)
+             AND ($2::text IS NULL OR initiating_department = $2
+                  OR participating_departments ? $2)
+             AND ($3::boolean IS NULL OR (published_on IS NOT NULL) = $3)
+             AND ($4::uuid IS NULL OR plan_id > $4)
+           ORDER BY plan_id LIMIT $5""",
+        year,
+        department,
+        published,
+        after,
+        limit,
+    )
+    items = [_row_view(r) for r in rows]
+    return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
 
 
 @router.get("/plans/{plan_id}", summary="One plan")
-async def get_plan(plan_id: UUID, request: Request, who: Reader, app: App) -> Any:
-    """The plan as it stands now."""
-    return _view(await run_command(request, who, app.get_plan, plan_id))
+async def get_plan(plan_id: UUID, who: Reader, db: Pool) -> Any:
+    """The plan from the read model (404 until its event has been projected)."""
+    row = await db.fetchrow("SELECT * FROM planner.plans_view WHERE plan_id = $1", plan_id)
+    if row is None:
+        raise Problem(404, "Not found", f"no plan {plan_id}")
+    return _row_view(row)
+
+
+@router.get("/items", summary="Registry items as the planner knows them")
+async def list_items(
+    who: Reader, db: Pool, published: bool | None = None, department: str | None = None
+) -> list[dict[str, Any]]:
+    """The planner's copy of the item list (抽查事项清单); plans may use published items."""
+    rows = await db.fetch(
+        """SELECT code, department, name, category, ratio, methods, legal_basis,
+                  subject_kinds, published
+           FROM planner.items_view
+           WHERE ($1::boolean IS NULL OR published = $1)
+             AND ($2::text IS NULL OR department = $2)
+           ORDER BY code""",
+        published,
+        department,
+    )
+    return [dict(r) for r in rows]

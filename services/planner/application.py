@@ -1,33 +1,48 @@
-"""PlannerApplication — files and publishes plans."""
+"""PlannerApplication — the only way into the planner's write side."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 from libs.common.eventstore import EventStoreApp
-from services.planner.domain.plan import Plan
+from services.planner.domain.plan import Plan, select_items
+
+# Plans are published on Chinese calendar days, whatever the server's clock zone.
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+
+def today_in_china() -> date:
+    """The current date in China (UTC+8)."""
+    return datetime.now(CHINA).date()
 
 
 class PlannerApplication(EventStoreApp):
-    """Commands and queries of plans."""
+    """Commands and queries of plans (抽查计划) and their batches."""
 
     service = "planner"
 
-    def create_plan(self, **fields: Any) -> Plan:
-        """File a plan; ``items`` are the registry items as the planner's projection has them."""
-        plan = Plan.create(**fields)
+    def create_plan(
+        self,
+        *,
+        item_codes: Sequence[str],
+        catalogue: Mapping[str, Mapping[str, Any]],
+        **fields: Any,
+    ) -> Plan:
+        """File a plan; ``catalogue`` is what the planner's projection knows of the items."""
+        plan = Plan.create(items=select_items(item_codes, catalogue), **fields)
         self.save(plan)
         return plan
 
-    def publish_plan(self, plan_id: UUID, today: date) -> Plan:
-        """Publish a plan."""
+    def publish_plan(self, plan_id: UUID, today: date | None = None) -> Plan:
+        """Publish a plan (a second time is a state conflict)."""
         plan: Plan = self.repository.get(plan_id)
-        plan.publish(today)
+        plan.publish(today or today_in_china())
         self.save(plan)
         return plan
 
     def get_plan(self, plan_id: UUID) -> Plan:
-        """The plan as it stands."""
+        """The plan as it stands, from its events."""
         return self.repository.get(plan_id)

@@ -1,11 +1,16 @@
-"""Planner service: annual and joint plans, batches, publication. Port 8002."""
+"""Planner service: department and joint plans, batches, publication. Port 8002."""
 
 from __future__ import annotations
 
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.planner.api import router
 from services.planner.application import PlannerApplication
-from services.planner.domain.errors import InvalidPlan, PlanStateError
+from services.planner.domain.errors import (
+    InvalidPlan,
+    ItemNotPublished,
+    PlanStateError,
+    UnknownItem,
+)
 from services.planner.domain.plan import Plan
 from services.planner.projections import views
 
@@ -17,12 +22,14 @@ SPEC = ServiceSpec(
     routers=[router],
     read_model_ddl=views.DDL,
     consumers=[
-        ConsumerSpec(name="registry", source="registry", handler=views.apply_registry),
-        ConsumerSpec(name="views", source="planner", handler=views.apply_own),
+        ConsumerSpec(name="items", source="registry", handler=views.apply_registry),
+        ConsumerSpec(name="plans", source="planner", handler=views.apply_own),
     ],
     aggregates=[Plan],
     domain_errors={
         InvalidPlan: (422, "Invalid plan"),
+        UnknownItem: (422, "Unknown item"),
+        ItemNotPublished: (422, "Item not published"),
         PlanStateError: (409, "Plan state conflict"),
     },
 )

@@ -1,19 +1,21 @@
-"""HTTP API of the results service."""
+"""HTTP API of the results service: record and correct results, read records and
+assignments (with their deadlines)."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from libs.common.auth import Principal, require_roles
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from services.results.application import ResultsApplication
+from services.results.domain.assignment import Assignment
 from services.results.domain.record import InspectionRecord
 
 router = APIRouter(prefix="/v1", tags=["results"])
@@ -21,13 +23,28 @@ Recorder = Annotated[Principal, Depends(require_roles("inspector", "operator", "
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[ResultsApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
+Outcome = Literal[
+    "no_problem",
+    "problem_corrected",
+    "problem_pending",
+    "unreachable",
+    "refused",
+    "no_activity",
+    "closed",
+]
+OUTCOME_HELP = (
+    "no_problem 未发现问题, problem_corrected 发现问题已责令改正, problem_pending "
+    "发现问题待后续处理, unreachable 通过登记的住所（经营场所）无法联系, refused "
+    "不配合检查情节严重, no_activity 未发现开展本次抽查涉及的经营活动, closed "
+    "已关闭停业或正在组织清算"
+)
 
 
 class Finding(BaseModel):
     """The result for one item of the inspection."""
 
-    item_code: str
-    outcome: str
+    item_code: str = Field(min_length=1, max_length=64)
+    outcome: Outcome
     note: str = Field("", max_length=2000)
 
 
@@ -37,19 +54,19 @@ class ResultIn(BaseModel):
     draw_id: UUID
     subject_id: UUID
     inspected_on: date
-    outcome: str = Field(description="no_problem, problem_corrected, problem_pending, …")
+    outcome: Outcome = Field(description=OUTCOME_HELP)
     findings: list[Finding] = []
 
 
 class CorrectionIn(BaseModel):
-    """A correction: appended, never overwriting."""
+    """更正 — appended to the record, never overwriting it."""
 
-    outcome: str
+    outcome: Outcome = Field(description=OUTCOME_HELP)
     findings: list[Finding] = []
     reason: str = Field(min_length=1, max_length=2000)
 
 
-async def _assignment(db: asyncpg.Pool, draw_id: UUID, subject_id: UUID) -> dict[str, Any]:
+async def _assignment(db: asyncpg.Pool, draw_id: UUID, subject_id: UUID) -> Assignment:
     row = await db.fetchrow(
         "SELECT * FROM results.assignments WHERE draw_id = $1 AND subject_id = $2",
         draw_id,
@@ -57,16 +74,7 @@ async def _assignment(db: asyncpg.Pool, draw_id: UUID, subject_id: UUID) -> dict
     )
     if row is None:
         raise Problem(404, "Not assigned", f"subject {subject_id} was not drawn in {draw_id}")
-    return dict(row)
-
-
-def _authorise(who: Principal, assignment: dict[str, Any]) -> None:
-    in_group = any(i["inspector_id"] == who.sub for i in assignment["inspectors"])
-    is_operator = bool(who.roles & {"operator", "office"}) and who.may_act_for(
-        assignment["initiating_department"]
-    )
-    if not (("inspector" in who.roles and in_group) or is_operator):
-        raise Problem(403, "Forbidden", "only the subject's inspection group records its result")
+    return Assignment.from_fields(row)
 
 
 def _view(record: InspectionRecord) -> dict[str, Any]:
@@ -79,18 +87,18 @@ def _view(record: InspectionRecord) -> dict[str, Any]:
 
 @router.post("/results", status_code=201, summary="Record the result of a drawn subject")
 async def record_result(body: ResultIn, request: Request, who: Recorder, app: App, db: Pool) -> Any:
-    """Only for a drawn subject, by its group (or its department's operator), once."""
+    """Only for a drawn subject, by its inspection group (or an operator of the initiating
+    department), once: a second record for the subject is 409."""
     assignment = await _assignment(db, body.draw_id, body.subject_id)
-    _authorise(who, assignment)
     record = await run_command(
         request,
         who,
         app.record_result,
         assignment=assignment,
+        actor=who.actor,
         inspected_on=body.inspected_on,
         outcome=body.outcome,
         findings=[f.model_dump() for f in body.findings],
-        department=who.dept,
     )
     return _view(record)
 
@@ -99,16 +107,16 @@ async def record_result(body: ResultIn, request: Request, who: Recorder, app: Ap
 async def correct_result(
     record_id: UUID, body: CorrectionIn, request: Request, who: Recorder, app: App, db: Pool
 ) -> Any:
-    """The corrected values become current; the original stays in the stream."""
+    """The corrected values become current; the original and every correction stay."""
     record = await run_command(request, who, app.get_record, record_id)
     assignment = await _assignment(db, UUID(record.draw_id), UUID(record.subject_id))
-    _authorise(who, assignment)
     record = await run_command(
         request,
         who,
         app.correct_result,
         record_id,
-        {i["code"] for i in assignment["items"]},
+        assignment=assignment,
+        actor=who.actor,
         outcome=body.outcome,
         findings=[f.model_dump() for f in body.findings],
         reason=body.reason,
@@ -116,25 +124,77 @@ async def correct_result(
     return _view(record)
 
 
-@router.get("/results", summary="Records of a draw")
-async def list_results(who: Reader, db: Pool, draw_id: UUID) -> list[dict[str, Any]]:
-    """Records of one draw from the read model."""
+@router.get("/results", summary="Records (keyset pagination)")
+async def list_results(
+    who: Reader,
+    db: Pool,
+    draw_id: UUID | None = None,
+    late: bool | None = None,
+    after: UUID | None = Query(None, description="cursor: the last id of the previous page"),
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Records as they stand: latest outcome and findings, number of corrections."""
     rows = await db.fetch(
-        "SELECT * FROM results.records WHERE draw_id = $1 ORDER BY subject_identifier", draw_id
+        """SELECT * FROM results.records
+           WHERE ($1::uuid IS NULL OR draw_id = $1) AND ($2::boolean IS NULL OR late = $2)
+             AND ($3::uuid IS NULL OR record_id > $3)
+           ORDER BY record_id LIMIT $4""",
+        draw_id,
+        late,
+        after,
+        limit,
     )
-    return [dict(r) for r in rows]
+    items = [{"id": str(r["record_id"]), **dict(r)} for r in rows]
+    return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
 
 
 @router.get("/results/{record_id}", summary="One record with its corrections")
 async def get_result(record_id: UUID, request: Request, who: Reader, app: App) -> Any:
-    """The record as it stands, with every correction (from, to, reason)."""
+    """The record from its events, with every correction (from, to, reason)."""
     return _view(await run_command(request, who, app.get_record, record_id))
 
 
-@router.get("/assignments", summary="Drawn subjects awaiting results, with deadlines")
-async def list_assignments(who: Reader, db: Pool, draw_id: UUID) -> list[dict[str, Any]]:
-    """Assignments of one draw, with the result deadline (due_on)."""
+@router.get("/results/{record_id}/verification", summary="Check the record's hash chain")
+async def verify_result(record_id: UUID, request: Request, who: Reader, app: App) -> Any:
+    """Recompute the SHA-256 chain of the record's events; list any break."""
+    problems = await run_command(request, who, app.verify_record, record_id)
+    return {"id": str(record_id), "intact": not problems, "problems": problems}
+
+
+@router.get("/assignments", summary="Drawn subjects with their result deadlines")
+async def list_assignments(
+    who: Reader,
+    db: Pool,
+    draw_id: UUID | None = None,
+    recorded: bool | None = Query(None, description="only with (true) or without a result"),
+    after: str | None = Query(None, description="cursor: the `next` of the previous page"),
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Assignments with ``due_on`` (20 working days after the batch ends; null with
+    ``due_on_unknown`` while the holiday calendar does not reach that far)."""
+    after_draw, after_subject = _cursor(after)
     rows = await db.fetch(
-        "SELECT * FROM results.assignments WHERE draw_id = $1 ORDER BY identifier", draw_id
+        """SELECT * FROM results.assignments
+           WHERE ($1::uuid IS NULL OR draw_id = $1)
+             AND ($2::boolean IS NULL OR (record_id IS NOT NULL) = $2)
+             AND ($3::uuid IS NULL OR (draw_id, subject_id) > ($3, $4::uuid))
+           ORDER BY draw_id, subject_id LIMIT $5""",
+        draw_id,
+        recorded,
+        after_draw,
+        after_subject,
+        limit,
     )
-    return [dict(r) for r in rows]
+    items = [dict(r) for r in rows]
+    last = items[-1] if len(items) == limit else None
+    return {"items": items, "next": f"{last['draw_id']}.{last['subject_id']}" if last else None}
+
+
+def _cursor(after: str | None) -> tuple[UUID | None, UUID | None]:
+    if after is None:
+        return None, None
+    try:
+        draw, subject = after.split(".")
+        return UUID(draw), UUID(subject)
+    except ValueError as exc:
+        raise Problem(422, "Invalid cursor", f"{after!r} is not a cursor from this list") from exc

@@ -5,24 +5,26 @@ from __future__ import annotations
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.results.api import router
 from services.results.application import ResultsApplication
-from services.results.domain.errors import InvalidResult
+from services.results.domain.errors import CalendarNotCovered, InvalidResult, NotInGroup
 from services.results.domain.record import InspectionRecord
 from services.results.projections import views
 
 SPEC = ServiceSpec(
     name="results",
     title="ssj results — 检查结果",
-    description="Inspection results of drawn subjects; corrections are appended.",
+    description="Inspection results of drawn subjects, deadlines; corrections are appended.",
     application=ResultsApplication,
     routers=[router],
     read_model_ddl=views.DDL,
     consumers=[
-        ConsumerSpec(name="draw", source="draw", handler=views.apply_draw),
-        ConsumerSpec(name="views", source="results", handler=views.apply_own),
+        ConsumerSpec(name="assignments", source="draw", handler=views.apply_draw),
+        ConsumerSpec(name="records", source="results", handler=views.apply_own),
     ],
     aggregates=[InspectionRecord],
     domain_errors={
         InvalidResult: (422, "Invalid result"),
+        NotInGroup: (403, "Forbidden"),
+        CalendarNotCovered: (422, "Calendar not covered"),
     },
 )
 

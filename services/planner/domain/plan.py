@@ -1,68 +1,76 @@
-"""抽查计划 — an annual plan, single-department or joint (联合抽查), with its batches."""
+"""抽查计划 — an annual plan, single-department or joint (联合抽查计划), with its batches."""
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.planner.domain.errors import InvalidPlan, PlanStateError
+from services.planner.domain.batches import check_batches
+from services.planner.domain.errors import (
+    InvalidPlan,
+    ItemNotPublished,
+    PlanStateError,
+    UnknownItem,
+)
 
 # 综合大联查, 风险分类联查, 专项整治联查
 MODES = ("comprehensive", "risk_based", "special")
-# Default share of each credit-risk class to inspect (seeds: A 1 %, B 3 %, C 10 %, D 20 %).
-DEFAULT_RATIOS: dict[str, float] = {"A": 0.01, "B": 0.03, "C": 0.10, "D": 0.20}
-POOL_KEYS = ("region_prefixes", "kinds", "industries", "risk_classes")
+# What a plan copies of each item: enough for draws and disclosure without the registry.
+ITEM_FIELDS = ("code", "department", "name", "category", "ratio")
 
 
-def check_batch(year: int, batch: dict[str, Any], index: int) -> dict[str, Any]:
-    """Validate one batch (批次) and return it in canonical form with its id."""
-    where = f"batches[{index}]"
-    starts, ends = date.fromisoformat(batch["starts_on"]), date.fromisoformat(batch["ends_on"])
-    if ends < starts:
-        raise InvalidPlan(f"{where}: ends_on {ends} is before starts_on {starts}")
-    if starts.year != year or ends.year != year:
-        raise InvalidPlan(f"{where}: the batch must lie within the plan year {year}")
-    ratios = {**DEFAULT_RATIOS, **(batch.get("ratios") or {})}
-    for risk_class, ratio in ratios.items():
-        if risk_class not in DEFAULT_RATIOS:
-            raise InvalidPlan(f"{where}: unknown risk class {risk_class!r}")
-        if not 0 < ratio <= 1:
-            raise InvalidPlan(f"{where}: ratio of class {risk_class} must be in (0, 1]")
-    pool = {key: list((batch.get("pool") or {}).get(key) or []) for key in POOL_KEYS}
-    return {
-        "batch_id": str(batch.get("batch_id") or uuid.uuid4()),
-        "name": batch["name"],
-        "pool": pool,
-        "ratios": ratios,
-        "directed": bool(batch.get("directed", False)),
-        "starts_on": starts.isoformat(),
-        "ends_on": ends.isoformat(),
-    }
+def select_items(
+    codes: Sequence[str], catalogue: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """抽查事项 chosen for a plan, copied from the item list as it stands now.
+
+    ``catalogue`` maps item codes to what the planner knows of them (including
+    ``published``). Every code must be known and published; none may repeat.
+    """
+    if not codes:
+        raise InvalidPlan("a plan needs at least one item")
+    repeated = sorted({c for c in codes if list(codes).count(c) > 1})
+    if repeated:
+        raise InvalidPlan(f"items listed more than once: {repeated}")
+    unknown = [c for c in codes if c not in catalogue]
+    if unknown:
+        raise UnknownItem(f"items not in the registry's item list: {unknown}")
+    unpublished = [c for c in codes if not catalogue[c].get("published")]
+    if unpublished:
+        raise ItemNotPublished(
+            f"items not published (only published items can be planned): {unpublished}"
+        )
+    return [{k: catalogue[c][k] for k in ITEM_FIELDS} for c in codes]
 
 
-def check_items(initiating: str, participating: list[str], items: list[dict[str, Any]]) -> None:
-    """Every item is published; every department brings an item and only its own."""
-    if not items:
-        raise InvalidPlan("a plan needs at least one published item")
-    for item in items:
-        if not item.get("published"):
-            raise InvalidPlan(f"item {item['code']} is not published; only published items")
+def check_departments(
+    initiating: str, participating: Sequence[str], items: Sequence[Mapping[str, Any]]
+) -> None:
+    """发起部门 and 参与部门: each brings at least one of its own items, no one else's."""
+    if not initiating.strip():
+        raise InvalidPlan("the initiating department must be named")
+    if initiating in participating:
+        raise InvalidPlan("the initiating department cannot also be a participating one")
+    repeated = sorted({d for d in participating if list(participating).count(d) > 1})
+    if repeated:
+        raise InvalidPlan(f"participating departments listed more than once: {repeated}")
     departments = {initiating, *participating}
     strangers = sorted({i["department"] for i in items} - departments)
     if strangers:
-        raise InvalidPlan(f"items of departments {strangers} that do not take part in the plan")
-    idle = sorted(d for d in departments if not any(i["department"] == d for i in items))
+        raise InvalidPlan(
+            f"items of departments {strangers}, which do not take part in the plan: "
+            f"{[i['code'] for i in items if i['department'] in strangers]}"
+        )
+    idle = [d for d in [initiating, *participating] if all(i["department"] != d for i in items)]
     if idle:
-        raise InvalidPlan(f"departments {idle} take part but bring no item")
-    if initiating in participating:
-        raise InvalidPlan("the initiating department cannot also be a participating one")
+        raise InvalidPlan(f"departments {idle} take part in the plan but bring no item")
 
 
 class Plan(Aggregate):
-    """抽查计划 — filed by a department, or a joint plan led by an initiating department."""
+    """抽查计划 — a department's plan, or a joint plan led by an initiating department."""
 
     @classmethod
     def create(
@@ -72,25 +80,26 @@ class Plan(Aggregate):
         title: str,
         mode: str,
         initiating_department: str,
-        participating_departments: list[str],
-        items: list[dict[str, Any]],
-        batches: list[dict[str, Any]],
+        participating_departments: Sequence[str],
+        items: Sequence[Mapping[str, Any]],
+        batches: Sequence[Mapping[str, Any]],
     ) -> Plan:
-        """Validate and record ``PlanCreated``."""
+        """Validate and record ``PlanCreated``; ``items`` come from :func:`select_items`."""
         if mode not in MODES:
             raise InvalidPlan(f"mode must be one of {MODES}, not {mode!r}")
-        if not batches:
-            raise InvalidPlan("a plan needs at least one batch")
-        check_items(initiating_department, participating_departments, items)
-        keep = ("code", "department", "name", "category", "ratio")
+        if not title.strip():
+            raise InvalidPlan("the title must not be empty")
+        if not items:
+            raise InvalidPlan("a plan needs at least one item")
+        check_departments(initiating_department, participating_departments, items)
         return cls(
             year=year,
-            title=title,
+            title=title.strip(),
             mode=mode,
             initiating_department=initiating_department,
             participating_departments=list(participating_departments),
-            items=[{k: i[k] for k in keep} for i in items],
-            batches=[check_batch(year, b, n) for n, b in enumerate(batches)],
+            items=[{k: i[k] for k in ITEM_FIELDS} for i in items],
+            batches=check_batches(year, list(batches)),
         )
 
     @event("PlanCreated")
@@ -113,10 +122,15 @@ class Plan(Aggregate):
         self.batches = batches
         self.published_on: str | None = None
 
+    @property
+    def published(self) -> bool:
+        """Whether the office has published the plan (its batches can then be drawn)."""
+        return self.published_on is not None
+
     def publish(self, today: date) -> None:
-        """Publish the plan (the office's act); batches become drawable."""
+        """发布 — the joint-meeting office publishes the plan, once."""
         if self.published_on is not None:
-            raise PlanStateError(f"plan was published on {self.published_on}")
+            raise PlanStateError(f"the plan was already published on {self.published_on}")
         self._published(published_on=today.isoformat())
 
     @event("PlanPublished")

@@ -1,1 +1,1 @@
-"""Results domain: inspection records (检查记录), deadlines, corrections."""
+"""Results domain: inspection records (检查记录), findings per item, deadlines, corrections."""

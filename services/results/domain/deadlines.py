@@ -1,51 +1,48 @@
-"""Working-day deadlines (工作日) on the Chinese holiday calendar (``chinesecalendar``).
+"""Working-day deadlines (工作日) on the official Chinese holiday calendar.
 
-The State Council publishes each year's holiday arrangement late in the year before, so
-the calendar package can lag behind. For a year it does not cover yet, Monday to Friday
-count as working days and the deadline is marked *provisional*; it is never silently
-presented as final.
+Holidays and 调休 (weekend days that are worked) come from the ``chinesecalendar``
+package. The State Council publishes each year's arrangement late in the previous year
+and the package follows later still; for a date it does not cover, counting stops with
+:class:`CalendarNotCovered` instead of guessing, because a wrong deadline would mark
+results late (or on time) wrongly in the public record.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import chinese_calendar
 
+from services.results.domain.errors import CalendarNotCovered
+
 RESULT_DEADLINE_WORKING_DAYS = 20  # results within 20 working days of the inspection's end
 
 
-@dataclass(frozen=True)
-class Deadline:
-    """A due date, and whether part of it was counted without the official calendar."""
-
-    due_on: date
-    provisional: bool
-
-
-def is_working_day(day: date) -> tuple[bool, bool]:
-    """(working day?, known from the official calendar?) — 调休 weekends count as work."""
+def is_working_day(day: date) -> bool:
+    """工作日 — a working day by the official calendar (a 调休 Saturday is one)."""
     try:
-        return bool(chinese_calendar.is_workday(day)), True
-    except NotImplementedError:
-        return day.weekday() < 5, False
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError as exc:
+        version = getattr(chinese_calendar, "__version__", "?")
+        raise CalendarNotCovered(
+            f"chinesecalendar {version} has no holiday data for {day.year} ({exc}); "
+            f"working days up to {day.isoformat()} cannot be counted until it is upgraded"
+        ) from exc
 
 
-def add_working_days(start: date, days: int) -> Deadline:
-    """The date ``days`` working days after ``start``."""
+def add_working_days(start: date, days: int) -> date:
+    """The day on which ``days`` working days after ``start`` are complete."""
+    if days < 0:
+        raise ValueError("days must not be negative")
     current = start
     remaining = days
-    provisional = False
     while remaining > 0:
         current += timedelta(days=1)
-        working, official = is_working_day(current)
-        provisional = provisional or not official
-        if working:
+        if is_working_day(current):
             remaining -= 1
-    return Deadline(current, provisional)
+    return current
 
 
-def result_due_on(batch_ends_on: date) -> Deadline:
-    """Last day to record results of a batch ending on ``batch_ends_on``."""
-    return add_working_days(batch_ends_on, RESULT_DEADLINE_WORKING_DAYS)
+def result_due_on(ends_on: date) -> date:
+    """结果录入期限 — last day to record the result of a batch ending on ``ends_on``."""
+    return add_working_days(ends_on, RESULT_DEADLINE_WORKING_DAYS)

@@ -7,3 +7,13 @@ class ResultError(Exception):
 
 class InvalidResult(ResultError):
     """The result breaks a rule (the message names it)."""
+
+
+class NotInGroup(ResultError):
+    """The caller is neither in the subject's inspection group nor an operator of the
+    initiating department, so may not record or correct its result."""
+
+
+class CalendarNotCovered(ResultError):
+    """The official holiday calendar (chinesecalendar) does not cover a date yet, so
+    working days cannot be counted across it."""

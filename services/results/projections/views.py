@@ -1,43 +1,63 @@
-"""Results read models: assignments from draws, and this service's own records."""
+"""Results read models: assignments from the draw service's events, and this service's own
+records (built from its own stream, like any other consumer would)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import asyncpg
 
 from libs.common.envelope import InboundEvent
 from services.results.domain.deadlines import result_due_on
+from services.results.domain.errors import CalendarNotCovered
+
+log = logging.getLogger(__name__)
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.assignments (
         draw_id uuid NOT NULL, subject_id uuid NOT NULL, batch_id text NOT NULL,
         plan_id uuid NOT NULL, identifier text NOT NULL, name text NOT NULL,
+        region_code text NOT NULL, risk_class text NOT NULL,
         initiating_department text NOT NULL, items jsonb NOT NULL, inspectors jsonb NOT NULL,
-        ends_on date NOT NULL, due_on date NOT NULL,
-        due_on_provisional boolean NOT NULL, PRIMARY KEY (draw_id, subject_id))""",
+        ends_on date NOT NULL, due_on date, due_on_unknown text, record_id uuid,
+        PRIMARY KEY (draw_id, subject_id))""",
+    "CREATE INDEX IF NOT EXISTS assignments_due ON {schema}.assignments (due_on)",
     """CREATE TABLE IF NOT EXISTS {schema}.records (
-        record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, subject_id uuid NOT NULL,
-        subject_identifier text NOT NULL, subject_name text NOT NULL,
-        inspected_on date NOT NULL, outcome text NOT NULL, findings jsonb NOT NULL,
-        due_on date NOT NULL, late boolean NOT NULL, corrections int NOT NULL DEFAULT 0,
+        record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, batch_id text NOT NULL,
+        plan_id uuid NOT NULL, subject_id uuid NOT NULL, subject_identifier text NOT NULL,
+        subject_name text NOT NULL, inspected_on date NOT NULL, outcome text NOT NULL,
+        findings jsonb NOT NULL, due_on date, late boolean NOT NULL,
+        recorded_by_department text NOT NULL, corrections int NOT NULL DEFAULT 0,
         recorded_at timestamptz NOT NULL, version int NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS records_draw ON {schema}.records (draw_id)",
 ]
 
 
+def _deadline(ends_on: date) -> tuple[date | None, str | None]:
+    """The result deadline, or why it cannot be known yet (the row is kept either way, so
+    the subject can still be inspected and recorded)."""
+    try:
+        return result_due_on(ends_on), None
+    except CalendarNotCovered as exc:
+        log.warning("deadline unknown for a batch ending %s: %s", ends_on, exc)
+        return None, str(exc)
+
+
 async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Each drawn subject becomes an assignment with its group and result deadline."""
+    """Each drawn subject of ``DrawExecuted`` becomes an assignment with its group and the
+    deadline of 20 working days after the batch ends."""
     if ev.name != "DrawExecuted":
         return
     d = ev.data
     ends_on = date.fromisoformat(d["ends_on"])
-    deadline = result_due_on(ends_on)
+    due_on, unknown = _deadline(ends_on)
     groups = {g["subject_id"]: g["inspectors"] for g in d["groups"]}
     await conn.executemany(
         """INSERT INTO results.assignments (draw_id, subject_id, batch_id, plan_id, identifier,
-           name, initiating_department, items, inspectors, ends_on, due_on, due_on_provisional)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT DO NOTHING""",
+           name, region_code, risk_class, initiating_department, items, inspectors, ends_on,
+           due_on, due_on_unknown)
+           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT DO NOTHING""",
         [
             (
                 ev.subject,
@@ -46,12 +66,14 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
                 d["plan_id"],
                 s["identifier"],
                 s["name"],
+                s.get("region_code", ""),
+                s.get("risk_class", ""),
                 d["initiating_department"],
                 d["items"],
-                groups[s["subject_id"]],
+                groups.get(s["subject_id"], []),
                 ends_on,
-                deadline.due_on,
-                deadline.provisional,
+                due_on,
+                unknown,
             )
             for s in d["selection"]
         ],
@@ -59,16 +81,19 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 
 
 async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Records as they stand, for listing."""
+    """Records as they stand (latest values, number of corrections)."""
     d = ev.data
     if ev.name == "ResultRecorded":
         await conn.execute(
-            """INSERT INTO results.records (record_id, draw_id, subject_id, subject_identifier,
-               subject_name, inspected_on, outcome, findings, due_on, late, recorded_at,
-               version) VALUES ($1,$2,$3,$4,$5,$6::text::date,$7,$8,$9::text::date,$10,$11,$12)
-               ON CONFLICT (record_id) DO NOTHING""",
+            """INSERT INTO results.records (record_id, draw_id, batch_id, plan_id, subject_id,
+               subject_identifier, subject_name, inspected_on, outcome, findings, due_on, late,
+               recorded_by_department, recorded_at, version)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9,$10,$11::text::date,$12,$13,$14,
+               $15) ON CONFLICT (record_id) DO NOTHING""",
             ev.subject,
             d["draw_id"],
+            d["batch_id"],
+            d["plan_id"],
             d["subject_id"],
             d["subject_identifier"],
             d["subject_name"],
@@ -77,13 +102,22 @@ async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["findings"],
             d["due_on"],
             d["late"],
+            d["recorded_by_department"],
             ev.time,
             ev.aggregate_version,
+        )
+        await conn.execute(
+            """UPDATE results.assignments SET record_id = $3
+               WHERE draw_id = $1 AND subject_id = $2""",
+            d["draw_id"],
+            d["subject_id"],
+            ev.subject,
         )
     elif ev.name == "ResultCorrected":
         await conn.execute(
             """UPDATE results.records SET outcome = $2, findings = $3,
-               corrections = corrections + 1, version = $4 WHERE record_id = $1""",
+               corrections = corrections + 1, version = $4
+               WHERE record_id = $1 AND version < $4""",
             ev.subject,
             d["outcome"],
             d["findings"],

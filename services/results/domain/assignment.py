@@ -1,0 +1,75 @@
+"""检查任务 — a drawn subject waiting for its result, as the draw service announced it."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from services.results.domain.errors import NotInGroup
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """检查任务 — one subject of one draw, its inspection group and its result deadline.
+
+    ``due_on`` is None while the holiday calendar does not cover the deadline yet.
+    """
+
+    draw_id: str
+    subject_id: str
+    batch_id: str
+    plan_id: str
+    identifier: str
+    name: str
+    initiating_department: str
+    items: tuple[Mapping[str, Any], ...]
+    inspectors: tuple[Mapping[str, Any], ...]
+    ends_on: date
+    due_on: date | None
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> Assignment:
+        """Build from a read-model row (or any mapping with the same keys)."""
+        return cls(
+            draw_id=str(fields["draw_id"]),
+            subject_id=str(fields["subject_id"]),
+            batch_id=str(fields["batch_id"]),
+            plan_id=str(fields["plan_id"]),
+            identifier=fields["identifier"],
+            name=fields["name"],
+            initiating_department=fields["initiating_department"],
+            items=tuple(fields["items"]),
+            inspectors=tuple(fields["inspectors"]),
+            ends_on=_day(fields["ends_on"]),
+            due_on=None if fields.get("due_on") is None else _day(fields["due_on"]),
+        )
+
+    @property
+    def item_codes(self) -> set[str]:
+        """Codes of the items this inspection covers (进一次门，查多项事)."""
+        return {str(i["code"]) for i in self.items}
+
+    @property
+    def inspector_ids(self) -> set[str]:
+        """Ids of the inspectors of this subject's group."""
+        return {str(i["inspector_id"]) for i in self.inspectors}
+
+    def authorise(self, sub: str, dept: str, roles: Collection[str]) -> None:
+        """Only the subject's own group, or an operator of the initiating department (the
+        office acts for every department), records or corrects its result."""
+        if "inspector" in roles and sub in self.inspector_ids:
+            return
+        if "office" in roles:
+            return
+        if "operator" in roles and dept == self.initiating_department:
+            return
+        raise NotInGroup(
+            f"{sub!r} is not in the inspection group of subject {self.identifier} and is not "
+            f"an operator of the initiating department {self.initiating_department!r}"
+        )
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
