@@ -174,3 +174,40 @@ def test_import_over_http_reports_json_or_csv(client: httpx.Client) -> None:
     assert rejected.status_code == 422
     assert rejected.headers["content-type"].startswith("text/csv")
     assert rejected.text.splitlines()[1].startswith("2,risk_class,invalid_choice")
+
+
+def test_units_are_registered_changed_and_listed(client: httpx.Client) -> None:
+    """所所交叉 needs the inspector's unit and the subject's supervising unit."""
+    unit, other = "黄石市市场监管局黄石港所", "黄石市市场监管局下陆所"
+    inspector = client.post("/v1/inspectors", json=inspector_payload("TAX", 903, unit=unit))
+    assert inspector.status_code == 201 and inspector.json()["unit"] == unit
+    plain = client.post("/v1/inspectors", json=inspector_payload("TAX", 904)).json()
+    assert plain["unit"] == ""
+
+    def listed_inspectors() -> dict[str, str] | None:
+        rows = client.get("/v1/inspectors", params={"department": "TAX"}).json()
+        units = {r["id"]: r["unit"] for r in rows}
+        return units if plain["id"] in units else None
+
+    units = wait_until(listed_inspectors)
+    assert (units[inspector.json()["id"]], units[plain["id"]]) == (unit, "")
+
+    payload = subject_payload(random.Random(18), region_code="420281", supervising_unit=unit)
+    created = client.post("/v1/subjects", json=payload)
+    assert created.status_code == 201 and created.json()["supervising_unit"] == unit
+    url = f"/v1/subjects/{payload['identifier']}"
+    etag = created.headers["etag"]
+    changed = client.patch(url, json={"supervising_unit": other}, headers={"If-Match": etag})
+    assert changed.status_code == 200 and changed.json()["supervising_unit"] == other
+    last = client.get(f"{url}/history").json()[-1]
+    assert (last["type"], last["data"]["changes"]) == (
+        "SubjectChanged",
+        {"supervising_unit": other},
+    )
+
+    def listed_subject() -> dict | None:
+        page = client.get("/v1/subjects", params={"region_prefix": "420281"}).json()
+        found = [s for s in page["items"] if s["identifier"] == payload["identifier"]]
+        return found[0] if found and found[0]["version"] == 2 else None
+
+    assert wait_until(listed_subject)["supervising_unit"] == other

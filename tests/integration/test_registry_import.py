@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import random
@@ -16,9 +17,10 @@ import pytest
 
 from libs.common.context import Actor, CommandContext, command_context
 from services.registry.application import RegistryApplication
-from services.registry.domain.ids import subject_id
+from services.registry.domain.ids import inspector_id, subject_id
+from services.registry.domain.subjects import Subject
 from services.registry.imports.importer import Importer
-from tests.builders import subject_payload
+from tests.builders import inspector_payload, subject_payload
 from tests.support import ROOT, Infra
 
 HEADER_EN = ["identifier", "kind", "name", "region_code", "industry", "risk_class", "address"]
@@ -65,9 +67,11 @@ def _csv(header: list[str], rows: list[list[str]]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _run(app: RegistryApplication, data: bytes, name: str = "f.csv", **kw: Any) -> Any:
+def _run(
+    app: RegistryApplication, data: bytes, name: str = "f.csv", kind: str = "subjects", **kw: Any
+) -> Any:
     with command_context(CommandContext(actor=Actor("op-1", "SAMR", ("operator",)))):
-        return Importer(app).run("subjects", data, name, **kw)
+        return Importer(app).run(kind, data, name, **kw)
 
 
 def test_import_applies_every_row_and_reimport_writes_zero_events(app: RegistryApplication) -> None:
@@ -179,3 +183,122 @@ def test_command_line_import_exits_by_outcome_and_writes_the_report(
             "message": "'pirate' is not one of ['for_profit', 'non_profit', 'non_market']",
         }
     ]
+
+
+# -- units for 所所交叉 -------------------------------------------------------------------
+
+UNITS = ["黄石市市场监管局黄石港所", "黄石市市场监管局西塞山所", "黄石市市场监管局下陆所"]
+
+
+def test_subject_units_import_under_a_chinese_header_and_change_alone(
+    app: RegistryApplication,
+) -> None:
+    header = [*HEADER_ZH, "日常监管单位"]
+    rows = [[*r, UNITS[i % 3]] for i, r in enumerate(_rows(31, 6))]
+    rows[5][-1] = ""  # the column may be empty
+    first = _run(app, _csv(header, rows))
+    assert (first.errors, first.events_written) == ([], 6)
+    assert app.get_subject(rows[0][0]).supervising_unit == UNITS[0]
+    assert app.get_subject(rows[5][0]).supervising_unit == ""
+    assert _run(app, _csv(header, rows)).events_written == 0
+
+    rows[1][-1] = UNITS[2]
+    changed = _run(app, _csv(header, rows))
+    assert changed.events_written == 1
+    last = app.history(app.get_subject(rows[1][0]).id)[-1]
+    assert (last["type"], last["data"]["changes"]) == (
+        "SubjectChanged",
+        {"supervising_unit": UNITS[2]},
+    )
+
+    # A file in the older template (no unit column) leaves the units as they are.
+    older = _run(app, _csv(HEADER_ZH, [r[:-1] for r in rows]))
+    assert (older.rows_applied, older.events_written) == (6, 0)
+    assert app.get_subject(rows[1][0]).supervising_unit == UNITS[2]
+
+    # An empty cell in the column clears the unit.
+    rows[0][-1] = ""
+    assert _run(app, _csv(header, rows)).events_written == 1
+    assert app.get_subject(rows[0][0]).supervising_unit == ""
+
+
+INSPECTOR_HEADER_ZH = [
+    "所属部门",
+    "执法证号",
+    "姓名",
+    "执法层级",
+    "管辖区划",
+    "可检查事项类别",
+    "联系方式",
+    "所属单位",
+]
+
+
+def _inspector_rows(first: int, n: int) -> list[list[str]]:
+    out = []
+    for i in range(n):
+        p = inspector_payload("SAMR", first + i)
+        row = [p["department"], p["certificate_no"], p["name"], "县级", p["region_code"]]
+        out.append([*row, "一般;重点", p["contact"], UNITS[i % 3]])
+    return out
+
+
+def test_inspector_units_import_under_a_chinese_header_and_change_alone(
+    app: RegistryApplication,
+) -> None:
+    rows = _inspector_rows(3100, 4)
+    first = _run(app, _csv(INSPECTOR_HEADER_ZH, rows), kind="inspectors")
+    assert (first.errors, first.events_written) == ([], 4)
+    key = inspector_id("SAMR", rows[2][1])
+    assert app.get_inspector(key).unit == UNITS[2]
+    assert _run(app, _csv(INSPECTOR_HEADER_ZH, rows), kind="inspectors").events_written == 0
+
+    rows[2][-1] = UNITS[0]
+    assert _run(app, _csv(INSPECTOR_HEADER_ZH, rows), kind="inspectors").events_written == 1
+    last = app.history(key)[-1]
+    assert (last["type"], last["data"]["changes"]) == ("InspectorChanged", {"unit": UNITS[0]})
+
+    older = _csv(INSPECTOR_HEADER_ZH[:-1], [r[:-1] for r in rows])
+    assert _run(app, older, kind="inspectors").events_written == 0
+    assert app.get_inspector(key).unit == UNITS[0]
+
+
+def test_subject_stored_before_units_existed_loads_and_takes_a_unit_by_import(
+    app: RegistryApplication,
+) -> None:
+    """A SubjectRegistered whose stored payload has no supervising_unit, as written
+    before the field existed, straight into the PostgreSQL event store."""
+    (row,) = _rows(32, 1)
+    identifier, kind, name, region_code, industry, risk_class, address = row
+    subject = Subject.register(
+        identifier=identifier,
+        kind=kind,
+        name=name,
+        legal_form="",
+        region_code=region_code,
+        industry=industry,
+        address=address,
+        legal_representative="",
+        status="operating",
+        departments=[],
+        tags=[],
+        risk_class=risk_class,
+        abnormal_operation=False,
+        serious_violation=False,
+    )
+    (registered,) = subject.collect_events()
+    stored = app.mapper.to_stored_event(registered)
+    state = app.mapper.transcoder.decode(stored.state)
+    del state["supervising_unit"]
+    app.recorder.insert_events(
+        [dataclasses.replace(stored, state=app.mapper.transcoder.encode(state))]
+    )
+
+    subject = app.get_subject(identifier)
+    assert (subject.version, subject.supervising_unit, subject.name) == (1, "", name)
+    assert "supervising_unit" not in app.history(subject.id)[0]["data"]
+    assert _run(app, _csv(HEADER_ZH, [row])).events_written == 0
+    header = [*HEADER_ZH, "监管所"]
+    assert _run(app, _csv(header, [[*row, UNITS[1]]])).events_written == 1
+    assert app.get_subject(identifier).supervising_unit == UNITS[1]
+    assert _run(app, _csv(header, [[*row, UNITS[1]]])).events_written == 0

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 
 from services.registry.domain.conflicts import Conflict
 from services.registry.domain.errors import InvalidIdentifier, InvalidRecord
 from services.registry.domain.industries import require_industry
+from services.registry.domain.inspectors import Inspector
 from services.registry.domain.regions import require_region
 from services.registry.domain.subjects import Subject
-from tests.builders import subject_payload
+from services.registry.imports.columns import INSPECTOR_COLUMNS, SUBJECT_COLUMNS, header_map
+from services.registry.imports.validate import inspector_row, subject_row
+from tests.builders import inspector_payload, subject_payload
 
 
 def _subject(**overrides: Any) -> Subject:
@@ -129,3 +136,107 @@ def test_conflict_needs_a_known_reason_and_is_lifted_with_one() -> None:
         conflict.lift("", date(2026, 2, 1))
     conflict.lift("关系已解除", date(2026, 2, 1))
     assert not conflict.active
+
+
+# -- units for 所所交叉 -------------------------------------------------------------------
+
+
+def _inspector(**overrides: Any) -> Inspector:
+    fields = {"specialties": [], "status": "active", **inspector_payload("SAMR", 1), **overrides}
+    return Inspector.register(**fields)
+
+
+def test_subject_supervising_unit_is_registered_and_changed_on_its_own() -> None:
+    subject = _subject(supervising_unit=" 黄石市市场监管局黄石港所 ")
+    assert subject.supervising_unit == "黄石市市场监管局黄石港所"
+    assert _subject().supervising_unit == ""
+    subject.collect_events()
+    assert subject.change(**subject.fields()) == {}
+    assert subject.change(supervising_unit="黄石市市场监管局黄石港所 ") == {}
+    assert not subject.collect_events()
+    changed = subject.change(address=subject.address, supervising_unit="黄石市市场监管局下陆所")
+    assert changed == {"supervising_unit": "黄石市市场监管局下陆所"}
+    (event,) = subject.collect_events()
+    assert type(event).__name__ == "SubjectChanged"
+    assert event.changes == {"supervising_unit": "黄石市市场监管局下陆所"}  # type: ignore[attr-defined]
+
+
+def test_inspector_unit_is_registered_and_changed_on_its_own() -> None:
+    inspector = _inspector(unit="黄石市市场监管局黄石港所")
+    assert inspector.unit == "黄石市市场监管局黄石港所"
+    assert _inspector().unit == ""
+    inspector.collect_events()
+    assert inspector.change(name=inspector.name, unit="黄石市市场监管局黄石港所") == {}
+    assert inspector.change(name=inspector.name, unit="黄石市市场监管局西塞山所") == {
+        "unit": "黄石市市场监管局西塞山所"
+    }
+    (event,) = inspector.collect_events()
+    assert type(event).__name__ == "InspectorChanged"
+    assert event.changes == {"unit": "黄石市市场监管局西塞山所"}  # type: ignore[attr-defined]
+    assert inspector.change(unit="") == {"unit": ""}
+
+
+def _stored_before_units(aggregate: Aggregate, field: str) -> list[Any]:
+    """The aggregate's events as stored before ``field`` existed, read back by the mapper."""
+    mapper = Application[UUID]().mapper
+    events = []
+    for event in aggregate.collect_events():
+        stored = mapper.to_stored_event(event)
+        state = mapper.transcoder.decode(stored.state)
+        state.pop(field, None)
+        old = dataclasses.replace(stored, state=mapper.transcoder.encode(state))
+        events.append(mapper.to_domain_event(old))
+    return events
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: _subject(supervising_unit="黄石港所"), "supervising_unit"),
+        (lambda: _inspector(unit="黄石港所"), "unit"),
+    ],
+    ids=["subject", "inspector"],
+)
+def test_events_stored_before_units_existed_still_load(make: Any, field: str) -> None:
+    original = make()
+    (registered,) = _stored_before_units(original, field)
+    assert field not in vars(registered)
+    aggregate = registered.mutate(None)
+    assert getattr(aggregate, field) == ""
+    assert aggregate.change(**{field: "下陆所"}) == {field: "下陆所"}
+    assert aggregate.version == 2 and getattr(aggregate, field) == "下陆所"
+
+
+def _row(columns: dict[str, tuple[str, ...]], headers: list[str], cells: list[str]) -> dict:
+    return {field: cells[i] for i, field in header_map(headers, columns).items()}
+
+
+def test_unit_columns_are_read_from_chinese_headers_and_left_out_when_absent() -> None:
+    identifier = subject_payload(random.Random(7))["identifier"]
+    headers = [
+        "统一社会信用代码",
+        "主体类型",
+        "企业名称",
+        "行政区划代码",
+        "行业代码",
+        "信用风险分类",
+    ]
+    cells = [identifier, "营利性", "黄石市某商贸有限公司", "420202", "F52", "B"]
+    fields, errors = subject_row(
+        2, _row(SUBJECT_COLUMNS, [*headers, "日常监管单位"], [*cells, " 黄石港所 "])
+    )
+    assert errors == [] and fields is not None and fields["supervising_unit"] == "黄石港所"
+    fields, _ = subject_row(2, _row(SUBJECT_COLUMNS, [*headers, "监管所"], [*cells, ""]))
+    assert fields is not None and fields["supervising_unit"] == ""
+    fields, _ = subject_row(2, _row(SUBJECT_COLUMNS, headers, cells))
+    assert fields is not None and "supervising_unit" not in fields
+
+    headers = ["所属部门", "执法证号", "姓名", "执法层级", "管辖区划", "可检查事项类别"]
+    cells = ["SAMR", "SAMR-00001", "张三", "县级", "420202", "一般"]
+    for header in ("所属单位", "执法机构", "unit"):
+        fields, errors = inspector_row(
+            2, _row(INSPECTOR_COLUMNS, [*headers, header], [*cells, "黄石港所"])
+        )
+        assert errors == [] and fields is not None and fields["unit"] == "黄石港所"
+    fields, _ = inspector_row(2, _row(INSPECTOR_COLUMNS, headers, cells))
+    assert fields is not None and "unit" not in fields

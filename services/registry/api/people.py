@@ -31,6 +31,12 @@ class InspectorIn(BaseModel):
     )
     status: InspectorStatus = "active"
     contact: str = Field(default="", max_length=64, description="never disclosed")
+    unit: str = Field(
+        default="",
+        max_length=100,
+        description="执法机构/所 the inspector belongs to, e.g. 黄石市市场监管局黄石港所 "
+        "(所所交叉: not drawn for subjects this unit routinely supervises)",
+    )
 
 
 class InspectorStatusChange(BaseModel):

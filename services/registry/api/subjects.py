@@ -38,6 +38,9 @@ class SubjectIn(BaseModel):
     risk_class: RiskClass
     abnormal_operation: bool = Field(False, description="经营异常名录")
     serious_violation: bool = Field(False, description="严重违法失信名单")
+    supervising_unit: str = Field(
+        "", max_length=100, description="日常监管单位: the unit (所) that routinely supervises it"
+    )
 
 
 class SubjectChange(BaseModel):
@@ -51,6 +54,7 @@ class SubjectChange(BaseModel):
     legal_representative: str | None = Field(None, max_length=64)
     departments: list[str] | None = None
     tags: list[str] | None = None
+    supervising_unit: str | None = Field(None, max_length=100, description='"" clears it')
 
 
 class StatusChange(BaseModel):

@@ -13,7 +13,7 @@ from services.registry.domain.regions import require_region
 LEVELS = ("province", "city", "county")  # 省/市/县
 STATUSES = ("active", "suspended", "transferred")  # 在岗, 暂停, 调离
 CATEGORIES = ("general", "key")
-CHANGEABLE = ("name", "level", "region_code", "specialties", "categories", "contact")
+CHANGEABLE = ("name", "level", "region_code", "specialties", "categories", "contact", "unit")
 
 
 def _one_of(value: str, allowed: tuple[str, ...], what: str) -> None:
@@ -40,6 +40,7 @@ class Inspector(Aggregate):
         categories: list[str],
         status: str,
         contact: str,
+        unit: str = "",  # absent from events recorded before units existed
     ) -> None:
         self.department = department
         self.certificate_no = certificate_no
@@ -50,6 +51,9 @@ class Inspector(Aggregate):
         self.categories = categories
         self.status = status
         self.contact = contact  # never disclosed
+        # 执法机构/所 the inspector belongs to; the draw keeps inspectors away from subjects
+        # their own unit routinely supervises (所所交叉). "" = not recorded.
+        self.unit = unit
 
     @classmethod
     def register(cls, **fields: Any) -> Inspector:
@@ -59,6 +63,8 @@ class Inspector(Aggregate):
         for category in fields["categories"]:
             _one_of(category, CATEGORIES, "qualified item category")
         require_region(fields["region_code"])
+        if "unit" in fields:
+            fields["unit"] = fields["unit"].strip()
         return cls(**fields)
 
     def change(self, **proposed: Any) -> dict[str, Any]:
@@ -66,6 +72,8 @@ class Inspector(Aggregate):
         unknown = set(proposed) - set(CHANGEABLE)
         if unknown:
             raise InvalidRecord(f"fields {sorted(unknown)} cannot be changed this way")
+        if "unit" in proposed:
+            proposed["unit"] = proposed["unit"].strip()
         changes = {k: v for k, v in proposed.items() if getattr(self, k) != v}
         if "level" in changes:
             _one_of(changes["level"], LEVELS, "level")

@@ -32,6 +32,7 @@ CHANGEABLE = (
     "legal_representative",
     "departments",
     "tags",
+    "supervising_unit",
 )
 _NON_MARKET_ID = re.compile(r"^[A-Z]{2,10}-[0-9A-Za-z-]{4,40}$")
 
@@ -95,6 +96,7 @@ class Subject(Aggregate):
         risk_class: str,
         abnormal_operation: bool,
         serious_violation: bool,
+        supervising_unit: str = "",  # absent from events recorded before units existed
     ) -> None:
         self.identifier = identifier
         self.kind = kind
@@ -110,12 +112,16 @@ class Subject(Aggregate):
         self.risk_class = risk_class
         self.abnormal_operation = abnormal_operation
         self.serious_violation = serious_violation
+        # 日常监管单位: the unit (所) that routinely supervises the subject; "" = not recorded.
+        self.supervising_unit = supervising_unit
         self.risk_history: list[dict[str, Any]] = []
 
     @classmethod
     def register(cls, *, identifier: str, kind: str, **fields: Any) -> Subject:
         """Validate the identifier and fields, then record ``SubjectRegistered``."""
         compact = normalise_identifier(kind, identifier)
+        if "supervising_unit" in fields:
+            fields["supervising_unit"] = fields["supervising_unit"].strip()
         check_fields(fields)
         _one_of(fields["risk_class"], RISK_CLASSES, "risk class")
         _one_of(fields["status"], STATUSES, "status")
@@ -130,6 +136,8 @@ class Subject(Aggregate):
         unknown = set(proposed) - set(CHANGEABLE)
         if unknown:
             raise InvalidRecord(f"fields {sorted(unknown)} cannot be changed this way")
+        if "supervising_unit" in proposed:
+            proposed["supervising_unit"] = proposed["supervising_unit"].strip()
         changes = {k: v for k, v in proposed.items() if getattr(self, k) != v}
         if changes:
             check_fields(changes)

@@ -17,6 +17,9 @@ SUBJECT_COLUMNS: dict[str, tuple[str, ...]] = {
     "risk_class": ("risk_class", "信用风险分类", "风险等级"),
     "abnormal_operation": ("abnormal_operation", "经营异常名录"),
     "serious_violation": ("serious_violation", "严重违法失信名单"),
+    # 所所交叉. Optional, and newer than the first templates: a file without the column
+    # leaves the unit of existing records as it is; an empty cell clears it.
+    "supervising_unit": ("supervising_unit", "日常监管单位", "监管所", "日常监管所", "属地监管所"),
 }
 SUBJECT_REQUIRED = ("identifier", "kind", "name", "region_code", "industry", "risk_class")
 
@@ -30,6 +33,7 @@ INSPECTOR_COLUMNS: dict[str, tuple[str, ...]] = {
     "categories": ("categories", "可检查事项类别", "事项类别"),
     "status": ("status", "状态", "在岗状态"),
     "contact": ("contact", "联系方式", "电话"),
+    "unit": ("unit", "所属单位", "执法机构", "所属执法机构"),  # optional, like supervising_unit
 }
 INSPECTOR_REQUIRED = ("department", "certificate_no", "name", "level", "region_code", "categories")
 

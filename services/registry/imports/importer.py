@@ -178,7 +178,7 @@ class Importer:
         if current is None:
             return Subject(**fields) if kind == "subjects" else Inspector(**fields)
         if kind == "subjects":
-            current.change(**{k: fields[k] for k in CHANGEABLE})
+            current.change(**{k: fields[k] for k in CHANGEABLE if k in fields})
             current.change_status(fields["status"], IMPORT_REASON)
             current.classify(fields["risk_class"], IMPORT_REASON, today)
             for list_name in ("abnormal_operation", "serious_violation"):

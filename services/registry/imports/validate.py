@@ -62,6 +62,10 @@ class _Row:
             self.fail(column, "invalid_flag", f"{raw!r} is not yes/no (是/否)")
         return False
 
+    def if_present(self, column: str) -> dict[str, str]:
+        """``{column: text}`` when the file has the column, else nothing (field untouched)."""
+        return {column: self.text(column)} if column in self.values else {}
+
     def check(self, column: str, rule: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return rule(*args, **kwargs)
@@ -100,6 +104,7 @@ def subject_row(
         "risk_class": row.choice("risk_class", RISK_CLASSES),
         "abnormal_operation": row.flag("abnormal_operation"),
         "serious_violation": row.flag("serious_violation"),
+        **row.if_present("supervising_unit"),
     }
     return (None, row.errors) if row.errors else (fields, [])
 
@@ -128,5 +133,6 @@ def inspector_row(
         "categories": categories,
         "status": row.choice("status", INSPECTOR_STATUSES, default="active"),
         "contact": row.text("contact"),
+        **row.if_present("unit"),
     }
     return (None, row.errors) if row.errors else (fields, [])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from libs.common.envelope import InboundEvent
 from services.registry.domain.items import CHANGEABLE as ITEM_FIELDS
 
-INSPECTOR_COLUMNS = ("name", "level", "region_code", "specialties", "categories")
+INSPECTOR_COLUMNS = ("name", "level", "region_code", "specialties", "categories", "unit")
 SUBJECT_COLUMNS = (
     "identifier",
     "kind",
@@ -23,7 +25,10 @@ SUBJECT_COLUMNS = (
     "risk_class",
     "abnormal_operation",
     "serious_violation",
+    "supervising_unit",
 )
+# Fields newer than the first events: events recorded before them lack the key.
+ADDED_LATER = {"supervising_unit": "", "unit": ""}
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.items_view (
@@ -48,6 +53,10 @@ DDL = [
         name text NOT NULL, level text NOT NULL, region_code text NOT NULL,
         specialties jsonb NOT NULL, categories jsonb NOT NULL, status text NOT NULL,
         version int NOT NULL)""",
+    # 所所交叉 units, added after the tables above: existing databases get the columns here.
+    "ALTER TABLE {schema}.subjects_view"
+    " ADD COLUMN IF NOT EXISTS supervising_unit text NOT NULL DEFAULT ''",
+    "ALTER TABLE {schema}.inspectors_view ADD COLUMN IF NOT EXISTS unit text NOT NULL DEFAULT ''",
     """CREATE TABLE IF NOT EXISTS {schema}.experts_view (
         id uuid PRIMARY KEY, field text NOT NULL, name text NOT NULL,
         organisation text NOT NULL, status text NOT NULL, version int NOT NULL)""",
@@ -120,10 +129,14 @@ async def _insert_subjects(conn: asyncpg.Connection, events: list[InboundEvent])
         f"INSERT INTO registry.subjects_view ({', '.join(columns)}) VALUES ({placeholders}) "
         "ON CONFLICT (id) DO NOTHING",
         [
-            (ev.subject, ev.aggregate_version, *(ev.data[c] for c in SUBJECT_COLUMNS))
+            (ev.subject, ev.aggregate_version, *(_field(ev.data, c) for c in SUBJECT_COLUMNS))
             for ev in events
         ],
     )
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    return data[name] if name not in ADDED_LATER else data.get(name, ADDED_LATER[name])
 
 
 async def _apply_subject(conn: asyncpg.Connection, ev: InboundEvent) -> None:
@@ -155,8 +168,8 @@ async def _apply_people(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     if ev.name == "InspectorRegistered":
         await conn.execute(
             """INSERT INTO registry.inspectors_view (id, department, certificate_no, name, level,
-               region_code, specialties, categories, status, version)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO NOTHING""",
+               region_code, specialties, categories, status, version, unit)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (id) DO NOTHING""",
             ev.subject,
             d["department"],
             d["certificate_no"],
@@ -167,6 +180,7 @@ async def _apply_people(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["categories"],
             d["status"],
             ev.aggregate_version,
+            _field(d, "unit"),
         )
     elif ev.name == "InspectorChanged":
         changes = {k: v for k, v in d["changes"].items() if k in INSPECTOR_COLUMNS}
