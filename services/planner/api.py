@@ -14,6 +14,7 @@ from libs.common.auth import Principal, require_roles
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from services.planner.application import PlannerApplication
+from services.planner.domain.batches import MAX_FULL_LIST, batch_with_defaults
 from services.planner.domain.plan import Plan
 
 router = APIRouter(prefix="/v1", tags=["plans"])
@@ -23,19 +24,43 @@ Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspe
 App = Annotated[PlannerApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 RiskClass = Literal["A", "B", "C", "D"]
+SubjectStatus = Literal["operating", "deregistered", "revoked", "moved_out", "cancelled"]
+SubjectFlag = Literal["abnormal_operation", "serious_violation"]
+TagCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
 class PoolFilter(BaseModel):
-    """抽查对象范围 — which subjects a batch draws from; an empty list restricts nothing."""
+    """抽查对象范围 — which subjects a batch draws from; an empty list restricts nothing
+    (except ``statuses``, where empty means operating subjects only)."""
 
     region_prefixes: list[str] = Field(
-        default_factory=list, description="GB/T 2260 prefixes, e.g. 42 or 4202"
+        default_factory=list, description="区域: GB/T 2260 prefixes, e.g. 42 or 4202"
     )
-    kinds: list[Literal["for_profit", "non_profit", "non_market"]] = []
+    kinds: list[Literal["for_profit", "non_profit", "non_market"]] = Field(
+        default_factory=list,
+        description="主体类型: 营利性 for_profit, 非营利性 non_profit, 非市场主体 non_market",
+    )
     industries: list[str] = Field(
-        default_factory=list, description="GB/T 4754 sections or divisions, e.g. F52"
+        default_factory=list, description="行业: GB/T 4754 sections or divisions, e.g. F52"
     )
-    risk_classes: list[RiskClass] = []
+    risk_classes: list[RiskClass] = Field(
+        default_factory=list, description="信用风险分类: only these classes are drawn"
+    )
+    tags: list[TagCode] = Field(
+        default_factory=list,
+        description="标签: codes of the tag dictionary (标签字库); a subject qualifies if it "
+        "has any of them",
+    )
+    statuses: list[SubjectStatus] = Field(
+        default_factory=list,
+        description="登记状态: 存续 operating, 注销 deregistered, 吊销 revoked, 迁出 moved_out, "
+        "撤销 cancelled; empty means operating (存续) subjects only",
+    )
+    flags: list[SubjectFlag] = Field(
+        default_factory=list,
+        description="名录: 经营异常名录 abnormal_operation, 严重违法失信名单 serious_violation; "
+        "a subject qualifies if it is on any of them",
+    )
 
 
 class BatchIn(BaseModel):
@@ -45,9 +70,38 @@ class BatchIn(BaseModel):
     pool: PoolFilter = Field(default_factory=PoolFilter)
     ratios: dict[RiskClass, float] = Field(
         default_factory=dict,
-        description="share per credit-risk class; defaults A 0.01, B 0.03, C 0.10, D 0.20",
+        description="抽查比例: share per credit-risk class; defaults A 0.01, B 0.03, C 0.10, "
+        "D 0.20",
+    )
+    counts: dict[RiskClass, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description='抽查数量: fixed number of subjects per credit-risk class, e.g. {"D": 5}; '
+        "a class given here is drawn by count instead of by ratio",
+    )
+    full_list: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_FULL_LIST,
+        description="全覆盖/重点检查对象: identifiers (USCC 统一社会信用代码, or PREFIX-local-id "
+        "of non-market subjects) inspected at 100 %, each once; always included, outside the "
+        "random strata; at most 20 000 in all the batches of a plan",
     )
     directed: bool = Field(False, description="定向抽查 (true) or 不定向抽查 (false)")
+    complaint_referral: bool = Field(
+        False,
+        description="投诉举报、转办交办: subjects already inspected this year for the same "
+        "general item are not excluded",
+    )
+    cross_jurisdiction: bool = Field(
+        False,
+        description="所所交叉: no inspector from the unit that routinely supervises the subject "
+        "(日常监管单位)",
+    )
+    avoid_previous_inspectors: bool = Field(
+        True, description="回避上次检查人员: nobody who inspected the same subject last time"
+    )
+    min_group_size: int = Field(
+        2, ge=2, description="检查组人数: at least this many inspectors on each subject"
+    )
     starts_on: date
     ends_on: date
 
@@ -85,6 +139,7 @@ def _plan_view(plan: Plan) -> dict[str, Any]:
 def _row_view(row: asyncpg.Record) -> dict[str, Any]:
     out = dict(row)
     plan_id = out.pop("plan_id")
+    out["batches"] = [batch_with_defaults(b) for b in out["batches"]]
     return {"id": str(plan_id), **out, "published": out["published_on"] is not None}
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import random
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +14,9 @@ import httpx
 import nats
 import pytest
 
-from tests.builders import item_payload
+from services.planner.application import PlannerApplication
+from services.planner.domain.plan import Plan
+from tests.builders import item_payload, make_uscc
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 RUN = uuid.uuid4().hex[:6].upper()
@@ -70,6 +74,16 @@ def items(clients: dict[str, Any]) -> list[str]:
     return [SAMR_ITEM, TAX_ITEM]
 
 
+DRAW_RULE_DEFAULTS = {
+    "counts": {},
+    "full_list": [],
+    "complaint_referral": False,
+    "cross_jurisdiction": False,
+    "avoid_previous_inspectors": True,
+    "min_group_size": 2,
+}
+
+
 def _plan(codes: list[str], **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "year": 2026,
@@ -102,6 +116,8 @@ def test_joint_plan_is_filed_with_batch_ids_and_published_once_by_the_office(
     (batch,) = plan["batches"]
     assert plan["version"] == 1 and uuid.UUID(batch["batch_id"])
     assert batch["ratios"] == {"A": 0.01, "B": 0.03, "C": 0.15, "D": 0.20}
+    assert batch["pool"]["tags"] == batch["pool"]["statuses"] == batch["pool"]["flags"] == []
+    assert {k: batch[k] for k in DRAW_RULE_DEFAULTS} == DRAW_RULE_DEFAULTS
     assert [i["code"] for i in plan["items"]] == items
 
     by_operator = clients["samr"].post(f"/v1/plans/{plan['id']}/publish")
@@ -225,3 +241,170 @@ def test_plan_events_on_the_wire_follow_the_contract(
     }
     assert set(data["items"][0]) == {"code", "department", "name", "category", "ratio"}
     assert data["batches"] == plan["batches"]
+
+
+def _full_batch() -> dict[str, Any]:
+    """A batch using every key a batch can carry."""
+    rng = random.Random(RUN)
+    return {
+        "name": "重点对象批次",
+        "pool": {
+            "region_prefixes": ["42"],
+            "kinds": ["for_profit"],
+            "industries": ["F52"],
+            "risk_classes": ["C", "D"],
+            "tags": ["cold-chain", "SPECIAL_EQUIP"],
+            "statuses": ["operating", "moved_out"],
+            "flags": ["abnormal_operation"],
+        },
+        "ratios": {"C": 0.12},
+        "counts": {"D": 5},
+        "full_list": [make_uscc(rng), make_uscc(rng), "PROJ-2026-0001"],
+        "directed": True,
+        "complaint_referral": True,
+        "cross_jurisdiction": True,
+        "avoid_previous_inspectors": False,
+        "min_group_size": 3,
+        "starts_on": "2026-07-01",
+        "ends_on": "2026-09-30",
+    }
+
+
+def test_every_batch_key_round_trips_through_the_api_the_read_model_and_the_wire(
+    clients: dict[str, Any], items: list[str], infra: Infra
+) -> None:
+    sent = _full_batch()
+    created = clients["samr"].post("/v1/plans", json=_plan(items, batches=[sent]))
+    assert created.status_code == 201, created.text
+    plan = created.json()
+    (batch,) = plan["batches"]
+    expected = {**sent, "ratios": {"A": 0.01, "B": 0.03, "C": 0.12, "D": 0.20}}
+    assert {k: v for k, v in batch.items() if k != "batch_id"} == expected
+
+    def projected() -> dict[str, Any] | None:
+        got = clients["tax"].get(f"/v1/plans/{plan['id']}")
+        return got.json() if got.status_code == 200 else None
+
+    assert wait_until(projected)["batches"] == plan["batches"]
+    listed = clients["tax"].get("/v1/plans", params={"year": 2026, "limit": 1000}).json()
+    (row,) = [p for p in listed["items"] if p["id"] == plan["id"]]
+    assert row["batches"] == plan["batches"]
+
+    settings = infra.settings()
+
+    async def created_on_the_wire() -> dict[str, Any] | None:
+        nc = await nats.connect(infra.nats_url)
+        try:
+            js = nc.jetstream()
+            sub = await js.subscribe(
+                f"{settings.subject_prefix('planner')}.plan.PlanCreated",
+                stream=settings.stream_name("planner"),
+                ordered_consumer=True,
+            )
+            try:
+                while True:
+                    msg = await sub.next_msg(timeout=2)
+                    event = json.loads(msg.data)
+                    if event["subject"] == plan["id"]:
+                        return dict(event)
+            except nats.errors.TimeoutError:
+                return None
+        finally:
+            await nc.close()
+
+    event = wait_until(lambda: asyncio.run(created_on_the_wire()))
+    assert event["data"]["batches"] == plan["batches"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"pool": {"tags": ["bad tag"]}}, "batches[0].pool.tags[0]"),
+        ({"pool": {"statuses": ["closed"]}}, "batches[0].pool.statuses[0]"),
+        ({"pool": {"flags": ["blacklist"]}}, "batches[0].pool.flags[0]"),
+        ({"counts": {"D": -1}}, "batches[0].counts.D"),
+        ({"counts": {"D": 1.5}}, "batches[0].counts.D"),
+        ({"counts": {"E": 3}}, "batches[0].counts.E"),  # reported as counts.E.[key]
+        ({"min_group_size": 1}, "batches[0].min_group_size"),
+        ({"cross_jurisdiction": "maybe"}, "batches[0].cross_jurisdiction"),
+        ({"complaint_referral": "maybe"}, "batches[0].complaint_referral"),
+        ({"avoid_previous_inspectors": "maybe"}, "batches[0].avoid_previous_inspectors"),
+        ({"full_list": "PROJ-2026-0001"}, "batches[0].full_list"),
+    ],
+)
+def test_bad_batch_values_are_rejected_with_their_field_path(
+    clients: dict[str, Any], items: list[str], change: dict[str, Any], field: str
+) -> None:
+    body = _plan(items)
+    body["batches"][0].update(change)
+    response = clients["samr"].post("/v1/plans", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    fields = [e["field"] for e in response.json()["errors"]]
+    assert any(f == field or f.startswith(field + ".") for f in fields), fields
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"full_list": ["PROJ-2026-0001", "91110000600037341X"]}, "batches[0].full_list[1]"),
+        ({"full_list": ["PROJ-2026-0001", "PROJ-2026-0001"]}, "batches[0].full_list"),
+        ({"counts": {"A": 2}}, "batches[0].counts.A"),  # the pool takes B and C only
+        ({"pool": {"tags": ["t1", "t1"]}}, "batches[0].pool.tags"),
+    ],
+)
+def test_batch_rules_beyond_the_schema_are_rejected_with_their_path(
+    clients: dict[str, Any], items: list[str], change: dict[str, Any], path: str
+) -> None:
+    body = _plan(items)
+    body["batches"][0].update(change)
+    response = clients["samr"].post("/v1/plans", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["title"] == "Invalid plan"
+    assert response.json()["detail"].startswith(path + ":")
+
+
+@pytest.fixture(scope="module")
+def planner_store(infra: Infra, services: dict[str, ServiceProcess]) -> Iterator[Any]:
+    """The planner's event store, opened in the test process (as an old release would)."""
+    app = PlannerApplication(infra.settings("planner"))
+    yield app
+    app.close()
+
+
+def test_plan_stored_before_the_new_batch_keys_reads_with_their_defaults(
+    clients: dict[str, Any], items: list[str], planner_store: PlannerApplication
+) -> None:
+    catalogue = {i["code"]: i for i in clients["samr"].get("/v1/items").json()}
+    plan = Plan.create(
+        year=2026,
+        title="旧版本计划",
+        mode="comprehensive",
+        initiating_department="SAMR",
+        participating_departments=["TAX"],
+        items=[catalogue[c] for c in items],
+        batches=[_plan(items)["batches"][0]],
+    )
+    created: Any = plan.collect_events()[0]
+    (batch,) = plan.batches
+    old = {k: batch[k] for k in ("batch_id", "name", "ratios", "directed", "starts_on")}
+    old["ends_on"] = batch["ends_on"]
+    old["pool"] = {
+        k: batch["pool"][k] for k in ("region_prefixes", "kinds", "industries", "risk_classes")
+    }
+    planner_store.save(dataclasses.replace(created, batches=[old]))  # as stored back then
+
+    def projected() -> dict[str, Any] | None:
+        got = clients["tax"].get(f"/v1/plans/{plan.id}")
+        return got.json() if got.status_code == 200 else None
+
+    (read,) = wait_until(projected)["batches"]
+    assert read == batch  # every key, the new ones at their defaults
+    published = clients["office"].post(f"/v1/plans/{plan.id}/publish")
+    assert published.status_code == 200, published.text  # the old event loads in the service
+    reloaded = planner_store.get_plan(plan.id)
+    assert reloaded.batches == [batch] and reloaded.published
+    (stored,) = planner_store.repository.get(plan.id, version=1).batches
+    assert stored == batch
+    (event,) = [e for e in planner_store.events.get(plan.id) if e.originator_version == 1]
+    assert set(event.batches[0]) == set(old)  # the stored event is unchanged

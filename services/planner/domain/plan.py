@@ -8,7 +8,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.planner.domain.batches import check_batches
+from services.planner.domain.batches import batch_with_defaults, check_batches
 from services.planner.domain.errors import (
     InvalidPlan,
     ItemNotPublished,
@@ -119,7 +119,8 @@ class Plan(Aggregate):
         self.initiating_department = initiating_department
         self.participating_departments = participating_departments
         self.items = items
-        self.batches = batches
+        # Plans stored before a batch key existed lack it: fill its default, on read only.
+        self.batches = [batch_with_defaults(b) for b in batches]
         self.published_on: str | None = None
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from libs.common.envelope import InboundEvent
+from services.planner.domain.batches import batch_with_defaults
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.items_view (
@@ -80,7 +81,7 @@ async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["initiating_department"],
             d["participating_departments"],
             d["items"],
-            d["batches"],
+            [batch_with_defaults(b) for b in d["batches"]],
             ev.time,
             ev.aggregate_version,
         )
