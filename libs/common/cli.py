@@ -1,5 +1,5 @@
 """The ``ssj`` command: ``ssj run`` (what ``make run`` calls), ``ssj token``, and the
-services' own commands (``ssj import``)."""
+services' own commands (``ssj import``, ``ssj draw``)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,25 @@ def main(argv: list[str] | None = None) -> int:
     from services.registry import cli as registry_cli
 
     registry_cli.add_parser(sub)
+    draw_p = sub.add_parser(
+        "draw",
+        help="verify, replay or RFC 3797-select draws offline (no service needed)",
+        description="ssj draw verify PROOF.json | ssj draw replay INPUT.json | "
+        "ssj draw rfc3797 --pool-size N --count K SOURCE...",
+    )
+    draw_p.add_argument("action", choices=["verify", "replay", "rfc3797"])
+    draw_p.add_argument("rest", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
+    if args.command == "draw":
+        # The protocol is standard-library only; these are its own command lines.
+        if args.action == "rfc3797":
+            from services.draw.protocol import rfc3797
+
+            return rfc3797.main(args.rest)
+        from services.draw.protocol import proof
+
+        return proof.main([args.action, *args.rest])
     if args.command == "import":
         return registry_cli.run(args)
     if args.command == "run":

@@ -43,35 +43,28 @@ async def plans(db: Pool, year: int | None = None) -> list[dict[str, Any]]:
 
 def _public_draw(row: asyncpg.Record) -> dict[str, Any]:
     draw = dict(row)
-    # Inspector ids are internal; names and departments are what the public sees.
-    draw["groups"] = [
-        {
-            "subject_id": g["subject_id"],
-            "inspectors": [
-                {"name": i["name"], "department": i["department"], "role": i["role"]}
-                for i in g["inspectors"]
-            ],
-        }
-        for g in draw["groups"]
-    ]
+    draw["status"] = "executed" if draw["executed_at"] else "announced"
+    # The group's inspectors by name, department and role; ids only so the draw's public
+    # proof (draw service) can be matched, never contacts.
     return draw
 
 
-@router.get("/draws", summary="Executed draws 抽取结果")
+@router.get("/draws", summary="Announced and executed draws 抽取公告与结果")
 async def draws(db: Pool, plan_id: UUID | None = None) -> list[dict[str, Any]]:
-    """Draws with seed, pool hash, strata and selection, so anyone can re-run them."""
+    """Draws from their announcement on: pool hash, commitment and entropy source first,
+    then secret, entropy, seed and the drawn subjects, so anyone can verify them."""
     rows = await db.fetch(
-        "SELECT * FROM disclosure.draws WHERE ($1::uuid IS NULL OR plan_id = $1) "
-        "ORDER BY executed_at",
+        "SELECT * FROM disclosure.public_draws WHERE ($1::uuid IS NULL OR plan_id = $1) "
+        "ORDER BY announced_at",
         plan_id,
     )
     return [_public_draw(r) for r in rows]
 
 
-@router.get("/draws/{draw_id}", summary="One executed draw")
+@router.get("/draws/{draw_id}", summary="One draw")
 async def draw(draw_id: UUID, db: Pool) -> dict[str, Any]:
     """One draw, as disclosed."""
-    row = await db.fetchrow("SELECT * FROM disclosure.draws WHERE draw_id = $1", draw_id)
+    row = await db.fetchrow("SELECT * FROM disclosure.public_draws WHERE draw_id = $1", draw_id)
     if row is None:
         raise Problem(404, "Not found", f"no disclosed draw {draw_id}")
     return _public_draw(row)

@@ -1,22 +1,23 @@
-"""HTTP API of the draw service."""
+"""HTTP API of the draw service: announce, execute, replace (递补), prove."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any
+import json
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
 
 from libs.common.auth import Principal, require_roles
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from services.draw.application import DrawApplication
+from services.draw.domain.announce import PoolSubject, RosterEntry
 from services.draw.domain.draw import Draw
-from services.draw.domain.errors import BatchNotDrawable
-from services.draw.domain.selection import Candidate, Examiner
+from services.draw.domain.errors import InvalidDraw
 
 router = APIRouter(prefix="/v1", tags=["draw"])
 Drawer = Annotated[Principal, Depends(require_roles("operator", "office"))]
@@ -24,94 +25,324 @@ Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspe
 App = Annotated[DrawApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
+CLOSED = ("deregistered", "revoked", "cancelled")  # 注销, 吊销, 撤销: never in a pool
 
-class DrawRequest(BaseModel):
-    """Which published batch to draw."""
+
+class AnnounceRequest(BaseModel):
+    """公告: which published batch to draw and which public entropy will complete the seed."""
 
     batch_id: str = Field(min_length=1, max_length=64)
+    entropy_source: str = Field(
+        min_length=4,
+        max_length=500,
+        description="The public randomness that will complete the seed, fixed only after "
+        "this announcement, e.g. '中国福利彩票双色球第2026136期开奖号码 (2026-11-26)' or "
+        "'现场摇号数字，纪检组监督'.",
+    )
+    entropy_not_before: AwareDatetime | None = Field(
+        default=None,
+        description="When the entropy becomes known; execution is refused before then.",
+    )
+
+
+class ExecuteRequest(BaseModel):
+    """抽取: the public entropy, exactly as published (e.g. the lottery numbers)."""
+
+    entropy: str = Field(min_length=1, max_length=2000)
+
+
+class ReplacementRequest(BaseModel):
+    """递补: replace a drawn inspector or a drawn subject, with reason and approver."""
+
+    kind: Literal["inspector", "subject"]
+    identifier: str = Field(min_length=1, max_length=64, description="the drawn subject")
+    inspector_id: str | None = Field(
+        default=None, description="the inspector to replace (kind 'inspector')"
+    )
+    reason: str = Field(
+        min_length=2, max_length=500, description="回避, 岗位调整, 工作冲突, 注销 …"
+    )
+    approver: str = Field(min_length=1, max_length=100, description="审批人")
 
 
 async def _load_batch(db: asyncpg.Pool, batch_id: str) -> dict[str, Any]:
     row = await db.fetchrow("SELECT * FROM draw.batches WHERE batch_id = $1", batch_id)
     if row is None:
         raise Problem(404, "Not found", f"batch {batch_id} is unknown to the draw service")
-    if not row["published"]:
-        raise BatchNotDrawable(f"batch {batch_id} belongs to a plan that is not published")
-    batch = dict(row)
+    spec = dict(row["spec"] or {})
+    batch = {**spec, **{k: v for k, v in row.items() if k != "spec"}}
     batch["plan_id"] = str(batch["plan_id"])
     batch["ends_on"] = batch["ends_on"].isoformat()
-    classes = batch["pool"].get("risk_classes") or list(batch["ratios"])
-    batch["ratios"] = {k: float(v) for k, v in batch["ratios"].items() if k in classes}
+    batch["starts_on"] = batch["starts_on"].isoformat()
     return batch
 
 
-async def _load_pool(db: asyncpg.Pool, spec: dict[str, Any]) -> list[Candidate]:
+def _filters(batch: dict[str, Any]) -> dict[str, list[str]]:
+    spec = batch.get("pool") or {}
+    return {
+        key: list(spec.get(key) or [])
+        for key in (
+            "region_prefixes",
+            "kinds",
+            "industries",
+            "tags",
+            "statuses",
+            "flags",
+            "risk_classes",
+        )
+    }
+
+
+async def _load_pool(db: asyncpg.Pool, batch: dict[str, Any]) -> list[PoolSubject]:
+    """The eligible pool: the batch's filters over operating subjects, minus subjects
+    drawn this year for one of the batch's general items (unless the batch is a
+    complaint/referral case), plus the 100 % list."""
+    f = _filters(batch)
+    statuses = [s for s in (f["statuses"] or ["operating"]) if s not in CLOSED]
+    classes = f["risk_classes"] or ["A", "B", "C", "D"]
+    general = [i["code"] for i in batch["items"] if i.get("category") == "general"]
+    if batch.get("complaint_referral"):
+        general = []
+    full_list = [str(i) for i in batch.get("full_list") or []]
     rows = await db.fetch(
-        """SELECT subject_id, identifier, name, region_code, risk_class FROM draw.pool_subjects
-           WHERE status = 'operating'
-             AND (cardinality($1::text[]) = 0 OR region_code LIKE ANY (
-                    SELECT p || '%' FROM unnest($1::text[]) AS p))
-             AND (cardinality($2::text[]) = 0 OR kind = ANY ($2))
-             AND (cardinality($3::text[]) = 0 OR industry LIKE ANY (
-                    SELECT p || '%' FROM unnest($3::text[]) AS p))""",
-        spec.get("region_prefixes", []),
-        spec.get("kinds", []),
-        spec.get("industries", []),
+        """SELECT subject_id, identifier, name, region_code, risk_class, supervising_unit
+           FROM draw.pool_subjects s
+           WHERE status = ANY($1::text[]) AND risk_class = ANY($2::text[])
+             AND (cardinality($3::text[]) = 0 OR region_code LIKE ANY (
+                    SELECT p || '%' FROM unnest($3::text[]) AS p))
+             AND (cardinality($4::text[]) = 0 OR kind = ANY ($4))
+             AND (cardinality($5::text[]) = 0 OR industry LIKE ANY (
+                    SELECT p || '%' FROM unnest($5::text[]) AS p))
+             AND (cardinality($6::text[]) = 0 OR tags ?| $6::text[])
+             AND (cardinality($7::text[]) = 0
+                  OR (abnormal_operation AND 'abnormal_operation' = ANY ($7))
+                  OR (serious_violation AND 'serious_violation' = ANY ($7)))
+             AND (cardinality($8::text[]) = 0 OR NOT EXISTS (
+                    SELECT 1 FROM draw.inspected i WHERE i.subject_id = s.subject_id
+                    AND i.year = $9 AND i.item_code = ANY ($8)))
+             AND NOT (identifier = ANY ($10::text[]))""",
+        statuses,
+        classes,
+        f["region_prefixes"],
+        f["kinds"],
+        f["industries"],
+        f["tags"],
+        f["flags"],
+        general,
+        int(batch["year"]),
+        full_list,
     )
-    return [
-        Candidate(
-            str(r["subject_id"]), r["identifier"], r["name"], r["region_code"], r["risk_class"]
+    subjects = [
+        PoolSubject(
+            str(r["subject_id"]),
+            r["identifier"],
+            r["name"],
+            r["region_code"],
+            r["risk_class"],
+            r["supervising_unit"],
         )
         for r in rows
     ]
+    if full_list:
+        listed = await db.fetch(
+            """SELECT subject_id, identifier, name, region_code, risk_class, supervising_unit,
+               status FROM draw.pool_subjects WHERE identifier = ANY ($1::text[])""",
+            full_list,
+        )
+        found = {r["identifier"]: r for r in listed}
+        missing = sorted(set(full_list) - set(found))
+        closed = sorted(i for i, r in found.items() if r["status"] in CLOSED)
+        if missing or closed:
+            raise InvalidDraw(
+                f"the 100 % list names subjects that are unknown {missing} or closed {closed}"
+            )
+        subjects += [
+            PoolSubject(
+                str(r["subject_id"]),
+                r["identifier"],
+                r["name"],
+                r["region_code"],
+                r["risk_class"],
+                r["supervising_unit"],
+                full_list=True,
+            )
+            for r in found.values()
+        ]
+    return subjects
 
 
-async def _load_examiners(db: asyncpg.Pool, departments: list[str]) -> list[Examiner]:
+async def _load_roster(db: asyncpg.Pool, batch: dict[str, Any]) -> list[RosterEntry]:
+    departments = [batch["initiating_department"], *batch["participating_departments"]]
     rows = await db.fetch(
         "SELECT * FROM draw.pool_inspectors WHERE status = 'active' AND department = ANY ($1)",
         departments,
     )
     return [
-        Examiner(
+        RosterEntry(
             str(r["inspector_id"]),
             r["name"],
             r["department"],
             r["region_code"],
+            r["unit"],
             tuple(r["categories"]),
         )
         for r in rows
     ]
 
 
-def _view(draw: Draw) -> dict[str, Any]:
+def _summary(draw: Draw) -> dict[str, Any]:
+    a = draw.announcement
     return {
         "id": str(draw.id),
         "version": draw.version,
-        "executed_at": draw.created_on.isoformat(),
-        **{k: v for k, v in vars(draw).items() if not k.startswith("_")},
+        "batch_id": draw.batch_id,
+        "plan_id": draw.plan_id,
+        "batch_name": draw.batch_name,
+        "status": "executed" if draw.executed else "announced",
+        "announced_at": a["announced_at"],
+        "announcement_hash": draw.announcement_hash,
+        "protocol": a["protocol"],
+        "pool_hash": a["pool_hash"],
+        "pool_size": a["pool_size"],
+        "strata": a["strata"],
+        "departments": a["departments"],
+        "min_group_size": a["min_group_size"],
+        "rules": a["rules"],
+        "roster_size": len(a["roster"]),
+        "commitment": a["commitment"],
+        "entropy_source": a["entropy_source"],
+        "entropy_not_before": a["entropy_not_before"] or None,
+        "executed": draw.executed,
     }
 
 
-@router.post("/draws", status_code=201, summary="Draw subjects and inspectors for a batch")
-async def execute_draw(body: DrawRequest, request: Request, who: Drawer, app: App, db: Pool) -> Any:
-    """Draw a published batch once, from a fresh seed that is stored with the result."""
+def _view(draw: Draw) -> dict[str, Any]:
+    return {
+        **_summary(draw),
+        "subjects": draw.current(),
+        "replacements": [{**r, **o} for r, o in zip(draw.requests, draw.outcomes, strict=True)],
+    }
+
+
+@router.post("/draws", status_code=201, summary="Announce the draw of a batch (公告)")
+async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: App, db: Pool) -> Any:
+    """Freeze the eligible pool and the inspector roster, commit to the server secret
+    (its SHA-256 is published) and name the public entropy that will complete the seed.
+    One draw per batch: a second announcement is 409."""
     batch = await _load_batch(db, body.batch_id)
     if not who.may_act_for(batch["initiating_department"]):
         raise Problem(403, "Forbidden", "only the initiating department or the office may draw")
-    departments = [batch["initiating_department"], *batch["participating_departments"]]
-    subjects = await _load_pool(db, batch["pool"])
-    examiners = await _load_examiners(db, departments)
-    rows = await db.fetch("SELECT inspector_id, subject_id FROM draw.conflicts WHERE active")
-    conflicts = frozenset((str(r["inspector_id"]), str(r["subject_id"])) for r in rows)
-    draw = await run_command(request, who, app.execute_draw, batch, subjects, examiners, conflicts)
+    now = datetime.now(UTC)
+    if body.entropy_not_before is not None and body.entropy_not_before <= now:
+        raise InvalidDraw("entropy_not_before must lie after the announcement")
+    subjects = await _load_pool(db, batch)
+    roster = await _load_roster(db, batch)
+    conflicts = [
+        (str(r["inspector_id"]), str(r["subject_id"]))
+        for r in await db.fetch("SELECT inspector_id, subject_id FROM draw.conflicts WHERE active")
+    ]
+    previous: list[tuple[str, str]] = []
+    if batch.get("avoid_previous_inspectors", True):
+        previous = [
+            (inspector, str(r["subject_id"]))
+            for r in await db.fetch("SELECT subject_id, inspector_ids FROM draw.last_group")
+            for inspector in r["inspector_ids"]
+        ]
+    draw = await run_command(
+        request,
+        who,
+        lambda: app.announce(
+            batch=batch,
+            subjects=subjects,
+            roster=roster,
+            conflicts=conflicts,
+            previous=previous,
+            entropy_source=body.entropy_source,
+            entropy_not_before=body.entropy_not_before,
+            now=now,
+        ),
+    )
+    return _summary(draw)
+
+
+async def _draw_for(request: Request, who: Principal, app: DrawApplication, ident: UUID) -> Draw:
+    draw: Draw = await run_command(request, who, app.repository.get, ident)
+    if not who.may_act_for(draw.initiating_department):
+        raise Problem(403, "Forbidden", "only the initiating department or the office may do this")
+    return draw
+
+
+@router.post("/draws/{draw_id}/execute", summary="Execute an announced draw (抽取), once")
+async def execute(
+    draw_id: UUID, body: ExecuteRequest, request: Request, who: Drawer, app: App
+) -> Any:
+    """Supply the public entropy; the secret is revealed, the seed derived and subjects and
+    inspector groups drawn. A second execution is 409."""
+    await _draw_for(request, who, app, draw_id)
+    draw = await run_command(request, who, app.execute, draw_id, body.entropy, datetime.now(UTC))
     return _view(draw)
 
 
-@router.get("/draws/{draw_id}", summary="A draw and what it selected")
+@router.post(
+    "/draws/{draw_id}/replacements",
+    status_code=201,
+    summary="Replace (递补) an inspector or subject",
+)
+async def replace(
+    draw_id: UUID, body: ReplacementRequest, request: Request, who: Drawer, app: App, db: Pool
+) -> Any:
+    """Draw the replacement from the sub-seed of this replacement's number; the original
+    stays in the record and the proof shows both."""
+    draw = await _draw_for(request, who, app, draw_id)
+    if body.kind == "inspector":
+        if not body.inspector_id:
+            raise Problem(422, "Invalid request", "kind 'inspector' needs inspector_id")
+        return await run_command(
+            request,
+            who,
+            app.replace_inspector,
+            draw_id,
+            body.identifier,
+            body.inspector_id,
+            body.reason,
+            body.approver,
+        )
+    # Subjects closed since the announcement cannot be drawn as replacements either.
+    rows = await db.fetch(
+        "SELECT identifier FROM draw.pool_subjects WHERE status <> 'operating' "
+        "AND status_changed_at >= $1::text::timestamptz",
+        draw.announcement["announced_at"],
+    )
+    return await run_command(
+        request,
+        who,
+        app.replace_subject,
+        draw_id,
+        body.identifier,
+        body.reason,
+        body.approver,
+        [r["identifier"] for r in rows],
+    )
+
+
+@router.get("/draws/{draw_id}", summary="A draw: announcement, result and replacements")
 async def get_draw(draw_id: UUID, request: Request, who: Reader, app: App) -> Any:
-    """The recorded draw, seed included, so it can be re-run by anyone."""
-    draw = await run_command(request, who, app.repository.get, draw_id)
-    return _view(draw)
+    """The draw as it stands, replacements applied to its subjects and groups."""
+    return _view(await run_command(request, who, app.repository.get, draw_id))
+
+
+@router.get("/draws/{draw_id}/proof", summary="Everything needed to verify the draw (public)")
+async def proof(draw_id: UUID, request: Request, app: App) -> Response:
+    """Public, no sign-in: pool lines, parameters, commitment, secret, entropy, protocol
+    and result. ``ssj draw verify`` checks it with no service running."""
+    anonymous = Principal(sub="public", dept="", roles=frozenset())
+    document = await run_command(request, anonymous, app.proof, draw_id)
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="draw-{draw_id}-proof.json"'},
+    )
 
 
 @router.get("/draws/{draw_id}/chain", summary="Verify the draw's hash chain")

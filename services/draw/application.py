@@ -1,49 +1,225 @@
-"""DrawApplication — executes draws and answers what was drawn."""
+"""DrawApplication — announces, executes and replaces draws; serves their proofs."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Sequence
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
+from psycopg import sql
 
 from libs.common.eventstore import EventStoreApp
+from libs.common.settings import CommonSettings
+from services.draw.domain.announce import (
+    FrozenPool,
+    PoolSubject,
+    RosterEntry,
+    build_announcement,
+    freeze_pool,
+)
 from services.draw.domain.draw import Draw, draw_id
-from services.draw.domain.errors import AlreadyDrawn
-from services.draw.domain.selection import Candidate, Examiner
+from services.draw.domain.errors import AlreadyAnnounced, BatchNotDrawable
+from services.draw.protocol.canonical import announcement_hash, commitment
+from services.draw.settings import DEV_KEY, DrawSettings
+
+log = logging.getLogger(__name__)
 
 
 class DrawApplication(EventStoreApp):
-    """Commands and queries of draws. Draw streams are hash-chained."""
+    """Commands and queries of draws. Draw streams are hash-chained.
+
+    The frozen pool is stored once per pool hash in ``draw.pool_snapshots`` (append-only,
+    like the events): an event carries the hash, the table the million lines behind it.
+    """
 
     service = "draw"
     hash_chained = True
 
-    def execute_draw(
+    def __init__(self, settings: CommonSettings, env: dict[str, str] | None = None) -> None:
+        super().__init__(settings, env)
+        self._key = DrawSettings().draw_key.encode("utf-8")
+        if self._key == DEV_KEY.encode():
+            log.warning("SSJ_DRAW_KEY is not set: draw secrets derive from the development key")
+        self._create_snapshot_table()
+
+    def _create_snapshot_table(self) -> None:
+        stmt = sql.SQL(
+            """
+            CREATE TABLE IF NOT EXISTS {schema}.pool_snapshots (
+              pool_hash text PRIMARY KEY, lines text NOT NULL, meta text NOT NULL,
+              stored_at timestamptz NOT NULL DEFAULT now());
+            ALTER TABLE {schema}.pool_snapshots ALTER COLUMN lines SET STORAGE EXTERNAL,
+              ALTER COLUMN meta SET STORAGE EXTERNAL;
+            CREATE OR REPLACE TRIGGER pool_snapshots_append_only
+              BEFORE UPDATE OR DELETE ON {schema}.pool_snapshots
+              FOR EACH ROW EXECUTE FUNCTION {schema}.ssj_reject_event_change();
+            """
+        ).format(schema=sql.Identifier(self.schema))
+        with self._connection() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('draw.pool_snapshots'))")
+            conn.execute(stmt)
+
+    def _connection(self) -> Any:
+        return self.recorder.datastore.get_connection()  # type: ignore[attr-defined]
+
+    # -- secrets ----------------------------------------------------------------------
+
+    def secret(self, draw: UUID) -> bytes:
+        """The draw's 32-byte secret: HMAC-SHA256(server key, draw id)."""
+        message = f"ssj-draw-2 secret\x00{draw}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    # -- the frozen pool ---------------------------------------------------------------
+
+    def store_pool(self, pool: FrozenPool) -> None:
+        """Keep the frozen pool under its hash (idempotent: same hash, same lines)."""
+        with self._connection() as conn:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.pool_snapshots (pool_hash, lines, meta) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (pool_hash) DO NOTHING"
+                ).format(sql.Identifier(self.schema)),
+                (pool.digest, "\n".join(pool.lines), "\n".join(pool.meta)),
+            )
+
+    def load_pool(self, digest: str) -> FrozenPool:
+        """The frozen pool with this hash."""
+        with self._connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT lines, meta FROM {}.pool_snapshots WHERE pool_hash = %s").format(
+                    sql.Identifier(self.schema)
+                ),
+                (digest,),
+            ).fetchone()
+        if row is None:
+            raise LookupError(f"no stored pool has hash {digest}")
+        return FrozenPool(row["lines"].split("\n"), row["meta"].split("\n"))
+
+    # -- commands ---------------------------------------------------------------------
+
+    def announce(
         self,
-        batch: dict[str, Any],
-        pool: Sequence[Candidate],
-        examiners: Sequence[Examiner],
-        conflicts: frozenset[tuple[str, str]] = frozenset(),
-        seed: bytes | None = None,
+        *,
+        batch: Mapping[str, Any],
+        subjects: Iterable[PoolSubject],
+        roster: Sequence[RosterEntry],
+        conflicts: Iterable[tuple[str, str]],
+        previous: Iterable[tuple[str, str]],
+        entropy_source: str,
+        entropy_not_before: datetime | None,
+        now: datetime,
     ) -> Draw:
-        """Draw a published batch once; the seed is stored so anyone can re-run it."""
-        if draw_id(batch["batch_id"]) in self.repository:
-            raise AlreadyDrawn(f"batch {batch['batch_id']} was drawn already")
-        draw = Draw.execute(
+        """公告 — freeze pool and roster, commit to the secret, name the entropy."""
+        if not batch.get("published"):
+            raise BatchNotDrawable(f"batch {batch['batch_id']} belongs to an unpublished plan")
+        ident = draw_id(batch["batch_id"])
+        if ident in self.repository:
+            raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw {ident} already")
+        subjects = list(subjects)
+        pool = freeze_pool(subjects)
+        announcement = build_announcement(
+            draw_id=str(ident),
             batch=batch,
-            seed=seed or secrets.token_bytes(32),
             pool=pool,
-            examiners=examiners,
+            roster=roster,
             conflicts=conflicts,
+            previous=previous,
+            subject_identifiers={s.subject_id: s.identifier for s in subjects},
+            commitment=commitment(self.secret(ident)),
+            entropy_source=entropy_source,
+            entropy_not_before=entropy_not_before.isoformat() if entropy_not_before else "",
+            announced_at=now.isoformat(),
+        )
+        self.store_pool(pool)
+        draw = Draw(
+            batch_id=batch["batch_id"],
+            plan_id=str(batch["plan_id"]),
+            year=int(batch["year"]),
+            batch_name=batch["name"],
+            initiating_department=batch["initiating_department"],
+            participating_departments=list(batch["participating_departments"]),
+            items=list(batch["items"]),
+            ends_on=str(batch["ends_on"]),
+            announcement=announcement,
+            announcement_hash=announcement_hash(announcement),
+            inspector_names={r.inspector_id: r.name for r in roster},
         )
         try:
             self.save(draw)
-        except IntegrityError as exc:  # a concurrent draw of the same batch won the race
-            raise AlreadyDrawn(f"batch {batch['batch_id']} was drawn already") from exc
+        except IntegrityError as exc:  # a concurrent announcement of the same batch won
+            raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw already") from exc
         return draw
 
-    def get_draw(self, batch_id: str) -> Draw:
-        """The draw of a batch."""
-        return self.repository.get(draw_id(batch_id))
+    def execute(self, ident: UUID, entropy: str, now: datetime) -> Draw:
+        """抽取 — complete the seed with the public entropy and draw, once."""
+        draw: Draw = self.repository.get(ident)
+        pool = self.load_pool(draw.announcement["pool_hash"])
+        draw.execute(
+            secret=self.secret(ident), entropy=entropy, now=now, lines=pool.lines, meta=pool.meta
+        )
+        self.save(draw)  # a concurrent second execution fails on the version: 409
+        return draw
+
+    def replace_inspector(
+        self, ident: UUID, identifier: str, inspector_id: str, reason: str, approver: str
+    ) -> dict[str, Any]:
+        """递补 an inspector."""
+        draw: Draw = self.repository.get(ident)
+        pool = self.load_pool(draw.announcement["pool_hash"])
+        outcome = draw.replace_inspector(
+            identifier=identifier,
+            inspector_id=inspector_id,
+            reason=reason,
+            approver=approver,
+            lines=pool.lines,
+            meta=pool.meta,
+        )
+        self.save(draw)
+        return outcome
+
+    def replace_subject(
+        self,
+        ident: UUID,
+        identifier: str,
+        reason: str,
+        approver: str,
+        unavailable: Sequence[str],
+    ) -> dict[str, Any]:
+        """递补 a subject."""
+        draw: Draw = self.repository.get(ident)
+        pool = self.load_pool(draw.announcement["pool_hash"])
+        outcome = draw.replace_subject(
+            identifier=identifier,
+            reason=reason,
+            approver=approver,
+            unavailable=unavailable,
+            lines=pool.lines,
+            meta=pool.meta,
+        )
+        self.save(draw)
+        return outcome
+
+    # -- queries ----------------------------------------------------------------------
+
+    def proof(self, ident: UUID) -> dict[str, Any]:
+        """Everything needed to verify the draw without trusting us (see draw-protocol.md).
+
+        Before execution the secret is not revealed and there is no result yet.
+        """
+        draw: Draw = self.repository.get(ident)
+        pool = self.load_pool(draw.announcement["pool_hash"])
+        executed = draw.executed
+        return {
+            "announcement": draw.announcement,
+            "announcement_hash": draw.announcement_hash,
+            "pool": pool.lines,
+            "secret": executed["secret"] if executed else None,
+            "entropy": executed["entropy"] if executed else None,
+            "replacements": draw.requests,
+            "result": draw.result(),
+        }

@@ -1,4 +1,4 @@
-"""Draw service: 双随机 — subjects and inspectors drawn from a stored seed. Port 8003."""
+"""Draw service: 双随机 — verifiable draws of subjects and inspector groups. Port 8003."""
 
 from __future__ import annotations
 
@@ -6,26 +6,43 @@ from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.draw.api import router
 from services.draw.application import DrawApplication
 from services.draw.domain.draw import Draw
-from services.draw.domain.errors import AlreadyDrawn, BatchNotDrawable, NoValidGroup, PoolEmpty
+from services.draw.domain.errors import (
+    AlreadyAnnounced,
+    AlreadyExecuted,
+    BatchNotDrawable,
+    EntropyNotYetAvailable,
+    InvalidDraw,
+    InvalidReplacement,
+    NotExecuted,
+    NoValidGroup,
+    PoolEmpty,
+)
 from services.draw.projections import pool
 
 SPEC = ServiceSpec(
     name="draw",
     title="ssj draw — 双随机抽取",
-    description="Reproducible, stratified draws of subjects and inspector groups per batch.",
+    description="Verifiable, stratified draws of subjects and inspector groups per batch "
+    "(protocol ssj-draw-2, see docs/draw-protocol.md).",
     application=DrawApplication,
     routers=[router],
     read_model_ddl=pool.DDL,
     consumers=[
         ConsumerSpec(name="registry", source="registry", handler=pool.apply_registry),
         ConsumerSpec(name="planner", source="planner", handler=pool.apply_planner),
+        ConsumerSpec(name="own", source="draw", handler=pool.apply_own),
     ],
     aggregates=[Draw],
     domain_errors={
         PoolEmpty: (422, "Pool empty"),
         NoValidGroup: (422, "No valid inspector group"),
+        InvalidDraw: (422, "Invalid draw"),
+        InvalidReplacement: (422, "Invalid replacement"),
         BatchNotDrawable: (409, "Batch not drawable"),
-        AlreadyDrawn: (409, "Already drawn"),
+        AlreadyAnnounced: (409, "Already announced"),
+        AlreadyExecuted: (409, "Already executed"),
+        NotExecuted: (409, "Not executed"),
+        EntropyNotYetAvailable: (409, "Entropy not yet available"),
     },
 )
 

@@ -74,6 +74,12 @@ async def _assignment(db: asyncpg.Pool, draw_id: UUID, subject_id: UUID) -> Assi
     )
     if row is None:
         raise Problem(404, "Not assigned", f"subject {subject_id} was not drawn in {draw_id}")
+    if row["replaced_by"] is not None:
+        raise Problem(
+            409,
+            "Subject replaced",
+            f"subject {subject_id} was replaced (递补) by {row['replaced_by']} in {draw_id}",
+        )
     return Assignment.from_fields(row)
 
 

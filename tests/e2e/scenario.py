@@ -149,20 +149,40 @@ class Scenario:
         self.call("POST", "planner", f"/v1/plans/{plan['id']}/publish", office)
         self.settle()
 
-        self.say("3. Draw: subjects per risk class, inspector groups")
-        draw = self.call("POST", "draw", "/v1/draws", ops["SAMR"], json={"batch_id": batch_id})
-        strata = ", ".join(f"{k} {v['count']}/{v['pool']}" for k, v in draw["strata"].items())
+        self.say("3. Draw: announce (pool frozen, secret committed), then execute with entropy")
+        announced = self.call(
+            "POST",
+            "draw",
+            "/v1/draws",
+            ops["SAMR"],
+            json={"batch_id": batch_id, "entropy_source": "现场摇号数字，纪检组监督 (demo)"},
+        )
         self.say(
-            f"   draw {draw['id']}: {len(draw['selection'])} subjects ({strata}), "
-            f"seed {draw['seed'][:16]}…"
+            f"   announced {announced['id']}: pool {announced['pool_size']} "
+            f"(hash {announced['pool_hash'][:16]}…), commitment {announced['commitment'][:16]}…"
+        )
+        draw = self.call(
+            "POST",
+            "draw",
+            f"/v1/draws/{announced['id']}/execute",
+            ops["SAMR"],
+            json={"entropy": "3 14 15 92 65"},
+        )
+        strata = ", ".join(
+            f"{k} {v['count']}/{v['pool']}"
+            for k, v in draw["executed"]["strata"].items()
+            if v["pool"]
+        )
+        self.say(
+            f"   executed: {len(draw['subjects'])} subjects ({strata}), "
+            f"seed {draw['executed']['seed'][:16]}…"
         )
         self.settle()
 
         self.say("4. Results: one per drawn subject, by the group leader")
         recorded = {}
-        groups = {g["subject_id"]: g["inspectors"] for g in draw["groups"]}
-        for i, subject in enumerate(draw["selection"]):
-            leader = groups[subject["subject_id"]][0]
+        for i, subject in enumerate(draw["subjects"]):
+            leader = subject["inspectors"][0]
             outcome = "problem_corrected" if i % 4 == 3 else "no_problem"
             result = self.call(
                 "POST",

@@ -51,9 +51,10 @@ def test_every_recorded_result_is_disclosed(cycle: dict[str, Any]) -> None:
 
 
 def test_draw_selects_every_risk_class_at_its_ratio(cycle: dict[str, Any]) -> None:
-    strata = cycle["draw"]["strata"]
-    assert {k: v["count"] for k, v in strata.items()} == {"A": 2, "B": 2, "C": 2, "D": 2}
-    assert len(cycle["draw"]["selection"]) == 8
+    strata = cycle["draw"]["executed"]["strata"]
+    counts = {k: v["count"] for k, v in strata.items() if v["pool"]}
+    assert counts == {"A": 2, "B": 2, "C": 2, "D": 2}
+    assert len(cycle["draw"]["subjects"]) == 8
 
 
 def test_disclosure_hides_inspector_contacts_and_ids(
@@ -63,15 +64,21 @@ def test_disclosure_hides_inspector_contacts_and_ids(
 
     draw_id = cycle["draw"]["id"]
     public = httpx.get(f"{services['disclosure'].url}/v1/public/draws/{draw_id}").json()
-    inspectors = [i for g in public["groups"] for i in g["inspectors"]]
-    assert inspectors and all(set(i) == {"name", "department", "role"} for i in inspectors)
-    assert public["seed"] == cycle["draw"]["seed"]
+    assert public["status"] == "executed"
+    inspectors = [i for s in public["subjects"] for i in s["inspectors"]]
+    assert inspectors and all(
+        set(i) == {"inspector_id", "name", "department", "role"} for i in inspectors
+    )
+    assert public["seed"] == cycle["draw"]["executed"]["seed"]
+    assert public["commitment"] == cycle["draw"]["commitment"]
 
 
 def test_one_trace_from_the_draw_request_spans_three_services_through_nats(
     cycle: dict[str, Any], receiver: OtlpReceiver
 ) -> None:
-    (request_span,) = wait_until(lambda: receiver.find("ssj-draw", "POST /v1/draws"))
+    (request_span,) = wait_until(
+        lambda: receiver.find("ssj-draw", "POST /v1/draws/{draw_id}/execute")
+    )
 
     def services_in_trace() -> set[str] | None:
         spans = receiver.trace(request_span.trace_id)
@@ -99,13 +106,22 @@ def test_a_batch_cannot_be_drawn_twice(
 ) -> None:
     import httpx
 
+    operator = _auth(infra, "op-samr", "SAMR", "operator")
+    draw = services["draw"].url
     again = httpx.post(
-        f"{services['draw'].url}/v1/draws",
-        json={"batch_id": cycle["draw"]["batch_id"]},
-        headers=_auth(infra, "op-samr", "SAMR", "operator"),
+        f"{draw}/v1/draws",
+        json={"batch_id": cycle["draw"]["batch_id"], "entropy_source": "another try"},
+        headers=operator,
     )
     assert again.status_code == 409
-    assert again.json()["title"] == "Already drawn"
+    assert again.json()["title"] == "Already announced"
+    rerun = httpx.post(
+        f"{draw}/v1/draws/{cycle['draw']['id']}/execute",
+        json={"entropy": "1 2 3 4 5"},
+        headers=operator,
+    )
+    assert rerun.status_code == 409
+    assert rerun.json()["title"] == "Already executed"
 
 
 def test_results_are_recorded_once_by_the_group_and_corrections_are_disclosed(
@@ -114,10 +130,8 @@ def test_results_are_recorded_once_by_the_group_and_corrections_are_disclosed(
     import httpx
 
     draw = cycle["draw"]
-    subject = draw["selection"][0]
-    leader = next(g for g in draw["groups"] if g["subject_id"] == subject["subject_id"])[
-        "inspectors"
-    ][0]
+    subject = draw["subjects"][0]
+    leader = subject["inspectors"][0]
     body = {
         "draw_id": draw["id"],
         "subject_id": subject["subject_id"],
@@ -166,3 +180,120 @@ def test_draw_stream_hash_chain_is_intact(
         headers=_auth(infra, "auditor-1", "AUDIT", "auditor"),
     ).json()
     assert verdict["intact"] is True and verdict["problems"] == []
+
+
+def _verify_offline(proof: dict[str, Any], tmp_path: Any, name: str) -> tuple[int, str]:
+    """Run the standalone verifier with site-packages disabled (-S): standard library only."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = tmp_path / name
+    path.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-S", "-m", "services.draw.protocol.proof", "verify", str(path)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_the_public_proof_verifies_offline_and_names_a_forgery(
+    cycle: dict[str, Any], services: dict[str, ServiceProcess], tmp_path: Any
+) -> None:
+    import copy
+
+    import httpx
+
+    response = httpx.get(f"{services['draw'].url}/v1/draws/{cycle['draw']['id']}/proof")
+    assert response.status_code == 200  # public: no token
+    proof = response.json()
+    assert len(proof["pool"]) == proof["announcement"]["pool_size"] == cycle["draw"]["pool_size"]
+    code, out = _verify_offline(proof, tmp_path, "proof.json")
+    assert code == 0, out
+    assert out.startswith("OK")
+
+    forged = copy.deepcopy(proof)
+    forged["result"]["groups"][0]["inspectors"][0]["inspector_id"] = "someone-else"
+    code, out = _verify_offline(forged, tmp_path, "forged.json")
+    assert code == 1 and "MISMATCH groups[0]" in out
+
+    other_entropy = copy.deepcopy(proof)
+    other_entropy["entropy"] = proof["entropy"] + " 1"
+    code, out = _verify_offline(other_entropy, tmp_path, "entropy.json")
+    assert code == 1 and "MISMATCH seed" in out and "MISMATCH selection" in out
+
+    swapped_pool = copy.deepcopy(proof)
+    swapped_pool["pool"] = swapped_pool["pool"][1:]
+    code, out = _verify_offline(swapped_pool, tmp_path, "pool.json")
+    assert code == 1 and "MISMATCH pool_hash" in out
+
+
+def test_replacements_come_from_sub_seeds_and_stay_verifiable(
+    cycle: dict[str, Any], services: dict[str, ServiceProcess], infra: Infra, tmp_path: Any
+) -> None:
+    import httpx
+
+    from services.draw.protocol.proof import verify
+
+    draw_url = f"{services['draw'].url}/v1/draws/{cycle['draw']['id']}"
+    operator = _auth(infra, "op-samr", "SAMR", "operator")
+    before = httpx.get(draw_url, headers=operator).json()
+    target = before["subjects"][-1]
+    leaving = target["inspectors"][1]
+    replaced = httpx.post(
+        f"{draw_url}/replacements",
+        json={
+            "kind": "inspector",
+            "identifier": target["identifier"],
+            "inspector_id": leaving["inspector_id"],
+            "reason": "回避：近亲属在该企业任职",
+            "approver": "局长 王五",
+        },
+        headers=operator,
+    )
+    assert replaced.status_code == 201, replaced.text
+    newcomer = replaced.json()["replacement"]
+    assert newcomer["inspector_id"] != leaving["inspector_id"]
+    assert newcomer["department"] == leaving["department"]
+
+    gone = before["subjects"][-2]
+    swapped = httpx.post(
+        f"{draw_url}/replacements",
+        json={
+            "kind": "subject",
+            "identifier": gone["identifier"],
+            "reason": "检查前已注销",
+            "approver": "局长 王五",
+        },
+        headers=operator,
+    )
+    assert swapped.status_code == 201, swapped.text
+    outcome = swapped.json()
+    assert outcome["stratum"] == gone["stratum"]
+    assert outcome["replacement"] not in {s["identifier"] for s in before["subjects"]}
+
+    after = httpx.get(draw_url, headers=operator).json()
+    identifiers = [s["identifier"] for s in after["subjects"]]
+    assert gone["identifier"] not in identifiers and outcome["replacement"] in identifiers
+    assert newcomer in [
+        {k: m[k] for k in ("inspector_id", "department", "role")}
+        for m in after["subjects"][-1]["inspectors"]
+    ]
+    assert [r["sequence"] for r in after["replacements"]] == [1, 2]
+
+    proof = httpx.get(f"{draw_url}/proof").json()
+    assert [r["kind"] for r in proof["replacements"]] == ["inspector", "subject"]
+    assert verify(proof) == []
+    code, out = _verify_offline(proof, tmp_path, "replaced.json")
+    assert code == 0, out
+
+    missing = httpx.post(
+        f"{draw_url}/replacements",
+        json={"kind": "subject", "identifier": "not-drawn", "reason": "x y", "approver": "a"},
+        headers=operator,
+    )
+    assert missing.status_code == 422

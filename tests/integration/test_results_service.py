@@ -1,6 +1,6 @@
 """The results service as a real process on real PostgreSQL and NATS.
 
-The draw service is not started: the test publishes ``DrawExecuted`` CloudEvents to the
+The draw service is not started: the test publishes ``SubjectsDrawn`` CloudEvents to the
 draw stream itself, exactly as the draw service's relay would.
 """
 
@@ -61,7 +61,7 @@ def _draw_event(draw_id: str, ends_on: str, subjects: int = 2) -> dict[str, Any]
         "specversion": "1.0",
         "id": f"draw:test-{uuid.uuid4()}",
         "source": "/ssj/draw",
-        "type": "ssj.draw.DrawExecuted.v1",
+        "type": "ssj.draw.SubjectsDrawn.v1",
         "subject": draw_id,
         "time": datetime.now(UTC).isoformat(),
         "datacontenttype": "application/json",
@@ -79,14 +79,15 @@ def _draw_event(draw_id: str, ends_on: str, subjects: int = 2) -> dict[str, Any]
             "participating_departments": ["TAX"],
             "items": ITEMS,
             "ends_on": ends_on,
-            "selection": selection,
-            "groups": [{"subject_id": s["subject_id"], "inspectors": group} for s in selection],
+            "part": 1,
+            "parts": 1,
+            "subjects": [{**s, "stratum": "C", "inspectors": group} for s in selection],
         },
     }
 
 
 def publish_draw(infra: Infra, ends_on: str, subjects: int = 2) -> dict[str, Any]:
-    """Put one DrawExecuted on the draw stream and return the CloudEvent."""
+    """Put one SubjectsDrawn on the draw stream and return the CloudEvent."""
     event = _draw_event(str(uuid.uuid4()), ends_on, subjects)
     settings = infra.settings()
 
@@ -96,7 +97,7 @@ def publish_draw(infra: Infra, ends_on: str, subjects: int = 2) -> dict[str, Any
             js = nc.jetstream()
             await ensure_stream(js, settings, "draw")
             await js.publish(
-                f"{settings.subject_prefix('draw')}.draw.DrawExecuted",
+                f"{settings.subject_prefix('draw')}.draw.SubjectsDrawn",
                 json.dumps(event).encode(),
                 stream=settings.stream_name("draw"),
                 headers={"Nats-Msg-Id": event["id"]},
@@ -139,7 +140,7 @@ def assignments(client: httpx.Client, draw_id: str, count: int) -> list[dict[str
 def _result(event: dict[str, Any], n: int = 0, **overrides: Any) -> dict[str, Any]:
     body = {
         "draw_id": event["subject"],
-        "subject_id": event["data"]["selection"][n]["subject_id"],
+        "subject_id": event["data"]["subjects"][n]["subject_id"],
         "inspected_on": date.today().isoformat(),
         "outcome": "no_problem",
         "findings": [{"item_code": "SAMR-R1", "outcome": "no_problem", "note": "证照齐全"}],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from libs.common.envelope import InboundEvent
@@ -17,12 +19,17 @@ DDL = [
         plan_id uuid PRIMARY KEY, year int NOT NULL, title text NOT NULL, mode text NOT NULL,
         initiating_department text NOT NULL, participating_departments jsonb NOT NULL,
         items jsonb NOT NULL, batches jsonb NOT NULL, published_at timestamptz)""",
-    """CREATE TABLE IF NOT EXISTS {schema}.draws (
+    # 抽取 as disclosed: announced at once (pool hash, commitment, entropy source), then
+    # executed (secret, entropy, seed, subjects with groups), then replacements.
+    """CREATE TABLE IF NOT EXISTS {schema}.public_draws (
         draw_id uuid PRIMARY KEY, batch_id text NOT NULL, plan_id uuid NOT NULL,
-        executed_at timestamptz NOT NULL, algorithm text NOT NULL, seed text NOT NULL,
-        pool_hash text NOT NULL, pool_size int NOT NULL, strata jsonb NOT NULL,
-        selection jsonb NOT NULL, groups jsonb NOT NULL, items jsonb NOT NULL,
-        initiating_department text NOT NULL)""",
+        batch_name text NOT NULL, items jsonb NOT NULL, initiating_department text NOT NULL,
+        announced_at timestamptz NOT NULL, announcement_hash text NOT NULL,
+        protocol text NOT NULL, pool_hash text NOT NULL, pool_size int NOT NULL,
+        strata_rules jsonb NOT NULL, commitment text NOT NULL, entropy_source text NOT NULL,
+        entropy_not_before text, executed_at timestamptz, secret text, entropy text,
+        seed text, strata jsonb, subjects jsonb NOT NULL DEFAULT '[]',
+        replacements jsonb NOT NULL DEFAULT '[]')""",
     """CREATE TABLE IF NOT EXISTS {schema}.results (
         record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, plan_id uuid NOT NULL,
         subject_identifier text NOT NULL, subject_name text NOT NULL,
@@ -100,28 +107,96 @@ async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 
 
 async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Draws are disclosed as executed, seed included, so anyone can re-run them."""
+    """Draws are disclosed when announced and again when executed, secret and seed
+    included, so anyone can verify them; replacements (递补) are disclosed with reasons."""
     d = ev.data
-    if ev.name == "DrawExecuted":
+    if ev.name == "DrawAnnounced":
+        a = d["announcement"]
         await conn.execute(
-            """INSERT INTO disclosure.draws (draw_id, batch_id, plan_id, executed_at, algorithm,
-               seed, pool_hash, pool_size, strata, selection, groups, items,
-               initiating_department) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+            """INSERT INTO disclosure.public_draws (draw_id, batch_id, plan_id, batch_name,
+               items, initiating_department, announced_at, announcement_hash, protocol,
+               pool_hash, pool_size, strata_rules, commitment, entropy_source,
+               entropy_not_before)
+               VALUES ($1,$2,$3,$4,$5,$6,$7::text::timestamptz,$8,$9,$10,$11,$12,$13,$14,$15)
                ON CONFLICT (draw_id) DO NOTHING""",
             ev.subject,
             d["batch_id"],
             d["plan_id"],
-            ev.time,
-            d["algorithm"],
-            d["seed"],
-            d["pool_hash"],
-            d["pool_size"],
-            d["strata"],
-            d["selection"],
-            d["groups"],
+            d["batch_name"],
             d["items"],
             d["initiating_department"],
+            a["announced_at"],
+            d["announcement_hash"],
+            a["protocol"],
+            a["pool_hash"],
+            a["pool_size"],
+            a["strata"],
+            a["commitment"],
+            a["entropy_source"],
+            a["entropy_not_before"] or None,
         )
+    elif ev.name == "DrawExecuted":
+        await conn.execute(
+            """UPDATE disclosure.public_draws SET executed_at = $2::text::timestamptz,
+               secret = $3, entropy = $4, seed = $5, strata = $6 WHERE draw_id = $1""",
+            ev.subject,
+            d["executed_at"],
+            d["secret"],
+            d["entropy"],
+            d["seed"],
+            d["strata"],
+        )
+    elif ev.name == "SubjectsDrawn":
+        await conn.execute(
+            "UPDATE disclosure.public_draws SET subjects = subjects || $2::jsonb "
+            "WHERE draw_id = $1",
+            ev.subject,
+            [_public_subject(s) for s in d["subjects"]],
+        )
+    elif ev.name in ("InspectorReplaced", "SubjectReplaced"):
+        subjects = await conn.fetchval(
+            "SELECT subjects FROM disclosure.public_draws WHERE draw_id = $1", ev.subject
+        )
+        if subjects is None:
+            return
+        request = d["request"]
+        at = next(i for i, s in enumerate(subjects) if s["identifier"] == request["identifier"])
+        if ev.name == "InspectorReplaced":
+            subjects[at]["inspectors"] = [
+                _public_member(d["replacement"]) if m.get("inspector_id") == d["replaced"] else m
+                for m in subjects[at]["inspectors"]
+            ]
+        else:
+            subjects[at] = _public_subject(d["replacement"])
+        entry = {
+            "kind": request["kind"],
+            "subject": request["identifier"],
+            "reason": request["reason"],
+            "approver": request["approver"],
+            "replaced_at": ev.time.isoformat() if ev.time else None,
+        }
+        await conn.execute(
+            "UPDATE disclosure.public_draws SET subjects = $2, "
+            "replacements = replacements || $3::jsonb WHERE draw_id = $1",
+            ev.subject,
+            subjects,
+            [entry],
+        )
+
+
+def _public_member(m: dict[str, Any]) -> dict[str, Any]:
+    """An inspector as disclosed: name, department, role (contact never)."""
+    return {k: m.get(k, "") for k in ("inspector_id", "name", "department", "role")}
+
+
+def _public_subject(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "subject_id": s["subject_id"],
+        "identifier": s["identifier"],
+        "name": s["name"],
+        "stratum": s["stratum"],
+        "inspectors": [_public_member(m) for m in s["inspectors"]],
+    }
 
 
 async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:

@@ -1,77 +1,183 @@
-"""抽查 draw — one batch's random selection of subjects and inspectors, recorded once."""
+"""抽查 draw — one batch's verifiable draw: announced, executed once, replacements appended.
+
+Events (all on one hash-chained stream per draw):
+``DrawAnnounced`` (pool and roster frozen, secret committed, public entropy named),
+``DrawExecuted`` (secret revealed, seed, strata, counts), then ``SubjectsDrawn`` in parts of
+at most :data:`PART_SIZE` subjects with their inspector groups (so no message grows past
+what a JetStream message may carry), then any ``InspectorReplaced`` / ``SubjectReplaced``
+(递补).
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from services.draw.domain.sampling import ALGORITHM
-from services.draw.domain.selection import (
-    Candidate,
-    Examiner,
-    draw_groups,
-    select_subjects,
+from services.draw.domain.errors import (
+    AlreadyExecuted,
+    EntropyNotYetAvailable,
+    InvalidDraw,
+    InvalidReplacement,
+    NotExecuted,
 )
+from services.draw.protocol.canonical import PROTOCOL, field
+from services.draw.protocol.proof import ReplacementError, run
 
 NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
+PART_SIZE = 500
 
 
 def draw_id(batch_id: str) -> uuid.UUID:
-    """One draw per batch: a second draw of the same batch collides and is rejected."""
+    """One draw per batch: a second announcement of the same batch collides (409)."""
     return uuid.uuid5(NAMESPACE, f"draw:{batch_id}")
 
 
+def _identifier(line: str) -> str:
+    return line[: line.index("\t")]
+
+
 class Draw(Aggregate):
-    """抽查结果 — the recorded outcome of drawing one batch."""
+    """抽取 — a batch's draw of subjects and inspector groups."""
 
     @staticmethod
     def create_id(batch_id: str, **_: Any) -> uuid.UUID:
         return draw_id(batch_id)
 
-    @classmethod
+    @event("DrawAnnounced")
+    def __init__(
+        self,
+        batch_id: str,
+        plan_id: str,
+        year: int,
+        batch_name: str,
+        initiating_department: str,
+        participating_departments: list[str],
+        items: list[dict[str, Any]],
+        ends_on: str,
+        announcement: dict[str, Any],
+        announcement_hash: str,
+        inspector_names: dict[str, str],
+    ) -> None:
+        self.batch_id = batch_id
+        self.plan_id = plan_id
+        self.year = year
+        self.batch_name = batch_name
+        self.initiating_department = initiating_department
+        self.participating_departments = participating_departments
+        self.items = items
+        self.ends_on = ends_on
+        self.announcement = announcement
+        self.announcement_hash = announcement_hash
+        self.inspector_names = inspector_names
+        self.executed: dict[str, Any] | None = None  # DrawExecuted data
+        self.drawn: list[dict[str, Any]] = []  # subjects with their groups, as drawn
+        self.requests: list[dict[str, Any]] = []  # replacement requests, in order
+        self.outcomes: list[dict[str, Any]] = []  # what each replacement drew
+
+    # -- execution --------------------------------------------------------------------
+
+    def context(self) -> dict[str, Any]:
+        """What consumers need with every part, so each event stands on its own."""
+        return {
+            "batch_id": self.batch_id,
+            "plan_id": self.plan_id,
+            "year": self.year,
+            "initiating_department": self.initiating_department,
+            "participating_departments": self.participating_departments,
+            "items": self.items,
+            "ends_on": self.ends_on,
+        }
+
+    def proof_input(self, lines: Sequence[str], secret: str, entropy: str) -> dict[str, Any]:
+        """The proof document without its result."""
+        return {
+            "announcement": self.announcement,
+            "pool": list(lines),
+            "secret": secret,
+            "entropy": entropy,
+            "replacements": list(self.requests),
+        }
+
     def execute(
-        cls,
+        self,
         *,
-        batch: dict[str, Any],
-        seed: bytes,
-        pool: Sequence[Candidate],
-        examiners: Sequence[Examiner],
-        conflicts: frozenset[tuple[str, str]] = frozenset(),
-    ) -> Draw:
-        """Select subjects per stratum and their inspector groups from one seed."""
-        selection, strata, digest = select_subjects(seed, pool, batch["ratios"])
-        categories = {item["category"] for item in batch["items"]}
-        groups = draw_groups(
-            seed,
-            selection,
-            examiners,
-            batch["initiating_department"],
-            batch["participating_departments"],
-            categories,
-            conflicts,
+        secret: bytes,
+        entropy: str,
+        now: datetime,
+        lines: Sequence[str],
+        meta: Sequence[str],
+    ) -> None:
+        """抽取 — reveal the secret, take the public entropy, draw; only once."""
+        if self.executed is not None:
+            raise AlreadyExecuted(f"draw {self.id} was executed at {self.executed['executed_at']}")
+        not_before = self.announcement.get("entropy_not_before") or ""
+        if not_before and now < datetime.fromisoformat(not_before):
+            raise EntropyNotYetAvailable(
+                f"the announced entropy ({self.announcement['entropy_source']}) is not due "
+                f"before {not_before}"
+            )
+        if not field(entropy):
+            raise InvalidDraw("the public entropy must not be empty")
+        result = run(self.proof_input(lines, secret.hex(), entropy))
+        self._executed(
+            **self.context(),
+            algorithm=PROTOCOL,
+            executed_at=now.isoformat(),
+            secret=secret.hex(),
+            entropy=field(entropy),
+            seed=result["seed"],
+            commitment=result["commitment"],
+            announcement_hash=result["announcement_hash"],
+            pool_hash=result["pool_hash"],
+            pool_size=result["pool_size"],
+            strata=result["strata"],
+            selected=len(result["selection"]),
         )
-        return cls(
-            batch_id=batch["batch_id"],
-            plan_id=batch["plan_id"],
-            year=batch["year"],
-            initiating_department=batch["initiating_department"],
-            participating_departments=list(batch["participating_departments"]),
-            items=list(batch["items"]),
-            ends_on=batch["ends_on"],
-            algorithm=ALGORITHM,
-            seed=seed.hex(),
-            pool_hash=digest,
-            pool_size=len(pool),
-            strata=strata,
-            selection=[vars(c).copy() for c in selection],
-            groups=groups,
-        )
+        strata = {s["identifier"]: s["stratum"] for s in result["selection"]}
+        entries = [
+            self._entry(g["identifier"], strata[g["identifier"]], g["inspectors"], lines, meta)
+            for g in result["groups"]
+        ]
+        parts = max(1, -(-len(entries) // PART_SIZE))
+        for n in range(parts):
+            self._drawn(
+                **self.context(),
+                part=n + 1,
+                parts=parts,
+                subjects=entries[n * PART_SIZE : (n + 1) * PART_SIZE],
+            )
+
+    def _entry(
+        self,
+        identifier: str,
+        stratum: str,
+        inspectors: Sequence[Mapping[str, str]],
+        lines: Sequence[str],
+        meta: Sequence[str],
+    ) -> dict[str, Any]:
+        position = bisect_left(lines, identifier, key=_identifier)
+        subject_id, name = meta[position].split("\t", 1)
+        _, _, region_code, _ = lines[position].split("\t")
+        return {
+            "subject_id": subject_id,
+            "identifier": identifier,
+            "name": name,
+            "region_code": region_code,
+            "stratum": stratum,
+            "risk_class": stratum,
+            "inspectors": [self._member(m) for m in inspectors],
+        }
+
+    def _member(self, m: Mapping[str, str]) -> dict[str, str]:
+        return {**m, "name": self.inspector_names.get(m["inspector_id"], "")}
 
     @event("DrawExecuted")
-    def __init__(
+    def _executed(
         self,
         batch_id: str,
         plan_id: str,
@@ -81,24 +187,235 @@ class Draw(Aggregate):
         items: list[dict[str, Any]],
         ends_on: str,
         algorithm: str,
+        executed_at: str,
+        secret: str,
+        entropy: str,
         seed: str,
+        commitment: str,
+        announcement_hash: str,
         pool_hash: str,
         pool_size: int,
-        strata: dict[str, dict[str, float]],
-        selection: list[dict[str, str]],
-        groups: list[dict[str, Any]],
+        strata: dict[str, dict[str, int]],
+        selected: int,
     ) -> None:
-        self.batch_id = batch_id
-        self.plan_id = plan_id
-        self.year = year
-        self.initiating_department = initiating_department
-        self.participating_departments = participating_departments
-        self.items = items
-        self.ends_on = ends_on
-        self.algorithm = algorithm
-        self.seed = seed
-        self.pool_hash = pool_hash
-        self.pool_size = pool_size
-        self.strata = strata
-        self.selection = selection
-        self.groups = groups
+        self.executed = {
+            "algorithm": algorithm,
+            "executed_at": executed_at,
+            "secret": secret,
+            "entropy": entropy,
+            "seed": seed,
+            "commitment": commitment,
+            "announcement_hash": announcement_hash,
+            "pool_hash": pool_hash,
+            "pool_size": pool_size,
+            "strata": strata,
+            "selected": selected,
+        }
+
+    @event("SubjectsDrawn")
+    def _drawn(
+        self,
+        batch_id: str,
+        plan_id: str,
+        year: int,
+        initiating_department: str,
+        participating_departments: list[str],
+        items: list[dict[str, Any]],
+        ends_on: str,
+        part: int,
+        parts: int,
+        subjects: list[dict[str, Any]],
+    ) -> None:
+        self.drawn.extend(subjects)
+
+    # -- replacements 递补 ------------------------------------------------------------
+
+    def _replace(
+        self, request: dict[str, Any], lines: Sequence[str], meta: Sequence[str]
+    ) -> dict[str, Any]:
+        if self.executed is None:
+            raise NotExecuted(f"draw {self.id} has not been executed; nothing to replace")
+        if not field(str(request.get("reason", ""))) or not field(str(request.get("approver", ""))):
+            raise InvalidReplacement("a replacement needs a reason and an approver (审批人)")
+        request = {**request, "sequence": len(self.requests) + 1}
+        proof = self.proof_input(lines, self.executed["secret"], self.executed["entropy"])
+        proof["replacements"].append(request)
+        try:
+            outcome = run(proof)["replacements"][-1]
+        except ReplacementError as exc:
+            raise InvalidReplacement(str(exc)) from exc
+        return {"request": request, "outcome": outcome}
+
+    def replace_inspector(
+        self,
+        *,
+        identifier: str,
+        inspector_id: str,
+        reason: str,
+        approver: str,
+        lines: Sequence[str],
+        meta: Sequence[str],
+    ) -> dict[str, Any]:
+        """递补 a drawn inspector (回避, 岗位调整, 工作冲突 …) from the sub-seed."""
+        done = self._replace(
+            {
+                "kind": "inspector",
+                "identifier": identifier,
+                "inspector_id": inspector_id,
+                "reason": field(reason),
+                "approver": field(approver),
+            },
+            lines,
+            meta,
+        )
+        subject = next(s for s in self.current() if s["identifier"] == identifier)
+        self._inspector_replaced(
+            **self.context(),
+            request=done["request"],
+            subject_id=subject["subject_id"],
+            replaced=done["outcome"]["replaced"],
+            replacement=self._member(done["outcome"]["replacement"]),
+        )
+        return done["outcome"]
+
+    def replace_subject(
+        self,
+        *,
+        identifier: str,
+        reason: str,
+        approver: str,
+        unavailable: Sequence[str],
+        lines: Sequence[str],
+        meta: Sequence[str],
+    ) -> dict[str, Any]:
+        """递补 a drawn subject that can no longer be inspected (e.g. 注销 before the visit)."""
+        done = self._replace(
+            {
+                "kind": "subject",
+                "identifier": identifier,
+                "unavailable": sorted(set(unavailable)),
+                "reason": field(reason),
+                "approver": field(approver),
+            },
+            lines,
+            meta,
+        )
+        outcome = done["outcome"]
+        old = next(s for s in self.current() if s["identifier"] == identifier)
+        self._subject_replaced(
+            **self.context(),
+            request=done["request"],
+            replaced={"subject_id": old["subject_id"], "identifier": identifier},
+            replacement=self._entry(
+                outcome["replacement"], outcome["stratum"], outcome["group"], lines, meta
+            ),
+        )
+        return outcome
+
+    @event("InspectorReplaced")
+    def _inspector_replaced(
+        self,
+        batch_id: str,
+        plan_id: str,
+        year: int,
+        initiating_department: str,
+        participating_departments: list[str],
+        items: list[dict[str, Any]],
+        ends_on: str,
+        request: dict[str, Any],
+        subject_id: str,
+        replaced: str,
+        replacement: dict[str, str],
+    ) -> None:
+        self.requests.append(request)
+        self.outcomes.append(
+            {"subject_id": subject_id, "replaced": replaced, "replacement": replacement}
+        )
+
+    @event("SubjectReplaced")
+    def _subject_replaced(
+        self,
+        batch_id: str,
+        plan_id: str,
+        year: int,
+        initiating_department: str,
+        participating_departments: list[str],
+        items: list[dict[str, Any]],
+        ends_on: str,
+        request: dict[str, Any],
+        replaced: dict[str, str],
+        replacement: dict[str, Any],
+    ) -> None:
+        self.requests.append(request)
+        self.outcomes.append({"replaced": replaced, "replacement": replacement})
+
+    # -- reading ----------------------------------------------------------------------
+
+    def current(self) -> list[dict[str, Any]]:
+        """The drawn subjects and groups with every replacement applied, in draw order."""
+        subjects = [dict(s, inspectors=[dict(m) for m in s["inspectors"]]) for s in self.drawn]
+        for request, outcome in zip(self.requests, self.outcomes, strict=True):
+            at = next(i for i, s in enumerate(subjects) if s["identifier"] == request["identifier"])
+            if request["kind"] == "inspector":
+                subjects[at]["inspectors"] = [
+                    outcome["replacement"] if m["inspector_id"] == outcome["replaced"] else m
+                    for m in subjects[at]["inspectors"]
+                ]
+            else:
+                subjects[at] = dict(outcome["replacement"])
+        return subjects
+
+    def result(self) -> dict[str, Any] | None:
+        """The result in the protocol's own form (what a verifier recomputes)."""
+        if self.executed is None:
+            return None
+        e = self.executed
+        return {
+            "protocol": e["algorithm"],
+            "pool_hash": e["pool_hash"],
+            "pool_size": e["pool_size"],
+            "announcement_hash": e["announcement_hash"],
+            "commitment": e["commitment"],
+            "seed": e["seed"],
+            "strata": e["strata"],
+            "selection": [
+                {"identifier": s["identifier"], "stratum": s["stratum"]} for s in self.drawn
+            ],
+            "groups": [
+                {
+                    "identifier": s["identifier"],
+                    "inspectors": [
+                        {k: m[k] for k in ("inspector_id", "department", "role")}
+                        for m in s["inspectors"]
+                    ],
+                }
+                for s in self.drawn
+            ],
+            "replacements": [
+                self._protocol_outcome(r, o)
+                for r, o in zip(self.requests, self.outcomes, strict=True)
+            ],
+        }
+
+    @staticmethod
+    def _protocol_outcome(request: Mapping[str, Any], outcome: Mapping[str, Any]) -> dict[str, Any]:
+        def bare(m: Mapping[str, str]) -> dict[str, str]:
+            return {k: m[k] for k in ("inspector_id", "department", "role")}
+
+        if request["kind"] == "inspector":
+            return {
+                "sequence": request["sequence"],
+                "kind": "inspector",
+                "identifier": request["identifier"],
+                "replaced": outcome["replaced"],
+                "replacement": bare(outcome["replacement"]),
+            }
+        new = outcome["replacement"]
+        return {
+            "sequence": request["sequence"],
+            "kind": "subject",
+            "identifier": request["identifier"],
+            "replacement": new["identifier"],
+            "stratum": new["stratum"],
+            "group": [bare(m) for m in new["inspectors"]],
+        }

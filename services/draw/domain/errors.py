@@ -1,5 +1,8 @@
 """Domain errors of the draw; the API maps them to problem+json."""
 
+from services.draw.protocol.groups import NoValidGroup as NoValidGroup
+from services.draw.protocol.proof import ReplacementError
+
 
 class DrawError(Exception):
     """Base of draw rule violations."""
@@ -9,13 +12,43 @@ class PoolEmpty(DrawError):
     """No subject is eligible for the batch."""
 
 
-class NoValidGroup(DrawError):
-    """No inspector group satisfies the rules; the message names the rule."""
+class InvalidDraw(DrawError):
+    """The batch or request cannot be drawn as given (the message says why)."""
 
 
 class BatchNotDrawable(DrawError):
     """The batch is unknown or not published."""
 
 
-class AlreadyDrawn(DrawError):
-    """The batch was drawn already; a draw is never silently re-run."""
+class AlreadyAnnounced(DrawError):
+    """The batch has its draw already; a draw is never silently re-run."""
+
+
+class AlreadyExecuted(DrawError):
+    """The draw was executed already; a second execution is rejected."""
+
+
+class NotExecuted(DrawError):
+    """The draw has not been executed yet (replacements need a result)."""
+
+
+class EntropyNotYetAvailable(DrawError):
+    """The announced public entropy is not due yet, so it cannot be supplied."""
+
+
+class InvalidReplacement(DrawError, ReplacementError):
+    """A replacement (递补) that cannot be made as asked."""
+
+
+__all__ = [
+    "AlreadyAnnounced",
+    "AlreadyExecuted",
+    "BatchNotDrawable",
+    "DrawError",
+    "EntropyNotYetAvailable",
+    "InvalidDraw",
+    "InvalidReplacement",
+    "NoValidGroup",
+    "NotExecuted",
+    "PoolEmpty",
+]

@@ -1,26 +1,42 @@
-"""The draw service's own copy of what it needs from the registry and the planner.
+"""The draw service's own copy of what it needs from the registry and the planner, and of
+its own past draws.
 
-Subjects and inspectors come from registry events, batches from planner events; the draw
-never reads another service's tables.
+Subjects and inspectors come from registry events, batches from planner events, earlier
+selections and groups from the draw's own events; the draw never reads another service's
+tables.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import asyncpg
 
 from libs.common.envelope import InboundEvent
 
-_POOL_FIELDS = ("name", "region_code", "industry")
+_SUBJECT_FIELDS = ("name", "kind", "region_code", "industry", "tags", "supervising_unit")
+_INSPECTOR_FIELDS = ("name", "region_code", "categories", "unit", "department")
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.pool_subjects (
         subject_id uuid PRIMARY KEY, identifier text NOT NULL, name text NOT NULL,
         kind text NOT NULL, region_code text NOT NULL, industry text NOT NULL,
         risk_class text NOT NULL, status text NOT NULL)""",
+    "ALTER TABLE {schema}.pool_subjects ADD COLUMN IF NOT EXISTS tags jsonb NOT NULL DEFAULT '[]'",
+    "ALTER TABLE {schema}.pool_subjects ADD COLUMN IF NOT EXISTS supervising_unit text NOT NULL "
+    "DEFAULT ''",
+    "ALTER TABLE {schema}.pool_subjects ADD COLUMN IF NOT EXISTS abnormal_operation boolean "
+    "NOT NULL DEFAULT false",
+    "ALTER TABLE {schema}.pool_subjects ADD COLUMN IF NOT EXISTS serious_violation boolean "
+    "NOT NULL DEFAULT false",
+    "ALTER TABLE {schema}.pool_subjects ADD COLUMN IF NOT EXISTS status_changed_at timestamptz",
     "CREATE INDEX IF NOT EXISTS pool_subjects_region ON {schema}.pool_subjects (region_code)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS pool_subjects_identifier "
+    "ON {schema}.pool_subjects (identifier)",
     """CREATE TABLE IF NOT EXISTS {schema}.pool_inspectors (
         inspector_id uuid PRIMARY KEY, name text NOT NULL, department text NOT NULL,
         region_code text NOT NULL, categories jsonb NOT NULL, status text NOT NULL)""",
+    "ALTER TABLE {schema}.pool_inspectors ADD COLUMN IF NOT EXISTS unit text NOT NULL DEFAULT ''",
     """CREATE TABLE IF NOT EXISTS {schema}.conflicts (
         inspector_id uuid NOT NULL, subject_id uuid NOT NULL, active boolean NOT NULL,
         PRIMARY KEY (inspector_id, subject_id))""",
@@ -30,16 +46,30 @@ DDL = [
         participating_departments jsonb NOT NULL, items jsonb NOT NULL, pool jsonb NOT NULL,
         ratios jsonb NOT NULL, directed boolean NOT NULL, starts_on date NOT NULL,
         ends_on date NOT NULL, published boolean NOT NULL DEFAULT false)""",
+    "ALTER TABLE {schema}.batches ADD COLUMN IF NOT EXISTS spec jsonb NOT NULL DEFAULT '{{}}'",
+    # 同一年度同一事项已查: (subject, general item, year) drawn by an earlier draw.
+    """CREATE TABLE IF NOT EXISTS {schema}.inspected (
+        subject_id uuid NOT NULL, item_code text NOT NULL, year int NOT NULL,
+        draw_id uuid NOT NULL, PRIMARY KEY (subject_id, item_code, year))""",
+    # Who inspected each subject last time (the latest draw's group, after replacements).
+    """CREATE TABLE IF NOT EXISTS {schema}.last_group (
+        subject_id uuid PRIMARY KEY, draw_id uuid NOT NULL, inspector_ids jsonb NOT NULL,
+        drawn_at timestamptz NOT NULL)""",
 ]
 
 
+def _set_clause(changes: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
+
+
 async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Subjects and inspectors, as the pool needs them."""
+    """Subjects and inspectors, as the pool and the roster need them."""
     d = ev.data
     if ev.name == "SubjectRegistered":
         await conn.execute(
             """INSERT INTO draw.pool_subjects (subject_id, identifier, name, kind, region_code,
-               industry, risk_class, status) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
+               industry, risk_class, status, tags, supervising_unit, abnormal_operation,
+               serious_violation) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)
                ON CONFLICT (subject_id) DO NOTHING""",
             ev.subject,
             d["identifier"],
@@ -49,21 +79,26 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["industry"],
             d["risk_class"],
             d["status"],
+            list(d.get("tags") or []),
+            d.get("supervising_unit") or "",
+            bool(d.get("abnormal_operation", False)),
+            bool(d.get("serious_violation", False)),
         )
     elif ev.name == "SubjectChanged":
-        changes = {k: v for k, v in d["changes"].items() if k in _POOL_FIELDS}
+        changes = {k: v for k, v in d["changes"].items() if k in _SUBJECT_FIELDS}
         if changes:
-            sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
             await conn.execute(
-                f"UPDATE draw.pool_subjects SET {sets} WHERE subject_id = $1",
+                f"UPDATE draw.pool_subjects SET {_set_clause(changes)} WHERE subject_id = $1",
                 ev.subject,
                 *changes.values(),
             )
     elif ev.name == "SubjectStatusChanged":
         await conn.execute(
-            "UPDATE draw.pool_subjects SET status = $2 WHERE subject_id = $1",
+            "UPDATE draw.pool_subjects SET status = $2, status_changed_at = $3 "
+            "WHERE subject_id = $1",
             ev.subject,
             d["status"],
+            ev.time,
         )
     elif ev.name == "RiskClassChanged":
         await conn.execute(
@@ -71,10 +106,19 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             ev.subject,
             d["risk_class"],
         )
+    elif ev.name == "SubjectListingChanged" and d["list_name"] in (
+        "abnormal_operation",
+        "serious_violation",
+    ):
+        await conn.execute(
+            f"UPDATE draw.pool_subjects SET {d['list_name']} = $2 WHERE subject_id = $1",
+            ev.subject,
+            bool(d["listed"]),
+        )
     elif ev.name == "InspectorRegistered":
         await conn.execute(
             """INSERT INTO draw.pool_inspectors (inspector_id, name, department, region_code,
-               categories, status) VALUES ($1,$2,$3,$4,$5,$6)
+               categories, status, unit) VALUES ($1,$2,$3,$4,$5,$6,$7)
                ON CONFLICT (inspector_id) DO NOTHING""",
             ev.subject,
             d["name"],
@@ -82,15 +126,13 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["region_code"],
             d["categories"],
             d["status"],
+            d.get("unit") or "",
         )
     elif ev.name == "InspectorChanged":
-        changes = {
-            k: v for k, v in d["changes"].items() if k in ("name", "region_code", "categories")
-        }
+        changes = {k: v for k, v in d["changes"].items() if k in _INSPECTOR_FIELDS}
         if changes:
-            sets = ", ".join(f"{k} = ${i}" for i, k in enumerate(changes, start=2))
             await conn.execute(
-                f"UPDATE draw.pool_inspectors SET {sets} WHERE inspector_id = $1",
+                f"UPDATE draw.pool_inspectors SET {_set_clause(changes)} WHERE inspector_id = $1",
                 ev.subject,
                 *changes.values(),
             )
@@ -112,15 +154,16 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 
 
 async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Batches of plans; drawable once the plan is published."""
+    """Batches of plans; drawable once the plan is published. ``spec`` keeps the whole
+    batch as the planner described it (filters, strata, rules)."""
     d = ev.data
     if ev.name == "PlanCreated":
         for batch in d["batches"]:
             await conn.execute(
                 """INSERT INTO draw.batches (batch_id, plan_id, year, name,
                    initiating_department, participating_departments, items, pool, ratios,
-                   directed, starts_on, ends_on)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::text::date,$12::text::date)
+                   directed, starts_on, ends_on, spec)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::text::date,$12::text::date,$13)
                    ON CONFLICT (batch_id) DO NOTHING""",
                 batch["batch_id"],
                 ev.subject,
@@ -134,8 +177,55 @@ async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
                 batch["directed"],
                 batch["starts_on"],
                 batch["ends_on"],
+                batch,
             )
     elif ev.name == "PlanPublished":
         await conn.execute(
             "UPDATE draw.batches SET published = true WHERE plan_id = $1", ev.subject
+        )
+
+
+async def _remember(
+    conn: asyncpg.Connection, ev: InboundEvent, subjects: list[dict[str, Any]]
+) -> None:
+    general = [i["code"] for i in ev.data["items"] if i.get("category") == "general"]
+    await conn.executemany(
+        """INSERT INTO draw.inspected (subject_id, item_code, year, draw_id)
+           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING""",
+        [
+            (s["subject_id"], code, ev.data["year"], ev.subject)
+            for s in subjects
+            for code in general
+        ],
+    )
+    await conn.executemany(
+        """INSERT INTO draw.last_group (subject_id, draw_id, inspector_ids, drawn_at)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (subject_id) DO UPDATE
+           SET draw_id = EXCLUDED.draw_id, inspector_ids = EXCLUDED.inspector_ids,
+               drawn_at = EXCLUDED.drawn_at WHERE draw.last_group.drawn_at <= EXCLUDED.drawn_at""",
+        [
+            (s["subject_id"], ev.subject, [m["inspector_id"] for m in s["inspectors"]], ev.time)
+            for s in subjects
+        ],
+    )
+
+
+async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """Earlier draws: which subjects were drawn for which general item this year, and who
+    inspected each subject last (replacements included)."""
+    d = ev.data
+    if ev.name == "SubjectsDrawn":
+        await _remember(conn, ev, d["subjects"])
+    elif ev.name == "SubjectReplaced":
+        await _remember(conn, ev, [d["replacement"]])
+    elif ev.name == "InspectorReplaced":
+        await conn.execute(
+            """UPDATE draw.last_group SET inspector_ids = (
+                 SELECT coalesce(jsonb_agg(CASE WHEN x = $3 THEN $4 ELSE x END), '[]')
+                 FROM jsonb_array_elements_text(inspector_ids) AS x)
+               WHERE subject_id = $1 AND draw_id = $2""",
+            d["subject_id"],
+            ev.subject,
+            d["replaced"],
+            d["replacement"]["inspector_id"],
         )

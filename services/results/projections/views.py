@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 import asyncpg
 
@@ -23,6 +24,8 @@ DDL = [
         ends_on date NOT NULL, due_on date, due_on_unknown text, record_id uuid,
         PRIMARY KEY (draw_id, subject_id))""",
     "CREATE INDEX IF NOT EXISTS assignments_due ON {schema}.assignments (due_on)",
+    # 递补: a subject replaced after the draw keeps its row, pointing to its replacement.
+    "ALTER TABLE {schema}.assignments ADD COLUMN IF NOT EXISTS replaced_by uuid",
     """CREATE TABLE IF NOT EXISTS {schema}.records (
         record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, batch_id text NOT NULL,
         plan_id uuid NOT NULL, subject_id uuid NOT NULL, subject_identifier text NOT NULL,
@@ -44,15 +47,12 @@ def _deadline(ends_on: date) -> tuple[date | None, str | None]:
         return None, str(exc)
 
 
-async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Each drawn subject of ``DrawExecuted`` becomes an assignment with its group and the
-    deadline of 20 working days after the batch ends."""
-    if ev.name != "DrawExecuted":
-        return
+async def _assign(
+    conn: asyncpg.Connection, ev: InboundEvent, subjects: list[dict[str, Any]]
+) -> None:
     d = ev.data
     ends_on = date.fromisoformat(d["ends_on"])
     due_on, unknown = _deadline(ends_on)
-    groups = {g["subject_id"]: g["inspectors"] for g in d["groups"]}
     await conn.executemany(
         """INSERT INTO results.assignments (draw_id, subject_id, batch_id, plan_id, identifier,
            name, region_code, risk_class, initiating_department, items, inspectors, ends_on,
@@ -70,14 +70,43 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
                 s.get("risk_class", ""),
                 d["initiating_department"],
                 d["items"],
-                groups.get(s["subject_id"], []),
+                s["inspectors"],
                 ends_on,
                 due_on,
                 unknown,
             )
-            for s in d["selection"]
+            for s in subjects
         ],
     )
+
+
+async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """Each drawn subject (``SubjectsDrawn``, in parts) becomes an assignment with its group
+    and the deadline of 20 working days after the batch ends; replacements (递补) change the
+    group, or retire the assignment and add the replacement subject's."""
+    d = ev.data
+    if ev.name == "SubjectsDrawn":
+        await _assign(conn, ev, d["subjects"])
+    elif ev.name == "InspectorReplaced":
+        await conn.execute(
+            """UPDATE results.assignments SET inspectors = (
+                 SELECT jsonb_agg(CASE WHEN m->>'inspector_id' = $3 THEN $4::jsonb ELSE m END)
+                 FROM jsonb_array_elements(inspectors) AS m)
+               WHERE draw_id = $1 AND subject_id = $2""",
+            ev.subject,
+            d["subject_id"],
+            d["replaced"],
+            d["replacement"],
+        )
+    elif ev.name == "SubjectReplaced":
+        await conn.execute(
+            "UPDATE results.assignments SET replaced_by = $3 "
+            "WHERE draw_id = $1 AND subject_id = $2",
+            ev.subject,
+            d["replaced"]["subject_id"],
+            d["replacement"]["subject_id"],
+        )
+        await _assign(conn, ev, [d["replacement"]])
 
 
 async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:

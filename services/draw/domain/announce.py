@@ -1,0 +1,158 @@
+"""公告 — freezing a batch's pool and roster into the announcement of protocol ssj-draw-2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from services.draw.domain.errors import InvalidDraw, PoolEmpty
+from services.draw.protocol.canonical import (
+    FULL_LIST,
+    PROTOCOL,
+    STRATA,
+    field,
+    pool_hash,
+    pool_line,
+    sort_pool,
+)
+
+
+@dataclass(frozen=True)
+class PoolSubject:
+    """检查对象 — a subject as the draw's pool sees it."""
+
+    subject_id: str
+    identifier: str
+    name: str
+    region_code: str
+    risk_class: str
+    supervising_unit: str = ""
+    full_list: bool = False  # on the batch's 100 % list (全覆盖)
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """执法检查人员 — an active inspector as the roster freezes them."""
+
+    inspector_id: str
+    name: str
+    department: str
+    jurisdiction: str
+    unit: str
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FrozenPool:
+    """The canonical pool lines and, aligned with them, each subject's id and name."""
+
+    lines: list[str]
+    meta: list[str]  # "<subject_id> TAB <name>"
+
+    @property
+    def digest(self) -> str:
+        """pool_hash of the lines."""
+        return pool_hash(self.lines)
+
+
+def freeze_pool(subjects: Iterable[PoolSubject]) -> FrozenPool:
+    """Canonical pool of protocol ssj-draw-2 (one line per subject, sorted by identifier)."""
+    rows = {}
+    for s in subjects:
+        line = pool_line(
+            s.identifier,
+            FULL_LIST if s.full_list else s.risk_class,
+            s.region_code,
+            s.supervising_unit,
+        )
+        rows[line] = f"{s.subject_id}\t{field(s.name)}"
+    lines = sort_pool(rows)
+    if not lines:
+        raise PoolEmpty("no subject matches the batch's pool filter")
+    return FrozenPool(lines, [rows[line] for line in lines])
+
+
+def strata_of(batch: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each credit-risk class to draw: a fixed count or the ratio as a decimal string."""
+    classes = list(batch["pool"].get("risk_classes") or STRATA)
+    counts = batch.get("counts") or {}
+    ratios = batch.get("ratios") or {}
+    strata: dict[str, dict[str, Any]] = {}
+    for risk_class in classes:
+        if risk_class in counts:
+            strata[risk_class] = {"count": int(counts[risk_class])}
+        elif risk_class in ratios:
+            strata[risk_class] = {"ratio": repr(float(ratios[risk_class]))}
+    return strata
+
+
+def departments_of(batch: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Seats of every group: the initiating department first, then each participating
+    department, with the item categories its inspectors must be qualified for."""
+    out = []
+    for department in [batch["initiating_department"], *batch["participating_departments"]]:
+        categories = sorted(
+            {i["category"] for i in batch["items"] if i["department"] == department}
+        )
+        out.append({"department": department, "categories": categories})
+    return out
+
+
+def build_announcement(
+    *,
+    draw_id: str,
+    batch: Mapping[str, Any],
+    pool: FrozenPool,
+    roster: Sequence[RosterEntry],
+    conflicts: Iterable[tuple[str, str]],
+    previous: Iterable[tuple[str, str]],
+    subject_identifiers: Mapping[str, str],
+    commitment: str,
+    entropy_source: str,
+    entropy_not_before: str,
+    announced_at: str,
+) -> dict[str, Any]:
+    """The announcement: everything the draw depends on, fixed before the entropy is known.
+
+    ``conflicts`` and ``previous`` are (inspector id, subject id) pairs; only those about
+    subjects of the pool and inspectors of the roster are kept, by subject identifier.
+    """
+    if not field(entropy_source):
+        raise InvalidDraw("name the public entropy that will complete the seed")
+    on_roster = {r.inspector_id for r in roster}
+
+    def pairs(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        return sorted(
+            {
+                (inspector, subject_identifiers[subject])
+                for inspector, subject in rows
+                if inspector in on_roster and subject in subject_identifiers
+            }
+        )
+
+    return {
+        "protocol": PROTOCOL,
+        "draw_id": draw_id,
+        "batch_id": batch["batch_id"],
+        "plan_id": batch["plan_id"],
+        "pool_hash": pool.digest,
+        "pool_size": len(pool.lines),
+        "strata": strata_of(batch),
+        "departments": departments_of(batch),
+        "min_group_size": int(batch.get("min_group_size", 2)),
+        "rules": {
+            "cross_jurisdiction": bool(batch.get("cross_jurisdiction", False)),
+            "avoid_previous_inspectors": bool(batch.get("avoid_previous_inspectors", True)),
+        },
+        "roster": [
+            [r.inspector_id, r.department, r.jurisdiction, field(r.unit), sorted(r.categories)]
+            for r in sorted(roster, key=lambda r: r.inspector_id)
+        ],
+        "conflicts": [list(p) for p in pairs(conflicts)],
+        "previous": [list(p) for p in pairs(previous)],
+        "commitment": commitment,
+        "entropy_source": field(entropy_source),
+        "entropy_not_before": entropy_not_before,
+        "announced_at": announced_at,
+    }

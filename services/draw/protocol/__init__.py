@@ -1,0 +1,1 @@
+"""The draw protocol: standard-library only, so anyone can run it without the services."""

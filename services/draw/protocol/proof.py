@@ -1,0 +1,287 @@
+"""Run, replay and verify a draw of protocol ``ssj-draw-2`` from its proof document.
+
+A proof is one JSON object (see ``docs/draw-protocol.md``)::
+
+    {"announcement": {...}, "pool": ["<line>", ...], "secret": "<hex>",
+     "entropy": "<text>", "replacements": [...], "result": {...}}
+
+:func:`run` computes the result from everything but ``result``; :func:`verify` compares
+it with the recorded ``result`` and says what does not match. Standard library only:
+``python -m services.draw.protocol.proof verify PROOF.json`` needs no service, database
+or third-party package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from services.draw.protocol.canonical import (
+    FULL_LIST,
+    PROTOCOL,
+    announcement_hash,
+    commitment,
+    derive_seed,
+    pool_hash,
+    split_line,
+)
+from services.draw.protocol.groups import Examiner, GroupDrawer, Target
+from services.draw.protocol.stream import Stream
+from services.draw.protocol.subjects import select, stratum_members
+
+
+class ReplacementError(ValueError):
+    """A replacement request that cannot be carried out (the message says why)."""
+
+
+def _pairs(rows: Sequence[Sequence[str]]) -> frozenset[tuple[str, str]]:
+    return frozenset((str(a), str(b)) for a, b in rows)
+
+
+def drawer_for(announcement: Mapping[str, Any]) -> GroupDrawer:
+    """The group drawer the announcement describes (roster, seats, rules, exclusions)."""
+    rules = announcement.get("rules", {})
+    return GroupDrawer(
+        roster=[Examiner.from_row(row) for row in announcement["roster"]],
+        departments=announcement["departments"],
+        min_group_size=int(announcement.get("min_group_size", 2)),
+        cross_jurisdiction=bool(rules.get("cross_jurisdiction", False)),
+        avoid_previous=bool(rules.get("avoid_previous_inspectors", True)),
+        conflicts=_pairs(announcement.get("conflicts", [])),
+        previous=_pairs(announcement.get("previous", [])),
+    )
+
+
+def run(proof: Mapping[str, Any]) -> dict[str, Any]:
+    """The result the inputs of ``proof`` give (its ``result``, if any, is ignored)."""
+    announcement = proof["announcement"]
+    if announcement.get("protocol") != PROTOCOL:
+        raise ValueError(f"protocol {announcement.get('protocol')!r} is not {PROTOCOL}")
+    lines: Sequence[str] = proof["pool"]
+    digest = announcement_hash(announcement)
+    secret = bytes.fromhex(proof["secret"])
+    seed = derive_seed(digest, secret, proof["entropy"])
+    picked, summary = select(seed, lines, announcement["strata"])
+
+    position = {p.identifier: p.position for p in picked}
+
+    def target(identifier: str) -> Target:
+        _, _, region, unit = split_line(lines[position[identifier]])
+        return Target(identifier, region, unit)
+
+    drawer = drawer_for(announcement)
+    stream = Stream(seed, "inspectors")
+    drawn = [(p.identifier, drawer.group(stream, target(p.identifier))) for p in picked]
+    groups = [{"identifier": i, "inspectors": [dict(m) for m in g]} for i, g in drawn]
+    current: dict[str, list[dict[str, str]]] = dict(drawn)
+    ever_selected = set(current)
+    replaced_out: dict[str, set[str]] = {}
+    outcomes = []
+    for n, request in enumerate(proof.get("replacements", []), start=1):
+        if int(request.get("sequence", 0)) != n:
+            raise ReplacementError(f"replacement {n} carries sequence {request.get('sequence')}")
+        identifier = str(request["identifier"])
+        if identifier not in current:
+            raise ReplacementError(f"replacement {n}: {identifier} is not a drawn subject")
+        sub = Stream(seed, f"replace/{n}")
+        if request["kind"] == "inspector":
+            outcomes.append(
+                _replace_inspector(n, request, current, replaced_out, drawer, sub, target)
+            )
+        elif request["kind"] == "subject":
+            stratum = split_line(lines[position[identifier]])[1]
+            if stratum == FULL_LIST:
+                raise ReplacementError(
+                    f"replacement {n}: {identifier} is on the 100 % list, which has no "
+                    "random pool to replace it from"
+                )
+            unavailable = {str(u) for u in request.get("unavailable", [])}
+            excluded = ever_selected | unavailable
+            candidates = [
+                p
+                for p in stratum_members(lines)[stratum]
+                if lines[p][: lines[p].index("\t")] not in excluded
+            ]
+            if not candidates:
+                raise ReplacementError(
+                    f"replacement {n}: stratum {stratum} has no subject left to draw"
+                )
+            chosen_at = candidates[sub.below(len(candidates))]
+            chosen = lines[chosen_at][: lines[chosen_at].index("\t")]
+            position[chosen] = chosen_at
+            drawer.release(m["inspector_id"] for m in current.pop(identifier))
+            group = drawer.group(sub, target(chosen))
+            current[chosen] = group
+            ever_selected.add(chosen)
+            outcomes.append(
+                {
+                    "sequence": n,
+                    "kind": "subject",
+                    "identifier": identifier,
+                    "replacement": chosen,
+                    "stratum": stratum,
+                    "group": group,
+                }
+            )
+        else:
+            raise ReplacementError(f"replacement {n}: kind must be 'inspector' or 'subject'")
+    return {
+        "protocol": PROTOCOL,
+        "pool_hash": pool_hash(lines),
+        "pool_size": len(lines),
+        "announcement_hash": digest,
+        "commitment": commitment(secret),
+        "seed": seed.hex(),
+        "strata": summary,
+        "selection": [{"identifier": p.identifier, "stratum": p.stratum} for p in picked],
+        "groups": groups,
+        "replacements": outcomes,
+    }
+
+
+def _replace_inspector(
+    n: int,
+    request: Mapping[str, Any],
+    current: dict[str, list[dict[str, str]]],
+    replaced_out: dict[str, set[str]],
+    drawer: GroupDrawer,
+    sub: Stream,
+    target: Any,
+) -> dict[str, Any]:
+    identifier = str(request["identifier"])
+    leaving = str(request["inspector_id"])
+    group = current[identifier]
+    seat = next((m for m in group if m["inspector_id"] == leaving), None)
+    if seat is None:
+        raise ReplacementError(f"replacement {n}: {leaving} is not in the group of {identifier}")
+    out = replaced_out.setdefault(identifier, set())
+    out.add(leaving)
+    drawer.release([leaving])
+    taken = {m["inspector_id"] for m in group if m["inspector_id"] != leaving}
+    chosen = drawer.pick(sub, drawer.eligible(seat["department"], target(identifier), taken, out))
+    member = {
+        "inspector_id": chosen.inspector_id,
+        "department": chosen.department,
+        "role": seat["role"],
+    }
+    group[group.index(seat)] = member
+    return {
+        "sequence": n,
+        "kind": "inspector",
+        "identifier": identifier,
+        "replaced": leaving,
+        "replacement": member,
+    }
+
+
+def _compare(name: str, expected: Any, recorded: Any, problems: list[str]) -> None:
+    if expected == recorded:
+        return
+    if isinstance(expected, list) and isinstance(recorded, list):
+        if len(expected) != len(recorded):
+            problems.append(f"{name}: {len(recorded)} recorded, {len(expected)} recomputed")
+        for i, (e, r) in enumerate(zip(expected, recorded, strict=False)):
+            if e != r:
+                problems.append(
+                    f"{name}[{i}]: recorded {json.dumps(r, ensure_ascii=False)}, "
+                    f"recomputed {json.dumps(e, ensure_ascii=False)}"
+                )
+                break
+        return
+    problems.append(
+        f"{name}: recorded {json.dumps(recorded, ensure_ascii=False)}, "
+        f"recomputed {json.dumps(expected, ensure_ascii=False)}"
+    )
+
+
+def verify(proof: Mapping[str, Any]) -> list[str]:
+    """Everything in the proof that does not match its recomputation (empty: all matches)."""
+    problems: list[str] = []
+    recorded = proof.get("result")
+    if not isinstance(recorded, Mapping):
+        return ["the proof has no result to verify (use replay to compute one)"]
+    announcement = proof.get("announcement") or {}
+    lines = proof.get("pool") or []
+    if pool_hash(lines) != announcement.get("pool_hash"):
+        problems.append(
+            f"pool_hash: announced {announcement.get('pool_hash')}, the pool's lines hash to "
+            f"{pool_hash(lines)}"
+        )
+    if len(lines) != announcement.get("pool_size"):
+        problems.append(
+            f"pool_size: announced {announcement.get('pool_size')}, pool has {len(lines)}"
+        )
+    identifiers = [line[: line.find("\t")] for line in lines]
+    if any(a >= b for a, b in itertools.pairwise(identifiers)):
+        problems.append("pool: lines are not in canonical order (identifiers ascending, unique)")
+    try:
+        secret = bytes.fromhex(proof.get("secret", ""))
+        if commitment(secret) != announcement.get("commitment"):
+            problems.append(
+                f"commitment: announced {announcement.get('commitment')}, SHA-256 of the "
+                f"revealed secret is {commitment(secret)}"
+            )
+    except ValueError as exc:
+        problems.append(f"secret: {exc}")
+    try:
+        expected = run(proof)
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"the draw cannot be recomputed: {type(exc).__name__}: {exc}")
+        return problems
+    for key in ("announcement_hash", "seed", "strata", "selection", "groups", "replacements"):
+        _compare(key, expected[key], recorded.get(key), problems)
+    return problems
+
+
+def _load(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    if not isinstance(data, dict):
+        raise ValueError("the file must hold one JSON object")
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``verify PROOF.json`` (exit 0 only if everything matches) or ``replay INPUT.json``."""
+    parser = argparse.ArgumentParser(prog="ssj draw", description=f"draw protocol {PROTOCOL}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("verify", help="recompute a proof and report what does not match").add_argument(
+        "file"
+    )
+    sub.add_parser("replay", help="compute the result of a proof's inputs").add_argument("file")
+    args = parser.parse_args(argv)
+    try:
+        proof = _load(args.file)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "replay":
+        try:
+            result = run(proof)
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"cannot replay: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+        return 0
+    problems = verify(proof)
+    if problems:
+        for problem in problems:
+            print(f"MISMATCH {problem}")
+        return 1
+    result = proof["result"]
+    print(
+        f"OK draw {proof['announcement'].get('draw_id', '?')}: pool of {len(proof['pool'])} "
+        f"(hash {result['pool_hash'][:16]}…), commitment, seed, {len(result['selection'])} "
+        f"subjects, {len(result['groups'])} groups and {len(result['replacements'])} "
+        "replacements all match"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

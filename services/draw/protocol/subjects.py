@@ -1,0 +1,93 @@
+"""Selection of subjects (抽取检查对象), per stratum, protocol ``ssj-draw-2``.
+
+Every subject on the 100 % list (stratum ``*``) is selected, in pool order. Then for each
+credit-risk class in ``A, B, C, D`` order, its members are taken in pool order and
+``count`` of them drawn with :func:`~services.draw.protocol.stream.sample` on the stream
+labelled ``subjects/<class>``. ``count`` is the stratum's fixed count, or its ratio as an
+exact decimal times the number of members, rounded up (a non-empty stratum with a
+positive ratio always yields at least one subject); never more than the stratum holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from services.draw.protocol.canonical import FULL_LIST, STRATA
+from services.draw.protocol.stream import Stream, sample
+
+
+@dataclass(frozen=True)
+class Picked:
+    """A selected subject: its identifier, its stratum and its position in the pool."""
+
+    identifier: str
+    stratum: str
+    position: int
+
+
+def parse_ratio(text: str) -> Fraction:
+    """A ratio written as a decimal string in ``(0, 1]``, exactly."""
+    try:
+        value = Fraction(Decimal(str(text)))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValueError(f"ratio {text!r} is not a decimal number") from exc
+    if not 0 < value <= 1:
+        raise ValueError(f"ratio {text} is not in (0, 1]")
+    return value
+
+
+def stratum_count(members: int, rule: Mapping[str, Any]) -> int:
+    """How many of a stratum's ``members`` to draw under ``{"ratio": "0.03"}`` or
+    ``{"count": 5}``."""
+    if "count" in rule:
+        count = int(rule["count"])
+        if count < 0:
+            raise ValueError("a stratum count must not be negative")
+        return min(members, count)
+    return min(members, math.ceil(members * parse_ratio(rule["ratio"])))
+
+
+def select(
+    seed: bytes, lines: Sequence[str], strata: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[Picked], dict[str, dict[str, int]]]:
+    """The selection and, per stratum, the pool size and the count drawn."""
+    members = stratum_members(lines)
+    unknown = sorted(set(strata) - set(STRATA))
+    if unknown:
+        raise ValueError(f"unknown strata {unknown}")
+
+    def pick(position: int, stratum: str) -> Picked:
+        return Picked(lines[position][: lines[position].index("\t")], stratum, position)
+
+    picked = [pick(p, FULL_LIST) for p in members[FULL_LIST]]
+    summary = {FULL_LIST: {"pool": len(members[FULL_LIST]), "count": len(members[FULL_LIST])}}
+    for stratum in STRATA:
+        pool = members[stratum]
+        count = stratum_count(len(pool), strata[stratum]) if stratum in strata else 0
+        summary[stratum] = {"pool": len(pool), "count": count}
+        positions = sample(Stream(seed, f"subjects/{stratum}"), len(pool), count)
+        picked += [pick(pool[p], stratum) for p in positions]
+    return picked, summary
+
+
+def stratum_members(lines: Sequence[str]) -> dict[str, list[int]]:
+    """Positions of each stratum's members in the pool, in pool order."""
+    members: dict[str, list[int]] = {s: [] for s in (FULL_LIST, *STRATA)}
+    append = {s: m.append for s, m in members.items()}
+    try:
+        column = [line.split("\t", 2)[1] for line in lines]
+    except IndexError:
+        raise ValueError("every pool line has 4 tab-separated fields") from None
+    for position, stratum in enumerate(column):
+        try:
+            append[stratum](position)
+        except KeyError:
+            raise ValueError(
+                f"pool line {position} has no valid stratum: {lines[position]!r}"
+            ) from None
+    return members

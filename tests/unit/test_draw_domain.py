@@ -1,0 +1,214 @@
+"""The Draw aggregate and the announcement it freezes (no database, no messaging)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.draw.domain import draw as draw_module
+from services.draw.domain.announce import (
+    PoolSubject,
+    RosterEntry,
+    build_announcement,
+    departments_of,
+    freeze_pool,
+    strata_of,
+)
+from services.draw.domain.draw import Draw
+from services.draw.domain.errors import (
+    AlreadyExecuted,
+    EntropyNotYetAvailable,
+    InvalidDraw,
+    InvalidReplacement,
+    NotExecuted,
+    PoolEmpty,
+)
+from services.draw.protocol.canonical import announcement_hash, commitment
+from services.draw.protocol.proof import run, verify
+from tests.builders import make_uscc
+
+SECRET = bytes(range(1, 33))
+NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
+ITEMS = [
+    {
+        "code": "SAMR-01",
+        "department": "SAMR",
+        "name": "食品经营",
+        "category": "general",
+        "ratio": 0.05,
+    },
+    {"code": "TAX-01", "department": "TAX", "name": "发票", "category": "key", "ratio": 0.1},
+]
+BATCH: dict[str, Any] = {
+    "batch_id": "b-1",
+    "plan_id": "p-1",
+    "year": 2026,
+    "name": "第一批",
+    "initiating_department": "SAMR",
+    "participating_departments": ["TAX"],
+    "items": ITEMS,
+    "ends_on": "2026-12-20",
+    "pool": {"risk_classes": []},
+    "ratios": {"A": 0.01, "B": 0.03, "C": 0.1, "D": 0.2},
+    "published": True,
+}
+
+
+def subjects(n: int) -> list[PoolSubject]:
+    rng = random.Random(5)
+    classes = "A" * 60 + "B" * 30 + "C" * 8 + "D" * 2
+    return [
+        PoolSubject(f"id-{i}", make_uscc(rng), f"公司{i}", "420202", classes[i % 100], "所1")
+        for i in range(n)
+    ]
+
+
+ROSTER = [
+    RosterEntry(f"{d}-{k}", f"{d}检查员{k}", d, "420200", f"所{k % 2}", ("general", "key"))
+    for d in ("SAMR", "TAX")
+    for k in range(4)
+]
+
+
+def announced(n: int = 400, **batch: Any) -> tuple[Draw, Any]:
+    pool = freeze_pool(subjects(n))
+    spec = {**BATCH, **batch}
+    announcement = build_announcement(
+        draw_id="d-1",
+        batch=spec,
+        pool=pool,
+        roster=ROSTER,
+        conflicts=[("SAMR-0", "id-1"), ("nobody", "id-2"), ("SAMR-1", "not-in-pool")],
+        previous=[],
+        subject_identifiers={s.subject_id: s.identifier for s in subjects(n)},
+        commitment=commitment(SECRET),
+        entropy_source="双色球第2026136期",
+        entropy_not_before=spec.get("entropy_not_before", ""),
+        announced_at=NOW.isoformat(),
+    )
+    draw = Draw(
+        batch_id="b-1",
+        plan_id="p-1",
+        year=2026,
+        batch_name="第一批",
+        initiating_department="SAMR",
+        participating_departments=["TAX"],
+        items=ITEMS,
+        ends_on="2026-12-20",
+        announcement=announcement,
+        announcement_hash=announcement_hash(announcement),
+        inspector_names={r.inspector_id: r.name for r in ROSTER},
+    )
+    return draw, pool
+
+
+def test_the_announcement_keeps_only_pairs_about_the_pool_and_the_roster() -> None:
+    draw, _ = announced()
+    identifier = subjects(400)[1].identifier
+    assert draw.announcement["conflicts"] == [["SAMR-0", identifier]]
+    assert draw.announcement["commitment"] == commitment(SECRET)
+    assert draw.announcement["departments"] == [
+        {"department": "SAMR", "categories": ["general"]},
+        {"department": "TAX", "categories": ["key"]},
+    ]
+
+
+def test_strata_use_counts_over_ratios_and_respect_the_class_filter() -> None:
+    spec = {**BATCH, "counts": {"D": 3}, "pool": {"risk_classes": ["C", "D"]}}
+    assert strata_of(spec) == {"C": {"ratio": "0.1"}, "D": {"count": 3}}
+    assert [d["department"] for d in departments_of(BATCH)] == ["SAMR", "TAX"]
+
+
+def test_an_empty_pool_or_unnamed_entropy_is_refused() -> None:
+    with pytest.raises(PoolEmpty):
+        freeze_pool([])
+    with pytest.raises(InvalidDraw, match="entropy"):
+        build_announcement(
+            draw_id="d",
+            batch=BATCH,
+            pool=freeze_pool(subjects(10)),
+            roster=ROSTER,
+            conflicts=[],
+            previous=[],
+            subject_identifiers={},
+            commitment="c",
+            entropy_source="  ",
+            entropy_not_before="",
+            announced_at=NOW.isoformat(),
+        )
+
+
+def test_execution_records_the_protocol_result_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(draw_module, "PART_SIZE", 7)
+    draw, pool = announced(1000)
+    draw.execute(secret=SECRET, entropy="1 2 3", now=NOW, lines=pool.lines, meta=pool.meta)
+    events = draw.collect_events()
+    names = [type(e).__name__ for e in events]
+    selected = draw.executed["selected"] if draw.executed else 0
+    assert names == ["DrawAnnounced", "DrawExecuted"] + ["SubjectsDrawn"] * -(-selected // 7)
+    assert [e.part for e in events[2:]] == list(range(1, len(events) - 1))  # type: ignore[attr-defined]
+    proof = {**draw.proof_input(pool.lines, SECRET.hex(), "1 2 3"), "result": draw.result()}
+    assert verify(proof) == []
+    assert draw.result() == {k: v for k, v in run(proof).items()}
+    first = draw.drawn[0]
+    assert first["subject_id"].startswith("id-") and first["name"].startswith("公司")
+    assert first["inspectors"][0]["name"].startswith("SAMR检查员")
+
+
+def test_a_draw_executes_once_and_not_before_its_entropy_is_due() -> None:
+    draw, pool = announced(entropy_not_before=(NOW + timedelta(days=2)).isoformat())
+    with pytest.raises(EntropyNotYetAvailable):
+        draw.execute(secret=SECRET, entropy="1", now=NOW, lines=pool.lines, meta=pool.meta)
+    later = NOW + timedelta(days=3)
+    draw.execute(secret=SECRET, entropy="1", now=later, lines=pool.lines, meta=pool.meta)
+    with pytest.raises(AlreadyExecuted):
+        draw.execute(secret=SECRET, entropy="2", now=later, lines=pool.lines, meta=pool.meta)
+
+
+def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
+    draw, pool = announced()
+    with pytest.raises(NotExecuted):
+        draw.replace_subject(
+            identifier="x",
+            reason="注销",
+            approver="王",
+            unavailable=[],
+            lines=pool.lines,
+            meta=pool.meta,
+        )
+    draw.execute(secret=SECRET, entropy="7", now=NOW, lines=pool.lines, meta=pool.meta)
+    target = draw.drawn[0]
+    with pytest.raises(InvalidReplacement, match="approver"):
+        draw.replace_inspector(
+            identifier=target["identifier"],
+            inspector_id=target["inspectors"][1]["inspector_id"],
+            reason="回避",
+            approver=" ",
+            lines=pool.lines,
+            meta=pool.meta,
+        )
+    with pytest.raises(InvalidReplacement, match="not a drawn subject"):
+        draw.replace_subject(
+            identifier="nobody",
+            reason="注销",
+            approver="王",
+            unavailable=[],
+            lines=pool.lines,
+            meta=pool.meta,
+        )
+    outcome = draw.replace_subject(
+        identifier=target["identifier"],
+        reason="注销",
+        approver="王",
+        unavailable=[],
+        lines=pool.lines,
+        meta=pool.meta,
+    )
+    current = draw.current()
+    assert current[0]["identifier"] == outcome["replacement"] != target["identifier"]
+    assert draw.requests[0]["sequence"] == 1
+    proof = {**draw.proof_input(pool.lines, SECRET.hex(), "7"), "result": draw.result()}
+    assert verify(proof) == []
