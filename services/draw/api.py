@@ -191,7 +191,7 @@ async def _load_roster(db: asyncpg.Pool, batch: dict[str, Any]) -> list[RosterEn
 
 
 def _summary(draw: Draw) -> dict[str, Any]:
-    a = draw.announcement
+    a = draw.summary
     return {
         "id": str(draw.id),
         "version": draw.version,
@@ -208,7 +208,9 @@ def _summary(draw: Draw) -> dict[str, Any]:
         "departments": a["departments"],
         "min_group_size": a["min_group_size"],
         "rules": a["rules"],
-        "roster_size": len(a["roster"]),
+        "roster_size": a["roster_size"],
+        "conflicts_size": a["conflicts_size"],
+        "previous_size": a["previous_size"],
         "commitment": a["commitment"],
         "entropy_source": a["entropy_source"],
         "entropy_not_before": a["entropy_not_before"] or None,
@@ -311,7 +313,7 @@ async def replace(
     rows = await db.fetch(
         "SELECT identifier FROM draw.pool_subjects WHERE status <> 'operating' "
         "AND status_changed_at >= $1::text::timestamptz",
-        draw.announcement["announced_at"],
+        draw.summary["announced_at"],
     )
     return await run_command(
         request,

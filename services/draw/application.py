@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -16,11 +17,13 @@ from psycopg import sql
 from libs.common.eventstore import EventStoreApp
 from libs.common.settings import CommonSettings
 from services.draw.domain.announce import (
+    FrozenDraw,
     FrozenPool,
     PoolSubject,
     RosterEntry,
     build_announcement,
     freeze_pool,
+    summarise,
 )
 from services.draw.domain.draw import Draw, draw_id
 from services.draw.domain.errors import AlreadyAnnounced, BatchNotDrawable
@@ -57,6 +60,12 @@ class DrawApplication(EventStoreApp):
               ALTER COLUMN meta SET STORAGE EXTERNAL;
             CREATE OR REPLACE TRIGGER pool_snapshots_append_only
               BEFORE UPDATE OR DELETE ON {schema}.pool_snapshots
+              FOR EACH ROW EXECUTE FUNCTION {schema}.ssj_reject_event_change();
+            CREATE TABLE IF NOT EXISTS {schema}.announcements (
+              announcement_hash text PRIMARY KEY, document text NOT NULL,
+              names text NOT NULL, stored_at timestamptz NOT NULL DEFAULT now());
+            CREATE OR REPLACE TRIGGER announcements_append_only
+              BEFORE UPDATE OR DELETE ON {schema}.announcements
               FOR EACH ROW EXECUTE FUNCTION {schema}.ssj_reject_event_change();
             """
         ).format(schema=sql.Identifier(self.schema))
@@ -100,6 +109,35 @@ class DrawApplication(EventStoreApp):
             raise LookupError(f"no stored pool has hash {digest}")
         return FrozenPool(row["lines"].split("\n"), row["meta"].split("\n"))
 
+    def store_announcement(self, announcement: Mapping[str, Any], names: Mapping[str, str]) -> str:
+        """Keep the announcement under its hash (the event carries only the hash)."""
+        digest = announcement_hash(announcement)
+        with self._connection() as conn:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.announcements (announcement_hash, document, names) "
+                    "VALUES (%s, %s, %s) ON CONFLICT (announcement_hash) DO NOTHING"
+                ).format(sql.Identifier(self.schema)),
+                (digest, json.dumps(announcement, ensure_ascii=False), json.dumps(names)),
+            )
+        return digest
+
+    def frozen(self, draw: Draw) -> FrozenDraw:
+        """The announcement, names and pool a draw's events point to by hash."""
+        with self._connection() as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "SELECT document, names FROM {}.announcements WHERE announcement_hash = %s"
+                ).format(sql.Identifier(self.schema)),
+                (draw.announcement_hash,),
+            ).fetchone()
+        if row is None:
+            raise LookupError(f"no stored announcement has hash {draw.announcement_hash}")
+        announcement = json.loads(row["document"])
+        return FrozenDraw(
+            announcement, json.loads(row["names"]), self.load_pool(announcement["pool_hash"])
+        )
+
     # -- commands ---------------------------------------------------------------------
 
     def announce(
@@ -136,6 +174,8 @@ class DrawApplication(EventStoreApp):
             announced_at=now.isoformat(),
         )
         self.store_pool(pool)
+        names = {r.inspector_id: r.name for r in roster}
+        digest = self.store_announcement(announcement, names)
         draw = Draw(
             batch_id=batch["batch_id"],
             plan_id=str(batch["plan_id"]),
@@ -145,9 +185,8 @@ class DrawApplication(EventStoreApp):
             participating_departments=list(batch["participating_departments"]),
             items=list(batch["items"]),
             ends_on=str(batch["ends_on"]),
-            announcement=announcement,
-            announcement_hash=announcement_hash(announcement),
-            inspector_names={r.inspector_id: r.name for r in roster},
+            announcement_hash=digest,
+            summary=summarise(announcement),
         )
         try:
             self.save(draw)
@@ -158,10 +197,7 @@ class DrawApplication(EventStoreApp):
     def execute(self, ident: UUID, entropy: str, now: datetime) -> Draw:
         """抽取 — complete the seed with the public entropy and draw, once."""
         draw: Draw = self.repository.get(ident)
-        pool = self.load_pool(draw.announcement["pool_hash"])
-        draw.execute(
-            secret=self.secret(ident), entropy=entropy, now=now, lines=pool.lines, meta=pool.meta
-        )
+        draw.execute(self.frozen(draw), secret=self.secret(ident), entropy=entropy, now=now)
         self.save(draw)  # a concurrent second execution fails on the version: 409
         return draw
 
@@ -170,14 +206,12 @@ class DrawApplication(EventStoreApp):
     ) -> dict[str, Any]:
         """递补 an inspector."""
         draw: Draw = self.repository.get(ident)
-        pool = self.load_pool(draw.announcement["pool_hash"])
         outcome = draw.replace_inspector(
+            self.frozen(draw),
             identifier=identifier,
             inspector_id=inspector_id,
             reason=reason,
             approver=approver,
-            lines=pool.lines,
-            meta=pool.meta,
         )
         self.save(draw)
         return outcome
@@ -192,14 +226,12 @@ class DrawApplication(EventStoreApp):
     ) -> dict[str, Any]:
         """递补 a subject."""
         draw: Draw = self.repository.get(ident)
-        pool = self.load_pool(draw.announcement["pool_hash"])
         outcome = draw.replace_subject(
+            self.frozen(draw),
             identifier=identifier,
             reason=reason,
             approver=approver,
             unavailable=unavailable,
-            lines=pool.lines,
-            meta=pool.meta,
         )
         self.save(draw)
         return outcome
@@ -212,12 +244,12 @@ class DrawApplication(EventStoreApp):
         Before execution the secret is not revealed and there is no result yet.
         """
         draw: Draw = self.repository.get(ident)
-        pool = self.load_pool(draw.announcement["pool_hash"])
+        frozen = self.frozen(draw)
         executed = draw.executed
         return {
-            "announcement": draw.announcement,
+            "announcement": frozen.announcement,
             "announcement_hash": draw.announcement_hash,
-            "pool": pool.lines,
+            "pool": frozen.pool.lines,
             "secret": executed["secret"] if executed else None,
             "entropy": executed["entropy"] if executed else None,
             "replacements": draw.requests,

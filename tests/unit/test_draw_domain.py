@@ -10,12 +10,14 @@ import pytest
 
 from services.draw.domain import draw as draw_module
 from services.draw.domain.announce import (
+    FrozenDraw,
     PoolSubject,
     RosterEntry,
     build_announcement,
     departments_of,
     freeze_pool,
     strata_of,
+    summarise,
 )
 from services.draw.domain.draw import Draw
 from services.draw.domain.errors import (
@@ -73,7 +75,7 @@ ROSTER = [
 ]
 
 
-def announced(n: int = 400, **batch: Any) -> tuple[Draw, Any]:
+def announced(n: int = 400, **batch: Any) -> tuple[Draw, FrozenDraw]:
     pool = freeze_pool(subjects(n))
     spec = {**BATCH, **batch}
     announcement = build_announcement(
@@ -98,19 +100,19 @@ def announced(n: int = 400, **batch: Any) -> tuple[Draw, Any]:
         participating_departments=["TAX"],
         items=ITEMS,
         ends_on="2026-12-20",
-        announcement=announcement,
         announcement_hash=announcement_hash(announcement),
-        inspector_names={r.inspector_id: r.name for r in ROSTER},
+        summary=summarise(announcement),
     )
-    return draw, pool
+    return draw, FrozenDraw(announcement, {r.inspector_id: r.name for r in ROSTER}, pool)
 
 
 def test_the_announcement_keeps_only_pairs_about_the_pool_and_the_roster() -> None:
-    draw, _ = announced()
+    draw, frozen = announced()
     identifier = subjects(400)[1].identifier
-    assert draw.announcement["conflicts"] == [["SAMR-0", identifier]]
-    assert draw.announcement["commitment"] == commitment(SECRET)
-    assert draw.announcement["departments"] == [
+    assert frozen.announcement["conflicts"] == [["SAMR-0", identifier]]
+    assert draw.summary["conflicts_size"] == 1 and "roster" not in draw.summary
+    assert draw.summary["commitment"] == commitment(SECRET)
+    assert draw.summary["departments"] == [
         {"department": "SAMR", "categories": ["general"]},
         {"department": "TAX", "categories": ["key"]},
     ]
@@ -143,14 +145,14 @@ def test_an_empty_pool_or_unnamed_entropy_is_refused() -> None:
 
 def test_execution_records_the_protocol_result_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(draw_module, "PART_SIZE", 7)
-    draw, pool = announced(1000)
-    draw.execute(secret=SECRET, entropy="1 2 3", now=NOW, lines=pool.lines, meta=pool.meta)
+    draw, frozen = announced(1000)
+    draw.execute(frozen, secret=SECRET, entropy="1 2 3", now=NOW)
     events = draw.collect_events()
     names = [type(e).__name__ for e in events]
     selected = draw.executed["selected"] if draw.executed else 0
     assert names == ["DrawAnnounced", "DrawExecuted"] + ["SubjectsDrawn"] * -(-selected // 7)
     assert [e.part for e in events[2:]] == list(range(1, len(events) - 1))  # type: ignore[attr-defined]
-    proof = {**draw.proof_input(pool.lines, SECRET.hex(), "1 2 3"), "result": draw.result()}
+    proof = {**draw.proof_input(frozen, SECRET.hex(), "1 2 3"), "result": draw.result()}
     assert verify(proof) == []
     assert draw.result() == {k: v for k, v in run(proof).items()}
     first = draw.drawn[0]
@@ -159,56 +161,45 @@ def test_execution_records_the_protocol_result_in_parts(monkeypatch: pytest.Monk
 
 
 def test_a_draw_executes_once_and_not_before_its_entropy_is_due() -> None:
-    draw, pool = announced(entropy_not_before=(NOW + timedelta(days=2)).isoformat())
+    draw, frozen = announced(entropy_not_before=(NOW + timedelta(days=2)).isoformat())
     with pytest.raises(EntropyNotYetAvailable):
-        draw.execute(secret=SECRET, entropy="1", now=NOW, lines=pool.lines, meta=pool.meta)
+        draw.execute(frozen, secret=SECRET, entropy="1", now=NOW)
     later = NOW + timedelta(days=3)
-    draw.execute(secret=SECRET, entropy="1", now=later, lines=pool.lines, meta=pool.meta)
+    draw.execute(frozen, secret=SECRET, entropy="1", now=later)
     with pytest.raises(AlreadyExecuted):
-        draw.execute(secret=SECRET, entropy="2", now=later, lines=pool.lines, meta=pool.meta)
+        draw.execute(frozen, secret=SECRET, entropy="2", now=later)
+
+
+def test_the_stored_announcement_must_match_the_hash_the_event_pins() -> None:
+    draw, frozen = announced()
+    forged = FrozenDraw({**frozen.announcement, "min_group_size": 3}, frozen.names, frozen.pool)
+    with pytest.raises(InvalidDraw, match="does not match"):
+        draw.execute(forged, secret=SECRET, entropy="1", now=NOW)
 
 
 def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
-    draw, pool = announced()
+    draw, frozen = announced()
     with pytest.raises(NotExecuted):
-        draw.replace_subject(
-            identifier="x",
-            reason="注销",
-            approver="王",
-            unavailable=[],
-            lines=pool.lines,
-            meta=pool.meta,
-        )
-    draw.execute(secret=SECRET, entropy="7", now=NOW, lines=pool.lines, meta=pool.meta)
+        draw.replace_subject(frozen, identifier="x", reason="注销", approver="王", unavailable=[])
+    draw.execute(frozen, secret=SECRET, entropy="7", now=NOW)
     target = draw.drawn[0]
     with pytest.raises(InvalidReplacement, match="approver"):
         draw.replace_inspector(
+            frozen,
             identifier=target["identifier"],
             inspector_id=target["inspectors"][1]["inspector_id"],
             reason="回避",
             approver=" ",
-            lines=pool.lines,
-            meta=pool.meta,
         )
     with pytest.raises(InvalidReplacement, match="not a drawn subject"):
         draw.replace_subject(
-            identifier="nobody",
-            reason="注销",
-            approver="王",
-            unavailable=[],
-            lines=pool.lines,
-            meta=pool.meta,
+            frozen, identifier="nobody", reason="注销", approver="王", unavailable=[]
         )
     outcome = draw.replace_subject(
-        identifier=target["identifier"],
-        reason="注销",
-        approver="王",
-        unavailable=[],
-        lines=pool.lines,
-        meta=pool.meta,
+        frozen, identifier=target["identifier"], reason="注销", approver="王", unavailable=[]
     )
     current = draw.current()
     assert current[0]["identifier"] == outcome["replacement"] != target["identifier"]
     assert draw.requests[0]["sequence"] == 1
-    proof = {**draw.proof_input(pool.lines, SECRET.hex(), "7"), "result": draw.result()}
+    proof = {**draw.proof_input(frozen, SECRET.hex(), "7"), "result": draw.result()}
     assert verify(proof) == []

@@ -111,7 +111,7 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     included, so anyone can verify them; replacements (递补) are disclosed with reasons."""
     d = ev.data
     if ev.name == "DrawAnnounced":
-        a = d["announcement"]
+        a = d["summary"]
         await conn.execute(
             """INSERT INTO disclosure.public_draws (draw_id, batch_id, plan_id, batch_name,
                items, initiating_department, announced_at, announcement_hash, protocol,

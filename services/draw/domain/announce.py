@@ -56,6 +56,16 @@ class FrozenPool:
         return pool_hash(self.lines)
 
 
+@dataclass(frozen=True)
+class FrozenDraw:
+    """What an announcement fixed, as kept in the content-addressed store: the announcement
+    itself, the frozen pool and the roster's names (for the events consumers read)."""
+
+    announcement: Mapping[str, Any]
+    names: Mapping[str, str]
+    pool: FrozenPool
+
+
 def freeze_pool(subjects: Iterable[PoolSubject]) -> FrozenPool:
     """Canonical pool of protocol ssj-draw-2 (one line per subject, sorted by identifier)."""
     rows = {}
@@ -156,3 +166,14 @@ def build_announcement(
         "entropy_not_before": entropy_not_before,
         "announced_at": announced_at,
     }
+
+
+def summarise(announcement: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``DrawAnnounced`` carries of the announcement: everything but the long lists
+    (roster and exclusions, which only the hash-pinned document holds), with their sizes."""
+    summary = {
+        k: v for k, v in announcement.items() if k not in ("roster", "conflicts", "previous")
+    }
+    for key in ("roster", "conflicts", "previous"):
+        summary[f"{key}_size"] = len(announcement[key])
+    return summary

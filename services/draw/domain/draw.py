@@ -18,6 +18,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.draw.domain.announce import FrozenDraw
 from services.draw.domain.errors import (
     AlreadyExecuted,
     EntropyNotYetAvailable,
@@ -25,7 +26,7 @@ from services.draw.domain.errors import (
     InvalidReplacement,
     NotExecuted,
 )
-from services.draw.protocol.canonical import PROTOCOL, field
+from services.draw.protocol.canonical import PROTOCOL, announcement_hash, field
 from services.draw.protocol.proof import ReplacementError, run
 
 NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
@@ -35,6 +36,10 @@ PART_SIZE = 500
 def draw_id(batch_id: str) -> uuid.UUID:
     """One draw per batch: a second announcement of the same batch collides (409)."""
     return uuid.uuid5(NAMESPACE, f"draw:{batch_id}")
+
+
+def _member(frozen: FrozenDraw, m: Mapping[str, str]) -> dict[str, str]:
+    return {**m, "name": frozen.names.get(m["inspector_id"], "")}
 
 
 def _identifier(line: str) -> str:
@@ -59,9 +64,8 @@ class Draw(Aggregate):
         participating_departments: list[str],
         items: list[dict[str, Any]],
         ends_on: str,
-        announcement: dict[str, Any],
         announcement_hash: str,
-        inspector_names: dict[str, str],
+        summary: dict[str, Any],
     ) -> None:
         self.batch_id = batch_id
         self.plan_id = plan_id
@@ -71,9 +75,10 @@ class Draw(Aggregate):
         self.participating_departments = participating_departments
         self.items = items
         self.ends_on = ends_on
-        self.announcement = announcement
+        # The announcement itself (roster, exclusions: possibly megabytes) is kept in the
+        # content-addressed store under this hash; the event pins it.
         self.announcement_hash = announcement_hash
-        self.inspector_names = inspector_names
+        self.summary = summary
         self.executed: dict[str, Any] | None = None  # DrawExecuted data
         self.drawn: list[dict[str, Any]] = []  # subjects with their groups, as drawn
         self.requests: list[dict[str, Any]] = []  # replacement requests, in order
@@ -93,11 +98,16 @@ class Draw(Aggregate):
             "ends_on": self.ends_on,
         }
 
-    def proof_input(self, lines: Sequence[str], secret: str, entropy: str) -> dict[str, Any]:
+    def _check(self, announcement: Mapping[str, Any]) -> None:
+        if announcement_hash(announcement) != self.announcement_hash:
+            raise InvalidDraw(f"the stored announcement of draw {self.id} does not match its hash")
+
+    def proof_input(self, frozen: FrozenDraw, secret: str, entropy: str) -> dict[str, Any]:
         """The proof document without its result."""
+        self._check(frozen.announcement)
         return {
-            "announcement": self.announcement,
-            "pool": list(lines),
+            "announcement": dict(frozen.announcement),
+            "pool": frozen.pool.lines,
             "secret": secret,
             "entropy": entropy,
             "replacements": list(self.requests),
@@ -105,25 +115,24 @@ class Draw(Aggregate):
 
     def execute(
         self,
+        frozen: FrozenDraw,
         *,
         secret: bytes,
         entropy: str,
         now: datetime,
-        lines: Sequence[str],
-        meta: Sequence[str],
     ) -> None:
         """抽取 — reveal the secret, take the public entropy, draw; only once."""
         if self.executed is not None:
             raise AlreadyExecuted(f"draw {self.id} was executed at {self.executed['executed_at']}")
-        not_before = self.announcement.get("entropy_not_before") or ""
+        not_before = self.summary.get("entropy_not_before") or ""
         if not_before and now < datetime.fromisoformat(not_before):
             raise EntropyNotYetAvailable(
-                f"the announced entropy ({self.announcement['entropy_source']}) is not due "
+                f"the announced entropy ({self.summary['entropy_source']}) is not due "
                 f"before {not_before}"
             )
         if not field(entropy):
             raise InvalidDraw("the public entropy must not be empty")
-        result = run(self.proof_input(lines, secret.hex(), entropy))
+        result = run(self.proof_input(frozen, secret.hex(), entropy))
         self._executed(
             **self.context(),
             algorithm=PROTOCOL,
@@ -140,7 +149,7 @@ class Draw(Aggregate):
         )
         strata = {s["identifier"]: s["stratum"] for s in result["selection"]}
         entries = [
-            self._entry(g["identifier"], strata[g["identifier"]], g["inspectors"], lines, meta)
+            self._entry(frozen, g["identifier"], strata[g["identifier"]], g["inspectors"])
             for g in result["groups"]
         ]
         parts = max(1, -(-len(entries) // PART_SIZE))
@@ -154,12 +163,12 @@ class Draw(Aggregate):
 
     def _entry(
         self,
+        frozen: FrozenDraw,
         identifier: str,
         stratum: str,
         inspectors: Sequence[Mapping[str, str]],
-        lines: Sequence[str],
-        meta: Sequence[str],
     ) -> dict[str, Any]:
+        lines, meta = frozen.pool.lines, frozen.pool.meta
         position = bisect_left(lines, identifier, key=_identifier)
         subject_id, name = meta[position].split("\t", 1)
         _, _, region_code, _ = lines[position].split("\t")
@@ -170,11 +179,8 @@ class Draw(Aggregate):
             "region_code": region_code,
             "stratum": stratum,
             "risk_class": stratum,
-            "inspectors": [self._member(m) for m in inspectors],
+            "inspectors": [_member(frozen, m) for m in inspectors],
         }
-
-    def _member(self, m: Mapping[str, str]) -> dict[str, str]:
-        return {**m, "name": self.inspector_names.get(m["inspector_id"], "")}
 
     @event("DrawExecuted")
     def _executed(
@@ -230,15 +236,13 @@ class Draw(Aggregate):
 
     # -- replacements 递补 ------------------------------------------------------------
 
-    def _replace(
-        self, request: dict[str, Any], lines: Sequence[str], meta: Sequence[str]
-    ) -> dict[str, Any]:
+    def _replace(self, frozen: FrozenDraw, request: dict[str, Any]) -> dict[str, Any]:
         if self.executed is None:
             raise NotExecuted(f"draw {self.id} has not been executed; nothing to replace")
         if not field(str(request.get("reason", ""))) or not field(str(request.get("approver", ""))):
             raise InvalidReplacement("a replacement needs a reason and an approver (审批人)")
         request = {**request, "sequence": len(self.requests) + 1}
-        proof = self.proof_input(lines, self.executed["secret"], self.executed["entropy"])
+        proof = self.proof_input(frozen, self.executed["secret"], self.executed["entropy"])
         proof["replacements"].append(request)
         try:
             outcome = run(proof)["replacements"][-1]
@@ -248,16 +252,16 @@ class Draw(Aggregate):
 
     def replace_inspector(
         self,
+        frozen: FrozenDraw,
         *,
         identifier: str,
         inspector_id: str,
         reason: str,
         approver: str,
-        lines: Sequence[str],
-        meta: Sequence[str],
     ) -> dict[str, Any]:
         """递补 a drawn inspector (回避, 岗位调整, 工作冲突 …) from the sub-seed."""
         done = self._replace(
+            frozen,
             {
                 "kind": "inspector",
                 "identifier": identifier,
@@ -265,8 +269,6 @@ class Draw(Aggregate):
                 "reason": field(reason),
                 "approver": field(approver),
             },
-            lines,
-            meta,
         )
         subject = next(s for s in self.current() if s["identifier"] == identifier)
         self._inspector_replaced(
@@ -274,22 +276,22 @@ class Draw(Aggregate):
             request=done["request"],
             subject_id=subject["subject_id"],
             replaced=done["outcome"]["replaced"],
-            replacement=self._member(done["outcome"]["replacement"]),
+            replacement=_member(frozen, done["outcome"]["replacement"]),
         )
         return done["outcome"]
 
     def replace_subject(
         self,
+        frozen: FrozenDraw,
         *,
         identifier: str,
         reason: str,
         approver: str,
         unavailable: Sequence[str],
-        lines: Sequence[str],
-        meta: Sequence[str],
     ) -> dict[str, Any]:
         """递补 a drawn subject that can no longer be inspected (e.g. 注销 before the visit)."""
         done = self._replace(
+            frozen,
             {
                 "kind": "subject",
                 "identifier": identifier,
@@ -297,8 +299,6 @@ class Draw(Aggregate):
                 "reason": field(reason),
                 "approver": field(approver),
             },
-            lines,
-            meta,
         )
         outcome = done["outcome"]
         old = next(s for s in self.current() if s["identifier"] == identifier)
@@ -307,7 +307,7 @@ class Draw(Aggregate):
             request=done["request"],
             replaced={"subject_id": old["subject_id"], "identifier": identifier},
             replacement=self._entry(
-                outcome["replacement"], outcome["stratum"], outcome["group"], lines, meta
+                frozen, outcome["replacement"], outcome["stratum"], outcome["group"]
             ),
         )
         return outcome
