@@ -19,13 +19,15 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from psycopg import sql
 
 from libs.common.context import event_metadata
 from libs.common.settings import CommonSettings
 
 GENESIS_HASH = "0" * 64
+BULK_EVENTS = 2_000  # saves with this many events or more go through COPY
+BULK_BYTES = 4 << 20  # … or with this many bytes of event state
 BULK_CHUNK = 10_000
 
 
@@ -68,6 +70,7 @@ class EventStoreApp(Application[UUID]):
         self._saved_listeners: list[Callable[[], None]] = []
         self._chain_lock = threading.Lock()
         self._install_append_only_trigger()
+        self._install_bulk_insert()
 
     # -- persistence details -------------------------------------------------------------
 
@@ -100,6 +103,65 @@ class EventStoreApp(Application[UUID]):
                 conn.execute(stmt)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.schema,))
+
+    # -- large saves -------------------------------------------------------------------
+
+    def _install_bulk_insert(self) -> None:
+        """Route large saves through :meth:`_copy_events`.
+
+        eventsourcing sends a save as one INSERT of an array parameter in libpq pipeline
+        mode, and psycopg stalls for good once that message passes roughly 12 MB (a bulk
+        import of a few thousand subjects, or one province-wide draw). Large saves are
+        written with COPY instead, under the same table lock, in one transaction.
+        """
+        recorder: Any = self.recorder
+        small_insert = recorder.insert_events
+
+        def insert_events(stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+            size = sum(len(e.state) for e in stored_events)
+            if len(stored_events) < BULK_EVENTS and size < BULK_BYTES:
+                return small_insert(stored_events, **kwargs)
+            return self._copy_events(stored_events)
+
+        recorder.insert_events = insert_events
+
+    def _copy_events(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Insert many events in one transaction: EXCLUSIVE table lock (so notification ids
+        commit in order, as eventsourcing's own insert does), NOTIFY, binary COPY."""
+        table = sql.SQL("{}.{}").format(
+            sql.Identifier(self.schema), sql.Identifier(self.events_table)
+        )
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        try:
+            with datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
+                cur.execute(
+                    sql.SQL("SET LOCAL lock_timeout = {}").format(
+                        sql.Literal(f"{datastore.lock_timeout}s")
+                    )
+                )
+                cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+                cur.execute(
+                    sql.SQL("NOTIFY {}").format(sql.Identifier(self.events_table.replace(".", "_")))
+                )
+                copy_sql = sql.SQL(
+                    "COPY {} (originator_id, originator_version, topic, state) "
+                    "FROM STDIN (FORMAT BINARY)"
+                ).format(table)
+                with cur.copy(copy_sql) as copy:
+                    copy.set_types(["uuid", "int8", "text", "bytea"])
+                    for e in stored_events:
+                        copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+                cur.execute(
+                    sql.SQL("SELECT currval(pg_get_serial_sequence({}, 'notification_id'))").format(
+                        sql.Literal(f"{self.schema}.{self.events_table}")
+                    )
+                )
+                row = cur.fetchone()
+                last = int(row["currval"])
+        except psycopg.errors.UniqueViolation as exc:
+            raise IntegrityError(str(exc)) from exc
+        # Under the EXCLUSIVE lock nobody else takes numbers from the sequence.
+        return list(range(last - len(stored_events) + 1, last + 1))
 
     # -- saving --------------------------------------------------------------------------
 

@@ -120,3 +120,33 @@ def test_hash_chain_is_intact_and_reveals_a_forged_event(
         conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     problems = chained.verify_chain(entry.id)
     assert len(problems) == 1 and problems[0].startswith("version 3")
+
+
+def test_a_large_save_goes_in_whole_in_order_and_once(chained: ChainedLedgerApp) -> None:
+    """Thousands of events (or megabytes) in one save take the COPY path: all of them in
+    one transaction, notification ids contiguous in save order, chained, append-only."""
+    from libs.common.eventstore import BULK_EVENTS
+
+    before = chained.max_notification_id()
+    entries = [Entry(n) for n in range(BULK_EVENTS + 500)]
+    recordings = chained.save(*entries)
+    assert [r.notification.id for r in recordings] == list(
+        range(before + 1, before + len(entries) + 1)
+    )
+    assert chained.max_notification_id() == before + len(entries)
+    stored = chained.notifications_after(before, len(entries))
+    assert [n.originator_id for n in stored] == [e.id for e in entries]
+    assert chained.verify_chain(entries[-1].id) == []
+    assert chained.repository.get(entries[7].id).n == 7
+
+    # Two writers amend the same aggregates: the second bulk save is refused whole.
+    first = [chained.repository.get(e.id) for e in entries[:BULK_EVENTS]]
+    second = [chained.repository.get(e.id) for e in entries[:BULK_EVENTS]]
+    for a, b in zip(first, second, strict=True):
+        a.amend(1)
+        b.amend(2)
+    chained.save(*first)
+    written = chained.max_notification_id()
+    with pytest.raises(IntegrityError):
+        chained.save(Entry(-1), *second)
+    assert chained.max_notification_id() == written
