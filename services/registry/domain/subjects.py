@@ -35,6 +35,8 @@ CHANGEABLE = (
     "supervising_unit",
 )
 _NON_MARKET_ID = re.compile(r"^[A-Z]{2,10}-[0-9A-Za-z-]{4,40}$")
+# A USCC already in compact form: 8 digits, then 10 of the code's 31 characters.
+_COMPACT_USCC = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
 
 
 def normalise_identifier(kind: str, identifier: str) -> str:
@@ -50,6 +52,11 @@ def normalise_identifier(kind: str, identifier: str) -> str:
             raise InvalidIdentifier(
                 f"non-market identifier {identifier!r} must look like PREFIX-local-id"
             )
+        return identifier
+    # Fast path for the usual, already compact identifier (a bulk import checks a million):
+    # python-stdnum still computes the check digit; anything else takes its full validate,
+    # which also produces the precise error.
+    if _COMPACT_USCC.fullmatch(identifier) and uscc.calc_check_digit(identifier) == identifier[-1]:
         return identifier
     try:
         return str(uscc.validate(identifier))
