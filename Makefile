@@ -4,13 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install run test unit integration e2e demo lint format clean bench-pipeline bench-import
+.PHONY: help install run test unit integration e2e demo lint format clean bench-pipeline bench-import bench-draw
 
 help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
-	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import"
+	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -44,6 +44,9 @@ bench-import: $(STAMP)
 
 bench-pipeline: $(STAMP)
 	$(PY) -m tests.bench.pipeline
+
+bench-draw: $(STAMP)
+	$(PY) -m tests.bench.draw
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
