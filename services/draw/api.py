@@ -15,17 +15,16 @@ from libs.common.auth import Principal, require_roles
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from services.draw.application import DrawApplication
-from services.draw.domain.announce import PoolSubject, RosterEntry
+from services.draw.domain.announce import RosterEntry
 from services.draw.domain.draw import Draw
 from services.draw.domain.errors import InvalidDraw
+from services.draw.freeze import freeze
 
 router = APIRouter(prefix="/v1", tags=["draw"])
 Drawer = Annotated[Principal, Depends(require_roles("operator", "office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[DrawApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
-
-CLOSED = ("deregistered", "revoked", "cancelled")  # 注销, 吊销, 撤销: never in a pool
 
 
 class AnnounceRequest(BaseModel):
@@ -75,100 +74,6 @@ async def _load_batch(db: asyncpg.Pool, batch_id: str) -> dict[str, Any]:
     batch["ends_on"] = batch["ends_on"].isoformat()
     batch["starts_on"] = batch["starts_on"].isoformat()
     return batch
-
-
-def _filters(batch: dict[str, Any]) -> dict[str, list[str]]:
-    spec = batch.get("pool") or {}
-    return {
-        key: list(spec.get(key) or [])
-        for key in (
-            "region_prefixes",
-            "kinds",
-            "industries",
-            "tags",
-            "statuses",
-            "flags",
-            "risk_classes",
-        )
-    }
-
-
-async def _load_pool(db: asyncpg.Pool, batch: dict[str, Any]) -> list[PoolSubject]:
-    """The eligible pool: the batch's filters over operating subjects, minus subjects
-    drawn this year for one of the batch's general items (unless the batch is a
-    complaint/referral case), plus the 100 % list."""
-    f = _filters(batch)
-    statuses = [s for s in (f["statuses"] or ["operating"]) if s not in CLOSED]
-    classes = f["risk_classes"] or ["A", "B", "C", "D"]
-    general = [i["code"] for i in batch["items"] if i.get("category") == "general"]
-    if batch.get("complaint_referral"):
-        general = []
-    full_list = [str(i) for i in batch.get("full_list") or []]
-    rows = await db.fetch(
-        """SELECT subject_id, identifier, name, region_code, risk_class, supervising_unit
-           FROM draw.pool_subjects s
-           WHERE status = ANY($1::text[]) AND risk_class = ANY($2::text[])
-             AND (cardinality($3::text[]) = 0 OR region_code LIKE ANY (
-                    SELECT p || '%' FROM unnest($3::text[]) AS p))
-             AND (cardinality($4::text[]) = 0 OR kind = ANY ($4))
-             AND (cardinality($5::text[]) = 0 OR industry LIKE ANY (
-                    SELECT p || '%' FROM unnest($5::text[]) AS p))
-             AND (cardinality($6::text[]) = 0 OR tags ?| $6::text[])
-             AND (cardinality($7::text[]) = 0
-                  OR (abnormal_operation AND 'abnormal_operation' = ANY ($7))
-                  OR (serious_violation AND 'serious_violation' = ANY ($7)))
-             AND (cardinality($8::text[]) = 0 OR NOT EXISTS (
-                    SELECT 1 FROM draw.inspected i WHERE i.subject_id = s.subject_id
-                    AND i.year = $9 AND i.item_code = ANY ($8)))
-             AND NOT (identifier = ANY ($10::text[]))""",
-        statuses,
-        classes,
-        f["region_prefixes"],
-        f["kinds"],
-        f["industries"],
-        f["tags"],
-        f["flags"],
-        general,
-        int(batch["year"]),
-        full_list,
-    )
-    subjects = [
-        PoolSubject(
-            str(r["subject_id"]),
-            r["identifier"],
-            r["name"],
-            r["region_code"],
-            r["risk_class"],
-            r["supervising_unit"],
-        )
-        for r in rows
-    ]
-    if full_list:
-        listed = await db.fetch(
-            """SELECT subject_id, identifier, name, region_code, risk_class, supervising_unit,
-               status FROM draw.pool_subjects WHERE identifier = ANY ($1::text[])""",
-            full_list,
-        )
-        found = {r["identifier"]: r for r in listed}
-        missing = sorted(set(full_list) - set(found))
-        closed = sorted(i for i, r in found.items() if r["status"] in CLOSED)
-        if missing or closed:
-            raise InvalidDraw(
-                f"the 100 % list names subjects that are unknown {missing} or closed {closed}"
-            )
-        subjects += [
-            PoolSubject(
-                str(r["subject_id"]),
-                r["identifier"],
-                r["name"],
-                r["region_code"],
-                r["risk_class"],
-                r["supervising_unit"],
-                full_list=True,
-            )
-            for r in found.values()
-        ]
-    return subjects
 
 
 async def _load_roster(db: asyncpg.Pool, batch: dict[str, Any]) -> list[RosterEntry]:
@@ -237,28 +142,17 @@ async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: Ap
     now = datetime.now(UTC)
     if body.entropy_not_before is not None and body.entropy_not_before <= now:
         raise InvalidDraw("entropy_not_before must lie after the announcement")
-    subjects = await _load_pool(db, batch)
+    await run_command(request, who, app.check_announceable, batch)
+    async with db.acquire() as conn:
+        frozen = await freeze(conn, batch)
     roster = await _load_roster(db, batch)
-    conflicts = [
-        (str(r["inspector_id"]), str(r["subject_id"]))
-        for r in await db.fetch("SELECT inspector_id, subject_id FROM draw.conflicts WHERE active")
-    ]
-    previous: list[tuple[str, str]] = []
-    if batch.get("avoid_previous_inspectors", True):
-        previous = [
-            (inspector, str(r["subject_id"]))
-            for r in await db.fetch("SELECT subject_id, inspector_ids FROM draw.last_group")
-            for inspector in r["inspector_ids"]
-        ]
     draw = await run_command(
         request,
         who,
         lambda: app.announce(
             batch=batch,
-            subjects=subjects,
+            pool=frozen,
             roster=roster,
-            conflicts=conflicts,
-            previous=previous,
             entropy_source=body.entropy_source,
             entropy_not_before=body.entropy_not_before,
             now=now,

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,14 +19,13 @@ from libs.common.settings import CommonSettings
 from services.draw.domain.announce import (
     FrozenDraw,
     FrozenPool,
-    PoolSubject,
     RosterEntry,
     build_announcement,
-    freeze_pool,
     summarise,
 )
 from services.draw.domain.draw import Draw, draw_id
 from services.draw.domain.errors import AlreadyAnnounced, BatchNotDrawable
+from services.draw.freeze import FrozenSummary
 from services.draw.protocol.canonical import announcement_hash, commitment
 from services.draw.settings import DEV_KEY, DrawSettings
 
@@ -144,36 +143,30 @@ class DrawApplication(EventStoreApp):
         self,
         *,
         batch: Mapping[str, Any],
-        subjects: Iterable[PoolSubject],
+        pool: FrozenSummary,
         roster: Sequence[RosterEntry],
-        conflicts: Iterable[tuple[str, str]],
-        previous: Iterable[tuple[str, str]],
         entropy_source: str,
         entropy_not_before: datetime | None,
         now: datetime,
     ) -> Draw:
-        """公告 — freeze pool and roster, commit to the secret, name the entropy."""
-        if not batch.get("published"):
-            raise BatchNotDrawable(f"batch {batch['batch_id']} belongs to an unpublished plan")
+        """公告 — pool frozen (stored under its hash), roster and rules fixed, secret
+        committed, entropy named."""
+        self.check_announceable(batch)
         ident = draw_id(batch["batch_id"])
-        if ident in self.repository:
-            raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw {ident} already")
-        subjects = list(subjects)
-        pool = freeze_pool(subjects)
         announcement = build_announcement(
             draw_id=str(ident),
             batch=batch,
-            pool=pool,
+            pool_hash=pool.pool_hash,
+            pool_size=pool.pool_size,
             roster=roster,
-            conflicts=conflicts,
-            previous=previous,
-            subject_identifiers={s.subject_id: s.identifier for s in subjects},
+            conflicts=pool.conflicts,
+            previous=pool.previous,
             commitment=commitment(self.secret(ident)),
             entropy_source=entropy_source,
             entropy_not_before=entropy_not_before.isoformat() if entropy_not_before else "",
             announced_at=now.isoformat(),
         )
-        self.store_pool(pool)
+        self.load_pool(pool.pool_hash)  # the snapshot must be there before the event
         names = {r.inspector_id: r.name for r in roster}
         digest = self.store_announcement(announcement, names)
         draw = Draw(
@@ -193,6 +186,14 @@ class DrawApplication(EventStoreApp):
         except IntegrityError as exc:  # a concurrent announcement of the same batch won
             raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw already") from exc
         return draw
+
+    def check_announceable(self, batch: Mapping[str, Any]) -> None:
+        """Published, and not announced before (checked again, atomically, at save)."""
+        if not batch.get("published"):
+            raise BatchNotDrawable(f"batch {batch['batch_id']} belongs to an unpublished plan")
+        ident = draw_id(batch["batch_id"])
+        if ident in self.repository:
+            raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw {ident} already")
 
     def execute(self, ident: UUID, entropy: str, now: datetime) -> Draw:
         """抽取 — complete the seed with the public entropy and draw, once."""

@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 
-from services.draw.domain.announce import FrozenPool, RosterEntry, build_announcement
+from services.draw.domain.announce import RosterEntry, build_announcement
 from services.draw.domain.draw import draw_id
 from services.draw.protocol import subjects as selection
 from services.draw.protocol.canonical import (
@@ -339,19 +339,20 @@ def measure_core(data: Data) -> tuple[dict[str, Any], Local]:
     )
     built = time.perf_counter() - started
     secret = hashlib.sha256(b"ssj bench-draw secret").digest()
+    identifier_of = {str(s.subject_id): s.identifier for s in data.subjects}
     announcement = build_announcement(
         draw_id=str(draw_id(data.batch["batch_id"])),
         batch=data.batch,
-        pool=FrozenPool(lines, []),
+        pool_hash=pool_hash(lines),
+        pool_size=len(lines),
         roster=[
             RosterEntry(
                 str(i.inspector_id), i.name, i.department, i.jurisdiction, i.unit, i.categories
             )
             for i in data.roster
         ],
-        conflicts=[(str(i), str(s)) for i, s in data.conflicts],
+        conflicts=[(str(i), identifier_of[str(s)]) for i, s in data.conflicts],
         previous=[],
-        subject_identifiers={str(s.subject_id): s.identifier for s in data.subjects},
         commitment=commitment(secret),
         entropy_source=ENTROPY_SOURCE,
         entropy_not_before="",

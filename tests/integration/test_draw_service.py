@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.draw.protocol.canonical import pool_hash, pool_line, sort_pool, split_line
 from services.draw.protocol.proof import verify
 from tests.builders import inspector_payload, item_payload, make_uscc, subject_payload
 from tests.support import Infra, ServiceProcess, token
@@ -155,7 +156,10 @@ def world(stack: Stack) -> dict[str, Any]:
         return str(body["identifier"])
 
     plain = [subject("420302", UNIT_A) for _ in range(6)]
-    tagged = [subject("420303", UNIT_B, tags=[tag]) for _ in range(3)]
+    tagged = [subject("420303", UNIT_B, tags=[tag]) for _ in range(2)]
+    # A unit not in canonical form (two ideographic spaces, a decomposed é): the pool
+    # frozen in PostgreSQL must still hold the protocol's canonical line.
+    tagged.append(subject("420303", f"西塞山\u3000\u3000Cafe\u0301所{RUN}", tags=[tag]))
     flagged = [subject("420303", UNIT_B, abnormal_operation=True) for _ in range(2)]
     closed = subject("420302", UNIT_A)
     stack.call(
@@ -207,8 +211,12 @@ def test_the_pool_follows_the_filters_and_the_full_list(
     )
     announced = stack.announce(batch)
     assert announced.status_code == 201, announced.text
-    pool = _pool_identifiers(stack.proof(announced.json()["id"]))
+    proof = stack.proof(announced.json()["id"])
+    pool = _pool_identifiers(proof)
     assert pool == {**{i: "A" for i in world["tagged"]}, world["elsewhere"]: "*"}
+    assert proof["pool"] == sort_pool(pool_line(*split_line(line)) for line in proof["pool"])
+    assert f"\t西塞山 Café所{RUN}" in "\n".join(proof["pool"])
+    assert pool_hash(proof["pool"]) == proof["announcement"]["pool_hash"]
 
     flagged = stack.plan(
         [world["general"], world["key"]],

@@ -81,11 +81,11 @@ def announced(n: int = 400, **batch: Any) -> tuple[Draw, FrozenDraw]:
     announcement = build_announcement(
         draw_id="d-1",
         batch=spec,
-        pool=pool,
+        pool_hash=pool.digest,
+        pool_size=len(pool.lines),
         roster=ROSTER,
-        conflicts=[("SAMR-0", "id-1"), ("nobody", "id-2"), ("SAMR-1", "not-in-pool")],
+        conflicts=[("SAMR-0", subjects(n)[1].identifier), ("nobody", subjects(n)[2].identifier)],
         previous=[],
-        subject_identifiers={s.subject_id: s.identifier for s in subjects(n)},
         commitment=commitment(SECRET),
         entropy_source="双色球第2026136期",
         entropy_not_before=spec.get("entropy_not_before", ""),
@@ -106,7 +106,7 @@ def announced(n: int = 400, **batch: Any) -> tuple[Draw, FrozenDraw]:
     return draw, FrozenDraw(announcement, {r.inspector_id: r.name for r in ROSTER}, pool)
 
 
-def test_the_announcement_keeps_only_pairs_about_the_pool_and_the_roster() -> None:
+def test_the_announcement_keeps_only_pairs_of_inspectors_on_the_roster() -> None:
     draw, frozen = announced()
     identifier = subjects(400)[1].identifier
     assert frozen.announcement["conflicts"] == [["SAMR-0", identifier]]
@@ -131,11 +131,11 @@ def test_an_empty_pool_or_unnamed_entropy_is_refused() -> None:
         build_announcement(
             draw_id="d",
             batch=BATCH,
-            pool=freeze_pool(subjects(10)),
+            pool_hash="0" * 64,
+            pool_size=10,
             roster=ROSTER,
             conflicts=[],
             previous=[],
-            subject_identifiers={},
             commitment="c",
             entropy_source="  ",
             entropy_not_before="",

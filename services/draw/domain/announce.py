@@ -113,11 +113,11 @@ def build_announcement(
     *,
     draw_id: str,
     batch: Mapping[str, Any],
-    pool: FrozenPool,
+    pool_hash: str,
+    pool_size: int,
     roster: Sequence[RosterEntry],
     conflicts: Iterable[tuple[str, str]],
     previous: Iterable[tuple[str, str]],
-    subject_identifiers: Mapping[str, str],
     commitment: str,
     entropy_source: str,
     entropy_not_before: str,
@@ -125,29 +125,23 @@ def build_announcement(
 ) -> dict[str, Any]:
     """The announcement: everything the draw depends on, fixed before the entropy is known.
 
-    ``conflicts`` and ``previous`` are (inspector id, subject id) pairs; only those about
-    subjects of the pool and inspectors of the roster are kept, by subject identifier.
+    ``conflicts`` and ``previous`` are (inspector id, subject identifier) pairs about
+    subjects of the pool; only those of inspectors on the roster are kept.
     """
     if not field(entropy_source):
         raise InvalidDraw("name the public entropy that will complete the seed")
     on_roster = {r.inspector_id for r in roster}
 
     def pairs(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        return sorted(
-            {
-                (inspector, subject_identifiers[subject])
-                for inspector, subject in rows
-                if inspector in on_roster and subject in subject_identifiers
-            }
-        )
+        return sorted({(i, s) for i, s in rows if i in on_roster})
 
     return {
         "protocol": PROTOCOL,
         "draw_id": draw_id,
         "batch_id": batch["batch_id"],
         "plan_id": batch["plan_id"],
-        "pool_hash": pool.digest,
-        "pool_size": len(pool.lines),
+        "pool_hash": pool_hash,
+        "pool_size": pool_size,
         "strata": strata_of(batch),
         "departments": departments_of(batch),
         "min_group_size": int(batch.get("min_group_size", 2)),

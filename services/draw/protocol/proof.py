@@ -14,7 +14,6 @@ or third-party package.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -56,8 +55,9 @@ def drawer_for(announcement: Mapping[str, Any]) -> GroupDrawer:
     )
 
 
-def run(proof: Mapping[str, Any]) -> dict[str, Any]:
-    """The result the inputs of ``proof`` give (its ``result``, if any, is ignored)."""
+def run(proof: Mapping[str, Any], *, digest: str | None = None) -> dict[str, Any]:
+    """The result the inputs of ``proof`` give (its ``result``, if any, is ignored);
+    ``digest`` is the pool's hash when the caller has computed it already."""
     announcement = proof["announcement"]
     if announcement.get("protocol") != PROTOCOL:
         raise ValueError(f"protocol {announcement.get('protocol')!r} is not {PROTOCOL}")
@@ -131,7 +131,7 @@ def run(proof: Mapping[str, Any]) -> dict[str, Any]:
             raise ReplacementError(f"replacement {n}: kind must be 'inspector' or 'subject'")
     return {
         "protocol": PROTOCOL,
-        "pool_hash": pool_hash(lines),
+        "pool_hash": digest or pool_hash(lines),
         "pool_size": len(lines),
         "announcement_hash": digest,
         "commitment": commitment(secret),
@@ -206,17 +206,18 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
         return ["the proof has no result to verify (use replay to compute one)"]
     announcement = proof.get("announcement") or {}
     lines = proof.get("pool") or []
-    if pool_hash(lines) != announcement.get("pool_hash"):
+    digest = pool_hash(lines)
+    if digest != announcement.get("pool_hash"):
         problems.append(
             f"pool_hash: announced {announcement.get('pool_hash')}, the pool's lines hash to "
-            f"{pool_hash(lines)}"
+            f"{digest}"
         )
     if len(lines) != announcement.get("pool_size"):
         problems.append(
             f"pool_size: announced {announcement.get('pool_size')}, pool has {len(lines)}"
         )
     identifiers = [line[: line.find("\t")] for line in lines]
-    if any(a >= b for a, b in itertools.pairwise(identifiers)):
+    if not all(map(str.__lt__, identifiers, identifiers[1:])):
         problems.append("pool: lines are not in canonical order (identifiers ascending, unique)")
     try:
         secret = bytes.fromhex(proof.get("secret", ""))
@@ -228,7 +229,7 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
     except ValueError as exc:
         problems.append(f"secret: {exc}")
     try:
-        expected = run(proof)
+        expected = run(proof, digest=digest)
     except (ValueError, KeyError, TypeError) as exc:
         problems.append(f"the draw cannot be recomputed: {type(exc).__name__}: {exc}")
         return problems

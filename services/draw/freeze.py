@@ -1,0 +1,155 @@
+"""冻结抽查对象库 — freeze a batch's eligible pool inside PostgreSQL.
+
+At province scale the pool is a million subjects. Building its canonical lines, sorting
+them, hashing them and storing the snapshot all happen in the database (one transaction,
+one temporary table), so the million rows never cross into Python; only the hash, the size
+and the conflict and previous-inspector pairs about pool subjects come back.
+
+The lines are those of ``services.draw.protocol.canonical.pool_line``: identifiers and
+region codes are canonical already (the registry validates them); supervising units are
+put in canonical form with Python's own :func:`~services.draw.protocol.canonical.field`
+(there are few distinct units), so the result is exactly what the protocol specifies;
+a test compares it with the pure-Python :func:`services.draw.domain.announce.freeze_pool`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from services.draw.domain.errors import InvalidDraw, PoolEmpty
+from services.draw.protocol.canonical import FULL_LIST, STRATA, field
+
+CLOSED = ("deregistered", "revoked", "cancelled")  # 注销, 吊销, 撤销: never in a pool
+FILTERS = ("region_prefixes", "kinds", "industries", "tags", "statuses", "flags", "risk_classes")
+
+
+@dataclass(frozen=True)
+class FrozenSummary:
+    """What the announcement needs of a pool frozen in the database."""
+
+    pool_hash: str
+    pool_size: int
+    conflicts: list[tuple[str, str]]  # (inspector id, identifier), pool subjects only
+    previous: list[tuple[str, str]]  # (inspector id, identifier), pool subjects only
+
+
+def filters(batch: dict[str, Any]) -> dict[str, list[str]]:
+    """The batch's pool filters, every key present."""
+    spec = batch.get("pool") or {}
+    return {key: [str(v) for v in spec.get(key) or []] for key in FILTERS}
+
+
+async def _check_full_list(conn: asyncpg.Connection, full_list: list[str]) -> None:
+    rows = await conn.fetch(
+        "SELECT identifier, status FROM draw.pool_subjects WHERE identifier = ANY ($1::text[])",
+        full_list,
+    )
+    found = {r["identifier"]: r["status"] for r in rows}
+    missing = sorted(set(full_list) - set(found))
+    closed = sorted(i for i, status in found.items() if status in CLOSED)
+    if missing or closed:
+        raise InvalidDraw(
+            f"the 100 % list names subjects that are unknown {missing} or closed {closed}"
+        )
+
+
+async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSummary:
+    """The eligible pool: the batch's filters over operating subjects, minus subjects drawn
+    this year for one of the batch's general items (unless the batch is a
+    complaint/referral case), plus the 100 % list; stored under its hash."""
+    f = filters(batch)
+    statuses = [s for s in (f["statuses"] or ["operating"]) if s not in CLOSED]
+    classes = f["risk_classes"] or list(STRATA)
+    general = [i["code"] for i in batch["items"] if i.get("category") == "general"]
+    if batch.get("complaint_referral"):
+        general = []
+    full_list = [str(i) for i in batch.get("full_list") or []]
+    async with conn.transaction():
+        if full_list:
+            await _check_full_list(conn, full_list)
+        await conn.execute(
+            """CREATE TEMP TABLE frozen_pool ON COMMIT DROP AS
+               SELECT subject_id, identifier, name, region_code, risk_class AS stratum,
+                      supervising_unit AS unit
+               FROM draw.pool_subjects s
+               WHERE status = ANY ($1::text[]) AND risk_class = ANY ($2::text[])
+                 AND (cardinality($3::text[]) = 0 OR region_code LIKE ANY (
+                        SELECT p || '%' FROM unnest($3::text[]) AS p))
+                 AND (cardinality($4::text[]) = 0 OR kind = ANY ($4))
+                 AND (cardinality($5::text[]) = 0 OR industry LIKE ANY (
+                        SELECT p || '%' FROM unnest($5::text[]) AS p))
+                 AND (cardinality($6::text[]) = 0 OR tags ?| $6::text[])
+                 AND (cardinality($7::text[]) = 0
+                      OR (abnormal_operation AND 'abnormal_operation' = ANY ($7))
+                      OR (serious_violation AND 'serious_violation' = ANY ($7)))
+                 AND (cardinality($8::text[]) = 0 OR NOT EXISTS (
+                        SELECT 1 FROM draw.inspected i WHERE i.subject_id = s.subject_id
+                        AND i.year = $9 AND i.item_code = ANY ($8)))
+                 AND NOT (identifier = ANY ($10::text[]))
+               UNION ALL
+               SELECT subject_id, identifier, name, region_code, $11, supervising_unit
+               FROM draw.pool_subjects WHERE identifier = ANY ($10::text[])""",
+            statuses,
+            classes,
+            f["region_prefixes"],
+            f["kinds"],
+            f["industries"],
+            f["tags"],
+            f["flags"],
+            general,
+            int(batch["year"]),
+            full_list,
+            FULL_LIST,
+        )
+        size = await conn.fetchval("SELECT count(*) FROM frozen_pool")
+        if not size:
+            raise PoolEmpty("no subject matches the batch's pool filter")
+        units = [r["unit"] for r in await conn.fetch("SELECT DISTINCT unit FROM frozen_pool")]
+        changed = [(u, field(u)) for u in units if field(u) != u]
+        if changed:
+            await conn.execute(
+                """UPDATE frozen_pool f SET unit = c.canon
+                   FROM unnest($1::text[], $2::text[]) AS c(raw, canon) WHERE f.unit = c.raw""",
+                [raw for raw, _ in changed],
+                [canon for _, canon in changed],
+            )
+        digest = await conn.fetchval(
+            r"""WITH agg AS (
+                  SELECT string_agg(identifier || E'\t' || stratum || E'\t' || region_code
+                                    || E'\t' || unit, E'\n' ORDER BY identifier COLLATE "C")
+                           AS lines,
+                         string_agg(subject_id::text || E'\t'
+                                    || translate(name, E'\t\n\r', '   '),
+                                    E'\n' ORDER BY identifier COLLATE "C") AS meta
+                  FROM frozen_pool),
+                hashed AS MATERIALIZED (
+                  SELECT encode(sha256(convert_to(lines, 'UTF8')), 'hex') AS pool_hash,
+                         lines, meta FROM agg),
+                stored AS (
+                  INSERT INTO draw.pool_snapshots (pool_hash, lines, meta)
+                  SELECT pool_hash, lines, meta FROM hashed
+                  ON CONFLICT (pool_hash) DO NOTHING)
+                SELECT pool_hash FROM hashed"""
+        )
+        conflicts = [
+            (r["inspector_id"], r["identifier"])
+            for r in await conn.fetch(
+                """SELECT c.inspector_id::text AS inspector_id, f.identifier
+                   FROM draw.conflicts c JOIN frozen_pool f USING (subject_id)
+                   WHERE c.active"""
+            )
+        ]
+        previous: list[tuple[str, str]] = []
+        if batch.get("avoid_previous_inspectors", True):
+            previous = [
+                (r["inspector_id"], r["identifier"])
+                for r in await conn.fetch(
+                    """SELECT jsonb_array_elements_text(g.inspector_ids) AS inspector_id,
+                              f.identifier
+                       FROM draw.last_group g JOIN frozen_pool f USING (subject_id)"""
+                )
+            ]
+    return FrozenSummary(str(digest), int(size), conflicts, previous)
