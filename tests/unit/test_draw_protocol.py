@@ -122,6 +122,22 @@ def test_sample_gives_k_distinct_positions_in_range(n: int, data: st.DataObject)
     assert all(0 <= p < n for p in picked)
 
 
+def test_sample_is_the_partial_fisher_yates_of_the_spec() -> None:
+    """The inlined hot loop draws exactly what docs/draw-protocol.md §6 says."""
+
+    def spec(stream: Stream, n: int, k: int) -> list[int]:
+        a = list(range(n))
+        for i in range(k):
+            j = i + stream.below(n - i)
+            a[i], a[j] = a[j], a[i]
+        return a[:k]
+
+    for n, k in ((1, 1), (10, 10), (1000, 37), (2**20 + 7, 500)):
+        fast, slow = Stream(b"p" * 32, f"s{n}"), Stream(b"p" * 32, f"s{n}")
+        assert sample(fast, n, k) == spec(slow, n, k)
+        assert fast.next_u64() == slow.next_u64()  # the stream is left where it should be
+
+
 def test_sample_of_everything_is_a_permutation_and_too_many_is_refused() -> None:
     assert sorted(sample(Stream(b"q" * 32, "x"), 50, 50)) == list(range(50))
     with pytest.raises(ValueError):
