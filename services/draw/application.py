@@ -95,6 +95,17 @@ class DrawApplication(EventStoreApp):
                 (pool.digest, "\n".join(pool.lines), "\n".join(pool.meta)),
             )
 
+    def has_pool(self, digest: str) -> bool:
+        """Whether the frozen pool with this hash is stored."""
+        with self._connection() as conn:
+            row = conn.execute(
+                sql.SQL("SELECT 1 AS found FROM {}.pool_snapshots WHERE pool_hash = %s").format(
+                    sql.Identifier(self.schema)
+                ),
+                (digest,),
+            ).fetchone()
+        return row is not None
+
     def load_pool(self, digest: str) -> FrozenPool:
         """The frozen pool with this hash."""
         with self._connection() as conn:
@@ -166,7 +177,8 @@ class DrawApplication(EventStoreApp):
             entropy_not_before=entropy_not_before.isoformat() if entropy_not_before else "",
             announced_at=now.isoformat(),
         )
-        self.load_pool(pool.pool_hash)  # the snapshot must be there before the event
+        if not self.has_pool(pool.pool_hash):  # the snapshot must be there before the event
+            raise LookupError(f"no stored pool has hash {pool.pool_hash}")
         names = {r.inspector_id: r.name for r in roster}
         digest = self.store_announcement(announcement, names)
         draw = Draw(
@@ -250,7 +262,7 @@ class DrawApplication(EventStoreApp):
         return {
             "announcement": frozen.announcement,
             "announcement_hash": draw.announcement_hash,
-            "pool": frozen.pool.lines,
+            "pool": frozen.pool.text,
             "secret": executed["secret"] if executed else None,
             "entropy": executed["entropy"] if executed else None,
             "replacements": draw.requests,

@@ -405,7 +405,7 @@ def measure_verifier(local: Local) -> dict[str, Any]:
     proof: dict[str, Any] = {
         "announcement": local.announcement,
         "announcement_hash": announcement_hash(local.announcement),
-        "pool": local.lines,
+        "pool": "\n".join(local.lines),
         "secret": local.secret.hex(),
         "entropy": ENTROPY,
         "replacements": [],

@@ -211,7 +211,8 @@ def test_the_public_proof_verifies_offline_and_names_a_forgery(
     response = httpx.get(f"{services['draw'].url}/v1/draws/{cycle['draw']['id']}/proof")
     assert response.status_code == 200  # public: no token
     proof = response.json()
-    assert len(proof["pool"]) == proof["announcement"]["pool_size"] == cycle["draw"]["pool_size"]
+    lines = proof["pool"].split("\n")
+    assert len(lines) == proof["announcement"]["pool_size"] == cycle["draw"]["pool_size"]
     code, out = _verify_offline(proof, tmp_path, "proof.json")
     assert code == 0, out
     assert out.startswith("OK")
@@ -227,7 +228,7 @@ def test_the_public_proof_verifies_offline_and_names_a_forgery(
     assert code == 1 and "MISMATCH seed" in out and "MISMATCH selection" in out
 
     swapped_pool = copy.deepcopy(proof)
-    swapped_pool["pool"] = swapped_pool["pool"][1:]
+    swapped_pool["pool"] = "\n".join(lines[1:])
     code, out = _verify_offline(swapped_pool, tmp_path, "pool.json")
     assert code == 1 and "MISMATCH pool_hash" in out
 

@@ -123,7 +123,7 @@ def _proof(lines: list[str], entropy: str, secret: bytes = bytes(range(32))) -> 
     }
     return {
         "announcement": announcement,
-        "pool": lines,
+        "pool": "\n".join(lines),
         "secret": secret.hex(),
         "entropy": entropy,
         "replacements": [],

@@ -81,7 +81,7 @@ def proof_of(
 ) -> dict[str, Any]:
     proof: dict[str, Any] = {
         "announcement": announcement(lines, **kw),
-        "pool": lines,
+        "pool": "\n".join(lines),
         "secret": SECRET.hex(),
         "entropy": entropy,
         "replacements": [],
@@ -331,7 +331,10 @@ def test_a_proof_verifies_and_every_tampering_is_named() -> None:
         return "\n".join(verify(forged))
 
     assert "commitment" in problems(lambda p: p.update(secret=bytes(32).hex()))
-    assert "pool_hash" in problems(lambda p: p["pool"].pop())
+    assert "pool_hash" in problems(lambda p: p.update(pool=p["pool"].rpartition("\n")[0]))
+    assert "pool: pool must be the canonical pool text" in problems(
+        lambda p: p.update(pool=p["pool"].split("\n"))
+    )
     assert "seed" in problems(lambda p: p.update(entropy="1 2 3"))
     assert "announcement_hash" in problems(
         lambda p: p["announcement"]["strata"].update(D={"ratio": "0.5"})
@@ -339,7 +342,9 @@ def test_a_proof_verifies_and_every_tampering_is_named() -> None:
     assert "selection[0]" in problems(
         lambda p: p["result"]["selection"].__setitem__(0, {"identifier": "X", "stratum": "A"})
     )
-    assert "canonical order" in problems(lambda p: p["pool"].reverse())
+    assert "canonical order" in problems(
+        lambda p: p.update(pool="\n".join(reversed(p["pool"].split("\n"))))
+    )
     assert verify({**proof, "result": None}) == [
         "the proof has no result to verify (use replay to compute one)"
     ]

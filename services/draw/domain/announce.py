@@ -55,6 +55,11 @@ class FrozenPool:
         """pool_hash of the lines."""
         return pool_hash(self.lines)
 
+    @property
+    def text(self) -> str:
+        """The canonical pool text: the lines joined by LF (what the proof carries)."""
+        return "\n".join(self.lines)
+
 
 @dataclass(frozen=True)
 class FrozenDraw:

@@ -107,7 +107,7 @@ class Draw(Aggregate):
         self._check(frozen.announcement)
         return {
             "announcement": dict(frozen.announcement),
-            "pool": frozen.pool.lines,
+            "pool": frozen.pool.text,
             "secret": secret,
             "entropy": entropy,
             "replacements": list(self.requests),

@@ -2,7 +2,7 @@
 
 A proof is one JSON object (see ``docs/draw-protocol.md``)::
 
-    {"announcement": {...}, "pool": ["<line>", ...], "secret": "<hex>",
+    {"announcement": {...}, "pool": "<line>\n<line>…", "secret": "<hex>",
      "entropy": "<text>", "replacements": [...], "result": {...}}
 
 :func:`run` computes the result from everything but ``result``; :func:`verify` compares
@@ -14,6 +14,7 @@ or third-party package.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,6 @@ from services.draw.protocol.canonical import (
     announcement_hash,
     commitment,
     derive_seed,
-    pool_hash,
     split_line,
 )
 from services.draw.protocol.groups import Examiner, GroupDrawer, Target
@@ -55,13 +55,21 @@ def drawer_for(announcement: Mapping[str, Any]) -> GroupDrawer:
     )
 
 
+def pool_of(proof: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """The proof's pool: the canonical pool text (what ``pool_hash`` hashes) and its lines."""
+    text = proof.get("pool") or ""
+    if not isinstance(text, str):
+        raise ValueError("pool must be the canonical pool text: lines joined by LF")
+    return text, text.split("\n") if text else []
+
+
 def run(proof: Mapping[str, Any], *, digest: str | None = None) -> dict[str, Any]:
     """The result the inputs of ``proof`` give (its ``result``, if any, is ignored);
     ``digest`` is the pool's hash when the caller has computed it already."""
     announcement = proof["announcement"]
     if announcement.get("protocol") != PROTOCOL:
         raise ValueError(f"protocol {announcement.get('protocol')!r} is not {PROTOCOL}")
-    lines: Sequence[str] = proof["pool"]
+    text, lines = pool_of(proof)
     digest = announcement_hash(announcement)
     secret = bytes.fromhex(proof["secret"])
     seed = derive_seed(digest, secret, proof["entropy"])
@@ -131,7 +139,7 @@ def run(proof: Mapping[str, Any], *, digest: str | None = None) -> dict[str, Any
             raise ReplacementError(f"replacement {n}: kind must be 'inspector' or 'subject'")
     return {
         "protocol": PROTOCOL,
-        "pool_hash": digest or pool_hash(lines),
+        "pool_hash": digest or hashlib.sha256(text.encode("utf-8")).hexdigest(),
         "pool_size": len(lines),
         "announcement_hash": digest,
         "commitment": commitment(secret),
@@ -205,8 +213,11 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
     if not isinstance(recorded, Mapping):
         return ["the proof has no result to verify (use replay to compute one)"]
     announcement = proof.get("announcement") or {}
-    lines = proof.get("pool") or []
-    digest = pool_hash(lines)
+    try:
+        text, lines = pool_of(proof)
+    except ValueError as exc:
+        return [f"pool: {exc}"]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     if digest != announcement.get("pool_hash"):
         problems.append(
             f"pool_hash: announced {announcement.get('pool_hash')}, the pool's lines hash to "
