@@ -35,9 +35,9 @@ class CommonSettings(BaseSettings):
     port: int | None = Field(default=None, validation_alias="SSJ_PORT")
     jwt_secret: str = Field(default=DEV_JWT_SECRET, validation_alias="SSJ_JWT_SECRET")
     jwt_issuer: str = Field(default="ssj", validation_alias="SSJ_JWT_ISSUER")
-    relay_batch: int = Field(default=500, validation_alias="SSJ_RELAY_BATCH")
+    relay_batch: int = Field(default=5000, validation_alias="SSJ_RELAY_BATCH")
     relay_idle_seconds: float = Field(default=0.2, validation_alias="SSJ_RELAY_IDLE_SECONDS")
-    consumer_batch: int = Field(default=200, validation_alias="SSJ_CONSUMER_BATCH")
+    consumer_batch: int = Field(default=2000, validation_alias="SSJ_CONSUMER_BATCH")
     stream_replicas: int = Field(default=1, validation_alias="SSJ_STREAM_REPLICAS")
     # JetStream drops a re-published message whose Nats-Msg-Id it saw within this window.
     dedupe_window_seconds: float = Field(default=3600.0, validation_alias="SSJ_DEDUPE_WINDOW")

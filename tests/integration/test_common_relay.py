@@ -4,23 +4,45 @@ duplicates, and when the position is written."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import nats
 import pytest
+from eventsourcing.domain import Aggregate, event
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy
-from nats.js.errors import BadRequestError
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+)
 
+from libs.common import relay as relay_module
 from libs.common.bus import ensure_stream, stream_config
-from libs.common.envelope import InboundEvent, parse_cloudevent
+from libs.common.context import Actor, CommandContext, command_context
+from libs.common.envelope import InboundEvent, parse_cloudevent, to_cloudevent
 from libs.common.relay import Relay
 from libs.common.service import open_pool
-from tests.integration.common_app import AccountsApp, open_accounts, poll, relay_app_class
+from tests.integration.common_app import (
+    Account,
+    AccountsApp,
+    open_accounts,
+    poll,
+    relay_app_class,
+)
 from tests.support import Infra
 
 WRONG_LAST_SEQUENCE = 10071  # JetStream's error code for a failed expected-sequence check
@@ -142,21 +164,16 @@ async def test_republished_events_are_not_stored_twice(
     try:
         total = await asyncio.to_thread(open_accounts, app, 2, 2)  # 6 events
         await publish_all(relay)
-        notifications = await asyncio.to_thread(app.notifications_after, 0, 100)
+        rows = await relay.read(0, 100)
 
         # The whole batch once more, as a relay that missed the stream head would send it.
         # NATS 2.9 acknowledges each as a duplicate; later servers check the expected last
         # sequence first and refuse them. Either way, nothing is stored twice.
-        outcomes = await asyncio.gather(
-            *(relay._publish(n, expected_last_seq=i) for i, n in enumerate(notifications)),
-            return_exceptions=True,
-        )
-        for outcome in outcomes:
-            assert outcome is None or (
-                isinstance(outcome, BadRequestError) and outcome.err_code == WRONG_LAST_SEQUENCE
-            ), outcome
+        for ack in (await relay.publish_batch(rows, 0)).acks:
+            assert ack.duplicate or ack.err_code == WRONG_LAST_SEQUENCE, ack
         # Within the duplicate window the message id alone suffices, whatever the server.
-        await relay._publish(notifications[0], expected_last_seq=total)
+        (again,) = (await relay.publish_batch(rows[:1], total)).acks
+        assert again.error is None and again.duplicate and again.seq == 1
 
         state = (await js.stream_info(relay.stream)).state
         assert (state.messages, state.last_seq) == (total, total)
@@ -267,5 +284,198 @@ async def test_stop_ends_the_relay_loop_even_when_it_races_the_idle_timeout(
                     await asyncio.sleep(0.01)
                 await stopping
             assert done, "stop() returned only after the loop was cancelled a second time"
+    finally:
+        app.close()
+
+
+async def test_a_message_refused_mid_batch_ends_what_is_recorded_and_the_next_pass_completes(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool
+) -> None:
+    js = nc.jetstream()
+    app, relay = await make_relay(infra, "relayrefused", js, pool, batch=100)
+    try:
+        settings = relay.settings
+        small = stream_config(settings, "relayrefused")
+        small.max_msg_size = 4000  # the stream refuses the big event in the middle
+        await js.update_stream(small)
+        before = await asyncio.to_thread(open_accounts, app, 2, 1)  # 4 events
+        await asyncio.to_thread(app.save, Account("大" * 3000))  # ~18 kB once escaped
+        after = await asyncio.to_thread(open_accounts, app, 1, 2)  # 3 events
+        total = before + 1 + after
+
+        # The big one is refused, and every later one fails its expected-sequence check:
+        # the position stops just before it.
+        assert await relay.publish_pending() == before
+        assert await relay.position() == before
+        assert (await js.stream_info(relay.stream)).state.messages == before
+        assert await relay.publish_pending() == 0  # still refused: nothing moves
+        assert await relay.position() == before
+
+        await ensure_stream(js, settings, "relayrefused")  # no size limit again
+        assert await publish_all(relay) == [total - before]
+        messages = await stream_messages(js, relay.stream)
+        assert [m.seq for m in messages] == list(range(1, total + 1))
+        assert [m.msg_id for m in messages] == [f"relayrefused:{n}" for n in range(1, total + 1)]
+        assert await relay.position() == total
+    finally:
+        app.close()
+
+
+async def test_a_lost_ack_ends_the_batch_there_and_the_stream_head_carries_on(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    js = nc.jetstream()
+    app, relay = await make_relay(infra, "relaylostack", js, pool, batch=10)
+    try:
+        total = await asyncio.to_thread(open_accounts, app, 2, 4)  # 10 events
+        deliver = relay_module._Batch.on_reply
+
+        async def lose_the_third(batch: relay_module._Batch, msg: Msg) -> None:
+            if msg.subject.rpartition(".")[2] != "2":
+                await deliver(batch, msg)
+
+        monkeypatch.setattr(relay_module._Batch, "on_reply", lose_the_third)
+        monkeypatch.setattr(relay_module, "ACK_IDLE_TIMEOUT_SECONDS", 0.3)
+        assert await relay.publish_pending() == 2  # what is known to be stored
+        assert await relay.position() == 2
+        monkeypatch.undo()
+
+        # The stream holds all ten: the next pass learns it from the stream head.
+        assert await relay.publish_pending() == 0
+        assert await relay.position() == total
+        messages = await stream_messages(js, relay.stream)
+        assert [m.msg_id for m in messages] == [f"relaylostack:{n}" for n in range(1, total + 1)]
+    finally:
+        app.close()
+
+
+class Gadget(Aggregate):
+    """An aggregate whose creation event is at version 2, stored at version 1."""
+
+    class Created(Aggregate.Created):
+        class_version = 2
+        colour: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["colour"] = "grey"
+
+    @event(Created)
+    def __init__(self, colour: str) -> None:
+        self.colour = colour
+
+
+def save_varied_events(app: AccountsApp) -> None:
+    """Events that take every way through the relay's encoder."""
+    open_accounts(app, 2, 2)  # plain JSON, and Decimal and UUID fields
+    span = NonRecordingSpan(
+        SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, True, TraceFlags(1))
+    )
+    actor = Actor(sub="op-1", dept="SAMR", roles=("operator", "auditor"))
+    with (
+        trace.use_span(span),
+        command_context(CommandContext(actor=actor, causation_id="registry:7")),
+    ):
+        app.save(Account("traced"))  # traceparent, causation id, actor
+    v1 = Gadget("red").collect_events()[0]
+    stored = app.mapper.to_stored_event(v1)
+    compressor = app.mapper.compressor
+    raw = compressor.decompress(stored.state) if compressor else stored.state
+    state = json.loads(raw)
+    state.pop("class_version")
+    del state["colour"]
+    raw = json.dumps(state).encode()
+    raw = compressor.compress(raw) if compressor else raw
+    app.recorder.insert_events([dataclasses.replace(stored, state=raw)])  # to be upcast
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["json", "compressed"])
+async def test_the_relay_publishes_what_to_cloudevent_builds(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool, compressed: bool
+) -> None:
+    js = nc.jetstream()
+    service = "relaywire" + ("z" if compressed else "")
+    settings = infra.settings(service).model_copy(update={"relay_batch": 100})
+    env = {"COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"} if compressed else {}
+    app = await asyncio.to_thread(relay_app_class(service), settings, env)
+    relay = Relay(app, js, pool)
+    await relay.setup()
+    try:
+        await asyncio.to_thread(save_varied_events, app)
+        await publish_all(relay)
+        notifications = await asyncio.to_thread(app.notifications_after, 0, 100)
+        assert len(notifications) == 8
+        for notification in notifications:
+            msg = await js.get_msg(relay.stream, notification.id)
+            assert msg.headers is not None
+            event = app.mapper.to_domain_event(notification)
+            expected = to_cloudevent(
+                service,
+                relay.subject_prefix,
+                notification.id,
+                event,
+                traceparent=msg.headers.get("traceparent"),
+            )
+            assert (msg.subject, msg.data) == (expected.subject, expected.body)
+        assert msg.data is not None
+        last = parse_cloudevent(msg.data)  # the upcast one
+        assert (last.type, last.data) == (f"ssj.{service}.Created.v2", {"colour": "grey"})
+        traced_msg = await js.get_msg(relay.stream, 7)
+        assert traced_msg.data is not None
+        traced = parse_cloudevent(traced_msg.data)
+        assert traced.traceparent == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        assert (traced.actor_sub, traced.causation_id) == ("op-1", "registry:7")
+    finally:
+        app.close()
+
+
+async def test_each_event_gets_one_producer_span_under_its_stored_traceparent(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(relay_module, "_tracer", provider.get_tracer("ssj.relay"))
+    js = nc.jetstream()
+    app, relay = await make_relay(infra, "relayspans", js, pool, batch=100)
+    try:
+        await asyncio.to_thread(save_varied_events, app)
+        await publish_all(relay)
+        rows = await relay.read(0, 1)
+        (duplicate,) = (await relay.publish_batch(rows, 8)).acks
+        assert duplicate.duplicate
+
+        spans = exporter.get_finished_spans()
+        assert len(spans) == 9
+        messages = await stream_messages(js, relay.stream)
+        for message, span in zip(messages, spans[:8], strict=True):
+            context = span.get_span_context()
+            assert context is not None
+            traceparent = (
+                f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+            )
+            assert message.event.traceparent == traceparent
+            msg = await js.get_msg(relay.stream, message.seq)
+            assert msg.headers is not None and msg.headers["traceparent"] == traceparent
+            assert span.kind == SpanKind.PRODUCER
+            assert span.name == f"publish relayspans.{message.event.name}"
+            assert dict(span.attributes or {}) == {
+                "messaging.system": "nats",
+                "messaging.destination.name": message.nats_subject,
+                "messaging.message.id": message.msg_id,
+                "messaging.nats.stream_sequence": message.seq,
+            }
+            assert span.start_time is not None and span.end_time is not None
+            assert span.start_time <= span.end_time
+        traced = spans[6]  # a child of the request that saved the event
+        assert traced.parent is not None and traced.context is not None
+        assert (traced.parent.trace_id, traced.parent.span_id) == (
+            0x0AF7651916CD43DD8448EB211C80319C,
+            0xB7AD6B7169203331,
+        )
+        assert traced.context.trace_id == 0x0AF7651916CD43DD8448EB211C80319C
+        assert all(s.parent is None for s in spans[:6])  # saved outside any trace
+        assert spans[8].attributes is not None
+        assert spans[8].attributes["messaging.nats.duplicate"] is True
     finally:
         app.close()
