@@ -12,9 +12,15 @@ import asyncpg
 import nats
 import pytest
 from nats.aio.client import Client as NATS
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
-from libs.common.consumer import Consumer, OutOfOrder
-from libs.common.envelope import InboundEvent
+from libs.common import consumer as consumer_module
+from libs.common.bus import ensure_stream
+from libs.common.consumer import LONG_POLL_SECONDS, BatchHandler, Consumer, OutOfOrder
+from libs.common.envelope import InboundEvent, InvalidCloudEvent
 from libs.common.relay import Relay
 from libs.common.service import migrate, open_pool
 from tests.integration.common_app import (
@@ -255,3 +261,166 @@ async def test_restarted_consumer_continues_after_its_committed_position(
     model = await read_model(pool, "restart")
     assert model["seqs"] == list(range(1, source.total + 1))
     assert model["count"] == source.total
+
+
+def recording_batch_handler(batches: list[list[int]]) -> BatchHandler:
+    """A batch handler that only records the stream sequences of each batch it is given."""
+
+    async def handle(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
+        batches.append([ev.stream_seq for ev in events])
+
+    return handle
+
+
+def batch_consumer(
+    infra: Infra,
+    nc: NATS,
+    pool: asyncpg.Pool,
+    name: str,
+    source: str,
+    handler: BatchHandler,
+    batch: int,
+) -> Consumer:
+    settings = infra.settings(SCHEMA).model_copy(update={"consumer_batch": batch})
+    return Consumer(
+        settings=settings,
+        schema=SCHEMA,
+        name=name,
+        source=source,
+        batch_handler=handler,
+        js=nc.jetstream(),
+        pool=pool,
+    )
+
+
+async def copy_stream(
+    infra: Infra, nc: NATS, source: Source, to: str, seqs: range, copy: str = ""
+) -> None:
+    """Publish messages of the source stream, bodies and headers unchanged, to another one
+    (``copy`` makes the message ids new)."""
+    settings = infra.settings(SCHEMA)
+    js = nc.jetstream()
+    await ensure_stream(js, settings, to)
+    for seq in seqs:
+        body, headers, _ = await message(nc, source, seq)
+        headers = {k: v for k, v in (headers or {}).items() if not k.startswith("Nats-Expected")}
+        headers["Nats-Msg-Id"] = f"{to}:{seq}{copy}"
+        await js.publish(f"{settings.subject_prefix(to)}.account.Copied", body, headers=headers)
+
+
+async def test_batch_consumer_takes_full_batches_then_applies_a_new_event_at_once(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool, source: Source
+) -> None:
+    await copy_stream(infra, nc, source, "tallybatches", range(1, 21))
+    batches: list[list[int]] = []
+    consumer = batch_consumer(
+        infra, nc, pool, "batches", "tallybatches", recording_batch_handler(batches), batch=6
+    )
+    await consumer.setup()
+    consumer.start()
+    try:
+        await wait_caught_up(consumer)
+        # A batch is what one pull request brought: full batches, then the rest.
+        assert batches == [
+            [1, 2, 3, 4, 5, 6],
+            [7, 8, 9, 10, 11, 12],
+            [13, 14, 15, 16, 17, 18],
+            [19, 20],
+        ]
+        await asyncio.sleep(0.5)  # drained: the consumer now waits on a long poll
+        published = asyncio.get_running_loop().time()
+        await copy_stream(infra, nc, source, "tallybatches", range(1, 2), copy="again")
+        await wait_caught_up(consumer)
+        # The long poll's first message is applied at once, not when the poll expires.
+        assert asyncio.get_running_loop().time() - published < LONG_POLL_SECONDS / 2
+        assert batches[4:] == [[21]]
+    finally:
+        await consumer.stop()
+    assert consumer.handled_total == 21
+
+
+async def test_consumer_recovers_when_its_durable_consumer_disappears(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool, source: Source
+) -> None:
+    await copy_stream(infra, nc, source, "tallygone", range(1, 4))
+    batches: list[list[int]] = []
+    consumer = batch_consumer(
+        infra, nc, pool, "gone", "tallygone", recording_batch_handler(batches), batch=10
+    )
+    await consumer.setup()
+    consumer.start()
+    try:
+        await wait_caught_up(consumer)
+        await asyncio.sleep(0.3)  # waiting on a long poll
+        await nc.jetstream().delete_consumer(consumer.stream, consumer.durable)
+        await copy_stream(infra, nc, source, "tallygone", range(4, 6))
+        await wait_caught_up(consumer, timeout=30)  # re-created after the committed position
+    finally:
+        await consumer.stop()
+    assert [seq for batch in batches for seq in batch] == [1, 2, 3, 4, 5]
+
+
+async def test_one_consumer_span_per_batch_linked_to_each_publish_span(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool, source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(consumer_module, "_tracer", provider.get_tracer("ssj.consumer"))
+    batches: list[list[int]] = []
+    consumer = batch_consumer(
+        infra, nc, pool, "spans", SOURCE, recording_batch_handler(batches), batch=10
+    )
+    await consumer.setup()
+
+    def publish_span(seq: int) -> str:
+        return f"00-{seq:032x}-{seq:016x}-01"
+
+    deliveries = []
+    for seq in range(1, 6):
+        body, _, _ = await message(nc, source, seq)
+        deliveries.append((body, {"traceparent": publish_span(seq), "Nats-Msg-Id": "x"}, seq))
+    deliveries.append((*(await message(nc, source, 6))[:1], None, 6))  # published untraced
+    assert await consumer.apply(deliveries) == 6
+
+    (span,) = exporter.get_finished_spans()
+    assert span.name == f"consume {SOURCE} batch"
+    assert span.kind == SpanKind.CONSUMER
+    assert dict(span.attributes or {}) == {
+        "messaging.system": "nats",
+        "messaging.consumer.group.name": f"{SCHEMA}-spans",
+        "messaging.batch.message_count": 6,
+    }
+    assert [(link.context.trace_id, link.context.span_id) for link in span.links] == [
+        (seq, seq) for seq in range(1, 6)
+    ]
+    assert all(link.context.is_remote for link in span.links)
+
+    # The SDK keeps a span's last max_links links: only those are built.
+    exporter.clear()
+    monkeypatch.setattr(consumer, "_max_links", 2)
+    deliveries = []
+    for seq in range(7, 12):
+        body, _, _ = await message(nc, source, seq)
+        deliveries.append((body, {"traceparent": publish_span(seq)} if seq < 11 else {}, seq))
+    assert await consumer.apply(deliveries) == 5
+    (span,) = exporter.get_finished_spans()
+    assert [link.context.span_id for link in span.links] == [9, 10]
+    assert batches == [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11]]
+
+
+async def test_a_message_that_is_no_cloudevent_fails_its_batch_like_a_handler_error(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool, source: Source
+) -> None:
+    consumer = make_consumer(infra, nc, pool, "poison")
+    await consumer.setup()
+    first, second = await message(nc, source, 1), await message(nc, source, 2)
+    poison = (b'{"specversion": "1.0", "id": "x"}', None, 2)
+
+    with pytest.raises(InvalidCloudEvent, match="'type'"):
+        await consumer.apply([first, poison])  # 1 was written, then 2 did not parse
+    assert (await read_model(pool, "poison"))["position"] is None
+
+    assert await consumer.apply([first, second]) == 2
+    assert await consumer.apply([first, poison]) == 0  # already applied: skipped, no failure
+    assert (await read_model(pool, "poison"))["seqs"] == [1, 2]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import enum
 import json
 import uuid
@@ -13,7 +15,13 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate, event
 
-from libs.common.envelope import event_type, parse_cloudevent, to_cloudevent, to_jsonable
+from libs.common.envelope import (
+    InvalidCloudEvent,
+    event_type,
+    parse_cloudevent,
+    to_cloudevent,
+    to_jsonable,
+)
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 META = {
@@ -189,3 +197,137 @@ def test_set_order_on_the_wire_does_not_depend_on_insertion_order() -> None:
 def test_values_without_a_wire_form_are_refused() -> None:
     with pytest.raises(TypeError, match="bytes"):
         to_jsonable(b"raw")
+
+
+def _wire(**changes: Any) -> bytes:
+    """A relay-written body of the Scheduled event, with attributes changed or removed."""
+    scheduled, _ = _events()
+    body = json.loads(to_cloudevent("draw", "ssj.draw", 17, scheduled).body)
+    for key, value in changes.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    return json.dumps(body).encode()
+
+
+def test_every_attribute_and_extension_reaches_the_consumer() -> None:
+    scheduled, _ = _events()
+    meta = {**META, "prev_hash": "ab" * 32}
+    object.__setattr__(scheduled, "meta", meta)
+    inbound = parse_cloudevent(to_cloudevent("draw", "ssj.draw", 17, scheduled).body)
+
+    # actorroles was dropped by the consumer side before: it is the actor's roles.
+    assert inbound.actor_roles == ("inspector", "operator")
+    assert inbound.aggregate == "Inspection"
+    assert inbound.prev_hash == "ab" * 32
+    assert inbound.datacontenttype == "application/json"
+    assert inbound.dataschema is None
+    assert inbound.extensions == {
+        "aggregate": "Inspection",
+        "aggregateversion": 1,
+        "actorsub": "op-42",
+        "actordept": "SAMR",
+        "actorroles": "inspector,operator",
+        "correlationid": "corr-7",
+        "causationid": "registry:12",
+        "traceparent": TRACEPARENT,
+        "prevhash": "ab" * 32,
+    }
+
+
+def test_roles_of_an_actor_without_roles_and_of_older_events() -> None:
+    assert parse_cloudevent(_wire(actorroles="")).actor_roles == ()
+    assert parse_cloudevent(_wire(actorroles=None)).actor_roles == ()
+    assert parse_cloudevent(_wire(actorroles="operator")).actor_roles == ("operator",)
+
+
+def test_unknown_extensions_are_kept_and_dataschema_is_read() -> None:
+    inbound = parse_cloudevent(
+        _wire(partitionkey="42", dataschema="https://ssj.example/schemas/scheduled.json")
+    )
+    assert inbound.extensions["partitionkey"] == "42"
+    assert inbound.dataschema == "https://ssj.example/schemas/scheduled.json"
+    assert inbound.data["on"] == "2026-03-02"
+
+
+def test_the_parser_reads_what_the_cloudevents_sdk_reads() -> None:
+    from cloudevents.core.formats.json import JSONFormat
+
+    scheduled, _ = _events()
+    body = to_cloudevent("draw", "ssj.draw", 17, scheduled).body
+    sdk = JSONFormat().read(None, body)
+    attributes = sdk.get_attributes()
+    inbound = parse_cloudevent(body)
+    assert (inbound.id, inbound.type, inbound.source, inbound.subject) == (
+        attributes["id"],
+        attributes["type"],
+        attributes["source"],
+        attributes["subject"],
+    )
+    assert inbound.time == attributes["time"]
+    assert inbound.data == sdk.get_data()
+    standard = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype"}
+    assert dict(inbound.extensions) == {k: v for k, v in attributes.items() if k not in standard}
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [
+        ("2026-03-02T08:30:00Z", datetime(2026, 3, 2, 8, 30, tzinfo=UTC)),
+        ("2026-03-02t08:30:00.5z", datetime(2026, 3, 2, 8, 30, 0, 500000, tzinfo=UTC)),
+        ("2026-03-02T16:30:00+08:00", datetime(2026, 3, 2, 8, 30, tzinfo=UTC)),
+        ("2026-03-02T08:30:00.123456789Z", datetime(2026, 3, 2, 8, 30, 0, 123456, tzinfo=UTC)),
+    ],
+    ids=["zulu", "lower-case", "offset", "nanoseconds"],
+)
+def test_rfc3339_times(wire: str, expected: datetime) -> None:
+    assert parse_cloudevent(_wire(time=wire)).time == expected
+
+
+def test_data_in_base64_or_as_a_json_string() -> None:
+    data = {"n": 1, "名称": "抽查"}
+    encoded = base64.b64encode(json.dumps(data).encode()).decode()
+    assert parse_cloudevent(_wire(data=None, data_base64=encoded)).data == data
+    assert parse_cloudevent(_wire(data=json.dumps(data))).data == data
+    assert parse_cloudevent(_wire(data=None)).data == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "JSON object"),
+        (_wire() + b" {}", "not JSON"),
+        (_wire(specversion="0.3"), "specversion"),
+        (_wire(specversion=None), "specversion"),
+        (_wire(id=None), "'id'"),
+        (_wire(id=""), "'id'"),
+        (_wire(type=7), "'type'"),
+        (_wire(source=None), "'source'"),
+        (_wire(subject=""), "'subject'"),
+        (_wire(datacontenttype=""), "'datacontenttype'"),
+        (_wire(time="yesterday"), "RFC 3339"),
+        (_wire(time="2026-03-02T08:30:00"), "offset"),
+        (_wire(time=1), "'time'"),
+        (_wire(**{"Actor-Sub": "x"}), "extension name"),
+    ],
+)
+def test_what_is_not_a_cloudevent_is_refused(body: bytes, complaint: str) -> None:
+    with pytest.raises(InvalidCloudEvent, match=complaint):
+        parse_cloudevent(body)
+
+
+def test_surrounding_whitespace_is_allowed() -> None:
+    assert parse_cloudevent(b"\n " + _wire() + b"\r\n").id == "draw:17"
+
+
+def test_inbound_events_stay_frozen_dataclasses() -> None:
+    body = _wire()
+    inbound = parse_cloudevent(body, "SSJ_DRAW", 5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inbound.id = "other"  # type: ignore[misc]
+    changed = dataclasses.replace(inbound, data={})
+    assert (changed.data, changed.id, changed.stream_seq) == ({}, "draw:17", 5)
+    assert changed == dataclasses.replace(parse_cloudevent(body, "SSJ_DRAW", 5), data={})
+    assert inbound == parse_cloudevent(body, "SSJ_DRAW", 5)

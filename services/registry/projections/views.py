@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from operator import itemgetter
 from typing import Any
 
 import asyncpg
@@ -29,6 +31,7 @@ SUBJECT_COLUMNS = (
 )
 # Fields newer than the first events: events recorded before them lack the key.
 ADDED_LATER = {"supervising_unit": "", "unit": ""}
+SUBJECT_JSON_COLUMNS = ("departments", "tags")
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.items_view (
@@ -108,8 +111,8 @@ async def apply(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 
 
 async def apply_batch(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
-    """Apply a fetched batch in order; runs of registrations become one statement each,
-    which is what keeps bulk imports fast."""
+    """Apply a fetched batch in order; runs of registrations become one COPY and one
+    INSERT each, which is what keeps bulk imports fast."""
     run: list[InboundEvent] = []
     for ev in [*events, None]:
         if ev is not None and ev.name == "SubjectRegistered":
@@ -122,17 +125,72 @@ async def apply_batch(conn: asyncpg.Connection, events: list[InboundEvent]) -> N
             await apply(conn, ev)
 
 
+# Registrations are COPYed (binary) into a session-local staging table, then moved into the
+# view by one INSERT … SELECT … ON CONFLICT (id) DO NOTHING, so a registration applied again
+# (a rebuilt position, a replay) changes nothing. The JSON columns travel as text and are
+# cast on the way: the pool's jsonb codec is a text codec, which binary COPY cannot use.
+_PLAIN = tuple(c for c in SUBJECT_COLUMNS if c not in SUBJECT_JSON_COLUMNS and c not in ADDED_LATER)
+_LATER = tuple(c for c in SUBJECT_COLUMNS if c in ADDED_LATER)
+_STAGED = ("id", "version", *_PLAIN, *SUBJECT_JSON_COLUMNS, *_LATER)
+# _insert_subjects builds the staged rows in this order by hand (it runs for every row).
+assert _STAGED[len(_PLAIN) + 2 :] == ("departments", "tags", "supervising_unit")
+_plain = itemgetter(*_PLAIN)
+_STAGING = "registry_subjects_staged"
+_STAGING_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGING} ON COMMIT DELETE ROWS AS
+    SELECT id, version, {", ".join(_PLAIN)},
+    {", ".join(f"{c}::text AS {c}" for c in SUBJECT_JSON_COLUMNS)}, {", ".join(_LATER)}
+    FROM registry.subjects_view WITH NO DATA"""
+_MOVE_STAGED = f"""WITH staged AS (DELETE FROM pg_temp.{_STAGING} RETURNING *)
+    INSERT INTO registry.subjects_view (id, version, {", ".join(SUBJECT_COLUMNS)})
+    SELECT id, version, {
+    ", ".join(f"{c}::jsonb" if c in SUBJECT_JSON_COLUMNS else c for c in SUBJECT_COLUMNS)
+}
+    FROM staged ON CONFLICT (id) DO NOTHING"""
+
+
+_json_texts: dict[tuple[str, ...], str] = {}
+
+
+def _json_text(value: Any) -> str:
+    """``json.dumps`` (what the pool's jsonb codec sends) of a value. Lists of strings
+    (departments, tags) repeat from one subject to the next, so a bounded number of their
+    texts is remembered."""
+    if type(value) is list:
+        try:
+            return _json_texts[tuple(value)]
+        except (KeyError, TypeError):  # not seen yet; or holds a dict or a list
+            pass
+        text = json.dumps(value)
+        if len(_json_texts) < 4096 and all(type(item) is str for item in value):
+            _json_texts[tuple(value)] = text
+        return text
+    return json.dumps(value)
+
+
 async def _insert_subjects(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
-    columns = ["id", "version", *SUBJECT_COLUMNS]
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await conn.executemany(
-        f"INSERT INTO registry.subjects_view ({', '.join(columns)}) VALUES ({placeholders}) "
-        "ON CONFLICT (id) DO NOTHING",
-        [
-            (ev.subject, ev.aggregate_version, *(_field(ev.data, c) for c in SUBJECT_COLUMNS))
-            for ev in events
-        ],
-    )
+    plain, json_text = _plain, _json_text
+    records = [
+        (
+            ev.subject,
+            ev.aggregate_version,
+            *plain(d := ev.data),
+            json_text(d["departments"]),
+            json_text(d["tags"]),
+            d.get("supervising_unit", ""),
+        )
+        for ev in events
+    ]
+    if not conn.is_in_transaction():  # staged rows last until the end of a transaction
+        async with conn.transaction():
+            await _copy_subjects(conn, records)
+    else:
+        await _copy_subjects(conn, records)
+
+
+async def _copy_subjects(conn: asyncpg.Connection, records: list[tuple[Any, ...]]) -> None:
+    await conn.execute(_STAGING_DDL)
+    await conn.copy_records_to_table(_STAGING, records=records, columns=_STAGED)
+    await conn.execute(_MOVE_STAGED)
 
 
 def _field(data: dict[str, Any], name: str) -> Any:
