@@ -84,17 +84,6 @@ class DrawApplication(EventStoreApp):
 
     # -- the frozen pool ---------------------------------------------------------------
 
-    def store_pool(self, pool: FrozenPool) -> None:
-        """Keep the frozen pool under its hash (idempotent: same hash, same lines)."""
-        with self._connection() as conn:
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {}.pool_snapshots (pool_hash, lines, meta) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (pool_hash) DO NOTHING"
-                ).format(sql.Identifier(self.schema)),
-                (pool.digest, "\n".join(pool.lines), "\n".join(pool.meta)),
-            )
-
     def has_pool(self, digest: str) -> bool:
         """Whether the frozen pool with this hash is stored."""
         with self._connection() as conn:
@@ -218,16 +207,14 @@ class DrawApplication(EventStoreApp):
         self, ident: UUID, identifier: str, inspector_id: str, reason: str, approver: str
     ) -> dict[str, Any]:
         """递补 an inspector."""
-        draw: Draw = self.repository.get(ident)
-        outcome = draw.replace_inspector(
-            self.frozen(draw),
+        return self._replace(
+            ident,
+            Draw.replace_inspector,
             identifier=identifier,
             inspector_id=inspector_id,
             reason=reason,
             approver=approver,
         )
-        self.save(draw)
-        return outcome
 
     def replace_subject(
         self,
@@ -238,14 +225,18 @@ class DrawApplication(EventStoreApp):
         unavailable: Sequence[str],
     ) -> dict[str, Any]:
         """递补 a subject."""
-        draw: Draw = self.repository.get(ident)
-        outcome = draw.replace_subject(
-            self.frozen(draw),
+        return self._replace(
+            ident,
+            Draw.replace_subject,
             identifier=identifier,
             reason=reason,
             approver=approver,
             unavailable=unavailable,
         )
+
+    def _replace(self, ident: UUID, replace: Any, **request: Any) -> dict[str, Any]:
+        draw: Draw = self.repository.get(ident)
+        outcome: dict[str, Any] = replace(draw, self.frozen(draw), **request)
         self.save(draw)
         return outcome
 

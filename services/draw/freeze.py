@@ -9,7 +9,7 @@ The lines are those of ``services.draw.protocol.canonical.pool_line``: identifie
 region codes are canonical already (the registry validates them); supervising units are
 put in canonical form with Python's own :func:`~services.draw.protocol.canonical.field`
 (there are few distinct units), so the result is exactly what the protocol specifies;
-a test compares it with the pure-Python :func:`services.draw.domain.announce.freeze_pool`.
+tests/integration/test_draw_service.py checks every frozen line against ``pool_line``.
 """
 
 from __future__ import annotations
