@@ -345,6 +345,11 @@ def test_a_proof_verifies_and_every_tampering_is_named() -> None:
     assert "canonical order" in problems(
         lambda p: p.update(pool="\n".join(reversed(p["pool"].split("\n"))))
     )
+    # Every recorded figure is recomputed, the pool's hash and size included.
+    for key, forged_value in (("pool_hash", "0" * 64), ("pool_size", 7), ("commitment", "x")):
+        assert f"{key}: recorded" in problems(
+            lambda p, k=key, v=forged_value: p["result"].update({k: v})
+        )
     assert verify({**proof, "result": None}) == [
         "the proof has no result to verify (use replay to compute one)"
     ]
@@ -507,6 +512,9 @@ def test_the_worked_example_in_the_docs_still_verifies() -> None:
     path = PROTOCOL_DIR.parents[2] / "docs" / "examples" / "draw-proof.json"
     example = json.loads(path.read_text(encoding="utf-8"))
     assert verify(example) == []
+    # The result names the pool's hash, not the announcement's (they were once confused).
+    assert run(example)["pool_hash"] == example["announcement"]["pool_hash"]
+    assert run(example)["announcement_hash"] != example["announcement"]["pool_hash"]
     assert example["result"]["seed"] == (
         "a02105b1e04317d9078ba8271429de968931b22eabe5e7cef7690d3c47f8ca13"
     )

@@ -109,6 +109,7 @@ class GroupDrawer:
         if not self.departments:
             raise ValueError("the initiating department is missing")
         self.load = {e.inspector_id: 0 for e in self.roster}
+        self._seats = self.seats()
         self._categories = {d["department"]: frozenset(d["categories"]) for d in self.departments}
         # department → jurisdiction prefix → qualified inspectors: the fast path.
         self._index: dict[str, dict[str, list[Examiner]]] = {}
@@ -138,7 +139,23 @@ class GroupDrawer:
         self, department: str, target: Target, taken: set[str], replaced: set[str]
     ) -> list[Examiner]:
         """Inspectors who may take a seat of ``department`` for ``target``, sorted by id."""
-        region, ident = target.region_code, target.identifier
+        ident = target.identifier
+        covering = self._covering_of(department, target.region_code)
+        excluded = taken | replaced | self._conflicts.get(ident, set())
+        if self.avoid_previous:
+            excluded |= self._previous.get(ident, set())
+        unit = target.unit if self.cross_jurisdiction else None
+        found = [
+            e for e in covering if e.inspector_id not in excluded and (not unit or e.unit != unit)
+        ]
+        if not found:
+            rule = self._culprit(department, target, taken, replaced)
+            raise NoValidGroup(ident, department, rule)
+        return found
+
+    def _covering_of(self, department: str, region: str) -> list[Examiner]:
+        """Qualified inspectors of ``department`` whose jurisdiction covers ``region``,
+        sorted by id (worked out once per department and region)."""
         covering = self._covering.get((department, region))
         if covering is None:
             by_prefix = self._index.get(department, {})
@@ -151,17 +168,7 @@ class GroupDrawer:
                 key=lambda e: e.inspector_id,
             )
             self._covering[(department, region)] = covering
-        excluded = taken | replaced | self._conflicts.get(ident, set())
-        if self.avoid_previous:
-            excluded |= self._previous.get(ident, set())
-        unit = target.unit if self.cross_jurisdiction else None
-        found = [
-            e for e in covering if e.inspector_id not in excluded and (not unit or e.unit != unit)
-        ]
-        if not found:
-            rule = self._culprit(department, target, taken, replaced)
-            raise NoValidGroup(ident, department, rule)
-        return found
+        return covering
 
     def _culprit(self, department: str, target: Target, taken: set[str], replaced: set[str]) -> str:
         """The first rule after which nobody of ``department`` is left (slow, only on failure)."""
@@ -205,11 +212,35 @@ class GroupDrawer:
         return chosen
 
     def group(self, stream: Stream, target: Target) -> list[dict[str, str]]:
-        """Draw one subject's whole group."""
+        """Draw one subject's whole group.
+
+        The same as :meth:`eligible` then :meth:`pick` for each seat, in one pass over the
+        covering inspectors (the hot loop of a province-wide draw).
+        """
         members: list[dict[str, str]] = []
         taken: set[str] = set()
-        for seat in self.seats():
-            chosen = self.pick(stream, self.eligible(seat.department, target, taken, set()))
+        ident, load = target.identifier, self.load
+        excluded = self._conflicts.get(ident, set())
+        if self.avoid_previous:
+            excluded = excluded | self._previous.get(ident, set())
+        unit = target.unit if self.cross_jurisdiction else ""
+        for seat in self._seats:
+            least = -1
+            ties: list[Examiner] = []
+            for e in self._covering_of(seat.department, target.region_code):
+                i = e.inspector_id
+                if i in taken or i in excluded or (unit and e.unit == unit):
+                    continue
+                n = load[i]
+                if n == least:
+                    ties.append(e)
+                elif n < least or least < 0:
+                    least, ties = n, [e]
+            if not ties:
+                rule = self._culprit(seat.department, target, taken, set())
+                raise NoValidGroup(ident, seat.department, rule)
+            chosen = ties[stream.below(len(ties))]
+            load[chosen.inspector_id] += 1
             taken.add(chosen.inspector_id)
             members.append(
                 {

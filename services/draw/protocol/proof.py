@@ -14,6 +14,7 @@ or third-party package.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import sys
@@ -66,13 +67,43 @@ def pool_of(proof: Mapping[str, Any]) -> tuple[str, list[str]]:
 def run(proof: Mapping[str, Any], *, digest: str | None = None) -> dict[str, Any]:
     """The result the inputs of ``proof`` give (its ``result``, if any, is ignored);
     ``digest`` is the pool's hash when the caller has computed it already."""
+    text, lines = pool_of(proof)
+    return compute(proof, text, lines, digest)[0]
+
+
+def pool_problems(
+    text: str, lines: Sequence[str], announcement: Mapping[str, Any], digest: str
+) -> list[str]:
+    """What is wrong with a pool (``digest`` its SHA-256) against its announcement: hash,
+    size, canonical order."""
+    problems = []
+    if digest != announcement.get("pool_hash"):
+        problems.append(
+            f"pool_hash: announced {announcement.get('pool_hash')}, the pool's lines hash to "
+            f"{digest}"
+        )
+    if len(lines) != announcement.get("pool_size"):
+        problems.append(
+            f"pool_size: announced {announcement.get('pool_size')}, pool has {len(lines)}"
+        )
+    identifiers = [line[: line.find("\t")] for line in lines]
+    if not all(map(str.__lt__, identifiers, identifiers[1:])):
+        problems.append("pool: lines are not in canonical order (identifiers ascending, unique)")
+    return problems
+
+
+def compute(
+    proof: Mapping[str, Any], text: str, lines: Sequence[str], digest: str | None = None
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """:func:`run` on a pool split into lines already; also each drawn subject's position
+    in the pool (replacements included). ``digest`` is the pool's hash if known."""
     announcement = proof["announcement"]
     if announcement.get("protocol") != PROTOCOL:
         raise ValueError(f"protocol {announcement.get('protocol')!r} is not {PROTOCOL}")
-    text, lines = pool_of(proof)
-    digest = announcement_hash(announcement)
+    digest = digest or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    announced = announcement_hash(announcement)
     secret = bytes.fromhex(proof["secret"])
-    seed = derive_seed(digest, secret, proof["entropy"])
+    seed = derive_seed(announced, secret, proof["entropy"])
     picked, summary = select(seed, lines, announcement["strata"])
 
     position = {p.identifier: p.position for p in picked}
@@ -137,11 +168,11 @@ def run(proof: Mapping[str, Any], *, digest: str | None = None) -> dict[str, Any
             )
         else:
             raise ReplacementError(f"replacement {n}: kind must be 'inspector' or 'subject'")
-    return {
+    result = {
         "protocol": PROTOCOL,
-        "pool_hash": digest or hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "pool_hash": digest,
         "pool_size": len(lines),
-        "announcement_hash": digest,
+        "announcement_hash": announced,
         "commitment": commitment(secret),
         "seed": seed.hex(),
         "strata": summary,
@@ -149,6 +180,7 @@ def run(proof: Mapping[str, Any], *, digest: str | None = None) -> dict[str, Any
         "groups": groups,
         "replacements": outcomes,
     }
+    return result, position
 
 
 def _replace_inspector(
@@ -218,18 +250,7 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
     except ValueError as exc:
         return [f"pool: {exc}"]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    if digest != announcement.get("pool_hash"):
-        problems.append(
-            f"pool_hash: announced {announcement.get('pool_hash')}, the pool's lines hash to "
-            f"{digest}"
-        )
-    if len(lines) != announcement.get("pool_size"):
-        problems.append(
-            f"pool_size: announced {announcement.get('pool_size')}, pool has {len(lines)}"
-        )
-    identifiers = [line[: line.find("\t")] for line in lines]
-    if not all(map(str.__lt__, identifiers, identifiers[1:])):
-        problems.append("pool: lines are not in canonical order (identifiers ascending, unique)")
+    problems += pool_problems(text, lines, announcement, digest)
     try:
         secret = bytes.fromhex(proof.get("secret", ""))
         if commitment(secret) != announcement.get("commitment"):
@@ -240,11 +261,22 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
     except ValueError as exc:
         problems.append(f"secret: {exc}")
     try:
-        expected = run(proof, digest=digest)
+        expected, _ = compute(proof, text, lines, digest)
     except (ValueError, KeyError, TypeError) as exc:
         problems.append(f"the draw cannot be recomputed: {type(exc).__name__}: {exc}")
         return problems
-    for key in ("announcement_hash", "seed", "strata", "selection", "groups", "replacements"):
+    for key in (
+        "protocol",
+        "pool_hash",
+        "pool_size",
+        "announcement_hash",
+        "commitment",
+        "seed",
+        "strata",
+        "selection",
+        "groups",
+        "replacements",
+    ):
         _compare(key, expected[key], recorded.get(key), problems)
     return problems
 
@@ -266,6 +298,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("replay", help="compute the result of a proof's inputs").add_argument("file")
     args = parser.parse_args(argv)
+    # A short-lived process whose millions of strings form no cycles: the collector would
+    # only rescan them, again and again (a quarter of the run at a million subjects).
+    gc.disable()
     try:
         proof = _load(args.file)
     except (OSError, ValueError) as exc:
@@ -287,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     result = proof["result"]
     print(
-        f"OK draw {proof['announcement'].get('draw_id', '?')}: pool of {len(proof['pool'])} "
+        f"OK draw {proof['announcement'].get('draw_id', '?')}: pool of {result['pool_size']} "
         f"(hash {result['pool_hash'][:16]}…), commitment, seed, {len(result['selection'])} "
         f"subjects, {len(result['groups'])} groups and {len(result['replacements'])} "
         "replacements all match"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from operator import add, mod
 
 _TWO64 = 1 << 64
 _BLOCK = struct.Struct(">4Q")
@@ -50,29 +51,61 @@ def sample(stream: Stream, n: int, k: int) -> list[int]:
     """``k`` distinct positions of ``0 … n−1`` in draw order (partial Fisher–Yates).
 
     Only the touched positions are remembered, so drawing 1 % of a million costs 1 %.
-    This is ``below`` inlined (same blocks, same order, same rejections): the selection
-    core's hot loop.
+    This is ``below`` inlined, the selection core's hot loop: the same blocks in the same
+    order with the same rejections, but the blocks are hashed ahead in one batch, and a
+    value below ``2⁶⁴ − n`` is taken without working out the exact limit (it is under every
+    limit ``2⁶⁴ − (2⁶⁴ mod m)``, m ≤ n, since ``2⁶⁴ mod m < m``).
     """
     if not 0 <= k <= n:
         raise ValueError(f"cannot draw {k} of {n}")
-    sha256, unpack, pack = hashlib.sha256, _BLOCK.unpack, _COUNTER.pack
-    prefix, counter, buffer = stream._prefix, stream._counter, stream._buffer
+    pack = _COUNTER.pack
+    prefix, counter = stream._prefix, stream._counter
+    values = stream._buffer[::-1]  # what is left of the current block, in stream order
+    kept = len(values)
+    hashed = 0  # blocks hashed here
+
+    start = hashlib.sha256(prefix)  # each block continues from the hashed prefix
+
+    def more(count: int) -> None:
+        nonlocal hashed
+        blocks = []
+        for c in range(counter + hashed, counter + hashed + count):
+            block = start.copy()
+            block.update(pack(c))
+            blocks.append(block.digest())
+        values.extend(struct.unpack(f">{4 * count}Q", b"".join(blocks)))
+        hashed += count
+
+    more(max(0, -(-(k - kept) // 4)))
+    safe = _TWO64 - n
     moved: dict[int, int] = {}
     get = moved.get
     out: list[int] = []
-    for i in range(k):
-        m = n - i
-        limit = _TWO64 - _TWO64 % m
-        while True:
-            if not buffer:
-                buffer = list(unpack(sha256(prefix + pack(counter)).digest()))
-                buffer.reverse()
-                counter += 1
-            value = buffer.pop()
-            if value < limit:
-                break
-        j = i + value % m
-        out.append(get(j, j))
-        moved[j] = get(i, i)
-    stream._counter, stream._buffer = counter, buffer
+    if k and max(values) < safe:
+        # No value needs the exact test (checked over every value hashed, a few more than
+        # k at most): the first k values are the k draws, and the swap targets are worked
+        # out in one sweep.
+        at = k
+        targets = map(add, range(k), map(mod, values, range(n, n - k, -1)))
+        for i, j in enumerate(targets):
+            out.append(get(j, j))
+            moved[j] = get(i, i)
+    else:
+        at = 0
+        for i in range(k):
+            while True:
+                if at == len(values):
+                    more(max(1, -(-(k - i) // 4)))
+                value = values[at]
+                at += 1
+                if value < safe or value < _TWO64 - _TWO64 % (n - i):
+                    break
+            j = i + value % (n - i)
+            out.append(get(j, j))
+            moved[j] = get(i, i)
+    # Leave the stream where ``below`` would have: after the last block used, with the
+    # rest of that block buffered; blocks hashed ahead but not reached are not consumed.
+    used = max(0, -(-(at - kept) // 4))
+    stream._counter = counter + used
+    stream._buffer = values[at : kept + 4 * used][::-1]
     return out
