@@ -15,6 +15,7 @@ from services.draw.domain.announce import (
     RosterEntry,
     build_announcement,
     departments_of,
+    directory_of,
     freeze_pool,
     strata_of,
     summarise,
@@ -103,7 +104,8 @@ def announced(n: int = 400, **batch: Any) -> tuple[Draw, FrozenDraw]:
         announcement_hash=announcement_hash(announcement),
         summary=summarise(announcement),
     )
-    return draw, FrozenDraw(announcement, {r.inspector_id: r.name for r in ROSTER}, pool)
+    names = {r.inspector_id: r.name for r in ROSTER}
+    return draw, FrozenDraw(announcement, names, pool, directory_of(subjects(n)))
 
 
 def test_the_announcement_keeps_only_pairs_of_inspectors_on_the_roster() -> None:
@@ -172,7 +174,9 @@ def test_a_draw_executes_once_and_not_before_its_entropy_is_due() -> None:
 
 def test_the_stored_announcement_must_match_the_hash_the_event_pins() -> None:
     draw, frozen = announced()
-    forged = FrozenDraw({**frozen.announcement, "min_group_size": 3}, frozen.names, frozen.pool)
+    forged = FrozenDraw(
+        {**frozen.announcement, "min_group_size": 3}, frozen.names, frozen.pool, frozen.directory
+    )
     with pytest.raises(InvalidDraw, match="does not match"):
         draw.execute(forged, secret=SECRET, entropy="1", now=NOW)
 

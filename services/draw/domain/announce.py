@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from services.draw.domain.errors import InvalidDraw, PoolEmpty
@@ -12,7 +14,6 @@ from services.draw.protocol.canonical import (
     PROTOCOL,
     STRATA,
     field,
-    pool_hash,
     pool_line,
     sort_pool,
 )
@@ -45,47 +46,69 @@ class RosterEntry:
 
 @dataclass(frozen=True)
 class FrozenPool:
-    """The canonical pool lines and, aligned with them, each subject's id and name."""
+    """The canonical pool text, as the snapshot stores it; split into lines only when read."""
 
-    lines: list[str]
-    meta: list[str]  # "<subject_id> TAB <name>"
+    text: str  # the pool's lines joined by LF (what pool_hash hashes)
+
+    @classmethod
+    def of(cls, lines: Sequence[str]) -> FrozenPool:
+        """From lines in canonical order."""
+        return cls("\n".join(lines))
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The pool's lines, in canonical order."""
+        return self.text.split("\n") if self.text else []
 
     @property
     def digest(self) -> str:
         """pool_hash of the lines."""
-        return pool_hash(self.lines)
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
-    @property
-    def text(self) -> str:
-        """The canonical pool text: the lines joined by LF (what the proof carries)."""
-        return "\n".join(self.lines)
+
+# identifiers → {identifier: (subject_id, name)}: who the drawn subjects are, for the events
+# (the pool's lines carry only what the draw depends on).
+Directory = Callable[[Sequence[str]], Mapping[str, tuple[str, str]]]
 
 
 @dataclass(frozen=True)
 class FrozenDraw:
     """What an announcement fixed, as kept in the content-addressed store: the announcement
-    itself, the frozen pool and the roster's names (for the events consumers read)."""
+    itself, the frozen pool and the roster's names; and where to look up the drawn subjects'
+    ids and names."""
 
     announcement: Mapping[str, Any]
     names: Mapping[str, str]
     pool: FrozenPool
+    directory: Directory
 
 
 def freeze_pool(subjects: Iterable[PoolSubject]) -> FrozenPool:
     """Canonical pool of protocol ssj-draw-2 (one line per subject, sorted by identifier)."""
-    rows = {}
-    for s in subjects:
-        line = pool_line(
-            s.identifier,
-            FULL_LIST if s.full_list else s.risk_class,
-            s.region_code,
-            s.supervising_unit,
+    lines = sort_pool(
+        dict.fromkeys(
+            pool_line(
+                s.identifier,
+                FULL_LIST if s.full_list else s.risk_class,
+                s.region_code,
+                s.supervising_unit,
+            )
+            for s in subjects
         )
-        rows[line] = f"{s.subject_id}\t{field(s.name)}"
-    lines = sort_pool(rows)
+    )
     if not lines:
         raise PoolEmpty("no subject matches the batch's pool filter")
-    return FrozenPool(lines, [rows[line] for line in lines])
+    return FrozenPool.of(lines)
+
+
+def directory_of(subjects: Iterable[PoolSubject]) -> Directory:
+    """A :data:`Directory` over subjects in memory."""
+    known = {field(s.identifier): (s.subject_id, field(s.name)) for s in subjects}
+
+    def look_up(identifiers: Sequence[str]) -> Mapping[str, tuple[str, str]]:
+        return {i: known[i] for i in identifiers if i in known}
+
+    return look_up
 
 
 def strata_of(batch: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

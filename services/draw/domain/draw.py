@@ -11,7 +11,6 @@ what a JetStream message may carry), then any ``InspectorReplaced`` / ``SubjectR
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -27,7 +26,7 @@ from services.draw.domain.errors import (
     NotExecuted,
 )
 from services.draw.protocol.canonical import PROTOCOL, announcement_hash, field
-from services.draw.protocol.proof import ReplacementError, run
+from services.draw.protocol.proof import ReplacementError, compute, pool_problems
 
 NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
 PART_SIZE = 500
@@ -42,8 +41,13 @@ def _member(frozen: FrozenDraw, m: Mapping[str, str]) -> dict[str, str]:
     return {**m, "name": frozen.names.get(m["inspector_id"], "")}
 
 
-def _identifier(line: str) -> str:
-    return line[: line.index("\t")]
+def _look_up(frozen: FrozenDraw, identifiers: Sequence[str]) -> Mapping[str, tuple[str, str]]:
+    """Subject id and name of each drawn identifier; every one must be known."""
+    found = frozen.directory(identifiers)
+    missing = [i for i in identifiers if i not in found]
+    if missing:
+        raise InvalidDraw(f"drawn subjects unknown to the subject directory: {missing[:5]}")
+    return found
 
 
 class Draw(Aggregate):
@@ -132,7 +136,16 @@ class Draw(Aggregate):
             )
         if not field(entropy):
             raise InvalidDraw("the public entropy must not be empty")
-        result = run(self.proof_input(frozen, secret.hex(), entropy))
+        pool = frozen.pool
+        digest = pool.digest
+        # The snapshot must be the announced pool in canonical order, or the proof would
+        # not verify: refuse to draw from anything else.
+        problems = pool_problems(pool.text, pool.lines, frozen.announcement, digest)
+        if problems:
+            raise InvalidDraw(f"the stored pool of draw {self.id} is unusable: {problems}")
+        result, positions = compute(
+            self.proof_input(frozen, secret.hex(), entropy), pool.text, pool.lines, digest
+        )
         self._executed(
             **self.context(),
             algorithm=PROTOCOL,
@@ -148,8 +161,15 @@ class Draw(Aggregate):
             selected=len(result["selection"]),
         )
         strata = {s["identifier"]: s["stratum"] for s in result["selection"]}
+        who = _look_up(frozen, [g["identifier"] for g in result["groups"]])
         entries = [
-            self._entry(frozen, g["identifier"], strata[g["identifier"]], g["inspectors"])
+            self._entry(
+                frozen,
+                positions[g["identifier"]],
+                who[g["identifier"]],
+                strata[g["identifier"]],
+                g["inspectors"],
+            )
             for g in result["groups"]
         ]
         parts = max(1, -(-len(entries) // PART_SIZE))
@@ -164,14 +184,14 @@ class Draw(Aggregate):
     def _entry(
         self,
         frozen: FrozenDraw,
-        identifier: str,
+        position: int,
+        who: tuple[str, str],
         stratum: str,
         inspectors: Sequence[Mapping[str, str]],
     ) -> dict[str, Any]:
-        lines, meta = frozen.pool.lines, frozen.pool.meta
-        position = bisect_left(lines, identifier, key=_identifier)
-        subject_id, name = meta[position].split("\t", 1)
-        _, _, region_code, _ = lines[position].split("\t")
+        """The drawn subject at ``position`` of the pool, as events carry it."""
+        subject_id, name = who
+        identifier, _, region_code, _ = frozen.pool.lines[position].split("\t")
         return {
             "subject_id": subject_id,
             "identifier": identifier,
@@ -244,11 +264,12 @@ class Draw(Aggregate):
         request = {**request, "sequence": len(self.requests) + 1}
         proof = self.proof_input(frozen, self.executed["secret"], self.executed["entropy"])
         proof["replacements"].append(request)
+        pool = frozen.pool
         try:
-            outcome = run(proof)["replacements"][-1]
+            result, positions = compute(proof, pool.text, pool.lines)
         except ReplacementError as exc:
             raise InvalidReplacement(str(exc)) from exc
-        return {"request": request, "outcome": outcome}
+        return {"request": request, "outcome": result["replacements"][-1], "positions": positions}
 
     def replace_inspector(
         self,
@@ -307,7 +328,11 @@ class Draw(Aggregate):
             request=done["request"],
             replaced={"subject_id": old["subject_id"], "identifier": identifier},
             replacement=self._entry(
-                frozen, outcome["replacement"], outcome["stratum"], outcome["group"]
+                frozen,
+                done["positions"][outcome["replacement"]],
+                _look_up(frozen, [outcome["replacement"]])[outcome["replacement"]],
+                outcome["stratum"],
+                outcome["group"],
             ),
         )
         return outcome
