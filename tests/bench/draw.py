@@ -17,7 +17,10 @@ departments (市场监管, 税务, 生态环境) with province, city and county 
    ≤ 10 s at 1M), then ``GET /v1/draws/{id}/proof`` checked by the standalone verifier.
 4. **cryptorandom**: its SHA-256 PRNG sampler (``random_sample``, default method
    ``sample_by_index``: exact uniform draws by rejection, without replacement) on the same
-   strata sizes and sample sizes, against ours (target ≥ 10× slower than ours).
+   strata sizes and sample sizes, against our sampler ``stream.sample`` (target: theirs
+   ≥ 10× slower; both best of 5). The ratio against ``select`` is printed for context
+   only: ``select`` also sorts a million pool lines into strata, which cryptorandom is
+   never asked to do.
 
 ``ROWS=N`` for a smaller run (default 1,000,000). Uses DATABASE_URL / NATS_URL when set,
 else embedded servers; a fresh database and NATS namespace per run, dropped at the end.
@@ -101,14 +104,14 @@ ENTROPY_SOURCE = "中国福利彩票双色球第2026136期开奖号码 (bench)"
 ENTROPY = "03 07 12 19 25 31 + 09"
 HTTP_TIMEOUT = 180.0  # seconds one request may take before the API figure is a FAIL
 PROJECTION_NOTE = (
-    "draw projection seeded directly by COPY (registry import speed: make bench-import)"
+    "draw projection seeded directly by COPY, then VACUUM ANALYZE as autovacuum would leave "
+    "it (registry import speed: make bench-import)"
 )
 # figure → (comparison, target)
 TARGETS: dict[str, tuple[str, float]] = {
     "select_s": ("<=", 1.0),
     "verify_s": ("<=", 3.0),
     "api_announce_execute_s": ("<=", 10.0),
-    "cryptorandom_vs_select_ratio": (">=", 10.0),
     "cryptorandom_vs_sample_ratio": (">=", 10.0),
 }
 
@@ -370,7 +373,7 @@ def measure_core(data: Data) -> tuple[dict[str, Any], Local]:
             if k in RATIOS
         ]
 
-    sample_s, _ = best_of(3, sample_only)
+    sample_s, _ = best_of(5, sample_only)
 
     def groups() -> list[list[dict[str, str]]]:
         drawer = drawer_for(announcement)
@@ -536,7 +539,10 @@ async def seed_projection(infra: Infra, data: Data) -> float:
             b["ends_on"],
             json.dumps(data.spec, ensure_ascii=False),
         )
-        await conn.execute("ANALYZE draw.pool_subjects")
+        # A projection filled by events over months has been vacuumed by autovacuum (hint
+        # bits set, visibility map current); one just COPYed has not, and its first reader
+        # would pay for writing every page again.
+        await conn.execute("VACUUM (ANALYZE) draw.pool_subjects")
         return time.perf_counter() - started
     finally:
         await conn.close()
@@ -643,7 +649,7 @@ def measure_cryptorandom(local: Local) -> dict[str, Any]:
 
         return go
 
-    by_index_s, drawn = best_of(3, draw("sample_by_index"))
+    by_index_s, drawn = best_of(5, draw("sample_by_index"))
     assert [len(d) for d in drawn] == [k for _, _, k in sizes if k]
     assert all(len(set(d.tolist())) == len(d) for d in drawn), "cryptorandom drew twice"
     pikk_s, _ = best_of(1, draw("PIKK"))
