@@ -197,6 +197,18 @@ async def replace(
     """Draw the replacement from the sub-seed of this replacement's number; the original
     stays in the record and the proof shows both."""
     draw = await _draw_for(request, who, app, draw_id)
+    subject = next((s for s in draw.current() if s["identifier"] == body.identifier), None)
+    if subject is not None and await db.fetchval(
+        "SELECT 1 FROM draw.results_recorded WHERE draw_id = $1 AND subject_id = $2",
+        draw_id,
+        UUID(subject["subject_id"]),
+    ):
+        raise Problem(
+            409,
+            "Result already recorded",
+            f"the inspection of {body.identifier} is on record; its subject and group can no "
+            "longer be replaced (a wrong result is corrected in the results service)",
+        )
     if body.kind == "inspector":
         if not body.inspector_id:
             raise Problem(422, "Invalid request", "kind 'inspector' needs inspector_id")

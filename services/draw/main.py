@@ -31,6 +31,7 @@ SPEC = ServiceSpec(
         ConsumerSpec(name="registry", source="registry", handler=pool.apply_registry),
         ConsumerSpec(name="planner", source="planner", handler=pool.apply_planner),
         ConsumerSpec(name="own", source="draw", handler=pool.apply_own),
+        ConsumerSpec(name="results", source="results", handler=pool.apply_results),
     ],
     aggregates=[Draw],
     domain_errors={

@@ -179,9 +179,11 @@ class Scenario:
         )
         self.settle()
 
-        self.say("4. Results: one per drawn subject, by the group leader")
+        self.say("4. Results: one per drawn subject but the last two, by the group leader")
         recorded = {}
-        for i, subject in enumerate(draw["subjects"]):
+        # The last two are still being inspected (their subjects and groups may still be
+        # replaced, 递补; the others no longer can).
+        for i, subject in enumerate(draw["subjects"][:-2]):
             leader = subject["inspectors"][0]
             outcome = "problem_corrected" if i % 4 == 3 else "no_problem"
             result = self.call(

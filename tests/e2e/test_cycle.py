@@ -243,7 +243,26 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
     draw_url = f"{services['draw'].url}/v1/draws/{cycle['draw']['id']}"
     operator = _auth(infra, "op-samr", "SAMR", "operator")
     before = httpx.get(draw_url, headers=operator).json()
+    # A subject whose inspection is on record keeps its subject and its group.
+    inspected = before["subjects"][0]
+    assert inspected["identifier"] in cycle["recorded"]
+    for body in (
+        {"kind": "subject", "identifier": inspected["identifier"]},
+        {
+            "kind": "inspector",
+            "identifier": inspected["identifier"],
+            "inspector_id": inspected["inspectors"][1]["inspector_id"],
+        },
+    ):
+        refused = httpx.post(
+            f"{draw_url}/replacements",
+            json={**body, "reason": "检查后才申请回避", "approver": "局长 王五"},
+            headers=operator,
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["title"] == "Result already recorded"
     target = before["subjects"][-1]
+    assert target["identifier"] not in cycle["recorded"]
     leaving = target["inspectors"][1]
     replaced = httpx.post(
         f"{draw_url}/replacements",

@@ -1,9 +1,9 @@
-"""The draw service's own copy of what it needs from the registry and the planner, and of
-its own past draws.
+"""The draw service's own copy of what it needs from the registry, the planner and the
+results service, and of its own past draws.
 
-Subjects and inspectors come from registry events, batches from planner events, earlier
-selections and groups from the draw's own events; the draw never reads another service's
-tables.
+Subjects and inspectors come from registry events, batches from planner events, recorded
+inspections from results events, earlier selections and groups from the draw's own
+events; the draw never reads another service's tables.
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.last_group (
         subject_id uuid PRIMARY KEY, draw_id uuid NOT NULL, inspector_ids jsonb NOT NULL,
         drawn_at timestamptz NOT NULL)""",
+    # Drawn subjects whose inspection result is on record: no longer replaceable (递补).
+    """CREATE TABLE IF NOT EXISTS {schema}.results_recorded (
+        draw_id uuid NOT NULL, subject_id uuid NOT NULL, recorded_at timestamptz NOT NULL,
+        PRIMARY KEY (draw_id, subject_id))""",
 ]
 
 
@@ -228,4 +232,16 @@ async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             ev.subject,
             d["replaced"],
             d["replacement"]["inspector_id"],
+        )
+
+
+async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """Inspections on record: their subjects and groups can no longer be replaced."""
+    if ev.name == "ResultRecorded":
+        await conn.execute(
+            """INSERT INTO draw.results_recorded (draw_id, subject_id, recorded_at)
+               VALUES ($1, $2, coalesce($3, now())) ON CONFLICT DO NOTHING""",
+            ev.data["draw_id"],
+            ev.data["subject_id"],
+            ev.time,
         )
