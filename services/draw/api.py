@@ -42,6 +42,13 @@ class AnnounceRequest(BaseModel):
         default=None,
         description="When the entropy becomes known; execution is refused before then.",
     )
+    selection: Literal["sha256", "rfc3797"] = Field(
+        default="sha256",
+        description="How subjects are selected: the SHA-256 stream seeded by the secret and "
+        "the entropy (default), or the procedure of RFC 3797 from the public sources alone "
+        "(at most 65 535 subjects in a stratum; the entropy then lists the sources' numbers, "
+        "sources separated by '/', e.g. '9319 / 2 5 12 8 10 / 9 18 26 34 41 45').",
+    )
 
 
 class ExecuteRequest(BaseModel):
@@ -114,6 +121,7 @@ def _summary(draw: Draw) -> dict[str, Any]:
         "announced_at": a["announced_at"],
         "announcement_hash": draw.announcement_hash,
         "protocol": a["protocol"],
+        "selection": a.get("selection", "sha256"),
         "pool_hash": a["pool_hash"],
         "pool_size": a["pool_size"],
         "strata": a["strata"],
@@ -163,6 +171,7 @@ async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: Ap
             entropy_source=body.entropy_source,
             entropy_not_before=body.entropy_not_before,
             now=now,
+            selection=body.selection,
         ),
     )
     return _summary(draw)

@@ -27,7 +27,12 @@ from services.draw.domain.announce import (
 from services.draw.domain.draw import Draw, draw_id
 from services.draw.domain.errors import AlreadyAnnounced, BatchNotDrawable
 from services.draw.freeze import FrozenSummary
-from services.draw.protocol.canonical import announcement_hash, commitment, field
+from services.draw.protocol.canonical import (
+    SHA256_SELECTION,
+    announcement_hash,
+    commitment,
+    field,
+)
 from services.draw.settings import DEV_KEY, DrawSettings
 
 log = logging.getLogger(__name__)
@@ -181,6 +186,7 @@ class DrawApplication(EventStoreApp):
         entropy_source: str,
         entropy_not_before: datetime | None,
         now: datetime,
+        selection: str = SHA256_SELECTION,
     ) -> Draw:
         """公告 — pool frozen (stored under its hash), roster and rules fixed, secret
         committed, entropy named."""
@@ -198,6 +204,8 @@ class DrawApplication(EventStoreApp):
             entropy_source=entropy_source,
             entropy_not_before=entropy_not_before.isoformat() if entropy_not_before else "",
             announced_at=now.isoformat(),
+            selection=selection,
+            strata_sizes=pool.strata_sizes,
         )
         if not self.has_pool(pool.pool_hash):  # the snapshot must be there before the event
             raise LookupError(f"no stored pool has hash {pool.pool_hash}")

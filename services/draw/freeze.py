@@ -20,13 +20,14 @@ the server has lz4 (see ``DrawApplication``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from services.draw.domain.errors import InvalidDraw, PoolEmpty
-from services.draw.protocol.canonical import FULL_LIST, STRATA, field
+from services.draw.protocol.canonical import FULL_LIST, STRATA
+from services.draw.protocol.canonical import field as canonical
 
 CLOSED = ("deregistered", "revoked", "cancelled")  # 注销, 吊销, 撤销: never in a pool
 FILTERS = ("region_prefixes", "kinds", "industries", "tags", "statuses", "flags", "risk_classes")
@@ -40,6 +41,7 @@ class FrozenSummary:
     pool_size: int
     conflicts: list[tuple[str, str]]  # (inspector id, identifier), pool subjects only
     previous: list[tuple[str, str]]  # (inspector id, identifier), pool subjects only
+    strata_sizes: dict[str, int] = field(default_factory=dict)  # members per stratum
 
 
 def filters(batch: dict[str, Any]) -> dict[str, list[str]]:
@@ -142,11 +144,17 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
             full_list,
             FULL_LIST,
         )
-        units = await conn.fetch("SELECT unit, count(*) AS n FROM frozen_pool GROUP BY unit")
-        size = sum(r["n"] for r in units)
+        groups = await conn.fetch(
+            "SELECT unit, stratum, count(*) AS n FROM frozen_pool GROUP BY unit, stratum"
+        )
+        size = sum(r["n"] for r in groups)
         if not size:
             raise PoolEmpty("no subject matches the batch's pool filter")
-        changed = [(r["unit"], field(r["unit"])) for r in units if field(r["unit"]) != r["unit"]]
+        strata: dict[str, int] = {}
+        for r in groups:
+            strata[r["stratum"]] = strata.get(r["stratum"], 0) + r["n"]
+        units = {r["unit"] for r in groups}
+        changed = [(u, canonical(u)) for u in sorted(units) if canonical(u) != u]
         digest = await conn.fetchval(
             SNAPSHOT, [raw for raw, _ in changed], [canon for _, canon in changed]
         )
@@ -168,4 +176,4 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
                        FROM draw.last_group g JOIN frozen_pool f USING (subject_id)"""
                 )
             ]
-    return FrozenSummary(str(digest), int(size), conflicts, previous)
+    return FrozenSummary(str(digest), int(size), conflicts, previous, strata)

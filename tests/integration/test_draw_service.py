@@ -20,6 +20,7 @@ import pytest
 
 from services.draw.protocol.canonical import pool_hash, pool_line, sort_pool, split_line
 from services.draw.protocol.proof import verify
+from services.draw.protocol.rfc3797 import canonical_key, round_digest
 from tests.builders import inspector_payload, item_payload, make_uscc, subject_payload
 from tests.support import Infra, ServiceProcess, token
 
@@ -343,3 +344,30 @@ def test_subjects_drawn_this_year_for_a_general_item_are_excluded(
     assert set(_pool_identifiers(stack.proof(stack.announce(complaint).json()["id"]))) == set(
         world["flagged"]
     )
+
+
+def test_a_draw_may_select_by_rfc3797_from_public_sources(
+    stack: Stack, world: dict[str, Any]
+) -> None:
+    batch = stack.plan([world["general"], world["key"]], complaint_referral=True, counts={"A": 3})
+    announced = stack.announce(batch, selection="rfc3797")
+    assert announced.status_code == 201, announced.text
+    assert announced.json()["selection"] == "rfc3797"
+    url = f"{stack.procs['draw'].url}/v1/draws/{announced.json()['id']}/execute"
+    lottery = stack.http.post(url, json={"entropy": "03 07 12 + 09"}, headers=stack.ops[LEAD])
+    assert lottery.status_code == 422 and "RFC 3797" in lottery.json()["detail"]
+    sources = "9319 / 2 5 12 8 10 / 9 18 26 34 41 45"
+    executed = stack.http.post(url, json={"entropy": sources}, headers=stack.ops[LEAD])
+    assert executed.status_code == 200, executed.text
+    proof = stack.proof(announced.json()["id"])
+    assert proof["announcement"]["selection"] == "rfc3797"
+    assert verify(proof) == []
+    # The selection is RFC 3797's own, on the class-A members in pool order.
+    lines = proof["pool"].split("\n")
+    members = [line.split("\t")[0] for line in lines if line.split("\t")[1] == "A"]
+    key = canonical_key(sources.split(" / "))
+    left, expected = list(members), []
+    for r in range(3):
+        value = int.from_bytes(round_digest(key, r), "big")
+        expected.append(left.pop(value % len(left)))
+    assert [s["identifier"] for s in proof["result"]["selection"]] == expected

@@ -76,10 +76,11 @@ ROSTER = [
 ]
 
 
-def announced(n: int = 400, **batch: Any) -> tuple[Draw, FrozenDraw]:
+def announced(n: int = 400, selection: str = "sha256", **batch: Any) -> tuple[Draw, FrozenDraw]:
     pool = freeze_pool(subjects(n))
     spec = {**BATCH, **batch}
     announcement = build_announcement(
+        selection=selection,
         draw_id="d-1",
         batch=spec,
         pool_hash=pool.digest,
@@ -207,3 +208,39 @@ def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
     assert draw.requests[0]["sequence"] == 1
     proof = {**draw.proof_input(frozen, SECRET.hex(), "7"), "result": draw.result()}
     assert verify(proof) == []
+
+
+def test_rfc3797_selection_takes_its_sources_as_entropy_and_checks_its_limits() -> None:
+    draw, frozen = announced(400, selection="rfc3797")
+    assert frozen.announcement["selection"] == "rfc3797"
+    assert "selection" not in announced(400)[1].announcement  # the default leaves no trace
+    with pytest.raises(InvalidDraw, match="RFC 3797"):
+        draw.execute(frozen, secret=SECRET, entropy="03 07 + 09", now=NOW)
+    draw.execute(frozen, secret=SECRET, entropy="9319 / 2 5 12 8 10", now=NOW)
+    proof = {**draw.proof_input(frozen, SECRET.hex(), "9319 / 2 5 12 8 10"), "result": None}
+    proof["result"] = draw.result()
+    assert verify(proof) == []
+    sha = {**proof, "announcement": {**proof["announcement"], "selection": "sha256"}}
+    assert run(sha)["selection"] != proof["result"]["selection"]
+
+    def announce(**kw: Any) -> dict[str, Any]:
+        return build_announcement(
+            draw_id="d",
+            batch=BATCH,
+            pool_hash="0" * 64,
+            pool_size=70_000,
+            roster=ROSTER,
+            conflicts=[],
+            previous=[],
+            commitment="c",
+            entropy_source="双色球第2026136期",
+            entropy_not_before="",
+            announced_at=NOW.isoformat(),
+            **kw,
+        )
+
+    with pytest.raises(InvalidDraw, match="at most 65535"):
+        announce(selection="rfc3797", strata_sizes={"A": 70_000})
+    with pytest.raises(InvalidDraw, match="selection must be"):
+        announce(selection="dice")
+    assert announce(selection="rfc3797", strata_sizes={"A": 60_000, "B": 10_000})

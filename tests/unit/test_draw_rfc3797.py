@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from services.draw.protocol import canonical, proof, subjects
 from services.draw.protocol.rfc3797 import (
     MAX_POOL,
     canonical_key,
     main,
+    parse_sources,
     round_digest,
     select,
 )
@@ -159,3 +161,81 @@ def test_main_bad_input_exits_2(argv: list[str], capsys: pytest.CaptureFixture[s
     out, err = capsys.readouterr()
     assert out == ""
     assert "error" in err
+
+
+# -- RFC 3797 as the service's alternative selection ----------------------------------------
+
+
+def _lines(n: int, stratum: str = "A") -> list[str]:
+    return canonical.sort_pool(
+        canonical.pool_line(f"ID{i:06d}", stratum, "420202", "所1") for i in range(n)
+    )
+
+
+def test_the_service_selection_is_the_rfc_procedure_on_each_stratum() -> None:
+    lines = _lines(25)
+    picked, summary = subjects.select_rfc3797(list(RFC_SOURCES), lines, {"A": {"count": 10}})
+    assert [p.position + 1 for p in picked] == RFC_SELECTED_10
+    assert summary["A"] == {"pool": 25, "count": 10}
+    # Strata continue the round counter: B's first round is round 10.
+    both = sorted(
+        _lines(25) + [line.replace("\tA\t", "\tB\t").replace("ID", "JD") for line in lines]
+    )
+    picked, _ = subjects.select_rfc3797(
+        list(RFC_SOURCES), both, {"A": {"count": 10}, "B": {"count": 1}}
+    )
+    b_members = [i for i, line in enumerate(both) if "\tB\t" in line]
+    key = canonical_key(list(RFC_SOURCES))
+    value = int.from_bytes(round_digest(key, 10), "big")
+    assert picked[-1].position == b_members[value % 25]
+    assert [p.position + 1 for p in picked[:10]] == RFC_SELECTED_10  # A comes first
+
+
+def test_a_proof_with_rfc3797_selection_verifies_and_names_tampering() -> None:
+    lines = _lines(300)
+    document = {
+        "announcement": {
+            "protocol": canonical.PROTOCOL,
+            "draw_id": "d-rfc",
+            "pool_hash": canonical.pool_hash(lines),
+            "pool_size": len(lines),
+            "strata": {"A": {"ratio": "0.05"}},
+            "departments": [{"department": "SAMR", "categories": ["general"]}],
+            "min_group_size": 2,
+            "rules": {"cross_jurisdiction": False, "avoid_previous_inspectors": True},
+            "roster": [[f"S-{k}", "SAMR", "420200", "所9", ["general"]] for k in range(4)],
+            "conflicts": [],
+            "previous": [],
+            "commitment": canonical.commitment(bytes(32)),
+            "selection": canonical.RFC3797_SELECTION,
+        },
+        "pool": "\n".join(lines),
+        "secret": bytes(32).hex(),
+        "entropy": " / ".join(RFC_SOURCES),
+        "replacements": [],
+    }
+    document["result"] = proof.run(document)
+    assert proof.verify(document) == []
+    expected, _ = subjects.select_rfc3797(list(RFC_SOURCES), lines, {"A": {"ratio": "0.05"}})
+    assert [s["identifier"] for s in document["result"]["selection"]] == [
+        p.identifier for p in expected
+    ]
+    forged = {**document, "entropy": "9319 / 2 5 12 8 11 / 9 18 26 34 41 45"}
+    assert any(p.startswith("selection") for p in proof.verify(forged))
+    with pytest.raises(ValueError, match="not a whole number"):
+        proof.run({**document, "entropy": "nine / 2 5"})
+
+
+def test_rfc3797_selection_refuses_what_its_two_byte_counter_cannot_count() -> None:
+    big = _lines(MAX_POOL + 1)
+    with pytest.raises(ValueError, match="at most 65535"):
+        subjects.select_rfc3797(list(RFC_SOURCES), big, {"A": {"count": 1}})
+    # A stratum that is not drawn from may be as large as it likes.
+    picked, _ = subjects.select_rfc3797(list(RFC_SOURCES), big, {"A": {"count": 0}})
+    assert picked == []
+
+
+def test_entropy_lists_sources_separated_by_slashes() -> None:
+    assert parse_sources("9319 / 2 5 12 8 10 / 9 18 26 34 41 45 /") == list(RFC_SOURCES)
+    with pytest.raises(ValueError, match="empty"):
+        parse_sources("9319 // 2")

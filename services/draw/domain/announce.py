@@ -12,11 +12,15 @@ from services.draw.domain.errors import InvalidDraw, PoolEmpty
 from services.draw.protocol.canonical import (
     FULL_LIST,
     PROTOCOL,
+    RFC3797_SELECTION,
+    SHA256_SELECTION,
     STRATA,
     field,
     pool_line,
     sort_pool,
 )
+from services.draw.protocol.rfc3797 import MAX_POOL
+from services.draw.protocol.subjects import stratum_count
 
 
 @dataclass(frozen=True)
@@ -150,14 +154,23 @@ def build_announcement(
     entropy_source: str,
     entropy_not_before: str,
     announced_at: str,
+    selection: str = SHA256_SELECTION,
+    strata_sizes: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The announcement: everything the draw depends on, fixed before the entropy is known.
 
     ``conflicts`` and ``previous`` are (inspector id, subject identifier) pairs about
-    subjects of the pool; only those of inspectors on the roster are kept.
+    subjects of the pool; only those of inspectors on the roster are kept. ``selection``
+    ``rfc3797`` draws the subjects by RFC 3797 from the public sources (the entropy then
+    lists them); ``strata_sizes`` (members per class) lets its limits be checked now.
     """
     if not field(entropy_source):
         raise InvalidDraw("name the public entropy that will complete the seed")
+    strata = strata_of(batch)
+    if selection not in (SHA256_SELECTION, RFC3797_SELECTION):
+        raise InvalidDraw(f"selection must be {SHA256_SELECTION} or {RFC3797_SELECTION}")
+    if selection == RFC3797_SELECTION and strata_sizes is not None:
+        _check_rfc3797(strata, strata_sizes)
     on_roster = {r.inspector_id for r in roster}
 
     def pairs(rows: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -170,7 +183,7 @@ def build_announcement(
         "plan_id": batch["plan_id"],
         "pool_hash": pool_hash,
         "pool_size": pool_size,
-        "strata": strata_of(batch),
+        "strata": strata,
         "departments": departments_of(batch),
         "min_group_size": int(batch.get("min_group_size", 2)),
         "rules": {
@@ -187,7 +200,28 @@ def build_announcement(
         "entropy_source": field(entropy_source),
         "entropy_not_before": entropy_not_before,
         "announced_at": announced_at,
+        # Absent for the default, so announcements of the default selection stay as they were.
+        **({"selection": selection} if selection != SHA256_SELECTION else {}),
     }
+
+
+def _check_rfc3797(strata: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, int]) -> None:
+    """RFC 3797's two-byte round counter: at most 65 535 members in a stratum drawn from
+    and 65 536 rounds in all."""
+    rounds = 0
+    for stratum, rule in strata.items():
+        size = int(sizes.get(stratum, 0))
+        count = stratum_count(size, rule)
+        if count and size > MAX_POOL:
+            raise InvalidDraw(
+                f"stratum {stratum} has {size} subjects; RFC 3797 draws from at most "
+                f"{MAX_POOL}: narrow the pool or use the default selection"
+            )
+        rounds += count
+    if rounds > MAX_POOL + 1:
+        raise InvalidDraw(
+            f"RFC 3797 draws at most {MAX_POOL + 1} subjects; this batch needs {rounds}"
+        )
 
 
 def summarise(announcement: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,9 +24,16 @@ from services.draw.domain.errors import (
     InvalidDraw,
     InvalidReplacement,
     NotExecuted,
+    NoValidGroup,
 )
-from services.draw.protocol.canonical import PROTOCOL, announcement_hash, field
+from services.draw.protocol.canonical import (
+    PROTOCOL,
+    RFC3797_SELECTION,
+    announcement_hash,
+    field,
+)
 from services.draw.protocol.proof import ReplacementError, compute, pool_problems
+from services.draw.protocol.rfc3797 import parse_sources
 
 NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
 PART_SIZE = 500
@@ -136,6 +143,14 @@ class Draw(Aggregate):
             )
         if not field(entropy):
             raise InvalidDraw("the public entropy must not be empty")
+        if frozen.announcement.get("selection") == RFC3797_SELECTION:
+            try:
+                parse_sources(field(entropy))
+            except ValueError as exc:
+                raise InvalidDraw(
+                    "this draw selects by RFC 3797: the entropy lists its sources' whole "
+                    f"numbers, sources separated by '/' ({exc})"
+                ) from exc
         pool = frozen.pool
         digest = pool.digest
         # The snapshot must be the announced pool in canonical order, or the proof would
@@ -143,9 +158,16 @@ class Draw(Aggregate):
         problems = pool_problems(pool.text, pool.lines, frozen.announcement, digest)
         if problems:
             raise InvalidDraw(f"the stored pool of draw {self.id} is unusable: {problems}")
-        result, positions = compute(
-            self.proof_input(frozen, secret.hex(), entropy), pool.text, pool.lines, digest
-        )
+        try:
+            result, positions = compute(
+                self.proof_input(frozen, secret.hex(), entropy), pool.text, pool.lines, digest
+            )
+        except NoValidGroup:
+            raise
+        except (
+            ValueError
+        ) as exc:  # what the announcement asks cannot be drawn (e.g. RFC 3797 limits)
+            raise InvalidDraw(f"draw {self.id} cannot be executed: {exc}") from exc
         self._executed(
             **self.context(),
             algorithm=PROTOCOL,

@@ -24,6 +24,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 PROTOCOL = "ssj-draw-2"
+# How subjects are selected: the SHA-256 stream (the default, absent from announcements
+# that use it), or RFC 3797 from the public sources alone (announcement "selection").
+SHA256_SELECTION = "sha256"
+RFC3797_SELECTION = "rfc3797"
 FULL_LIST = "*"  # stratum of subjects on the 100 % list (全覆盖)
 STRATA = ("A", "B", "C", "D")
 

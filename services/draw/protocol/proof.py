@@ -24,14 +24,17 @@ from typing import Any
 from services.draw.protocol.canonical import (
     FULL_LIST,
     PROTOCOL,
+    RFC3797_SELECTION,
+    SHA256_SELECTION,
     announcement_hash,
     commitment,
     derive_seed,
     split_line,
 )
 from services.draw.protocol.groups import Examiner, GroupDrawer, Target
+from services.draw.protocol.rfc3797 import parse_sources
 from services.draw.protocol.stream import Stream
-from services.draw.protocol.subjects import select, stratum_members
+from services.draw.protocol.subjects import select, select_rfc3797, stratum_members
 
 
 class ReplacementError(ValueError):
@@ -104,7 +107,14 @@ def compute(
     announced = announcement_hash(announcement)
     secret = bytes.fromhex(proof["secret"])
     seed = derive_seed(announced, secret, proof["entropy"])
-    picked, summary = select(seed, lines, announcement["strata"])
+    method = announcement.get("selection", SHA256_SELECTION)
+    if method == SHA256_SELECTION:
+        picked, summary = select(seed, lines, announcement["strata"])
+    elif method == RFC3797_SELECTION:
+        sources = parse_sources(proof["entropy"])
+        picked, summary = select_rfc3797(sources, lines, announcement["strata"])
+    else:
+        raise ValueError(f"selection {method!r} is neither {SHA256_SELECTION} nor rfc3797")
 
     position = {p.identifier: p.position for p in picked}
 

@@ -83,6 +83,17 @@ def canonical_key(sources: Sequence[str]) -> str:
     return "".join(_source_part(i, s) for i, s in enumerate(sources, start=1))
 
 
+def parse_sources(entropy: str) -> list[str]:
+    """The sources of an entropy text that lists them separated by ``/``, as the draw
+    service takes them: ``"9319 / 2 5 12 8 10 / 9 18 26 34 41 45"``. The key is checked
+    (:func:`canonical_key`), so a malformed text fails here."""
+    sources = [part.strip() for part in entropy.split("/")]
+    if sources and not sources[-1]:
+        sources.pop()  # a closing "/", as the key itself writes it
+    canonical_key(sources)
+    return sources
+
+
 def round_digest(key: str, round_index: int) -> bytes:
     """The MD5 digest of round ``round_index`` (0-based), RFC 3797 sections 4 and 8.
 

@@ -6,6 +6,10 @@ credit-risk class in ``A, B, C, D`` order, its members are taken in pool order a
 labelled ``subjects/<class>``. ``count`` is the stratum's fixed count, or its ratio as an
 exact decimal times the number of members, rounded up (a non-empty stratum with a
 positive ratio always yields at least one subject); never more than the stratum holds.
+
+With the alternative selection ``rfc3797`` (:func:`select_rfc3797`) the strata and counts
+are the same, but each stratum's members are drawn by the procedure of RFC 3797 from the
+public sources alone.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
+from services.draw.protocol import rfc3797
 from services.draw.protocol.canonical import FULL_LIST, STRATA
 from services.draw.protocol.stream import Stream, sample
 
@@ -72,6 +77,48 @@ def select(
         summary[stratum] = {"pool": len(pool), "count": count}
         positions = sample(Stream(seed, f"subjects/{stratum}"), len(pool), count)
         picked += [pick(pool[p], stratum) for p in positions]
+    return picked, summary
+
+
+def select_rfc3797(
+    sources: Sequence[str], lines: Sequence[str], strata: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[Picked], dict[str, dict[str, int]]]:
+    """:func:`select` with the selection procedure of RFC 3797 instead of the SHA-256
+    stream: the key is RFC 3797's canonical key of ``sources``; the strata are drawn in
+    ``A, B, C, D`` order with one round counter running on across them (round *r* hashes
+    ``MD5(u16be(r) ‖ key ‖ u16be(r))``), and each round takes ``value mod remaining`` as
+    the 0-based index into the stratum's members still unselected, in pool order.
+
+    RFC 3797's two-byte counter bounds both a stratum's size and the number of rounds to
+    65 535 (:class:`ValueError` beyond).
+    """
+    members = stratum_members(lines)
+    unknown = sorted(set(strata) - set(STRATA))
+    if unknown:
+        raise ValueError(f"unknown strata {unknown}")
+    key = rfc3797.canonical_key(sources)
+
+    def pick(position: int, stratum: str) -> Picked:
+        return Picked(lines[position][: lines[position].index("\t")], stratum, position)
+
+    picked = [pick(p, FULL_LIST) for p in members[FULL_LIST]]
+    summary = {FULL_LIST: {"pool": len(members[FULL_LIST]), "count": len(members[FULL_LIST])}}
+    round_index = 0
+    for stratum in STRATA:
+        remaining = list(members[stratum])
+        count = stratum_count(len(remaining), strata[stratum]) if stratum in strata else 0
+        summary[stratum] = {"pool": len(remaining), "count": count}
+        if count and len(remaining) > rfc3797.MAX_POOL:
+            raise ValueError(
+                f"stratum {stratum} has {len(remaining)} members; RFC 3797 draws from at most "
+                f"{rfc3797.MAX_POOL}"
+            )
+        if round_index + count > rfc3797.MAX_POOL + 1:
+            raise ValueError(f"RFC 3797 allows at most {rfc3797.MAX_POOL + 1} rounds in a draw")
+        for _ in range(count):
+            value = int.from_bytes(rfc3797.round_digest(key, round_index), "big")
+            picked.append(pick(remaining.pop(value % len(remaining)), stratum))
+            round_index += 1
     return picked, summary
 
 
