@@ -71,6 +71,7 @@ def test_disclosure_hides_inspector_contacts_and_ids(
     )
     assert public["seed"] == cycle["draw"]["executed"]["seed"]
     assert public["commitment"] == cycle["draw"]["commitment"]
+    assert public["selection"] == cycle["draw"]["selection"] == "sha256"
 
 
 def test_one_trace_from_the_draw_request_spans_three_services_through_nats(

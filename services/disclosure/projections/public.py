@@ -30,6 +30,9 @@ DDL = [
         entropy_not_before text, executed_at timestamptz, secret text, entropy text,
         seed text, strata jsonb, subjects jsonb NOT NULL DEFAULT '[]',
         replacements jsonb NOT NULL DEFAULT '[]')""",
+    # How the subjects were selected: sha256 (the protocol's stream) or rfc3797.
+    "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS selection text NOT NULL "
+    "DEFAULT 'sha256'",
     """CREATE TABLE IF NOT EXISTS {schema}.results (
         record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, plan_id uuid NOT NULL,
         subject_identifier text NOT NULL, subject_name text NOT NULL,
@@ -116,8 +119,9 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """INSERT INTO disclosure.public_draws (draw_id, batch_id, plan_id, batch_name,
                items, initiating_department, announced_at, announcement_hash, protocol,
                pool_hash, pool_size, strata_rules, commitment, entropy_source,
-               entropy_not_before)
-               VALUES ($1,$2,$3,$4,$5,$6,$7::text::timestamptz,$8,$9,$10,$11,$12,$13,$14,$15)
+               entropy_not_before, selection)
+               VALUES ($1,$2,$3,$4,$5,$6,$7::text::timestamptz,$8,$9,$10,$11,$12,$13,$14,$15,
+                       $16)
                ON CONFLICT (draw_id) DO NOTHING""",
             ev.subject,
             d["batch_id"],
@@ -134,6 +138,7 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             a["commitment"],
             a["entropy_source"],
             a["entropy_not_before"] or None,
+            a.get("selection", "sha256"),
         )
     elif ev.name == "DrawExecuted":
         await conn.execute(
