@@ -228,6 +228,16 @@ class EventStoreApp(Application[UUID]):
         ).format(sql.Identifier(self.schema), sql.Identifier(self.events_table))
         return {row["originator_id"] for row in self._select(query, ids)}
 
+    def ids_created_by(self, topic: str) -> list[UUID]:
+        """Every aggregate whose first event has this topic (e.g. all subjects)."""
+        query = sql.SQL(
+            "SELECT originator_id FROM {}.{} WHERE originator_version = 1 AND topic = %s"
+        ).format(sql.Identifier(self.schema), sql.Identifier(self.events_table))
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.get_connection() as conn, conn.cursor() as cur:
+            cur.execute(query, (topic,))
+            return [row["originator_id"] for row in cur.fetchall()]
+
     def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
         """Current state of many aggregates, rebuilt from their events in bulk."""
         query = sql.SQL(

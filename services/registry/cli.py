@@ -25,6 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--partial", action="store_true", help="apply valid rows, report the rest")
     p.add_argument("--report", type=Path, help="write the JSON report here (.csv for CSV)")
+    p.add_argument(
+        "--mark-missing",
+        choices=["deregistered", "revoked", "moved_out", "cancelled"],
+        help="full sync: give operating subjects absent from the file this status",
+    )
+    p.add_argument("--scope", default="", help="full sync: the region-code prefix it covers")
     p.add_argument("--as", dest="sub", default=f"cli:{getpass.getuser()}", help="actor id")
     p.add_argument("--dept", default="", help="actor's department")
 
@@ -54,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
                 args.file.name,
                 partial=args.partial,
                 progress=progress,
+                mark_missing=args.mark_missing,
+                scope=args.scope,
             )
-    except UnreadableFile as exc:
+    except (UnreadableFile, ValueError) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     finally:

@@ -175,6 +175,39 @@ def test_import_over_http_reports_json_or_csv(client: httpx.Client) -> None:
     assert rejected.headers["content-type"].startswith("text/csv")
     assert rejected.text.splitlines()[1].startswith("2,risk_class,invalid_choice")
 
+    # A full sync over HTTP: the one subject of 110108 (海淀区) left out is marked.
+    region = [subject_payload(rng, "B", region_code="110108") for _ in range(2)]
+    rows = [
+        f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},B" for s in region
+    ]
+    assert (
+        client.post(
+            "/v1/imports/subjects",
+            params={"filename": "c.csv"},
+            content=(header + "\n".join(rows)).encode(),
+        ).json()["events_written"]
+        == 2
+    )
+    sync = client.post(
+        "/v1/imports/subjects",
+        params={"filename": "d.csv", "mark_missing": "cancelled", "scope": "110108"},
+        content=(header + rows[0]).encode(),
+    )
+    assert sync.status_code == 200, sync.text
+    assert sync.json()["missing_marked"] == 1
+    assert client.get(f"/v1/subjects/{region[1]['identifier']}").json()["status"] == "cancelled"
+    for params in ({"mark_missing": "operating"}, {"mark_missing": "revoked", "scope": "42x"}):
+        bad = client.post(
+            "/v1/imports/subjects", params={"filename": "e.csv", **params}, content=body
+        )
+        assert bad.status_code == 422, params
+    wrong_kind = client.post(
+        "/v1/imports/inspectors",
+        params={"filename": "f.csv", "mark_missing": "revoked"},
+        content=body,
+    )
+    assert wrong_kind.status_code == 422
+
 
 def test_units_are_registered_changed_and_listed(client: httpx.Client) -> None:
     """所所交叉 needs the inspector's unit and the subject's supervising unit."""

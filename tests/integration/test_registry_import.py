@@ -302,3 +302,48 @@ def test_subject_stored_before_units_existed_loads_and_takes_a_unit_by_import(
     assert _run(app, _csv(header, [[*row, UNITS[1]]])).events_written == 1
     assert app.get_subject(identifier).supervising_unit == UNITS[1]
     assert _run(app, _csv(header, [[*row, UNITS[1]]])).events_written == 0
+
+
+def _rows_in(region: str, seed: int, n: int) -> list[list[str]]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        s = subject_payload(rng, "ABCD"[i % 4], region_code=region)
+        rows.append(
+            [s["identifier"], "for_profit", s["name"], region, s["industry"], "A", f"某路{i}号"]
+        )
+    return rows
+
+
+def test_a_full_sync_marks_subjects_missing_from_it_by_an_explicit_status_event(
+    app: RegistryApplication,
+) -> None:
+    inside = _rows_in("110105", 31, 5)  # 北京市朝阳区: no other test registers subjects here
+    outside = _rows_in("110106", 32, 2)
+    assert not _run(app, _csv(HEADER_EN, inside + outside)).rejected
+    kept, gone = inside[:3], inside[3:]
+
+    sync = _run(app, _csv(HEADER_EN, kept), "sync.csv", mark_missing="moved_out", scope="110105")
+    assert not sync.rejected
+    assert (sync.rows_applied, sync.missing_marked, sync.events_written) == (3, 2, 2)
+    for row in gone:
+        subject = app.get_subject(row[0])
+        assert subject.status == "moved_out"
+        last = app.history(subject.id)[-1]
+        assert last["type"] == "SubjectStatusChanged"
+        assert "absent from full sync sync.csv" in last["data"]["reason"]
+    # Nothing is deleted; subjects in the file or outside the scope are untouched.
+    assert all(app.get_subject(r[0]).status == "operating" for r in kept + outside)
+    again = _run(app, _csv(HEADER_EN, kept), "sync.csv", mark_missing="moved_out", scope="110105")
+    assert (again.missing_marked, again.events_written) == (0, 0)
+
+    # A file with an invalid row marks nobody, even when its valid rows are applied.
+    broken = [*kept[:1], [*kept[1][:5], "E", kept[1][6]]]
+    partial = _run(
+        app, _csv(HEADER_EN, broken), mark_missing="revoked", scope="110105", partial=True
+    )
+    assert partial.rows_applied == 1 and partial.missing_marked == 0
+    assert "nobody is marked missing" in partial.missing_skipped
+    assert app.get_subject(kept[2][0]).status == "operating"
+    with pytest.raises(ValueError, match="mark_missing must be one of"):
+        _run(app, _csv(HEADER_EN, kept), mark_missing="operating")

@@ -30,9 +30,19 @@ async def import_file(
     filename: str = Query(description="original file name; .csv or .xlsx decides the format"),
     partial: bool = Query(False, description="apply the valid rows even if others are bad"),
     format: Literal["json", "csv"] = Query("json", description="report format"),
+    mark_missing: Literal["deregistered", "revoked", "moved_out", "cancelled"] | None = Query(
+        None,
+        description="full sync: give every operating subject not in the file (within "
+        "scope) this status, by an explicit status event; nothing is deleted",
+    ),
+    scope: str = Query(
+        "", pattern=r"^[0-9]{0,6}$", description="full sync: region-code prefix it covers"
+    ),
 ) -> Any:
     """Validate every row (Chinese or English headers); apply all, the valid ones
     (``partial=true``), or nothing. The report lists errors by row and column."""
+    if mark_missing is not None and kind != "subjects":
+        raise Problem(422, "Invalid request", "only a subject import can mark missing records")
     data = await request.body()
     if not data:
         raise Problem(400, "Empty file", "send the file as the request body")
@@ -40,7 +50,15 @@ async def import_file(
         raise Problem(413, "File too large", f"at most {MAX_BYTES // 1024 // 1024} MB per import")
     try:
         report = await run_command(
-            request, who, Importer(app).run, kind, data, filename, partial=partial
+            request,
+            who,
+            Importer(app).run,
+            kind,
+            data,
+            filename,
+            partial=partial,
+            mark_missing=mark_missing,
+            scope=scope,
         )
     except UnreadableFile as exc:
         raise Problem(422, "Unreadable file", str(exc)) from exc

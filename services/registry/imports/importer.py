@@ -6,6 +6,10 @@
   events for the fields that differ, so re-importing an unchanged file writes zero events.
 - All events of one import are saved in a single transaction: a crash leaves either
   nothing or everything of it, and re-running the same file is harmless.
+- A full sync (``mark_missing=<status>``) also gives every operating subject that is not in
+  the file (within ``scope``, a region-code prefix) an explicit ``SubjectStatusChanged``
+  to that status; nothing is deleted. Only a file without invalid rows may do this: a
+  subject on a rejected row is in the file, just unreadable.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.utils import get_topic
+
 from services.registry.application import RegistryApplication
 from services.registry.domain.ids import inspector_id, subject_id, tag_id
 from services.registry.domain.inspectors import Inspector
-from services.registry.domain.subjects import CHANGEABLE, Subject
+from services.registry.domain.subjects import CHANGEABLE, STATUSES, Subject
 from services.registry.imports.columns import (
     INSPECTOR_COLUMNS,
     INSPECTOR_REQUIRED,
@@ -33,6 +39,7 @@ from services.registry.imports.reader import read_rows
 from services.registry.imports.validate import RowError, inspector_row, subject_row
 
 KINDS = ("subjects", "inspectors")
+SUBJECT_TOPIC = get_topic(Subject.SubjectRegistered)  # type: ignore[attr-defined]
 Progress = Callable[[int], None]
 IMPORT_REASON = "bulk import"
 
@@ -46,6 +53,8 @@ class ImportReport:
     rows_applied: int = 0
     events_written: int = 0
     rejected: bool = False
+    missing_marked: int = 0  # full sync: subjects absent from the file, given the status
+    missing_skipped: str = ""  # full sync: why nobody was marked, if so
     errors: list[RowError] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,6 +68,16 @@ class ImportReport:
         writer.writerow(["row", "column", "code", "message"])
         writer.writerows((e.row, e.column, e.code, e.message) for e in self.errors)
         return out.getvalue()
+
+
+def check_full_sync(kind: str, status: str, scope: str) -> None:
+    """A full sync marks subjects with a closing status, within a region-code prefix."""
+    if kind != "subjects":
+        raise ValueError("only a subject import can mark missing records")
+    if status not in STATUSES or status == "operating":
+        raise ValueError(f"mark_missing must be one of {[s for s in STATUSES if s != 'operating']}")
+    if not (scope.isascii() and scope.isdigit() and len(scope) <= 6) and scope != "":
+        raise ValueError("scope is a region-code prefix of at most six digits")
 
 
 def _key(kind: str, fields: dict[str, Any]) -> UUID:
@@ -82,10 +101,15 @@ class Importer:
         partial: bool = False,
         progress: Progress | None = None,
         today: date | None = None,
+        mark_missing: str | None = None,
+        scope: str = "",
     ) -> ImportReport:
-        """Validate the whole file, then apply the valid rows (all, or none if any is bad)."""
+        """Validate the whole file, then apply the valid rows (all, or none if any is bad);
+        with ``mark_missing``, mark operating subjects of ``scope`` absent from the file."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
+        if mark_missing is not None:
+            check_full_sync(kind, mark_missing, scope)
         report = ImportReport(kind=kind)
         valid = self._validate(kind, data, filename, report, progress)
         if report.errors and (not partial or any(e.row == 1 for e in report.errors)):
@@ -98,6 +122,16 @@ class Importer:
             for key, (_, fields) in zip(keys, valid, strict=True)
         ]
         changed = [a for a in aggregates if a.pending_events]
+        if mark_missing is not None:
+            if report.errors:
+                report.missing_skipped = (
+                    f"{len(report.errors)} rows are invalid; a subject on one of them is in "
+                    "the file, so nobody is marked missing"
+                )
+            else:
+                marked = self._mark_missing(set(keys), mark_missing, scope, filename)
+                report.missing_marked = len(marked)
+                changed += marked
         report.events_written = sum(len(a.pending_events) for a in changed)
         if changed:
             self.app.save(*changed)
@@ -173,6 +207,18 @@ class Importer:
             else:
                 kept.append((number, fields))
         return kept
+
+    def _mark_missing(
+        self, present: set[UUID], status: str, scope: str, filename: str
+    ) -> list[Subject]:
+        """Operating subjects of ``scope`` not in the file, with their status changed."""
+        absent = [i for i in self.app.ids_created_by(SUBJECT_TOPIC) if i not in present]
+        marked = []
+        for subject in self.app.load_many(absent).values():
+            if subject.status == "operating" and subject.region_code.startswith(scope):
+                subject.change_status(status, f"absent from full sync {filename}")
+                marked.append(subject)
+        return marked
 
     def _upsert(self, kind: str, fields: dict[str, Any], current: Any, today: date) -> Any:
         if current is None:
