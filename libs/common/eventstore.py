@@ -22,6 +22,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from psycopg import sql
 
+from libs.common.bulk import BulkWriter
 from libs.common.context import event_metadata
 from libs.common.settings import CommonSettings
 
@@ -177,9 +178,17 @@ class EventStoreApp(Application[UUID]):
                 recordings = super().save(*objs, **kwargs)
         else:
             recordings = super().save(*objs, **kwargs)
+        self.notify_saved()
+        return recordings
+
+    def bulk_writer(self) -> BulkWriter:
+        """A staged writer for the events of one long operation (see :mod:`libs.common.bulk`)."""
+        return BulkWriter(self)
+
+    def notify_saved(self) -> None:
+        """Tell the listeners (the relay) that events were committed."""
         for listener in list(self._saved_listeners):
             listener()
-        return recordings
 
     def _link(self, events: Sequence[Any]) -> None:
         by_aggregate: OrderedDict[UUID, list[Any]] = OrderedDict()
@@ -227,6 +236,14 @@ class EventStoreApp(Application[UUID]):
             "AND originator_version = 1"
         ).format(sql.Identifier(self.schema), sql.Identifier(self.events_table))
         return {row["originator_id"] for row in self._select(query, ids)}
+
+    def versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The current version of each of these aggregates that exists."""
+        query = sql.SQL(
+            "SELECT originator_id, max(originator_version) AS version FROM {}.{} "
+            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(sql.Identifier(self.schema), sql.Identifier(self.events_table))
+        return {row["originator_id"]: row["version"] for row in self._select(query, ids)}
 
     def ids_created_by(self, topic: str) -> list[UUID]:
         """Every aggregate whose first event has this topic (e.g. all subjects)."""

@@ -195,6 +195,25 @@ class RegistryApplication(EventStoreApp):
         self.save(conflict)
         return conflict
 
+    # -- bulk import support -----------------------------------------------------------
+
+    def subject_views(self, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
+        """These subjects' rows of the registry's read model, with the version of the last
+        event each reflects; nothing when the read model is not there (a bare event store)."""
+        with self._connection() as conn:
+            if (
+                conn.execute("SELECT to_regclass('registry.subjects_view') AS t").fetchone()["t"]
+                is None
+            ):
+                return {}
+            rows = conn.execute(
+                "SELECT * FROM registry.subjects_view WHERE id = ANY (%s)", (ids,)
+            ).fetchall()
+        return {row["id"]: row for row in rows}
+
+    def _connection(self) -> Any:
+        return self.recorder.datastore.get_connection()  # type: ignore[attr-defined]
+
     # -- history ---------------------------------------------------------------------------
 
     def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:

@@ -185,6 +185,25 @@ def test_command_line_import_exits_by_outcome_and_writes_the_report(
     ]
 
 
+def test_an_import_killed_after_staging_parts_leaves_nothing(
+    app: RegistryApplication, infra: Infra, tmp_path: Any
+) -> None:
+    """The process dies (as kill -9 would) after its second part of 5,000 rows is staged."""
+    rows = _rows_in("110111", 61, 12_000)  # 北京市房山区
+    path = tmp_path / "big.csv"
+    path.write_bytes(_csv(HEADER_EN, rows))
+    killed = subprocess.run(
+        [sys.executable, "-m", "libs.common.cli", "import", "subjects", str(path)],
+        env=infra.env(SSJ_SERVICE="registry", SSJ_CRASH_AT="import.after_part@2"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == 86, killed.stderr[-2000:]
+    assert not app.existing([subject_id(r[0]) for r in rows])
+
+
 # -- units for 所所交叉 -------------------------------------------------------------------
 
 UNITS = ["黄石市市场监管局黄石港所", "黄石市市场监管局西塞山所", "黄石市市场监管局下陆所"]
@@ -347,3 +366,79 @@ def test_a_full_sync_marks_subjects_missing_from_it_by_an_explicit_status_event(
     assert app.get_subject(kept[2][0]).status == "operating"
     with pytest.raises(ValueError, match="mark_missing must be one of"):
         _run(app, _csv(HEADER_EN, kept), mark_missing="operating")
+
+
+def _project(app: RegistryApplication, identifiers: list[str]) -> None:
+    """Write these subjects' read-model rows as the registry's projection would, at the
+    version of their last event."""
+    from psycopg.types.json import Jsonb
+
+    from services.registry.projections.views import DDL, SUBJECT_COLUMNS
+
+    with app._connection() as conn:
+        for statement in DDL:
+            conn.execute(statement.format(schema="registry"))
+        for identifier in identifiers:
+            subject = app.get_subject(identifier)
+            values = [getattr(subject, c) for c in SUBJECT_COLUMNS]
+            values = [Jsonb(v) if isinstance(v, list) else v for v in values]
+            conn.execute(
+                f"INSERT INTO registry.subjects_view (id, version, {', '.join(SUBJECT_COLUMNS)})"
+                f" VALUES (%s, %s{', %s' * len(SUBJECT_COLUMNS)})"
+                f" ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                [subject.id, subject.version, *values],
+            )
+
+
+def test_reimport_trusts_the_read_model_only_at_the_current_version(
+    app: RegistryApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = _rows_in("110107", 41, 3)  # 北京市石景山区
+    assert _run(app, _csv(HEADER_EN, rows)).events_written == 3
+    _project(app, [r[0] for r in rows])
+
+    # Rows the read model shows as they are, at their current version: no aggregate loaded.
+    loads: list[Any] = []
+    real_load_many = app.load_many
+    monkeypatch.setattr(
+        app, "load_many", lambda ids: loads.append(list(ids)) or real_load_many(ids)
+    )
+    assert _run(app, _csv(HEADER_EN, rows)).events_written == 0
+    assert loads == []
+
+    # The registry moves on (version 2); the read model has not caught up yet and still
+    # shows the file's name. The file's row is then checked against the aggregate, and the
+    # name the file gives is recorded again.
+    first = app.get_subject(rows[0][0])
+    app.change_subject(rows[0][0], first.version, name="改过的名称")
+    report = _run(app, _csv(HEADER_EN, rows))
+    assert report.events_written == 1 and loads == [[first.id]]
+    assert app.get_subject(rows[0][0]).name == rows[0][2]
+
+    # A current row that differs from the file goes through the aggregate too.
+    _project(app, [rows[1][0]])
+    rows[1][6] = "新地址"
+    loads.clear()
+    report = _run(app, _csv(HEADER_EN, rows))
+    assert report.events_written == 1  # the address (subject 0 is stale but unchanged)
+    assert app.get_subject(rows[1][0]).address == "新地址"
+    second = app.get_subject(rows[1][0]).id
+    assert sorted(map(str, loads[0])) == sorted(map(str, [first.id, second]))
+
+
+def test_parts_staged_before_a_bad_row_are_never_applied(
+    app: RegistryApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.registry.imports import importer
+
+    monkeypatch.setattr(importer, "CHUNK", 2)  # parts of two rows: four staged before row 6
+    rows = _rows_in("110109", 51, 6)  # 北京市门头沟区
+    rows[-1][3] = "429999"
+    report = _run(app, _csv(HEADER_EN, rows))
+    assert report.rejected and (report.rows_applied, report.events_written) == (0, 0)
+    assert [(e.row, e.column) for e in report.errors] == [(7, "region_code")]
+    assert all(subject_id(r[0]) not in app.repository for r in rows)
+    # The same file in partial mode applies the five good rows, in parts, once.
+    partial = _run(app, _csv(HEADER_EN, rows), partial=True)
+    assert (partial.rows_applied, partial.events_written) == (5, 5)
+    assert all(subject_id(r[0]) in app.repository for r in rows[:5])

@@ -1,11 +1,18 @@
-"""Import a file of subjects or inspectors: validate everything, then apply atomically.
+"""Import a file of subjects or inspectors: validated and applied in one streaming pass.
 
 - Default is all-or-nothing: one invalid row rejects the file and writes nothing.
   ``partial=True`` applies the valid rows and reports the others.
 - Upsert by identifier: a new identifier is registered; an existing one gets only change
   events for the fields that differ, so re-importing an unchanged file writes zero events.
-- All events of one import are saved in a single transaction: a crash leaves either
-  nothing or everything of it, and re-running the same file is harmless.
+- Rows are read, validated and turned into events in parts of :data:`CHUNK`, and each part's
+  events are staged in the database at once (:class:`libs.common.bulk.BulkWriter`), so a
+  province-wide file never sits in memory as records or aggregates. The events become
+  visible together when the whole file has been read, in one transaction: a crash leaves
+  either nothing or everything of it, and re-running the same file is harmless. Once the
+  file is known to be rejected, the rest is only validated (every error is still reported).
+- An existing subject whose row matches the registry's read model, at the version of its
+  last event, needs no aggregate to know that nothing changed; any other is loaded and
+  upserted through the aggregate.
 - A full sync (``mark_missing=<status>``) also gives every operating subject that is not in
   the file (within ``scope``, a region-code prefix) an explicit ``SubjectStatusChanged``
   to that status; nothing is deleted. Only a file without invalid rows may do this: a
@@ -22,8 +29,11 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
+from libs.common.bulk import BulkWriter
+from libs.common.faults import crash_point
 from services.registry.application import RegistryApplication
 from services.registry.domain.ids import inspector_id, subject_id, tag_id
 from services.registry.domain.inspectors import Inspector
@@ -39,6 +49,14 @@ from services.registry.imports.reader import read_rows
 from services.registry.imports.validate import RowError, inspector_row, subject_row
 
 KINDS = ("subjects", "inspectors")
+CHUNK = 5_000  # rows validated, upserted and staged together
+_REGISTERED = {"subjects": "SubjectRegistered", "inspectors": "InspectorRegistered"}
+# Fields of first events that older events lack, with the value the aggregate gives them.
+_ADDED_LATER = {"subjects": {"supervising_unit": ""}, "inspectors": {"unit": ""}}
+# What the upsert of an existing subject can change (identity aside).
+_COMPARED = frozenset(
+    (*CHANGEABLE, "status", "risk_class", "abnormal_operation", "serious_violation")
+)
 SUBJECT_TOPIC = get_topic(Subject.SubjectRegistered)  # type: ignore[attr-defined]
 Progress = Callable[[int], None]
 IMPORT_REASON = "bulk import"
@@ -80,6 +98,41 @@ def check_full_sync(kind: str, status: str, scope: str) -> None:
         raise ValueError("scope is a region-code prefix of at most six digits")
 
 
+class _Plan:
+    """What one import is: its kind, its date, whether it is partial; and how a row of a
+    new record becomes the record's first event."""
+
+    def __init__(self, kind: str, today: date, partial: bool) -> None:
+        self.kind, self.today, self.partial = kind, today, partial
+        self.header_row = 1
+        aggregate: type[Aggregate] = Subject if kind == "subjects" else Inspector
+        self._event = getattr(aggregate, _REGISTERED[kind])
+        self._topic = get_topic(aggregate)
+        self._defaults = _ADDED_LATER[kind]
+
+    def registered(self, key: UUID, fields: dict[str, Any]) -> Any:
+        """``SubjectRegistered`` / ``InspectorRegistered`` of a new record, as the aggregate
+        would record it (tests/unit/test_registry_import_events.py holds the two equal), made
+        without the aggregate: at a million rows the aggregate's machinery is most of the
+        cost, and only the event is kept."""
+        return self._event(
+            originator_topic=self._topic,
+            originator_id=key,
+            originator_version=1,
+            timestamp=self._event.create_timestamp(),
+            **{**self._defaults, **fields},
+        )
+
+
+def _unchanged(view: dict[str, Any] | None, version: int, fields: dict[str, Any]) -> bool:
+    """Whether a subject's read-model row, current at ``version``, already says everything
+    the file's row says (then the upsert would record nothing). Without such a row the
+    aggregate decides."""
+    if view is None or view["version"] != version:
+        return False
+    return all(view[name] == value for name, value in fields.items() if name in _COMPARED)
+
+
 def _key(kind: str, fields: dict[str, Any]) -> UUID:
     if kind == "subjects":
         return subject_id(fields["identifier"])
@@ -104,58 +157,58 @@ class Importer:
         mark_missing: str | None = None,
         scope: str = "",
     ) -> ImportReport:
-        """Validate the whole file, then apply the valid rows (all, or none if any is bad);
-        with ``mark_missing``, mark operating subjects of ``scope`` absent from the file."""
+        """Validate every row and apply the valid ones (all, or none if any is bad); with
+        ``mark_missing``, mark operating subjects of ``scope`` absent from the file."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         if mark_missing is not None:
             check_full_sync(kind, mark_missing, scope)
         report = ImportReport(kind=kind)
-        valid = self._validate(kind, data, filename, report, progress)
-        if report.errors and (not partial or any(e.row == 1 for e in report.errors)):
-            report.rejected = True
-            return report
-        keys = [_key(kind, fields) for _, fields in valid]
-        existing = self.app.load_many(list(self.app.existing(keys)))
-        aggregates = [
-            self._upsert(kind, fields, existing.get(key), today or date.today())
-            for key, (_, fields) in zip(keys, valid, strict=True)
-        ]
-        changed = [a for a in aggregates if a.pending_events]
-        if mark_missing is not None:
-            if report.errors:
-                report.missing_skipped = (
-                    f"{len(report.errors)} rows are invalid; a subject on one of them is in "
-                    "the file, so nobody is marked missing"
-                )
-            else:
-                marked = self._mark_missing(set(keys), mark_missing, scope, filename)
-                report.missing_marked = len(marked)
-                changed += marked
-        report.events_written = sum(len(a.pending_events) for a in changed)
-        if changed:
-            self.app.save(*changed)
-        report.rows_applied = len(valid)
+        plan = _Plan(kind, today or date.today(), partial)
+        with self.app.bulk_writer() as bulk:
+            keys = self._stream(plan, data, filename, report, progress, bulk)
+            header_broken = any(e.row <= plan.header_row for e in report.errors)
+            if report.errors and (not partial or header_broken):
+                report.rejected = True
+                report.rows_applied = report.events_written = 0
+                bulk.rollback()
+                return report
+            if mark_missing is not None:
+                if report.errors:
+                    report.missing_skipped = (
+                        f"{len(report.errors)} rows are invalid; a subject on one of them is "
+                        "in the file, so nobody is marked missing"
+                    )
+                else:
+                    marked = self._mark_missing(keys, mark_missing, scope, filename)
+                    report.missing_marked = len(marked)
+                    report.events_written += bulk.write(
+                        e for subject in marked for e in subject.collect_events()
+                    )
+            bulk.commit()
         return report
 
-    def _validate(
+    def _stream(
         self,
-        kind: str,
+        plan: _Plan,
         data: bytes,
         filename: str,
         report: ImportReport,
         progress: Progress | None,
-    ) -> list[tuple[int, dict[str, Any]]]:
+        bulk: BulkWriter,
+    ) -> set[UUID]:
+        """Read, validate and stage the file part by part; the keys of its valid rows."""
         columns, required, check = (
             (SUBJECT_COLUMNS, SUBJECT_REQUIRED, subject_row)
-            if kind == "subjects"
+            if plan.kind == "subjects"
             else (INSPECTOR_COLUMNS, INSPECTOR_REQUIRED, inspector_row)
         )
         rows = read_rows(data, filename)
         header = next(rows, None)
         if header is None:
             report.errors.append(RowError(1, "", "empty_file", "the file has no header row"))
-            return []
+            return set()
+        plan.header_row = header[0]
         positions = header_map(header[1], columns)
         for missing in sorted(set(required) - set(positions.values())):
             aliases = " / ".join(columns[missing][:3])
@@ -163,50 +216,83 @@ class Importer:
                 RowError(header[0], missing, "missing_column", f"no column for {aliases}")
             )
         if report.errors:
-            return []
-        valid: list[tuple[int, dict[str, Any]]] = []
+            return set()
         first_row_of: dict[UUID, int] = {}
+        part: list[tuple[UUID, dict[str, Any]]] = []
+        known_tags: dict[str, bool] = {}
         for number, cells in rows:
             report.rows_total += 1
             values = {f: cells[i] if i < len(cells) else "" for i, f in positions.items()}
             fields, errors = check(number, values)
             if fields is not None:
-                key = _key(kind, fields)
+                key = _key(plan.kind, fields)
                 if key in first_row_of:
                     errors = [
                         RowError(
                             number,
-                            "identifier" if kind == "subjects" else "certificate_no",
+                            "identifier" if plan.kind == "subjects" else "certificate_no",
                             "duplicate",
                             f"same record as row {first_row_of[key]}",
                         )
                     ]
                 else:
                     first_row_of[key] = number
+                    if plan.kind == "subjects":
+                        errors = self._unknown_tags(number, fields["tags"], known_tags)
+                if not errors:
+                    part.append((key, fields))
             report.errors.extend(errors)
-            if not errors and fields is not None:
-                valid.append((number, fields))
+            if len(part) >= CHUNK:
+                self._apply(plan, part, report, bulk)
+                part = []
             if progress:
                 progress(report.rows_total)
-        if kind == "subjects":
-            valid = self._known_tags_only(valid, report)
-        return valid
+        self._apply(plan, part, report, bulk)
+        return set(first_row_of)
 
-    def _known_tags_only(
-        self, valid: list[tuple[int, dict[str, Any]]], report: ImportReport
-    ) -> list[tuple[int, dict[str, Any]]]:
-        tags = {t for _, fields in valid for t in fields["tags"]}
-        unknown = {t for t in tags if tag_id(t) not in self.app.repository}
-        kept = []
-        for number, fields in valid:
-            bad = sorted(set(fields["tags"]) & unknown)
-            if bad:
-                report.errors.append(
-                    RowError(number, "tags", "unknown_tag", f"not in the tag dictionary: {bad}")
-                )
-            else:
-                kept.append((number, fields))
-        return kept
+    def _unknown_tags(self, number: int, tags: list[str], known: dict[str, bool]) -> list[RowError]:
+        for tag in tags:
+            if tag not in known:
+                known[tag] = tag_id(tag) in self.app.repository
+        bad = sorted(t for t in set(tags) if not known[t])
+        if bad:
+            return [RowError(number, "tags", "unknown_tag", f"not in the tag dictionary: {bad}")]
+        return []
+
+    def _apply(
+        self,
+        plan: _Plan,
+        part: list[tuple[UUID, dict[str, Any]]],
+        report: ImportReport,
+        bulk: BulkWriter,
+    ) -> None:
+        """Stage the events of one part's valid rows (nothing once the file is rejected)."""
+        if not part or (report.errors and not plan.partial):
+            return
+        versions = self.app.versions([key for key, _ in part])
+        current = self._read_model(plan.kind, list(versions))
+        events: list[Any] = []
+        stale: list[tuple[UUID, dict[str, Any]]] = []
+        for key, fields in part:
+            if key not in versions:
+                events.append(plan.registered(key, fields))
+            elif not _unchanged(current.get(key), versions[key], fields):
+                stale.append((key, fields))
+        if stale:
+            loaded = self.app.load_many([key for key, _ in stale])
+            for key, fields in stale:
+                aggregate = self._upsert(plan.kind, fields, loaded[key], plan.today)
+                events.extend(aggregate.collect_events())
+        report.events_written += bulk.write(events)
+        report.rows_applied += len(part)
+        crash_point("import.after_part")
+
+    def _read_model(self, kind: str, keys: list[UUID]) -> dict[UUID, dict[str, Any]]:
+        """Registry read-model rows of existing subjects (inspector files are small: their
+        aggregates are always loaded)."""
+        if kind != "subjects" or not keys:
+            return {}
+        return self.app.subject_views(keys)
 
     def _mark_missing(
         self, present: set[UUID], status: str, scope: str, filename: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,21 +23,37 @@ def _cell(value: object) -> str:
     return str(value).strip()
 
 
+def _encoding(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (files saved by Excel on Chinese Windows).
+
+    Checked piece by piece, so a large file is not decoded twice into memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for start in range(0, len(view), 1 << 20):
+            decoder.decode(view[start : start + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8-sig"
+
+
 def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells) for every row, the header first; empty rows are skipped."""
+    """(row number, cells) for every row, the header first; empty rows are skipped.
+
+    Rows are read as they are needed (a CSV is decoded as it is read, a sheet's rows are
+    iterated), so a million-row file is never held twice.
+    """
     suffix = Path(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
         try:
             sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
+            rows: Iterable[Sequence[object]] = sheet.iter_rows()
         except Exception as exc:  # calamine raises its own error types per format
             raise UnreadableFile(f"cannot read {filename}: {exc}") from exc
-        rows: Iterable[Sequence[object]] = sheet.to_python(skip_empty_area=False)
     elif suffix in (".csv", ".txt"):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = data.decode("gb18030")  # files saved by Excel on Chinese Windows
-        rows = csv.reader(io.StringIO(text))
+        text = io.TextIOWrapper(io.BytesIO(data), encoding=_encoding(data), newline="")
+        rows = csv.reader(text)
     else:
         raise UnreadableFile(f"{filename}: expected .csv or .xlsx")
     for number, row in enumerate(rows, start=1):

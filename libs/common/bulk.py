@@ -1,0 +1,133 @@
+"""Staged bulk writes: the events of one long operation (a province-wide import), written as
+they are made and committed all at once.
+
+A million events cannot wait in memory until the end, nor hold the events table's lock for
+a minute. A :class:`BulkWriter` opens one transaction, COPYs each part of the events into a
+temporary table as soon as it is made, and at :meth:`BulkWriter.commit` moves them into the
+events table with one ``INSERT … SELECT`` under the same EXCLUSIVE lock as every other save
+(so notification ids still commit in order, as the relay needs). Until then nothing is
+visible; a crash, an exception or :meth:`BulkWriter.rollback` leaves nothing behind, the
+temporary table included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from eventsourcing.persistence import IntegrityError
+from psycopg import sql
+
+from libs.common.context import event_metadata
+
+if TYPE_CHECKING:
+    from libs.common.eventstore import EventStoreApp
+
+STAGING = "ssj_staged_events"
+
+
+class BulkWriter(AbstractContextManager["BulkWriter"]):
+    """Events staged in one transaction; committed together or not at all."""
+
+    def __init__(self, app: EventStoreApp) -> None:
+        if app.hash_chained:
+            raise ValueError("hash-chained streams are saved one aggregate at a time")
+        self.app = app
+        self.staged = 0
+        self._meta = event_metadata(app.service)
+        self._connection_cm: Any = app.recorder.datastore.get_connection()  # type: ignore[attr-defined]
+        self._conn: psycopg.Connection[Any] = self._connection_cm.__enter__()
+        self._tx = self._conn.transaction()
+        self._tx.__enter__()
+        self._done = False
+        self._conn.execute(
+            sql.SQL(
+                "CREATE TEMP TABLE {} (seq bigserial, originator_id uuid, "
+                "originator_version int8, topic text, state bytea) ON COMMIT DROP"
+            ).format(sql.Identifier(STAGING))
+        )
+
+    def write(self, events: Iterable[Any]) -> int:
+        """Stamp these domain events with the operation's metadata, encode and stage them;
+        how many were staged."""
+        to_stored = self.app.mapper.to_stored_event
+        stored = []
+        for event in events:
+            object.__setattr__(event, "meta", dict(self._meta))
+            stored.append(to_stored(event))
+        if not stored:
+            return 0
+        copy_sql = sql.SQL(
+            "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+        ).format(sql.Identifier(STAGING))
+        with self._conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            copy.set_types(["uuid", "int8", "text", "bytea"])
+            for e in stored:
+                copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+        self.staged += len(stored)
+        return len(stored)
+
+    def commit(self) -> int:
+        """Move every staged event into the events table and commit; how many."""
+        app = self.app
+        table = sql.SQL("{}.{}").format(
+            sql.Identifier(app.schema), sql.Identifier(app.events_table)
+        )
+        datastore = app.recorder.datastore  # type: ignore[attr-defined]
+        try:
+            if self.staged:
+                self._conn.execute(
+                    sql.SQL("SET LOCAL lock_timeout = {}").format(
+                        sql.Literal(f"{datastore.lock_timeout}s")
+                    )
+                )
+                self._conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+                self._conn.execute(
+                    sql.SQL("NOTIFY {}").format(sql.Identifier(app.events_table.replace(".", "_")))
+                )
+                self._conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (originator_id, originator_version, topic, state) "
+                        "SELECT originator_id, originator_version, topic, state FROM {} "
+                        "ORDER BY seq"
+                    ).format(table, sql.Identifier(STAGING))
+                )
+            self._finish(None)
+        except psycopg.errors.UniqueViolation as exc:
+            self._finish(exc)
+            raise IntegrityError(str(exc)) from exc
+        except BaseException as exc:
+            self._finish(exc)
+            raise
+        if self.staged:
+            app.notify_saved()
+        return self.staged
+
+    def rollback(self) -> None:
+        """Drop everything staged."""
+        if not self._done:
+            self._finish(_Rollback())
+
+    def _finish(self, exc: BaseException | None) -> None:
+        self._done = True
+        error = (type(exc), exc, exc.__traceback__) if exc is not None else (None, None, None)
+        try:
+            self._tx.__exit__(*error)
+        finally:
+            self._connection_cm.__exit__(None, None, None)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._done:
+            self._finish(exc if exc is not None else _Rollback())
+
+
+class _Rollback(Exception):
+    """Ends the transaction without committing (never raised to callers)."""
