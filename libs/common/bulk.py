@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from libs.common.eventstore import EventStoreApp
 
 STAGING = "ssj_staged_events"
+IDLE_LIMIT = "30min"  # how long a bulk transaction may wait between statements
 
 
 class BulkWriter(AbstractContextManager["BulkWriter"]):
@@ -43,6 +44,14 @@ class BulkWriter(AbstractContextManager["BulkWriter"]):
         self._tx = self._conn.transaction()
         self._tx.__enter__()
         self._done = False
+        # The transaction waits while rows are read and checked (a re-import of an unchanged
+        # file writes nothing for a minute): the store's short idle-in-transaction limit
+        # would end it, so this one gets a long one.
+        self._conn.execute(
+            sql.SQL("SET LOCAL idle_in_transaction_session_timeout = {}").format(
+                sql.Literal(IDLE_LIMIT)
+            )
+        )
         self._conn.execute(
             sql.SQL(
                 "CREATE TEMP TABLE {} (seq bigserial, originator_id uuid, "

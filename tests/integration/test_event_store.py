@@ -150,3 +150,54 @@ def test_a_large_save_goes_in_whole_in_order_and_once(chained: ChainedLedgerApp)
     with pytest.raises(IntegrityError):
         chained.save(Entry(-1), *second)
     assert chained.max_notification_id() == written
+
+
+class BulkLedgerApp(LedgerApp):
+    """Own schema, and the store's idle-in-transaction limit cut to one second."""
+
+    service = "bulkledger"
+
+
+def test_bulk_writes_are_invisible_until_commit_and_outlive_the_idle_limit(
+    infra: Infra,
+) -> None:
+    import time
+
+    app = BulkLedgerApp(
+        infra.settings("bulkledger"), env={"POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "1"}
+    )
+    try:
+        before = app.max_notification_id()
+        entries = [Entry(n) for n in range(30)]
+        with app.bulk_writer() as bulk:
+            assert bulk.write(e for entry in entries[:10] for e in entry.collect_events()) == 10
+            time.sleep(1.5)  # reading the rest of a large file, longer than the store allows
+            bulk.write(e for entry in entries[10:] for e in entry.collect_events())
+            assert app.max_notification_id() == before  # nothing visible yet
+            assert bulk.commit() == 30
+        stored = app.notifications_after(before, 100)
+        assert [n.originator_id for n in stored] == [e.id for e in entries]
+        assert app.repository.get(entries[29].id).n == 29
+        meta = json.loads(stored[0].state)["meta"]
+        assert meta["actor"]["sub"] == "system:bulkledger"
+
+        # Left without commit (an exception, a rejected file): nothing stays.
+        with pytest.raises(RuntimeError), app.bulk_writer() as bulk:
+            bulk.write(Entry(99).collect_events())
+            raise RuntimeError("the file turned out bad")
+        with app.bulk_writer() as bulk:
+            bulk.write(Entry(98).collect_events())
+            bulk.rollback()
+        assert app.max_notification_id() == before + 30
+
+        # A record that exists already (someone else wrote it) fails the whole commit.
+        with pytest.raises(IntegrityError), app.bulk_writer() as bulk:
+            fresh = Entry(40)
+            clash = Entry(41).collect_events()
+            object.__setattr__(clash[0], "originator_id", entries[0].id)  # its version 1
+            bulk.write([*fresh.collect_events(), *clash])
+            bulk.commit()
+        assert app.max_notification_id() == before + 30
+        assert fresh.id not in app.repository
+    finally:
+        app.close()
