@@ -22,8 +22,10 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -133,6 +135,20 @@ def _unchanged(view: dict[str, Any] | None, version: int, fields: dict[str, Any]
     return all(view[name] == value for name, value in fields.items() if name in _COMPARED)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection during an import: it makes millions of objects that
+    live until the end (the keys seen) and no cycles, and each full collection would walk
+    them all again (at a million rows, a quarter of the run)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _key(kind: str, fields: dict[str, Any]) -> UUID:
     if kind == "subjects":
         return subject_id(fields["identifier"])
@@ -165,7 +181,7 @@ class Importer:
             check_full_sync(kind, mark_missing, scope)
         report = ImportReport(kind=kind)
         plan = _Plan(kind, today or date.today(), partial)
-        with self.app.bulk_writer() as bulk:
+        with _collector_paused(), self.app.bulk_writer() as bulk:
             keys = self._stream(plan, data, filename, report, progress, bulk)
             header_broken = any(e.row <= plan.header_row for e in report.errors)
             if report.errors and (not partial or header_broken):
