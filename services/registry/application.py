@@ -8,6 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from psycopg import sql
+from psycopg.rows import tuple_row
 
 from libs.common.eventstore import EventStoreApp
 from services.registry.domain.conflicts import Conflict
@@ -18,6 +20,7 @@ from services.registry.domain.items import InspectionItem, version_as_of
 from services.registry.domain.subjects import Subject
 from services.registry.domain.tags import Tag
 
+JSON_COLUMNS = ("departments", "tags")  # jsonb in the read model
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
 
 
@@ -197,19 +200,41 @@ class RegistryApplication(EventStoreApp):
 
     # -- bulk import support -----------------------------------------------------------
 
-    def subject_views(self, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
-        """These subjects' rows of the registry's read model, with the version of the last
-        event each reflects; nothing when the read model is not there (a bare event store)."""
-        with self._connection() as conn:
-            if (
-                conn.execute("SELECT to_regclass('registry.subjects_view') AS t").fetchone()["t"]
-                is None
-            ):
-                return {}
-            rows = conn.execute(
-                "SELECT * FROM registry.subjects_view WHERE id = ANY (%s)", (ids,)
-            ).fetchall()
-        return {row["id"]: row for row in rows}
+    def subject_states(
+        self, ids: list[UUID], columns: tuple[str, ...]
+    ) -> dict[UUID, tuple[int, tuple[Any, ...] | None]]:
+        """For each of these subjects that exists: the version of its last event, and its
+        read-model ``columns`` (JSON ones as text) if the read model has it at that version
+        (else None, also when there is no read model: a bare event store). One query."""
+        events = sql.Identifier(self.schema, self.events_table)
+        with self._connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute("SELECT to_regclass('registry.subjects_view')")
+            row = cur.fetchone()
+            if row is None or row[0] is None:
+                cur.execute(
+                    sql.SQL(
+                        "SELECT originator_id, max(originator_version) FROM {} "
+                        "WHERE originator_id = ANY (%s) GROUP BY originator_id"
+                    ).format(events),
+                    (ids,),
+                )
+                return {r[0]: (r[1], None) for r in cur.fetchall()}
+            wanted = sql.SQL(", ").join(
+                sql.SQL("v.{}::text").format(sql.Identifier(c))
+                if c in JSON_COLUMNS
+                else sql.SQL("v.{}").format(sql.Identifier(c))
+                for c in columns
+            )
+            cur.execute(
+                sql.SQL(
+                    "SELECT i.id, e.version, v.version, {} FROM unnest(%s::uuid[]) AS i(id) "
+                    "JOIN LATERAL (SELECT max(originator_version) AS version FROM {} "
+                    "WHERE originator_id = i.id) e ON e.version IS NOT NULL "
+                    "LEFT JOIN registry.subjects_view v ON v.id = i.id"
+                ).format(wanted, events),
+                (ids,),
+            )
+            return {r[0]: (r[1], r[3:] if r[2] == r[1] else None) for r in cur.fetchall()}
 
     def _connection(self) -> Any:
         return self.recorder.datastore.get_connection()  # type: ignore[attr-defined]

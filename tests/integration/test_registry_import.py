@@ -442,3 +442,13 @@ def test_parts_staged_before_a_bad_row_are_never_applied(
     partial = _run(app, _csv(HEADER_EN, rows), partial=True)
     assert (partial.rows_applied, partial.events_written) == (5, 5)
     assert all(subject_id(r[0]) in app.repository for r in rows[:5])
+
+
+def test_list_fields_compare_as_postgresql_writes_them(app: RegistryApplication) -> None:
+    """The read-model shortcut compares departments and tags by PostgreSQL's jsonb text."""
+    from services.registry.imports.importer import _json_text
+
+    for value in ([], ["SAMR"], ["SAMR", "TAX"], ["市场监管", "食品 经营"]):
+        with app._connection() as conn:
+            text = conn.execute("SELECT %s::jsonb::text AS t", (json.dumps(value),)).fetchone()
+        assert text["t"] == _json_text(value)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -36,7 +37,7 @@ from eventsourcing.utils import get_topic
 
 from libs.common.bulk import BulkWriter
 from libs.common.faults import crash_point
-from services.registry.application import RegistryApplication
+from services.registry.application import JSON_COLUMNS, RegistryApplication
 from services.registry.domain.ids import inspector_id, subject_id, tag_id
 from services.registry.domain.inspectors import Inspector
 from services.registry.domain.subjects import CHANGEABLE, STATUSES, Subject
@@ -55,10 +56,8 @@ CHUNK = 5_000  # rows validated, upserted and staged together
 _REGISTERED = {"subjects": "SubjectRegistered", "inspectors": "InspectorRegistered"}
 # Fields of first events that older events lack, with the value the aggregate gives them.
 _ADDED_LATER = {"subjects": {"supervising_unit": ""}, "inspectors": {"unit": ""}}
-# What the upsert of an existing subject can change (identity aside).
-_COMPARED = frozenset(
-    (*CHANGEABLE, "status", "risk_class", "abnormal_operation", "serious_violation")
-)
+# What the upsert of an existing subject can change (identity aside), in this order.
+_COMPARED = (*CHANGEABLE, "status", "risk_class", "abnormal_operation", "serious_violation")
 SUBJECT_TOPIC = get_topic(Subject.SubjectRegistered)  # type: ignore[attr-defined]
 Progress = Callable[[int], None]
 IMPORT_REASON = "bulk import"
@@ -126,13 +125,37 @@ class _Plan:
         )
 
 
-def _unchanged(view: dict[str, Any] | None, version: int, fields: dict[str, Any]) -> bool:
-    """Whether a subject's read-model row, current at ``version``, already says everything
-    the file's row says (then the upsert would record nothing). Without such a row the
-    aggregate decides."""
-    if view is None or view["version"] != version:
+def _unchanged(view: tuple[Any, ...] | None, fields: dict[str, Any]) -> bool:
+    """Whether a subject's read-model row (:data:`_COMPARED` columns, current at the
+    subject's last event) already says everything the file's row says: then the upsert
+    would record nothing. Without such a row the aggregate decides. JSON columns come as
+    PostgreSQL's text of the jsonb, which ``json.dumps`` matches for lists of strings (any
+    other difference of form only sends the row to the aggregate)."""
+    if view is None:
         return False
-    return all(view[name] == value for name, value in fields.items() if name in _COMPARED)
+    for name, current in zip(_COMPARED, view, strict=True):
+        if name in fields:
+            value = fields[name]
+            if name in JSON_COLUMNS:
+                value = _json_text(value)
+            if current != value:
+                return False
+    return True
+
+
+_json_texts: dict[tuple[str, ...], str] = {}
+
+
+def _json_text(value: list[str]) -> str:
+    """``json.dumps`` of a list of strings as PostgreSQL writes jsonb; departments and tags
+    repeat from one subject to the next, so a bounded number of texts is remembered."""
+    key = tuple(value)
+    text = _json_texts.get(key)
+    if text is None:
+        text = json.dumps(value, ensure_ascii=False)
+        if len(_json_texts) < 4096:
+            _json_texts[key] = text
+    return text
 
 
 @contextmanager
@@ -285,14 +308,19 @@ class Importer:
         """Stage the events of one part's valid rows (nothing once the file is rejected)."""
         if not part or (report.errors and not plan.partial):
             return
-        versions = self.app.versions([key for key, _ in part])
-        current = self._read_model(plan.kind, list(versions))
+        keys = [key for key, _ in part]
+        states = (
+            self.app.subject_states(keys, _COMPARED)
+            if plan.kind == "subjects"
+            else {key: (version, None) for key, version in self.app.versions(keys).items()}
+        )
         events: list[Any] = []
         stale: list[tuple[UUID, dict[str, Any]]] = []
         for key, fields in part:
-            if key not in versions:
+            state = states.get(key)
+            if state is None:
                 events.append(plan.registered(key, fields))
-            elif not _unchanged(current.get(key), versions[key], fields):
+            elif not _unchanged(state[1], fields):
                 stale.append((key, fields))
         if stale:
             loaded = self.app.load_many([key for key, _ in stale])
@@ -302,13 +330,6 @@ class Importer:
         report.events_written += bulk.write(events)
         report.rows_applied += len(part)
         crash_point("import.after_part")
-
-    def _read_model(self, kind: str, keys: list[UUID]) -> dict[UUID, dict[str, Any]]:
-        """Registry read-model rows of existing subjects (inspector files are small: their
-        aggregates are always loaded)."""
-        if kind != "subjects" or not keys:
-            return {}
-        return self.app.subject_views(keys)
 
     def _mark_missing(
         self, present: set[UUID], status: str, scope: str, filename: str
