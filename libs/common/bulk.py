@@ -93,6 +93,7 @@ class BulkWriter(AbstractContextManager["BulkWriter"]):
                         sql.Literal(f"{datastore.lock_timeout}s")
                     )
                 )
+                self._conn.execute("SET LOCAL jit = off")  # a second of compiling, for one plan
                 self._conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
                 self._conn.execute(
                     sql.SQL("NOTIFY {}").format(sql.Identifier(app.events_table.replace(".", "_")))

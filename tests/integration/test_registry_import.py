@@ -429,9 +429,9 @@ def test_reimport_trusts_the_read_model_only_at_the_current_version(
 def test_parts_staged_before_a_bad_row_are_never_applied(
     app: RegistryApplication, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from services.registry.imports import importer
+    from services.registry.imports import pipeline
 
-    monkeypatch.setattr(importer, "CHUNK", 2)  # parts of two rows: four staged before row 6
+    monkeypatch.setattr(pipeline, "PART_ROWS", 2)  # parts of two rows: four staged before row 6
     rows = _rows_in("110109", 51, 6)  # 北京市门头沟区
     rows[-1][3] = "429999"
     report = _run(app, _csv(HEADER_EN, rows))
@@ -452,3 +452,28 @@ def test_list_fields_compare_as_postgresql_writes_them(app: RegistryApplication)
         with app._connection() as conn:
             text = conn.execute("SELECT %s::jsonb::text AS t", (json.dumps(value),)).fetchone()
         assert text["t"] == _json_text(value)
+
+
+def test_a_large_file_is_read_and_checked_by_a_second_process_with_the_same_outcome(
+    app: RegistryApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.registry.imports import pipeline
+
+    rows = _rows_in("110112", 71, 7)  # 北京市通州区
+    rows[2][0] = rows[2][0][:-1] + ("0" if rows[2][0][-1] != "0" else "1")  # bad check digit
+    rows.append(list(rows[4]))  # duplicate
+    data = _csv(HEADER_EN, rows)
+    monkeypatch.setattr(pipeline, "PART_ROWS", 3)
+    inline = list(pipeline.validated_parts("subjects", data, "f.csv"))
+    monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
+    assert list(pipeline.validated_parts("subjects", data, "f.csv")) == inline
+    assert [len(part) for part in inline[1:]] == [3, 3, 2]
+
+    report = _run(app, data, partial=True)
+    assert (report.rows_total, report.rows_applied, report.events_written) == (8, 6, 6)
+    assert {(e.row, e.code) for e in report.errors} == {(4, "InvalidIdentifier"), (9, "duplicate")}
+    # What the second process cannot read reaches the caller as the same error.
+    from services.registry.imports.reader import UnreadableFile
+
+    with pytest.raises(UnreadableFile):
+        list(pipeline.validated_parts("subjects", b"not a workbook", "f.xlsx"))

@@ -10,7 +10,8 @@ import pytest
 
 from services.registry.domain.inspectors import Inspector
 from services.registry.domain.subjects import Subject
-from services.registry.imports.importer import _key, _Plan
+from services.registry.imports.importer import _Plan
+from services.registry.imports.pipeline import key_of
 
 SUBJECT = {
     "identifier": "91420100MA4K0000X1",
@@ -54,7 +55,7 @@ def test_first_events_made_without_the_aggregate_equal_the_aggregates_own(
     plan = _Plan(kind, date(2026, 12, 1), partial=False)
     for row in (fields, {**fields, **later}):  # with and without the column added later
         expected = aggregate(**row).collect_events()[0]
-        made = plan.registered(_key(kind, row), dict(row))
+        made = plan.registered(key_of(kind, row), dict(row))
         assert type(made) is type(expected)
         assert {k: v for k, v in vars(made).items() if k != "timestamp"} == {
             k: v for k, v in vars(expected).items() if k != "timestamp"

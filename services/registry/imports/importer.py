@@ -4,9 +4,10 @@
   ``partial=True`` applies the valid rows and reports the others.
 - Upsert by identifier: a new identifier is registered; an existing one gets only change
   events for the fields that differ, so re-importing an unchanged file writes zero events.
-- Rows are read, validated and turned into events in parts of :data:`CHUNK`, and each part's
-  events are staged in the database at once (:class:`libs.common.bulk.BulkWriter`), so a
-  province-wide file never sits in memory as records or aggregates. The events become
+- Rows are read and checked in parts (:mod:`services.registry.imports.pipeline`: in a
+  second process for a large file, so both cores work), and each part's events are staged
+  in the database at once (:class:`libs.common.bulk.BulkWriter`), so a province-wide file
+  never sits in memory as records or aggregates. The events become
   visible together when the whole file has been read, in one transaction: a crash leaves
   either nothing or everything of it, and re-running the same file is harmless. Once the
   file is known to be rejected, the rest is only validated (every error is still reported).
@@ -38,21 +39,13 @@ from eventsourcing.utils import get_topic
 from libs.common.bulk import BulkWriter
 from libs.common.faults import crash_point
 from services.registry.application import JSON_COLUMNS, RegistryApplication
-from services.registry.domain.ids import inspector_id, subject_id, tag_id
+from services.registry.domain.ids import tag_id
 from services.registry.domain.inspectors import Inspector
 from services.registry.domain.subjects import CHANGEABLE, STATUSES, Subject
-from services.registry.imports.columns import (
-    INSPECTOR_COLUMNS,
-    INSPECTOR_REQUIRED,
-    SUBJECT_COLUMNS,
-    SUBJECT_REQUIRED,
-    header_map,
-)
-from services.registry.imports.reader import read_rows
-from services.registry.imports.validate import RowError, inspector_row, subject_row
+from services.registry.imports.pipeline import Header, validated_parts
+from services.registry.imports.validate import RowError
 
 KINDS = ("subjects", "inspectors")
-CHUNK = 5_000  # rows validated, upserted and staged together
 _REGISTERED = {"subjects": "SubjectRegistered", "inspectors": "InspectorRegistered"}
 # Fields of first events that older events lack, with the value the aggregate gives them.
 _ADDED_LATER = {"subjects": {"supervising_unit": ""}, "inspectors": {"unit": ""}}
@@ -172,12 +165,6 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _key(kind: str, fields: dict[str, Any]) -> UUID:
-    if kind == "subjects":
-        return subject_id(fields["identifier"])
-    return inspector_id(fields["department"], fields["certificate_no"])
-
-
 class Importer:
     """Runs imports against the registry application."""
 
@@ -236,57 +223,37 @@ class Importer:
         progress: Progress | None,
         bulk: BulkWriter,
     ) -> set[UUID]:
-        """Read, validate and stage the file part by part; the keys of its valid rows."""
-        columns, required, check = (
-            (SUBJECT_COLUMNS, SUBJECT_REQUIRED, subject_row)
-            if plan.kind == "subjects"
-            else (INSPECTOR_COLUMNS, INSPECTOR_REQUIRED, inspector_row)
-        )
-        rows = read_rows(data, filename)
-        header = next(rows, None)
-        if header is None:
-            report.errors.append(RowError(1, "", "empty_file", "the file has no header row"))
-            return set()
-        plan.header_row = header[0]
-        positions = header_map(header[1], columns)
-        for missing in sorted(set(required) - set(positions.values())):
-            aliases = " / ".join(columns[missing][:3])
-            report.errors.append(
-                RowError(header[0], missing, "missing_column", f"no column for {aliases}")
-            )
-        if report.errors:
-            return set()
+        """Stage the file's checked rows part by part; the keys of its valid rows."""
         first_row_of: dict[UUID, int] = {}
-        part: list[tuple[UUID, dict[str, Any]]] = []
         known_tags: dict[str, bool] = {}
-        for number, cells in rows:
-            report.rows_total += 1
-            values = {f: cells[i] if i < len(cells) else "" for i, f in positions.items()}
-            fields, errors = check(number, values)
-            if fields is not None:
-                key = _key(plan.kind, fields)
-                if key in first_row_of:
-                    errors = [
-                        RowError(
-                            number,
-                            "identifier" if plan.kind == "subjects" else "certificate_no",
-                            "duplicate",
-                            f"same record as row {first_row_of[key]}",
-                        )
-                    ]
-                else:
-                    first_row_of[key] = number
-                    if plan.kind == "subjects":
-                        errors = self._unknown_tags(number, fields["tags"], known_tags)
-                if not errors:
-                    part.append((key, fields))
-            report.errors.extend(errors)
-            if len(part) >= CHUNK:
-                self._apply(plan, part, report, bulk)
-                part = []
+        for item in validated_parts(plan.kind, data, filename):
+            if isinstance(item, Header):
+                plan.header_row = item.row
+                report.errors.extend(item.errors)
+                continue
+            part: list[tuple[UUID, dict[str, Any]]] = []
+            for number, key, fields, errors in item:
+                report.rows_total += 1
+                if fields is not None and key is not None:
+                    if key in first_row_of:
+                        errors = [
+                            RowError(
+                                number,
+                                "identifier" if plan.kind == "subjects" else "certificate_no",
+                                "duplicate",
+                                f"same record as row {first_row_of[key]}",
+                            )
+                        ]
+                    else:
+                        first_row_of[key] = number
+                        if plan.kind == "subjects":
+                            errors = self._unknown_tags(number, fields["tags"], known_tags)
+                    if not errors:
+                        part.append((key, fields))
+                report.errors.extend(errors)
+            self._apply(plan, part, report, bulk)
             if progress:
                 progress(report.rows_total)
-        self._apply(plan, part, report, bulk)
         return set(first_row_of)
 
     def _unknown_tags(self, number: int, tags: list[str], known: dict[str, bool]) -> list[RowError]:
