@@ -244,3 +244,36 @@ def test_units_are_registered_changed_and_listed(client: httpx.Client) -> None:
         return found[0] if found and found[0]["version"] == 2 else None
 
     assert wait_until(listed_subject)["supervising_unit"] == other
+
+
+def test_a_service_reads_a_large_import_in_a_second_process(infra: Infra) -> None:
+    """The registry service (uvicorn, threads) spawns the reading process; here every file
+    counts as large."""
+    proc = ServiceProcess(infra, "registry", SSJ_IMPORT_PARALLEL_BYTES="0").start()
+    auth = {"Authorization": f"Bearer {token(infra, 'op-tax', 'TAX', 'operator')}"}
+    try:
+        with httpx.Client(base_url=proc.url, headers=auth, timeout=60) as client:
+            rng = random.Random(18)
+            subjects = [subject_payload(rng, "A", region_code="110114") for _ in range(3)]
+            header = "统一社会信用代码,主体类型,名称,行政区划代码,行业,信用风险分类\n"
+            lines = [
+                f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},A"
+                for s in subjects
+            ]
+            lines.append(lines[0])  # a duplicate, reported like any other error
+            body = (header + "\n".join(lines)).encode()
+            partial = client.post(
+                "/v1/imports/subjects",
+                params={"filename": "big.csv", "partial": "true"},
+                content=body,
+            )
+            assert partial.status_code == 200, partial.text
+            assert partial.json()["events_written"] == 3
+            assert [(e["row"], e["code"]) for e in partial.json()["errors"]] == [(5, "duplicate")]
+            unreadable = client.post(
+                "/v1/imports/subjects", params={"filename": "big.xlsx"}, content=b"not a workbook"
+            )
+            assert unreadable.status_code == 422
+            assert unreadable.json()["title"] == "Unreadable file"
+    finally:
+        proc.stop()

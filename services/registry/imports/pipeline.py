@@ -13,6 +13,7 @@ the importer stops reading.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -31,7 +32,9 @@ from services.registry.imports.reader import read_rows
 from services.registry.imports.validate import RowError, inspector_row, subject_row
 
 PART_ROWS = 5_000  # rows checked and handed over together
-PARALLEL_BYTES = 4 << 20  # files at least this large are read and checked by a second process
+# Files at least this large are read and checked by a second process (its start costs
+# about a second); SSJ_IMPORT_PARALLEL_BYTES overrides it.
+PARALLEL_BYTES = 4 << 20
 
 Row = tuple[int, UUID | None, dict[str, Any] | None, list[RowError]]
 
@@ -93,7 +96,7 @@ def validate_file(
 def validated_parts(kind: str, data: bytes, filename: str) -> Iterator[Header | list[Row]]:
     """:func:`validate_file`, in a second process when the file is large."""
     part_rows = PART_ROWS
-    if len(data) < PARALLEL_BYTES:
+    if len(data) < int(os.environ.get("SSJ_IMPORT_PARALLEL_BYTES", PARALLEL_BYTES)):
         yield from validate_file(kind, data, filename, part_rows)
         return
     # spawn, not fork: the caller may be a threaded server process.
