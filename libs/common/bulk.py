@@ -105,13 +105,13 @@ class BulkWriter(AbstractContextManager["BulkWriter"]):
                         "ORDER BY seq"
                     ).format(table, sql.Identifier(STAGING))
                 )
-            self._finish(None)
         except psycopg.errors.UniqueViolation as exc:
             self._finish(exc)
             raise IntegrityError(str(exc)) from exc
         except BaseException as exc:
             self._finish(exc)
             raise
+        self._finish(None)  # the commit; its own failure propagates as it is
         if self.staged:
             app.notify_saved()
         return self.staged
