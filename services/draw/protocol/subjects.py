@@ -15,7 +15,7 @@ public sources alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -57,27 +57,20 @@ def stratum_count(members: int, rule: Mapping[str, Any]) -> int:
     return min(members, math.ceil(members * parse_ratio(rule["ratio"])))
 
 
+# (stratum, its number of members, how many to draw) → indices into the stratum's members
+# (in pool order), in draw order.
+StratumDraw = Callable[[str, int, int], list[int]]
+
+
 def select(
     seed: bytes, lines: Sequence[str], strata: Mapping[str, Mapping[str, Any]]
 ) -> tuple[list[Picked], dict[str, dict[str, int]]]:
     """The selection and, per stratum, the pool size and the count drawn."""
-    members = stratum_members(lines)
-    unknown = sorted(set(strata) - set(STRATA))
-    if unknown:
-        raise ValueError(f"unknown strata {unknown}")
 
-    def pick(position: int, stratum: str) -> Picked:
-        return Picked(lines[position][: lines[position].index("\t")], stratum, position)
+    def draw(stratum: str, members: int, count: int) -> list[int]:
+        return sample(Stream(seed, f"subjects/{stratum}"), members, count)
 
-    picked = [pick(p, FULL_LIST) for p in members[FULL_LIST]]
-    summary = {FULL_LIST: {"pool": len(members[FULL_LIST]), "count": len(members[FULL_LIST])}}
-    for stratum in STRATA:
-        pool = members[stratum]
-        count = stratum_count(len(pool), strata[stratum]) if stratum in strata else 0
-        summary[stratum] = {"pool": len(pool), "count": count}
-        positions = sample(Stream(seed, f"subjects/{stratum}"), len(pool), count)
-        picked += [pick(pool[p], stratum) for p in positions]
-    return picked, summary
+    return _select(lines, strata, draw)
 
 
 def select_rfc3797(
@@ -92,33 +85,48 @@ def select_rfc3797(
     RFC 3797's two-byte counter bounds both a stratum's size and the number of rounds to
     65 535 (:class:`ValueError` beyond).
     """
+    key = rfc3797.canonical_key(sources)
+    rounds = 0
+
+    def draw(stratum: str, members: int, count: int) -> list[int]:
+        nonlocal rounds
+        if count and members > rfc3797.MAX_POOL:
+            raise ValueError(
+                f"stratum {stratum} has {members} members; RFC 3797 draws from at most "
+                f"{rfc3797.MAX_POOL}"
+            )
+        if rounds + count > rfc3797.MAX_POOL + 1:
+            raise ValueError(f"RFC 3797 allows at most {rfc3797.MAX_POOL + 1} rounds in a draw")
+        remaining = list(range(members)) if count else []
+        drawn = []
+        for _ in range(count):
+            value = int.from_bytes(rfc3797.round_digest(key, rounds), "big")
+            drawn.append(remaining.pop(value % len(remaining)))
+            rounds += 1
+        return drawn
+
+    return _select(lines, strata, draw)
+
+
+def _select(
+    lines: Sequence[str], strata: Mapping[str, Mapping[str, Any]], draw: StratumDraw
+) -> tuple[list[Picked], dict[str, dict[str, int]]]:
+    """The 100 % list, then each class in ``A, B, C, D`` order drawn by ``draw``."""
     members = stratum_members(lines)
     unknown = sorted(set(strata) - set(STRATA))
     if unknown:
         raise ValueError(f"unknown strata {unknown}")
-    key = rfc3797.canonical_key(sources)
 
     def pick(position: int, stratum: str) -> Picked:
         return Picked(lines[position][: lines[position].index("\t")], stratum, position)
 
     picked = [pick(p, FULL_LIST) for p in members[FULL_LIST]]
     summary = {FULL_LIST: {"pool": len(members[FULL_LIST]), "count": len(members[FULL_LIST])}}
-    round_index = 0
     for stratum in STRATA:
-        remaining = list(members[stratum])
-        count = stratum_count(len(remaining), strata[stratum]) if stratum in strata else 0
-        summary[stratum] = {"pool": len(remaining), "count": count}
-        if count and len(remaining) > rfc3797.MAX_POOL:
-            raise ValueError(
-                f"stratum {stratum} has {len(remaining)} members; RFC 3797 draws from at most "
-                f"{rfc3797.MAX_POOL}"
-            )
-        if round_index + count > rfc3797.MAX_POOL + 1:
-            raise ValueError(f"RFC 3797 allows at most {rfc3797.MAX_POOL + 1} rounds in a draw")
-        for _ in range(count):
-            value = int.from_bytes(rfc3797.round_digest(key, round_index), "big")
-            picked.append(pick(remaining.pop(value % len(remaining)), stratum))
-            round_index += 1
+        pool = members[stratum]
+        count = stratum_count(len(pool), strata[stratum]) if stratum in strata else 0
+        summary[stratum] = {"pool": len(pool), "count": count}
+        picked += [pick(pool[p], stratum) for p in draw(stratum, len(pool), count)]
     return picked, summary
 
 
