@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import psycopg
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg import sql
 
 from libs.common.context import event_metadata
@@ -69,41 +69,24 @@ class BulkWriter(AbstractContextManager["BulkWriter"]):
             stored.append(to_stored(event))
         if not stored:
             return 0
-        copy_sql = sql.SQL(
-            "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
-        ).format(sql.Identifier(STAGING))
-        with self._conn.cursor() as cur, cur.copy(copy_sql) as copy:
-            copy.set_types(["uuid", "int8", "text", "bytea"])
-            for e in stored:
-                copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+        with self._conn.cursor() as cur:
+            copy_stored(cur, sql.Identifier(STAGING), stored)
         self.staged += len(stored)
         return len(stored)
 
     def commit(self) -> int:
         """Move every staged event into the events table and commit; how many."""
         app = self.app
-        table = sql.SQL("{}.{}").format(
-            sql.Identifier(app.schema), sql.Identifier(app.events_table)
-        )
-        datastore = app.recorder.datastore  # type: ignore[attr-defined]
         try:
             if self.staged:
-                self._conn.execute(
-                    sql.SQL("SET LOCAL lock_timeout = {}").format(
-                        sql.Literal(f"{datastore.lock_timeout}s")
-                    )
-                )
                 self._conn.execute("SET LOCAL jit = off")  # a second of compiling, for one plan
-                self._conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
-                self._conn.execute(
-                    sql.SQL("NOTIFY {}").format(sql.Identifier(app.events_table.replace(".", "_")))
-                )
+                app.lock_events_table(self._conn)
                 self._conn.execute(
                     sql.SQL(
                         "INSERT INTO {} (originator_id, originator_version, topic, state) "
                         "SELECT originator_id, originator_version, topic, state FROM {} "
                         "ORDER BY seq"
-                    ).format(table, sql.Identifier(STAGING))
+                    ).format(app.events_sql, sql.Identifier(STAGING))
                 )
         except psycopg.errors.UniqueViolation as exc:
             self._finish(exc)
@@ -137,6 +120,17 @@ class BulkWriter(AbstractContextManager["BulkWriter"]):
     ) -> None:
         if not self._done:
             self._finish(exc if exc is not None else _Rollback())
+
+
+def copy_stored(cur: Any, table: sql.Composable, stored: Iterable[StoredEvent]) -> None:
+    """Binary COPY of stored events into ``table`` (an events table or its staging copy)."""
+    copy_sql = sql.SQL(
+        "COPY {} (originator_id, originator_version, topic, state) FROM STDIN (FORMAT BINARY)"
+    ).format(table)
+    with cur.copy(copy_sql) as copy:
+        copy.set_types(["uuid", "int8", "text", "bytea"])
+        for e in stored:
+            copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
 
 
 class _Rollback(Exception):

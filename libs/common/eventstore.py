@@ -22,7 +22,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from psycopg import sql
 
-from libs.common.bulk import BulkWriter
+from libs.common.bulk import BulkWriter, copy_stored
 from libs.common.context import event_metadata
 from libs.common.settings import CommonSettings
 
@@ -127,31 +127,13 @@ class EventStoreApp(Application[UUID]):
         recorder.insert_events = insert_events
 
     def _copy_events(self, stored_events: Sequence[StoredEvent]) -> list[int]:
-        """Insert many events in one transaction: EXCLUSIVE table lock (so notification ids
-        commit in order, as eventsourcing's own insert does), NOTIFY, binary COPY."""
-        table = sql.SQL("{}.{}").format(
-            sql.Identifier(self.schema), sql.Identifier(self.events_table)
-        )
+        """Insert many events in one transaction, locked as eventsourcing's own insert is
+        (:meth:`lock_events_table`), by binary COPY."""
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
         try:
             with datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
-                cur.execute(
-                    sql.SQL("SET LOCAL lock_timeout = {}").format(
-                        sql.Literal(f"{datastore.lock_timeout}s")
-                    )
-                )
-                cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
-                cur.execute(
-                    sql.SQL("NOTIFY {}").format(sql.Identifier(self.events_table.replace(".", "_")))
-                )
-                copy_sql = sql.SQL(
-                    "COPY {} (originator_id, originator_version, topic, state) "
-                    "FROM STDIN (FORMAT BINARY)"
-                ).format(table)
-                with cur.copy(copy_sql) as copy:
-                    copy.set_types(["uuid", "int8", "text", "bytea"])
-                    for e in stored_events:
-                        copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+                self.lock_events_table(cur)
+                copy_stored(cur, self.events_sql, stored_events)
                 cur.execute(
                     sql.SQL("SELECT currval(pg_get_serial_sequence({}, 'notification_id'))").format(
                         sql.Literal(f"{self.schema}.{self.events_table}")
@@ -163,6 +145,24 @@ class EventStoreApp(Application[UUID]):
             raise IntegrityError(str(exc)) from exc
         # Under the EXCLUSIVE lock nobody else takes numbers from the sequence.
         return list(range(last - len(stored_events) + 1, last + 1))
+
+    @property
+    def events_sql(self) -> sql.Composable:
+        """The events table, schema-qualified, for SQL."""
+        return sql.Identifier(self.schema, self.events_table)
+
+    def lock_events_table(self, cur: Any) -> None:
+        """Prepare the current transaction to add events as eventsourcing's own insert does:
+        the store's lock timeout, an EXCLUSIVE lock (so notification ids commit in order, as
+        the relay needs) and the NOTIFY its listeners wait for."""
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        cur.execute(
+            sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{datastore.lock_timeout}s"))
+        )
+        cur.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events_sql))
+        cur.execute(
+            sql.SQL("NOTIFY {}").format(sql.Identifier(self.events_table.replace(".", "_")))
+        )
 
     # -- saving --------------------------------------------------------------------------
 
@@ -232,24 +232,23 @@ class EventStoreApp(Application[UUID]):
     def existing(self, ids: Sequence[UUID]) -> set[UUID]:
         """Which of these aggregates exist."""
         query = sql.SQL(
-            "SELECT originator_id FROM {}.{} WHERE originator_id = ANY(%s) "
-            "AND originator_version = 1"
-        ).format(sql.Identifier(self.schema), sql.Identifier(self.events_table))
+            "SELECT originator_id FROM {} WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(self.events_sql)
         return {row["originator_id"] for row in self._select(query, ids)}
 
     def versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
         """The current version of each of these aggregates that exists."""
         query = sql.SQL(
-            "SELECT originator_id, max(originator_version) AS version FROM {}.{} "
+            "SELECT originator_id, max(originator_version) AS version FROM {} "
             "WHERE originator_id = ANY(%s) GROUP BY originator_id"
-        ).format(sql.Identifier(self.schema), sql.Identifier(self.events_table))
+        ).format(self.events_sql)
         return {row["originator_id"]: row["version"] for row in self._select(query, ids)}
 
     def ids_created_by(self, topic: str) -> list[UUID]:
         """Every aggregate whose first event has this topic (e.g. all subjects)."""
         query = sql.SQL(
-            "SELECT originator_id FROM {}.{} WHERE originator_version = 1 AND topic = %s"
-        ).format(sql.Identifier(self.schema), sql.Identifier(self.events_table))
+            "SELECT originator_id FROM {} WHERE originator_version = 1 AND topic = %s"
+        ).format(self.events_sql)
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
         with datastore.get_connection() as conn, conn.cursor() as cur:
             cur.execute(query, (topic,))
@@ -258,9 +257,9 @@ class EventStoreApp(Application[UUID]):
     def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
         """Current state of many aggregates, rebuilt from their events in bulk."""
         query = sql.SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {}.{} "
+            "SELECT originator_id, originator_version, topic, state FROM {} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(sql.Identifier(self.schema), sql.Identifier(self.events_table))
+        ).format(self.events_sql)
         aggregates: dict[UUID, Any] = {}
         for row in self._select(query, ids):
             aggregate_id: UUID = row["originator_id"]

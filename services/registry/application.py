@@ -206,7 +206,7 @@ class RegistryApplication(EventStoreApp):
         """For each of these subjects that exists: the version of its last event, and its
         read-model ``columns`` (JSON ones as text) if the read model has it at that version
         (else None, also when there is no read model: a bare event store). One query."""
-        events = sql.Identifier(self.schema, self.events_table)
+        events = self.events_sql
         with self._connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             cur.execute("SELECT to_regclass('registry.subjects_view')")
             row = cur.fetchone()
