@@ -141,9 +141,7 @@ class GroupDrawer:
         """Inspectors who may take a seat of ``department`` for ``target``, sorted by id."""
         ident = target.identifier
         covering = self._covering_of(department, target.region_code)
-        excluded = taken | replaced | self._conflicts.get(ident, set())
-        if self.avoid_previous:
-            excluded |= self._previous.get(ident, set())
+        excluded = taken | replaced | self._barred(ident)
         unit = target.unit if self.cross_jurisdiction else None
         found = [
             e for e in covering if e.inspector_id not in excluded and (not unit or e.unit != unit)
@@ -152,6 +150,14 @@ class GroupDrawer:
             rule = self._culprit(department, target, taken, replaced)
             raise NoValidGroup(ident, department, rule)
         return found
+
+    def _barred(self, identifier: str) -> set[str]:
+        """Inspectors who may not inspect this subject: conflicts of interest, and last
+        time's inspectors when that rule is on."""
+        barred = self._conflicts.get(identifier, set())
+        if self.avoid_previous:
+            barred = barred | self._previous.get(identifier, set())
+        return barred
 
     def _covering_of(self, department: str, region: str) -> list[Examiner]:
         """Qualified inspectors of ``department`` whose jurisdiction covers ``region``,
@@ -220,9 +226,7 @@ class GroupDrawer:
         members: list[dict[str, str]] = []
         taken: set[str] = set()
         ident, load = target.identifier, self.load
-        excluded = self._conflicts.get(ident, set())
-        if self.avoid_previous:
-            excluded = excluded | self._previous.get(ident, set())
+        excluded = self._barred(ident)
         unit = target.unit if self.cross_jurisdiction else ""
         for seat in self._seats:
             least = -1
