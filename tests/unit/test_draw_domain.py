@@ -76,6 +76,24 @@ ROSTER = [
 ]
 
 
+def bare_announcement(**overrides: Any) -> dict[str, Any]:
+    """An announcement of BATCH with no conflicts or previous inspectors."""
+    arguments: dict[str, Any] = {
+        "draw_id": "d",
+        "batch": BATCH,
+        "pool_hash": "0" * 64,
+        "pool_size": 70_000,
+        "roster": ROSTER,
+        "conflicts": [],
+        "previous": [],
+        "commitment": "c",
+        "entropy_source": "双色球第2026136期",
+        "entropy_not_before": "",
+        "announced_at": NOW.isoformat(),
+    }
+    return build_announcement(**{**arguments, **overrides})
+
+
 def announced(n: int = 400, selection: str = "sha256", **batch: Any) -> tuple[Draw, FrozenDraw]:
     pool = freeze_pool(subjects(n))
     spec = {**BATCH, **batch}
@@ -131,19 +149,7 @@ def test_an_empty_pool_or_unnamed_entropy_is_refused() -> None:
     with pytest.raises(PoolEmpty):
         freeze_pool([])
     with pytest.raises(InvalidDraw, match="entropy"):
-        build_announcement(
-            draw_id="d",
-            batch=BATCH,
-            pool_hash="0" * 64,
-            pool_size=10,
-            roster=ROSTER,
-            conflicts=[],
-            previous=[],
-            commitment="c",
-            entropy_source="  ",
-            entropy_not_before="",
-            announced_at=NOW.isoformat(),
-        )
+        bare_announcement(pool_size=10, entropy_source="  ")
 
 
 def test_execution_records_the_protocol_result_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -223,24 +229,8 @@ def test_rfc3797_selection_takes_its_sources_as_entropy_and_checks_its_limits() 
     sha = {**proof, "announcement": {**proof["announcement"], "selection": "sha256"}}
     assert run(sha)["selection"] != proof["result"]["selection"]
 
-    def announce(**kw: Any) -> dict[str, Any]:
-        return build_announcement(
-            draw_id="d",
-            batch=BATCH,
-            pool_hash="0" * 64,
-            pool_size=70_000,
-            roster=ROSTER,
-            conflicts=[],
-            previous=[],
-            commitment="c",
-            entropy_source="双色球第2026136期",
-            entropy_not_before="",
-            announced_at=NOW.isoformat(),
-            **kw,
-        )
-
     with pytest.raises(InvalidDraw, match="at most 65535"):
-        announce(selection="rfc3797", strata_sizes={"A": 70_000})
+        bare_announcement(selection="rfc3797", strata_sizes={"A": 70_000})
     with pytest.raises(InvalidDraw, match="selection must be"):
-        announce(selection="dice")
-    assert announce(selection="rfc3797", strata_sizes={"A": 60_000, "B": 10_000})
+        bare_announcement(selection="dice")
+    assert bare_announcement(selection="rfc3797", strata_sizes={"A": 60_000, "B": 10_000})
