@@ -17,6 +17,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
+from services.draw import sampling as vectorised
 from services.draw.domain.announce import FrozenDraw
 from services.draw.domain.errors import (
     AlreadyExecuted,
@@ -160,7 +161,11 @@ class Draw(Aggregate):
             raise InvalidDraw(f"the stored pool of draw {self.id} is unusable: {problems}")
         try:
             result, positions = compute(
-                self.proof_input(frozen, secret.hex(), entropy), pool.text, pool.lines, digest
+                self.proof_input(frozen, secret.hex(), entropy),
+                pool.text,
+                pool.lines,
+                digest,
+                sampler=vectorised.sample,
             )
         except NoValidGroup:
             raise
@@ -288,7 +293,7 @@ class Draw(Aggregate):
         proof["replacements"].append(request)
         pool = frozen.pool
         try:
-            result, positions = compute(proof, pool.text, pool.lines)
+            result, positions = compute(proof, pool.text, pool.lines, sampler=vectorised.sample)
         except ReplacementError as exc:
             raise InvalidReplacement(str(exc)) from exc
         return {"request": request, "outcome": result["replacements"][-1], "positions": positions}

@@ -33,8 +33,8 @@ from services.draw.protocol.canonical import (
 )
 from services.draw.protocol.groups import Examiner, GroupDrawer, Target
 from services.draw.protocol.rfc3797 import parse_sources
-from services.draw.protocol.stream import Stream
-from services.draw.protocol.subjects import select, select_rfc3797, stratum_members
+from services.draw.protocol.stream import Stream, sample
+from services.draw.protocol.subjects import Sampler, select, select_rfc3797, stratum_members
 
 
 class ReplacementError(ValueError):
@@ -96,10 +96,15 @@ def pool_problems(
 
 
 def compute(
-    proof: Mapping[str, Any], text: str, lines: Sequence[str], digest: str | None = None
+    proof: Mapping[str, Any],
+    text: str,
+    lines: Sequence[str],
+    digest: str | None = None,
+    sampler: Sampler = sample,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """:func:`run` on a pool split into lines already; also each drawn subject's position
-    in the pool (replacements included). ``digest`` is the pool's hash if known."""
+    in the pool (replacements included). ``digest`` is the pool's hash if known;
+    ``sampler`` is the selection's sampler (see :func:`select`)."""
     announcement = proof["announcement"]
     if announcement.get("protocol") != PROTOCOL:
         raise ValueError(f"protocol {announcement.get('protocol')!r} is not {PROTOCOL}")
@@ -109,7 +114,7 @@ def compute(
     seed = derive_seed(announced, secret, proof["entropy"])
     method = announcement.get("selection", SHA256_SELECTION)
     if method == SHA256_SELECTION:
-        picked, summary = select(seed, lines, announcement["strata"])
+        picked, summary = select(seed, lines, announcement["strata"], sampler)
     elif method == RFC3797_SELECTION:
         sources = parse_sources(proof["entropy"])
         picked, summary = select_rfc3797(sources, lines, announcement["strata"])

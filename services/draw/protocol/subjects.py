@@ -62,13 +62,24 @@ def stratum_count(members: int, rule: Mapping[str, Any]) -> int:
 StratumDraw = Callable[[str, int, int], list[int]]
 
 
+# ``sample``'s signature: (stream, n, k) → k distinct positions of 0 … n−1 in draw order.
+Sampler = Callable[[Stream, int, int], list[int]]
+
+
 def select(
-    seed: bytes, lines: Sequence[str], strata: Mapping[str, Mapping[str, Any]]
+    seed: bytes,
+    lines: Sequence[str],
+    strata: Mapping[str, Mapping[str, Any]],
+    sampler: Sampler = sample,
 ) -> tuple[list[Picked], dict[str, dict[str, int]]]:
-    """The selection and, per stratum, the pool size and the count drawn."""
+    """The selection and, per stratum, the pool size and the count drawn.
+
+    ``sampler`` is :func:`~services.draw.protocol.stream.sample` or an implementation
+    giving the same draws (the service's vectorised one); the protocol is the reference.
+    """
 
     def draw(stratum: str, members: int, count: int) -> list[int]:
-        return sample(Stream(seed, f"subjects/{stratum}"), members, count)
+        return sampler(Stream(seed, f"subjects/{stratum}"), members, count)
 
     return _select(lines, strata, draw)
 
