@@ -71,8 +71,11 @@ def select(
     lines: Sequence[str],
     strata: Mapping[str, Mapping[str, Any]],
     sampler: Sampler = sample,
+    members: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[list[Picked], dict[str, dict[str, int]]]:
     """The selection and, per stratum, the pool size and the count drawn.
+
+    ``members`` is :func:`stratum_members` of ``lines`` if the caller has it already.
 
     ``sampler`` is :func:`~services.draw.protocol.stream.sample` or an implementation
     giving the same draws (the service's vectorised one); the protocol is the reference.
@@ -81,11 +84,14 @@ def select(
     def draw(stratum: str, members: int, count: int) -> list[int]:
         return sampler(Stream(seed, f"subjects/{stratum}"), members, count)
 
-    return _select(lines, strata, draw)
+    return _select(lines, strata, draw, members)
 
 
 def select_rfc3797(
-    sources: Sequence[str], lines: Sequence[str], strata: Mapping[str, Mapping[str, Any]]
+    sources: Sequence[str],
+    lines: Sequence[str],
+    strata: Mapping[str, Mapping[str, Any]],
+    members: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[list[Picked], dict[str, dict[str, int]]]:
     """:func:`select` with the selection procedure of RFC 3797 instead of the SHA-256
     stream: the key is RFC 3797's canonical key of ``sources``; the strata are drawn in
@@ -116,14 +122,18 @@ def select_rfc3797(
             rounds += 1
         return drawn
 
-    return _select(lines, strata, draw)
+    return _select(lines, strata, draw, members)
 
 
 def _select(
-    lines: Sequence[str], strata: Mapping[str, Mapping[str, Any]], draw: StratumDraw
+    lines: Sequence[str],
+    strata: Mapping[str, Mapping[str, Any]],
+    draw: StratumDraw,
+    members: Mapping[str, Sequence[int]] | None,
 ) -> tuple[list[Picked], dict[str, dict[str, int]]]:
     """The 100 % list, then each class in ``A, B, C, D`` order drawn by ``draw``."""
-    members = stratum_members(lines)
+    if members is None:
+        members = stratum_members(lines)
     unknown = sorted(set(strata) - set(STRATA))
     if unknown:
         raise ValueError(f"unknown strata {unknown}")
