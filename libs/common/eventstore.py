@@ -72,6 +72,8 @@ class EventStoreApp(Application[UUID]):
         self._chain_lock = threading.Lock()
         self._install_append_only_trigger()
         self._install_bulk_insert()
+        self._linked: dict[int, tuple[Any, StoredEvent]] = {}
+        self._install_linked_reuse()
 
     # -- persistence details -------------------------------------------------------------
 
@@ -164,6 +166,26 @@ class EventStoreApp(Application[UUID]):
             sql.SQL("NOTIFY {}").format(sql.Identifier(self.events_table.replace(".", "_")))
         )
 
+    def _install_linked_reuse(self) -> None:
+        """Let the save store the stored events that chaining encoded already.
+
+        :meth:`_link` has to encode every event to hash it; eventsourcing then encodes it
+        again to store it. For a province-wide draw (tens of MB of JSON) the second
+        encoding costs a good part of a second, so the event store takes the first one,
+        for exactly the event objects it was made from (checked by identity).
+        """
+        mapper: Any = self.mapper
+        encode = mapper.to_stored_event
+        linked = self._linked
+
+        def to_stored_event(event: Any) -> StoredEvent:
+            hit = linked.pop(id(event), None)
+            if hit is not None and hit[0] is event:
+                return hit[1]
+            return encode(event)
+
+        mapper.to_stored_event = to_stored_event
+
     # -- saving --------------------------------------------------------------------------
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
@@ -174,8 +196,11 @@ class EventStoreApp(Application[UUID]):
             object.__setattr__(event, "meta", dict(meta))
         if self.hash_chained:
             with self._chain_lock:
-                self._link(pending)
-                recordings = super().save(*objs, **kwargs)
+                try:
+                    self._link(pending)
+                    recordings = super().save(*objs, **kwargs)
+                finally:
+                    self._linked.clear()
         else:
             recordings = super().save(*objs, **kwargs)
         self.notify_saved()
@@ -202,7 +227,9 @@ class EventStoreApp(Application[UUID]):
                 prev = stored_hash(before[0]) if before else GENESIS_HASH
             for event in stream:
                 event.meta["prev_hash"] = prev
-                prev = stored_hash(self.mapper.to_stored_event(event))
+                stored = self.mapper.to_stored_event(event)
+                self._linked[id(event)] = (event, stored)  # stored as it is (see above)
+                prev = stored_hash(stored)
 
     def on_saved(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (from the saving thread) after every successful save."""

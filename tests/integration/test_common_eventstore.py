@@ -231,6 +231,30 @@ def test_hash_chain_of_an_intact_stream_verifies(chained: ChainTestApp) -> None:
     assert first.meta["prev_hash"] == GENESIS_HASH  # type: ignore[attr-defined]
 
 
+def test_a_chained_save_encodes_each_event_once(
+    chained: ChainTestApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chaining encodes every event to hash it; the save stores those very encodings
+    instead of encoding again (a province-wide draw is tens of MB of JSON)."""
+    transcoder = chained.mapper.transcoder
+    encode = transcoder.encode
+    calls = []
+
+    def counting(obj: object) -> bytes:
+        calls.append(obj)
+        return encode(obj)
+
+    monkeypatch.setattr(transcoder, "encode", counting)
+    account = Account("一次")
+    account.deposit(Decimal("1.50"), uuid.uuid4())
+    account.deposit(Decimal("2.50"), uuid.uuid4())
+    chained.save(account)
+    assert len(calls) == 3
+    assert chained.verify_chain(account.id) == []
+    assert chained.repository.get(account.id).balance == Decimal("4.00")
+    assert chained._linked == {}  # nothing kept past the save
+
+
 def test_hash_chains_of_different_aggregates_are_independent(chained: ChainTestApp) -> None:
     one = Account("一")
     two = Account("二")
