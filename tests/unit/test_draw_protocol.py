@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from services.draw.protocol import canonical as c
 from services.draw.protocol.groups import Examiner, GroupDrawer, NoValidGroup, Target, covers
-from services.draw.protocol.proof import ReplacementError, main, run, verify
+from services.draw.protocol.proof import ReplacementError, main, pool_problems, run, verify
 from services.draw.protocol.stream import Stream, sample
 from services.draw.protocol.subjects import parse_ratio, select, stratum_count
 from tests.builders import make_uscc
@@ -353,6 +353,45 @@ def test_a_proof_verifies_and_every_tampering_is_named() -> None:
     assert verify({**proof, "result": None}) == [
         "the proof has no result to verify (use replay to compute one)"
     ]
+
+
+@pytest.mark.parametrize("unique", [False, True])
+def test_pool_problems_name_hash_size_and_order(unique: bool) -> None:
+    """The full check (the verifier's) and the service's, which knows identifiers unique,
+    agree on every pool whose identifiers are unique."""
+    lines = pool_lines(300)
+    text = "\n".join(lines)
+    announced = {"pool_hash": c.pool_hash(lines), "pool_size": len(lines)}
+
+    def problems(pool: list[str], announcement: dict[str, Any] = announced) -> list[str]:
+        text = "\n".join(pool)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return pool_problems(text, pool, announcement, digest, identifiers_unique=unique)
+
+    assert problems(lines) == []
+    swapped = [lines[1], lines[0], *lines[2:]]
+    assert problems(swapped, {"pool_hash": c.pool_hash(swapped), "pool_size": 300}) == [
+        "pool: lines are not in canonical order (identifiers ascending, unique)"
+    ]
+    assert [p.split(":")[0] for p in problems(lines[:-1])] == ["pool_hash", "pool_size"]
+    assert pool_problems(text, lines, {**announced, "pool_size": 3}, announced["pool_hash"]) == [
+        "pool_size: announced 3, pool has 300"
+    ]
+
+
+def test_only_the_full_pool_check_catches_a_repeated_identifier() -> None:
+    """Two lines of one identifier still sort as lines; the verifier's check names them,
+    the service relies on its unique index instead."""
+    first = pool_lines(2)[0]
+    identifier = first.split("\t")[0]
+    lines = [f"{identifier}\tA\t420202\t甲所", f"{identifier}\tB\t420202\t甲所"]
+    text = "\n".join(lines)
+    announced = {"pool_hash": c.pool_hash(lines), "pool_size": 2}
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    assert pool_problems(text, lines, announced, digest) == [
+        "pool: lines are not in canonical order (identifiers ascending, unique)"
+    ]
+    assert pool_problems(text, lines, announced, digest, identifiers_unique=True) == []
 
 
 def test_replacements_are_deterministic_and_follow_the_rules() -> None:

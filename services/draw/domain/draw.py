@@ -156,7 +156,9 @@ class Draw(Aggregate):
         digest = pool.digest
         # The snapshot must be the announced pool in canonical order, or the proof would
         # not verify: refuse to draw from anything else.
-        problems = pool_problems(pool.text, pool.lines, frozen.announcement, digest)
+        problems = pool_problems(
+            pool.text, pool.lines, frozen.announcement, digest, identifiers_unique=True
+        )
         if problems:
             raise InvalidDraw(f"the stored pool of draw {self.id} is unusable: {problems}")
         try:
