@@ -59,6 +59,9 @@ class ServiceSpec:
     # Aggregates whose events this service publishes (for the event catalogue).
     aggregates: Sequence[type] = ()
     domain_errors: Mapping[type[Exception], tuple[int, str]] = field(default_factory=dict)
+    # PostgreSQL settings for every connection of the service's pool, set at connection
+    # start (so they are also what RESET ALL returns to when the pool recycles one).
+    session_settings: Mapping[str, str] = field(default_factory=dict)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -68,10 +71,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def open_pool(settings: CommonSettings, max_size: int = 10) -> asyncpg.Pool:
-    """asyncpg pool with JSON codecs, for read models and service tables."""
+async def open_pool(
+    settings: CommonSettings, max_size: int = 10, session: Mapping[str, str] | None = None
+) -> asyncpg.Pool:
+    """asyncpg pool with JSON codecs, for read models and service tables; ``session`` are
+    PostgreSQL settings sent at connection start."""
     pool = await asyncpg.create_pool(
-        settings.database_url, min_size=1, max_size=max_size, init=_init_connection
+        settings.database_url,
+        min_size=1,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings=dict(session or {}),
     )
     assert pool is not None
     return pool
@@ -93,7 +103,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = await open_pool(settings)
+        pool = await open_pool(settings, session=spec.session_settings)
         application = await asyncio.to_thread(spec.application, settings)
         await migrate(pool, spec.name, [IDEMPOTENCY_DDL, *spec.read_model_ddl])
         nc = await connect(settings, f"ssj-{spec.name}")

@@ -34,6 +34,11 @@ SPEC = ServiceSpec(
         ConsumerSpec(name="results", source="results", handler=pool.apply_results),
     ],
     aggregates=[Draw],
+    # Freezing a pool keeps up to a million rows in a temporary table: in the session's
+    # own buffers rather than through the kernel (temp_buffers can only be chosen before
+    # a session first touches a temporary table, hence at connection start). Allocated
+    # only as used.
+    session_settings={"temp_buffers": "256MB"},
     domain_errors={
         PoolEmpty: (422, "Pool empty"),
         NoValidGroup: (422, "No valid inspector group"),
