@@ -220,18 +220,28 @@ def test_the_pool_follows_the_filters_and_the_full_list(
     assert f"\t西塞山 Café所{RUN}" in proof["pool"]
     assert pool_hash(lines) == proof["announcement"]["pool_hash"]
 
+    # Without a tag filter the pool is read in order from the canonical index; the 100 %
+    # list is added after it, and the snapshot is still in canonical order.
     flagged = stack.plan(
         [world["general"], world["key"]],
         pool={"region_prefixes": ["4203"], "flags": ["abnormal_operation"]},
+        full_list=[world["elsewhere"]],
         complaint_referral=True,
     )
-    pool = _pool_identifiers(stack.proof(stack.announce(flagged).json()["id"]))
-    assert set(pool) == set(world["flagged"])
+    proof = stack.proof(stack.announce(flagged).json()["id"])
+    pool = _pool_identifiers(proof)
+    assert pool == {**{i: "A" for i in world["flagged"]}, world["elsewhere"]: "*"}
+    lines = proof["pool"].split("\n")
+    assert lines == sort_pool(lines)
+    assert pool_hash(lines) == proof["announcement"]["pool_hash"]
 
     everyone = stack.plan([world["general"], world["key"]], complaint_referral=True)
-    pool = _pool_identifiers(stack.proof(stack.announce(everyone).json()["id"]))
+    proof = stack.proof(stack.announce(everyone).json()["id"])
+    pool = _pool_identifiers(proof)
     assert world["closed"] not in pool  # 注销 subjects are never in a pool
     assert set(world["plain"]) <= set(pool)
+    lines = proof["pool"].split("\n")
+    assert lines == sort_pool(pool_line(*split_line(line)) for line in lines)
 
 
 def test_a_batch_is_announced_once_and_executed_once(stack: Stack, world: dict[str, Any]) -> None:

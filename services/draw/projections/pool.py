@@ -33,6 +33,12 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS pool_subjects_region ON {schema}.pool_subjects (region_code)",
     "CREATE UNIQUE INDEX IF NOT EXISTS pool_subjects_identifier "
     "ON {schema}.pool_subjects (identifier)",
+    # The pool in canonical order with every column a frozen line needs (see freeze.py):
+    # freezing reads it as an index-only scan instead of sorting a million rows.
+    "CREATE INDEX IF NOT EXISTS pool_subjects_canonical "
+    'ON {schema}.pool_subjects (identifier COLLATE "C") '
+    "INCLUDE (subject_id, status, risk_class, region_code, supervising_unit, kind, industry, "
+    "abnormal_operation, serious_violation)",
     """CREATE TABLE IF NOT EXISTS {schema}.pool_inspectors (
         inspector_id uuid PRIMARY KEY, name text NOT NULL, department text NOT NULL,
         region_code text NOT NULL, categories jsonb NOT NULL, status text NOT NULL)""",
