@@ -98,7 +98,8 @@ FULL_LIST_ROWS = """
     FROM draw.pool_subjects WHERE identifier = ANY ($1::text[])
 """
 
-# The canonical lines, sorted once; units not in canonical form yet are mapped $1 → $2.
+# The canonical lines, in order (one pass where the pool is in order already); units not
+# in canonical form yet are mapped $1 → $2.
 # Hashed and stored in the same statement.
 SNAPSHOT = r"""
     WITH ordered AS (

@@ -17,8 +17,8 @@ from the stream at once. Writing ``g(s)`` for the value standing at position *s*
   for the latest such *r* (``r < s``, so following these links always ends).
 
 Targets rarely repeat (a few hundred in a stratum of thousands), so the two "latest
-earlier step with this target" lookups are one stable sort and one binary search, and the
-links are followed by pointer jumping.
+earlier step with this target" lookups are one sort of (target, step) keys and one binary
+search, and the links are followed by pointer jumping.
 """
 
 from __future__ import annotations
