@@ -23,16 +23,12 @@ search, and the links are followed by pointer jumping.
 
 from __future__ import annotations
 
-import hashlib
-import struct
-
 import numpy as np
 
 from services.draw.protocol import stream as reference
-from services.draw.protocol.stream import Stream
+from services.draw.protocol.stream import Stream, hash_blocks
 
 _TWO64 = 1 << 64
-_COUNTER = struct.Struct(">Q")
 # Below this many draws the reference loop is as fast; above 2⁶² the sort keys overflow.
 _SMALL = 256
 _KEY_LIMIT = 1 << 62
@@ -45,16 +41,9 @@ def sample(stream: Stream, n: int, k: int) -> list[int]:
     if k < _SMALL or n * k >= _KEY_LIMIT:
         return reference.sample(stream, n, k)
     left = stream._buffer[::-1]  # what is left of the current block, in stream order
-    kept = len(left)
+    kept = len(left)  # at most 3 < k: every draw past them needs new blocks
     blocks = -(-(k - kept) // 4)
-    start = hashlib.sha256(stream._prefix)
-    pack = _COUNTER.pack
-    digests = []
-    for c in range(stream._counter, stream._counter + blocks):
-        block = start.copy()
-        block.update(pack(c))
-        digests.append(block.digest())
-    hashed = np.frombuffer(b"".join(digests), dtype=">u8")
+    hashed = np.frombuffer(hash_blocks(stream, stream._counter, blocks), dtype=">u8")
     values = np.concatenate((np.array(left, dtype=np.uint64), hashed.astype(np.uint64)))[:k]
     if int(values.max()) >= _TWO64 - n:
         # A value that may need the exact rejection test (odds about k·n / 2⁶⁴): let the
@@ -84,10 +73,8 @@ def sample(stream: Stream, n: int, k: int) -> list[int]:
         link = jumped
     out = np.where(previous >= 0, link[np.maximum(previous, 0)], targets)
 
-    # Leave the stream where the reference would: after the last block used, with the
-    # rest of that block buffered.
-    used = max(0, -(-(k - kept) // 4))
-    rest = hashed[: 4 * used].tolist()[k - kept :] if used else left[k:]
-    stream._counter += used
-    stream._buffer = rest[::-1]
+    # Leave the stream where the reference would: after the last block, with the rest of
+    # that block buffered.
+    stream._counter += blocks
+    stream._buffer = hashed[k - kept :].tolist()[::-1]
     return out.tolist()

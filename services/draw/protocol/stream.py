@@ -47,6 +47,19 @@ class Stream:
                 return value % n
 
 
+def hash_blocks(stream: Stream, first: int, count: int) -> bytes:
+    """Blocks ``first … first + count − 1`` of the stream, concatenated (32 bytes each):
+    each continues one SHA-256 state of the prefix, so the prefix is hashed once."""
+    start = hashlib.sha256(stream._prefix)
+    pack = _COUNTER.pack
+    blocks = []
+    for c in range(first, first + count):
+        block = start.copy()
+        block.update(pack(c))
+        blocks.append(block.digest())
+    return b"".join(blocks)
+
+
 def sample(stream: Stream, n: int, k: int) -> list[int]:
     """``k`` distinct positions of ``0 … n−1`` in draw order (partial Fisher–Yates).
 
@@ -58,22 +71,14 @@ def sample(stream: Stream, n: int, k: int) -> list[int]:
     """
     if not 0 <= k <= n:
         raise ValueError(f"cannot draw {k} of {n}")
-    pack = _COUNTER.pack
-    prefix, counter = stream._prefix, stream._counter
+    counter = stream._counter
     values = stream._buffer[::-1]  # what is left of the current block, in stream order
     kept = len(values)
     hashed = 0  # blocks hashed here
 
-    start = hashlib.sha256(prefix)  # each block continues from the hashed prefix
-
     def more(count: int) -> None:
         nonlocal hashed
-        blocks = []
-        for c in range(counter + hashed, counter + hashed + count):
-            block = start.copy()
-            block.update(pack(c))
-            blocks.append(block.digest())
-        values.extend(struct.unpack(f">{4 * count}Q", b"".join(blocks)))
+        values.extend(struct.unpack(f">{4 * count}Q", hash_blocks(stream, counter + hashed, count)))
         hashed += count
 
     more(max(0, -(-(k - kept) // 4)))
