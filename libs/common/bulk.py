@@ -39,7 +39,7 @@ class BulkWriter(AbstractContextManager["BulkWriter"]):
         self.app = app
         self.staged = 0
         self._meta = event_metadata(app.service)
-        self._connection_cm: Any = app.recorder.datastore.get_connection()  # type: ignore[attr-defined]
+        self._connection_cm: Any = app.connection()
         self._conn: psycopg.Connection[Any] = self._connection_cm.__enter__()
         self._tx = self._conn.transaction()
         self._tx.__enter__()

@@ -131,9 +131,8 @@ class EventStoreApp(Application[UUID]):
     def _copy_events(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         """Insert many events in one transaction, locked as eventsourcing's own insert is
         (:meth:`lock_events_table`), by binary COPY."""
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
         try:
-            with datastore.get_connection() as conn, conn.transaction(), conn.cursor() as cur:
+            with self.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 self.lock_events_table(cur)
                 copy_stored(cur, self.events_sql, stored_events)
                 cur.execute(
@@ -147,6 +146,11 @@ class EventStoreApp(Application[UUID]):
             raise IntegrityError(str(exc)) from exc
         # Under the EXCLUSIVE lock nobody else takes numbers from the sequence.
         return list(range(last - len(stored_events) + 1, last + 1))
+
+    def connection(self) -> Any:
+        """A connection of the event store's pool (a context manager), for the queries and
+        writes eventsourcing has no call for."""
+        return self.recorder.datastore.get_connection()  # type: ignore[attr-defined]
 
     @property
     def events_sql(self) -> sql.Composable:
@@ -249,8 +253,7 @@ class EventStoreApp(Application[UUID]):
 
     def _select(self, query: sql.Composable, ids: Sequence[UUID]) -> list[Any]:
         rows: list[Any] = []
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        with datastore.get_connection() as conn, conn.cursor() as cur:
+        with self.connection() as conn, conn.cursor() as cur:
             for start in range(0, len(ids), BULK_CHUNK):
                 cur.execute(query, (list(ids[start : start + BULK_CHUNK]),))
                 rows.extend(cur.fetchall())
@@ -276,8 +279,7 @@ class EventStoreApp(Application[UUID]):
         query = sql.SQL(
             "SELECT originator_id FROM {} WHERE originator_version = 1 AND topic = %s"
         ).format(self.events_sql)
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        with datastore.get_connection() as conn, conn.cursor() as cur:
+        with self.connection() as conn, conn.cursor() as cur:
             cur.execute(query, (topic,))
             return [row["originator_id"] for row in cur.fetchall()]
 

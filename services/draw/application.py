@@ -86,7 +86,7 @@ class DrawApplication(EventStoreApp):
         raw = sql.SQL(
             "ALTER TABLE {}.pool_snapshots ALTER COLUMN lines SET STORAGE EXTERNAL"
         ).format(sql.Identifier(self.schema))
-        with self._connection() as conn, conn.transaction():
+        with self.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('draw.pool_snapshots'))")
             conn.execute(stmt)
             try:
@@ -95,9 +95,6 @@ class DrawApplication(EventStoreApp):
             except psycopg.errors.FeatureNotSupported:
                 log.warning("PostgreSQL has no lz4: pool snapshots are stored uncompressed")
                 conn.execute(raw)
-
-    def _connection(self) -> Any:
-        return self.recorder.datastore.get_connection()  # type: ignore[attr-defined]
 
     # -- secrets ----------------------------------------------------------------------
 
@@ -110,7 +107,7 @@ class DrawApplication(EventStoreApp):
 
     def has_pool(self, digest: str) -> bool:
         """Whether the frozen pool with this hash is stored."""
-        with self._connection() as conn:
+        with self.connection() as conn:
             row = conn.execute(
                 sql.SQL("SELECT 1 AS found FROM {}.pool_snapshots WHERE pool_hash = %s").format(
                     sql.Identifier(self.schema)
@@ -121,7 +118,7 @@ class DrawApplication(EventStoreApp):
 
     def load_pool(self, digest: str) -> FrozenPool:
         """The frozen pool with this hash."""
-        with self._connection() as conn:
+        with self.connection() as conn:
             row = conn.execute(
                 sql.SQL("SELECT lines FROM {}.pool_snapshots WHERE pool_hash = %s").format(
                     sql.Identifier(self.schema)
@@ -135,7 +132,7 @@ class DrawApplication(EventStoreApp):
     def look_up_subjects(self, identifiers: Sequence[str]) -> dict[str, tuple[str, str]]:
         """Subject id and name of drawn identifiers, from the draw's own projection of the
         registry (names as they stand when the draw is executed)."""
-        with self._connection() as conn:
+        with self.connection() as conn:
             rows = conn.execute(
                 "SELECT identifier, subject_id::text AS subject_id, name "
                 "FROM draw.pool_subjects WHERE identifier = ANY (%s)",
@@ -146,7 +143,7 @@ class DrawApplication(EventStoreApp):
     def store_announcement(self, announcement: Mapping[str, Any], names: Mapping[str, str]) -> str:
         """Keep the announcement under its hash (the event carries only the hash)."""
         digest = announcement_hash(announcement)
-        with self._connection() as conn:
+        with self.connection() as conn:
             conn.execute(
                 sql.SQL(
                     "INSERT INTO {}.announcements (announcement_hash, document, names) "
@@ -158,7 +155,7 @@ class DrawApplication(EventStoreApp):
 
     def frozen(self, draw: Draw) -> FrozenDraw:
         """The announcement, names and pool a draw's events point to by hash."""
-        with self._connection() as conn:
+        with self.connection() as conn:
             row = conn.execute(
                 sql.SQL(
                     "SELECT document, names FROM {}.announcements WHERE announcement_hash = %s"

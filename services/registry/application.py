@@ -206,19 +206,13 @@ class RegistryApplication(EventStoreApp):
         """For each of these subjects that exists: the version of its last event, and its
         read-model ``columns`` (JSON ones as text) if the read model has it at that version
         (else None, also when there is no read model: a bare event store). One query."""
-        events = self.events_sql
-        with self._connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             cur.execute("SELECT to_regclass('registry.subjects_view')")
             row = cur.fetchone()
-            if row is None or row[0] is None:
-                cur.execute(
-                    sql.SQL(
-                        "SELECT originator_id, max(originator_version) FROM {} "
-                        "WHERE originator_id = ANY (%s) GROUP BY originator_id"
-                    ).format(events),
-                    (ids,),
-                )
-                return {r[0]: (r[1], None) for r in cur.fetchall()}
+            has_view = row is not None and row[0] is not None
+        if not has_view:
+            return {key: (version, None) for key, version in self.versions(ids).items()}
+        with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             wanted = sql.SQL(", ").join(
                 sql.SQL("v.{}::text").format(sql.Identifier(c))
                 if c in JSON_COLUMNS
@@ -231,13 +225,10 @@ class RegistryApplication(EventStoreApp):
                     "JOIN LATERAL (SELECT max(originator_version) AS version FROM {} "
                     "WHERE originator_id = i.id) e ON e.version IS NOT NULL "
                     "LEFT JOIN registry.subjects_view v ON v.id = i.id"
-                ).format(wanted, events),
+                ).format(wanted, self.events_sql),
                 (ids,),
             )
             return {r[0]: (r[1], r[3:] if r[2] == r[1] else None) for r in cur.fetchall()}
-
-    def _connection(self) -> Any:
-        return self.recorder.datastore.get_connection()  # type: ignore[attr-defined]
 
     # -- history ---------------------------------------------------------------------------
 

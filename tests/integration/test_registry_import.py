@@ -375,7 +375,7 @@ def _project(app: RegistryApplication, identifiers: list[str]) -> None:
 
     from services.registry.projections.views import DDL, SUBJECT_COLUMNS
 
-    with app._connection() as conn:
+    with app.connection() as conn:
         for statement in DDL:
             conn.execute(statement.format(schema="registry"))
         for identifier in identifiers:
@@ -449,7 +449,7 @@ def test_list_fields_compare_as_postgresql_writes_them(app: RegistryApplication)
     from services.registry.imports.importer import _json_text
 
     for value in ([], ["SAMR"], ["SAMR", "TAX"], ["市场监管", "食品 经营"]):
-        with app._connection() as conn:
+        with app.connection() as conn:
             text = conn.execute("SELECT %s::jsonb::text AS t", (json.dumps(value),)).fetchone()
         assert text["t"] == _json_text(value)
 
