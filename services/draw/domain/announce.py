@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -17,6 +16,7 @@ from services.draw.protocol.canonical import (
     STRATA,
     field,
     pool_line,
+    pool_text_hash,
     sort_pool,
 )
 from services.draw.protocol.rfc3797 import MAX_POOL
@@ -67,7 +67,7 @@ class FrozenPool:
     @property
     def digest(self) -> str:
         """pool_hash of the lines."""
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        return pool_text_hash(self.text)
 
 
 # identifiers → {identifier: (subject_id, name)}: who the drawn subjects are, for the events

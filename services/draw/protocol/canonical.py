@@ -66,7 +66,12 @@ def sort_pool(lines: Iterable[str]) -> list[str]:
 
 def pool_hash(lines: Sequence[str]) -> str:
     """SHA-256 of the canonical pool (``lines`` already sorted)."""
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return pool_text_hash("\n".join(lines))
+
+
+def pool_text_hash(text: str) -> str:
+    """SHA-256 of the canonical pool text (the lines joined by LF)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def canonical_json(value: Any) -> bytes:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hashlib
 import itertools
 import json
 import sys
@@ -30,6 +29,7 @@ from services.draw.protocol.canonical import (
     announcement_hash,
     commitment,
     derive_seed,
+    pool_text_hash,
     split_line,
 )
 from services.draw.protocol.groups import Examiner, GroupDrawer, Target
@@ -124,7 +124,7 @@ def compute(
     announcement = proof["announcement"]
     if announcement.get("protocol") != PROTOCOL:
         raise ValueError(f"protocol {announcement.get('protocol')!r} is not {PROTOCOL}")
-    digest = digest or hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = digest or pool_text_hash(text)
     announced = announcement_hash(announcement)
     secret = bytes.fromhex(proof["secret"])
     seed = derive_seed(announced, secret, proof["entropy"])
@@ -279,7 +279,7 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
         text, lines = pool_of(proof)
     except ValueError as exc:
         return [f"pool: {exc}"]
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    digest = pool_text_hash(text)
     problems += pool_problems(text, lines, announcement, digest)
     try:
         secret = bytes.fromhex(proof.get("secret", ""))
