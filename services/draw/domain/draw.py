@@ -169,11 +169,9 @@ class Draw(Aggregate):
                 digest,
                 sampler=vectorised.sample,
             )
-        except NoValidGroup:
+        except NoValidGroup:  # a ValueError with its own answer (which rule failed)
             raise
-        except (
-            ValueError
-        ) as exc:  # what the announcement asks cannot be drawn (e.g. RFC 3797 limits)
+        except ValueError as exc:  # what the announcement asks cannot be drawn (RFC 3797 limits)
             raise InvalidDraw(f"draw {self.id} cannot be executed: {exc}") from exc
         self._executed(
             **self.context(),
