@@ -49,6 +49,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from libs.common.alarms import AlarmSlot
 from libs.common.bus import ensure_stream
 from libs.common.envelope import InboundEvent, parse_cloudevent
 from libs.common.faults import crash_point
@@ -225,6 +226,8 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
         self._expected = 1
         self.leadership = Leadership(settings.database_url, f"consumer:{self.durable}")
+        # Raised when the consumer cannot go on by itself (shown on /readyz, as a metric).
+        self.alarm = AlarmSlot(f"consumer:{self.durable}")
         self.handled_total = 0
         self.duplicates_total = 0  # redeliveries recognised and skipped
         self._max_links = _max_links()

@@ -1,12 +1,14 @@
-"""``/healthz`` (the process is alive) and ``/readyz`` (database, NATS, relay and consumer lag)."""
+"""``/healthz`` (the process is alive), ``/readyz`` (database, NATS, relay and consumer lag,
+standing alarms) and ``/metrics`` (Prometheus text format)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 router = APIRouter(tags=["health"])
 
@@ -17,9 +19,14 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database, NATS, relay and consumer lag")
+@router.get(
+    "/readyz",
+    summary="Readiness: database, NATS, relay and consumer lag, alarms",
+    responses={503: {"description": "Not ready: a check failed or an alarm stands"}},
+)
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when the database answers, NATS is connected and no lag exceeds the limit."""
+    """Ready when the database answers, NATS is connected, no lag exceeds the limit and no
+    relay or consumer has raised an alarm (each alarm is listed with where it stopped)."""
     state = request.app.state
     checks: dict[str, Any] = {}
     ready = True
@@ -43,7 +50,21 @@ async def readyz(request: Request) -> JSONResponse:
         else:
             worst = max([checks["relay_lag"], *checks["consumer_lag"].values()])
             ready = ready and worst <= request.app.state.settings.ready_max_lag
+    alarms = [
+        c.alarm.current.as_dict()
+        for c in [state.relay, *state.consumers]
+        if c.alarm.current is not None
+    ]
+    if alarms:
+        checks["alarms"] = alarms
+        ready = False
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,
     )
+
+
+@router.get("/metrics", summary="Prometheus metrics (ssj_stalled, ssj_retries, …)")
+async def metrics() -> Response:
+    """The process's metrics in the Prometheus text format, for alerting."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

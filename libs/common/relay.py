@@ -57,6 +57,7 @@ from opentelemetry.trace import (
     StatusCode,
 )
 
+from libs.common.alarms import AlarmSlot
 from libs.common.bus import ensure_stream
 from libs.common.envelope import _ENVELOPE_FIELDS, event_type, to_jsonable
 from libs.common.eventstore import EventStoreApp
@@ -309,6 +310,8 @@ class Relay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.leadership = Leadership(self.settings.database_url, f"relay:{self.stream}")
+        # Raised when the relay cannot go on by itself (shown on /readyz, as a metric).
+        self.alarm = AlarmSlot(f"relay:{self.stream}")
         self.published_total = 0
         self._kinds: dict[str, _Kind] = {}
         # Stored traceparent → (its context, its span context if valid).
