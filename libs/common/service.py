@@ -26,6 +26,7 @@ from libs.common.eventstore import EventStoreApp
 from libs.common.health import router as health_router
 from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
 from libs.common.idempotency import IdempotencyMiddleware
+from libs.common.openapi import install_openapi
 from libs.common.problems import install_problem_handlers
 from libs.common.relay import Relay
 from libs.common.settings import CommonSettings
@@ -160,6 +161,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
     app.include_router(health_router)
     for router in spec.routers:
         app.include_router(router)
+    install_openapi(app, [status for status, _ in spec.domain_errors.values()])
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
     return app
 
