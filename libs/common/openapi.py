@@ -4,8 +4,8 @@ Routes declare their own outcomes (200, 201, a 404 of their own). What the share
 can answer on any route is added here, from what each operation is, so no route can forget
 it: 401 and 403 where a bearer token is required (``security``), 413 where there is a
 request body (the body limit), 400, 409 and 422 on authenticated writes (the
-``Idempotency-Key``, optimistic concurrency, the service's domain errors), 404 where a path
-names a record, 409 and 428 where ``If-Match`` is read, and 422 wherever anything is
+``Idempotency-Key``, optimistic concurrency, a record the command names that does not exist,
+the service's domain errors), 404 where a path names a record, 409 and 428 where ``If-Match`` is read, and 422 wherever anything is
 validated. Every error answer is ``application/problem+json`` (RFC 9457) with the
 ``Problem`` schema, which is what :mod:`libs.common.problems` writes.
 """
@@ -72,7 +72,8 @@ def statuses_of(operation: Mapping[str, Any], method: str, domain: Iterable[int]
     if has_body or method in _WRITES:
         found.add(413)
     if secured and method in _WRITES:
-        found |= {400, 409, 422, *domain}
+        # A command may name a record that does not exist (AggregateNotFoundError: 404).
+        found |= {400, 404, 409, 422, *domain}
     if any(p.get("in") == "path" for p in parameters):
         found.add(404)
     if any(p.get("in") == "header" and p.get("name", "").lower() == "if-match" for p in parameters):
