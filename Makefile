@@ -4,12 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install run test unit integration e2e demo lint format clean bench-pipeline bench-import bench-draw
+.PHONY: help install run test unit integration e2e demo fuzz lint format clean bench-pipeline bench-import bench-draw
 
 help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
+	@echo "make fuzz   schemathesis against the registry as the office (SSJ_FUZZ_EXAMPLES per operation)"
 	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw"
 
 $(STAMP): pyproject.toml
@@ -35,6 +36,10 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
+
+# The same test as in `make test`, with more cases (at least 1,000 per service).
+fuzz: $(STAMP)
+	SSJ_FUZZ_EXAMPLES=$${SSJ_FUZZ_EXAMPLES:-100} $(PY) -m pytest -q tests/e2e/test_registry_fuzz.py
 
 demo: $(STAMP)
 	$(PY) -m tests.e2e.scenario
