@@ -104,6 +104,9 @@ def install_problem_handlers(
         async def _domain(
             request: Request, exc: Exception, status: int = status, title: str = title
         ) -> JSONResponse:
-            return problem_response(request, status, title, str(exc))
+            # A domain error may say which request field it is about (``errors``, as for
+            # validation failures) through a ``problem_extensions`` mapping.
+            extensions = getattr(exc, "problem_extensions", None) or {}
+            return problem_response(request, status, title, str(exc), **extensions)
 
         app.add_exception_handler(error_type, _domain)
