@@ -21,6 +21,8 @@ from libs.common.settings import CommonSettings
 
 ROLES = frozenset({"office", "operator", "inspector", "auditor"})
 ALGORITHM = "HS256"
+# How far in the future a token's iat / nbf may lie (clock skew between issuer and us).
+CLOCK_LEEWAY_SECONDS = 30
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -67,17 +69,30 @@ def issue_token(
 
 
 def decode_token(settings: CommonSettings, token: str) -> Principal:
-    """Verify signature, expiry and issuer; raise a 401 problem otherwise."""
+    """Verify signature, expiry and issuer; raise a 401 problem otherwise.
+
+    ``iat`` and ``nbf`` may lie up to :data:`CLOCK_LEEWAY_SECONDS` in the future: the
+    issuer's clock may run a little ahead of ours, and refusing a token it has just issued
+    helps no one. ``exp`` gets no leeway: it is the issuer's limit on the token's life.
+    """
     try:
         claims = jwt.decode(
             token,
             settings.jwt_secret,
             algorithms=[ALGORITHM],
             issuer=settings.jwt_issuer,
-            options={"require": ["sub", "exp", "iss"]},
+            leeway=CLOCK_LEEWAY_SECONDS,
+            # PyJWT's leeway would stretch exp as well; exp is checked strictly below.
+            options={"require": ["sub", "exp", "iss"], "verify_exp": False},
         )
     except jwt.PyJWTError as exc:
         raise Problem(401, "Unauthorized", f"invalid token: {exc}") from exc
+    try:
+        expires = int(claims["exp"])
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise Problem(401, "Unauthorized", "invalid token: claim 'exp' must be an integer") from exc
+    if expires <= time.time():
+        raise Problem(401, "Unauthorized", "invalid token: the token has expired")
     roles = claims.get("roles") or []
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         raise Problem(401, "Unauthorized", "claim 'roles' must be a list of strings")

@@ -11,7 +11,13 @@ import jwt
 import pytest
 from fastapi import Depends, FastAPI
 
-from libs.common.auth import Principal, decode_token, issue_token, require_roles
+from libs.common.auth import (
+    CLOCK_LEEWAY_SECONDS,
+    Principal,
+    decode_token,
+    issue_token,
+    require_roles,
+)
 from libs.common.problems import Problem, install_problem_handlers
 from libs.common.settings import CommonSettings
 
@@ -72,6 +78,28 @@ def test_untrustworthy_token_is_a_401_problem(token: str) -> None:
         decode_token(SETTINGS, token)
     assert raised.value.status == 401
     assert raised.value.title == "Unauthorized"
+
+
+def test_token_issued_a_few_seconds_in_the_future_is_accepted() -> None:
+    # The issuer's clock runs 2 s ahead of ours: its fresh token must not be a 401.
+    ahead = int(time.time()) + 2
+    principal = decode_token(SETTINGS, _raw_token(iat=ahead, nbf=ahead))
+    assert principal.sub == "u-1"
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+def test_token_valid_only_beyond_the_clock_leeway_is_rejected(claim: str) -> None:
+    later = int(time.time()) + CLOCK_LEEWAY_SECONDS + 60
+    with pytest.raises(Problem, match="not yet valid"):
+        decode_token(SETTINGS, _raw_token(**{claim: later}))
+
+
+def test_expiry_gets_no_leeway() -> None:
+    just_expired = _raw_token(exp=int(time.time()) - 1)
+    with pytest.raises(Problem, match="expired"):
+        decode_token(SETTINGS, just_expired)
+    with pytest.raises(Problem, match="integer"):
+        decode_token(SETTINGS, _raw_token(exp="soon"))
 
 
 def test_token_issued_with_a_past_expiry_is_rejected() -> None:
