@@ -2,25 +2,29 @@
 in stream order.
 
 For each batch, the handler's writes for every message and the consumer's processed
-position (``consumer_position``: consumer, stream, last stream sequence) are committed in
-one PostgreSQL transaction; only then is the batch acked (``AckPolicy.ALL``: one ack for
-the last message). A redelivered message (crash between commit and ack, ack lost, NATS
-restart) finds its sequence already recorded and is skipped.
+position (:mod:`libs.common.positions`: consumer, stream, last stream sequence and its
+event id) are committed in one PostgreSQL transaction; only then is the batch acked
+(``AckPolicy.ALL``: one ack for the last message). A redelivered message (crash between
+commit and ack, ack lost, NATS restart) finds its sequence already recorded and is skipped.
 
 The position in PostgreSQL, not JetStream's delivery state, decides where delivery
-resumes: at start, after a handler error, and whenever a message arrives ahead of the next
-expected sequence (an earlier one is still out with a dead or slow delivery), the durable
-consumer is re-created to start right after the committed position. So a later event is
-never applied before an earlier one, and none is skipped. Among replicas of a service, one
-process leads each consumer (:mod:`libs.common.leader`); the others stand by.
+resumes: at start, after any failure, and whenever a message arrives other than the next
+expected sequence, the durable consumer is re-created to start right after the committed
+position. So a later event is never applied before an earlier one, and none is skipped.
+Delivery itself (pipelined pull requests on the consumer's own inbox) is
+:mod:`libs.common.delivery`.
 
-Delivery is pipelined. Messages arrive on a subscription of this consumer's own inbox and
-are parsed there, as they arrive, while the previous batch is still in PostgreSQL; the
-next pull request goes out as soon as a batch is taken. A batch is what one pull request
-brought (``SSJ_CONSUMER_BATCH`` messages when the stream has them, fewer at its end), or,
-once the stream is drained and the consumer waits on a long poll, whatever has arrived.
-At most two batches are unacked at any time (one being applied, one arriving), well under
-the consumer's ``max_ack_pending``, so the server never holds a request back.
+Among replicas of a service, one process leads each consumer (:mod:`libs.common.leader`);
+the others stand by. Once the lock is taken, no failure ends the loop: everything is
+retried with backoff (:mod:`libs.common.retrying`). The leader verifies its lease before
+every batch and again inside the batch's transaction, so a leader cut off from the lock
+cannot commit. A loop that ends anyway gives the lock up and raises the alarm
+``consumer_stopped``.
+
+Before delivering, the consumer checks that the stream still holds the event it applied
+last; a stream that went backwards (restored, recreated, lost acknowledged messages)
+raises the alarm ``stream_went_backwards`` instead of skipping the messages that reuse its
+sequences, until an operator resets the position (:meth:`Consumer.reset_position`).
 
 Process-wide: the first consumer to start sets the cyclic garbage collector up for
 consumers (:func:`tune_gc`).
@@ -31,60 +35,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import asyncpg
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
-from opentelemetry import trace
-from opentelemetry.sdk.trace import SpanLimits
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from libs.common import consumer_spans as spans
+from libs.common import positions
 from libs.common.alarms import AlarmSlot
-from libs.common.bus import ensure_stream
-from libs.common.envelope import InboundEvent, parse_cloudevent
+from libs.common.bus import ensure_stream_exists
+from libs.common.consumer_spans import BatchHandler, Handler
+from libs.common.delivery import LONG_POLL_SECONDS, Delivery, PullDelivery, PullFailed
+from libs.common.envelope import InboundEvent
 from libs.common.faults import crash_point
-from libs.common.leader import Leadership
+from libs.common.leader import Leadership, LeadershipLost
+from libs.common.positions import OutOfOrder, StreamWentBackwards
+from libs.common.retrying import TRANSIENT_MAX_SECONDS, EventFailed, Retrying
 from libs.common.settings import CommonSettings
-from libs.common.tracing import context_from_headers, tracer
+
+__all__ = [
+    "LONG_POLL_SECONDS",
+    "BatchHandler",
+    "Consumer",
+    "Handler",
+    "OutOfOrder",
+    "PullFailed",
+    "StreamWentBackwards",
+    "tune_gc",
+]
 
 log = logging.getLogger(__name__)
-_tracer = tracer("ssj.consumer")
 
-Handler = Callable[[asyncpg.Connection, InboundEvent], Awaitable[None]]
-# For bulk read models: one call per batch (e.g. one COPY and one INSERT … SELECT).
-BatchHandler = Callable[[asyncpg.Connection, list[InboundEvent]], Awaitable[None]]
-
-POSITION_DDL = """
-CREATE TABLE IF NOT EXISTS {schema}.consumer_position (
-    consumer text NOT NULL,
-    stream text NOT NULL,
-    stream_seq bigint NOT NULL,
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, stream)
+# Failures that say nothing about the event being applied: the database or the lock went
+# away, or delivery went wrong. They are retried without blaming the event.
+_TRANSIENT: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.TransactionRollbackError,
+    LeadershipLost,
+    OutOfOrder,
 )
-"""
 
-# A long poll (the stream is drained) lasts this long on the server; a pull request that
-# has had no answer this long after its expiry is taken for lost (NATS restarted, the
-# consumer was deleted) and the consumer is re-created.
-LONG_POLL_SECONDS = 5.0
-LOST_AFTER_SECONDS = 10.0
-# How long _take waits for messages before returning to the loop (leadership checks).
-IDLE_SECONDS = 1.0
-# Pull-request outcomes that only mean "nothing more for this request".
-_ENDED = {"404", "408"}
-_ENDED_409 = ("Leadership Change", "Server Shutdown")
-
+BACKWARDS = "stream_went_backwards"
+STOPPED = "consumer_stopped"
 
 # Young-generation threshold of the cyclic garbage collector once consumers run (CPython's
 # default is 700 allocations).
@@ -120,80 +120,6 @@ def tune_gc() -> None:
     gc.set_threshold(max(gen0, GC_GEN0_THRESHOLD), gen1, gen2)
 
 
-class OutOfOrder(Exception):
-    """A message skipped ahead of the committed position (an earlier one is missing)."""
-
-
-class PullFailed(Exception):
-    """JetStream answered a pull request with an error status, or did not answer at all."""
-
-
-class _Delivery:
-    """One message as received: stream sequence, parsed event (or why it did not parse),
-    the producer's trace context (W3C headers) and the subject to ack it on.
-
-    Messages wait here while the batch before them is applied, long enough for Python's
-    garbage collector to promote them; so a delivery keeps no more than it needs (not the
-    NATS message, not its header dictionary).
-    """
-
-    __slots__ = ("event", "reply", "stream_seq", "traceparent", "tracestate")
-
-    def __init__(
-        self,
-        stream_seq: int,
-        event: InboundEvent | Exception,
-        headers: Mapping[str, str] | None,
-        reply: str = "",
-    ) -> None:
-        self.stream_seq = stream_seq
-        self.event = event
-        self.traceparent = headers.get("traceparent") if headers else None
-        self.tracestate = headers.get("tracestate") if headers else None
-        self.reply = reply
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The trace-context headers the message came with."""
-        headers = {}
-        if self.traceparent is not None:
-            headers["traceparent"] = self.traceparent
-            if self.tracestate is not None:
-                headers["tracestate"] = self.tracestate
-        return headers
-
-
-class _Pull:
-    """The one outstanding pull request."""
-
-    __slots__ = ("asked", "delivered", "long_poll", "lost_at", "token")
-
-    def __init__(self, token: str, asked: int, long_poll: bool, lost_at: float) -> None:
-        self.token = token
-        self.asked = asked
-        self.delivered = 0
-        self.long_poll = long_poll
-        self.lost_at = lost_at
-
-
-def _stream_seq(msg: Msg) -> int:
-    """Stream sequence from the ack subject: ``$JS.ACK.<stream>.<consumer>.<delivered>.
-    <stream seq>.…`` (9 tokens), or with domain and account hash (11 or 12 tokens)."""
-    tokens = (msg.reply or "").split(".")
-    if tokens[:2] == ["$JS", "ACK"]:
-        if len(tokens) == 9:
-            return int(tokens[5])
-        if len(tokens) >= 11:
-            return int(tokens[7])
-    return int(msg.metadata.sequence.stream)  # raises NotJSMessageError
-
-
-def _max_links() -> int | None:
-    """How many links the SDK keeps on a span (OTEL_SPAN_LINK_COUNT_LIMIT, 128 by
-    default; None: unlimited). It keeps the last ones given."""
-    return SpanLimits().max_links
-
-
 class Consumer:
     """Feeds one source service's stream into one handler of the consuming service."""
 
@@ -224,23 +150,27 @@ class Consumer:
         self.durable = f"{schema}-{name}"
         self.batch = max(1, settings.consumer_batch)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._expected = 1
-        self.leadership = Leadership(settings.database_url, f"consumer:{self.durable}")
+        self._subscribed = False
+        self.leadership = Leadership(
+            settings.database_url,
+            f"consumer:{self.durable}",
+            lease_seconds=settings.leader_lease_seconds,
+        )
         # Raised when the consumer cannot go on by itself (shown on /readyz, as a metric).
         self.alarm = AlarmSlot(f"consumer:{self.durable}")
+        self.retrying = Retrying(
+            self.alarm,
+            self.stream,
+            attempts=settings.consumer_poison_attempts,
+            initial=settings.consumer_retry_seconds,
+            maximum=settings.consumer_retry_max_seconds,
+        )
         self.handled_total = 0
         self.duplicates_total = 0  # redeliveries recognised and skipped
-        self._max_links = _max_links()
-        # Delivery state, replaced at every (re)subscription.
-        self._inbox_sub: Subscription | None = None
-        self._inbox = ""
-        self._generation = 0
-        self._tokens = 0
-        self._buffer: deque[_Delivery] = deque()
-        self._pull: _Pull | None = None
-        self._drained = False  # the last pull request found nothing: long-poll next
-        self._failure: str | None = None
-        self._arrived = asyncio.Event()
+        self._max_links = spans.max_links()
+        self._delivery = PullDelivery(js, self.stream, self.durable, self.batch)
 
     async def setup(self) -> None:
         """Create the position table and the source stream (if its owner is not up yet).
@@ -248,35 +178,44 @@ class Consumer:
         The durable consumer itself is (re)created by the leading process when it starts.
         """
         async with self.pool.acquire() as conn:
-            await conn.execute(POSITION_DDL.format(schema=self.schema))
-        await ensure_stream(self.js, self.settings, self.source)
+            await conn.execute(positions.POSITION_DDL.format(schema=self.schema))
+        await ensure_stream_exists(self.js, self.settings, self.source)
 
     async def _committed(self) -> int:
-        async with self.pool.acquire() as conn:
-            value = await conn.fetchval(
-                f"""SELECT stream_seq FROM {self.schema}.consumer_position
-                    WHERE consumer = $1 AND stream = $2""",
-                self.durable,
-                self.stream,
-            )
-        return int(value or 0)
+        return (await positions.committed(self.pool, self.schema, self.durable, self.stream))[0]
 
     @property
-    def _nc(self) -> NATS:
-        # Pull requests and the inbox subscription use the JetStream context's connection.
-        nc: NATS = self.js._nc
-        return nc
+    def running(self) -> bool:
+        """True while the loop runs (leading or standing by)."""
+        return self._task is not None and not self._task.done()
 
     async def _resubscribe(self) -> None:
-        """(Re)create the durable consumer to deliver from just after the committed position.
+        """(Re)create the durable consumer to deliver from just after the committed position,
+        once the stream is known to still hold what was applied.
 
         Whatever the previous consumer had delivered but not seen acked is forgotten (and
         what this process had received of it is dropped), so nothing can come back later
         out of order.
         """
-        await self._close_inbox()
-        info = await self.js.stream_info(self.stream)
-        start = max(await self._committed() + 1, int(info.state.first_seq or 1))
+        await self._delivery.close()
+        self._subscribed = False
+        position, event_id = await positions.committed(
+            self.pool, self.schema, self.durable, self.stream
+        )
+        try:
+            first, _ = await positions.check_stream(self.js, self.stream, position, event_id)
+        except StreamWentBackwards as exc:
+            self.alarm.raise_(
+                BACKWARDS,
+                f"{exc}. Nothing more is applied (流序号回退). Restore the read model with "
+                "the stream, or rebuild it, then reset this consumer's position "
+                "(Consumer.reset_position / the CLI)",
+                **exc.details,
+            )
+            raise
+        if self.alarm.current is not None and self.alarm.current.reason == BACKWARDS:
+            self.alarm.clear()
+        start = max(position + 1, first or 1)
         with contextlib.suppress(NotFoundError):
             await self.js.delete_consumer(self.stream, self.durable)
         await self.js.add_consumer(
@@ -293,144 +232,33 @@ class Consumer:
                 max_ack_pending=self.batch * 3,
             ),
         )
-        await self._open_inbox()
+        await self._delivery.open()
         self._expected = start
-
-    async def _open_inbox(self) -> None:
-        self._generation += 1
-        generation = self._generation
-        self._inbox = self._nc.new_inbox()
-        self._buffer = deque()
-        self._pull = None
-        self._drained = False
-        self._failure = None
-
-        async def on_message(msg: Msg) -> None:
-            if generation == self._generation:
-                self._receive(msg)
-
-        self._inbox_sub = await self._nc.subscribe(f"{self._inbox}.*", cb=on_message)
-
-    async def _close_inbox(self) -> None:
-        self._generation += 1  # late callbacks of the old subscription are ignored
-        self._buffer = deque()
-        self._pull = None
-        if self._inbox_sub is not None:
-            with contextlib.suppress(Exception):
-                await self._inbox_sub.unsubscribe()
-            self._inbox_sub = None
-
-    def _receive(self, msg: Msg) -> None:
-        """Every message on the inbox: a delivery (parsed right away, while the batch
-        before it is in PostgreSQL) or a status answering a pull request."""
-        headers = msg.headers
-        data = msg.data
-        if data or not headers or "Status" not in headers:
-            reply = msg.reply
-            try:  # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.… (_stream_seq)
-                tokens = reply.split(".")
-                seq = int(tokens[5]) if len(tokens) == 9 and tokens[0] == "$JS" else -1
-                if seq < 0:
-                    seq = _stream_seq(msg)
-            except Exception:
-                log.warning("consumer %s: ignoring a message without an ack subject", self.durable)
-                return
-            try:
-                event: InboundEvent | Exception = parse_cloudevent(data, self.stream, seq)
-            except Exception as exc:  # raised when the batch is applied, as a handler error
-                event = exc
-            self._buffer.append(_Delivery(seq, event, headers, reply))
-            pull = self._pull
-            if pull is not None:
-                pull.delivered += 1
-                if pull.delivered >= pull.asked:
-                    self._end_pull(pull)
-                elif pull.long_poll or len(self._buffer) >= self.batch:
-                    self._arrived.set()
-            return
-        status = headers["Status"]
-        if status == "100":  # idle heartbeat or flow control: not asked for, nothing to do
-            return
-        pull = self._pull
-        if pull is None or msg.subject != f"{self._inbox}.{pull.token}":
-            return  # the answer to a request given up on
-        description = str(headers.get("Description", ""))
-        if status not in _ENDED and not (status == "409" and description in _ENDED_409):
-            self._failure = f"{status} {description}".strip()
-        self._end_pull(pull)
-
-    def _end_pull(self, pull: _Pull) -> None:
-        self._pull = None
-        self._drained = pull.delivered == 0
-        self._arrived.set()
-
-    async def _request(self) -> None:
-        """Ask for the next batch unless a request is out or a batch is already here.
-
-        Asks for no more than fills one batch, so with the batch being applied at most two
-        are unacked. A drained stream gets a long poll, whose first message ends the wait.
-        """
-        pull = self._pull
-        if pull is not None:
-            if time.monotonic() < pull.lost_at:
-                return
-            self._pull = None
-            raise PullFailed(f"no answer to pull request {pull.token} of {self.durable}")
-        wanted = self.batch - len(self._buffer)
-        if wanted <= 0:
-            return
-        self._tokens += 1
-        token = str(self._tokens)
-        request: dict[str, Any] = {"batch": wanted}
-        if self._drained:
-            request["expires"] = int(LONG_POLL_SECONDS * 1e9)
-            lost_at = time.monotonic() + LONG_POLL_SECONDS + LOST_AFTER_SECONDS
-        else:
-            request["no_wait"] = True
-            lost_at = time.monotonic() + LOST_AFTER_SECONDS
-        self._pull = _Pull(token, wanted, self._drained, lost_at)
-        await self._nc.publish(
-            f"{self.js._prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}",
-            json.dumps(request).encode(),
-            reply=f"{self._inbox}.{token}",
-        )
-
-    def _ready(self) -> bool:
-        buffered = len(self._buffer)
-        if buffered >= self.batch:
-            return True
-        return buffered > 0 and (self._pull is None or self._pull.long_poll)
-
-    async def _take(self) -> list[_Delivery]:
-        """The next batch, or [] after IDLE_SECONDS without one."""
-        deadline = time.monotonic() + IDLE_SECONDS
-        while True:
-            if self._failure is not None and not self._buffer:
-                failure, self._failure = self._failure, None
-                raise PullFailed(f"pull request of {self.durable} failed: {failure}")
-            await self._request()
-            if self._ready():
-                buffer = self._buffer
-                taken = [buffer.popleft() for _ in range(min(self.batch, len(buffer)))]
-                await self._request()  # the next batch arrives while this one is applied
-                return taken
-            now = time.monotonic()
-            wait = deadline - now
-            if self._pull is not None:
-                wait = min(wait, self._pull.lost_at - now)
-            if wait <= 0:
-                return []
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), wait)
+        self._subscribed = True
 
     def start(self) -> None:
         """Run the fetch loop in the background."""
         tune_gc()
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.durable}")
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """The loop ended: give the lock up at once, and say so unless asked to stop."""
+        self.leadership.abandon()
+        if self._stopping:
+            return
+        error = None if task.cancelled() else task.exception()
+        self.alarm.raise_(
+            STOPPED,
+            "the consumer's loop ended; it applies nothing until the service restarts",
+            stream=self.stream,
+            error=repr(error) if error else "cancelled",
+        )
 
     async def stop(self) -> None:
         """Stop fetching; unacked messages are delivered again to the next run."""
+        self._stopping = True
         if self._task:
             # A cancellation can be lost: Python 3.11's asyncio.wait_for (inside every
             # nats-py request) returns the result when it arrives together with the cancel.
@@ -440,39 +268,72 @@ class Consumer:
                 await asyncio.wait({self._task}, timeout=0.2)
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self._close_inbox()
+        await self._delivery.close()
         await self.leadership.release()
 
     async def lag(self) -> int:
-        """Messages in the source stream not yet applied (committed) by this consumer."""
+        """Messages in the source stream not yet applied (committed) by this consumer; never
+        0 while the stream is behind the committed position or went backwards."""
         info = await self.js.stream_info(self.stream)
-        return max(0, int(info.state.last_seq or 0) - await self._committed())
+        last = int(info.state.last_seq or 0)
+        position = await self._committed()
+        current = self.alarm.current
+        if last < position or (current is not None and current.reason == BACKWARDS):
+            return max(1, abs(position - last))
+        return last - position
+
+    async def reset_position(self, to: int) -> int:
+        """Set this consumer's position to stream sequence ``to`` (the read model holds the
+        stream up to it; 0 to rebuild from the start); returns the previous position.
+
+        For an operator, after a stream went backwards: restore or rebuild the read model,
+        then reset. The leader resumes from ``to + 1`` at its next retry.
+        """
+        previous = await positions.reset_position(
+            self.pool, self.js, self.schema, self.durable, self.stream, to
+        )
+        self._subscribed = False
+        log.warning("consumer %s: position reset from %s to %s", self.durable, previous, to)
+        return previous
 
     async def _run(self) -> None:
-        await self.leadership.acquire()
-        await self._resubscribe()
         while True:
             try:
-                if not self.leadership.held:  # lost the lock's connection: let another lead
+                if not self.leadership.held:  # lost the lock (or never had it): stand by
+                    await self._delivery.close()
+                    self._subscribed = False
                     await self.leadership.acquire()
+                if not self._subscribed:
                     await self._resubscribe()
                 await self._run_batch()
+                self.retrying.ok()
+                continue
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception(
-                    "consumer %s failed; resuming from the committed position", self.durable
-                )
-                await asyncio.sleep(1.0)
-                with contextlib.suppress(Exception):
-                    await self._resubscribe()
+            except LeadershipLost as exc:
+                log.warning("consumer %s: %s; standing by", self.durable, exc)
+                self.leadership.abandon()
+                delay = 0.0
+            except EventFailed as exc:
+                delay = self.retrying.event_failed(exc)
+            except StreamWentBackwards:
+                self.alarm.retried()
+                delay = min(self.retrying.maximum, TRANSIENT_MAX_SECONDS)
+            except Exception as exc:
+                delay = self.retrying.failed(exc)
+            self._subscribed = False
+            await asyncio.sleep(delay)
 
     async def _run_batch(self) -> None:
-        deliveries = await self._take()
+        deliveries = await self._delivery.take()
+        if not await self.leadership.verify():
+            raise LeadershipLost(f"{self.leadership.name}: the lock is no longer held")
         if not deliveries:
             return
         first = deliveries[0].stream_seq
-        if first > self._expected:
+        if first != self._expected:
+            # Ahead: an earlier message is still out. Behind: a redelivery, or a stream
+            # that went backwards (the resubscription checks).
             log.warning(
                 "consumer %s: got stream seq %s while expecting %s; resubscribing",
                 self.durable,
@@ -481,42 +342,63 @@ class Consumer:
             )
             await self._resubscribe()
             return
-        await self._apply(deliveries)
-        self._expected = max(self._expected, deliveries[-1].stream_seq + 1)
+        await self._apply_isolating(deliveries)
+        self._expected = deliveries[-1].stream_seq + 1
         crash_point("consumer.after_commit")
         # AckPolicy.ALL: acking the last message acknowledges the whole batch.
-        await self._nc.publish(deliveries[-1].reply, b"+ACK")
+        await self._delivery.ack(deliveries[-1])
 
-    async def handle(self, body: bytes, headers: dict[str, str] | None, stream_seq: int) -> bool:
+    async def _apply_isolating(self, deliveries: list[Delivery]) -> None:
+        """Apply a batch; when it fails on an event, apply its events one at a time, so
+        those before the bad one are applied and the failure names the bad one alone."""
+        if len(deliveries) > 1 and deliveries[0].stream_seq == self.retrying.suspect:
+            await self._apply_alone(deliveries[0])
+            deliveries = deliveries[1:]
+        try:
+            await self._apply(deliveries, leading=True)
+        except _TRANSIENT:
+            raise
+        except Exception as exc:
+            if len(deliveries) == 1:
+                raise EventFailed(deliveries[0], exc) from exc
+            log.warning(
+                "consumer %s: a batch of %s failed (%s); applying its events one by one",
+                self.durable,
+                len(deliveries),
+                exc,
+            )
+            for delivery in deliveries:
+                await self._apply_alone(delivery)
+        self.retrying.applied(deliveries[-1].stream_seq)
+
+    async def _apply_alone(self, delivery: Delivery) -> None:
+        try:
+            await self._apply([delivery], leading=True)
+        except _TRANSIENT:
+            raise
+        except Exception as exc:
+            raise EventFailed(delivery, exc) from exc
+
+    async def handle(self, body: bytes, headers: Mapping[str, str] | None, stream_seq: int) -> bool:
         """Apply one message unless its sequence is already recorded; True if applied."""
         return await self.apply([(body, headers, stream_seq)]) == 1
 
-    async def apply(self, batch: list[tuple[bytes, dict[str, str] | None, int]]) -> int:
+    async def apply(self, batch: Sequence[tuple[bytes, Mapping[str, str] | None, int]]) -> int:
         """Apply a batch of (body, headers, stream sequence) in one transaction: each
         message newer than the committed position, in order, then the new position.
         Returns how many were applied."""
-        deliveries = []
-        for body, headers, stream_seq in batch:
-            try:
-                event: InboundEvent | Exception = parse_cloudevent(body, self.stream, stream_seq)
-            except Exception as exc:
-                event = exc
-            deliveries.append(_Delivery(stream_seq, event, headers))
-        return await self._apply(deliveries)
+        return await self._apply(
+            [Delivery(seq, body, self.stream, headers) for body, headers, seq in batch]
+        )
 
-    async def _apply(self, deliveries: Sequence[_Delivery]) -> int:
+    async def _apply(self, deliveries: Sequence[Delivery], leading: bool = False) -> int:
         """One transaction per batch rather than per message keeps the read model fast
         under bulk imports; a failure (a handler's, or a message that does not parse) rolls
-        the whole batch back, position included."""
+        the whole batch back, position included. ``leading``: commit only while this
+        process still holds the consumer's lock."""
         async with self.pool.acquire() as conn, conn.transaction():
-            last = await conn.fetchval(
-                f"""SELECT stream_seq FROM {self.schema}.consumer_position
-                    WHERE consumer = $1 AND stream = $2 FOR UPDATE""",
-                self.durable,
-                self.stream,
-            )
-            position = int(last or 0)
-            fresh: list[_Delivery] = []
+            position = await positions.lock(conn, self.schema, self.durable, self.stream)
+            fresh: list[Delivery] = []
             events: list[InboundEvent] = []
             for delivery in deliveries:
                 stream_seq = delivery.stream_seq
@@ -531,77 +413,27 @@ class Consumer:
                 fresh.append(delivery)
                 events.append(event)
                 position = stream_seq
-            if self.batch_handler is not None and fresh:
-                await self._apply_batch(conn, fresh, events)
+            if self.batch_handler is not None:
+                if fresh:
+                    await spans.apply_batch(
+                        self.batch_handler,
+                        conn,
+                        self.source,
+                        self.durable,
+                        fresh,
+                        events,
+                        self._max_links,
+                    )
             else:
+                assert self.handler is not None
                 for delivery, event in zip(fresh, events, strict=True):
-                    await self._apply_one(conn, event, delivery)
+                    await spans.apply_one(self.handler, conn, self.durable, event, delivery)
             applied = len(fresh)
             if applied:
-                await conn.execute(
-                    f"""INSERT INTO {self.schema}.consumer_position (consumer, stream, stream_seq)
-                        VALUES ($1, $2, $3)
-                        ON CONFLICT (consumer, stream) DO UPDATE
-                        SET stream_seq = EXCLUDED.stream_seq, updated_at = now()""",
-                    self.durable,
-                    self.stream,
-                    position,
+                if leading:
+                    await self.leadership.check_held_on(conn)
+                await positions.store(
+                    conn, self.schema, self.durable, self.stream, position, events[-1].id
                 )
         self.handled_total += applied
         return applied
-
-    def _links(self, fresh: list[_Delivery]) -> list[Link]:
-        """Links to the messages' publish spans. The SDK keeps only the last
-        ``max_links`` links given to a span, so only those are built."""
-        limit = len(fresh) if self._max_links is None else self._max_links
-        links: list[Link] = []
-        for delivery in reversed(fresh):
-            if len(links) >= limit:
-                break
-            if delivery.traceparent is None:
-                continue
-            context = trace.get_current_span(context_from_headers(delivery.headers))
-            span_context = context.get_span_context()
-            if span_context.is_valid:
-                links.append(Link(span_context))
-        links.reverse()
-        return links
-
-    async def _apply_batch(
-        self, conn: asyncpg.Connection, fresh: list[_Delivery], events: list[InboundEvent]
-    ) -> None:
-        # One span for the batch, linked to the messages' publish spans (the OpenTelemetry
-        # convention for batch consumption).
-        with _tracer.start_as_current_span(
-            f"consume {self.source} batch", kind=SpanKind.CONSUMER, links=self._links(fresh)
-        ) as span:
-            span.set_attribute("messaging.system", "nats")
-            span.set_attribute("messaging.consumer.group.name", self.durable)
-            span.set_attribute("messaging.batch.message_count", len(fresh))
-            assert self.batch_handler is not None
-            try:
-                await self.batch_handler(conn, events)
-            except Exception as exc:
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR))
-                raise
-
-    async def _apply_one(
-        self, conn: asyncpg.Connection, event: InboundEvent, delivery: _Delivery
-    ) -> None:
-        with _tracer.start_as_current_span(
-            f"consume {event.service}.{event.name}",
-            context=context_from_headers(delivery.headers),
-            kind=SpanKind.CONSUMER,
-        ) as span:
-            span.set_attribute("messaging.system", "nats")
-            span.set_attribute("messaging.consumer.group.name", self.durable)
-            span.set_attribute("messaging.message.id", event.id)
-            span.set_attribute("messaging.nats.stream_sequence", event.stream_seq)
-            assert self.handler is not None
-            try:
-                await self.handler(conn, event)
-            except Exception as exc:
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR))
-                raise

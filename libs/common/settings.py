@@ -38,6 +38,15 @@ class CommonSettings(BaseSettings):
     relay_batch: int = Field(default=5000, validation_alias="SSJ_RELAY_BATCH")
     relay_idle_seconds: float = Field(default=0.2, validation_alias="SSJ_RELAY_IDLE_SECONDS")
     consumer_batch: int = Field(default=2000, validation_alias="SSJ_CONSUMER_BATCH")
+    # An event a consumer cannot apply is retried after 1 s, doubling to this many seconds;
+    # after this many attempts it is reported (alarm poison_event) and retried on.
+    consumer_retry_seconds: float = Field(default=1.0, validation_alias="SSJ_CONSUMER_RETRY")
+    consumer_retry_max_seconds: float = Field(
+        default=60.0, validation_alias="SSJ_CONSUMER_RETRY_MAX"
+    )
+    consumer_poison_attempts: int = Field(default=5, validation_alias="SSJ_CONSUMER_ATTEMPTS")
+    # A relay or consumer leader that vanishes or is cut off loses its lock after this long.
+    leader_lease_seconds: float = Field(default=15.0, validation_alias="SSJ_LEADER_LEASE")
     stream_replicas: int = Field(default=1, validation_alias="SSJ_STREAM_REPLICAS")
     # JetStream drops a re-published message whose Nats-Msg-Id it saw within this window.
     dedupe_window_seconds: float = Field(default=3600.0, validation_alias="SSJ_DEDUPE_WINDOW")

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from libs.common import consumer as consumer_module
+from libs.common import consumer_spans
 from libs.common.bus import ensure_stream
 from libs.common.consumer import LONG_POLL_SECONDS, BatchHandler, Consumer, OutOfOrder
 from libs.common.envelope import InboundEvent, InvalidCloudEvent
@@ -366,7 +366,7 @@ async def test_one_consumer_span_per_batch_linked_to_each_publish_span(
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(consumer_module, "_tracer", provider.get_tracer("ssj.consumer"))
+    monkeypatch.setattr(consumer_spans, "_tracer", provider.get_tracer("ssj.consumer"))
     batches: list[list[int]] = []
     consumer = batch_consumer(
         infra, nc, pool, "spans", SOURCE, recording_batch_handler(batches), batch=10
@@ -376,7 +376,7 @@ async def test_one_consumer_span_per_batch_linked_to_each_publish_span(
     def publish_span(seq: int) -> str:
         return f"00-{seq:032x}-{seq:016x}-01"
 
-    deliveries = []
+    deliveries: list[Delivery] = []
     for seq in range(1, 6):
         body, _, _ = await message(nc, source, seq)
         deliveries.append((body, {"traceparent": publish_span(seq), "Nats-Msg-Id": "x"}, seq))
