@@ -1,4 +1,17 @@
-"""NATS JetStream connection and the per-service streams (``SSJ_<SERVICE>``)."""
+"""NATS JetStream connection and the per-service streams (``SSJ_<SERVICE>``).
+
+Only the owning service (its relay) creates or updates its stream's configuration
+(:func:`ensure_stream`); a consuming service that starts first only creates a missing one
+(:func:`ensure_stream_exists`) and never rewrites an existing one with its own settings
+(say, another duplicate window, or fewer replicas).
+
+Durability: JetStream acknowledges a message before it is synced to disk, and syncs every
+``sync_interval`` (2 min by default). That is a setting of the server, not of a stream
+(``jetstream { sync_interval: always }`` in its configuration file; the embedded server of
+:mod:`libs.common.infra` is started with ``SSJ_STREAM_SYNC``, ``always`` by default). A
+single-replica stream on a server without it can lose acknowledged messages in a crash of
+the host; see docs/operations.md.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +21,7 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, NotFoundError
 
 from libs.common.settings import CommonSettings
 
@@ -44,12 +57,46 @@ def stream_config(settings: CommonSettings, service: str) -> StreamConfig:
 
 
 async def ensure_stream(js: JetStreamContext, settings: CommonSettings, service: str) -> None:
-    """Create the stream, or bring an existing one to the current configuration.
-
-    Producer and consumers both call this, so whoever starts first creates it.
-    """
+    """Create the stream, or bring an existing one to the current configuration: for the
+    owning service (its relay) only."""
     config = stream_config(settings, service)
     try:
         await js.add_stream(config)
     except BadRequestError:
         await js.update_stream(config)
+
+
+async def ensure_stream_exists(
+    js: JetStreamContext, settings: CommonSettings, service: str
+) -> None:
+    """Create the stream if it is missing (its owner not up yet), leaving an existing one
+    as its owner configured it: for consuming services."""
+    try:
+        await js.stream_info(settings.stream_name(service))
+        return
+    except NotFoundError:
+        pass
+    try:
+        await js.add_stream(stream_config(settings, service))
+    except BadRequestError:  # created meanwhile, by the owner or another consumer
+        await js.stream_info(settings.stream_name(service))
+
+
+def namespace_prefix(namespace: str) -> str:
+    """What the names of a namespace's streams start with (``SSJ_`` for no namespace)."""
+    return CommonSettings.model_validate({"SSJ_NAMESPACE": namespace}).stream_name("")
+
+
+async def reset_streams(js: JetStreamContext, namespace: str) -> list[str]:
+    """Delete every stream of ``namespace`` (and so its consumers); return their names.
+
+    For development only: the events they held are gone from NATS for good.
+    """
+    prefix = namespace_prefix(namespace)
+    names: list[str] = []
+    while page := await js.streams_info(offset=len(names)):  # the server answers in pages
+        names.extend(info.config.name or "" for info in page)
+    deleted = sorted(name for name in names if name.startswith(prefix))
+    for name in deleted:
+        await js.delete_stream(name)
+    return deleted
