@@ -62,8 +62,11 @@ class AlarmSlot:
         self.component = component
         self.current: Alarm | None = None
 
-    def raise_(self, reason: str, message: str, **details: Any) -> Alarm:
-        """Raise (or replace) the alarm; logs at ERROR when it is new or changed."""
+    def raise_(self, reason: str, message: str, /, **details: Any) -> Alarm:
+        """Raise (or replace) the alarm; logs at ERROR when it is new or changed.
+
+        ``reason`` and ``message`` are positional only, so a detail may be called ``reason``
+        too (the relay's mismatch alarm names why the stream and database disagree)."""
         alarm = Alarm(self.component, reason, message, details)
         previous = self.current
         if previous is None or (previous.reason, previous.details) != (reason, details):

@@ -24,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     tok.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(sorted(ROLES))}")
     tok.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
 
+    streams_p = sub.add_parser(
+        "streams", help="development: delete a namespace's JetStream streams and consumers"
+    )
+    streams_p.add_argument("action", choices=["reset"])
+    streams_p.add_argument("--namespace", help="default: SSJ_NAMESPACE")
+    streams_p.add_argument("--yes", action="store_true", help="really delete them")
+
     # Service commands register themselves; libs/common knows only how to dispatch.
     from services.registry import cli as registry_cli
 
@@ -47,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         from services.draw.protocol import proof
 
         return proof.main([args.action, *args.rest])
+    if args.command == "streams":
+        from libs.common.streams_cli import reset
+
+        return reset(args.namespace, confirmed=args.yes)
     if args.command == "import":
         return registry_cli.run(args)
     if args.command == "run":

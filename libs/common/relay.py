@@ -1,72 +1,62 @@
 """The relay: notification log → JetStream, the only way events leave a service.
 
-Loop: find how far JetStream already is (its last message names our last published
-notification), read the stored events after that, publish them pipelined with
+Loop: read the stream's head and prove it agrees with the database (its last message is
+the database's event with that notification id, same content: :mod:`libs.common.relay_head`),
+read the stored events after it, publish them pipelined with
 ``Nats-Msg-Id = <service>:<notification id>`` and ``Nats-Expected-Last-Sequence`` (so they
-land in order or not at all), wait for the acks, then record the new position. A crash
-anywhere loses nothing and duplicates nothing: the next run starts after what the stream
-holds, and JetStream's duplicate window drops any message sent twice all the same. There
-is no other write to NATS anywhere, so there is no dual write. One process per service
-relays at a time (:mod:`libs.common.leader`).
+land in order or not at all: :mod:`libs.common.relay_batch`), wait for the acks, then record
+the new position. A crash anywhere loses nothing and duplicates nothing: the next run starts
+after what the stream holds, and JetStream's duplicate window drops any message sent twice
+all the same. There is no other write to NATS anywhere, so there is no dual write. One
+process per service relays at a time (:mod:`libs.common.leader`).
+
+The stream, not the recorded position, says where publishing resumes: a stream that lost
+acknowledged messages (a NATS host crash before ``sync_interval`` synced them, a stream
+restored from an older backup) is published again from what it really holds, and the
+recorded position (``relay_position``, bookkeeping for lag) is brought down to it. A stream
+that disagrees with the database (a database reset or restored under streams that stayed)
+is never published to: the relay raises its alarm (``stream_database_mismatch``, /readyz
+503) with both positions and waits for an operator (docs/operations.md).
+
+An event JetStream will not take (larger than NATS carries, or refused again and again)
+raises ``event_not_publishable`` with the event named; a duplicate window that remembers
+messages the stream lost raises ``stream_lost_messages``. Failed passes are retried with
+backoff (up to :data:`MAX_BACKOFF_SECONDS`), and the alarm clears when the relay gets past.
 
 A batch (``SSJ_RELAY_BATCH`` events; the next one is read while it goes out) is published
-without a request per message: each message is a plain NATS publish whose reply subject is
-``<inbox>.<its index in the batch>`` (the client's public ``publish``), and one
-subscription on ``<inbox>.*`` collects JetStream's acks, at most :data:`_WINDOW` of them
-outstanding. Once all are in (or none has come for :data:`ACK_IDLE_TIMEOUT_SECONDS`), the
-first refusal or missing ack ends what got through: the position written is the last
-notification of the acknowledged prefix, and everything after it (which the
-expected-sequence check made the stream refuse anyway) is published again by the next
-pass, after it has re-read the stream head. Crash point ``relay.after_publish`` sits
-between the acks and that write.
-
-Each event gets one PRODUCER span, a child of the ``traceparent`` stored with the event,
-whose own ``traceparent`` goes into the message headers and the CloudEvent; it ends when
-the event's ack arrives, with the stream sequence (or the refusal) on it; spans go through
-the OpenTelemetry API like everyone else's. Events are encoded from their stored
-state without rebuilding domain objects or validated ``CloudEvent`` objects; the bytes are
-those :func:`libs.common.envelope.to_cloudevent` writes (tests hold the two together).
+without a request per message. Crash point ``relay.after_publish`` sits between the acks
+and the position write. Events are encoded from their stored state
+(:mod:`libs.common.relay_wire`), each with one PRODUCER span under its stored traceparent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import re
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 import asyncpg
-from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, StoredEvent
-from eventsourcing.utils import resolve_topic
-from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.trace import (
-    INVALID_SPAN_CONTEXT,
-    SpanContext,
-    SpanKind,
-    Status,
-    StatusCode,
-)
+from nats.js.errors import NotFoundError
 
 from libs.common.alarms import AlarmSlot
 from libs.common.bus import ensure_stream
-from libs.common.envelope import _ENVELOPE_FIELDS, event_type, to_jsonable
 from libs.common.eventstore import EventStoreApp
 from libs.common.faults import crash_point
 from libs.common.leader import Leadership
-from libs.common.tracing import context_from_traceparent, tracer
+from libs.common.relay_batch import WRONG_LAST_SEQUENCE, Ack, BatchOutcome, publish_batch
+from libs.common.relay_head import (
+    MISMATCH,
+    StreamHead,
+    disagreement,
+    mismatch_message,
+    read_stream_head,
+)
+from libs.common.relay_wire import Encoder, Row, no_span
 
 log = logging.getLogger(__name__)
-_tracer = tracer("ssj.relay")
 
 POSITION_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.relay_position (
@@ -76,224 +66,21 @@ CREATE TABLE IF NOT EXISTS {schema}.relay_position (
 )
 """
 
-# A batch is given up on, from its first unanswered message, when no ack at all has come
-# for this long; the next pass re-reads the stream head and carries on from there.
-ACK_IDLE_TIMEOUT_SECONDS = 5.0
-# Messages handed to the NATS client at once; between two chunks the relay yields to the
-# event loop, so the client writes while the relay encodes, and acks are read meanwhile.
-_CHUNK = 256
-# At most this many messages unanswered at a time (memory, and spans alive, stay bounded).
-_WINDOW = 1024
+NOT_PUBLISHABLE = "event_not_publishable"
+LOST_MESSAGES = "stream_lost_messages"
+# The server refused the same event this many passes in a row: it will not get past alone.
+REFUSALS_BEFORE_ALARM = 3
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
 # Rows fetched per query while reading a batch (see Relay.read).
 _READ_CHUNK = 1000
-_PLAIN = frozenset({str, int, float, bool, type(None)})
-_PARENTS_CACHED = 1024
-# What a subject written into a raw HPUB line must not hold.
-_NOT_A_SUBJECT = re.compile(r"[\s*>]")
-_ACK_SEQ = re.compile(rb'"seq":\s*(\d+)')
+
+__all__ = ["POSITION_DDL", "Ack", "BatchOutcome", "Relay", "next_backoff"]
 
 
-# json.loads and json.dumps without their per-call set-up (encoding detection; a new C
-# encoder and its circular-reference bookkeeping for every call): same input, same text.
-_read_json = json.JSONDecoder().raw_decode
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_encode = (
-    None
-    if _c_make_encoder is None
-    else _c_make_encoder(
-        None,  # no circular-reference checks: decoded JSON has no cycles
-        json.JSONEncoder().default,
-        json.encoder.encode_basestring_ascii,
-        None,
-        ": ",
-        ", ",
-        False,
-        False,
-        True,
-    )
-)
-
-
-def _write_json(value: Any) -> str:
-    """``json.dumps(value)``."""
-    return "".join(_encode(value, 0)) if _encode is not None else json.dumps(value)
-
-
-# A stored event as the relay reads it: notification id, originator id (as text),
-# originator version, topic, stored state.
-Row = tuple[int, str, int, str, bytes]
-
-
-class Ack(NamedTuple):
-    """JetStream's answer to one published message (``error`` set when it was refused)."""
-
-    seq: int = 0
-    duplicate: bool = False
-    error: str | None = None
-    err_code: int = 0
-
-    @classmethod
-    def parse(cls, data: bytes | None) -> Ack:
-        """Read an ack: ``{"stream", "seq", "duplicate"?}`` or ``{"error": {...}}``."""
-        if data is None:
-            return cls(error="no acknowledgement")
-        try:
-            reply = json.loads(data)
-        except ValueError:  # e.g. the empty 503 status: no stream listens on the subject
-            return cls(error="no stream answered")
-        if not isinstance(reply, dict):
-            return cls(error=f"unexpected answer {data[:200]!r}")
-        error = reply.get("error")
-        if error is not None:
-            if not isinstance(error, dict):
-                return cls(error=str(error))
-            return cls(
-                error=str(error.get("description", error)),
-                err_code=int(error.get("err_code", 0) or 0),
-            )
-        return cls(int(reply.get("seq", 0)), bool(reply.get("duplicate")))
-
-
-@dataclass(frozen=True, slots=True)
-class _Kind:
-    """What all stored events of one topic share on the wire."""
-
-    aggregate: str
-    type: str
-    subject: str
-    span_name: str
-    class_version: int
-
-
-class _OpenSpan(Protocol):
-    """What the relay does with a span between publishing its message and the ack."""
-
-    def get_span_context(self) -> SpanContext: ...
-    def is_recording(self) -> bool: ...
-    def set_attribute(self, key: str, value: Any) -> None: ...
-    def set_status(self, status: Status) -> None: ...
-    def end(self) -> None: ...
-
-
-class _StartSpan(Protocol):
-    def __call__(
-        self, name: str, parent: Context, parent_span: SpanContext | None, attributes: Any
-    ) -> _OpenSpan: ...
-
-
-def _api_span(
-    name: str, parent: Context, parent_span: SpanContext | None, attributes: Any
-) -> _OpenSpan:
-    return _tracer.start_span(name, context=parent, kind=SpanKind.PRODUCER, attributes=attributes)
-
-
-class BatchOutcome:
-    """What became of a published batch: how many messages from its start JetStream is
-    known to hold, and its answer to each message."""
-
-    def __init__(self, replies: list[int | Ack | None], sent: int, failure: str) -> None:
-        self._replies = replies
-        self._unanswered = Ack(error="no acknowledgement")
-        self._unsent = Ack(error=failure)
-        self._sent = sent
-        stored = 0
-        for reply in replies:
-            if reply is None or (not isinstance(reply, int) and reply.error is not None):
-                break
-            stored += 1
-        self.stored = stored
-
-    def ack(self, i: int) -> Ack:
-        """JetStream's answer to message ``i`` (an error if it gave none, or got none)."""
-        reply = self._replies[i]
-        if reply is None:
-            return self._unanswered if i < self._sent else self._unsent
-        return Ack(reply) if isinstance(reply, int) else reply
-
-    @property
-    def acks(self) -> list[Ack]:
-        """The answer to every message, in order."""
-        return [self.ack(i) for i in range(len(self._replies))]
-
-    @property
-    def failure(self) -> Ack | None:
-        """The answer that ended the stored prefix, if one did."""
-        return self.ack(self.stored) if self.stored < len(self._replies) else None
-
-
-class _Batch:
-    """One batch in flight: the spans of its messages and JetStream's answers, each under
-    its index in the batch (the last token of its reply subject). A span ends as soon as
-    its ack is in, so few are alive at a time. A plain ack is kept as its stream sequence:
-    an int, which the garbage collector does not track (thousands of tuples it would)."""
-
-    def __init__(self, inbox: str, size: int) -> None:
-        self._prefix = len(inbox) + 1
-        self.replies: list[int | Ack | None] = [None] * size
-        self.spans: list[_OpenSpan | None] = [None] * size
-        self.count = 0
-        self._target = size
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed = False
-
-    async def on_reply(self, msg: Msg) -> None:
-        try:
-            i = int(msg.subject[self._prefix :])
-        except ValueError:
-            return
-        if self._closed or not 0 <= i < len(self.replies) or self.replies[i] is not None:
-            return
-        reply = self.replies[i] = _read_ack(msg.data)
-        self.count += 1
-        span = self.spans[i]
-        if span is not None:
-            self.spans[i] = None
-            _end(span, reply)
-        if self.count >= self._target and self._waiter and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def wait(self, target: int, idle_timeout: float) -> bool:
-        """Wait until ``target`` acks are in (True), or none came for ``idle_timeout``."""
-        self._target = target
-        loop = asyncio.get_running_loop()
-        while self.count < target:
-            before = self.count
-            self._waiter = loop.create_future()
-            await asyncio.wait({self._waiter}, timeout=idle_timeout)
-            if self.count == before:
-                return False
-        return True
-
-    def close(self, sent: int, failure: str) -> BatchOutcome:
-        """The batch's outcome; ends the spans still open."""
-        self._closed = True
-        outcome = BatchOutcome(self.replies, sent, failure)
-        for i, span in enumerate(self.spans):
-            if span is not None:
-                _end(span, outcome.ack(i))
-        self.spans.clear()
-        return outcome
-
-
-def _read_ack(data: bytes) -> int | Ack:
-    """A plain ack's stream sequence, else the whole answer (duplicate, error)."""
-    if b'"error"' not in data and b'"duplicate"' not in data:  # the common case
-        found = _ACK_SEQ.search(data)
-        if found:
-            return int(found[1])
-    return Ack.parse(data)
-
-
-def _end(span: _OpenSpan, reply: int | Ack) -> None:
-    if isinstance(reply, int):
-        span.set_attribute("messaging.nats.stream_sequence", reply)
-    elif reply.error is None:
-        span.set_attribute("messaging.nats.stream_sequence", reply.seq)
-        if reply.duplicate:
-            span.set_attribute("messaging.nats.duplicate", True)
-    else:
-        span.set_status(Status(StatusCode.ERROR, reply.error))
-    span.end()
+def next_backoff(current: float) -> float:
+    """The wait before the next attempt after one more failed pass."""
+    return min(MAX_BACKOFF_SECONDS, max(FIRST_BACKOFF_SECONDS, current * 2))
 
 
 class Relay:
@@ -307,39 +94,32 @@ class Relay:
         self.service = app.service
         self.stream = self.settings.stream_name(self.service)
         self.subject_prefix = self.settings.subject_prefix(self.service)
+        self.encoder = Encoder(app, self.stream, self.subject_prefix)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.leadership = Leadership(self.settings.database_url, f"relay:{self.stream}")
         # Raised when the relay cannot go on by itself (shown on /readyz, as a metric).
         self.alarm = AlarmSlot(f"relay:{self.stream}")
         self.published_total = 0
-        self._kinds: dict[str, _Kind] = {}
-        # Stored traceparent → (its context, its span context if valid).
-        self._parents: dict[str | None, tuple[Context, SpanContext | None]] = {}
+        # Seconds the loop waits before its next attempt (0: none failed lately).
+        self.backoff = 0.0
+        # (notification id, refusals in a row) of the event the server last refused.
+        self._refused: tuple[int, int] = (0, 0)
+        self._last_failure: tuple[int, str | None] | None = None
         # The next page, read while the current one is published: (after which id, rows).
         self._ahead: tuple[int, asyncio.Future[list[Row]]] | None = None
+        table = f'"{app.schema}"."{app.events_table}"'
+        columns = "notification_id, originator_id::text, originator_version, topic, state"
         self._select = (
-            "SELECT notification_id, originator_id::text, originator_version, topic, state "
-            f'FROM "{app.schema}"."{app.events_table}" '
+            f"SELECT {columns} FROM {table} "
             "WHERE notification_id > $1 ORDER BY notification_id LIMIT $2"
         )
-        self._source = f"/ssj/{self.service}"
-        self._system = f"system:{self.service}"
-        self._headers_end = f"\r\nNats-Expected-Stream: {self.stream}\r\n\r\n"
-        if not (self.service.isascii() and self.stream.isascii()):  # lengths are in bytes
-            raise ValueError(f"service and stream names must be ASCII: {self.stream!r}")
-        mapper = app.mapper
-        transcoder = mapper.transcoder
-        # Stored JSON whose only transcoded value is the timestamp can be read as it is.
-        self._plain_json = (
-            mapper.cipher is None
-            and mapper.compressor is None
-            and isinstance(transcoder, JSONTranscoder)
-            and type(transcoder.names.get("datetime_iso")) is DatetimeAsISO
-        )
+        self._select_one = f"SELECT {columns} FROM {table} WHERE notification_id = $1"
+        self._select_max = f"SELECT coalesce(max(notification_id), 0) FROM {table}"
 
     async def setup(self) -> None:
-        """Create the position table and the stream."""
+        """Create the position table, and the stream or bring it to this configuration
+        (the relay's service owns its stream)."""
         async with self.pool.acquire() as conn:
             await conn.execute(POSITION_DDL.format(schema=self.app.schema))
         await ensure_stream(self.js, self.settings, self.service)
@@ -371,7 +151,8 @@ class Relay:
         await self.leadership.release()
 
     async def position(self) -> int:
-        """Last notification id known to be in JetStream."""
+        """Last notification id recorded as in JetStream (never more than it holds once a
+        pass has seen the stream)."""
         async with self.pool.acquire() as conn:
             value = await conn.fetchval(
                 f"SELECT position FROM {self.app.schema}.relay_position WHERE stream = $1",
@@ -380,9 +161,14 @@ class Relay:
         return int(value or 0)
 
     async def lag(self) -> int:
-        """Stored events not yet published."""
+        """Stored events the stream does not hold: counted from the stream's head, not
+        from the recorded position, so events a stream lost count; all of them while the
+        stream disagrees with the database."""
         newest = await asyncio.to_thread(self.app.max_notification_id)
-        return max(0, newest - await self.position())
+        if self.alarm.current is not None and self.alarm.current.reason == MISMATCH:
+            return newest
+        head = await read_stream_head(self.js, self.stream, self.service)
+        return max(0, newest - (head.notification_id or 0))
 
     async def _run(self) -> None:
         await self.leadership.acquire()
@@ -394,29 +180,53 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("relay %s failed; retrying", self.service)
-                await asyncio.sleep(1.0)
-                continue
-            if published == 0:
+                log.exception("relay %s failed; retrying in %.1f s", self.service, self.backoff)
+                self.alarm.retried()
+                self.backoff = next_backoff(self.backoff)
+                published = 0
+            if self.backoff:
+                # Not woken by saves: a stuck relay retries on its own schedule.
+                await asyncio.sleep(self.backoff)
+            elif published == 0:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.relay_idle_seconds)
 
-    async def _stream_head(self) -> tuple[int, int]:
-        """(last stream sequence, notification id of the last message we published there).
+    async def _head(self) -> StreamHead:
+        try:
+            return await read_stream_head(self.js, self.stream, self.service)
+        except NotFoundError:  # deleted (e.g. `ssj streams reset`): the owner makes it again
+            log.warning("relay %s: stream %s is missing; creating it", self.service, self.stream)
+            await ensure_stream(self.js, self.settings, self.service)
+            return await read_stream_head(self.js, self.stream, self.service)
 
-        Because every message is published with ``Nats-Expected-Last-Sequence``, the stream
-        holds our events in notification order with no holes, so its last message tells
-        exactly how far a previous run got, even if that run died before recording it.
-        """
-        info = await self.js.stream_info(self.stream)
-        last_seq = int(info.state.last_seq or 0)
-        if last_seq == 0:
-            return 0, 0
-        msg = await self.js.get_msg(self.stream, last_seq)
-        msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
-        service, _, number = msg_id.partition(":")
-        return last_seq, int(number) if service == self.service and number.isdigit() else 0
+    async def agreed_head(self) -> tuple[StreamHead, int] | None:
+        """The stream's head and the notification id it ends with, once proven to be the
+        database's event; None (and the alarm raised) when the two disagree."""
+        head = await self._head()
+        if head.empty:
+            return head, 0
+        row: Row | None = None
+        async with self.pool.acquire() as conn:
+            if head.notification_id is not None:
+                record = await conn.fetchrow(self._select_one, head.notification_id)
+                row = tuple(record) if record is not None else None
+            max_id = int(await conn.fetchval(self._select_max))
+        reason = disagreement(head, row, max_id, self.encoder)
+        if reason is None:
+            assert head.notification_id is not None
+            return head, head.notification_id
+        message = mismatch_message(self.stream, head, max_id, reason)
+        self.alarm.raise_(
+            MISMATCH,
+            message,
+            stream=self.stream,
+            stream_last_seq=head.seq,
+            stream_msg_id=head.msg_id,
+            database_max_id=max_id,
+            reason=reason,
+        )
+        return None
 
     async def publish_pending(self) -> int:
         """Publish one batch after what JetStream already has; return how many went out.
@@ -426,31 +236,103 @@ class Relay:
         the rest after the first failure. The position is written after the acks, up to
         the last message of the acknowledged prefix.
         """
-        (last_seq, in_stream), recorded = await asyncio.gather(self._stream_head(), self.position())
-        position = max(recorded, in_stream)
+        agreed, recorded = await asyncio.gather(self.agreed_head(), self.position())
+        if agreed is None:  # the stream and the database disagree: publish nothing
+            self.backoff = next_backoff(self.backoff)
+            return 0
+        head, position = agreed
+        if position != recorded:  # never claim more than the stream holds
+            if position < recorded:
+                log.warning(
+                    "relay %s: stream %s holds events up to %d only, %d were recorded as "
+                    "published: publishing again from %d",
+                    self.service,
+                    self.stream,
+                    position,
+                    recorded,
+                    position + 1,
+                )
+            await self._record(position)
         limit = self.settings.relay_batch
         rows = await self._rows_after(position, limit)
         if not rows:
-            if position > recorded:
-                await self._record(position)
+            self._progressed()
             return 0
         if len(rows) == limit:  # read the next page while this one goes out
             self._ahead = (rows[-1][0], asyncio.ensure_future(self.read(rows[-1][0], limit)))
-        outcome = await self.publish_batch(rows, last_seq)
+        outcome = await self.publish_batch(rows, head.last_seq)
         published = outcome.stored
-        if outcome.failure is not None:
-            log.warning(
-                "relay %s: %s:%d was not stored (%s); the next pass resumes there",
-                self.service,
-                self.service,
-                rows[published][0],
-                outcome.failure.error,
-            )
         crash_point("relay.after_publish")
         if published:
             await self._record(rows[published - 1][0])
         self.published_total += published
+        if outcome.failure is not None:
+            self._failed(rows[published], outcome, outcome.failure)
+        else:
+            self._progressed()
         return published
+
+    def _progressed(self) -> None:
+        """A pass that met no obstacle: drop the backoff and any standing alarm."""
+        self.backoff = 0.0
+        self._refused = (0, 0)
+        self._last_failure = None
+        self.alarm.clear()
+
+    def _failed(self, row: Row, outcome: BatchOutcome, failure: Ack) -> None:
+        """The batch ended at ``row``: back off, and raise the alarm if it will not pass."""
+        notification_id = row[0]
+        self.backoff = next_backoff(self.backoff)
+        self.alarm.retried()
+        if (notification_id, failure.error) != self._last_failure:  # once, not every pass
+            log.warning(
+                "relay %s: %s:%d was not stored (%s); retrying in %.1f s",
+                self.service,
+                self.service,
+                notification_id,
+                failure.error,
+                self.backoff,
+            )
+            self._last_failure = (notification_id, failure.error)
+        if outcome.forgotten is not None:
+            self.alarm.raise_(
+                LOST_MESSAGES,
+                f"stream {self.stream} lost {self.service}:{notification_id} and later "
+                "messages, and JetStream's duplicate window still remembers their ids, so it "
+                "drops them when they are published again. The relay retries until the "
+                f"window ({self.settings.dedupe_window_seconds:.0f} s) has passed; to go on "
+                "sooner, restore the stream and the database together (docs/operations.md).",
+                stream=self.stream,
+                notification_id=notification_id,
+                remembered_seq=outcome.forgotten.seq,
+            )
+            return
+        refused = failure.answered and failure.err_code != WRONG_LAST_SEQUENCE
+        if not (outcome.too_large or refused):
+            return  # no answer, or another relay got there first: the next pass sees
+        previous, count = self._refused
+        count = count + 1 if previous == notification_id else 1
+        self._refused = (notification_id, count)
+        if outcome.too_large or count >= REFUSALS_BEFORE_ALARM:
+            self._not_publishable(row, outcome.too_large, str(failure.error))
+
+    def _not_publishable(self, row: Row, size: int, error: str) -> None:
+        kind = self.encoder.kind(row[3])
+        if not size:
+            _, headers, body, _ = self.encoder.prepare(row, 0, no_span)
+            size = len(headers) + len(body)
+        self.alarm.raise_(
+            NOT_PUBLISHABLE,
+            f"{self.service}:{row[0]} ({kind.type}, {size} bytes) cannot be published: "
+            f"{error}. Later events wait behind it. Raise the limit that refuses it (NATS "
+            "max_payload, the stream's max_msg_size) or fix the event's size at its source; "
+            "the relay retries on its own and resumes there (docs/operations.md).",
+            stream=self.stream,
+            notification_id=row[0],
+            type=kind.type,
+            size=size,
+            error=error,
+        )
 
     async def _rows_after(self, position: int, limit: int) -> list[Row]:
         """The page after ``position``: the one read ahead if it starts there (and is not
@@ -496,210 +378,11 @@ class Relay:
 
     async def publish_batch(self, rows: Sequence[Row], last_seq: int) -> BatchOutcome:
         """Publish ``rows`` (as :meth:`read` returns them) in order, the first expecting the
-        stream's last sequence to be ``last_seq``; return JetStream's answers (an error for
-        a message not answered or not sent) and how many of the batch it holds.
-
-        Nothing is awaited per message: the batch is written, then the acks are awaited
-        together, giving up on the rest when none comes for
-        :data:`ACK_IDLE_TIMEOUT_SECONDS`.
-        """
-        nc: NATS = self.js._nc
-        inbox = nc.new_inbox()
-        batch = _Batch(inbox, len(rows))
-        sent = 0  # messages the client has taken
-        failure = "not sent"
-        sub = await nc.subscribe(inbox + ".*", cb=batch.on_reply)
-        try:
-            try:
-                added = 0
-                for i, row in enumerate(rows):
-                    subject, headers, body, span = self._prepare(row, last_seq + i, _api_span)
-                    if span.is_recording():
-                        batch.spans[i] = span
-                    if len(headers) + len(body) > nc.max_payload:
-                        failure = f"larger than the {nc.max_payload} bytes NATS takes"
-                        log.error(
-                            "relay %s: %s:%d is %s", self.service, self.service, row[0], failure
-                        )
-                        break
-                    await nc.publish(subject, body.encode(), f"{inbox}.{i}", _parse(headers))
-                    added += 1
-                    sent = added
-                    if added % _CHUNK == 0:
-                        await asyncio.sleep(0)  # let the client write and read acks
-                        if sent - batch.count > _WINDOW and not await batch.wait(
-                            sent - _WINDOW, ACK_IDLE_TIMEOUT_SECONDS
-                        ):
-                            break  # JetStream stopped answering: end the batch here
-                sent = added
-                with contextlib.suppress(Exception):  # the acks tell what arrived
-                    await nc.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # e.g. connection lost: what was sent may be stored
-                log.warning("relay %s: publishing stopped: %r", self.service, exc)
-            await batch.wait(sent, ACK_IDLE_TIMEOUT_SECONDS)
-        finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
-            outcomes = batch.close(sent, failure)  # also ends the spans left open
-        return outcomes
-
-    def _prepare(
-        self, row: Row, expected_last_seq: int, start_span: _StartSpan
-    ) -> tuple[str, str, str, _OpenSpan]:
-        """(subject, NATS header block, CloudEvent body, started PRODUCER span) of a stored
-        event; header block and body are ASCII."""
-        notification_id, originator_id, originator_version, topic, _ = row
-        kind = self._kinds.get(topic) or self._kind(topic)
-        state, timestamp, data = self._decode(row, kind)
-        meta: dict[str, Any] = state.get("meta") or {}
-        stored_parent = meta.get("traceparent")
-        parent = self._parents.get(stored_parent)
-        if parent is None:
-            if len(self._parents) >= _PARENTS_CACHED:
-                self._parents.clear()
-            context = context_from_traceparent(stored_parent)
-            span_context = trace.get_current_span(context).get_span_context()
-            parent = self._parents[stored_parent] = (
-                context,
-                span_context if span_context.is_valid else None,
-            )
-        msg_id = f"{self.service}:{notification_id}"
-        span = start_span(
-            kind.span_name,
-            parent[0],
-            parent[1],
-            {
-                "messaging.system": "nats",
-                "messaging.destination.name": kind.subject,
-                "messaging.message.id": msg_id,
-            },
-        )
-        traceparent = stored_parent
-        span_context = span.get_span_context()
-        if span_context == INVALID_SPAN_CONTEXT:  # what the W3C propagator would inject
-            headers = (
-                f"NATS/1.0\r\nNats-Msg-Id: {msg_id}\r\n"
-                f"Nats-Expected-Last-Sequence: {expected_last_seq}{self._headers_end}"
-            )
-        else:
-            traceparent = (
-                f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
-                f"-{span_context.trace_flags:02x}"
-            )
-            trace_state = span_context.trace_state
-            headers = (
-                f"NATS/1.0\r\nNats-Msg-Id: {msg_id}\r\n"
-                f"Nats-Expected-Last-Sequence: {expected_last_seq}\r\n"
-                f"traceparent: {traceparent}"
-                + (f"\r\ntracestate: {trace_state.to_header()}" if trace_state else "")
-                + self._headers_end
-            )
-
-        # The CloudEvent, exactly as libs.common.envelope.to_cloudevent writes it.
-        actor = meta.get("actor") or {}
-        event: dict[str, Any] = {
-            "specversion": "1.0",
-            "id": msg_id,
-            "source": self._source,
-            "type": kind.type,
-            "subject": originator_id,
-            "time": timestamp,
-            "datacontenttype": "application/json",
-            "aggregate": kind.aggregate,
-            "aggregateversion": originator_version,
-            "actorsub": str(actor.get("sub", self._system)),
-            "actordept": str(actor.get("dept", "")),
-            "actorroles": ",".join(actor.get("roles", [])),
-            "correlationid": str(meta.get("correlation_id") or msg_id),
-        }
-        if meta.get("causation_id"):
-            event["causationid"] = str(meta["causation_id"])
-        if traceparent:
-            event["traceparent"] = traceparent
-        if meta.get("prev_hash"):
-            event["prevhash"] = meta["prev_hash"]
-        event["data"] = data
-        return kind.subject, headers, _write_json(event), span
-
-    def _kind(self, topic: str) -> _Kind:
-        cls = resolve_topic(topic)
-        aggregate, _, name = cls.__qualname__.rpartition(".")
-        aggregate = aggregate or name
-        version = int(getattr(cls, "class_version", 1))
-        subject = f"{self.subject_prefix}.{aggregate.lower()}.{name}"
-        if _NOT_A_SUBJECT.search(subject):
-            raise ValueError(f"{topic} makes no NATS subject: {subject!r}")
-        kind = _Kind(
-            aggregate=aggregate,
-            type=event_type(self.service, name, version),
-            subject=subject,
-            span_name=f"publish {self.service}.{name}",
-            class_version=version,
-        )
-        self._kinds[topic] = kind
-        return kind
-
-    def _decode(self, row: Row, kind: _Kind) -> tuple[dict[str, Any], Any, dict[str, Any]]:
-        """(the stored event's fields as its domain event holds them, its ``time`` and its
-        ``data`` as they go on the wire)."""
-        raw: bytes = row[4]
-        if self._plain_json and raw.count(b'"_type_"') == 1:
-            # Nothing but the timestamp needs the transcoder: read the JSON as it is.
-            text = raw.decode()
-            state, end = _read_json(text)
-            if end != len(text):
-                state = json.loads(text)  # raises, as anything but one JSON value should
-            stamp = state.get("timestamp")
-            if (
-                type(stamp) is dict
-                and stamp.get("_type_") == "datetime_iso"
-                and state.get("class_version", 1) == kind.class_version
-            ):
-                iso = str(stamp["_data_"])  # datetime.isoformat() wrote it
-                if iso.endswith("+00:00"):
-                    iso = iso[:-6] + "Z"
-                data = {k: v for k, v in state.items() if k not in _ENVELOPE_FIELDS}
-                return state, iso, data
-        state = self._state(row, kind)
-        timestamp = state["timestamp"]
-        if isinstance(timestamp, datetime):  # as the CloudEvents JSON format writes it
-            timestamp = timestamp.isoformat()
-            if timestamp.endswith("+00:00"):
-                timestamp = timestamp[:-6] + "Z"
-        data = {
-            k: v if type(v) in _PLAIN else to_jsonable(v)
-            for k, v in state.items()
-            if k not in _ENVELOPE_FIELDS
-        }
-        return state, timestamp, data
-
-    def _state(self, row: Row, kind: _Kind) -> dict[str, Any]:
-        """The stored event's fields, as its domain event object would hold them."""
-        mapper = self.app.mapper
-        if mapper.cipher is None and mapper.compressor is None:
-            state: dict[str, Any] = mapper.transcoder.decode(row[4])
-            if state.get("class_version", 1) == kind.class_version:
-                state.pop("class_version", None)
-                return state
-        # Encrypted, compressed or to be upcast: the mapper does all of that.
-        stored = StoredEvent(
-            originator_id=uuid.UUID(row[1]),
-            originator_version=row[2],
-            topic=row[3],
-            state=row[4],
-        )
-        return vars(mapper.to_domain_event(stored))
+        stream's last sequence to be ``last_seq`` (see :func:`relay_batch.publish_batch`)."""
+        return await publish_batch(self.js._nc, self.encoder, rows, last_seq)
 
 
 def _discard(task: asyncio.Future[Any]) -> None:
     """Cancel a read-ahead nobody will use, and let it fail quietly."""
     task.cancel()
     task.add_done_callback(lambda t: t.cancelled() or t.exception())
-
-
-def _parse(headers: str) -> dict[str, str]:
-    """The header block of a raw message as ``Client.publish`` takes it."""
-    lines = headers.split("\r\n")[1:]
-    return dict(line.split(": ", 1) for line in lines if line)

@@ -30,7 +30,7 @@ from opentelemetry.trace import (
     TraceFlags,
 )
 
-from libs.common import relay as relay_module
+from libs.common import relay_batch, relay_wire
 from libs.common.bus import ensure_stream, stream_config
 from libs.common.context import Actor, CommandContext, command_context
 from libs.common.envelope import InboundEvent, parse_cloudevent, to_cloudevent
@@ -328,14 +328,14 @@ async def test_a_lost_ack_ends_the_batch_there_and_the_stream_head_carries_on(
     app, relay = await make_relay(infra, "relaylostack", js, pool, batch=10)
     try:
         total = await asyncio.to_thread(open_accounts, app, 2, 4)  # 10 events
-        deliver = relay_module._Batch.on_reply
+        deliver = relay_batch._Batch.on_reply
 
-        async def lose_the_third(batch: relay_module._Batch, msg: Msg) -> None:
+        async def lose_the_third(batch: relay_batch._Batch, msg: Msg) -> None:
             if msg.subject.rpartition(".")[2] != "2":
                 await deliver(batch, msg)
 
-        monkeypatch.setattr(relay_module._Batch, "on_reply", lose_the_third)
-        monkeypatch.setattr(relay_module, "ACK_IDLE_TIMEOUT_SECONDS", 0.3)
+        monkeypatch.setattr(relay_batch._Batch, "on_reply", lose_the_third)
+        monkeypatch.setattr(relay_batch, "ACK_IDLE_TIMEOUT_SECONDS", 0.3)
         assert await relay.publish_pending() == 2  # what is known to be stored
         assert await relay.position() == 2
         monkeypatch.undo()
@@ -396,7 +396,7 @@ async def test_the_relay_publishes_what_to_cloudevent_builds(
     # Tracing not set up, as to_cloudevent assumes: the stored traceparent goes out as it
     # is. (Another test module may have installed the SDK provider for the whole session,
     # and the relay would then, rightly, put its own PRODUCER span there.)
-    monkeypatch.setattr(relay_module, "_tracer", trace.NoOpTracer())
+    monkeypatch.setattr(relay_wire, "_tracer", trace.NoOpTracer())
     js = nc.jetstream()
     service = "relaywire" + ("z" if compressed else "")
     settings = infra.settings(service).model_copy(update={"relay_batch": 100})
@@ -439,7 +439,7 @@ async def test_each_event_gets_one_producer_span_under_its_stored_traceparent(
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(relay_module, "_tracer", provider.get_tracer("ssj.relay"))
+    monkeypatch.setattr(relay_wire, "_tracer", provider.get_tracer("ssj.relay"))
     js = nc.jetstream()
     app, relay = await make_relay(infra, "relayspans", js, pool, batch=100)
     try:
