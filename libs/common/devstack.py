@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 
 from libs.common.infra import EmbeddedNats, EmbeddedPostgres, port_is_free
-from libs.common.settings import SERVICE_PORTS
+from libs.common.settings import SERVICE_PORTS, CommonSettings
 
 DATA_DIR = Path(os.environ.get("SSJ_DATA_DIR", ".data"))
 
@@ -58,7 +58,7 @@ def run(services: list[str] | None = None) -> int:
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
     if not env.get("NATS_URL"):
-        nats = EmbeddedNats(DATA_DIR / "nats")
+        nats = EmbeddedNats(DATA_DIR / "nats", sync_interval=CommonSettings().stream_sync)
         env["NATS_URL"] = nats.start()
         print(f"embedded NATS (JetStream)  {env['NATS_URL']}   data in {DATA_DIR / 'nats'}")
     if not env.get("DATABASE_URL"):

@@ -1,25 +1,61 @@
-"""``Idempotency-Key`` for writes: a retried request gets the first answer, not a second effect.
+"""``Idempotency-Key`` for writes: a retried request gets the first answer, not a second effect
+(after the IETF draft "The Idempotency-Key HTTP Header Field").
 
-Keys are scoped to the caller (hash of the Authorization header) and kept for
-``RETENTION``. The same key with a different request body is rejected (422); a retry
-while the first request is still running gets 409. Responses with status ≥ 500 are not
-kept, so the client may retry them.
+- **Who takes part.** Only an authenticated, routed write: a POST, PUT, PATCH or DELETE that a
+  route of the app serves, carrying a bearer token :func:`libs.common.auth.decode_token`
+  accepts. Anything else (anonymous, an invalid token, a path no route serves, a read) is
+  passed on as if it carried no key and leaves no row; the route's own auth answers 401.
+- **Scope and fingerprint.** Keys belong to the principal (the token's verified ``sub`` and
+  ``dept``), so a retry with a refreshed token replays. The fingerprint is method, path,
+  query string and body; the same key with another fingerprint is 422.
+- **Claims expire.** The first request claims the key with a lease of :data:`CLAIM_SECONDS`
+  that it renews while it runs; a retry meanwhile gets 409. A lease nobody renews (the
+  process died mid-request) lapses, and the next retry takes the key over and runs.
+- **Only outcomes are kept.** 2xx, 400, 409 and 422 (:func:`is_outcome`) are stored and
+  replayed with ``Idempotent-Replayed: true``; any other answer (401, 403, 404 from a read
+  model not caught up, 408, 413, 429, 5xx) deletes the claim so the retry runs again.
+- **Bodies** are read once, within the limit :mod:`libs.common.bodylimit` enforces outside
+  this middleware: in memory up to ``settings.max_body_bytes``, in a temporary file beyond
+  (uploads to the import paths), so a key works for a 500 MB import without this
+  middleware holding the file in memory.
+- Rows are kept :data:`RETENTION_SECONDS`; :func:`purge_expired` (run by the service
+  lifespan) deletes older ones, since they hold whole response bodies.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
-from typing import Any
+import logging
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import IO, Any
 
 import asyncpg
+from starlette.requests import Request
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from libs.common.problems import MEDIA_TYPE
+from libs.common.auth import Principal, decode_token
+from libs.common.problems import Problem, problem_response
+from libs.common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-RETENTION = "24 hours"
+RETENTION_SECONDS = 24 * 3600.0
+# A claim's lease; its owner renews it every third of this while the request runs.
+CLAIM_SECONDS = 60.0
 MAX_KEY_LENGTH = 200
+# A claim that vanishes between our failed insert and our look-up (its request ended in
+# an answer that is not kept) is claimed again; this bounds that loop under contention.
+CLAIM_ATTEMPTS = 10
+PURGE_BATCH = 5000
+_SPOOL_CHUNK = 1024 * 1024
+_IN_PROGRESS = ("Request in progress", "the first request with this key is still running")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.idempotency_keys (
@@ -31,8 +67,17 @@ CREATE TABLE IF NOT EXISTS {schema}.idempotency_keys (
     body bytea,
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (caller, key)
-)
+);
+ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS owner uuid;
+ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS lease_until timestamptz;
+CREATE INDEX IF NOT EXISTS idempotency_keys_created_at
+    ON {schema}.idempotency_keys (created_at)
 """
+
+
+def is_outcome(status: int) -> bool:
+    """Whether an answer is the command's outcome, kept and replayed for the key."""
+    return 200 <= status < 300 or status in (400, 409, 422)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -42,78 +87,190 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _problem(send: Send, status: int, title: str, detail: str) -> None:
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", MEDIA_TYPE.encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body.encode()})
+def _principal(scope: Scope, settings: CommonSettings) -> Principal | None:
+    scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        return decode_token(settings, token.strip())
+    except Problem:
+        return None
+
+
+def _routed(scope: Scope) -> bool:
+    router = getattr(scope.get("app"), "router", None)
+    return any(route.matches(scope)[0] is Match.FULL for route in getattr(router, "routes", ()))
+
+
+async def _problem(scope: Scope, send: Send, status: int, title: str, detail: str) -> None:
+    response = problem_response(Request(scope), status, title, detail)
+    await response(scope, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class _Body:
+    """The request body as received: in memory up to ``memory_limit``, in a file beyond."""
+
+    def __init__(self, memory_limit: int) -> None:
+        self.memory_limit = memory_limit
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self._chunks: list[bytes] = []
+        self._file: IO[bytes] | None = None
+
+    def add(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        self.size += len(chunk)
+        if self._file is None and self.size > self.memory_limit:
+            # Lives as long as the request; close() is called from the middleware's finally.
+            self._file = tempfile.TemporaryFile(prefix="ssj-idempotency-")  # noqa: SIM115
+            self._file.writelines(self._chunks)
+            self._chunks = []
+        if self._file is not None:
+            self._file.write(chunk)
+        elif chunk:
+            self._chunks.append(chunk)
+
+    def messages(self) -> Iterator[Message]:
+        """The body again as ASGI messages: joined once if in memory, in chunks if spooled."""
+        if self._file is None:
+            body = b"".join(self._chunks)
+            self._chunks = []
+            yield {"type": "http.request", "body": body, "more_body": False}
+            return
+        self._file.seek(0)
+        while chunk := self._file.read(_SPOOL_CHUNK):
+            yield {"type": "http.request", "body": chunk, "more_body": True}
+        yield {"type": "http.request", "body": b"", "more_body": False}
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 class IdempotencyMiddleware:
-    """ASGI middleware storing the first response per (caller, key) in the service schema."""
+    """ASGI middleware storing the first outcome per (principal, key) in the service schema."""
 
-    def __init__(self, app: ASGIApp, schema: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        schema: str,
+        settings: CommonSettings,
+        claim_seconds: float = CLAIM_SECONDS,
+    ) -> None:
         self.app = app
         self.table = f"{schema}.idempotency_keys"
+        self.settings = settings
+        self.claim_seconds = claim_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
-        if key is None or scope["method"] not in WRITE_METHODS:
+        principal = None
+        if key is not None and scope["method"] in WRITE_METHODS and _routed(scope):
+            principal = _principal(scope, self.settings)
+        if key is None or principal is None:
             await self.app(scope, receive, send)
             return
         if not key or len(key) > MAX_KEY_LENGTH:
-            await _problem(send, 400, "Bad Request", "Idempotency-Key must be 1-200 characters")
+            await _problem(
+                scope, send, 400, "Bad Request", "Idempotency-Key must be 1-200 characters"
+            )
             return
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        caller = hashlib.sha256((_header(scope, b"authorization") or "").encode()).hexdigest()[:32]
-        digest = hashlib.sha256(
-            b"\n".join([scope["method"].encode(), scope["path"].encode(), body])
-        ).hexdigest()
-        pool: asyncpg.Pool = scope["app"].state.pool
+        body = _Body(self.settings.max_body_bytes)
+        try:
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                body.add(message.get("body", b""))
+                more = message.get("more_body", False)
+            principal_id = json.dumps([principal.sub, principal.dept]).encode()
+            caller = hashlib.sha256(principal_id).hexdigest()[:32]
+            fingerprint = json.dumps(
+                [
+                    scope["method"],
+                    scope["path"],
+                    scope.get("query_string", b"").decode("latin-1"),
+                    body.sha256.hexdigest(),
+                ]
+            )
+            digest = hashlib.sha256(fingerprint.encode()).hexdigest()
+            pool: asyncpg.Pool = scope["app"].state.pool
+            owner, row = await self._claim(pool, caller, key, digest)
+            if owner is not None:
+                await self._first(scope, receive, send, body, pool, caller, key, owner)
+            elif row is not None:
+                await self._replay(scope, send, row, digest)
+            else:
+                await _problem(scope, send, 409, *_IN_PROGRESS)
+        finally:
+            body.close()
+
+    async def _claim(
+        self, pool: asyncpg.Pool, caller: str, key: str, digest: str
+    ) -> tuple[uuid.UUID | None, Any]:
+        """``(owner, None)`` when this request now holds the key, ``(None, row)`` when it is
+        answered from the stored row, ``(None, None)`` when contention outlasted the loop."""
+        owner = uuid.uuid4()
         async with pool.acquire() as conn:
-            await conn.execute(
-                f"DELETE FROM {self.table} WHERE caller = $1 AND key = $2 "
-                f"AND created_at < now() - interval '{RETENTION}'",
-                caller,
-                key,
-            )
-            claimed = await conn.fetchval(
-                f"""INSERT INTO {self.table} (caller, key, request_hash) VALUES ($1, $2, $3)
-                    ON CONFLICT DO NOTHING RETURNING true""",
-                caller,
-                key,
-                digest,
-            )
-            if not claimed:
+            for _ in range(CLAIM_ATTEMPTS):
+                # Takes a free key, a key past retention, or a claim of this same request
+                # whose lease lapsed (its owner died); ON CONFLICT re-checks the WHERE on
+                # the locked row, so two retries cannot both take a lapsed claim over.
+                claimed = await conn.fetchval(
+                    f"""INSERT INTO {self.table} AS t
+                            (caller, key, request_hash, owner, lease_until)
+                        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+                        ON CONFLICT (caller, key) DO UPDATE SET
+                            request_hash = EXCLUDED.request_hash, owner = EXCLUDED.owner,
+                            lease_until = EXCLUDED.lease_until, created_at = now(),
+                            status = NULL, headers = NULL, body = NULL
+                        WHERE t.created_at < now() - make_interval(secs => $6)
+                           OR (t.status IS NULL AND t.request_hash = EXCLUDED.request_hash
+                               AND (t.lease_until IS NULL OR t.lease_until < now()))
+                        RETURNING true""",
+                    caller,
+                    key,
+                    digest,
+                    owner,
+                    self.claim_seconds,
+                    RETENTION_SECONDS,
+                )
+                if claimed:
+                    return owner, None
                 row = await conn.fetchrow(
-                    f"SELECT request_hash, status, headers, body FROM {self.table} "
-                    "WHERE caller = $1 AND key = $2",
+                    f"""SELECT request_hash, status, headers, body,
+                               lease_until IS NULL OR lease_until < now() AS lapsed
+                        FROM {self.table} WHERE caller = $1 AND key = $2""",
                     caller,
                     key,
                 )
-        if not claimed:
-            await self._replay(row, digest, send)
-            return
-        await self._first(scope, body, caller, key, pool, send)
+                # A row gone since the insert (the first request ended with an answer that
+                # is not kept) or a lapsed claim of this request is not a different
+                # request: claim again.
+                if row is None or (
+                    row["status"] is None and row["lapsed"] and row["request_hash"] == digest
+                ):
+                    continue
+                return None, row
+        return None, None
 
-    async def _replay(self, row: Any, digest: str, send: Send) -> None:
-        if row is None or row["request_hash"] != digest:
+    async def _replay(self, scope: Scope, send: Send, row: Any, digest: str) -> None:
+        if row["request_hash"] != digest:
             await _problem(
-                send, 422, "Idempotency key reused", "this key was used for a different request"
+                scope,
+                send,
+                422,
+                "Idempotency key reused",
+                "this key was used for a different request",
             )
             return
         if row["status"] is None:
-            await _problem(send, 409, "Request in progress", "the first request is still running")
+            await _problem(scope, send, 409, *_IN_PROGRESS)
             return
         headers = [(k.encode(), v.encode()) for k, v in json.loads(row["headers"])]
         headers.append((b"idempotent-replayed", b"true"))
@@ -121,16 +278,22 @@ class IdempotencyMiddleware:
         await send({"type": "http.response.body", "body": bytes(row["body"])})
 
     async def _first(
-        self, scope: Scope, body: bytes, caller: str, key: str, pool: asyncpg.Pool, send: Send
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: _Body,
+        pool: asyncpg.Pool,
+        caller: str,
+        key: str,
+        owner: uuid.UUID,
     ) -> None:
-        sent_body = False
+        messages = body.messages()
 
         async def replay_receive() -> Message:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return {"type": "http.disconnect"}
+            message = next(messages, None)
+            # Once the body is handed over, the real channel only has the disconnect left.
+            return message if message is not None else await receive()
 
         status = 500
         headers: list[tuple[str, str]] = []
@@ -149,21 +312,90 @@ class IdempotencyMiddleware:
                 chunks.append(message.get("body", b""))
             await send(message)
 
+        renewal = asyncio.create_task(self._renew(pool, caller, key, owner))
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            async with pool.acquire() as conn:
-                if status >= 500:
-                    await conn.execute(
-                        f"DELETE FROM {self.table} WHERE caller = $1 AND key = $2", caller, key
-                    )
-                else:
-                    await conn.execute(
-                        f"""UPDATE {self.table} SET status = $3, headers = $4, body = $5
-                            WHERE caller = $1 AND key = $2""",
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+            await self._finish(pool, caller, key, owner, status, headers, b"".join(chunks))
+
+    async def _renew(self, pool: asyncpg.Pool, caller: str, key: str, owner: uuid.UUID) -> None:
+        """Keep the claim's lease alive while this process runs the request."""
+        while True:
+            await asyncio.sleep(self.claim_seconds / 3)
+            try:
+                async with pool.acquire() as conn:
+                    held = await conn.fetchval(
+                        f"""UPDATE {self.table}
+                            SET lease_until = now() + make_interval(secs => $4)
+                            WHERE caller = $1 AND key = $2 AND owner = $3 AND status IS NULL
+                            RETURNING true""",
                         caller,
                         key,
-                        status,
-                        json.dumps(headers),
-                        b"".join(chunks),
+                        owner,
+                        self.claim_seconds,
                     )
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("idempotency key claim not renewed (续期失败), retrying: %s", exc)
+                continue
+            if not held:
+                log.warning(
+                    "idempotency key %r was taken over by another request while this one "
+                    "still ran (its lease lapsed)",
+                    key,
+                )
+                return
+
+    async def _finish(
+        self,
+        pool: asyncpg.Pool,
+        caller: str,
+        key: str,
+        owner: uuid.UUID,
+        status: int,
+        headers: list[tuple[str, str]],
+        response_body: bytes,
+    ) -> None:
+        async with pool.acquire() as conn:
+            if not is_outcome(status):
+                await conn.execute(
+                    f"DELETE FROM {self.table} WHERE caller = $1 AND key = $2 AND owner = $3",
+                    caller,
+                    key,
+                    owner,
+                )
+                return
+            kept = await conn.fetchval(
+                f"""UPDATE {self.table}
+                    SET status = $4, headers = $5, body = $6, lease_until = NULL
+                    WHERE caller = $1 AND key = $2 AND owner = $3 RETURNING true""",
+                caller,
+                key,
+                owner,
+                status,
+                json.dumps(headers),
+                response_body,
+            )
+        if not kept:
+            log.warning("idempotency key %r: answer %s not kept, the claim was lost", key, status)
+
+
+async def purge_expired(pool: asyncpg.Pool, schema: str, batch: int = PURGE_BATCH) -> int:
+    """Delete keys older than :data:`RETENTION_SECONDS`, ``batch`` rows per statement so no
+    statement holds many locks; return how many were deleted."""
+    deleted = 0
+    while True:
+        async with pool.acquire() as conn:
+            result = await conn.execute(
+                f"""DELETE FROM {schema}.idempotency_keys WHERE ctid = ANY(ARRAY(
+                        SELECT ctid FROM {schema}.idempotency_keys
+                        WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))""",
+                RETENTION_SECONDS,
+                batch,
+            )
+        count = int(result.split()[-1])
+        deleted += count
+        if count < batch:
+            return deleted

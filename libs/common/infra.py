@@ -8,7 +8,9 @@ system user and listens on a Unix socket inside the data directory only.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# What nats-server takes as a JetStream sync_interval ('' leaves its default, 2 min).
+_SYNC_INTERVAL = re.compile(r"|always|\d+(\.\d+)?(ns|us|ms|s|m|h)")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -68,9 +73,22 @@ def nats_server_binary() -> str:
 class EmbeddedNats:
     """A nats-server child process with JetStream storing under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, preferred_port: int = 4222) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        preferred_port: int = 4222,
+        sync_interval: str = "always",
+        monitor_port: int | None = None,
+    ) -> None:
+        if not _SYNC_INTERVAL.fullmatch(sync_interval):
+            raise ValueError(
+                f"sync interval {sync_interval!r}: give 'always', a duration such as '10s' "
+                "or '2m', or '' for the server's default"
+            )
         self.data_dir = data_dir
         self.preferred_port = preferred_port
+        self.sync_interval = sync_interval
+        self.monitor_port = monitor_port
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -84,16 +102,19 @@ class EmbeddedNats:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port(self.preferred_port)
         log_path = self.data_dir / "nats-server.log"
+        config = self.data_dir / "nats-server.conf"
+        config.write_text(self.config_text())
+        monitor = ["-m", str(self.monitor_port)] if self.monitor_port else []
         self.proc = subprocess.Popen(
             [
                 nats_server_binary(),
+                "-c",
+                str(config),
                 "-a",
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "-js",
-                "-sd",
-                str(self.data_dir / "jetstream"),
+                *monitor,
                 "-l",
                 str(log_path),
             ],
@@ -104,6 +125,18 @@ class EmbeddedNats:
         _wait_for_port(self.port, 15.0, self.proc, log_path)
         log.info("embedded NATS on %s", self.url)
         return self.url
+
+    def config_text(self) -> str:
+        """The server's configuration: JetStream, with its sync interval.
+
+        JetStream acknowledges a message before it is synced to disk and syncs every
+        ``sync_interval`` (2 min by default), a setting of the server, not of a stream:
+        with one replica, a crash of the host loses what was acknowledged since the last
+        sync. ``always`` syncs every write (docs/operations.md).
+        """
+        sync = f"\n  sync_interval: {self.sync_interval}" if self.sync_interval else ""
+        store = json.dumps(str(self.data_dir / "jetstream"))
+        return f"jetstream {{\n  store_dir: {store}{sync}\n}}\n"
 
     def stop(self) -> None:
         """Stop the server (JetStream data stays on disk)."""

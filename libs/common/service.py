@@ -19,13 +19,14 @@ from fastapi import APIRouter, FastAPI, Request
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from libs.common.auth import Principal
+from libs.common.bodylimit import BodyLimitMiddleware
 from libs.common.bus import connect
 from libs.common.consumer import BatchHandler, Consumer, Handler
 from libs.common.context import CommandContext, command_context
 from libs.common.eventstore import EventStoreApp
 from libs.common.health import router as health_router
 from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
-from libs.common.idempotency import IdempotencyMiddleware
+from libs.common.idempotency import IdempotencyMiddleware, purge_expired
 from libs.common.openapi import install_openapi
 from libs.common.problems import install_problem_handlers
 from libs.common.relay import Relay
@@ -34,6 +35,8 @@ from libs.common.tracing import setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# How often a service deletes idempotency keys past their retention (they hold whole bodies).
+IDEMPOTENCY_PURGE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,19 @@ async def open_pool(
     return pool
 
 
+async def purge_idempotency_keys(pool: asyncpg.Pool, schema: str) -> None:
+    """Background task of the lifespan: delete expired idempotency keys now and then."""
+    while True:
+        try:
+            deleted = await purge_expired(pool, schema)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("could not purge expired idempotency keys (幂等键清理失败): %s", exc)
+        else:
+            if deleted:
+                log.info("purged %d expired idempotency keys", deleted)
+        await asyncio.sleep(IDEMPOTENCY_PURGE_SECONDS)
+
+
 async def migrate(pool: asyncpg.Pool, schema: str, statements: Sequence[str]) -> None:
     """Create read-model tables (``{schema}`` is replaced); serialised across processes."""
     async with pool.acquire() as conn, conn.transaction():
@@ -134,10 +150,14 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
         relay.start()
         for consumer in consumers:
             consumer.start()
+        purging = asyncio.create_task(purge_idempotency_keys(pool, spec.name))
         log.info("%s ready on port %s", spec.name, settings.http_port)
         try:
             yield
         finally:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
             for consumer in consumers:
                 await consumer.stop()
             await relay.stop()
@@ -157,7 +177,9 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
     )
     app.state.settings = settings
     install_problem_handlers(app, spec.domain_errors)
-    app.add_middleware(IdempotencyMiddleware, schema=spec.name)
+    app.add_middleware(IdempotencyMiddleware, schema=spec.name, settings=settings)
+    # Added last, so it runs first: the idempotency middleware never reads an oversized body.
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
     app.include_router(health_router)
     for router in spec.routers:
         app.include_router(router)

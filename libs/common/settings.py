@@ -48,11 +48,24 @@ class CommonSettings(BaseSettings):
     # A relay or consumer leader that vanishes or is cut off loses its lock after this long.
     leader_lease_seconds: float = Field(default=15.0, validation_alias="SSJ_LEADER_LEASE")
     stream_replicas: int = Field(default=1, validation_alias="SSJ_STREAM_REPLICAS")
+    # JetStream's sync_interval for the embedded nats-server ("always", or a duration such
+    # as "2m"): a setting of the server, so a server of your own needs it in its config.
+    stream_sync: str = Field(default="always", validation_alias="SSJ_STREAM_SYNC")
     # JetStream drops a re-published message whose Nats-Msg-Id it saw within this window.
     dedupe_window_seconds: float = Field(default=3600.0, validation_alias="SSJ_DEDUPE_WINDOW")
     # /readyz answers 503 when a relay or consumer is further behind than this.
     ready_max_lag: int = Field(default=10_000, validation_alias="SSJ_READY_MAX_LAG")
     log_level: str = Field(default="info", validation_alias="SSJ_LOG_LEVEL")
+    # Request bodies larger than this are refused with 413 before they are read whole.
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, validation_alias="SSJ_MAX_BODY_BYTES")
+    # Paths starting with one of these prefixes take file uploads (the registry's bulk
+    # import) and may send up to max_upload_bytes instead.
+    upload_path_prefixes: tuple[str, ...] = Field(
+        default=("/v1/imports/",), validation_alias="SSJ_UPLOAD_PATH_PREFIXES"
+    )
+    max_upload_bytes: int = Field(
+        default=512 * 1024 * 1024, validation_alias="SSJ_MAX_UPLOAD_BYTES"
+    )
 
     @cached_property
     def http_port(self) -> int:
