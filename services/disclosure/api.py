@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 
 from libs.common.problems import Problem
 from libs.common.service import pool
+from libs.common.text import Code, Identifier
 from services.disclosure.domain.public import MODE_TEXT
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
@@ -17,7 +18,7 @@ Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
 @router.get("/items", summary="Published random-inspection item list 随机抽查事项清单")
-async def items(db: Pool, department: str | None = None) -> list[dict[str, Any]]:
+async def items(db: Pool, department: Code | None = None) -> list[dict[str, Any]]:
     """Every published item, by department and code."""
     rows = await db.fetch(
         """SELECT code, department, name, category, ratio, methods, legal_basis, published_at
@@ -29,7 +30,7 @@ async def items(db: Pool, department: str | None = None) -> list[dict[str, Any]]
 
 
 @router.get("/plans", summary="Published plans 抽查计划")
-async def plans(db: Pool, year: int | None = None) -> list[dict[str, Any]]:
+async def plans(db: Pool, year: int | None = Query(None, ge=2000, le=2100)) -> list[dict[str, Any]]:
     """Published plans with their batches and items."""
     rows = await db.fetch(
         """SELECT plan_id, year, title, mode, initiating_department, participating_departments,
@@ -74,7 +75,7 @@ async def draw(draw_id: UUID, db: Pool) -> dict[str, Any]:
 async def results(
     db: Pool,
     draw_id: UUID | None = None,
-    identifier: str | None = Query(None, description="统一社会信用代码 of one subject"),
+    identifier: Identifier | None = Query(None, description="统一社会信用代码 of one subject"),
     after: UUID | None = Query(None, description="cursor: last record_id of the previous page"),
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from libs.common.auth import Principal, require_roles
+from libs.common.commands import Command
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
+from libs.common.text import Code, Identifier, line
 from services.draw.application import DrawApplication
 from services.draw.domain.announce import RosterEntry
 from services.draw.domain.draw import Draw
@@ -27,13 +29,11 @@ App = Annotated[DrawApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
-class AnnounceRequest(BaseModel):
+class AnnounceRequest(Command):
     """公告: which published batch to draw and which public entropy will complete the seed."""
 
-    batch_id: str = Field(min_length=1, max_length=64)
-    entropy_source: str = Field(
-        min_length=4,
-        max_length=500,
+    batch_id: Code
+    entropy_source: Annotated[str, line(500, min_length=4)] = Field(
         description="The public randomness that will complete the seed, fixed only after "
         "this announcement, e.g. '中国福利彩票双色球第2026136期开奖号码 (2026-11-26)' or "
         "'现场摇号数字，纪检组监督'.",
@@ -51,24 +51,24 @@ class AnnounceRequest(BaseModel):
     )
 
 
-class ExecuteRequest(BaseModel):
+class ExecuteRequest(Command):
     """抽取: the public entropy, exactly as published (e.g. the lottery numbers)."""
 
-    entropy: str = Field(min_length=1, max_length=2000)
+    entropy: Annotated[str, line(2000, min_length=1)]
 
 
-class ReplacementRequest(BaseModel):
+class ReplacementRequest(Command):
     """递补: replace a drawn inspector or a drawn subject, with reason and approver."""
 
     kind: Literal["inspector", "subject"]
-    identifier: str = Field(min_length=1, max_length=64, description="the drawn subject")
-    inspector_id: str | None = Field(
+    identifier: Identifier = Field(description="the drawn subject")
+    inspector_id: Code | None = Field(
         default=None, description="the inspector to replace (kind 'inspector')"
     )
-    reason: str = Field(
-        min_length=2, max_length=500, description="回避, 岗位调整, 工作冲突, 注销 …"
+    reason: Annotated[str, line(500, min_length=2)] = Field(
+        description="回避, 岗位调整, 工作冲突, 注销 …"
     )
-    approver: str = Field(min_length=1, max_length=100, description="审批人")
+    approver: Annotated[str, line(100, min_length=1)] = Field(description="审批人")
 
 
 async def _load_batch(db: asyncpg.Pool, batch_id: str) -> dict[str, Any]:

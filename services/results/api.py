@@ -12,8 +12,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from libs.common.auth import Principal, require_roles
+from libs.common.commands import Command
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
+from libs.common.text import Code, multiline
 from services.results.application import ResultsApplication
 from services.results.domain.assignment import Assignment
 from services.results.domain.record import InspectionRecord
@@ -40,30 +42,37 @@ OUTCOME_HELP = (
 )
 
 
+# Findings of one inspection: one per item of the plan (a plan has at most 200 items).
+MAX_FINDINGS = 200
+# A finding's note or a correction's reason: what the inspector wrote, a paragraph or two.
+NOTE_MAX = 2_000
+Note = Annotated[str, multiline(NOTE_MAX)]
+
+
 class Finding(BaseModel):
     """The result for one item of the inspection."""
 
-    item_code: str = Field(min_length=1, max_length=64)
+    item_code: Code
     outcome: Outcome
-    note: str = Field("", max_length=2000)
+    note: Note = ""
 
 
-class ResultIn(BaseModel):
+class ResultIn(Command):
     """检查结果 of one drawn subject."""
 
     draw_id: UUID
     subject_id: UUID
     inspected_on: date
     outcome: Outcome = Field(description=OUTCOME_HELP)
-    findings: list[Finding] = []
+    findings: list[Finding] = Field([], max_length=MAX_FINDINGS)
 
 
-class CorrectionIn(BaseModel):
+class CorrectionIn(Command):
     """更正 — appended to the record, never overwriting it."""
 
     outcome: Outcome = Field(description=OUTCOME_HELP)
-    findings: list[Finding] = []
-    reason: str = Field(min_length=1, max_length=2000)
+    findings: list[Finding] = Field([], max_length=MAX_FINDINGS)
+    reason: Annotated[str, multiline(NOTE_MAX, min_length=1)]
 
 
 async def _assignment(db: asyncpg.Pool, draw_id: UUID, subject_id: UUID) -> Assignment:
@@ -173,7 +182,9 @@ async def list_assignments(
     db: Pool,
     draw_id: UUID | None = None,
     recorded: bool | None = Query(None, description="only with (true) or without a result"),
-    after: str | None = Query(None, description="cursor: the `next` of the previous page"),
+    after: str | None = Query(
+        None, max_length=80, description="cursor: the `next` of the previous page"
+    ),
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Assignments with ``due_on`` (20 working days after the batch ends; null with

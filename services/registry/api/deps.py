@@ -28,9 +28,11 @@ def own_department(principal: Principal, dept: str) -> None:
 
 def expected_version(if_match: str | None) -> int:
     """The version named by an If-Match header (428 when missing)."""
-    if not if_match or not if_match.strip('"').isdigit():
+    version = (if_match or "").strip('"')
+    # ASCII digits only, and few enough that the version fits the event store's column.
+    if not (version.isascii() and version.isdigit() and len(version) <= 9):
         raise Problem(428, "Precondition required", "send If-Match with the record's ETag")
-    return int(if_match.strip('"'))
+    return int(version)
 
 
 def etag(version: int) -> dict[str, str]:

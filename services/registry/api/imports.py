@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from libs.common.problems import Problem
 from libs.common.service import run_command
+from libs.common.text import line
 from services.registry.api.deps import App, Writer
 from services.registry.imports.importer import Importer
 from services.registry.imports.reader import UnreadableFile
@@ -27,7 +28,11 @@ async def import_file(
     request: Request,
     who: Writer,
     app: App,
-    filename: str = Query(description="original file name; .csv or .xlsx decides the format"),
+    filename: Annotated[
+        str,
+        line(255, min_length=1),
+        Query(description="original file name; .csv or .xlsx decides the format"),
+    ],
     partial: bool = Query(False, description="apply the valid rows even if others are bad"),
     format: Literal["json", "csv"] = Query("json", description="report format"),
     mark_missing: Literal["deregistered", "revoked", "moved_out", "cancelled"] | None = Query(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from libs.common.commands import Command
 from libs.common.service import run_command
+from libs.common.text import Code, Name, Text, code, line, multiline
 from services.registry.api.deps import (
     CHINA,
     App,
@@ -22,75 +24,89 @@ from services.registry.api.deps import (
 from services.registry.domain.items import InspectionItem
 
 router = APIRouter(prefix="/v1", tags=["items"])
+# An item's 抽查子项: the item lists of 2019-2024 run to a few dozen at most.
+MAX_SUB_ITEMS = 100
+# Lines of a check form (检查表): the published forms have tens of lines.
+MAX_CHECK_POINTS = 200
+# Requirements on inspectors (执法检查人员要求): a paragraph.
+REQUIREMENTS_MAX = 2_000
+ItemCode = Annotated[Code, Path(description="the item's code")]
 
 
 class SubItem(BaseModel):
     """抽查子项."""
 
-    code: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=200)
+    code: Code
+    name: Name
 
 
 class CheckPoint(BaseModel):
     """One line of the optional check form (检查表)."""
 
-    code: str = Field(min_length=1, max_length=64)
-    text: str = Field(min_length=1, max_length=500)
+    code: Code
+    text: Annotated[str, multiline(500, min_length=1)]
 
 
 Method = Literal["on_site", "documentary", "online", "sampling", "expert", "other_department"]
 SubjectKind = Literal["for_profit", "non_profit", "non_market"]
 
 
-class ItemFields(BaseModel):
+class ItemFields(Command):
     """The changeable fields of an item."""
 
-    name: str = Field(min_length=1, max_length=200)
-    sub_items: list[SubItem] = []
-    legal_basis: str = Field(min_length=1, description="抽查依据")
-    subject_kinds: list[SubjectKind] = Field(min_length=1)
-    content: str = Field("", description="抽查内容")
+    name: Name
+    sub_items: list[SubItem] = Field([], max_length=MAX_SUB_ITEMS)
+    legal_basis: Annotated[str, multiline(min_length=1)] = Field(description="抽查依据")
+    subject_kinds: list[SubjectKind] = Field(min_length=1, max_length=3)
+    content: Text = Field("", description="抽查内容")
     methods: list[Method] = Field(
         min_length=1,
+        max_length=6,
         description="实地检查 on_site, 书面检查 documentary, 网络监测 online, 抽样检测 sampling, "
         "委托专业机构 expert, 采用其他部门结果 other_department",
     )
     category: Literal["general", "key"] = Field(description="一般检查事项 / 重点检查事项")
-    ratio: float = Field(gt=0, le=1, description="default share of subjects, e.g. 0.05")
+    ratio: float = Field(
+        gt=0, le=1, allow_inf_nan=False, description="default share of subjects, e.g. 0.05"
+    )
     frequency_per_year: int = Field(1, ge=1, le=12, description="default checks per year")
-    inspector_requirements: str = Field("", description="执法检查人员要求")
-    internet_plus_code: str = Field("", max_length=64, description="互联网+监管 item code")
-    check_form: list[CheckPoint] = []
+    inspector_requirements: Annotated[str, multiline(REQUIREMENTS_MAX)] = Field(
+        "", description="执法检查人员要求"
+    )
+    internet_plus_code: Annotated[str, code(min_length=0)] = Field(
+        "", description="互联网+监管 item code"
+    )
+    check_form: list[CheckPoint] = Field([], max_length=MAX_CHECK_POINTS)
 
 
 class ItemIn(ItemFields):
     """抽查事项 to register."""
 
-    code: str = Field(min_length=1, max_length=64, examples=["SC-2026-001"])
-    department: str = Field(min_length=1, max_length=64)
+    code: Code = Field(examples=["SC-2026-001"])
+    department: Code
 
 
-class ItemChange(BaseModel):
+class ItemChange(Command):
     """Fields to change; omitted fields stay as they are."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    sub_items: list[SubItem] | None = None
-    legal_basis: str | None = Field(None, min_length=1)
-    subject_kinds: list[SubjectKind] | None = Field(None, min_length=1)
-    content: str | None = None
-    methods: list[Method] | None = Field(None, min_length=1)
+    name: Name | None = None
+    sub_items: list[SubItem] | None = Field(None, max_length=MAX_SUB_ITEMS)
+    legal_basis: Annotated[str, multiline(min_length=1)] | None = None
+    subject_kinds: list[SubjectKind] | None = Field(None, min_length=1, max_length=3)
+    content: Text | None = None
+    methods: list[Method] | None = Field(None, min_length=1, max_length=6)
     category: Literal["general", "key"] | None = None
-    ratio: float | None = Field(None, gt=0, le=1)
+    ratio: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     frequency_per_year: int | None = Field(None, ge=1, le=12)
-    inspector_requirements: str | None = None
-    internet_plus_code: str | None = Field(None, max_length=64)
-    check_form: list[CheckPoint] | None = None
+    inspector_requirements: Annotated[str, multiline(REQUIREMENTS_MAX)] | None = None
+    internet_plus_code: Annotated[str, code(min_length=0)] | None = None
+    check_form: list[CheckPoint] | None = Field(None, max_length=MAX_CHECK_POINTS)
 
 
-class Withdrawal(BaseModel):
+class Withdrawal(Command):
     """Why an item is withdrawn."""
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, line(min_length=1)]
 
 
 def _item_view(item: InspectionItem) -> dict[str, Any]:
@@ -117,7 +133,7 @@ async def register_item(
 
 @router.get("/items/{code}", summary="One item, now or as it stood on a date")
 async def get_item(
-    code: str,
+    code: ItemCode,
     request: Request,
     response: Response,
     who: Reader,
@@ -137,7 +153,7 @@ async def get_item(
 
 @router.patch("/items/{code}", summary="Change an item (If-Match: version)")
 async def change_item(
-    code: str,
+    code: ItemCode,
     body: ItemChange,
     request: Request,
     response: Response,
@@ -156,7 +172,7 @@ async def change_item(
 
 
 @router.post("/items/{code}/publish", summary="Publish an inspection item")
-async def publish_item(code: str, request: Request, who: Writer, app: App) -> dict[str, Any]:
+async def publish_item(code: ItemCode, request: Request, who: Writer, app: App) -> dict[str, Any]:
     """Publishing is an event; only published items can be planned."""
     current = await run_command(request, who, app.get_item, code)
     own_department(who, current.department)
@@ -165,7 +181,7 @@ async def publish_item(code: str, request: Request, who: Writer, app: App) -> di
 
 @router.post("/items/{code}/withdraw", summary="Withdraw a published item")
 async def withdraw_item(
-    code: str, body: Withdrawal, request: Request, who: Writer, app: App
+    code: ItemCode, body: Withdrawal, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
     """Withdrawal is an event; plans can no longer use the item."""
     current = await run_command(request, who, app.get_item, code)

@@ -3,84 +3,92 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from libs.common.commands import Command
 from libs.common.service import run_command
+from libs.common.text import Code, Identifier, Line, Name, line
 from services.registry.api.deps import App, Pool, Reader, Writer, own_department
 from services.registry.domain.inspectors import Inspector
 
 router = APIRouter(prefix="/v1", tags=["inspectors, experts, tags, conflicts"])
 InspectorStatus = Literal["active", "suspended", "transferred"]
+# An inspector's specialties (专业特长): a few fields of law or technique.
+MAX_SPECIALTIES = 20
+Short = Annotated[str, line(64)]
+Unit = Annotated[str, line(100)]
+Reason = Annotated[str, line(min_length=1)]
 
 
-class InspectorIn(BaseModel):
+class InspectorIn(Command):
     """执法检查人员 to register."""
 
-    department: str = Field(min_length=1, max_length=64)
-    certificate_no: str = Field(min_length=1, max_length=64, description="执法证号")
-    name: str = Field(min_length=1, max_length=64)
+    department: Code
+    certificate_no: Annotated[str, line(64, min_length=1)] = Field(description="执法证号")
+    name: Annotated[str, line(64, min_length=1)]
     level: Literal["province", "city", "county"] = Field(description="执法层级 省/市/县")
     region_code: str = Field(pattern=r"^\d{6}$", description="jurisdiction (GB/T 2260)")
-    specialties: list[str] = []
+    specialties: list[Annotated[str, line(64, min_length=1)]] = Field(
+        [], max_length=MAX_SPECIALTIES
+    )
     categories: list[Literal["general", "key"]] = Field(
-        min_length=1, description="item categories the inspector is qualified for"
+        min_length=1, max_length=2, description="item categories the inspector is qualified for"
     )
     status: InspectorStatus = "active"
-    contact: str = Field(default="", max_length=64, description="never disclosed")
-    unit: str = Field(
+    contact: Short = Field(default="", description="never disclosed")
+    unit: Unit = Field(
         default="",
-        max_length=100,
         description="执法机构/所 the inspector belongs to, e.g. 黄石市市场监管局黄石港所 "
         "(所所交叉: not drawn for subjects this unit routinely supervises)",
     )
 
 
-class InspectorStatusChange(BaseModel):
+class InspectorStatusChange(Command):
     """在岗 / 暂停 / 调离."""
 
     status: InspectorStatus
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason
 
 
-class ExpertIn(BaseModel):
+class ExpertIn(Command):
     """专家 to register."""
 
-    field: str = Field(min_length=1, max_length=100, description="专业领域")
-    name: str = Field(min_length=1, max_length=64)
-    organisation: str = Field(min_length=1, max_length=200)
+    field: Annotated[str, line(100, min_length=1)] = Field(description="专业领域")
+    name: Annotated[str, line(64, min_length=1)]
+    organisation: Name
     status: InspectorStatus = "active"
-    contact: str = Field(default="", max_length=64, description="never disclosed")
+    contact: Short = Field(default="", description="never disclosed")
 
 
-class TagIn(BaseModel):
+class TagIn(Command):
     """A tag of the dictionary 标签字库."""
 
-    code: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=100)
-    department: str = Field(min_length=1, max_length=64)
-    description: str = ""
+    code: Code
+    name: Annotated[str, line(100, min_length=1)]
+    department: Code
+    description: Line = ""
 
 
-class ConflictIn(BaseModel):
+class ConflictIn(Command):
     """A conflict of interest 回避关系 between an inspector and a subject."""
 
     inspector_id: UUID
-    subject_identifier: str
+    subject_identifier: Identifier
     reason: Literal["relative", "former_employment", "financial_interest", "other"]
-    detail: str = Field("", max_length=500)
+    detail: Line = ""
     declared_on: date
 
 
-class ConflictLift(BaseModel):
+class ConflictLift(Command):
     """Ending a conflict-of-interest record."""
 
     inspector_id: UUID
-    subject_identifier: str
-    reason: str = Field(min_length=1, max_length=500)
+    subject_identifier: Identifier
+    reason: Reason
 
 
 def _inspector_view(inspector: Inspector) -> dict[str, Any]:
@@ -118,7 +126,7 @@ async def change_inspector_status(
 
 @router.get("/inspectors", summary="List inspectors")
 async def list_inspectors(
-    who: Reader, db: Pool, department: str | None = None
+    who: Reader, db: Pool, department: Code | None = None
 ) -> list[dict[str, Any]]:
     """Inspectors from the read model (contact details are not in it)."""
     rows = await db.fetch(
@@ -137,7 +145,9 @@ async def register_expert(body: ExpertIn, request: Request, who: Writer, app: Ap
 
 
 @router.get("/experts", summary="List experts")
-async def list_experts(who: Reader, db: Pool, field: str | None = None) -> list[dict[str, Any]]:
+async def list_experts(
+    who: Reader, db: Pool, field: Annotated[str, line(100)] | None = None
+) -> list[dict[str, Any]]:
     """Experts from the read model (contact details are not in it)."""
     rows = await db.fetch(
         "SELECT * FROM registry.experts_view WHERE ($1::text IS NULL OR field = $1) "

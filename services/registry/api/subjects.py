@@ -6,10 +6,12 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from pydantic import Field
 
+from libs.common.commands import Command
 from libs.common.service import run_command
+from libs.common.text import Code, Identifier, Line, Name, line
 from services.registry.api.deps import App, Pool, Reader, Writer, etag, expected_version
 from services.registry.domain.ids import subject_id
 from services.registry.domain.subjects import Subject
@@ -19,65 +21,79 @@ Kind = Literal["for_profit", "non_profit", "non_market"]
 RiskClass = Literal["A", "B", "C", "D"]
 Status = Literal["operating", "deregistered", "revoked", "moved_out", "cancelled"]
 Region = Annotated[str, Field(pattern=r"^\d{6}$", description="GB/T 2260 county-level code")]
+# Departments supervising one subject: the members of a joint-meeting are a few dozen.
+MAX_DEPARTMENTS = 50
+# Tags on one subject (标签): a handful in practice.
+MAX_TAGS = 100
+# Tags one list query may name (each is a parameter of the query).
+MAX_QUERY_TAGS = 50
+Short = Annotated[str, line(64)]
+Unit = Annotated[str, line(100)]
+Reason = Annotated[str, line(min_length=1)]
+SubjectKey = Annotated[Identifier, Path(description="USCC or PREFIX-local-id")]
 
 
-class SubjectIn(BaseModel):
+class SubjectIn(Command):
     """检查对象 to register."""
 
-    identifier: str = Field(description="USCC (统一社会信用代码) or non-market identifier")
+    identifier: Identifier = Field(description="USCC (统一社会信用代码) or non-market identifier")
     kind: Kind
-    name: str = Field(min_length=1, max_length=200)
-    legal_form: str = Field("", max_length=64, description="e.g. 有限责任公司, 个体工商户")
+    name: Name
+    legal_form: Short = Field("", description="e.g. 有限责任公司, 个体工商户")
     region_code: Region
-    industry: str = Field(min_length=1, max_length=3, description="GB/T 4754: F or F52")
-    address: str = Field("", max_length=500)
-    legal_representative: str = Field("", max_length=64, description="disclosed masked")
+    industry: Annotated[str, line(3, min_length=1)] = Field(description="GB/T 4754: F or F52")
+    address: Line = ""
+    legal_representative: Short = Field("", description="disclosed masked")
     status: Status = "operating"
-    departments: list[str] = Field(default_factory=list, description="supervising departments")
-    tags: list[str] = Field(default_factory=list, description="codes from the tag dictionary")
+    departments: list[Code] = Field(
+        default_factory=list, max_length=MAX_DEPARTMENTS, description="supervising departments"
+    )
+    tags: list[Code] = Field(
+        default_factory=list, max_length=MAX_TAGS, description="codes from the tag dictionary"
+    )
     risk_class: RiskClass
     abnormal_operation: bool = Field(False, description="经营异常名录")
     serious_violation: bool = Field(False, description="严重违法失信名单")
-    supervising_unit: str = Field(
-        "", max_length=100, description="日常监管单位: the unit (所) that routinely supervises it"
+    supervising_unit: Unit = Field(
+        "", description="日常监管单位: the unit (所) that routinely supervises it"
     )
 
 
-class SubjectChange(BaseModel):
+class SubjectChange(Command):
     """Fields to change; omitted fields stay as they are."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
-    legal_form: str | None = Field(None, max_length=64)
+    name: Name | None = None
+    legal_form: Short | None = None
     region_code: Region | None = None
-    industry: str | None = Field(None, min_length=1, max_length=3)
-    address: str | None = Field(None, max_length=500)
-    legal_representative: str | None = Field(None, max_length=64)
-    departments: list[str] | None = None
-    tags: list[str] | None = None
-    supervising_unit: str | None = Field(None, max_length=100, description='"" clears it')
+    industry: Annotated[str, line(3, min_length=1)] | None = None
+    address: Line | None = None
+    legal_representative: Short | None = None
+    departments: list[Code] | None = Field(None, max_length=MAX_DEPARTMENTS)
+    tags: list[Code] | None = Field(None, max_length=MAX_TAGS)
+    supervising_unit: Unit | None = Field(None, description='"" clears it')
 
 
-class StatusChange(BaseModel):
+class StatusChange(Command):
     """Registration status change (登记状态)."""
 
     status: Status
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason
 
 
-class RiskClassification(BaseModel):
+class RiskClassification(Command):
     """A credit-risk classification decision."""
 
     risk_class: RiskClass
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason
     effective_on: date
 
 
-class Listing(BaseModel):
+class Listing(Command):
     """On or off 经营异常名录 (abnormal_operation) or 严重违法失信名单 (serious_violation)."""
 
     list_name: Literal["abnormal_operation", "serious_violation"]
     listed: bool
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Reason
     decided_on: date
 
 
@@ -101,7 +117,7 @@ async def register_subject(
 
 @router.get("/subjects/{identifier}", summary="One subject as it stands")
 async def get_subject(
-    identifier: str, request: Request, response: Response, who: Reader, app: App
+    identifier: SubjectKey, request: Request, response: Response, who: Reader, app: App
 ) -> dict[str, Any]:
     """The subject with its risk-class history (ETag = version)."""
     subject = await run_command(request, who, app.get_subject, identifier)
@@ -111,7 +127,7 @@ async def get_subject(
 
 @router.patch("/subjects/{identifier}", summary="Change a subject (If-Match: version)")
 async def change_subject(
-    identifier: str,
+    identifier: SubjectKey,
     body: SubjectChange,
     request: Request,
     response: Response,
@@ -129,7 +145,7 @@ async def change_subject(
 
 @router.post("/subjects/{identifier}/status", summary="Change registration status")
 async def change_status(
-    identifier: str, body: StatusChange, request: Request, who: Writer, app: App
+    identifier: SubjectKey, body: StatusChange, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
     """存续, 注销, 吊销, 迁出, 撤销 — never a deletion."""
     return _view(
@@ -141,7 +157,7 @@ async def change_status(
 
 @router.post("/subjects/{identifier}/risk-class", summary="Classify credit risk")
 async def classify(
-    identifier: str, body: RiskClassification, request: Request, who: Writer, app: App
+    identifier: SubjectKey, body: RiskClassification, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
     """A new class, kept in ``risk_history`` with its reason and date."""
     return _view(
@@ -159,7 +175,7 @@ async def classify(
 
 @router.post("/subjects/{identifier}/listings", summary="Put on or take off a list")
 async def set_listing(
-    identifier: str, body: Listing, request: Request, who: Writer, app: App
+    identifier: SubjectKey, body: Listing, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
     """经营异常名录 / 严重违法失信名单 decisions."""
     return _view(
@@ -209,7 +225,7 @@ def subject_filter(
     region_prefix: str = Query("", pattern=r"^\d{0,6}$"),
     kind: Kind | None = None,
     industry: str | None = Query(None, pattern=r"^[A-T](\d{1,2})?$"),
-    tag: list[str] = Query([], description="any of these tags"),
+    tag: list[Code] = Query([], max_length=MAX_QUERY_TAGS, description="any of these tags"),
     risk_class: RiskClass | None = None,
     status: Status | None = None,
     abnormal_operation: bool | None = None,
@@ -266,6 +282,6 @@ async def count_subjects(who: Reader, db: Pool, query: Filter) -> dict[str, Any]
 
 
 @router.get("/subjects/{identifier}/history", summary="A subject's events")
-async def subject_history(identifier: str, request: Request, who: Reader, app: App) -> Any:
+async def subject_history(identifier: SubjectKey, request: Request, who: Reader, app: App) -> Any:
     """Every event of the subject, oldest first, with who and when."""
     return await run_command(request, who, app.history, subject_id(identifier))

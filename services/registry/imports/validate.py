@@ -1,10 +1,17 @@
-"""Row validation: each row becomes domain fields or a list of errors by column."""
+"""Row validation: each row becomes domain fields or a list of errors by column.
+
+Every cell goes through the same door as the API (libs/common/text.py): NFC, no control
+characters, lone surrogates or noncharacters, and the API's length limits; lists are as
+long as the API allows.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+from libs.common.text import CODE_MAX, LINE_MAX, NAME_MAX, TextError, clean
 from services.registry.domain.errors import RegistryError
 from services.registry.domain.industries import require_industry
 from services.registry.domain.inspectors import CATEGORIES, LEVELS
@@ -13,6 +20,31 @@ from services.registry.domain.regions import require_region
 from services.registry.domain.subjects import KINDS, RISK_CLASSES, STATUSES, normalise_identifier
 from services.registry.imports.columns import VALUE_ALIASES
 
+# The request models' limits (services/registry/api/subjects.py and people.py; a unit test
+# keeps them equal): characters per cell, after NFC.
+SUBJECT_MAX_LENGTH = {
+    "identifier": CODE_MAX,
+    "name": NAME_MAX,
+    "legal_form": 64,
+    "region_code": 6,
+    "industry": 3,
+    "address": LINE_MAX,
+    "legal_representative": 64,
+    "supervising_unit": 100,
+}
+INSPECTOR_MAX_LENGTH = {
+    "department": CODE_MAX,
+    "certificate_no": 64,
+    "name": 64,
+    "region_code": 6,
+    "contact": 64,
+    "unit": 100,
+}
+# Entries of a list cell (监管部门, 标签, 专业特长), each as long as a code or a short line.
+MAX_ITEMS = {"departments": 50, "tags": 100, "specialties": 20}
+_ITEM_LENGTH = {"departments": CODE_MAX, "tags": CODE_MAX, "specialties": 64}
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # as libs.common.text.code()
+_CODE_LISTS = ("departments", "tags")
 _TRUE = {"1", "true", "yes", "y", "是", "列入"}
 _FALSE = {"", "0", "false", "no", "n", "否", "未列入"}
 
@@ -28,19 +60,34 @@ class RowError:
 
 
 class _Row:
-    def __init__(self, number: int, values: dict[str, str]) -> None:
+    def __init__(self, number: int, values: dict[str, str], limits: dict[str, int]) -> None:
         self.number = number
         self.values = values
+        self.limits = limits
         self.errors: list[RowError] = []
 
     def fail(self, column: str, code: str, message: str) -> None:
         self.errors.append(RowError(self.number, column, code, message))
 
     def text(self, column: str, required: bool = False) -> str:
-        value = self.values.get(column, "").strip()
-        if required and not value:
+        value = self._clean(column, self.values.get(column, "").strip(), self.limits.get(column))
+        if required and value == "":
             self.fail(column, "required", f"{column} is required")
-        return value
+        return value or ""
+
+    def _clean(
+        self,
+        column: str,
+        value: str,
+        max_length: int | None,
+        pattern: re.Pattern[str] | None = None,
+    ) -> str | None:
+        """The cell through the API's door; None (and a row error) when refused."""
+        try:
+            return clean(value, max_length=max_length or LINE_MAX, pattern=pattern)
+        except TextError as exc:
+            self.fail(column, exc.code, exc.message)
+            return None
 
     def choice(self, column: str, allowed: tuple[str, ...], default: str | None = None) -> str:
         raw = self.text(column, required=default is None) or (default or "")
@@ -50,9 +97,16 @@ class _Row:
         return value
 
     def items(self, column: str) -> list[str]:
-        raw = self.text(column).replace("；", ";").replace("，", ";").replace(",", ";")
+        raw = self.values.get(column, "").replace("；", ";").replace("，", ";").replace(",", ";")
         aliases = VALUE_ALIASES.get(column, {})
-        return [aliases.get(v.strip(), v.strip()) for v in raw.split(";") if v.strip()]
+        values = [aliases.get(v.strip(), v.strip()) for v in raw.split(";") if v.strip()]
+        if len(values) > MAX_ITEMS.get(column, 20):
+            self.fail(column, "too_long", f"at most {MAX_ITEMS.get(column, 20)} entries")
+            return []
+        pattern = _CODE if column in _CODE_LISTS else None
+        length = _ITEM_LENGTH.get(column, CODE_MAX)
+        cleaned = [self._clean(column, v, length, pattern) for v in values]
+        return [v for v in cleaned if v]
 
     def flag(self, column: str) -> bool:
         raw = self.text(column).lower()
@@ -78,7 +132,7 @@ def subject_row(
     number: int, values: dict[str, str]
 ) -> tuple[dict[str, Any] | None, list[RowError]]:
     """Fields for ``Subject.register`` or the row's errors."""
-    row = _Row(number, values)
+    row = _Row(number, values, SUBJECT_MAX_LENGTH)
     kind = row.choice("kind", KINDS)
     identifier = row.text("identifier", required=True)
     if identifier and kind in KINDS:
@@ -113,7 +167,7 @@ def inspector_row(
     number: int, values: dict[str, str]
 ) -> tuple[dict[str, Any] | None, list[RowError]]:
     """Fields for ``Inspector.register`` or the row's errors."""
-    row = _Row(number, values)
+    row = _Row(number, values, INSPECTOR_MAX_LENGTH)
     region = row.text("region_code", required=True)
     if region:
         row.check("region_code", require_region, region)

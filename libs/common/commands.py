@@ -1,0 +1,42 @@
+"""Request bodies of commands: bounded so that the event a command records fits the wire.
+
+The relay publishes each event as one NATS message (1 MiB by default) of ASCII JSON: a
+CJK character takes 6 bytes there, an astral one (emoji, CJK Extension B) 12. Every field
+and list of a command has its own realistic limit, but many fields at their limits add up;
+so a command's body is also measured as the relay will encode it, and refused (422) above
+:data:`MAX_COMMAND_BYTES`, before anything is stored.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, model_validator
+
+# A quarter of what NATS carries: room for the envelope, the actor and trace headers and for
+# what the domain adds to the command's fields (a plan copies its items' names).
+MAX_COMMAND_BYTES = 256 * 1024
+
+
+def wire_size(value: Any) -> int:
+    """Bytes of ``value`` as the relay writes it (``json.dumps``: ASCII, ``\\u`` escapes)."""
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+class Command(BaseModel):
+    """A request body that becomes an event: at most :attr:`max_bytes` on the wire."""
+
+    max_bytes: ClassVar[int] = MAX_COMMAND_BYTES
+
+    @model_validator(mode="after")
+    def _fits_one_message(self) -> Command:
+        fields = self.model_dump(mode="json")
+        size = wire_size(fields)
+        if size > self.max_bytes:
+            largest = max(fields, key=lambda k: wire_size(fields[k]))
+            raise ValueError(
+                f"the command would take {size} bytes as an event, at most {self.max_bytes}; "
+                f"its largest field is {largest!r} ({wire_size(fields[largest])} bytes)"
+            )
+        return self

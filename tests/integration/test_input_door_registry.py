@@ -1,0 +1,169 @@
+"""Hostile input is refused at the registry's door: 422 problem+json naming the field, and
+nothing stored (issue 10, sections 1 and 1b)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from libs.common.commands import MAX_COMMAND_BYTES, wire_size
+from tests.builders import inspector_payload, item_payload, subject_payload
+from tests.integration.door import assert_refused, office, send, stored_events
+from tests.support import Infra, ServiceProcess
+
+USCC = subject_payload(random.Random(1))["identifier"]
+SOMEONE = str(uuid.UUID(int=1))
+ITEM = item_payload("DOOR-1", "SAMR")
+SUBJECT = subject_payload(random.Random(2))
+INSPECTOR = inspector_payload("SAMR", 1)
+REASON = {"reason": "依法注销"}
+CONFLICT = {
+    "inspector_id": SOMEONE,
+    "subject_identifier": USCC,
+    "reason": "relative",
+    "declared_on": "2026-03-01",
+}
+
+
+@pytest.fixture(scope="module")
+def client(infra: Infra) -> Iterator[httpx.Client]:
+    proc = ServiceProcess(infra, "registry").start()
+    with office(proc.url, infra) as http:
+        yield http
+    proc.stop()
+
+
+def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {**base, **changes}
+
+
+CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, Any], str]] = [
+    # items
+    ("POST", "/v1/items", _with(ITEM, name="黄石\x00商贸"), {}, "name"),
+    ("POST", "/v1/items", _with(ITEM, legal_basis="《条例》\x1b[2J"), {}, "legal_basis"),
+    ("POST", "/v1/items", _with(ITEM, department=":"), {}, "department"),
+    ("POST", "/v1/items", _with(ITEM, code="SC 2026\t1"), {}, "code"),
+    ("POST", "/v1/items", _with(ITEM, name="一\n二"), {}, "name"),
+    ("POST", "/v1/items", _with(ITEM, content="\ud800"), {}, "content"),
+    ("POST", "/v1/items", _with(ITEM, legal_basis="法" * 4_001), {}, "legal_basis"),
+    (
+        "POST",
+        "/v1/items",
+        _with(ITEM, sub_items=[{"code": f"S{i}", "name": "子项"} for i in range(101)]),
+        {},
+        "sub_items",
+    ),
+    ("POST", "/v1/items", _with(ITEM, frequency_per_year=10**12), {}, "frequency_per_year"),
+    ("POST", "/v1/items", _with(ITEM, methods=["on_site"] * 7), {}, "methods"),
+    ("PATCH", "/v1/items/DOOR-1", {"content": "\x00"}, {"headers": {"If-Match": "1"}}, "content"),
+    ("POST", "/v1/items/DOOR-1/withdraw", {"reason": "废止\x85"}, {}, "reason"),
+    ("GET", "/v1/items/DOOR%001", None, {}, "code"),
+    # subjects
+    ("POST", "/v1/subjects", _with(SUBJECT, name="黄石\u2028商贸"), {}, "name"),
+    ("POST", "/v1/subjects", _with(SUBJECT, identifier=USCC + "\x00"), {}, "identifier"),
+    ("POST", "/v1/subjects", _with(SUBJECT, address="路" * 501), {}, "address"),
+    ("POST", "/v1/subjects", _with(SUBJECT, tags=[f"t{i}" for i in range(101)]), {}, "tags"),
+    ("POST", "/v1/subjects", _with(SUBJECT, departments=["SAMR", "税务"]), {}, "departments"),
+    (
+        "PATCH",
+        f"/v1/subjects/{USCC}",
+        {"legal_representative": "\x7f"},
+        {"headers": {"If-Match": "1"}},
+        "legal_representative",
+    ),
+    ("POST", f"/v1/subjects/{USCC}/status", {"status": "revoked", "reason": "\x00"}, {}, "reason"),
+    (
+        "POST",
+        f"/v1/subjects/{USCC}/risk-class",
+        {"risk_class": "D", "reason": "\x07", "effective_on": "2026-05-01"},
+        {},
+        "reason",
+    ),
+    (
+        "POST",
+        f"/v1/subjects/{USCC}/listings",
+        {
+            "list_name": "serious_violation",
+            "listed": True,
+            "reason": "",
+            "decided_on": "2026-05-01",
+        },
+        {},
+        "reason",
+    ),
+    ("GET", "/v1/subjects", None, {"params": {"tag": "a\x00"}}, "tag"),
+    ("GET", "/v1/subjects", None, {"params": {"limit": 10**12}}, "limit"),
+    # inspectors, experts, tags, conflicts, imports
+    ("POST", "/v1/inspectors", _with(INSPECTOR, name="张\x00三"), {}, "name"),
+    ("POST", "/v1/inspectors", _with(INSPECTOR, specialties=["食品"] * 21), {}, "specialties"),
+    ("POST", "/v1/inspectors", _with(INSPECTOR, unit="所" * 101), {}, "unit"),
+    (
+        "POST",
+        f"/v1/inspectors/{SOMEONE}/status",
+        {"status": "active", "reason": "\x00"},
+        {},
+        "reason",
+    ),
+    ("GET", "/v1/inspectors", None, {"params": {"department": "\x00"}}, "department"),
+    (
+        "POST",
+        "/v1/experts",
+        {"field": "食品", "name": "李四", "organisation": "大学\x00"},
+        {},
+        "organisation",
+    ),
+    (
+        "POST",
+        "/v1/tags",
+        {"code": "T1", "name": "标签", "department": "SAMR", "description": "\x1b"},
+        {},
+        "description",
+    ),
+    ("POST", "/v1/conflicts", _with(CONFLICT, detail="亲属\x00"), {}, "detail"),
+    ("POST", "/v1/conflicts", _with(CONFLICT, subject_identifier="\x00"), {}, "subject_identifier"),
+    ("POST", "/v1/conflicts/lift", _with(CONFLICT, reason="\x00"), {}, "reason"),
+    ("POST", "/v1/imports/subjects", None, {"params": {"filename": "a\x00.csv"}}, "filename"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "extra", "field"),
+    CASES,
+    ids=[f"{c[0]} {c[1]} {c[4]}" for c in CASES],
+)
+def test_hostile_input_is_refused_naming_the_field_and_nothing_is_stored(
+    client: httpx.Client,
+    infra: Infra,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    extra: dict[str, Any],
+    field: str,
+) -> None:
+    before = stored_events(infra, "registry")
+    assert_refused(send(client, method, path, body, **extra), field)
+    assert stored_events(infra, "registry") == before
+
+
+def test_a_command_within_every_field_limit_but_too_big_for_one_event_is_refused(
+    client: httpx.Client, infra: Infra
+) -> None:
+    # CJK Extension B takes 12 bytes per character in the relay's JSON.
+    lines = [
+        {"code": f"C{n}", "text": "".join(chr(0x20000 + n * 500 + i) for i in range(500))}
+        for n in range(60)
+    ]
+    body = _with(ITEM, code="DOOR-BIG", check_form=lines)
+    assert wire_size(body) > MAX_COMMAND_BYTES
+    before = stored_events(infra, "registry")
+    response = send(client, "POST", "/v1/items", body)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["errors"]
+    assert "check_form" in error["message"] and str(MAX_COMMAND_BYTES) in error["message"]
+    assert stored_events(infra, "registry") == before
+    assert client.get("/v1/items/DOOR-BIG").status_code == 404
