@@ -51,9 +51,6 @@ class CommonSettings(BaseSettings):
     # JetStream's sync_interval for the embedded nats-server ("always", or a duration such
     # as "2m"): a setting of the server, so a server of your own needs it in its config.
     stream_sync: str = Field(default="always", validation_alias="SSJ_STREAM_SYNC")
-    # JetStream's sync_interval for the embedded nats-server ("always", or a duration such
-    # as "2m"): a setting of the server, so a server of your own needs it in its config.
-    stream_sync: str = Field(default="always", validation_alias="SSJ_STREAM_SYNC")
     # JetStream drops a re-published message whose Nats-Msg-Id it saw within this window.
     dedupe_window_seconds: float = Field(default=3600.0, validation_alias="SSJ_DEDUPE_WINDOW")
     # /readyz answers 503 when a relay or consumer is further behind than this.
