@@ -72,15 +72,19 @@ LOST_MESSAGES = "stream_lost_messages"
 REFUSALS_BEFORE_ALARM = 3
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 30.0
+# Failures that pass by themselves (NATS or the database away, an ack lost) are retried
+# sooner, so publishing resumes within seconds of NATS coming back.
+TRANSIENT_BACKOFF_SECONDS = 5.0
 # Rows fetched per query while reading a batch (see Relay.read).
 _READ_CHUNK = 1000
 
 __all__ = ["POSITION_DDL", "Ack", "BatchOutcome", "Relay", "next_backoff"]
 
 
-def next_backoff(current: float) -> float:
-    """The wait before the next attempt after one more failed pass."""
-    return min(MAX_BACKOFF_SECONDS, max(FIRST_BACKOFF_SECONDS, current * 2))
+def next_backoff(current: float, most: float = MAX_BACKOFF_SECONDS) -> float:
+    """The wait before the next attempt after one more failed pass: doubling, at most
+    ``most`` seconds."""
+    return min(most, max(FIRST_BACKOFF_SECONDS, current * 2))
 
 
 class Relay:
@@ -182,7 +186,7 @@ class Relay:
             except Exception:
                 log.exception("relay %s failed; retrying in %.1f s", self.service, self.backoff)
                 self.alarm.retried()
-                self.backoff = next_backoff(self.backoff)
+                self.backoff = next_backoff(self.backoff, TRANSIENT_BACKOFF_SECONDS)
                 published = 0
             if self.backoff:
                 # Not woken by saves: a stuck relay retries on its own schedule.
@@ -282,8 +286,12 @@ class Relay:
     def _failed(self, row: Row, outcome: BatchOutcome, failure: Ack) -> None:
         """The batch ended at ``row``: back off, and raise the alarm if it will not pass."""
         notification_id = row[0]
-        self.backoff = next_backoff(self.backoff)
         self.alarm.retried()
+        refused = failure.answered and failure.err_code != WRONG_LAST_SEQUENCE
+        stuck = outcome.too_large or refused or outcome.forgotten is not None
+        self.backoff = next_backoff(
+            self.backoff, MAX_BACKOFF_SECONDS if stuck else TRANSIENT_BACKOFF_SECONDS
+        )
         if (notification_id, failure.error) != self._last_failure:  # once, not every pass
             log.warning(
                 "relay %s: %s:%d was not stored (%s); retrying in %.1f s",
@@ -307,7 +315,6 @@ class Relay:
                 remembered_seq=outcome.forgotten.seq,
             )
             return
-        refused = failure.answered and failure.err_code != WRONG_LAST_SEQUENCE
         if not (outcome.too_large or refused):
             return  # no answer, or another relay got there first: the next pass sees
         previous, count = self._refused

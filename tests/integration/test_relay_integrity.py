@@ -23,8 +23,16 @@ from libs.common.bus import ensure_stream, reset_streams, stream_config
 from libs.common.consumer import Consumer
 from libs.common.envelope import InboundEvent
 from libs.common.health import router as health_router
-from libs.common.relay import LOST_MESSAGES, NOT_PUBLISHABLE, Relay
+from libs.common.relay import (
+    LOST_MESSAGES,
+    MAX_BACKOFF_SECONDS,
+    NOT_PUBLISHABLE,
+    TRANSIENT_BACKOFF_SECONDS,
+    Relay,
+    next_backoff,
+)
 from libs.common.relay_head import MISMATCH
+from libs.common.relay_wire import CONTENT_HASH_HEADER, no_span, parse_headers
 from libs.common.service import migrate, open_pool
 from libs.common.settings import CommonSettings
 from tests.integration.common_app import Account, AccountsApp, open_accounts, poll, relay_app_class
@@ -251,9 +259,7 @@ async def test_a_stream_restored_to_an_older_state_is_published_again_from_its_h
         assert await relay.publish_pending() == 4
         assert await relay.position() == 9  # never more than the stream holds
         assert await publish_all(relay) == [4]
-        assert await held_ids(js, relay.stream) == [
-            (n, f"relayrestored:{n}") for n in range(1, 14)
-        ]
+        assert await held_ids(js, relay.stream) == [(n, f"relayrestored:{n}") for n in range(1, 14)]
         assert await relay.position() == 13
         assert await relay.lag() == 0
     finally:
@@ -387,3 +393,46 @@ async def test_a_relay_that_cannot_get_past_an_event_backs_off_instead_of_retryi
     finally:
         await relay.stop()
         app.close()
+
+
+@pytest.mark.parametrize("same", [True, False], ids=["same-body", "other-body"])
+async def test_a_message_published_before_the_content_hash_is_compared_by_its_body(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool, same: bool
+) -> None:
+    js = nc.jetstream()
+    service = f"relaylegacy{int(same)}"
+    settings = infra.settings(service).model_copy(update={"relay_batch": 100})
+    app, relay = await relay_for(settings, js, pool)
+    try:
+        await asyncio.to_thread(open_accounts, app, 1, 2)  # 3 events
+        rows = await relay.read(0, 100)
+        # As an earlier relay published them: no content hash header.
+        for i, row in enumerate(rows):
+            subject, headers, body, _ = relay.encoder.prepare(row, i, no_span)
+            if not same and i == len(rows) - 1:
+                body = body.replace(row[1], "00000000-0000-0000-0000-000000000000")
+            fields = parse_headers(headers)
+            del fields[CONTENT_HASH_HEADER]
+            await js.publish(subject, body.encode(), headers=fields)
+
+        assert await relay.publish_pending() == 0
+        if same:
+            assert relay.alarm.current is None
+            assert await relay.position() == len(rows)
+        else:
+            alarm = relay.alarm.current
+            assert alarm is not None and alarm.reason == MISMATCH
+            assert alarm.details["reason"] == (
+                "the database's event with that notification id has different content"
+            )
+    finally:
+        app.close()
+
+
+def test_backoff_doubles_up_to_its_ceiling() -> None:
+    waits = [0.0]
+    for _ in range(10):
+        waits.append(next_backoff(waits[-1]))
+    assert waits[1:] == [0.5, 1, 2, 4, 8, 16, 30, 30, 30, 30]
+    assert MAX_BACKOFF_SECONDS == 30
+    assert next_backoff(4.0, TRANSIENT_BACKOFF_SECONDS) == TRANSIENT_BACKOFF_SECONDS
