@@ -7,8 +7,11 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
+from psycopg import sql
+from psycopg.rows import tuple_row
+
 from libs.common.eventstore import EventStoreApp
-from services.planner.domain.plan import Plan, select_items
+from services.planner.domain.plan import Plan, check_registered, select_items
 
 # Plans are published on Chinese calendar days, whatever the server's clock zone.
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -31,7 +34,15 @@ class PlannerApplication(EventStoreApp):
         catalogue: Mapping[str, Mapping[str, Any]],
         **fields: Any,
     ) -> Plan:
-        """File a plan; ``catalogue`` is what the planner's projection knows of the items."""
+        """File a plan; ``catalogue`` is what the planner's projection knows of the items.
+        Every department it names must be active in the department register (部门名录)."""
+        initiating, participating = (
+            fields["initiating_department"],
+            fields["participating_departments"],
+        )
+        check_registered(
+            initiating, participating, self.departments_active([initiating, *participating])
+        )
         plan = Plan.create(items=select_items(item_codes, catalogue), **fields)
         self.save(plan)
         return plan
@@ -46,3 +57,15 @@ class PlannerApplication(EventStoreApp):
     def get_plan(self, plan_id: UUID) -> Plan:
         """The plan as it stands, from its events."""
         return self.repository.get(plan_id)
+
+    def departments_active(self, codes: Sequence[str]) -> dict[str, bool]:
+        """Whether each of these departments is active, as the planner's copy of the
+        registry's department register says (built from the registry stream, which carries a
+        department before any item of it); codes it does not hold are left out."""
+        table = sql.Identifier(self.schema, "departments_view")
+        with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(
+                sql.SQL("SELECT code, active FROM {} WHERE code = ANY(%s)").format(table),
+                (list(codes),),
+            )
+            return {code: active for code, active in cur.fetchall()}

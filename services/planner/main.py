@@ -9,6 +9,7 @@ from services.planner.domain.errors import (
     InvalidPlan,
     ItemNotPublished,
     PlanStateError,
+    UnknownDepartment,
     UnknownItem,
 )
 from services.planner.domain.plan import Plan
@@ -29,6 +30,7 @@ SPEC = ServiceSpec(
     domain_errors={
         InvalidPlan: (422, "Invalid plan"),
         UnknownItem: (422, "Unknown item"),
+        UnknownDepartment: (422, "Unknown department"),
         ItemNotPublished: (422, "Item not published"),
         PlanStateError: (409, "Plan state conflict"),
     },

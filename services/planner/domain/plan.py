@@ -13,6 +13,7 @@ from services.planner.domain.errors import (
     InvalidPlan,
     ItemNotPublished,
     PlanStateError,
+    UnknownDepartment,
     UnknownItem,
 )
 
@@ -44,6 +45,18 @@ def select_items(
             f"items not published (only published items can be planned): {unpublished}"
         )
     return [{k: catalogue[c][k] for k in ITEM_FIELDS} for c in codes]
+
+
+def check_registered(
+    initiating: str, participating: Sequence[str], active: Mapping[str, bool]
+) -> None:
+    """Every department a plan names is an active department of the register (部门名录);
+    ``active`` is what the planner knows of the register."""
+    if not active.get(initiating, False):
+        raise UnknownDepartment("initiating_department", [initiating])
+    unknown = [d for d in participating if not active.get(d, False)]
+    if unknown:
+        raise UnknownDepartment("participating_departments", unknown)
 
 
 def check_departments(
