@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
+from typing import Any
 
+import httpx
 from stdnum.cn import uscc
 
 # Real GB/T 2260 county-level codes (Hubei, Huangshi and Wuhan; Beijing Dongcheng).
 REGIONS = ["420202", "420203", "420204", "420205", "420222", "420102", "420103", "110101"]
 INDUSTRIES = ["C13", "F51", "F52", "H62", "I65", "L72", "M74"]
 _ALNUM = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # USCC alphabet: no I, O, S, V, Z
+# Names of the department codes the tests and the demo use (黄石市 member departments).
+DEPARTMENT_NAMES = {
+    "SAMR": "黄石市市场监督管理局",
+    "TAX": "国家税务总局黄石市税务局",
+    "EPB": "黄石市生态环境局",
+}
 
 
 def make_uscc(rng: random.Random, region: str = "420202") -> str:
@@ -64,3 +73,36 @@ def inspector_payload(department: str, n: int, **overrides: object) -> dict:
     }
     payload.update(overrides)
     return payload
+
+
+def department_payload(code: str, **overrides: object) -> dict:
+    """A registrable city-level member department (领导小组成员单位) of Huangshi."""
+    payload = {
+        "code": code,
+        "name": DEPARTMENT_NAMES.get(code, f"黄石市{code}局"),
+        "level": "city",
+        "region_code": "420200",
+        "parent": "",
+    }
+    payload.update(overrides)
+    return payload
+
+
+def register_departments(url: str, office_token: str, codes: Iterable[str]) -> None:
+    """Register these departments through the registry at ``url`` as the office; a code
+    registered before (409, e.g. by an earlier test of the session) is left as it is."""
+    auth = {"Authorization": f"Bearer {office_token}"}
+    with httpx.Client(base_url=url, headers=auth, timeout=30) as http:
+        for code in dict.fromkeys(codes):
+            response = http.post("/v1/departments", json=department_payload(code))
+            if response.status_code not in (201, 409):
+                raise RuntimeError(f"registering department {code}: {response.text}")
+
+
+def ensure_departments(app: Any, codes: Iterable[str]) -> None:
+    """Register these departments in a RegistryApplication driven directly (imports,
+    benchmarks), unless they already are."""
+    known = app.departments_active(list(codes))
+    for code in known:
+        if not known[code]:
+            app.register_department(**department_payload(code))

@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         return run(args.services or None)
     if args.command == "token":
         roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+        problem = registry_cli.token_department_problem(args.dept, roles)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
         print(
             issue_token(
                 CommonSettings(), sub=args.sub, dept=args.dept, roles=roles, ttl_seconds=args.ttl

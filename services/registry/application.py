@@ -13,8 +13,15 @@ from psycopg.rows import tuple_row
 
 from libs.common.eventstore import EventStoreApp
 from services.registry.domain.conflicts import Conflict
+from services.registry.domain.departments import Department, UnknownDepartment
 from services.registry.domain.errors import InvalidRecord, StaleVersion
-from services.registry.domain.ids import conflict_id, item_id, subject_id, tag_id
+from services.registry.domain.ids import (
+    conflict_id,
+    department_id,
+    item_id,
+    subject_id,
+    tag_id,
+)
 from services.registry.domain.inspectors import Expert, Inspector
 from services.registry.domain.items import InspectionItem, version_as_of
 from services.registry.domain.subjects import Subject
@@ -37,10 +44,66 @@ class RegistryApplication(EventStoreApp):
             )
         return aggregate
 
+    # -- department register 部门名录 -------------------------------------------------------
+
+    def register_department(self, **fields: Any) -> Department:
+        """Add a department (or an internal unit, naming its ``parent``) to the register."""
+        department = Department.register(**fields)
+        if department.parent:
+            self.require_departments("parent", [department.parent])
+        self.save(department)
+        return department
+
+    def change_department(self, code: str, expected_version: int, **fields: Any) -> Department:
+        """Record the changed fields (``active=False`` deactivates); 409 if stale."""
+        department: Department = self._get_at(department_id(code), expected_version)
+        if fields.get("parent"):
+            self.require_departments("parent", [fields["parent"]])
+            self._refuse_cycle(code, fields["parent"])
+        department.change(**fields)
+        self.save(department)
+        return department
+
+    def get_department(self, code: str) -> Department:
+        """A department as it stands, from its events."""
+        return self.repository.get(department_id(code))
+
+    def departments_active(self, codes: Iterable[str]) -> dict[str, bool]:
+        """For each code: whether it names an active department (False when unknown).
+        Read from the event store in one query, so a department registered a moment ago
+        counts at once, whatever the read model's lag."""
+        wanted = {department_id(c): c for c in set(codes)}
+        found = self.load_many(list(wanted)) if wanted else {}
+        return {code: key in found and found[key].active for key, code in wanted.items()}
+
+    def require_departments(self, field: str, codes: Iterable[str]) -> None:
+        """Refuse a write whose ``field`` names a department not in the register (or
+        deactivated)."""
+        codes = list(codes)
+        if not codes:
+            return
+        active = self.departments_active(codes)
+        bad = [c for c, ok in active.items() if not ok]
+        if bad:
+            known = self.versions([department_id(c) for c in bad])
+            inactive = [c for c in bad if department_id(c) in known]
+            raise UnknownDepartment(field, bad, inactive)
+
+    def _refuse_cycle(self, code: str, parent: str) -> None:
+        """A unit cannot sit under itself through its parent's parents."""
+        seen = {code}
+        current: str = parent
+        while current:
+            if current in seen:
+                raise InvalidRecord(f"{parent} is {code} or one of its units: no cycles")
+            seen.add(current)
+            current = self.get_department(current).parent
+
     # -- item list 抽查事项清单 --------------------------------------------------------------
 
     def register_item(self, **fields: Any) -> InspectionItem:
         """Add an item to a department's list (not yet usable by plans)."""
+        self.require_departments("department", [fields["department"]])
         item = InspectionItem.register(**fields)
         self.save(item)
         return item
@@ -83,6 +146,7 @@ class RegistryApplication(EventStoreApp):
 
     def define_tag(self, **fields: Any) -> Tag:
         """Add a tag to the dictionary."""
+        self.require_departments("department", [fields["department"]])
         tag = Tag.define(**fields)
         self.save(tag)
         return tag
@@ -96,6 +160,7 @@ class RegistryApplication(EventStoreApp):
 
     def register_subject(self, **fields: Any) -> Subject:
         """Add a subject to the directory (its identifier must be new)."""
+        self.require_departments("departments", fields.get("departments", ()))
         self._require_tags(fields.get("tags", ()))
         subject = Subject.register(**fields)
         self.save(subject)
@@ -107,6 +172,7 @@ class RegistryApplication(EventStoreApp):
 
     def change_subject(self, identifier: str, expected_version: int, **fields: Any) -> Subject:
         """Record the changed fields of a subject."""
+        self.require_departments("departments", fields.get("departments", ()))
         self._require_tags(fields.get("tags", ()))
         subject: Subject = self._get_at(subject_id(identifier), expected_version)
         subject.change(**fields)
@@ -142,6 +208,7 @@ class RegistryApplication(EventStoreApp):
 
     def register_inspector(self, **fields: Any) -> Inspector:
         """Add an inspector to the directory."""
+        self.require_departments("department", [fields["department"]])
         inspector = Inspector.register(**fields)
         self.save(inspector)
         return inspector

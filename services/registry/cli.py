@@ -82,3 +82,43 @@ def run(args: argparse.Namespace) -> int:
     for error in report.errors[:20]:
         print(f"  row {error.row} {error.column}: {error.message}", file=sys.stderr)
     return 1 if report.rejected else 0
+
+
+def token_department_problem(dept: str, roles: list[str]) -> str | None:
+    """Why ``ssj token`` should not sign a token for ``dept`` (None: sign it).
+
+    Any token but the office's names a department of the register (部门名录); the register
+    is read from the registry's event store when the database answers. When it does not
+    (no database on this machine), the token is signed with a warning on stderr: the
+    services still refuse writes for a department they do not know.
+    """
+    if not dept or "office" in roles:
+        return None
+    import psycopg
+
+    settings = CommonSettings().model_copy(update={"service": "registry"})
+    try:
+        with psycopg.connect(settings.database_url, connect_timeout=3) as conn:
+            row = conn.execute("SELECT to_regnamespace('registry')").fetchone()
+    except psycopg.Error as exc:
+        print(
+            f"warning: cannot reach the database to check department {dept!r} "
+            f"against the register (部门名录): {str(exc).strip()}",
+            file=sys.stderr,
+        )
+        return None
+    if row is None or row[0] is None:
+        return f"department {dept!r}: the database has no department register (部门名录) yet"
+    from services.registry.application import RegistryApplication
+
+    app = RegistryApplication(settings)
+    try:
+        active = app.departments_active([dept]).get(dept, False)
+    finally:
+        app.close()
+    if not active:
+        return (
+            f"department {dept!r} is not an active department of the register (部门名录); "
+            "the office registers it with POST /v1/departments"
+        )
+    return None

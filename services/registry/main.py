@@ -6,6 +6,7 @@ from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.registry.api import routers
 from services.registry.application import RegistryApplication
 from services.registry.domain.conflicts import Conflict
+from services.registry.domain.departments import Department, UnknownDepartment
 from services.registry.domain.errors import (
     InvalidIdentifier,
     InvalidItem,
@@ -27,13 +28,14 @@ SPEC = ServiceSpec(
     routers=routers,
     read_model_ddl=views.DDL,
     consumers=[ConsumerSpec(name="views", source="registry", batch_handler=views.apply_batch)],
-    aggregates=[InspectionItem, Subject, Tag, Inspector, Expert, Conflict],
+    aggregates=[Department, InspectionItem, Subject, Tag, Inspector, Expert, Conflict],
     domain_errors={
         InvalidIdentifier: (422, "Invalid identifier"),
         InvalidItem: (422, "Invalid item"),
         InvalidRecord: (422, "Invalid record"),
         ItemStateError: (409, "Item state conflict"),
         StaleVersion: (409, "Conflict"),
+        UnknownDepartment: (422, "Unknown department"),
     },
 )
 

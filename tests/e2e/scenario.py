@@ -1,9 +1,10 @@
 """The whole 双随机、一公开 cycle through the services' HTTP APIs (``make demo``).
 
-Registers 3 items, 200 subjects across risk classes A–D and 20 inspectors in 3
-departments; creates and publishes a joint plan with one batch; draws; records a result for
-every drawn subject; then reads the disclosed results from the public API. Exits non-zero
-unless every recorded result is disclosed.
+Registers 3 departments in the department register (部门名录, as the office), then 3 items,
+200 subjects across risk classes A–D and 20 inspectors in those departments; creates and
+publishes a joint plan with one batch; draws; records a result for every drawn subject;
+then reads the disclosed results from the public API. Exits non-zero unless every recorded
+result is disclosed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import httpx
 
 from libs.common.auth import issue_token
 from libs.common.settings import SERVICE_PORTS, CommonSettings
-from tests.builders import inspector_payload, item_payload, subject_payload
+from tests.builders import department_payload, inspector_payload, item_payload, subject_payload
 
 DEPARTMENTS = ("SAMR", "TAX", "EPB")  # 市场监管局, 税务局, 生态环境局
 RISK_MIX = {"A": 120, "B": 50, "C": 20, "D": 10}
@@ -93,6 +94,16 @@ class Scenario:
         """Run every step; return what the public sees."""
         office = self.auth("office-1", "OFFICE", "office")
         ops = {d: self.auth(f"op-{d.lower()}", d, "operator") for d in DEPARTMENTS}
+
+        self.say("0. 部门名录: the office registers the departments (once per database)")
+        for dept in DEPARTMENTS:
+            response = self.http.post(
+                self.urls["registry"] + "/v1/departments",
+                headers=office,
+                json=department_payload(dept),
+            )
+            if response.status_code not in (201, 409):  # 409: registered by an earlier run
+                raise RuntimeError(f"registering {dept} -> {response.status_code}: {response.text}")
 
         self.say("1. 一单两库: registering items, subjects and inspectors")
         codes = []

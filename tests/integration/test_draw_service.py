@@ -21,7 +21,13 @@ import pytest
 from services.draw.protocol.canonical import pool_hash, pool_line, sort_pool, split_line
 from services.draw.protocol.proof import verify
 from services.draw.protocol.rfc3797 import canonical_key, round_digest
-from tests.builders import inspector_payload, item_payload, make_uscc, subject_payload
+from tests.builders import (
+    inspector_payload,
+    item_payload,
+    make_uscc,
+    register_departments,
+    subject_payload,
+)
 from tests.support import Infra, ServiceProcess, token
 
 RUN = uuid.uuid4().hex[:6]
@@ -120,6 +126,8 @@ def stack(infra: Infra) -> Iterator[Stack]:
     try:
         for proc in procs.values():
             proc.wait_ready()
+        office = token(infra, "office", "OFFICE", "office")
+        register_departments(procs["registry"].url, office, [LEAD, PART, "SAMR"])
         yield Stack(infra, procs)
     finally:
         for proc in procs.values():

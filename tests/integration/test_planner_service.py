@@ -16,7 +16,7 @@ import pytest
 
 from services.planner.application import PlannerApplication
 from services.planner.domain.plan import Plan
-from tests.builders import item_payload, make_uscc
+from tests.builders import item_payload, make_uscc, register_departments
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 RUN = uuid.uuid4().hex[:6].upper()
@@ -39,6 +39,7 @@ def _client(url: str, infra: Infra, sub: str, dept: str, *roles: str) -> httpx.C
 @pytest.fixture(scope="module")
 def clients(services: dict[str, ServiceProcess], infra: Infra) -> Iterator[dict[str, Any]]:
     registry, planner = services["registry"].url, services["planner"].url
+    register_departments(registry, token(infra, "office-1", "OFFICE", "office"), ["SAMR", "TAX"])
     made = {
         "samr_registry": _client(registry, infra, "op-samr", "SAMR", "operator"),
         "tax_registry": _client(registry, infra, "op-tax", "TAX", "operator"),
@@ -314,6 +315,52 @@ def test_every_batch_key_round_trips_through_the_api_the_read_model_and_the_wire
 
     event = wait_until(lambda: asyncio.run(created_on_the_wire()))
     assert event["data"]["batches"] == plan["batches"]
+
+
+def test_a_plan_naming_a_department_outside_the_register_is_refused(
+    clients: dict[str, Any], items: list[str]
+) -> None:
+    ghost = f"GHOST{RUN}"
+    body = _plan(items, participating_departments=["TAX", ghost])
+    response = clients["samr"].post("/v1/plans", json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["title"] == "Unknown department"
+    (error,) = response.json()["errors"]
+    assert (error["field"], error["departments"]) == ("participating_departments", [ghost])
+    office = clients["office"].post("/v1/plans", json=_plan(items, initiating_department=ghost))
+    assert office.status_code == 422
+    assert office.json()["errors"][0]["field"] == "initiating_department"
+
+
+def test_a_deactivated_department_can_no_longer_take_part_in_a_plan(
+    services: dict[str, ServiceProcess], infra: Infra, clients: dict[str, Any], items: list[str]
+) -> None:
+    dept, code = f"OLD{RUN}", f"OLD{RUN}-1"
+    registry = services["registry"].url
+    office_token = token(infra, "office-1", "OFFICE", "office")
+    register_departments(registry, office_token, [dept])
+    with _client(registry, infra, "office-1", "OFFICE", "office") as office:
+        assert office.post("/v1/items", json=item_payload(code, dept)).status_code == 201
+        assert office.post(f"/v1/items/{code}/publish").status_code == 200
+        body = _plan([*items, code], participating_departments=["TAX", dept])
+
+        def planned_with_it() -> bool:
+            rows = clients["samr"].get("/v1/items", params={"published": "true"}).json()
+            return any(i["code"] == code for i in rows)
+
+        wait_until(planned_with_it)
+        assert clients["samr"].post("/v1/plans", json=body).status_code == 201
+        off = office.patch(
+            f"/v1/departments/{dept}", json={"active": False}, headers={"If-Match": "1"}
+        )
+        assert off.status_code == 200, off.text
+
+    def refused() -> httpx.Response | None:
+        response = clients["samr"].post("/v1/plans", json=body)
+        return response if response.status_code == 422 else None
+
+    errors = wait_until(refused).json()["errors"]
+    assert (errors[0]["field"], errors[0]["departments"]) == ("participating_departments", [dept])
 
 
 @pytest.mark.parametrize(

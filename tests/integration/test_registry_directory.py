@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.builders import inspector_payload, subject_payload
+from tests.builders import inspector_payload, register_departments, subject_payload
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 
 @pytest.fixture(scope="module")
 def client(infra: Infra) -> Iterator[httpx.Client]:
     proc = ServiceProcess(infra, "registry").start()
+    register_departments(proc.url, token(infra, "office-1", "OFFICE", "office"), ["SAMR", "TAX"])
     auth = {"Authorization": f"Bearer {token(infra, 'op-tax', 'TAX', 'operator')}"}
     with httpx.Client(base_url=proc.url, headers=auth, timeout=10) as c:
         yield c
@@ -250,6 +251,7 @@ def test_a_service_reads_a_large_import_in_a_second_process(infra: Infra) -> Non
     """The registry service (uvicorn, threads) spawns the reading process; here every file
     counts as large."""
     proc = ServiceProcess(infra, "registry", SSJ_IMPORT_PARALLEL_BYTES="0").start()
+    register_departments(proc.url, token(infra, "office-1", "OFFICE", "office"), ["SAMR", "TAX"])
     auth = {"Authorization": f"Bearer {token(infra, 'op-tax', 'TAX', 'operator')}"}
     try:
         with httpx.Client(base_url=proc.url, headers=auth, timeout=60) as client:

@@ -20,7 +20,7 @@ from services.registry.application import RegistryApplication
 from services.registry.domain.ids import inspector_id, subject_id
 from services.registry.domain.subjects import Subject
 from services.registry.imports.importer import Importer
-from tests.builders import inspector_payload, subject_payload
+from tests.builders import ensure_departments, inspector_payload, subject_payload
 from tests.support import ROOT, Infra
 
 HEADER_EN = ["identifier", "kind", "name", "region_code", "industry", "risk_class", "address"]
@@ -38,6 +38,7 @@ HEADER_ZH = [
 @pytest.fixture(scope="module")
 def app(infra: Infra) -> Iterator[RegistryApplication]:
     application = RegistryApplication(infra.settings("registry"))
+    ensure_departments(application, ["SAMR", "TAX"])
     yield application
     application.close()
 

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.builders import inspector_payload, item_payload, subject_payload
+from tests.builders import inspector_payload, item_payload, register_departments, subject_payload
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 
 @pytest.fixture(scope="module")
 def registry(infra: Infra) -> Iterator[ServiceProcess]:
     proc = ServiceProcess(infra, "registry").start()
+    register_departments(proc.url, token(infra, "office-1", "OFFICE", "office"), ["SAMR", "TAX"])
     yield proc
     proc.stop()
 

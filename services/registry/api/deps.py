@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta, timezone
 from typing import Annotated
 
@@ -14,10 +15,30 @@ from libs.common.service import application, pool
 from services.registry.application import RegistryApplication
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-Writer = Annotated[Principal, Depends(require_roles("operator", "office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[RegistryApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
+
+
+async def known_writer(
+    who: Annotated[Principal, Depends(require_roles("operator", "office"))], app: App
+) -> Principal:
+    """A writer: the office, or an operator of an active department of the register (a
+    token naming a department the office never registered, or has deactivated, writes
+    nothing)."""
+    if "office" not in who.roles:
+        active = await asyncio.to_thread(app.departments_active, [who.dept])
+        if not active.get(who.dept):
+            raise Problem(
+                403,
+                "Unknown department",
+                f"the token's department {who.dept!r} is not an active department of the "
+                "register (部门名录); the office registers departments",
+            )
+    return who
+
+
+Writer = Annotated[Principal, Depends(known_writer)]
 
 
 def own_department(principal: Principal, dept: str) -> None:

@@ -36,3 +36,8 @@ def conflict_id(inspector: uuid.UUID, subject: uuid.UUID) -> uuid.UUID:
 def expert_id(field: str, name: str, organisation: str) -> uuid.UUID:
     """Id of an expert of the expert pool."""
     return uuid.uuid5(NAMESPACE, f"expert:{field}:{name}:{organisation}")
+
+
+def department_id(code: str) -> uuid.UUID:
+    """Id of the department with this code in the department register."""
+    return uuid.uuid5(NAMESPACE, f"department:{code}")

@@ -226,6 +226,9 @@ class Importer:
         """Stage the file's checked rows part by part; the keys of its valid rows."""
         first_row_of: dict[UUID, int] = {}
         known_tags: dict[str, bool] = {}
+        # Whether each department code seen is active in the register, read once per code
+        # and import from the event store (a department registered a moment ago counts).
+        known_departments: dict[str, bool] = {}
         for item in validated_parts(plan.kind, data, filename):
             if isinstance(item, Header):
                 plan.header_row = item.row
@@ -246,8 +249,11 @@ class Importer:
                         ]
                     else:
                         first_row_of[key] = number
+                        errors = self._unknown_departments(
+                            number, plan.kind, fields, known_departments
+                        )
                         if plan.kind == "subjects":
-                            errors = self._unknown_tags(number, fields["tags"], known_tags)
+                            errors += self._unknown_tags(number, fields["tags"], known_tags)
                     if not errors:
                         part.append((key, fields))
                 report.errors.extend(errors)
@@ -255,6 +261,20 @@ class Importer:
             if progress:
                 progress(report.rows_total)
         return set(first_row_of)
+
+    def _unknown_departments(
+        self, number: int, kind: str, fields: dict[str, Any], known: dict[str, bool]
+    ) -> list[RowError]:
+        column = "departments" if kind == "subjects" else "department"
+        codes = fields[column] if kind == "subjects" else [fields[column]]
+        unseen = [c for c in codes if c not in known]
+        if unseen:
+            known.update(self.app.departments_active(unseen))
+        bad = sorted({c for c in codes if not known[c]})
+        if bad:
+            message = f"not active departments of the department register (部门名录): {bad}"
+            return [RowError(number, column, "unknown_department", message)]
+        return []
 
     def _unknown_tags(self, number: int, tags: list[str], known: dict[str, bool]) -> list[RowError]:
         for tag in tags:

@@ -10,6 +10,7 @@ import asyncpg
 
 from libs.common.envelope import InboundEvent
 from services.registry.domain.items import CHANGEABLE as ITEM_FIELDS
+from services.registry.projections import departments
 
 INSPECTOR_COLUMNS = ("name", "level", "region_code", "specialties", "categories", "unit")
 SUBJECT_COLUMNS = (
@@ -70,6 +71,7 @@ DDL = [
         id uuid PRIMARY KEY, inspector_id uuid NOT NULL, subject_id uuid NOT NULL,
         reason text NOT NULL, detail text NOT NULL, declared_on date NOT NULL,
         active boolean NOT NULL, lifted_reason text)""",
+    *departments.DDL,
 ]
 
 
@@ -108,6 +110,8 @@ async def apply(conn: asyncpg.Connection, ev: InboundEvent) -> None:
         await _apply_people(conn, ev)
     elif ev.name.startswith(("Tag", "Conflict")):
         await _apply_registers(conn, ev)
+    elif ev.name.startswith("Department"):
+        await departments.apply(conn, ev)
 
 
 async def apply_batch(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
