@@ -318,3 +318,20 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
         headers=operator,
     )
     assert missing.status_code == 422
+
+
+def test_a_second_run_reactivates_a_department_someone_deactivated(
+    cycle: dict[str, Any], services: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    """``make demo`` after a fuzz run as the office: its departments are usable again."""
+    import httpx
+
+    endpoints = Endpoints({name: proc.url for name, proc in services.items()})
+    scenario = Scenario(endpoints, infra.settings(), out=io.StringIO())
+    office = scenario.auth("office-1", "OFFICE", "office")
+    url = f"{services['registry'].url}/v1/departments/EPB"
+    etag = httpx.get(url, headers=office).headers["etag"]
+    off = httpx.patch(url, json={"active": False}, headers={**office, "If-Match": etag})
+    assert off.status_code == 200 and off.json()["active"] is False
+    scenario.ensure_department(office, "EPB")
+    assert httpx.get(url, headers=office).json()["active"] is True
