@@ -33,12 +33,13 @@ PLAN = {
 }
 ANNOUNCE = {"batch_id": SOMEONE, "entropy_source": "中国福利彩票双色球第2026136期开奖号码"}
 REPLACE = {"kind": "subject", "identifier": USCC, "reason": "已注销", "approver": "王五"}
-RESULT = {
+FINDING: dict[str, Any] = {"item_code": "SAMR-1", "outcome": "no_problem", "note": ""}
+RESULT: dict[str, Any] = {
     "draw_id": SOMEONE,
     "subject_id": SOMEONE,
     "inspected_on": "2026-05-01",
     "outcome": "no_problem",
-    "findings": [{"item_code": "SAMR-1", "outcome": "no_problem", "note": ""}],
+    "findings": [FINDING],
 }
 
 
@@ -51,7 +52,7 @@ def _batch(**changes: Any) -> dict[str, Any]:
 
 
 def _result(**finding: Any) -> dict[str, Any]:
-    return {**RESULT, "findings": [{**RESULT["findings"][0], **finding}]}
+    return {**RESULT, "findings": [{**FINDING, **finding}]}
 
 
 CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any], str]] = [
@@ -124,7 +125,7 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any], str]] = 
         "results",
         "POST",
         "/v1/results",
-        {**RESULT, "findings": RESULT["findings"] * 201},
+        {**RESULT, "findings": [FINDING] * 201},
         {},
         "findings",
     ),

@@ -89,7 +89,7 @@ def _item(code: str) -> tuple[dict[str, Any], dict[str, Any]]:
     body = item_payload(code, "SAMR", **{k: sent for k, (sent, _) in fields.items()})
     body["sub_items"] = [{"code": c, "name": sent} for c, (sent, _) in subs]
     body["check_form"] = [{"code": c, "text": sent} for c, (sent, _) in form]
-    expected = {k: folded for k, (_, folded) in fields.items()}
+    expected: dict[str, Any] = {k: folded for k, (_, folded) in fields.items()}
     expected["sub_items"] = [{"code": c, "name": folded} for c, (_, folded) in subs]
     expected["check_form"] = [{"code": c, "text": folded} for c, (_, folded) in form]
     assert wire_size({**body, **expected}) < MAX_COMMAND_BYTES  # the item itself is valid
@@ -116,7 +116,7 @@ def _inspector() -> tuple[dict[str, Any], dict[str, Any]]:
     specialties = [hostile(64, 80 + n) for n in range(20)]
     body = inspector_payload("SAMR", 1, **{k: sent for k, (sent, _) in fields.items()})
     body["specialties"] = [sent for sent, _ in specialties]
-    expected = {k: folded for k, (_, folded) in fields.items()}
+    expected: dict[str, Any] = {k: folded for k, (_, folded) in fields.items()}
     expected["specialties"] = [folded for _, folded in specialties]
     return body, expected
 
