@@ -43,6 +43,17 @@ def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, Any], str]] = [
+    # departments
+    (
+        "POST",
+        "/v1/departments",
+        {"code": "D1", "name": "局\x00", "level": "city", "region_code": "420200"},
+        {},
+        "name",
+    ),
+    ("POST", "/v1/departments", {"code": ":", "name": "局", "level": "city"}, {}, "code"),
+    ("GET", "/v1/departments", None, {"params": {"parent": "\x00"}}, "parent"),
+    ("GET", "/v1/departments/D%001", None, {}, "code"),
     # items
     ("POST", "/v1/items", _with(ITEM, name="黄石\x00商贸"), {}, "name"),
     ("POST", "/v1/items", _with(ITEM, legal_basis="《条例》\x1b[2J"), {}, "legal_basis"),

@@ -21,7 +21,7 @@ Level = Literal["province", "city", "county"]
 Code = Annotated[str, TextRule(32, 1, pattern=CODE_PATTERN)]
 ParentCode = Annotated[str, TextRule(32, 0, pattern=r"^$|" + CODE_PATTERN)]
 Name = Annotated[str, line(NAME_MAX, min_length=1)]
-DepartmentCode = Annotated[str, Path(max_length=32, description="the department's code")]
+DepartmentCode = Annotated[Code, Path(description="the department's code")]
 Region = Annotated[str, Field(pattern=r"^\d{6}$", description="jurisdiction (GB/T 2260)")]
 
 
@@ -97,7 +97,7 @@ async def list_departments(
     who: Reader,
     db: Pool,
     active: bool | None = None,
-    parent: str | None = Query(None, max_length=32),
+    parent: ParentCode | None = Query(None),
     level: Level | None = None,
 ) -> list[dict[str, Any]]:
     """Departments from the read model, by code; ``parent=`` (empty) lists member
