@@ -3,11 +3,12 @@
 Routes declare their own outcomes (200, 201, a 404 of their own). What the shared machinery
 can answer on any route is added here, from what each operation is, so no route can forget
 it: 401 and 403 where a bearer token is required (``security``), 413 where there is a
-request body (the body limit), 400, 409 and 422 on authenticated writes (the
-``Idempotency-Key``, optimistic concurrency, a record the command names that does not exist,
-the service's domain errors), 404 where a path names a record, 409 and 428 where ``If-Match`` is read, and 422 wherever anything is
-validated. Every error answer is ``application/problem+json`` (RFC 9457) with the
-``Problem`` schema, which is what :mod:`libs.common.problems` writes.
+request body (the body limit), 400, 404, 409 and 422 on authenticated writes (the
+``Idempotency-Key``, a record the command names that does not exist, optimistic
+concurrency, the service's domain errors), 404 where a path names a record, 409 and 428
+where ``If-Match`` is read, and 422 wherever anything is validated. Every error answer is
+``application/problem+json`` (RFC 9457) with the ``Problem`` schema, which is what
+:mod:`libs.common.problems` writes.
 """
 
 from __future__ import annotations
