@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from libs.common.auth import issue_token
 from libs.common.idempotency import DDL, MAX_KEY_LENGTH, purge_expired
 from libs.common.infra import free_port
-from libs.common.service import migrate, open_pool
+from libs.common.service import migrate, open_pool, purge_idempotency_keys
 from libs.common.settings import CommonSettings
 from tests.integration.common_app import poll
 from tests.integration.idempotency_app import SCHEMA, Gate, build_app
@@ -410,3 +410,21 @@ async def test_purge_deletes_only_keys_past_retention(pool: asyncpg.Pool) -> Non
     assert await purge_expired(pool, SCHEMA, batch=2) == 3
     left = await pool.fetch(f"SELECT key FROM {TABLE} WHERE caller = 'purge'")
     assert [r["key"] for r in left] == ["fresh"]
+
+
+async def test_services_purge_expired_keys_in_the_background(pool: asyncpg.Pool) -> None:
+    await pool.execute(
+        f"""INSERT INTO {TABLE} (caller, key, request_hash, status, body, created_at)
+            VALUES ('bg', 'stale', 'h', 201, 'x'::bytea, now() - interval '2 days')"""
+    )
+    task = asyncio.create_task(purge_idempotency_keys(pool, SCHEMA))
+    try:
+        await poll(lambda: _gone(pool), timeout=10)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _gone(pool: asyncpg.Pool) -> bool:
+    return not await pool.fetchval(f"SELECT count(*) FROM {TABLE} WHERE caller = 'bg'")
