@@ -63,8 +63,9 @@ class CommonSettings(BaseSettings):
     upload_path_prefixes: tuple[str, ...] = Field(
         default=("/v1/imports/",), validation_alias="SSJ_UPLOAD_PATH_PREFIXES"
     )
+    # The registry's import reads a file whole (200 MB holds a province's directory).
     max_upload_bytes: int = Field(
-        default=512 * 1024 * 1024, validation_alias="SSJ_MAX_UPLOAD_BYTES"
+        default=200 * 1024 * 1024, validation_alias="SSJ_MAX_UPLOAD_BYTES"
     )
 
     @cached_property

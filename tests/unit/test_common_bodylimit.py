@@ -177,8 +177,8 @@ async def test_import_paths_take_uploads_up_to_their_own_limit() -> None:
 
 def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     defaults = CommonSettings()
-    assert (defaults.max_body_bytes, defaults.max_upload_bytes) == (2 * 1024**2, 512 * 1024**2)
-    assert body_limit(defaults, "/v1/imports/subjects") == 512 * 1024**2
+    assert (defaults.max_body_bytes, defaults.max_upload_bytes) == (2 * 1024**2, 200 * 1024**2)
+    assert body_limit(defaults, "/v1/imports/subjects") == 200 * 1024**2
     assert body_limit(defaults, "/v1/items") == 2 * 1024**2
     monkeypatch.setenv("SSJ_MAX_BODY_BYTES", "1000")
     monkeypatch.setenv("SSJ_MAX_UPLOAD_BYTES", "5000")
