@@ -40,7 +40,7 @@ MAX_POOL_TAGS = 100
 # Batches of one plan (批次): a weekly batch all year is 52; a daily one would be 366.
 MAX_BATCHES = 400
 # Items of one plan: a comprehensive joint plan (综合大联查) of many departments.
-MAX_PLAN_ITEMS = 200
+MAX_PLAN_ITEMS = 100
 # Departments taking part in a joint plan: every member of a joint-meeting (联席会议).
 MAX_PARTICIPANTS = 100
 # Subjects drawn by count from one risk class: the largest pools have about a million.

@@ -42,8 +42,8 @@ OUTCOME_HELP = (
 )
 
 
-# Findings of one inspection: one per item of the plan (a plan has at most 200 items).
-MAX_FINDINGS = 200
+# Findings of one inspection: one per item of the plan (a plan has at most 100 items).
+MAX_FINDINGS = 100
 # A finding's note or a correction's reason: what the inspector wrote, a paragraph or two.
 NOTE_MAX = 2_000
 Note = Annotated[str, multiline(NOTE_MAX)]

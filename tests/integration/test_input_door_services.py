@@ -59,7 +59,7 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any], str]] = 
     ("planner", "POST", "/v1/plans", _plan(title="计划\x00"), {}, "title"),
     ("planner", "POST", "/v1/plans", _plan(title="计" * 201), {}, "title"),
     ("planner", "POST", "/v1/plans", _plan(batches=[BATCH] * 401), {}, "batches"),
-    ("planner", "POST", "/v1/plans", _plan(item_codes=["I"] * 201), {}, "item_codes"),
+    ("planner", "POST", "/v1/plans", _plan(item_codes=["I"] * 101), {}, "item_codes"),
     (
         "planner",
         "POST",
@@ -125,7 +125,7 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any], str]] = 
         "results",
         "POST",
         "/v1/results",
-        {**RESULT, "findings": [FINDING] * 201},
+        {**RESULT, "findings": [FINDING] * 101},
         {},
         "findings",
     ),

@@ -205,3 +205,32 @@ def test_every_json_body_is_a_bounded_command(service: str) -> None:
         assert isinstance(model, type) and issubclass(model, Command), model
         assert model.max_bytes <= 512 * 1024 < 1024 * 1024  # NATS carries 1 MiB
     assert MAX_COMMAND_BYTES <= 512 * 1024
+
+
+def test_the_largest_plan_event_fits_one_nats_message() -> None:
+    """PlanCreated is the plan command plus what the domain adds: a batch id and the default
+    ratios per batch, and a copy of each item (code, department, name, category, ratio)."""
+    from services.planner.api import MAX_BATCHES, MAX_PLAN_ITEMS, BatchIn, PlanIn
+    from services.planner.domain.batches import check_batch
+    from services.planner.domain.plan import ITEM_FIELDS
+
+    sent = BatchIn.model_validate(
+        {"name": "第一批次", "starts_on": "2026-04-01", "ends_on": "2026-06-30"}
+    ).model_dump(mode="json")
+    per_batch = wire_size(check_batch(2026, sent, 0)) - wire_size(sent)
+    item = {
+        "code": "I" * 64,
+        "department": "D" * 64,
+        "name": "\U00020000" * 200,  # the registry's longest name, 12 bytes a character
+        "category": "general",
+        "ratio": 0.123456789012345,
+    }
+    assert set(item) == set(ITEM_FIELDS)
+    envelope = 4 * 1024  # CloudEvents attributes, actor, trace and correlation ids
+    worst = (
+        PlanIn.max_bytes
+        + MAX_PLAN_ITEMS * (wire_size(item) + 1)
+        + MAX_BATCHES * per_batch
+        + envelope
+    )
+    assert worst < 1024 * 1024
