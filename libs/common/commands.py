@@ -4,7 +4,7 @@ The relay publishes each event as one NATS message (1 MiB by default) of ASCII J
 CJK character takes 6 bytes there, an astral one (emoji, CJK Extension B) 12. Every field
 and list of a command has its own realistic limit, but many fields at their limits add up;
 so a command's body is also measured as the relay will encode it, and refused (422) above
-:data:`MAX_COMMAND_BYTES`, before anything is stored.
+:data:`MAX_COMMAND_BYTES`, before anything is stored, the error naming its largest field.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # A quarter of what NATS carries: room for the envelope, the actor and trace headers and for
 # what the domain adds to the command's fields (a plan copies its items' names).
@@ -34,9 +35,21 @@ class Command(BaseModel):
         fields = self.model_dump(mode="json")
         size = wire_size(fields)
         if size > self.max_bytes:
+            # Reported on the largest field, so that the 422 names what to shorten.
             largest = max(fields, key=lambda k: wire_size(fields[k]))
-            raise ValueError(
-                f"the command would take {size} bytes as an event, at most {self.max_bytes}; "
-                f"its largest field is {largest!r} ({wire_size(fields[largest])} bytes)"
+            error = PydanticCustomError(
+                "event_too_large",
+                "the command would take {size} bytes as an event, at most {limit}; "
+                "its largest field, {field}, takes {part}",
+                {
+                    "size": size,
+                    "limit": self.max_bytes,
+                    "field": largest,
+                    "part": wire_size(fields[largest]),
+                },
+            )
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [InitErrorDetails(type=error, loc=(largest,), input=getattr(self, largest))],
             )
         return self

@@ -175,6 +175,7 @@ def test_a_command_within_every_field_limit_but_too_big_for_one_event_is_refused
     response = send(client, "POST", "/v1/items", body)
     assert response.status_code == 422, response.text
     (error,) = response.json()["errors"]
-    assert "check_form" in error["message"] and str(MAX_COMMAND_BYTES) in error["message"]
+    assert error["field"] == "check_form" and error["code"] == "event_too_large"
+    assert str(MAX_COMMAND_BYTES) in error["message"]
     assert stored_events(infra, "registry") == before
     assert client.get("/v1/items/DOOR-BIG").status_code == 404

@@ -119,8 +119,11 @@ class Small(Command):
 def test_a_command_is_measured_as_the_relay_encodes_it() -> None:
     assert wire_size({"t": "\U0001f600"}) == len('{"t":"\\ud83d\\ude00"}')
     Small(text="a" * 150)
-    with pytest.raises(ValidationError, match="largest field is 'text'"):
+    with pytest.raises(ValidationError) as caught:
         Small(text="\U0001f600" * 20)  # 20 characters, 240 bytes on the wire
+    (error,) = caught.value.errors()
+    assert error["loc"] == ("text",) and error["type"] == "event_too_large"
+    assert "at most 200" in error["msg"]
 
 
 # --- every request of the five services is bounded --------------------------------------
