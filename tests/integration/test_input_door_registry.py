@@ -74,6 +74,7 @@ CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, Any], str]] = [
     ("PATCH", "/v1/items/DOOR-1", {"content": "\x00"}, {"headers": {"If-Match": "1"}}, "content"),
     ("POST", "/v1/items/DOOR-1/withdraw", {"reason": "废止\x85"}, {}, "reason"),
     ("GET", "/v1/items/DOOR%001", None, {}, "code"),
+    ("GET", "/v1/items/DOOR-1", None, {"params": {"as_of": "9999-12-31"}}, "as_of"),
     # subjects
     ("POST", "/v1/subjects", _with(SUBJECT, name="黄石\u2028商贸"), {}, "name"),
     ("POST", "/v1/subjects", _with(SUBJECT, identifier=USCC + "\x00"), {}, "identifier"),

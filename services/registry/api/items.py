@@ -138,7 +138,10 @@ async def get_item(
     response: Response,
     who: Reader,
     app: App,
-    as_of: date | None = Query(None, description="the item at the end of this day (UTC+8)"),
+    # The day after as_of must exist: 9999-12-31 would overflow (a 500) below.
+    as_of: date | None = Query(
+        None, lt=date.max, description="the item at the end of this day (UTC+8)"
+    ),
 ) -> dict[str, Any]:
     """The item's current fields (ETag = version), or as of a past day."""
     cutoff = None
