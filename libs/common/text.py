@@ -2,7 +2,7 @@
 store or wire takes, and of bounded length.
 
 PostgreSQL's ``text`` and ``jsonb`` cannot hold NUL (U+0000), and nothing can encode a lone
-surrogate as UTF-8: an event carrying either is stored by the write side and then fails
+surrogate as UTF-8: an event carrying either can be stored by the write side and then fail
 every read model for good. So every text field of every request model and import row goes
 through :func:`clean`, which
 
@@ -30,7 +30,7 @@ from typing import Annotated, Any
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 
-# Names, titles: a subject's registered name (企业名称) runs to 100 characters at most.
+# Names, titles: registered names (企业名称) and plan titles run to a few dozen characters.
 NAME_MAX = 200
 # Reasons, addresses, short descriptions: one sentence or two.
 LINE_MAX = 500
