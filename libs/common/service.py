@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -28,13 +29,15 @@ from libs.common.health import router as health_router
 from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
 from libs.common.idempotency import IdempotencyMiddleware, purge_expired
 from libs.common.openapi import install_openapi
-from libs.common.problems import install_problem_handlers
+from libs.common.problems import Problem, install_problem_handlers
 from libs.common.relay import Relay
 from libs.common.settings import CommonSettings
 from libs.common.tracing import setup_tracing, shutdown_tracing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# What a calling platform may send as X-Correlation-ID (a UUID, a ticket number, …).
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # How often a service deletes idempotency keys past their retention (they hold whole bodies).
 IDEMPOTENCY_PURGE_SECONDS = 300.0
 
@@ -205,10 +208,16 @@ async def run_command(
 
     The correlation id comes from ``X-Correlation-ID`` when a calling platform sends one.
     """
-    ctx = CommandContext(
-        actor=principal.actor,
-        correlation_id=request.headers.get("x-correlation-id") or str(uuid.uuid4()),
-    )
+    correlation_id = request.headers.get("x-correlation-id")
+    if correlation_id is not None and not CORRELATION_ID.fullmatch(correlation_id):
+        # It is stored in every event the command causes: hostile text stops here.
+        raise Problem(
+            422,
+            "Validation failed",
+            "X-Correlation-ID must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+            errors=[{"field": "X-Correlation-ID", "in": "header", "code": "pattern"}],
+        )
+    ctx = CommandContext(actor=principal.actor, correlation_id=correlation_id or str(uuid.uuid4()))
     with command_context(ctx):
         return await asyncio.to_thread(fn, *args, **kwargs)
 

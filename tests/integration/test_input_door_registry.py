@@ -58,6 +58,16 @@ CASES: list[tuple[str, str, dict[str, Any] | None, dict[str, Any], str]] = [
     ("POST", "/v1/items", _with(ITEM, name="黄石\x00商贸"), {}, "name"),
     ("POST", "/v1/items", _with(ITEM, legal_basis="《条例》\x1b[2J"), {}, "legal_basis"),
     ("POST", "/v1/items", _with(ITEM, department=":"), {}, "department"),
+    # a calling platform's correlation id is stored in every event the command causes
+    ("POST", "/v1/items", ITEM, {"headers": {"X-Correlation-ID": "a" * 129}}, "X-Correlation-ID"),
+    ("POST", "/v1/items", ITEM, {"headers": {"X-Correlation-ID": "a;b c"}}, "X-Correlation-ID"),
+    (
+        "POST",
+        "/v1/items",
+        ITEM,
+        {"headers": {"X-Correlation-ID": "任务\u202e1".encode()}},
+        "X-Correlation-ID",
+    ),
     ("POST", "/v1/items", _with(ITEM, code="SC 2026\t1"), {}, "code"),
     ("POST", "/v1/items", _with(ITEM, name="一\n二"), {}, "name"),
     ("POST", "/v1/items", _with(ITEM, content="\ud800"), {}, "content"),
