@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,17 @@ class FuzzRun:
 
     returncode: int
     output: str
-    cases: int
-    server_errors: int
+    statuses: Counter[int]
+
+    @property
+    def cases(self) -> int:
+        """Requests sent."""
+        return sum(self.statuses.values())
+
+    @property
+    def server_errors(self) -> int:
+        """Answers with status ≥ 500 (defects)."""
+        return sum(n for status, n in self.statuses.items() if status >= 500)
 
 
 def examples() -> int:
@@ -71,20 +81,17 @@ def fuzz(base_url: str, token: str, workdir: Path, max_examples: int, seed: int 
         str(ndjson),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=workdir)
-    cases, server_errors = _count(ndjson)
-    return FuzzRun(done.returncode, done.stdout + done.stderr, cases, server_errors)
+    (workdir / "output.txt").write_text(done.stdout + done.stderr)
+    return FuzzRun(done.returncode, done.stdout + done.stderr, _count(ndjson))
 
 
-def _count(ndjson: Path) -> tuple[int, int]:
-    """(requests sent, answers with status ≥ 500) from schemathesis's event log."""
-    cases = server_errors = 0
-    if not ndjson.exists():
-        return 0, 0
-    for line in ndjson.read_text().splitlines():
-        for status in _statuses(json.loads(line)):
-            cases += 1
-            server_errors += status >= 500
-    return cases, server_errors
+def _count(ndjson: Path) -> Counter[int]:
+    """How many answers of each status schemathesis's event log records."""
+    statuses: Counter[int] = Counter()
+    if ndjson.exists():
+        for line in ndjson.read_text().splitlines():
+            statuses.update(_statuses(json.loads(line)))
+    return statuses
 
 
 def _statuses(value: Any) -> list[int]:
