@@ -199,6 +199,9 @@ class Consumer:
         """
         await self._delivery.close()
         self._subscribed = False
+        # Re-creating the durable consumer deletes the current one: only the leader may.
+        if not await self.leadership.verify():
+            raise LeadershipLost(f"{self.leadership.name}: the lock is no longer held")
         position, event_id = await positions.committed(
             self.pool, self.schema, self.durable, self.stream
         )

@@ -115,8 +115,8 @@ class Leadership:
                     log.info("%s: leading (lease %.0f s)", self.name, self.lease_seconds)
                     return
                 log.info("%s: another process leads; standing by", self.name)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                log.warning("%s: cannot reach PostgreSQL for the lock; retrying", self.name)
+            except Exception as exc:  # the database is unreachable or went away: retry
+                log.warning("%s: cannot take the lock (%r); retrying", self.name, exc)
             if conn is not None:
                 conn.terminate()
             await asyncio.sleep(self.retry_seconds)
@@ -137,8 +137,8 @@ class Leadership:
                     conn.fetchval(_HOLDS.format(pid="pg_backend_pid()"), self.name),
                     self.check_seconds,
                 )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("%s: lost the lock's connection (%s); no longer leading", self.name, exc)
+        except Exception as exc:  # any failure (asyncpg has internal errors too) is a loss
+            log.warning("%s: lost the lock's connection (%r); no longer leading", self.name, exc)
             holds = False
         if holds:
             self._checked_at = time.monotonic()

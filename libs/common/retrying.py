@@ -87,7 +87,7 @@ class Retrying:
             self.alarm.raise_(
                 POISON,
                 "an event cannot be applied (无法处理的事件); nothing after it is applied "
-                f"until it is; retrying every {self.maximum:.0f} s. Fix the handler or the "
+                f"until it is; retrying every {self.maximum:g} s. Fix the handler or the "
                 "read model and the consumer resumes from this event",
                 **{k: v for k, v in details.items() if k != "attempts"},
             )
