@@ -180,6 +180,8 @@ class Relay:
             if not self.leadership.held:  # lost the lock's connection: let another lead
                 await self.leadership.acquire()
             try:
+                if not await self.leadership.verify():  # cut off from the lock: stand by
+                    continue
                 published = await self.publish_pending()
             except asyncio.CancelledError:
                 raise
