@@ -12,7 +12,7 @@ Recovery is an operator's decision: restore the read model together with the str
 they agree again), or rebuild the read model from the stream (empty its tables and reset
 the position to 0), or accept the stream as it is (reset the position to the sequence the
 read model corresponds to). :func:`reset_position` sets the position; it is what
-:meth:`libs.common.consumer.Consumer.reset_position` and the CLI call.
+:meth:`libs.common.consumer.Consumer.reset_position` and :mod:`libs.common.positions_cli` call.
 """
 
 from __future__ import annotations

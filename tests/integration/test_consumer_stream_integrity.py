@@ -4,6 +4,7 @@ over: JetStream then reuses sequence numbers the consumer has already committed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -11,6 +12,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from libs.common import positions_cli
 from libs.common.consumer import Consumer
 from libs.common.service import migrate, open_pool
 from libs.common.settings import CommonSettings
@@ -125,6 +127,17 @@ async def test_a_stream_recreated_and_refilled_past_the_position_is_reported(
         }
         assert await consumer.lag() > 0
         assert await position(pool, consumer) == 6
+        assert [seq for _, seq in await applied(pool, "recreated")] == list(range(1, 7))
+
+        # Recovery by rebuilding: the operator empties the read model and resets the
+        # position to 0 with the command line (which asks for --yes first).
+        await pool.execute(f"DELETE FROM {SCHEMA}.applied WHERE consumer = 'recreated'")
+        cli = ["--schema", SCHEMA, "--consumer", "recreated", "--source", "recreated"]
+        assert await asyncio.to_thread(positions_cli.main, [*cli, "--to", "0"]) == 2
+        assert await position(pool, consumer) == 6
+        assert await asyncio.to_thread(positions_cli.main, [*cli, "--to", "0", "--yes"]) == 0
+        await poll(lambda: _at(pool, consumer, 10))
+        assert consumer.alarm.current is None
     finally:
         await consumer.stop()
-    assert [seq for _, seq in await applied(pool, "recreated")] == list(range(1, 7))
+    assert [seq for _, seq in await applied(pool, "recreated")] == list(range(1, 11))
