@@ -141,3 +141,26 @@ async def test_a_stream_recreated_and_refilled_past_the_position_is_reported(
     finally:
         await consumer.stop()
     assert [seq for _, seq in await applied(pool, "recreated")] == list(range(1, 11))
+
+
+async def test_a_running_consumer_notices_its_stream_restored_under_it(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool
+) -> None:
+    settings = infra.settings(SCHEMA)
+    js = nc.jetstream()
+    await publish(js, settings, "underfoot", range(1, 11))
+    consumer = make_consumer(settings, js, pool, "underfoot", "underfoot")
+    await consumer.setup()
+    consumer.start()
+    try:
+        await poll(lambda: _at(pool, consumer, 10))
+        # The reproduction: the stream comes back holding its first 5, then the
+        # relay publishes 3 more, reusing sequences 6-8 the consumer has committed.
+        await js.delete_stream(consumer.stream)
+        await publish(js, settings, "underfoot", [*range(1, 6), 11, 12, 13])
+        await poll(lambda: backwards(consumer), timeout=30)
+        assert await consumer.lag() > 0
+        assert await position(pool, consumer) == 10
+    finally:
+        await consumer.stop()
+    assert [seq for _, seq in await applied(pool, "underfoot")] == list(range(1, 11))
