@@ -22,7 +22,7 @@ FAST = {
     "consumer_retry_seconds": 0.05,
     "consumer_retry_max_seconds": 0.4,
     "consumer_poison_attempts": 3,
-    "leader_lease_seconds": 3.0,
+    "leader_lease_seconds": 6.0,
 }
 
 

@@ -62,7 +62,7 @@ async def test_leader_frozen_behind_a_partition_loses_the_lock_within_its_lease(
     infra: Infra,
 ) -> None:
     proxy = LockProxy(infra.database_url)
-    leader = Leadership(await proxy.start(), "consumer:frozen", lease_seconds=3)
+    leader = Leadership(await proxy.start(), "consumer:frozen", lease_seconds=4.5)
     standby = Leadership(infra.database_url, "consumer:frozen", retry_seconds=0.2)
     try:
         await leader.acquire()
@@ -85,7 +85,7 @@ async def test_leader_whose_lock_connection_is_cut_knows_it_before_acting_again(
     infra: Infra,
 ) -> None:
     proxy = LockProxy(infra.database_url)
-    leader = Leadership(await proxy.start(), "consumer:cut", lease_seconds=3)
+    leader = Leadership(await proxy.start(), "consumer:cut", lease_seconds=4.5)
     standby = Leadership(infra.database_url, "consumer:cut", retry_seconds=0.1)
     try:
         await leader.acquire()
