@@ -221,7 +221,8 @@ class Consumer:
         error = None if task.cancelled() else task.exception()
         self.alarm.raise_(
             STOPPED,
-            "the consumer's loop ended; it applies nothing until the service restarts",
+            "the consumer's loop ended (消费者已停止); it applies nothing until the service "
+            "restarts",
             stream=self.stream,
             error=repr(error) if error else "cancelled",
         )

@@ -113,8 +113,8 @@ class Retrying:
         if self._failures >= self.attempts and (current is None or current.reason == FAILING):
             self.alarm.raise_(
                 FAILING,
-                "the consumer keeps failing and is retrying; see the error and the "
-                "database and NATS checks",
+                "the consumer keeps failing (消费者持续失败) and is retrying; see the error "
+                "and the database and NATS checks",
                 stream=self.stream,
                 error=f"{type(error).__name__}: {error}",
             )
