@@ -274,6 +274,54 @@ async def test_a_stream_restored_to_an_older_state_is_published_again_from_its_h
         app.close()
 
 
+async def test_after_a_stream_restore_a_consumer_gets_every_event_once(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool
+) -> None:
+    js = nc.jetstream()
+    service, read_schema = "relayrestoredread", "restoredread"
+    settings = infra.settings(service).model_copy(update={"relay_batch": 100})
+    app, relay = await relay_for(settings, js, pool)
+    await migrate(pool, read_schema, [READ_DDL])
+
+    async def run_consumer(expected: int) -> None:
+        consumer = Consumer(
+            settings=settings,
+            schema=read_schema,
+            name="seen",
+            source=service,
+            handler=seen_handler(read_schema),
+            js=js,
+            pool=pool,
+        )
+        await consumer.setup()
+        consumer.start()
+        try:
+            await poll(lambda: _count(pool, read_schema, expected), timeout=20)
+            assert consumer.alarm.current is None
+        finally:
+            await consumer.stop()
+
+    try:
+        await asyncio.to_thread(open_accounts, app, 2, 4)  # 10 events
+        await publish_all(relay)
+        await run_consumer(10)
+        backup = [await js.get_msg(relay.stream, seq) for seq in range(1, 6)]
+        await js.delete_stream(relay.stream)
+        await ensure_stream(js, settings, service)
+        for msg in backup:
+            await js.publish(msg.subject or "", msg.data or b"", headers=msg.headers)
+        await asyncio.to_thread(open_accounts, app, 1, 2)  # 3 more
+
+        await publish_all(relay)
+        await run_consumer(13)
+        rows = await pool.fetch(f"SELECT event_id, stream_seq FROM {read_schema}.seen")
+        assert sorted((r["stream_seq"], r["event_id"]) for r in rows) == [
+            (n, f"{service}:{n}") for n in range(1, 14)
+        ]
+    finally:
+        app.close()
+
+
 async def test_a_purged_stream_whose_duplicate_window_remembers_its_ids_stops_loudly(
     infra: Infra, nc: NATS, pool: asyncpg.Pool
 ) -> None:
