@@ -186,9 +186,9 @@ class Relay:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self.backoff = next_backoff(self.backoff, TRANSIENT_BACKOFF_SECONDS)
                 log.exception("relay %s failed; retrying in %.1f s", self.service, self.backoff)
                 self.alarm.retried()
-                self.backoff = next_backoff(self.backoff, TRANSIENT_BACKOFF_SECONDS)
                 published = 0
             if self.backoff:
                 # Not woken by saves: a stuck relay retries on its own schedule.
