@@ -1,4 +1,9 @@
-"""Public API (一公开): no token needed, only disclosed fields."""
+"""Public API (一公开): no token needed, only disclosed fields.
+
+Every answer is built by the allow-lists of ``domain/public.py``: a column or event field
+that is not listed there never leaves this service (docs/api.md lists them in words).
+Lists are paginated (``limit``, ``offset``, ``Link: rel="next"``).
+"""
 
 from __future__ import annotations
 
@@ -6,60 +11,83 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.problems import Problem
 from libs.common.service import pool
 from libs.common.text import Code, Identifier
-from services.disclosure.domain.public import MODE_TEXT
+from services.disclosure.domain.public import MODE_TEXT, public_draw, public_result
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
 @router.get("/items", summary="Published random-inspection item list 随机抽查事项清单")
-async def items(db: Pool, department: Code | None = None) -> list[dict[str, Any]]:
+async def items(
+    request: Request,
+    response: Response,
+    db: Pool,
+    department: Code | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
     """Every published item, by department and code."""
     rows = await db.fetch(
         """SELECT code, department, name, category, ratio, methods, legal_basis, published_at
            FROM disclosure.items WHERE published AND ($1::text IS NULL OR department = $1)
-           ORDER BY department, code""",
+           ORDER BY department, code, item_id LIMIT $2 OFFSET $3""",
         department,
+        limit + 1,
+        offset,
     )
-    return [dict(r) for r in rows]
+    return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 
 
 @router.get("/plans", summary="Published plans 抽查计划")
-async def plans(db: Pool, year: int | None = Query(None, ge=2000, le=2100)) -> list[dict[str, Any]]:
+async def plans(
+    request: Request,
+    response: Response,
+    db: Pool,
+    year: int | None = Query(None, ge=2000, le=2100),
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
     """Published plans with their batches and items."""
     rows = await db.fetch(
         """SELECT plan_id, year, title, mode, initiating_department, participating_departments,
                   items, batches, published_at
            FROM disclosure.plans WHERE published_at IS NOT NULL
-             AND ($1::int IS NULL OR year = $1) ORDER BY published_at""",
+             AND ($1::int IS NULL OR year = $1) ORDER BY published_at, plan_id
+           LIMIT $2 OFFSET $3""",
         year,
+        limit + 1,
+        offset,
     )
-    return [{**dict(r), "mode_text": MODE_TEXT.get(r["mode"], r["mode"])} for r in rows]
-
-
-def _public_draw(row: asyncpg.Record) -> dict[str, Any]:
-    draw = dict(row)
-    draw["status"] = "executed" if draw["executed_at"] else "announced"
-    # The group's inspectors by name, department and role; ids only so the draw's public
-    # proof (draw service) can be matched, never contacts.
-    return draw
+    shown = page(rows, request, response, offset=offset, limit=limit)
+    return [{**dict(r), "mode_text": MODE_TEXT.get(r["mode"], r["mode"])} for r in shown]
 
 
 @router.get("/draws", summary="Announced and executed draws 抽取公告与结果")
-async def draws(db: Pool, plan_id: UUID | None = None) -> list[dict[str, Any]]:
+async def draws(
+    request: Request,
+    response: Response,
+    db: Pool,
+    plan_id: UUID | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
     """Draws from their announcement on: pool hash, commitment and entropy source first,
-    then secret, entropy, seed and the drawn subjects, so anyone can verify them."""
+    then secret, entropy, seed and the drawn subjects, so anyone can verify them.
+    Replacements (递补) show the code of their reason only."""
     rows = await db.fetch(
         "SELECT * FROM disclosure.public_draws WHERE ($1::uuid IS NULL OR plan_id = $1) "
-        "ORDER BY announced_at",
+        "ORDER BY announced_at, draw_id LIMIT $2 OFFSET $3",
         plan_id,
+        limit + 1,
+        offset,
     )
-    return [_public_draw(r) for r in rows]
+    return [public_draw(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 
 
 @router.get("/draws/{draw_id}", summary="One draw")
@@ -68,7 +96,7 @@ async def draw(draw_id: UUID, db: Pool) -> dict[str, Any]:
     row = await db.fetchrow("SELECT * FROM disclosure.public_draws WHERE draw_id = $1", draw_id)
     if row is None:
         raise Problem(404, "Not found", f"no disclosed draw {draw_id}")
-    return _public_draw(row)
+    return public_draw(row)
 
 
 @router.get("/results", summary="Disclosed inspection results 抽查结果")
@@ -94,5 +122,5 @@ async def results(
         after,
         limit,
     )
-    page = [dict(r) for r in rows]
-    return {"items": page, "next": str(page[-1]["record_id"]) if len(page) == limit else None}
+    shown = [public_result(r) for r in rows]
+    return {"items": shown, "next": str(shown[-1]["record_id"]) if len(shown) == limit else None}

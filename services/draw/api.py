@@ -21,6 +21,7 @@ from services.draw.domain.announce import RosterEntry
 from services.draw.domain.draw import Draw
 from services.draw.domain.errors import InvalidDraw
 from services.draw.freeze import freeze
+from services.draw.protocol.reasons import REPLACEMENT_REASONS
 
 router = APIRouter(prefix="/v1", tags=["draw"])
 Drawer = Annotated[Principal, Depends(require_roles("operator", "office"))]
@@ -57,18 +58,44 @@ class ExecuteRequest(Command):
     entropy: Annotated[str, line(2000, min_length=1)]
 
 
+# protocol/reasons.py's code list, spelled out for the type checker and OpenAPI (a unit
+# test keeps the two equal).
+ReasonCode = Literal[
+    "recusal",
+    "official_travel",
+    "sick_leave",
+    "off_post",
+    "post_change",
+    "work_conflict",
+    "deregistered",
+    "revoked",
+    "closed",
+    "relocated",
+    "other",
+]
+REASON_HELP = ", ".join(f"{code} {text}" for code, text in REPLACEMENT_REASONS.items())
+
+
 class ReplacementRequest(Command):
-    """递补: replace a drawn inspector or a drawn subject, with reason and approver."""
+    """递补: replace a drawn inspector or a drawn subject, with a reason code (public), the
+    reason in staff's words and the approver (both internal, never published)."""
 
     kind: Literal["inspector", "subject"]
     identifier: Identifier = Field(description="the drawn subject")
     inspector_id: Code | None = Field(
         default=None, description="the inspector to replace (kind 'inspector')"
     )
-    reason: Annotated[str, line(500, min_length=2)] = Field(
-        description="回避, 岗位调整, 工作冲突, 注销 …"
+    reason_code: ReasonCode = Field(
+        description="the reason as published (公示), from the fixed list: "
+        f"{REASON_HELP}; inspector reasons for kind 'inspector', subject reasons for kind "
+        "'subject', other for either"
     )
-    approver: Annotated[str, line(100, min_length=1)] = Field(description="审批人")
+    reason: Annotated[str, line(500, min_length=2)] = Field(
+        description="the reason in staff's words, for internal readers only (never published)"
+    )
+    approver: Annotated[str, line(100, min_length=1)] = Field(
+        description="审批人, for internal readers only (never published)"
+    )
 
 
 async def _load_batch(db: asyncpg.Pool, batch_id: str) -> dict[str, Any]:
@@ -228,6 +255,7 @@ async def replace(
             draw_id,
             body.identifier,
             body.inspector_id,
+            body.reason_code,
             body.reason,
             body.approver,
         )
@@ -243,6 +271,7 @@ async def replace(
         app.replace_subject,
         draw_id,
         body.identifier,
+        body.reason_code,
         body.reason,
         body.approver,
         [r["identifier"] for r in rows],

@@ -33,6 +33,7 @@ from services.draw.protocol.canonical import (
     commitment,
     field,
 )
+from services.draw.protocol.reasons import public_request
 from services.draw.settings import DEV_KEY, DrawSettings
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,13 @@ class DrawApplication(EventStoreApp):
         return draw
 
     def replace_inspector(
-        self, ident: UUID, identifier: str, inspector_id: str, reason: str, approver: str
+        self,
+        ident: UUID,
+        identifier: str,
+        inspector_id: str,
+        reason_code: str,
+        reason: str,
+        approver: str,
     ) -> dict[str, Any]:
         """递补 an inspector."""
         return self._replace(
@@ -250,6 +257,7 @@ class DrawApplication(EventStoreApp):
             Draw.replace_inspector,
             identifier=identifier,
             inspector_id=inspector_id,
+            reason_code=reason_code,
             reason=reason,
             approver=approver,
         )
@@ -258,6 +266,7 @@ class DrawApplication(EventStoreApp):
         self,
         ident: UUID,
         identifier: str,
+        reason_code: str,
         reason: str,
         approver: str,
         unavailable: Sequence[str],
@@ -267,6 +276,7 @@ class DrawApplication(EventStoreApp):
             ident,
             Draw.replace_subject,
             identifier=identifier,
+            reason_code=reason_code,
             reason=reason,
             approver=approver,
             unavailable=unavailable,
@@ -283,7 +293,8 @@ class DrawApplication(EventStoreApp):
     def proof(self, ident: UUID) -> dict[str, Any]:
         """Everything needed to verify the draw without trusting us (see draw-protocol.md).
 
-        Before execution the secret is not revealed and there is no result yet.
+        Before execution the secret is not revealed and there is no result yet. The proof
+        is public: replacement requests show their reason code, never staff's free text.
         """
         draw: Draw = self.repository.get(ident)
         frozen = self.frozen(draw)
@@ -294,6 +305,6 @@ class DrawApplication(EventStoreApp):
             "pool": frozen.pool.text,
             "secret": executed["secret"] if executed else None,
             "entropy": executed["entropy"] if executed else None,
-            "replacements": draw.requests,
+            "replacements": [public_request(r) for r in draw.requests],
             "result": draw.result(),
         }

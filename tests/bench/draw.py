@@ -430,16 +430,14 @@ def measure_verifier(local: Local) -> dict[str, Any]:
             "kind": "inspector",
             "identifier": first[0]["identifier"],
             "inspector_id": first[0]["inspectors"][0]["inspector_id"],
-            "reason": "回避",
-            "approver": "纪检组",
+            "reason_code": "recusal",
             "sequence": 1,
         },
         {
             "kind": "subject",
             "identifier": first[-1]["identifier"],
             "unavailable": [],
-            "reason": "注销",
-            "approver": "纪检组",
+            "reason_code": "deregistered",
             "sequence": 2,
         },
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -257,7 +258,12 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
     ):
         refused = httpx.post(
             f"{draw_url}/replacements",
-            json={**body, "reason": "检查后才申请回避", "approver": "局长 王五"},
+            json={
+                **body,
+                "reason_code": "other",
+                "reason": "检查后才申请回避",
+                "approver": "局长 王五",
+            },
             headers=operator,
         )
         assert refused.status_code == 409, refused.text
@@ -271,6 +277,7 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
             "kind": "inspector",
             "identifier": target["identifier"],
             "inspector_id": leaving["inspector_id"],
+            "reason_code": "recusal",
             "reason": "回避：近亲属在该企业任职",
             "approver": "局长 王五",
         },
@@ -287,6 +294,7 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
         json={
             "kind": "subject",
             "identifier": gone["identifier"],
+            "reason_code": "deregistered",
             "reason": "检查前已注销",
             "approver": "局长 王五",
         },
@@ -308,13 +316,22 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
 
     proof = httpx.get(f"{draw_url}/proof").json()
     assert [r["kind"] for r in proof["replacements"]] == ["inspector", "subject"]
+    assert [r["reason_code"] for r in proof["replacements"]] == ["recusal", "deregistered"]
+    assert "王五" not in json.dumps(proof, ensure_ascii=False)  # staff text stays internal
+    assert after["replacements"][0]["approver"] == "局长 王五"  # for internal readers
     assert verify(proof) == []
     code, out = _verify_offline(proof, tmp_path, "replaced.json")
     assert code == 0, out
 
     missing = httpx.post(
         f"{draw_url}/replacements",
-        json={"kind": "subject", "identifier": "not-drawn", "reason": "x y", "approver": "a"},
+        json={
+            "kind": "subject",
+            "identifier": "not-drawn",
+            "reason_code": "other",
+            "reason": "x y",
+            "approver": "a",
+        },
         headers=operator,
     )
     assert missing.status_code == 422

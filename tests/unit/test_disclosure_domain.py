@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from services.disclosure.domain.public import OUTCOME_TEXT, inspection_type, outcome_text
+import json
+from typing import get_args
+
+from services.disclosure.domain.public import (
+    OUTCOME_TEXT,
+    PUBLIC_DRAW_FIELDS,
+    PUBLIC_RESULT_FIELDS,
+    REPLACEMENT_REASON_TEXT,
+    inspection_type,
+    outcome_text,
+    public_draw,
+    public_replacement,
+    public_result,
+)
+from services.draw.api import ReasonCode
+from services.draw.protocol.reasons import REPLACEMENT_REASONS
 from services.results.domain.record import OUTCOMES
 
 
@@ -18,3 +33,85 @@ def test_unknown_code_is_shown_as_it_is_rather_than_hidden() -> None:
 def test_inspection_type_names_directed_and_undirected_draws() -> None:
     assert inspection_type(True) == "定向抽查"
     assert inspection_type(False) == "不定向抽查"
+
+
+def test_replacement_reasons_are_one_fixed_list_in_draw_and_disclosure() -> None:
+    assert list(REPLACEMENT_REASON_TEXT) == list(REPLACEMENT_REASONS)
+    assert REPLACEMENT_REASON_TEXT == REPLACEMENT_REASONS
+    assert get_args(ReasonCode) == tuple(REPLACEMENT_REASONS)
+
+
+def test_a_public_draw_copies_only_allow_listed_fields() -> None:
+    row = {
+        "draw_id": "d",
+        "executed_at": "2026-11-26T08:00:00+00:00",
+        "seed": "ab",
+        "internal": "x",
+        "subjects": [
+            {
+                "subject_id": "s",
+                "identifier": "91420202MA4K0C7Q3D",
+                "name": "黄石市某商贸有限公司",
+                "stratum": "A",
+                "region_code": "420202",
+                "inspectors": [
+                    {
+                        "inspector_id": "i",
+                        "name": "张三",
+                        "department": "SAMR",
+                        "role": "leader",
+                        "contact": "13800001234",
+                    }
+                ],
+            }
+        ],
+        # As rows were written before the allow-list: staff's words and the approver.
+        "replacements": [
+            {
+                "kind": "inspector",
+                "subject": "91420202MA4K0C7Q3D",
+                "reason": "该员正接受纪检调查",
+                "approver": "张局长 13800001234",
+                "replaced_at": "2026-11-27T08:00:00+00:00",
+            }
+        ],
+    }
+    shown = public_draw(row)
+    assert set(shown) == {*PUBLIC_DRAW_FIELDS, "status", "subjects", "replacements"}
+    assert "13800001234" not in json.dumps(shown, ensure_ascii=False)
+    assert "纪检" not in json.dumps(shown, ensure_ascii=False)
+    assert shown["replacements"] == [
+        {
+            "kind": "inspector",
+            "subject": "91420202MA4K0C7Q3D",
+            "reason_code": "other",
+            "reason_text": "其他",
+            "replaced_at": "2026-11-27T08:00:00+00:00",
+        }
+    ]
+    assert (
+        public_replacement({"kind": "subject", "identifier": "x", "reason_code": "revoked"}, None)[
+            "reason_text"
+        ]
+        == "吊销"
+    )
+
+
+def test_a_public_result_shows_findings_without_the_inspectors_note() -> None:
+    row = {
+        "record_id": "r",
+        "outcome": "problem_pending",
+        "findings": [
+            {
+                "item_code": "SAMR-1",
+                "outcome": "problem_pending",
+                "note": "线索来自举报人王某 13800001234，移交稽查",
+            }
+        ],
+        "recorded_by_department": "SAMR",
+    }
+    shown = public_result(row)
+    assert set(shown) == {*PUBLIC_RESULT_FIELDS, "findings"}
+    assert shown["findings"] == [
+        {"item_code": "SAMR-1", "outcome": "problem_pending", "outcome_text": "发现问题待后续处理"}
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -191,7 +192,14 @@ def test_the_stored_announcement_must_match_the_hash_the_event_pins() -> None:
 def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
     draw, frozen = announced()
     with pytest.raises(NotExecuted):
-        draw.replace_subject(frozen, identifier="x", reason="注销", approver="王", unavailable=[])
+        draw.replace_subject(
+            frozen,
+            identifier="x",
+            reason_code="deregistered",
+            reason="注销",
+            approver="王",
+            unavailable=[],
+        )
     draw.execute(frozen, secret=SECRET, entropy="7", now=NOW)
     target = draw.drawn[0]
     with pytest.raises(InvalidReplacement, match="approver"):
@@ -199,21 +207,76 @@ def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
             frozen,
             identifier=target["identifier"],
             inspector_id=target["inspectors"][1]["inspector_id"],
+            reason_code="recusal",
             reason="回避",
             approver=" ",
         )
     with pytest.raises(InvalidReplacement, match="not a drawn subject"):
         draw.replace_subject(
-            frozen, identifier="nobody", reason="注销", approver="王", unavailable=[]
+            frozen,
+            identifier="nobody",
+            reason_code="deregistered",
+            reason="注销",
+            approver="王",
+            unavailable=[],
         )
     outcome = draw.replace_subject(
-        frozen, identifier=target["identifier"], reason="注销", approver="王", unavailable=[]
+        frozen,
+        identifier=target["identifier"],
+        reason_code="deregistered",
+        reason="注销",
+        approver="王",
+        unavailable=[],
     )
     current = draw.current()
     assert current[0]["identifier"] == outcome["replacement"] != target["identifier"]
     assert draw.requests[0]["sequence"] == 1
     proof = {**draw.proof_input(frozen, SECRET.hex(), "7"), "result": draw.result()}
     assert verify(proof) == []
+
+
+def test_a_replacement_reason_code_comes_from_the_fixed_list_of_its_kind() -> None:
+    draw, frozen = announced()
+    draw.execute(frozen, secret=SECRET, entropy="7", now=NOW)
+    target = draw.drawn[0]
+    member = target["inspectors"][1]["inspector_id"]
+    for code in ("该员正接受纪检调查", "deregistered"):  # free text; a subject's reason
+        with pytest.raises(InvalidReplacement, match="reason_code"):
+            draw.replace_inspector(
+                frozen,
+                identifier=target["identifier"],
+                inspector_id=member,
+                reason_code=code,
+                reason="该员正接受纪检调查",
+                approver="张局长 13800001234",
+            )
+
+
+def test_the_proof_shows_replacement_reason_codes_never_staff_text() -> None:
+    draw, frozen = announced()
+    draw.execute(frozen, secret=SECRET, entropy="7", now=NOW)
+    target = draw.drawn[0]
+    draw.replace_inspector(
+        frozen,
+        identifier=target["identifier"],
+        inspector_id=target["inspectors"][1]["inspector_id"],
+        reason_code="recusal",
+        reason="该员正接受纪检调查",
+        approver="张局长 13800001234",
+    )
+    proof = {**draw.proof_input(frozen, SECRET.hex(), "7"), "result": draw.result()}
+    text = json.dumps(proof, ensure_ascii=False)
+    assert "纪检" not in text and "13800001234" not in text
+    (request,) = proof["replacements"]
+    assert request["reason_code"] == "recusal" and set(request) == {
+        "sequence",
+        "kind",
+        "identifier",
+        "inspector_id",
+        "reason_code",
+    }
+    assert verify(proof) == []
+    assert draw.requests[0]["reason"] == "该员正接受纪检调查"  # kept for internal readers
 
 
 def test_rfc3797_selection_takes_its_sources_as_entropy_and_checks_its_limits() -> None:

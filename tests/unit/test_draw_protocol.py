@@ -407,16 +407,14 @@ def test_replacements_are_deterministic_and_follow_the_rules() -> None:
             "kind": "inspector",
             "identifier": first["identifier"],
             "inspector_id": member["inspector_id"],
-            "reason": "回避",
-            "approver": "王",
+            "reason_code": "recusal",
         },
         {
             "sequence": 2,
             "kind": "subject",
             "identifier": second["identifier"],
             "unavailable": unavailable,
-            "reason": "注销",
-            "approver": "王",
+            "reason_code": "deregistered",
         },
     ]
     proof = {**base, "replacements": requests}
@@ -431,6 +429,13 @@ def test_replacements_are_deterministic_and_follow_the_rules() -> None:
     assert subject["replacement"] not in {s["identifier"] for s in base["result"]["selection"]}
     assert subject["group"][0]["role"] == "leader"
     assert verify({**proof, "result": outcome}) == []
+
+    typed = {**requests[0], "reason": "该员正接受纪检调查", "approver": "张局长 13800001234"}
+    (extra,) = verify({**proof, "replacements": [typed, requests[1]], "result": outcome})
+    assert "['approver', 'reason'] are not part of a public request" in extra
+    unknown = {**requests[1], "reason_code": "recusal"}  # an inspector's reason for a subject
+    (wrong,) = verify({**proof, "replacements": [requests[0], unknown], "result": outcome})
+    assert "reason_code 'recusal'" in wrong
 
     with pytest.raises(ReplacementError, match="not a drawn subject"):
         run({**base, "replacements": [{**requests[0], "identifier": "nobody"}]})
@@ -454,8 +459,7 @@ def test_a_replaced_inspector_is_not_drawn_back_into_the_group() -> None:
             "kind": "inspector",
             "identifier": group["identifier"],
             "inspector_id": tax,
-            "reason": "岗位调整",
-            "approver": "王",
+            "reason_code": "post_change",
         }
     ]
     replaced = run({**base, "replacements": once})["replacements"][0]["replacement"]
@@ -472,8 +476,7 @@ def test_the_full_list_cannot_be_replaced_by_chance() -> None:
         "sequence": 1,
         "kind": "subject",
         "identifier": "ZZ-1",
-        "reason": "注销",
-        "approver": "王",
+        "reason_code": "deregistered",
     }
     with pytest.raises(ReplacementError, match="100 % list"):
         run({**base, "replacements": [request]})

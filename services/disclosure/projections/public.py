@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 
 from libs.common.envelope import InboundEvent
-from services.disclosure.domain.public import inspection_type, outcome_text
+from services.disclosure.domain.public import (
+    inspection_type,
+    outcome_text,
+    public_finding,
+    public_member,
+    public_replacement,
+    public_subject,
+)
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.items (
@@ -111,7 +116,8 @@ async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 
 async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     """Draws are disclosed when announced and again when executed, secret and seed
-    included, so anyone can verify them; replacements (递补) are disclosed with reasons."""
+    included, so anyone can verify them; replacements (递补) are disclosed with the code of
+    their reason (never the reason or approver staff typed)."""
     d = ev.data
     if ev.name == "DrawAnnounced":
         a = d["summary"]
@@ -156,7 +162,7 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             "UPDATE disclosure.public_draws SET subjects = subjects || $2::jsonb "
             "WHERE draw_id = $1",
             ev.subject,
-            [_public_subject(s) for s in d["subjects"]],
+            [public_subject(s) for s in d["subjects"]],
         )
     elif ev.name in ("InspectorReplaced", "SubjectReplaced"):
         subjects = await conn.fetchval(
@@ -168,18 +174,13 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
         at = next(i for i, s in enumerate(subjects) if s["identifier"] == request["identifier"])
         if ev.name == "InspectorReplaced":
             subjects[at]["inspectors"] = [
-                _public_member(d["replacement"]) if m.get("inspector_id") == d["replaced"] else m
+                public_member(d["replacement"]) if m.get("inspector_id") == d["replaced"] else m
                 for m in subjects[at]["inspectors"]
             ]
         else:
-            subjects[at] = _public_subject(d["replacement"])
-        entry = {
-            "kind": request["kind"],
-            "subject": request["identifier"],
-            "reason": request["reason"],
-            "approver": request["approver"],
-            "replaced_at": ev.time.isoformat() if ev.time else None,
-        }
+            subjects[at] = public_subject(d["replacement"])
+        # Only the reason's code: staff's reason and approver stay in the draw service.
+        entry = public_replacement(request, ev.time.isoformat() if ev.time else None)
         await conn.execute(
             "UPDATE disclosure.public_draws SET subjects = $2, "
             "replacements = replacements || $3::jsonb WHERE draw_id = $1",
@@ -189,23 +190,9 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
         )
 
 
-def _public_member(m: dict[str, Any]) -> dict[str, Any]:
-    """An inspector as disclosed: name, department, role (contact never)."""
-    return {k: m.get(k, "") for k in ("inspector_id", "name", "department", "role")}
-
-
-def _public_subject(s: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "subject_id": s["subject_id"],
-        "identifier": s["identifier"],
-        "name": s["name"],
-        "stratum": s["stratum"],
-        "inspectors": [_public_member(m) for m in s["inspectors"]],
-    }
-
-
 async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Results per subject, in the national disclosure system's terms."""
+    """Results per subject, in the national disclosure system's terms; findings keep their
+    item and result code, never the inspector's note."""
     d = ev.data
     if ev.name == "ResultRecorded":
         directed = await conn.fetchval(
@@ -231,7 +218,7 @@ async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["inspected_on"],
             d["outcome"],
             outcome_text(d["outcome"]),
-            d["findings"],
+            [public_finding(f) for f in d["findings"]],
         )
     elif ev.name == "ResultCorrected":
         await conn.execute(
@@ -240,5 +227,5 @@ async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             ev.subject,
             d["outcome"],
             outcome_text(d["outcome"]),
-            d["findings"],
+            [public_finding(f) for f in d["findings"]],
         )

@@ -34,6 +34,7 @@ from services.draw.protocol.canonical import (
     field,
 )
 from services.draw.protocol.proof import ReplacementError, compute, pool_problems
+from services.draw.protocol.reasons import public_request, reason_problem
 from services.draw.protocol.rfc3797 import parse_sources
 
 NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
@@ -115,14 +116,15 @@ class Draw(Aggregate):
             raise InvalidDraw(f"the stored announcement of draw {self.id} does not match its hash")
 
     def proof_input(self, frozen: FrozenDraw, secret: str, entropy: str) -> dict[str, Any]:
-        """The proof document without its result."""
+        """The proof document without its result (public: replacement requests in their
+        public form, reason codes and no staff text)."""
         self._check(frozen.announcement)
         return {
             "announcement": dict(frozen.announcement),
             "pool": frozen.pool.text,
             "secret": secret,
             "entropy": entropy,
-            "replacements": list(self.requests),
+            "replacements": [public_request(r) for r in self.requests],
         }
 
     def execute(
@@ -288,6 +290,9 @@ class Draw(Aggregate):
             raise NotExecuted(f"draw {self.id} has not been executed; nothing to replace")
         if not field(str(request.get("reason", ""))) or not field(str(request.get("approver", ""))):
             raise InvalidReplacement("a replacement needs a reason and an approver (审批人)")
+        problem = reason_problem(str(request["kind"]), str(request.get("reason_code", "")))
+        if problem:
+            raise InvalidReplacement(problem)
         request = {**request, "sequence": len(self.requests) + 1}
         proof = self.proof_input(frozen, self.executed["secret"], self.executed["entropy"])
         proof["replacements"].append(request)
@@ -304,16 +309,22 @@ class Draw(Aggregate):
         *,
         identifier: str,
         inspector_id: str,
+        reason_code: str,
         reason: str,
         approver: str,
     ) -> dict[str, Any]:
-        """递补 a drawn inspector (回避, 岗位调整, 工作冲突 …) from the sub-seed."""
+        """递补 a drawn inspector (回避, 岗位调整, 工作冲突 …) from the sub-seed.
+
+        ``reason_code`` (from the fixed list of ``protocol.reasons``) is what the public
+        sees; ``reason`` and ``approver`` are staff's own words, kept for internal readers.
+        """
         done = self._replace(
             frozen,
             {
                 "kind": "inspector",
                 "identifier": identifier,
                 "inspector_id": inspector_id,
+                "reason_code": reason_code,
                 "reason": field(reason),
                 "approver": field(approver),
             },
@@ -333,17 +344,20 @@ class Draw(Aggregate):
         frozen: FrozenDraw,
         *,
         identifier: str,
+        reason_code: str,
         reason: str,
         approver: str,
         unavailable: Sequence[str],
     ) -> dict[str, Any]:
-        """递补 a drawn subject that can no longer be inspected (e.g. 注销 before the visit)."""
+        """递补 a drawn subject that can no longer be inspected (e.g. 注销 before the visit);
+        ``reason_code`` is public, ``reason`` and ``approver`` internal."""
         done = self._replace(
             frozen,
             {
                 "kind": "subject",
                 "identifier": identifier,
                 "unavailable": sorted(set(unavailable)),
+                "reason_code": reason_code,
                 "reason": field(reason),
                 "approver": field(approver),
             },

@@ -33,6 +33,7 @@ from services.draw.protocol.canonical import (
     split_line,
 )
 from services.draw.protocol.groups import Examiner, GroupDrawer, Target
+from services.draw.protocol.reasons import PUBLIC_REQUEST_FIELDS, reason_problem
 from services.draw.protocol.rfc3797 import parse_sources
 from services.draw.protocol.stream import Stream, sample
 from services.draw.protocol.subjects import Sampler, select, select_rfc3797, stratum_members
@@ -268,6 +269,20 @@ def _compare(name: str, expected: Any, recorded: Any, problems: list[str]) -> No
     )
 
 
+def request_problems(requests: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Replacement requests must give a reason code of the fixed list for their kind (§9);
+    the proof is public and carries nothing else about why or by whom."""
+    problems = []
+    for n, request in enumerate(requests, start=1):
+        problem = reason_problem(str(request.get("kind")), str(request.get("reason_code")))
+        if problem:
+            problems.append(f"replacement {n}: {problem}")
+        extra = sorted(set(request) - set(PUBLIC_REQUEST_FIELDS.get(str(request.get("kind")), ())))
+        if extra:
+            problems.append(f"replacement {n}: fields {extra} are not part of a public request")
+    return problems
+
+
 def verify(proof: Mapping[str, Any]) -> list[str]:
     """Everything in the proof that does not match its recomputation (empty: all matches)."""
     problems: list[str] = []
@@ -281,6 +296,7 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
         return [f"pool: {exc}"]
     digest = pool_text_hash(text)
     problems += pool_problems(text, lines, announcement, digest)
+    problems += request_problems(proof.get("replacements", []))
     try:
         secret = bytes.fromhex(proof.get("secret", ""))
         if commitment(secret) != announcement.get("commitment"):
