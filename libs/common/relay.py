@@ -101,7 +101,11 @@ class Relay:
         self.encoder = Encoder(app, self.stream, self.subject_prefix)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.leadership = Leadership(self.settings.database_url, f"relay:{self.stream}")
+        self.leadership = Leadership(
+            self.settings.database_url,
+            f"relay:{self.stream}",
+            lease_seconds=self.settings.leader_lease_seconds,
+        )
         # Raised when the relay cannot go on by itself (shown on /readyz, as a metric).
         self.alarm = AlarmSlot(f"relay:{self.stream}")
         self.published_total = 0
