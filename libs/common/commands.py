@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # A quarter of what NATS carries: room for the envelope, the actor and trace headers and for
@@ -25,8 +25,19 @@ def wire_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":")))
 
 
-class Command(BaseModel):
-    """A request body that becomes an event: at most :attr:`max_bytes` on the wire."""
+class Part(BaseModel):
+    """A part of a request body (a finding, a sub-item): unknown fields are refused.
+
+    A client's typo (``"departmnet"``) is a 422 naming the field, never a silently ignored
+    change that the client believes was made.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Command(Part):
+    """A request body that becomes an event: at most :attr:`max_bytes` on the wire; like
+    every :class:`Part`, unknown fields are refused (422 naming them)."""
 
     max_bytes: ClassVar[int] = MAX_COMMAND_BYTES
 

@@ -9,14 +9,15 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from libs.common.auth import Principal, require_roles
-from libs.common.commands import Command
+from libs.common.commands import Command, Part
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from libs.common.text import Code, multiline
 from services.results.application import ResultsApplication
+from services.results.domain.access import may_read_record
 from services.results.domain.assignment import Assignment
 from services.results.domain.record import InspectionRecord
 
@@ -49,7 +50,7 @@ NOTE_MAX = 2_000
 Note = Annotated[str, multiline(NOTE_MAX)]
 
 
-class Finding(BaseModel):
+class Finding(Part):
     """The result for one item of the inspection."""
 
     item_code: Code
@@ -139,6 +140,16 @@ async def correct_result(
     return _view(record)
 
 
+def _readable(who: Principal, initiating_department: str | None, inspectors: Any) -> bool:
+    return may_read_record(
+        sub=who.sub,
+        dept=who.dept,
+        roles=who.roles,
+        initiating_department=initiating_department,
+        inspectors=inspectors or [],
+    )
+
+
 @router.get("/results", summary="Records (keyset pagination)")
 async def list_results(
     who: Reader,
@@ -148,25 +159,54 @@ async def list_results(
     after: UUID | None = Query(None, description="cursor: the last id of the previous page"),
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
-    """Records as they stand: latest outcome and findings, number of corrections."""
+    """Records as they stand: latest outcome and findings (with notes), number of
+    corrections; only the records the caller may read (see domain/access.py), so a page
+    may hold fewer than ``limit`` and still have a ``next``."""
     rows = await db.fetch(
-        """SELECT * FROM results.records
-           WHERE ($1::uuid IS NULL OR draw_id = $1) AND ($2::boolean IS NULL OR late = $2)
-             AND ($3::uuid IS NULL OR record_id > $3)
-           ORDER BY record_id LIMIT $4""",
+        """SELECT r.*, a.initiating_department AS scope_department,
+                  a.inspectors AS scope_inspectors
+           FROM results.records r
+           LEFT JOIN results.assignments a USING (draw_id, subject_id)
+           WHERE ($1::uuid IS NULL OR r.draw_id = $1) AND ($2::boolean IS NULL OR r.late = $2)
+             AND ($3::uuid IS NULL OR r.record_id > $3)
+           ORDER BY r.record_id LIMIT $4""",
         draw_id,
         late,
         after,
         limit,
     )
-    items = [{"id": str(r["record_id"]), **dict(r)} for r in rows]
-    return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
+    items = [
+        {"id": str(r["record_id"]), **{k: v for k, v in r.items() if not k.startswith("scope_")}}
+        for r in rows
+        if _readable(who, r["scope_department"], r["scope_inspectors"])
+    ]
+    last = str(rows[-1]["record_id"]) if len(rows) == limit else None
+    return {"items": items, "next": last}
 
 
 @router.get("/results/{record_id}", summary="One record with its corrections")
-async def get_result(record_id: UUID, request: Request, who: Reader, app: App) -> Any:
-    """The record from its events, with every correction (from, to, reason)."""
-    return _view(await run_command(request, who, app.get_record, record_id))
+async def get_result(record_id: UUID, request: Request, who: Reader, app: App, db: Pool) -> Any:
+    """The record from its events, with every correction (from, to, reason); 403 for a
+    caller outside the inspection (see domain/access.py)."""
+    record = await run_command(request, who, app.get_record, record_id)
+    scope = await db.fetchrow(
+        "SELECT initiating_department, inspectors FROM results.assignments "
+        "WHERE draw_id = $1 AND subject_id = $2",
+        UUID(record.draw_id),
+        UUID(record.subject_id),
+    )
+    if not _readable(
+        who,
+        scope["initiating_department"] if scope else None,
+        scope["inspectors"] if scope else [],
+    ):
+        raise Problem(
+            403,
+            "Forbidden",
+            "a record is read by its inspection group, the departments taking part, the "
+            "office and the auditors",
+        )
+    return _view(record)
 
 
 @router.get("/results/{record_id}/verification", summary="Check the record's hash chain")

@@ -1,0 +1,261 @@
+"""What readers see (issue 11, points 3 and 4), through the real results and disclosure
+services on real PostgreSQL and NATS.
+
+- A finding's note (线索来自举报人…) never reaches the anonymous public results; the
+  record with its notes is read only by the inspection group, the departments taking
+  part, the office and the auditors.
+- A replacement's (递补) reason and approver, as staff typed them, never reach the public
+  draw: it shows the reason's code from the fixed list (and 其他 for a request recorded
+  before the list existed).
+
+The draw service is not started: the test publishes the draw's CloudEvents itself, as its
+relay would (see test_results_service.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import nats
+import pytest
+
+from libs.common.bus import ensure_stream
+from tests.integration.test_results_service import _result, assignments, publish_draw
+from tests.support import Infra, ServiceProcess, token, wait_until
+
+NOTE = "线索来自举报人王某 13800001234，移交稽查"
+REASON, APPROVER = "该员正接受纪检调查", "张局长 13900005678"
+LEADER = "insp-samr-leader"
+
+
+@pytest.fixture(scope="module")
+def procs(infra: Infra) -> Iterator[dict[str, ServiceProcess]]:
+    started = {n: ServiceProcess(infra, n).start(wait=False) for n in ("results", "disclosure")}
+    try:
+        for proc in started.values():
+            proc.wait_ready()
+        yield started
+    finally:
+        for proc in started.values():
+            proc.stop()
+
+
+def _client(url: str, infra: Infra, sub: str, dept: str, *roles: str) -> httpx.Client:
+    auth = {"Authorization": f"Bearer {token(infra, sub, dept, *roles)}"}
+    return httpx.Client(base_url=url, headers=auth, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def recorded(procs: dict[str, ServiceProcess], infra: Infra) -> dict[str, Any]:
+    """A result whose finding carries an informant's name and phone number."""
+    event = publish_draw(infra, "2026-09-30", subjects=2)
+    with _client(procs["results"].url, infra, LEADER, "SAMR", "inspector") as leader:
+        assignments(leader, event["subject"], 2)
+        body = _result(
+            event,
+            outcome="problem_pending",
+            findings=[{"item_code": "SAMR-R1", "outcome": "problem_pending", "note": NOTE}],
+        )
+        created = leader.post("/v1/results", json=body)
+        assert created.status_code == 201, created.text
+    return {"event": event, "record": created.json()}
+
+
+def test_a_findings_note_never_reaches_the_public_results(
+    procs: dict[str, ServiceProcess], recorded: dict[str, Any]
+) -> None:
+    draw_id = recorded["event"]["subject"]
+
+    def disclosed() -> httpx.Response | None:
+        answer = httpx.get(
+            f"{procs['disclosure'].url}/v1/public/results", params={"draw_id": draw_id}
+        )
+        return answer if answer.json()["items"] else None
+
+    public = wait_until(disclosed)
+    assert "13800001234" not in public.text and "举报人" not in public.text
+    (row,) = public.json()["items"]
+    assert row["outcome"] == "problem_pending"
+    assert row["findings"] == [
+        {"item_code": "SAMR-R1", "outcome": "problem_pending", "outcome_text": "发现问题待后续处理"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sub", "dept", "roles"),
+    [
+        (LEADER, "SAMR", ("inspector",)),  # the group
+        ("insp-tax-member", "TAX", ("inspector",)),  # the group, other department
+        ("op-samr", "SAMR", ("operator",)),  # the initiating department
+        ("office", "OFFICE", ("office",)),
+        ("audit", "AUDIT", ("auditor",)),
+    ],
+)
+def test_the_inspection_concerned_the_office_and_auditors_read_the_note(
+    procs: dict[str, ServiceProcess],
+    recorded: dict[str, Any],
+    infra: Infra,
+    sub: str,
+    dept: str,
+    roles: tuple[str, ...],
+) -> None:
+    record_id = recorded["record"]["id"]
+    with _client(procs["results"].url, infra, sub, dept, *roles) as reader:
+        one = reader.get(f"/v1/results/{record_id}")
+        assert one.status_code == 200, one.text
+        assert one.json()["findings"][0]["note"] == NOTE
+        listed = reader.get("/v1/results", params={"draw_id": recorded["event"]["subject"]})
+        assert [r["id"] for r in listed.json()["items"]] == [record_id]
+
+
+@pytest.mark.parametrize(
+    ("sub", "dept", "roles"),
+    [
+        ("insp-tax-unassigned", "TAX", ("inspector",)),
+        ("op-mem", "MEM", ("operator",)),
+    ],
+)
+def test_a_reader_outside_the_inspection_gets_no_record_and_no_note(
+    procs: dict[str, ServiceProcess],
+    recorded: dict[str, Any],
+    infra: Infra,
+    sub: str,
+    dept: str,
+    roles: tuple[str, ...],
+) -> None:
+    record_id = recorded["record"]["id"]
+    with _client(procs["results"].url, infra, sub, dept, *roles) as reader:
+        one = reader.get(f"/v1/results/{record_id}")
+        assert one.status_code == 403, one.text
+        assert "13800001234" not in one.text
+        listed = reader.get("/v1/results", params={"draw_id": recorded["event"]["subject"]})
+        assert listed.status_code == 200
+        assert listed.json()["items"] == [] and "13800001234" not in listed.text
+
+
+def _cloud_event(name: str, draw_id: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": f"draw:test-{uuid.uuid4()}",
+        "source": "/ssj/draw",
+        "type": f"ssj.draw.{name}.v1",
+        "subject": draw_id,
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "aggregate": "Draw",
+        "aggregateversion": version,
+        "actorsub": "op-samr",
+        "actordept": "SAMR",
+        "actorroles": "operator",
+        "correlationid": str(uuid.uuid4()),
+        "data": data,
+    }
+
+
+def _publish(infra: Infra, events: list[dict[str, Any]]) -> None:
+    settings = infra.settings()
+
+    async def send() -> None:
+        nc = await nats.connect(infra.nats_url)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, settings, "draw")
+            for event in events:
+                name = event["type"].split(".")[2]
+                await js.publish(
+                    f"{settings.subject_prefix('draw')}.draw.{name}",
+                    json.dumps(event).encode(),
+                    stream=settings.stream_name("draw"),
+                    headers={"Nats-Msg-Id": event["id"]},
+                )
+        finally:
+            await nc.close()
+
+    asyncio.run(send())
+
+
+def test_replacement_reasons_and_approvers_never_reach_the_public_draw(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    drawn = publish_draw(infra, "2026-09-30", subjects=2)  # SubjectsDrawn, for its subjects
+    draw_id = str(uuid.uuid4())
+    d = drawn["data"]
+    context = {k: d[k] for k in ("batch_id", "plan_id", "year", "initiating_department")}
+    context |= {k: d[k] for k in ("participating_departments", "items", "ends_on")}
+    subject = d["subjects"][0]
+    leaving = subject["inspectors"][1]
+    newcomer = {**leaving, "inspector_id": "insp-tax-other", "name": "王五"}
+    announced = {
+        **{k: d[k] for k in ("batch_id", "plan_id", "items", "initiating_department")},
+        "batch_name": "第一批次",
+        "announcement_hash": "a" * 64,
+        "summary": {
+            "announced_at": datetime.now(UTC).isoformat(),
+            "protocol": "ssj-draw-2",
+            "pool_hash": "b" * 64,
+            "pool_size": 2,
+            "strata": {},
+            "commitment": "c" * 64,
+            "entropy_source": "现场摇号",
+            "entropy_not_before": "",
+        },
+    }
+
+    def replaced(sequence: int, code: str | None, replaced: str, by: dict[str, Any]) -> Any:
+        request = {
+            "sequence": sequence,
+            "kind": "inspector",
+            "identifier": subject["identifier"],
+            "inspector_id": replaced,
+            "reason": REASON,
+            "approver": APPROVER,
+            **({"reason_code": code} if code else {}),  # a request from before the codes
+        }
+        data = {
+            **context,
+            "request": request,
+            "subject_id": subject["subject_id"],
+            "replaced": replaced,
+            "replacement": by,
+        }
+        return _cloud_event("InspectorReplaced", draw_id, 2 + sequence, data)
+
+    _publish(
+        infra,
+        [
+            _cloud_event("DrawAnnounced", draw_id, 1, announced),
+            _cloud_event(
+                "SubjectsDrawn",
+                draw_id,
+                2,
+                {**context, **{"part": 1, "parts": 1}, "subjects": d["subjects"]},
+            ),
+            replaced(1, None, leaving["inspector_id"], newcomer),
+            replaced(2, "recusal", newcomer["inspector_id"], leaving),
+        ],
+    )
+    url = f"{procs['disclosure'].url}/v1/public/draws/{draw_id}"
+
+    def disclosed() -> httpx.Response | None:
+        answer = httpx.get(url)
+        return (
+            answer
+            if answer.status_code == 200 and len(answer.json()["replacements"]) == 2
+            else None
+        )
+
+    public = wait_until(disclosed)
+    assert "纪检" not in public.text and "13900005678" not in public.text
+    assert "张局长" not in public.text
+    assert [(r["reason_code"], r["reason_text"]) for r in public.json()["replacements"]] == [
+        ("other", "其他"),
+        ("recusal", "回避"),
+    ]
+    listed = httpx.get(f"{procs['disclosure'].url}/v1/public/draws", params={"limit": 1000})
+    assert "纪检" not in listed.text and "13900005678" not in listed.text
