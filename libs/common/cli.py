@@ -12,6 +12,12 @@ from libs.common.settings import SERVICE_PORTS, CommonSettings
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and dispatch to a subcommand."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["positions"]:
+        # Its own parser: argparse's REMAINDER does not pass options that come first.
+        from libs.common.positions_cli import main as positions_main
+
+        return positions_main(argv[1:])
     parser = argparse.ArgumentParser(prog="ssj", description="双随机、一公开 supervision backend")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -30,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     streams_p.add_argument("action", choices=["reset"])
     streams_p.add_argument("--namespace", help="default: SSJ_NAMESPACE")
     streams_p.add_argument("--yes", action="store_true", help="really delete them")
+
+    positions_p = sub.add_parser(
+        "positions",
+        help="show or reset a consumer's position (after stream_went_backwards)",
+        description="ssj positions --schema S --consumer C --source SRC [--to SEQ --yes]",
+    )
+    positions_p.add_argument("rest", nargs=argparse.REMAINDER)
 
     # Service commands register themselves; libs/common knows only how to dispatch.
     from services.registry import cli as registry_cli

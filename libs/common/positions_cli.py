@@ -1,4 +1,4 @@
-"""``python -m libs.common.positions_cli``: show or reset a consumer's position.
+"""``ssj positions``: show or reset a consumer's position.
 
 For an operator after a consumer raised ``stream_went_backwards`` (or to step over an event
 that can never be applied, ``poison_event``): first restore or rebuild the read model, then
@@ -7,8 +7,8 @@ the new position up at its next retry. Without ``--to`` it only shows where the 
 stands and what the stream holds. Settings (``DATABASE_URL``, ``NATS_URL``,
 ``SSJ_NAMESPACE``) come from the environment as for the services.
 
-    python -m libs.common.positions_cli --schema registry --consumer views --source registry
-    python -m libs.common.positions_cli --schema registry --consumer views --source registry \\
+    ssj positions --schema registry --consumer views --source registry
+    ssj positions --schema registry --consumer views --source registry \\
         --to 368 --yes
 """
 
@@ -60,7 +60,7 @@ async def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and show or reset the position."""
     parser = argparse.ArgumentParser(
-        prog="python -m libs.common.positions_cli", description=__doc__.split("\n\n")[0]
+        prog="ssj positions", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--schema", required=True, help="the consuming service's schema")
     parser.add_argument("--consumer", required=True, help="the consumer's name in its service")

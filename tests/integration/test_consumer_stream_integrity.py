@@ -12,7 +12,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
-from libs.common import positions_cli
+from libs.common import cli as ssj_cli
 from libs.common.consumer import Consumer
 from libs.common.service import migrate, open_pool
 from libs.common.settings import CommonSettings
@@ -130,12 +130,12 @@ async def test_a_stream_recreated_and_refilled_past_the_position_is_reported(
         assert [seq for _, seq in await applied(pool, "recreated")] == list(range(1, 7))
 
         # Recovery by rebuilding: the operator empties the read model and resets the
-        # position to 0 with the command line (which asks for --yes first).
+        # position to 0 with `ssj positions` (which asks for --yes first).
         await pool.execute(f"DELETE FROM {SCHEMA}.applied WHERE consumer = 'recreated'")
-        cli = ["--schema", SCHEMA, "--consumer", "recreated", "--source", "recreated"]
-        assert await asyncio.to_thread(positions_cli.main, [*cli, "--to", "0"]) == 2
+        cli = ["positions", "--schema", SCHEMA, "--consumer", "recreated", "--source", "recreated"]
+        assert await asyncio.to_thread(ssj_cli.main, [*cli, "--to", "0"]) == 2
         assert await position(pool, consumer) == 6
-        assert await asyncio.to_thread(positions_cli.main, [*cli, "--to", "0", "--yes"]) == 0
+        assert await asyncio.to_thread(ssj_cli.main, [*cli, "--to", "0", "--yes"]) == 0
         await poll(lambda: _at(pool, consumer, 10))
         assert consumer.alarm.current is None
     finally:
