@@ -96,6 +96,12 @@ def asyncapi(entries: list[EventEntry]) -> dict[str, Any]:
                 "type": "object",
                 "properties": {
                     "Nats-Msg-Id": {"type": "string"},
+                    "Ssj-Content-Sha256": {
+                        "type": "string",
+                        "description": "SHA-256 (hex) of the stored event (originator id, "
+                        "version, topic, state); the relay checks the stream's last message "
+                        "against the database with it before publishing",
+                    },
                     "traceparent": {"type": "string"},
                 },
             },
