@@ -59,9 +59,7 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments and show or reset the position."""
-    parser = argparse.ArgumentParser(
-        prog="ssj positions", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="ssj positions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--schema", required=True, help="the consuming service's schema")
     parser.add_argument("--consumer", required=True, help="the consumer's name in its service")
     parser.add_argument("--source", required=True, help="the source service (its stream)")
