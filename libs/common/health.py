@@ -1,5 +1,11 @@
 """``/healthz`` (the process is alive), ``/readyz`` (database, NATS, relay and consumer lag,
-standing alarms) and ``/metrics`` (Prometheus text format)."""
+standing alarms) and ``/metrics`` (Prometheus text format).
+
+``/readyz`` answers anyone with its status only (``ready`` 200 / ``not ready`` 503): that
+is all a load balancer or an orchestrator needs. Its details (which check failed, lags,
+alarms naming streams, positions and event ids) are internals, shown only to a caller
+with an office or auditor bearer token.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,28 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from libs.common.auth import decode_token
+from libs.common.problems import Problem
+
 router = APIRouter(tags=["health"])
+# Who sees /readyz's details.
+DETAIL_ROLES = frozenset({"office", "auditor"})
+
+
+def sees_details(request: Request) -> bool:
+    """Whether the caller holds a valid office or auditor token (a missing or invalid
+    token is no error here: the caller gets the status, like any probe)."""
+    scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() != "bearer" or not credentials:
+        return False
+    try:
+        principal = decode_token(request.app.state.settings, credentials)
+    except Problem:
+        return False
+    return bool(principal.roles & DETAIL_ROLES)
 
 
 @router.get("/healthz", summary="Liveness")
@@ -26,7 +51,8 @@ async def healthz() -> dict[str, str]:
 )
 async def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers, NATS is connected, no lag exceeds the limit and no
-    relay or consumer has raised an alarm (each alarm is listed with where it stopped)."""
+    relay or consumer has raised an alarm. ``checks`` (each alarm with where it stopped)
+    only for an office or auditor token; anyone else gets ``{"status": …}``."""
     state = request.app.state
     checks: dict[str, Any] = {}
     ready = True
@@ -58,10 +84,10 @@ async def readyz(request: Request) -> JSONResponse:
     if alarms:
         checks["alarms"] = alarms
         ready = False
-    return JSONResponse(
-        {"status": "ready" if ready else "not ready", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    answer: dict[str, Any] = {"status": "ready" if ready else "not ready"}
+    if sees_details(request):
+        answer["checks"] = checks
+    return JSONResponse(answer, status_code=200 if ready else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics (ssj_stalled, ssj_retries, …)")

@@ -31,6 +31,7 @@ from libs.common.idempotency import IdempotencyMiddleware, purge_expired
 from libs.common.openapi import install_openapi
 from libs.common.problems import Problem, install_problem_handlers
 from libs.common.relay import Relay
+from libs.common.security_headers import SecurityHeadersMiddleware
 from libs.common.settings import CommonSettings
 from libs.common.tracing import setup_tracing, shutdown_tracing
 
@@ -183,6 +184,8 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
     app.add_middleware(IdempotencyMiddleware, schema=spec.name, settings=settings)
     # Added last, so it runs first: the idempotency middleware never reads an oversized body.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
+    # Outermost: every answer gets the headers, the body limit's 413 included.
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(health_router)
     for router in spec.routers:
         app.include_router(router)
@@ -235,4 +238,6 @@ def serve(spec: ServiceSpec) -> None:
         port=settings.http_port,
         log_level=settings.log_level,
         access_log=False,
+        # No "server: uvicorn" banner: it tells a scanner which exploits to try.
+        server_header=False,
     )

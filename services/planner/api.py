@@ -8,10 +8,10 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from libs.common.auth import Principal, require_roles
-from libs.common.commands import Command
+from libs.common.commands import Command, Part
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from libs.common.text import Code, Identifier, Name, line
@@ -50,7 +50,7 @@ MAX_GROUP_SIZE = 20
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
-class PoolFilter(BaseModel):
+class PoolFilter(Part):
     """抽查对象范围 — which subjects a batch draws from; an empty list restricts nothing
     (except ``statuses``, where empty means operating subjects only)."""
 
@@ -92,7 +92,7 @@ class PoolFilter(BaseModel):
     )
 
 
-class BatchIn(BaseModel):
+class BatchIn(Part):
     """批次 — one round of drawing and inspecting within the plan year."""
 
     name: Annotated[str, line(100, min_length=1)]

@@ -110,16 +110,19 @@ def _statuses(value: Any) -> list[int]:
     return found
 
 
-def settled(urls: dict[str, str], timeout: float = 120.0) -> dict[str, Any]:
+def settled(
+    urls: dict[str, str], headers: dict[str, str], timeout: float = 120.0
+) -> dict[str, Any]:
     """Wait until every service is ready with no relay or consumer lag and no alarm;
-    return the last /readyz answers (raises with them if the stack never settles)."""
+    return the last /readyz answers (raises with them if the stack never settles).
+    ``headers`` carry an office or auditor token: /readyz shows its checks to them only."""
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:
         last = {}
         for name, url in urls.items():
             try:
-                answer = httpx.get(f"{url}/readyz", timeout=10)
+                answer = httpx.get(f"{url}/readyz", headers=headers, timeout=10)
                 last[name] = {**answer.json(), "http": answer.status_code}
             except httpx.HTTPError as exc:
                 last[name] = {"http": 0, "error": repr(exc)}

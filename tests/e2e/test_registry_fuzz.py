@@ -46,8 +46,9 @@ def test_fuzzing_the_registry_as_the_office_leaves_no_5xx_no_lag_and_the_demo_pa
     assert run.returncode == 0, run.output[-8000:]
 
     urls = {name: proc.url for name, proc in stack.items()}
-    settled(urls)
+    auth = {"Authorization": f"Bearer {office}"}
+    settled(urls, auth)
 
     cycle = Scenario(Endpoints(urls), infra.settings(), out=io.StringIO()).run_cycle()
     assert cycle["recorded"] and cycle["missing"] == []
-    settled(urls)
+    settled(urls, auth)

@@ -6,9 +6,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from libs.common.commands import Command
+from libs.common.commands import Command, Part
+from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.service import run_command
 from libs.common.text import Code, Name, Text, code, line, multiline
 from services.registry.api.deps import (
@@ -33,14 +34,14 @@ REQUIREMENTS_MAX = 2_000
 ItemCode = Annotated[Code, Path(description="the item's code")]
 
 
-class SubItem(BaseModel):
+class SubItem(Part):
     """抽查子项."""
 
     code: Code
     name: Name
 
 
-class CheckPoint(BaseModel):
+class CheckPoint(Part):
     """One line of the optional check form (检查表)."""
 
     code: Code
@@ -140,7 +141,9 @@ async def get_item(
     app: App,
     # The day after as_of must exist: 9999-12-31 would overflow (a 500) below.
     as_of: date | None = Query(
-        None, lt=date.max, description="the item at the end of this day (UTC+8)"
+        None,
+        lt=date.max,  # type: ignore[arg-type]  # pydantic compares dates; the stub says float
+        description="the item at the end of this day (UTC+8)",
     ),
 ) -> dict[str, Any]:
     """The item's current fields (ETag = version), or as of a past day."""
@@ -192,12 +195,22 @@ async def withdraw_item(
     return _item_view(await run_command(request, who, app.withdraw_item, code, body.reason))
 
 
-@router.get("/items", summary="List inspection items")
-async def list_items(who: Reader, db: Pool, published: bool | None = None) -> list[dict[str, Any]]:
+@router.get("/items", summary="List inspection items (limit, offset, Link rel=next)")
+async def list_items(
+    who: Reader,
+    db: Pool,
+    request: Request,
+    response: Response,
+    published: bool | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
     """Items from the read model, optionally only published ones."""
     rows = await db.fetch(
         "SELECT * FROM registry.items_view WHERE ($1::boolean IS NULL OR published = $1) "
-        "ORDER BY code",
+        "ORDER BY code LIMIT $2 OFFSET $3",
         published,
+        limit + 1,
+        offset,
     )
-    return [dict(r) for r in rows]
+    return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]

@@ -6,14 +6,16 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
 from libs.common.commands import Command
+from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.service import run_command
 from libs.common.text import Code, Identifier, Line, Name, line
 from services.registry.api.deps import App, Pool, Reader, Writer, own_department
 from services.registry.domain.inspectors import Inspector
+from services.registry.domain.reading import may_read_conflict
 
 router = APIRouter(prefix="/v1", tags=["inspectors, experts, tags, conflicts"])
 InspectorStatus = Literal["active", "suspended", "transferred"]
@@ -124,17 +126,25 @@ async def change_inspector_status(
     )
 
 
-@router.get("/inspectors", summary="List inspectors")
+@router.get("/inspectors", summary="List inspectors (limit, offset, Link rel=next)")
 async def list_inspectors(
-    who: Reader, db: Pool, department: Code | None = None
+    who: Reader,
+    db: Pool,
+    request: Request,
+    response: Response,
+    department: Code | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """Inspectors from the read model (contact details are not in it)."""
     rows = await db.fetch(
         "SELECT * FROM registry.inspectors_view WHERE ($1::text IS NULL OR department = $1) "
-        "ORDER BY department, certificate_no",
+        "ORDER BY department, certificate_no, id LIMIT $2 OFFSET $3",
         department,
+        limit + 1,
+        offset,
     )
-    return [dict(r) for r in rows]
+    return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 
 
 @router.post("/experts", status_code=201, summary="Register an expert")
@@ -144,17 +154,25 @@ async def register_expert(body: ExpertIn, request: Request, who: Writer, app: Ap
     return {"id": str(expert.id), "version": expert.version}
 
 
-@router.get("/experts", summary="List experts")
+@router.get("/experts", summary="List experts (limit, offset, Link rel=next)")
 async def list_experts(
-    who: Reader, db: Pool, field: Annotated[str, line(100)] | None = None
+    who: Reader,
+    db: Pool,
+    request: Request,
+    response: Response,
+    field: Annotated[str, line(100)] | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """Experts from the read model (contact details are not in it)."""
     rows = await db.fetch(
         "SELECT * FROM registry.experts_view WHERE ($1::text IS NULL OR field = $1) "
-        "ORDER BY field, name",
+        "ORDER BY field, name, id LIMIT $2 OFFSET $3",
         field,
+        limit + 1,
+        offset,
     )
-    return [dict(r) for r in rows]
+    return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 
 
 @router.post("/tags", status_code=201, summary="Define a tag")
@@ -165,11 +183,22 @@ async def define_tag(body: TagIn, request: Request, who: Writer, app: App) -> An
     return {"id": str(tag.id), "code": tag.code, "version": tag.version}
 
 
-@router.get("/tags", summary="The tag dictionary")
-async def list_tags(who: Reader, db: Pool) -> list[dict[str, Any]]:
+@router.get("/tags", summary="The tag dictionary (limit, offset, Link rel=next)")
+async def list_tags(
+    who: Reader,
+    db: Pool,
+    request: Request,
+    response: Response,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> list[dict[str, Any]]:
     """Every tag, by department."""
-    rows = await db.fetch("SELECT * FROM registry.tags_view ORDER BY department, code")
-    return [dict(r) for r in rows]
+    rows = await db.fetch(
+        "SELECT * FROM registry.tags_view ORDER BY department, code LIMIT $1 OFFSET $2",
+        limit + 1,
+        offset,
+    )
+    return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 
 
 @router.post("/conflicts", status_code=201, summary="Declare a conflict of interest")
@@ -201,16 +230,40 @@ async def lift_conflict(body: ConflictLift, request: Request, who: Writer, app: 
     return {"id": str(conflict.id), "active": conflict.active, "version": conflict.version}
 
 
-@router.get("/conflicts", summary="Conflict-of-interest records")
+@router.get("/conflicts", summary="Conflict-of-interest records (limit, offset, Link rel=next)")
 async def list_conflicts(
-    who: Reader, db: Pool, inspector_id: UUID | None = None, subject_id: UUID | None = None
+    who: Reader,
+    db: Pool,
+    request: Request,
+    response: Response,
+    inspector_id: UUID | None = None,
+    subject_id: UUID | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
-    """Active and lifted records, filtered by inspector or subject."""
+    """Active and lifted records, filtered by inspector or subject; only those the caller
+    may read (the inspector's department, the inspector, the office and auditors: see
+    domain/reading.py), so a page may hold fewer than ``limit`` and still have a next."""
     rows = await db.fetch(
-        """SELECT * FROM registry.conflicts_view
-           WHERE ($1::uuid IS NULL OR inspector_id = $1) AND ($2::uuid IS NULL OR subject_id = $2)
-           ORDER BY declared_on""",
+        """SELECT c.*, i.department AS inspector_department
+           FROM registry.conflicts_view c LEFT JOIN registry.inspectors_view i
+             ON i.id = c.inspector_id
+           WHERE ($1::uuid IS NULL OR c.inspector_id = $1)
+             AND ($2::uuid IS NULL OR c.subject_id = $2)
+           ORDER BY c.declared_on, c.id LIMIT $3 OFFSET $4""",
         inspector_id,
         subject_id,
+        limit + 1,
+        offset,
     )
-    return [dict(r) for r in rows]
+    return [
+        {k: v for k, v in r.items() if k != "inspector_department"}
+        for r in page(rows, request, response, offset=offset, limit=limit)
+        if may_read_conflict(
+            sub=who.sub,
+            dept=who.dept,
+            roles=who.roles,
+            inspector_id=str(r["inspector_id"]),
+            inspector_department=r["inspector_department"],
+        )
+    ]
