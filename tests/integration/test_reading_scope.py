@@ -184,7 +184,7 @@ def test_replacement_reasons_and_approvers_never_reach_the_public_draw(
     procs: dict[str, ServiceProcess], infra: Infra
 ) -> None:
     drawn = publish_draw(infra, "2026-09-30", subjects=2)  # SubjectsDrawn, for its subjects
-    draw_id = str(uuid.uuid4())
+    draw_id, second = str(uuid.uuid4()), str(uuid.uuid4())
     d = drawn["data"]
     context = {k: d[k] for k in ("batch_id", "plan_id", "year", "initiating_department")}
     context |= {k: d[k] for k in ("participating_departments", "items", "ends_on")}
@@ -238,6 +238,7 @@ def test_replacement_reasons_and_approvers_never_reach_the_public_draw(
             ),
             replaced(1, None, leaving["inspector_id"], newcomer),
             replaced(2, "recusal", newcomer["inspector_id"], leaving),
+            _cloud_event("DrawAnnounced", second, 1, announced),  # for a second page
         ],
     )
     url = f"{procs['disclosure'].url}/v1/public/draws/{draw_id}"
@@ -259,3 +260,19 @@ def test_replacement_reasons_and_approvers_never_reach_the_public_draw(
     ]
     listed = httpx.get(f"{procs['disclosure'].url}/v1/public/draws", params={"limit": 1000})
     assert "纪检" not in listed.text and "13900005678" not in listed.text
+    assert listed.headers["cache-control"] == "public, max-age=60"  # the same for everyone
+    assert listed.headers["x-content-type-options"] == "nosniff"
+
+    # Public lists are paged: limit (at most 1000), offset, and a Link to the next page.
+    everyone = [d["draw_id"] for d in wait_until(lambda: _two_or_more(procs))]
+    first = httpx.get(f"{procs['disclosure'].url}/v1/public/draws", params={"limit": 1})
+    assert [d["draw_id"] for d in first.json()] == everyone[:1]
+    following = httpx.get(procs["disclosure"].url + first.links["next"]["url"])
+    assert [d["draw_id"] for d in following.json()] == everyone[1:2]
+    too_many = httpx.get(f"{procs['disclosure'].url}/v1/public/draws", params={"limit": 1001})
+    assert too_many.status_code == 422
+
+
+def _two_or_more(procs: dict[str, ServiceProcess]) -> list[dict[str, Any]]:
+    rows = httpx.get(f"{procs['disclosure'].url}/v1/public/draws", params={"limit": 1000}).json()
+    return rows if len(rows) >= 2 else []
