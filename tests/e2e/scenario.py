@@ -74,6 +74,20 @@ class Scenario:
             )
         return response.json()
 
+    def ensure_subject(self, body: dict[str, Any], who: dict[str, str]) -> None:
+        """Register a subject; one an earlier run registered (same USCC, 409) is kept, so
+        the demo runs again on the same database."""
+        url = self.urls["registry"]
+        response = self.http.post(f"{url}/v1/subjects", headers=who, json=body)
+        if response.status_code == 409:
+            known = self.http.get(f"{url}/v1/subjects/{body['identifier']}", headers=who)
+            if known.status_code == 200:
+                return
+        if response.status_code >= 300:
+            raise RuntimeError(
+                f"POST registry/v1/subjects -> {response.status_code}: {response.text}"
+            )
+
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until every relay has published and every consumer has caught up."""
         deadline = time.monotonic() + timeout
@@ -131,7 +145,7 @@ class Scenario:
                 body = subject_payload(
                     self.rng, risk_class, region_code="42020" + str(self.rng.randrange(2, 6))
                 )
-                self.call("POST", "registry", "/v1/subjects", ops["SAMR"], json=body)
+                self.ensure_subject(body, ops["SAMR"])
         for dept, count in INSPECTORS_PER_DEPT.items():
             for n in range(count):
                 body = inspector_payload(dept, int(self.run) * 100 + n, region_code="420200")
