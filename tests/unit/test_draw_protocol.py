@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from services.draw.protocol import canonical as c
 from services.draw.protocol.groups import Examiner, GroupDrawer, NoValidGroup, Target, covers
 from services.draw.protocol.proof import ReplacementError, main, pool_problems, run, verify
+from services.draw.protocol.reasons import public_request
 from services.draw.protocol.stream import Stream, sample
 from services.draw.protocol.subjects import parse_ratio, select, stratum_count
 from tests.builders import make_uscc
@@ -566,3 +567,21 @@ def test_the_worked_example_in_the_docs_still_verifies() -> None:
         "04X",
         "06X",
     ]
+
+
+def test_a_request_recorded_before_reason_codes_is_published_as_other() -> None:
+    legacy = {
+        "sequence": 1,
+        "kind": "subject",
+        "identifier": "91420202MA0000001X",
+        "unavailable": [],
+        "reason": "检查前已注销，经张局长 13800001234 同意",
+        "approver": "张局长",
+    }
+    assert public_request(legacy) == {
+        "sequence": 1,
+        "kind": "subject",
+        "identifier": "91420202MA0000001X",
+        "unavailable": [],
+        "reason_code": "other",
+    }
