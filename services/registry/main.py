@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
-from services.registry.api import routers
+from services.registry.api import routers, tokens
 from services.registry.application import RegistryApplication
 from services.registry.domain.conflicts import Conflict
 from services.registry.domain.departments import Department, UnknownDepartment
@@ -18,6 +19,7 @@ from services.registry.domain.inspectors import Expert, Inspector
 from services.registry.domain.items import InspectionItem
 from services.registry.domain.subjects import Subject
 from services.registry.domain.tags import Tag
+from services.registry.domain.tokens import RevokedToken
 from services.registry.projections import views
 
 SPEC = ServiceSpec(
@@ -25,10 +27,24 @@ SPEC = ServiceSpec(
     title="ssj registry — 一单两库",
     description="Random-inspection item list, subject directory and inspector directory.",
     application=RegistryApplication,
-    routers=routers,
-    read_model_ddl=views.DDL,
-    consumers=[ConsumerSpec(name="views", source="registry", batch_handler=views.apply_batch)],
-    aggregates=[Department, InspectionItem, Subject, Tag, Inspector, Expert, Conflict],
+    routers=[*routers, tokens.router],
+    # The register consumer keeps the token deny-list only: the registry's writes read the
+    # Department aggregates themselves.
+    read_model_ddl=[*views.DDL, *register_ddl(departments=False)],
+    consumers=[
+        ConsumerSpec(name="views", source="registry", batch_handler=views.apply_batch),
+        register_consumer("registry", departments=False),
+    ],
+    aggregates=[
+        Department,
+        InspectionItem,
+        Subject,
+        Tag,
+        Inspector,
+        Expert,
+        Conflict,
+        RevokedToken,
+    ],
     domain_errors={
         InvalidIdentifier: (422, "Invalid identifier"),
         InvalidItem: (422, "Invalid item"),

@@ -20,6 +20,7 @@ import pytest
 
 from libs.common.bus import ensure_stream
 from tests.builders import make_uscc
+from tests.integration.register_events import publish_departments, wait_for_departments
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 ITEMS = [
@@ -112,6 +113,9 @@ def publish_draw(infra: Infra, ends_on: str, subjects: int = 2) -> dict[str, Any
 @pytest.fixture(scope="module")
 def results(infra: Infra) -> Iterator[ServiceProcess]:
     proc = ServiceProcess(infra, "results").start()
+    # Writers' departments must be in the service's copy of the register (部门名录).
+    publish_departments(infra, ["SAMR", "TAX"])
+    wait_for_departments(infra, "results", ["SAMR", "TAX"])
     yield proc
     proc.stop()
 
@@ -306,5 +310,6 @@ def test_result_events_on_the_wire_are_hash_chained(
         "due_on",
         "late",
         "recorded_by_department",
+        "inspecting_department",
     }
     assert set(corrected["data"]) == {"outcome", "findings", "reason"}

@@ -192,9 +192,15 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 
 async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     """Results per subject, in the national disclosure system's terms; findings keep their
-    item and result code, never the inspector's note."""
+    item and result code, never the inspector's note. The department disclosed is the
+    draw's (the initiating department of its batch), never the recorder's token's."""
     d = ev.data
     if ev.name == "ResultRecorded":
+        department = d.get("inspecting_department") or await conn.fetchval(
+            # Results recorded before the event carried it: the draw's own department.
+            "SELECT initiating_department FROM disclosure.public_draws WHERE draw_id = $1",
+            d["draw_id"],
+        )
         directed = await conn.fetchval(
             """SELECT (b->>'directed')::boolean FROM disclosure.plans p,
                jsonb_array_elements(p.batches) b
@@ -213,7 +219,7 @@ async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["plan_id"],
             d["subject_identifier"],
             d["subject_name"],
-            d["recorded_by_department"],
+            department or d["recorded_by_department"],
             inspection_type(bool(directed)),
             d["inspected_on"],
             d["outcome"],

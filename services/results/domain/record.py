@@ -106,6 +106,7 @@ class InspectionRecord(Aggregate):
             due_on=None if due_on is None else due_on.isoformat(),
             late=due_on is not None and today > due_on,
             recorded_by_department=department,
+            inspecting_department=assignment.initiating_department,
         )
 
     @event("ResultRecorded")
@@ -123,6 +124,7 @@ class InspectionRecord(Aggregate):
         due_on: str | None,
         late: bool,
         recorded_by_department: str,
+        inspecting_department: str = "",
     ) -> None:
         self.draw_id = draw_id
         self.batch_id = batch_id
@@ -135,7 +137,11 @@ class InspectionRecord(Aggregate):
         self.findings = findings
         self.due_on = due_on
         self.late = late
-        self.recorded_by_department = recorded_by_department
+        self.recorded_by_department = recorded_by_department  # the recorder's token
+        # The department that inspects (the initiating department of the draw's batch), as
+        # disclosed: it comes from the assignment, never from the caller's token. Records of
+        # before it was carried have "" here.
+        self.inspecting_department = inspecting_department
         self.corrections: list[dict[str, Any]] = []
 
     def correct(
