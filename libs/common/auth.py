@@ -1,15 +1,29 @@
-"""Bearer JWT (HS256, PyJWT) with claims ``sub``, ``dept``, ``roles``; verified locally.
+"""Bearer JWT (HS256, PyJWT) with claims ``sub``, ``dept``, ``roles``, ``jti``; verified
+locally, and checked against the deny-list of revoked tokens (吊销名单).
 
 Roles: ``office`` (joint-meeting office 联席会议办公室), ``operator`` (department operator),
 ``inspector`` (执法检查人员), ``auditor`` (read-only oversight).
+
+What a token must carry (anything else is a 401, see docs/api.md "Tokens"):
+
+- ``iss`` this deployment's issuer; ``sub`` a non-empty string;
+- ``iat`` and ``exp``, at most ``SSJ_TOKEN_MAX_TTL`` (12 h) apart: a token valid for a
+  century is refused, however well signed;
+- ``roles`` a non-empty list of the four roles above;
+- ``dept`` a department code (``SAMR``, ``420000-SAMR``): the office's tokens carry
+  ``OFFICE``, an auditor's its own unit. Whether an operator's or inspector's department is
+  in the register (部门名录) is each service's check on writes (403), since it changes;
+- ``jti`` a unique id, so the office can revoke the token before it expires.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Annotated
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
@@ -17,9 +31,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from libs.common.context import Actor
 from libs.common.problems import Problem
+from libs.common.revocations import refuse_revoked
 from libs.common.settings import CommonSettings
 
 ROLES = frozenset({"office", "operator", "inspector", "auditor"})
+# Roles that act for one department: their department must be one of the register.
+DEPARTMENT_ROLES = frozenset({"operator", "inspector"})
+# The department an office token carries by convention (the office acts for every one).
+OFFICE_DEPT = "OFFICE"
+# The register's code pattern (services/registry/domain/departments.py): codes travel in
+# tokens, events and URLs, so nothing that needs escaping; "None" or "" never match.
+DEPT_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
+JTI_MAX = 128
 ALGORITHM = "HS256"
 # How far in the future a token's iat / nbf may lie (clock skew between issuer and us).
 CLOCK_LEEWAY_SECONDS = 30
@@ -28,11 +51,13 @@ _bearer = HTTPBearer(auto_error=False)
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller."""
+    """The authenticated caller (``jti`` and ``expires_at`` name the token it came with)."""
 
     sub: str
     dept: str
     roles: frozenset[str]
+    jti: str = field(default="", compare=False)
+    expires_at: int = field(default=0, compare=False)
 
     @property
     def actor(self) -> Actor:
@@ -44,6 +69,28 @@ class Principal:
         return "office" in self.roles or self.dept == dept
 
 
+def roles_problem(roles: object) -> str | None:
+    """Why ``roles`` is not a valid roles claim (None: it is)."""
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        return "claim 'roles' must be a list of strings"
+    if not roles:
+        return "claim 'roles' must name at least one role"
+    unknown = set(roles) - ROLES
+    if unknown:
+        return f"unknown roles: {sorted(unknown)}; known: {sorted(ROLES)}"
+    return None
+
+
+def dept_problem(dept: object, roles: Iterable[str]) -> str | None:
+    """Why ``dept`` is not a valid department claim for ``roles`` (None: it is)."""
+    if not isinstance(dept, str) or not dept:
+        kind = "operators and inspectors" if set(roles) & DEPARTMENT_ROLES else "every token"
+        return f"claim 'dept' must name a department for {kind} (the office's is {OFFICE_DEPT!r})"
+    if not DEPT_CODE.fullmatch(dept):
+        return f"claim 'dept' {dept[:40]!r} is not a department code (upper-case A-Z 0-9 - _)"
+    return None
+
+
 def issue_token(
     settings: CommonSettings,
     *,
@@ -52,24 +99,47 @@ def issue_token(
     roles: Iterable[str],
     ttl_seconds: int = 8 * 3600,
 ) -> str:
-    """Sign a token (used by the demo, the tests and the ``ssj token`` command)."""
-    unknown = set(roles) - ROLES
-    if unknown:
-        raise ValueError(f"unknown roles: {sorted(unknown)}")
+    """Sign a token (used by the demo, the tests and the ``ssj token`` command); refuse
+    (ValueError) what :func:`decode_token` would refuse, a ttl above the maximum included."""
+    role_list = sorted(set(roles))
+    problem = roles_problem(role_list) or dept_problem(dept, role_list)
+    if problem:
+        raise ValueError(problem)
+    if not sub:
+        raise ValueError("a token needs a subject (sub)")
+    if ttl_seconds > settings.token_max_ttl_seconds:
+        raise ValueError(
+            f"ttl {ttl_seconds} s exceeds the maximum of {settings.token_max_ttl_seconds} s "
+            "(SSJ_TOKEN_MAX_TTL)"
+        )
     now = int(time.time())
     claims = {
         "sub": sub,
         "dept": dept,
-        "roles": sorted(set(roles)),
+        "roles": role_list,
         "iss": settings.jwt_issuer,
         "iat": now,
         "exp": now + ttl_seconds,
+        "jti": str(uuid.uuid4()),
     }
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "Unauthorized", f"invalid token: {detail}")
+
+
+def _integer(claims: dict[str, Any], name: str) -> int:
+    value = claims[name]
+    # bool is an int to Python, not a time to anyone.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _unauthorized(f"claim '{name}' must be an integer")
+    return int(value)
+
+
 def decode_token(settings: CommonSettings, token: str) -> Principal:
-    """Verify signature, expiry and issuer; raise a 401 problem otherwise.
+    """Verify signature, expiry, lifetime, issuer, roles, department and id; raise a 401
+    problem otherwise. (Revocation needs the database: :func:`require_roles` checks it.)
 
     ``iat`` and ``nbf`` may lie up to :data:`CLOCK_LEEWAY_SECONDS` in the future: the
     issuer's clock may run a little ahead of ours, and refusing a token it has just issued
@@ -83,31 +153,45 @@ def decode_token(settings: CommonSettings, token: str) -> Principal:
             issuer=settings.jwt_issuer,
             leeway=CLOCK_LEEWAY_SECONDS,
             # PyJWT's leeway would stretch exp as well; exp is checked strictly below.
-            options={"require": ["sub", "exp", "iss"], "verify_exp": False},
+            options={"require": ["sub", "exp", "iat", "iss", "jti"], "verify_exp": False},
         )
     except jwt.PyJWTError as exc:
-        raise Problem(401, "Unauthorized", f"invalid token: {exc}") from exc
-    try:
-        expires = int(claims["exp"])
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise Problem(401, "Unauthorized", "invalid token: claim 'exp' must be an integer") from exc
+        raise _unauthorized(str(exc)) from exc
+    expires = _integer(claims, "exp")
+    issued = _integer(claims, "iat")
     if expires <= time.time():
-        raise Problem(401, "Unauthorized", "invalid token: the token has expired")
-    roles = claims.get("roles") or []
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise Problem(401, "Unauthorized", "claim 'roles' must be a list of strings")
+        raise _unauthorized("the token has expired")
+    if expires - issued > settings.token_max_ttl_seconds:
+        raise _unauthorized(
+            f"the token is valid for {expires - issued} s, longer than the maximum of "
+            f"{settings.token_max_ttl_seconds} s"
+        )
+    sub, jti = claims["sub"], claims["jti"]
+    if not isinstance(sub, str) or not sub.strip():
+        raise _unauthorized("claim 'sub' must be a non-empty string")
+    if not isinstance(jti, str) or not jti or len(jti) > JTI_MAX:
+        raise _unauthorized(f"claim 'jti' must be a string of 1-{JTI_MAX} characters")
+    roles = claims.get("roles")
+    problem = roles_problem(roles) or dept_problem(claims.get("dept"), roles or [])
+    if problem:
+        raise _unauthorized(problem)
     return Principal(
-        sub=str(claims["sub"]), dept=str(claims.get("dept", "")), roles=frozenset(roles)
+        sub=sub,
+        dept=claims["dept"],
+        roles=frozenset(roles or ()),
+        jti=jti,
+        expires_at=expires,
     )
 
 
-def require_roles(*allowed: str) -> Callable[..., Principal]:
-    """FastAPI dependency: an authenticated caller holding at least one of ``allowed``."""
+def require_roles(*allowed: str) -> Callable[..., Awaitable[Principal]]:
+    """FastAPI dependency: an authenticated caller, with a token not revoked, holding at
+    least one of ``allowed``."""
     bad = set(allowed) - ROLES
     if bad:
         raise ValueError(f"unknown roles: {sorted(bad)}")
 
-    def dependency(
+    async def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -115,6 +199,7 @@ def require_roles(*allowed: str) -> Callable[..., Principal]:
             raise Problem(401, "Unauthorized", "a bearer token is required")
         settings: CommonSettings = request.app.state.settings
         principal = decode_token(settings, credentials.credentials)
+        await refuse_revoked(request, principal.jti)
         if allowed and not (principal.roles & set(allowed)):
             raise Problem(403, "Forbidden", f"one of the roles {sorted(allowed)} is required")
         request.state.principal = principal

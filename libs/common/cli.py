@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tok = sub.add_parser("token", help="print a signed JWT for local use (SSJ_JWT_SECRET)")
     tok.add_argument("--sub", required=True)
-    tok.add_argument("--dept", default="")
+    tok.add_argument("--dept", default="", help="department code (the office's: OFFICE)")
     tok.add_argument("--roles", required=True, help=f"comma-separated: {', '.join(sorted(ROLES))}")
     tok.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
 
@@ -86,11 +86,14 @@ def main(argv: list[str] | None = None) -> int:
         if problem:
             print(problem, file=sys.stderr)
             return 1
-        print(
-            issue_token(
+        try:
+            signed = issue_token(
                 CommonSettings(), sub=args.sub, dept=args.dept, roles=roles, ttl_seconds=args.ttl
             )
-        )
+        except ValueError as exc:  # unknown role, no department, ttl above SSJ_TOKEN_MAX_TTL
+            print(exc, file=sys.stderr)
+            return 1
+        print(signed)
         return 0
     return 2
 

@@ -35,6 +35,9 @@ class CommonSettings(BaseSettings):
     port: int | None = Field(default=None, validation_alias="SSJ_PORT")
     jwt_secret: str = Field(default=DEV_JWT_SECRET, validation_alias="SSJ_JWT_SECRET")
     jwt_issuer: str = Field(default="ssj", validation_alias="SSJ_JWT_ISSUER")
+    # The longest life a token may have (exp - iat): longer ones are refused, so a leaked
+    # token cannot stay good for years.
+    token_max_ttl_seconds: int = Field(default=12 * 3600, validation_alias="SSJ_TOKEN_MAX_TTL")
     relay_batch: int = Field(default=5000, validation_alias="SSJ_RELAY_BATCH")
     relay_idle_seconds: float = Field(default=0.2, validation_alias="SSJ_RELAY_IDLE_SECONDS")
     consumer_batch: int = Field(default=2000, validation_alias="SSJ_CONSUMER_BATCH")

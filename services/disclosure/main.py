@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.disclosure.api import router
 from services.disclosure.application import DisclosureApplication
@@ -13,12 +14,13 @@ SPEC = ServiceSpec(
     description="Public, token-free view of item lists, plans, draws and results.",
     application=DisclosureApplication,
     routers=[router],
-    read_model_ddl=public.DDL,
+    read_model_ddl=[*public.DDL, *register_ddl()],
     consumers=[
         ConsumerSpec(name="registry", source="registry", handler=public.apply_registry),
         ConsumerSpec(name="planner", source="planner", handler=public.apply_planner),
         ConsumerSpec(name="draw", source="draw", handler=public.apply_draw),
         ConsumerSpec(name="results", source="results", handler=public.apply_results),
+        register_consumer("disclosure"),
     ],
 )
 

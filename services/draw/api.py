@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, Field
 
 from libs.common.auth import Principal, require_roles
 from libs.common.commands import Command
+from libs.common.departments import department_writer
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from libs.common.text import Code, Identifier, line
@@ -24,7 +25,8 @@ from services.draw.freeze import freeze
 from services.draw.protocol.reasons import REPLACEMENT_REASONS
 
 router = APIRouter(prefix="/v1", tags=["draw"])
-Drawer = Annotated[Principal, Depends(require_roles("operator", "office"))]
+# An operator of a department outside the register (部门名录) writes nothing (403).
+Drawer = Annotated[Principal, Depends(department_writer("operator", "office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[DrawApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.draw.api import router
 from services.draw.application import DrawApplication
@@ -26,12 +27,13 @@ SPEC = ServiceSpec(
     "(protocol ssj-draw-2, see docs/draw-protocol.md).",
     application=DrawApplication,
     routers=[router],
-    read_model_ddl=pool.DDL,
+    read_model_ddl=[*pool.DDL, *register_ddl()],
     consumers=[
         ConsumerSpec(name="registry", source="registry", handler=pool.apply_registry),
         ConsumerSpec(name="planner", source="planner", handler=pool.apply_planner),
         ConsumerSpec(name="own", source="draw", handler=pool.apply_own),
         ConsumerSpec(name="results", source="results", handler=pool.apply_results),
+        register_consumer("draw"),
     ],
     aggregates=[Draw],
     # Freezing a pool keeps up to a million rows in a temporary table: in the session's

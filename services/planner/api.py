@@ -12,6 +12,7 @@ from pydantic import Field
 
 from libs.common.auth import Principal, require_roles
 from libs.common.commands import Command, Part
+from libs.common.departments import department_writer
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from libs.common.text import Code, Identifier, Name, line
@@ -20,7 +21,8 @@ from services.planner.domain.batches import MAX_FULL_LIST, batch_with_defaults
 from services.planner.domain.plan import Plan
 
 router = APIRouter(prefix="/v1", tags=["plans"])
-Filer = Annotated[Principal, Depends(require_roles("operator", "office"))]
+# An operator of a department outside the register (部门名录) writes nothing (403).
+Filer = Annotated[Principal, Depends(department_writer("operator", "office"))]
 Office = Annotated[Principal, Depends(require_roles("office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[PlannerApplication, Depends(application)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.planner.api import router
 from services.planner.application import PlannerApplication
@@ -21,10 +22,12 @@ SPEC = ServiceSpec(
     description="Department plans, joint plans (进一次门，查多项事), batches and publication.",
     application=PlannerApplication,
     routers=[router],
-    read_model_ddl=views.DDL,
+    # Its own departments_view (apply_registry) has the register; this adds the deny-list.
+    read_model_ddl=[*views.DDL, *register_ddl(departments=False)],
     consumers=[
         ConsumerSpec(name="items", source="registry", handler=views.apply_registry),
         ConsumerSpec(name="plans", source="planner", handler=views.apply_own),
+        register_consumer("planner", departments=False),
     ],
     aggregates=[Plan],
     domain_errors={

@@ -13,6 +13,7 @@ from pydantic import Field
 
 from libs.common.auth import Principal, require_roles
 from libs.common.commands import Command, Part
+from libs.common.departments import department_writer
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from libs.common.text import Code, multiline
@@ -22,7 +23,10 @@ from services.results.domain.assignment import Assignment
 from services.results.domain.record import InspectionRecord
 
 router = APIRouter(prefix="/v1", tags=["results"])
-Recorder = Annotated[Principal, Depends(require_roles("inspector", "operator", "office"))]
+# A caller of a department outside the register (部门名录) records nothing (403).
+Recorder = Annotated[
+    Principal, Depends(department_writer("inspector", "operator", "office"))
+]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[ResultsApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]

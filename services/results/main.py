@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.results.api import router
 from services.results.application import ResultsApplication
@@ -15,10 +16,11 @@ SPEC = ServiceSpec(
     description="Inspection results of drawn subjects, deadlines; corrections are appended.",
     application=ResultsApplication,
     routers=[router],
-    read_model_ddl=views.DDL,
+    read_model_ddl=[*views.DDL, *register_ddl()],
     consumers=[
         ConsumerSpec(name="assignments", source="draw", handler=views.apply_draw),
         ConsumerSpec(name="records", source="results", handler=views.apply_own),
+        register_consumer("results"),
     ],
     aggregates=[InspectionRecord],
     domain_errors={

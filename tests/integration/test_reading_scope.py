@@ -26,6 +26,7 @@ import nats
 import pytest
 
 from libs.common.bus import ensure_stream
+from tests.integration.register_events import publish_departments, wait_for_departments
 from tests.integration.test_results_service import _result, assignments, publish_draw
 from tests.support import Infra, ServiceProcess, token, wait_until
 
@@ -40,6 +41,9 @@ def procs(infra: Infra) -> Iterator[dict[str, ServiceProcess]]:
     try:
         for proc in started.values():
             proc.wait_ready()
+        # Writers' departments must be in the service's copy of the register (部门名录).
+        publish_departments(infra, ["SAMR", "TAX"])
+        wait_for_departments(infra, "results", ["SAMR", "TAX"])
         yield started
     finally:
         for proc in started.values():

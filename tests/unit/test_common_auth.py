@@ -34,6 +34,7 @@ def _raw_token(key: str = SECRET, **overrides: object) -> str:
         "iss": "ssj",
         "iat": now,
         "exp": now + 600,
+        "jti": "jti-1",
     }
     claims.update(overrides)
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm="HS256")
@@ -113,6 +114,94 @@ def test_unknown_roles_can_be_neither_issued_nor_required() -> None:
         issue_token(SETTINGS, sub="u", dept="X", roles=["admin"])
     with pytest.raises(ValueError, match="admin"):
         require_roles("admin")
+
+
+HOUR = 3600
+YEAR = 365 * 24 * HOUR
+
+
+def _refused(token: str) -> str:
+    with pytest.raises(Problem) as raised:
+        decode_token(SETTINGS, token)
+    assert raised.value.status == 401
+    return str(raised.value.detail)
+
+
+def test_a_token_valid_for_a_century_is_refused() -> None:
+    now = int(time.time())
+    assert "longer than the maximum" in _refused(_raw_token(iat=now, exp=now + 100 * YEAR))
+    assert "longer than the maximum" in _refused(_raw_token(iat=now, exp=now + 12 * HOUR + 1))
+    assert decode_token(SETTINGS, _raw_token(iat=now, exp=now + 12 * HOUR)).sub == "u-1"
+
+
+def test_a_token_without_iat_is_refused() -> None:
+    now = int(time.time())
+    assert "iat" in _refused(_raw_token(iat=None, exp=now + 600))
+    assert "iat" in _refused(_raw_token(iat="yesterday"))
+
+
+def test_the_maximum_lifetime_is_a_setting() -> None:
+    short = CommonSettings.model_validate({"SSJ_JWT_SECRET": SECRET, "SSJ_TOKEN_MAX_TTL": "600"})
+    now = int(time.time())
+    with pytest.raises(Problem, match="maximum of 600 s"):
+        decode_token(short, _raw_token(iat=now, exp=now + 601))
+    assert decode_token(short, _raw_token(iat=now, exp=now + 600)).sub == "u-1"
+
+
+def test_issue_token_refuses_a_lifetime_above_the_maximum() -> None:
+    with pytest.raises(ValueError, match="SSJ_TOKEN_MAX_TTL"):
+        issue_token(SETTINGS, sub="u", dept="SAMR", roles=["operator"], ttl_seconds=100 * YEAR)
+    token = issue_token(SETTINGS, sub="u", dept="SAMR", roles=["operator"], ttl_seconds=12 * HOUR)
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="ssj")
+    assert claims["exp"] - claims["iat"] == 12 * HOUR
+
+
+@pytest.mark.parametrize(
+    "roles",
+    [["superadmin"], ["system"], ["operator", "system"], [], None, [None]],
+    ids=["superadmin", "system", "one-unknown-among-known", "empty", "missing", "not-strings"],
+)
+def test_unknown_or_missing_roles_are_refused(roles: object) -> None:
+    _refused(_raw_token(roles=roles))
+
+
+def test_issue_token_refuses_no_roles() -> None:
+    with pytest.raises(ValueError, match="at least one role"):
+        issue_token(SETTINGS, sub="u", dept="SAMR", roles=[])
+
+
+@pytest.mark.parametrize("role", ["operator", "inspector", "office", "auditor"])
+@pytest.mark.parametrize("dept", ["", None, "None", " ", "samr", "SAMR\n", 7], ids=repr)
+def test_a_token_without_a_department_code_is_refused(role: str, dept: object) -> None:
+    # None leaves the claim out entirely (missing), "None" is what str(None) used to make.
+    assert "dept" in _refused(_raw_token(roles=[role], dept=dept))
+
+
+def test_issue_token_refuses_an_empty_department() -> None:
+    for role in ("operator", "inspector", "office", "auditor"):
+        with pytest.raises(ValueError, match="dept"):
+            issue_token(SETTINGS, sub="u", dept="", roles=[role])
+
+
+def test_office_and_auditor_tokens_carry_their_own_unit() -> None:
+    office = decode_token(SETTINGS, issue_token(SETTINGS, sub="o", dept="OFFICE", roles=["office"]))
+    audit = decode_token(SETTINGS, issue_token(SETTINGS, sub="a", dept="AUDIT", roles=["auditor"]))
+    assert (office.dept, audit.dept) == ("OFFICE", "AUDIT")
+
+
+def test_issued_tokens_carry_a_unique_jti_and_one_without_is_refused() -> None:
+    first, second = (
+        decode_token(SETTINGS, issue_token(SETTINGS, sub="u", dept="SAMR", roles=["operator"]))
+        for _ in range(2)
+    )
+    assert first.jti and second.jti and first.jti != second.jti
+    assert "jti" in _refused(_raw_token(jti=None))
+    assert "jti" in _refused(_raw_token(jti=""))
+    assert "jti" in _refused(_raw_token(jti="x" * 129))
+
+
+def test_a_blank_subject_is_refused() -> None:
+    assert "sub" in _refused(_raw_token(sub=" "))
 
 
 def test_office_acts_for_every_department_an_operator_only_for_its_own() -> None:

@@ -1,0 +1,106 @@
+"""The department register (部门名录) and the token deny-list (吊销名单) as every service
+copies them from the registry stream, and the check that a writer's department is in it.
+
+The registry owns the register and refuses writes of a department it does not hold (it
+reads the Department aggregates). The other services know it from one shared consumer,
+:func:`register_consumer`, which keeps ``{schema}.departments_view`` (``code``, ``active``)
+and ``{schema}.revoked_tokens``; :data:`Writer`-like dependencies made with
+:func:`department_writer` refuse (403) an operator or inspector whose token names a
+department that is not active there. Being a read model it lags the registry by a few
+hundred milliseconds: a department registered a moment ago may be refused briefly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from fastapi import Depends, Request
+
+from libs.common import revocations
+from libs.common.auth import Principal, require_roles
+from libs.common.envelope import InboundEvent
+from libs.common.problems import Problem
+from libs.common.service import ConsumerSpec
+
+DEPARTMENTS_DDL = [
+    # The planner's own copy has had this shape since the register was introduced.
+    """CREATE TABLE IF NOT EXISTS {schema}.departments_view (
+        code text PRIMARY KEY, department_id uuid UNIQUE NOT NULL, active boolean NOT NULL,
+        version int NOT NULL)""",
+]
+DEPARTMENT_EVENTS = frozenset({"DepartmentRegistered", "DepartmentChanged"})
+
+
+def register_ddl(*, departments: bool = True) -> list[str]:
+    """Tables of :func:`register_consumer` (``departments`` False: the deny-list only)."""
+    return [*(DEPARTMENTS_DDL if departments else []), *revocations.DDL]
+
+
+async def apply_department(conn: asyncpg.Connection, schema: str, ev: InboundEvent) -> None:
+    """Apply one Department event to ``{schema}.departments_view``; again changes nothing."""
+    if ev.name == "DepartmentRegistered":
+        await conn.execute(
+            f'INSERT INTO "{schema}".departments_view (code, department_id, active, version) '
+            "VALUES ($1, $2, true, $3) ON CONFLICT (code) DO NOTHING",
+            ev.data["code"],
+            ev.subject,
+            ev.aggregate_version,
+        )
+    elif ev.name == "DepartmentChanged" and "active" in ev.data["changes"]:
+        await conn.execute(
+            f'UPDATE "{schema}".departments_view SET active = $2, version = $3 '
+            "WHERE department_id = $1 AND version < $3",
+            ev.subject,
+            ev.data["changes"]["active"],
+            ev.aggregate_version,
+        )
+
+
+def register_consumer(schema: str, *, departments: bool = True) -> ConsumerSpec:
+    """The consumer ``register`` on the registry stream that keeps this service's copy of
+    the department register (unless ``departments`` is False: the registry and the planner
+    keep their own) and of the token deny-list. Tables: :func:`register_ddl`."""
+
+    async def apply_batch(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
+        # The registry stream is mostly subjects and inspectors (imports of 100,000 rows):
+        # one call per batch, and nothing to do for nearly all of it.
+        for ev in events:
+            if ev.name == "TokenRevoked":
+                await revocations.apply(conn, schema, ev)
+            elif departments and ev.name in DEPARTMENT_EVENTS:
+                await apply_department(conn, schema, ev)
+
+    return ConsumerSpec(name="register", source="registry", batch_handler=apply_batch)
+
+
+async def is_active(pool: asyncpg.Pool, schema: str, code: str) -> bool:
+    """Whether ``code`` is an active department of ``{schema}.departments_view``."""
+    active = await pool.fetchval(
+        f'SELECT active FROM "{schema}".departments_view WHERE code = $1', code
+    )
+    return bool(active)
+
+
+def department_writer(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """FastAPI dependency: :func:`require_roles` (``roles``), and a caller other than the
+    office must belong to an active department of the register (403 otherwise), as the
+    registry's own writers must."""
+    caller = require_roles(*roles)
+
+    # A default rather than Annotated: the annotation names a local, which FastAPI cannot
+    # resolve from this module's (postponed) annotations.
+    async def dependency(request: Request, who: Principal = Depends(caller)) -> Principal:
+        if "office" in who.roles:
+            return who
+        state = request.app.state
+        if not await is_active(state.pool, state.settings.service, who.dept):
+            raise Problem(
+                403,
+                "Unknown department",
+                f"the token's department {who.dept!r} is not an active department of the "
+                "register (部门名录); the office registers departments",
+            )
+        return who
+
+    return dependency

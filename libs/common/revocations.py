@@ -1,0 +1,105 @@
+"""吊销名单 — the deny-list of revoked tokens, as every service keeps it.
+
+The office revokes a token by its ``jti`` at the registry (``TokenRevoked`` on the registry
+stream); every service copies the revocations into ``{schema}.revoked_tokens`` with the
+shared register consumer (:mod:`libs.common.departments`) and refuses a revoked ``jti``
+with 401. A request costs no query: each process holds the list in memory and reloads it
+from the table at most once every :data:`REFRESH_SECONDS`, so a revocation takes effect
+within the consumer's lag plus that second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+from fastapi import Request
+
+from libs.common.envelope import InboundEvent
+from libs.common.problems import Problem
+
+log = logging.getLogger(__name__)
+REFRESH_SECONDS = 1.0
+DDL = [
+    """CREATE TABLE IF NOT EXISTS {schema}.revoked_tokens (
+        jti text PRIMARY KEY, expires_at timestamptz NOT NULL, revoked_at timestamptz)""",
+]
+
+
+async def apply(conn: asyncpg.Connection, schema: str, ev: InboundEvent) -> None:
+    """Record one ``TokenRevoked``; applying it again changes nothing."""
+    if ev.name != "TokenRevoked":
+        return
+    await conn.execute(
+        f'INSERT INTO "{schema}".revoked_tokens (jti, expires_at, revoked_at) '
+        "VALUES ($1, $2::text::timestamptz, $3) ON CONFLICT (jti) DO NOTHING",
+        ev.data["jti"],
+        ev.data["expires_at"],
+        ev.time,
+    )
+
+
+class DenyList:
+    """The revoked ``jti`` of one service, reloaded from its table at most once a second.
+
+    A service whose schema has no ``revoked_tokens`` table (an app assembled without the
+    register consumer, such as a test's) has nothing to deny; every service of
+    ``services/*/main.py`` has one (tests/unit/test_register_wiring.py).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+        self.pool = pool
+        self.schema = schema
+        self._jtis: frozenset[str] = frozenset()
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def revoked(self, jti: str) -> bool:
+        """Whether ``jti`` is revoked (and not yet expired)."""
+        if time.monotonic() - self._loaded_at >= REFRESH_SECONDS:
+            async with self._lock:
+                # Another request may have reloaded it while this one waited.
+                if time.monotonic() - self._loaded_at >= REFRESH_SECONDS:
+                    await self._load()
+        return jti in self._jtis
+
+    async def _load(self) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                table = await conn.fetchval(
+                    "SELECT to_regclass(format('%I.revoked_tokens', $1::text))", self.schema
+                )
+                rows = (
+                    []
+                    if table is None
+                    else await conn.fetch(
+                        f'SELECT jti FROM "{self.schema}".revoked_tokens WHERE expires_at > now()'
+                    )
+                )
+        except (asyncpg.PostgresError, OSError) as exc:
+            # Failing closed: a token this service cannot check is not let through.
+            log.warning("cannot read the token deny-list (吊销名单): %s", exc)
+            raise Problem(
+                503, "Service unavailable", "the token deny-list cannot be read; retry shortly"
+            ) from exc
+        self._jtis = frozenset(r["jti"] for r in rows)
+        self._loaded_at = time.monotonic()
+
+
+async def refuse_revoked(request: Request, jti: str) -> None:
+    """Raise a 401 problem when the office has revoked the token ``jti``.
+
+    An app without a database pool (a unit test's) keeps no deny-list.
+    """
+    state = request.app.state
+    pool = getattr(state, "pool", None)
+    if pool is None:
+        return
+    deny: DenyList | None = getattr(state, "token_denylist", None)
+    if deny is None or deny.pool is not pool:
+        deny = DenyList(pool, state.settings.service)
+        state.token_denylist = deny
+    if await deny.revoked(jti):
+        raise Problem(401, "Unauthorized", "invalid token: the token has been revoked")

@@ -1,0 +1,87 @@
+"""The department register (部门名录) on the registry stream, for tests that start a service
+without the registry: publish ``DepartmentRegistered`` as the registry's relay would, and
+wait until a service's copy of the register (``{schema}.departments_view``) holds it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import nats
+import psycopg
+
+from libs.common.bus import ensure_stream
+from tests.support import Infra, wait_until
+
+# The registry's department ids (services/registry/domain/ids.py): a department published
+# here has the id the registry would give it.
+_NAMESPACE = uuid.UUID("5f3c8e0a-7d1b-4c52-9a8e-2b6f0d4e1a77")
+
+
+def _registered(code: str) -> dict[str, object]:
+    return {
+        "specversion": "1.0",
+        "id": f"registry:test-{uuid.uuid4()}",
+        "source": "/ssj/registry",
+        "type": "ssj.registry.DepartmentRegistered.v1",
+        "subject": str(uuid.uuid5(_NAMESPACE, f"department:{code}")),
+        "time": datetime.now(UTC).isoformat(),
+        "datacontenttype": "application/json",
+        "aggregate": "Department",
+        "aggregateversion": 1,
+        "actorsub": "office-1",
+        "actordept": "OFFICE",
+        "actorroles": "office",
+        "correlationid": str(uuid.uuid4()),
+        "data": {
+            "code": code,
+            "name": f"黄石市{code}局",
+            "level": "city",
+            "region_code": "420200",
+            "parent": "",
+        },
+    }
+
+
+def publish_departments(infra: Infra, codes: Iterable[str]) -> None:
+    """Put one ``DepartmentRegistered`` per code on the registry stream."""
+    settings = infra.settings()
+
+    async def send() -> None:
+        nc = await nats.connect(infra.nats_url)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, settings, "registry")
+            for code in codes:
+                event = _registered(code)
+                await js.publish(
+                    f"{settings.subject_prefix('registry')}.department.DepartmentRegistered",
+                    json.dumps(event).encode(),
+                    stream=settings.stream_name("registry"),
+                    headers={"Nats-Msg-Id": str(event["id"])},
+                )
+        finally:
+            await nc.close()
+
+    asyncio.run(send())
+
+
+def wait_for_departments(infra: Infra, schema: str, codes: Iterable[str]) -> None:
+    """Block until ``{schema}.departments_view`` holds every code as active."""
+    wanted = sorted(set(codes))
+
+    def known() -> bool:
+        with psycopg.connect(infra.database_url, autocommit=True) as conn:
+            exists = conn.execute("SELECT to_regclass(%s)", (f"{schema}.departments_view",))
+            if exists.fetchone() == (None,):
+                return False
+            rows = conn.execute(
+                f'SELECT code FROM "{schema}".departments_view WHERE active AND code = ANY(%s)',
+                (wanted,),
+            ).fetchall()
+        return sorted(r[0] for r in rows) == wanted
+
+    wait_until(known, timeout=30)

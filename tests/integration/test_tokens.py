@@ -1,0 +1,208 @@
+"""Tokens (issue 11, point 6) through the real registry, results and disclosure services.
+
+- A token valid for a century, one without ``iat``, unknown roles (``superadmin``,
+  ``system``) and an empty, null or missing ``dept`` are refused with 401 by every service.
+- A department outside the register (部门名录) records no result (403) until the office
+  registers it: the results service knows the register from the registry stream.
+- The office revokes a token by its ``jti``; every service then refuses it (401).
+- A result is disclosed under the draw's department, never the recorder's token's.
+
+The draw service is not started: the test publishes the draw's CloudEvents itself, as its
+relay would (see test_results_service.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import jwt
+import nats
+import pytest
+
+from libs.common.bus import ensure_stream
+from tests.builders import register_departments
+from tests.integration.register_events import wait_for_departments
+from tests.integration.test_results_service import _draw_event, _result, assignments
+from tests.support import Infra, ServiceProcess, token, wait_until
+
+RUN = uuid.uuid4().hex[:6].upper()
+YEAR = 365 * 24 * 3600
+_MISSING = object()
+
+
+@pytest.fixture(scope="module")
+def procs(infra: Infra) -> Iterator[dict[str, ServiceProcess]]:
+    names = ("registry", "results", "disclosure")
+    started = {n: ServiceProcess(infra, n).start(wait=False) for n in names}
+    try:
+        for proc in started.values():
+            proc.wait_ready()
+        office = token(infra, "office-1", "OFFICE", "office")
+        register_departments(started["registry"].url, office, ["SAMR", "TAX"])
+        wait_for_departments(infra, "results", ["SAMR", "TAX"])
+        yield started
+    finally:
+        for proc in started.values():
+            proc.stop()
+
+
+def _bearer(signed: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {signed}"}
+
+
+def _raw(infra: Infra, **overrides: object) -> str:
+    """A token signed with the services' secret, claims as given (``_MISSING``: left out)."""
+    settings = infra.settings()
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "sub": "op-samr",
+        "dept": "SAMR",
+        "roles": ["operator"],
+        "iss": settings.jwt_issuer,
+        "iat": now,
+        "exp": now + 600,
+        "jti": str(uuid.uuid4()),
+    }
+    claims.update(overrides)
+    kept = {k: v for k, v in claims.items() if v is not _MISSING}
+    return jwt.encode(kept, settings.jwt_secret, algorithm="HS256")
+
+
+def _publish_draw(infra: Infra, initiating_department: str) -> dict[str, Any]:
+    """One SubjectsDrawn (two subjects) of a batch initiated by ``initiating_department``."""
+    event = _draw_event(str(uuid.uuid4()), "2026-09-30", subjects=2)
+    event["data"]["initiating_department"] = initiating_department
+    settings = infra.settings()
+
+    async def send() -> None:
+        nc = await nats.connect(infra.nats_url)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, settings, "draw")
+            await js.publish(
+                f"{settings.subject_prefix('draw')}.draw.SubjectsDrawn",
+                json.dumps(event).encode(),
+                stream=settings.stream_name("draw"),
+                headers={"Nats-Msg-Id": event["id"]},
+            )
+        finally:
+            await nc.close()
+
+    asyncio.run(send())
+    return event
+
+
+FAULTS = {
+    "valid-for-a-century": {"exp": int(time.time()) + 100 * YEAR},
+    "no-iat": {"iat": _MISSING},
+    "no-jti": {"jti": _MISSING},
+    "role-superadmin": {"roles": ["superadmin"]},
+    "role-system": {"roles": ["system"]},
+    "no-roles": {"roles": []},
+    "operator-dept-empty": {"dept": ""},
+    "operator-dept-null": {"dept": None},
+    "operator-dept-missing": {"dept": _MISSING},
+    "inspector-dept-empty": {"roles": ["inspector"], "dept": ""},
+    "office-dept-empty": {"roles": ["office"], "dept": ""},
+    "office-dept-null": {"roles": ["office"], "dept": None},
+}
+READS = {"registry": "/v1/departments", "results": "/v1/assignments"}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_faulty_token_is_refused_by_every_service(
+    procs: dict[str, ServiceProcess], infra: Infra, fault: str
+) -> None:
+    faulty = _raw(infra, **FAULTS[fault])
+    for service, path in READS.items():
+        answer = httpx.get(procs[service].url + path, headers=_bearer(faulty))
+        assert answer.status_code == 401, (service, answer.text)
+        assert answer.json()["title"] == "Unauthorized"
+    sound = _raw(infra)
+    for service, path in READS.items():
+        assert httpx.get(procs[service].url + path, headers=_bearer(sound)).status_code == 200
+
+
+def test_a_department_outside_the_register_records_no_result_until_registered(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    stranger = f"G{RUN}"
+    event = _publish_draw(infra, stranger)
+    auth = _bearer(token(infra, f"op-{stranger}", stranger, "operator"))
+    with httpx.Client(base_url=procs["results"].url, headers=auth, timeout=10) as operator:
+        assignments(operator, event["subject"], 2)
+        refused = operator.post("/v1/results", json=_result(event, 0))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["title"] == "Unknown department"
+        office = token(infra, "office-1", "OFFICE", "office")
+        register_departments(procs["registry"].url, office, [stranger])
+        # The results service learns of it from the registry stream, a moment later.
+        wait_for_departments(infra, "results", [stranger])
+        accepted = operator.post("/v1/results", json=_result(event, 0))
+        assert accepted.status_code == 201, accepted.text
+
+
+def test_a_result_recorded_by_the_office_is_disclosed_under_the_draws_department(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    event = _publish_draw(infra, "SAMR")
+    auth = _bearer(token(infra, "office-1", "OFFICE", "office"))
+    with httpx.Client(base_url=procs["results"].url, headers=auth, timeout=10) as office:
+        assignments(office, event["subject"], 2)
+        created = office.post("/v1/results", json=_result(event, 1))
+        assert created.status_code == 201, created.text
+
+    def disclosed() -> list[dict[str, Any]] | None:
+        url = f"{procs['disclosure'].url}/v1/public/results"
+        items = httpx.get(url, params={"draw_id": event["subject"]}).json()["items"]
+        return items or None
+
+    (row,) = wait_until(disclosed)
+    assert row["department"] == "SAMR"
+
+
+def test_a_revoked_token_is_refused_by_every_service(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    leaked = token(infra, "op-samr", "SAMR", "operator")
+    other = token(infra, "op-samr", "SAMR", "operator")
+    for service, path in READS.items():
+        assert httpx.get(procs[service].url + path, headers=_bearer(leaked)).status_code == 200
+    claims = jwt.decode(leaked, options={"verify_signature": False})
+    body = {
+        "jti": claims["jti"],
+        "expires_at": datetime.fromtimestamp(claims["exp"], UTC).isoformat(),
+        "reason": "令牌泄露",
+    }
+    registry = procs["registry"].url
+    office = _bearer(token(infra, "office-1", "OFFICE", "office"))
+    operator_try = httpx.post(
+        f"{registry}/v1/tokens/revocations", json=body, headers=_bearer(other)
+    )
+    assert operator_try.status_code == 403
+    revoked = httpx.post(f"{registry}/v1/tokens/revocations", json=body, headers=office)
+    assert revoked.status_code == 201, revoked.text
+    assert revoked.json()["jti"] == claims["jti"]
+
+    for service, path in READS.items():
+
+        def refused(url: str = procs[service].url + path) -> httpx.Response | None:
+            answer = httpx.get(url, headers=_bearer(leaked))
+            return answer if answer.status_code == 401 else None
+
+        assert "revoked" in wait_until(refused).json()["detail"]
+        # Only that token: the same person's other token still works.
+        assert httpx.get(procs[service].url + path, headers=_bearer(other)).status_code == 200
+
+    again = httpx.post(f"{registry}/v1/tokens/revocations", json=body, headers=office)
+    assert again.status_code == 409
+    auditor = _bearer(token(infra, "audit-1", "AUDIT", "auditor"))
+    shown = httpx.get(f"{registry}/v1/tokens/revocations/{claims['jti']}", headers=auditor)
+    assert shown.status_code == 200 and shown.json()["reason"] == "令牌泄露"
