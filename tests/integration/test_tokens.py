@@ -99,7 +99,7 @@ def _publish_draw(infra: Infra, initiating_department: str) -> dict[str, Any]:
     return event
 
 
-FAULTS = {
+FAULTS: dict[str, dict[str, object]] = {
     "valid-for-a-century": {"exp": int(time.time()) + 100 * YEAR},
     "no-iat": {"iat": _MISSING},
     "no-jti": {"jti": _MISSING},
