@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -14,7 +14,7 @@ from psycopg.rows import tuple_row
 from libs.common.eventstore import EventStoreApp
 from services.registry.domain.conflicts import Conflict
 from services.registry.domain.departments import Department, UnknownDepartment
-from services.registry.domain.errors import InvalidRecord, StaleVersion
+from services.registry.domain.errors import InvalidRecord, NotFound, StaleVersion
 from services.registry.domain.ids import (
     conflict_id,
     department_id,
@@ -26,9 +26,18 @@ from services.registry.domain.inspectors import Expert, Inspector
 from services.registry.domain.items import InspectionItem, version_as_of
 from services.registry.domain.subjects import Subject
 from services.registry.domain.tags import Tag
+from services.registry.domain.writing import (
+    Caller,
+    WriteForbidden,
+    departments_change_problem,
+    registration_problem,
+    require_department_writer,
+    require_subject_writer,
+)
 
 JSON_COLUMNS = ("departments", "tags")  # jsonb in the read model
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
+A = TypeVar("A")
 
 
 class RegistryApplication(EventStoreApp):
@@ -36,8 +45,21 @@ class RegistryApplication(EventStoreApp):
 
     service = "registry"
 
-    def _get_at(self, aggregate_id: UUID, expected_version: int | None) -> Any:
-        aggregate: Any = self.repository.get(aggregate_id)
+    def get_typed(self, aggregate_id: UUID, kind: type[A]) -> A:
+        """The aggregate of this id if it is a ``kind``; :class:`NotFound` otherwise (an id
+        of another type of record is as unknown as no record: an item's id is no
+        inspector)."""
+        aggregate: Any
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"no {kind.__name__.lower()} with id {aggregate_id}")
+        return aggregate
+
+    def _get_at(self, aggregate_id: UUID, expected_version: int | None, kind: type[A]) -> A:
+        aggregate: Any = self.get_typed(aggregate_id, kind)
         if expected_version is not None and aggregate.version != expected_version:
             raise StaleVersion(
                 f"the record is at version {aggregate.version}, not {expected_version}"
@@ -56,7 +78,7 @@ class RegistryApplication(EventStoreApp):
 
     def change_department(self, code: str, expected_version: int, **fields: Any) -> Department:
         """Record the changed fields (``active=False`` deactivates); 409 if stale."""
-        department: Department = self._get_at(department_id(code), expected_version)
+        department: Department = self._get_at(department_id(code), expected_version, Department)
         if fields.get("parent"):
             self.require_departments("parent", [fields["parent"]])
             self._refuse_cycle(code, fields["parent"])
@@ -66,7 +88,7 @@ class RegistryApplication(EventStoreApp):
 
     def get_department(self, code: str) -> Department:
         """A department as it stands, from its events."""
-        return self.repository.get(department_id(code))
+        return self.get_typed(department_id(code), Department)
 
     def departments_active(self, codes: Iterable[str]) -> dict[str, bool]:
         """For each code: whether it names an active department (False when unknown).
@@ -110,21 +132,21 @@ class RegistryApplication(EventStoreApp):
 
     def change_item(self, code: str, expected_version: int, **fields: Any) -> InspectionItem:
         """Record the changed fields; 409 if the item changed since ``expected_version``."""
-        item: InspectionItem = self._get_at(item_id(code), expected_version)
+        item: InspectionItem = self._get_at(item_id(code), expected_version, InspectionItem)
         item.change(**fields)
         self.save(item)
         return item
 
     def publish_item(self, code: str) -> InspectionItem:
         """Publish an item so that plans may use it."""
-        item: InspectionItem = self.repository.get(item_id(code))
+        item = self.get_typed(item_id(code), InspectionItem)
         item.publish()
         self.save(item)
         return item
 
     def withdraw_item(self, code: str, reason: str) -> InspectionItem:
         """Withdraw a published item."""
-        item: InspectionItem = self.repository.get(item_id(code))
+        item = self.get_typed(item_id(code), InspectionItem)
         item.withdraw(reason)
         self.save(item)
         return item
@@ -133,7 +155,7 @@ class RegistryApplication(EventStoreApp):
         """The item as it stands now, or as it stood at ``as_of``."""
         aggregate_id = item_id(code)
         if as_of is None:
-            return self.repository.get(aggregate_id)
+            return self.get_typed(aggregate_id, InspectionItem)
         stamps = [
             (e.originator_version, vars(e)["timestamp"]) for e in self.events.get(aggregate_id)
         ]
@@ -158,8 +180,12 @@ class RegistryApplication(EventStoreApp):
 
     # -- subject directory 检查对象名录库 ---------------------------------------------------
 
-    def register_subject(self, **fields: Any) -> Subject:
-        """Add a subject to the directory (its identifier must be new)."""
+    def register_subject(self, *, by: Caller, **fields: Any) -> Subject:
+        """Add a subject to the directory (its identifier must be new); a department
+        registers only subjects it supervises."""
+        problem = registration_problem(by, fields.get("departments", ()))
+        if problem:
+            raise WriteForbidden(problem)
         self.require_departments("departments", fields.get("departments", ()))
         self._require_tags(fields.get("tags", ()))
         subject = Subject.register(**fields)
@@ -168,38 +194,58 @@ class RegistryApplication(EventStoreApp):
 
     def get_subject(self, identifier: str) -> Subject:
         """A subject as it stands."""
-        return self.repository.get(subject_id(identifier))
+        return self.get_typed(subject_id(identifier), Subject)
 
-    def change_subject(self, identifier: str, expected_version: int, **fields: Any) -> Subject:
-        """Record the changed fields of a subject."""
+    def change_subject(
+        self, identifier: str, expected_version: int, *, by: Caller, **fields: Any
+    ) -> Subject:
+        """Record the changed fields of a subject (by a department supervising it, or the
+        office; a department takes the subject away from no other department)."""
+        subject = self._get_at(subject_id(identifier), expected_version, Subject)
+        require_subject_writer(by, subject, "changing it")
+        if "departments" in fields:
+            problem = departments_change_problem(by, subject.departments, fields["departments"])
+            if problem:
+                raise WriteForbidden(problem)
         self.require_departments("departments", fields.get("departments", ()))
         self._require_tags(fields.get("tags", ()))
-        subject: Subject = self._get_at(subject_id(identifier), expected_version)
         subject.change(**fields)
         self.save(subject)
         return subject
 
-    def change_subject_status(self, identifier: str, status: str, reason: str) -> Subject:
+    def change_subject_status(
+        self, identifier: str, status: str, reason: str, *, by: Caller
+    ) -> Subject:
         """Registration status (存续, 注销, 吊销, 迁出, 撤销) as its own event."""
-        subject: Subject = self.repository.get(subject_id(identifier))
+        subject = self.get_typed(subject_id(identifier), Subject)
+        require_subject_writer(by, subject, "its registration status (登记状态)")
         subject.change_status(status, reason)
         self.save(subject)
         return subject
 
     def classify_subject(
-        self, identifier: str, risk_class: str, reason: str, effective_on: date
+        self, identifier: str, risk_class: str, reason: str, effective_on: date, *, by: Caller
     ) -> Subject:
         """A new credit-risk class, kept in the subject's history."""
-        subject: Subject = self.repository.get(subject_id(identifier))
+        subject = self.get_typed(subject_id(identifier), Subject)
+        require_subject_writer(by, subject, "its credit-risk class (信用风险分类)")
         subject.classify(risk_class, reason, effective_on)
         self.save(subject)
         return subject
 
     def set_subject_listing(
-        self, identifier: str, list_name: str, listed: bool, reason: str, decided_on: date
+        self,
+        identifier: str,
+        list_name: str,
+        listed: bool,
+        reason: str,
+        decided_on: date,
+        *,
+        by: Caller,
     ) -> Subject:
         """Put a subject on, or take it off, 经营异常名录 / 严重违法失信名单."""
-        subject: Subject = self.repository.get(subject_id(identifier))
+        subject = self.get_typed(subject_id(identifier), Subject)
+        require_subject_writer(by, subject, "listing it (经营异常名录 / 严重违法失信名单)")
         subject.set_listing(list_name, listed, reason, decided_on)
         self.save(subject)
         return subject
@@ -215,11 +261,14 @@ class RegistryApplication(EventStoreApp):
 
     def get_inspector(self, aggregate_id: UUID) -> Inspector:
         """An inspector as it stands."""
-        return self.repository.get(aggregate_id)
+        return self.get_typed(aggregate_id, Inspector)
 
-    def change_inspector_status(self, aggregate_id: UUID, status: str, reason: str) -> Inspector:
-        """在岗 / 暂停 / 调离."""
-        inspector: Inspector = self.repository.get(aggregate_id)
+    def change_inspector_status(
+        self, aggregate_id: UUID, status: str, reason: str, *, by: Caller
+    ) -> Inspector:
+        """在岗 / 暂停 / 调离, by the inspector's department or the office."""
+        inspector = self.get_typed(aggregate_id, Inspector)
+        require_department_writer(by, inspector.department, "change the status of an inspector")
         inspector.change_status(status, reason)
         self.save(inspector)
         return inspector
@@ -240,15 +289,16 @@ class RegistryApplication(EventStoreApp):
         reason: str,
         detail: str,
         declared_on: date,
+        by: Caller,
     ) -> Conflict:
-        """Record that an inspector must not inspect a subject."""
-        subject_uuid = subject_id(subject_identifier)
-        for what, aggregate_id in (("inspector", inspector), ("subject", subject_uuid)):
-            if aggregate_id not in self.repository:
-                raise AggregateNotFoundError(f"no {what} {aggregate_id}")
+        """Record that an inspector must not inspect a subject (by the inspector's
+        department or the office)."""
+        found = self.get_typed(inspector, Inspector)
+        require_department_writer(by, found.department, "declare conflicts of an inspector")
+        subject = self.get_typed(subject_id(subject_identifier), Subject)
         conflict = Conflict.declare(
             inspector_id=str(inspector),
-            subject_id=str(subject_uuid),
+            subject_id=str(subject.id),
             reason=reason,
             detail=detail,
             declared_on=declared_on,
@@ -256,11 +306,13 @@ class RegistryApplication(EventStoreApp):
         self.save(conflict)
         return conflict
 
-    def lift_conflict(self, inspector: UUID, subject_identifier: str, reason: str) -> Conflict:
-        """End a conflict-of-interest record."""
-        conflict: Conflict = self.repository.get(
-            conflict_id(inspector, subject_id(subject_identifier))
-        )
+    def lift_conflict(
+        self, inspector: UUID, subject_identifier: str, reason: str, *, by: Caller
+    ) -> Conflict:
+        """End a conflict-of-interest record (by the inspector's department or the office)."""
+        found = self.get_typed(inspector, Inspector)
+        require_department_writer(by, found.department, "lift conflicts of an inspector")
+        conflict = self.get_typed(conflict_id(inspector, subject_id(subject_identifier)), Conflict)
         conflict.lift(reason, date.today())
         self.save(conflict)
         return conflict

@@ -13,6 +13,7 @@ from services.registry.domain.errors import (
     InvalidItem,
     InvalidRecord,
     ItemStateError,
+    NotFound,
     StaleVersion,
 )
 from services.registry.domain.inspectors import Expert, Inspector
@@ -20,6 +21,7 @@ from services.registry.domain.items import InspectionItem
 from services.registry.domain.subjects import Subject
 from services.registry.domain.tags import Tag
 from services.registry.domain.tokens import RevokedToken
+from services.registry.domain.writing import WriteForbidden
 from services.registry.projections import views
 
 SPEC = ServiceSpec(
@@ -52,6 +54,8 @@ SPEC = ServiceSpec(
         ItemStateError: (409, "Item state conflict"),
         StaleVersion: (409, "Conflict"),
         UnknownDepartment: (422, "Unknown department"),
+        NotFound: (404, "Not found"),
+        WriteForbidden: (403, "Forbidden"),
     },
 )
 

@@ -109,8 +109,9 @@ def _view(subject: Subject) -> dict[str, Any]:
 async def register_subject(
     body: SubjectIn, request: Request, response: Response, who: Writer, app: App
 ) -> dict[str, Any]:
-    """Add a subject; a second registration of the same identifier is a 409."""
-    subject = await run_command(request, who, app.register_subject, **body.model_dump())
+    """Add a subject; a second registration of the same identifier is a 409. A department
+    registers subjects it supervises (its code among ``departments``), the office any."""
+    subject = await run_command(request, who, app.register_subject, by=who, **body.model_dump())
     response.headers.update(etag(subject.version))
     return _view(subject)
 
@@ -135,10 +136,14 @@ async def change_subject(
     app: App,
     if_match: str | None = Header(None, description="the ETag (version) you edited"),
 ) -> dict[str, Any]:
-    """Record only the changed fields as ``SubjectChanged``; a stale If-Match is 409."""
+    """Record only the changed fields as ``SubjectChanged``; a stale If-Match is 409. Only
+    a supervising department or the office (403); a department may add departments and
+    remove itself, never another (see docs/api.md, "Who may write what")."""
     version = expected_version(if_match)
     fields = body.model_dump(exclude_none=True)
-    subject = await run_command(request, who, app.change_subject, identifier, version, **fields)
+    subject = await run_command(
+        request, who, app.change_subject, identifier, version, by=who, **fields
+    )
     response.headers.update(etag(subject.version))
     return _view(subject)
 
@@ -147,10 +152,11 @@ async def change_subject(
 async def change_status(
     identifier: SubjectKey, body: StatusChange, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
-    """存续, 注销, 吊销, 迁出, 撤销 — never a deletion."""
+    """存续, 注销, 吊销, 迁出, 撤销 — never a deletion; by a supervising department or the
+    office (403)."""
     return _view(
         await run_command(
-            request, who, app.change_subject_status, identifier, body.status, body.reason
+            request, who, app.change_subject_status, identifier, body.status, body.reason, by=who
         )
     )
 
@@ -159,7 +165,8 @@ async def change_status(
 async def classify(
     identifier: SubjectKey, body: RiskClassification, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
-    """A new class, kept in ``risk_history`` with its reason and date."""
+    """A new class, kept in ``risk_history`` with its reason and date; by a supervising
+    department or the office (403)."""
     return _view(
         await run_command(
             request,
@@ -169,6 +176,7 @@ async def classify(
             body.risk_class,
             body.reason,
             body.effective_on,
+            by=who,
         )
     )
 
@@ -177,7 +185,8 @@ async def classify(
 async def set_listing(
     identifier: SubjectKey, body: Listing, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
-    """经营异常名录 / 严重违法失信名单 decisions."""
+    """经营异常名录 / 严重违法失信名单 decisions, by a supervising department or the office
+    (403)."""
     return _view(
         await run_command(
             request,
@@ -188,6 +197,7 @@ async def set_listing(
             body.listed,
             body.reason,
             body.decided_on,
+            by=who,
         )
     )
 

@@ -23,3 +23,7 @@ class ItemStateError(RegistryError):
 
 class StaleVersion(RegistryError):
     """The caller edited an older version than the one stored (optimistic concurrency)."""
+
+
+class NotFound(RegistryError):
+    """No record of the expected type under this id (also: the id names another type)."""
