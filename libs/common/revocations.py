@@ -22,6 +22,9 @@ from libs.common.problems import Problem
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 1.0
+# As libs.common.auth.CLOCK_LEEWAY_SECONDS (auth imports this module): how far a token's
+# iat may lie in the future.
+CLOCK_SKEW_SECONDS = 30
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.revoked_tokens (
         jti text PRIMARY KEY, expires_at timestamptz NOT NULL, revoked_at timestamptz)""",
@@ -49,9 +52,12 @@ class DenyList:
     ``services/*/main.py`` has one (tests/unit/test_register_wiring.py).
     """
 
-    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+    def __init__(self, pool: asyncpg.Pool, schema: str, max_ttl_seconds: float) -> None:
         self.pool = pool
         self.schema = schema
+        # No token outlives this after its revocation (its iat was before it), whatever
+        # expires_at the office gave: a mistaken, early expires_at cannot revive a token.
+        self.keep_seconds = max_ttl_seconds + CLOCK_SKEW_SECONDS
         self._jtis: frozenset[str] = frozenset()
         self._loaded_at = float("-inf")
         self._lock = asyncio.Lock()
@@ -75,7 +81,10 @@ class DenyList:
                     []
                     if table is None
                     else await conn.fetch(
-                        f'SELECT jti FROM "{self.schema}".revoked_tokens WHERE expires_at > now()'
+                        f'SELECT jti FROM "{self.schema}".revoked_tokens '
+                        "WHERE expires_at > now() OR coalesce(revoked_at, now()) > "
+                        "now() - make_interval(secs => $1)",
+                        self.keep_seconds,
                     )
                 )
         except (asyncpg.PostgresError, OSError) as exc:
@@ -99,7 +108,8 @@ async def refuse_revoked(request: Request, jti: str) -> None:
         return
     deny: DenyList | None = getattr(state, "token_denylist", None)
     if deny is None or deny.pool is not pool:
-        deny = DenyList(pool, state.settings.service)
+        settings = state.settings
+        deny = DenyList(pool, settings.service, settings.token_max_ttl_seconds)
         state.token_denylist = deny
     if await deny.revoked(jti):
         raise Problem(401, "Unauthorized", "invalid token: the token has been revoked")

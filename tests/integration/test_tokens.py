@@ -206,3 +206,20 @@ def test_a_revoked_token_is_refused_by_every_service(
     auditor = _bearer(token(infra, "audit-1", "AUDIT", "auditor"))
     shown = httpx.get(f"{registry}/v1/tokens/revocations/{claims['jti']}", headers=auditor)
     assert shown.status_code == 200 and shown.json()["reason"] == "令牌泄露"
+
+
+def test_a_revocation_with_a_mistaken_past_expiry_still_refuses_the_token(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    leaked = token(infra, "op-tax", "TAX", "operator")
+    claims = jwt.decode(leaked, options={"verify_signature": False})
+    body = {"jti": claims["jti"], "expires_at": "2020-01-01T00:00:00+08:00", "reason": "泄露"}
+    office = _bearer(token(infra, "office-1", "OFFICE", "office"))
+    registry = procs["registry"].url
+    assert httpx.post(f"{registry}/v1/tokens/revocations", json=body, headers=office).is_success
+
+    def refused() -> bool:
+        url = procs["results"].url + READS["results"]
+        return httpx.get(url, headers=_bearer(leaked)).status_code == 401
+
+    wait_until(refused)
