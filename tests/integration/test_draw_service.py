@@ -160,7 +160,9 @@ def world(stack: Stack) -> dict[str, Any]:
     )
 
     def subject(region: str, unit: str, **extra: Any) -> str:
-        body = subject_payload(rng, "A", region_code=region, supervising_unit=unit, **extra)
+        body = subject_payload(
+            rng, "A", region_code=region, supervising_unit=unit, departments=[LEAD], **extra
+        )
         body["identifier"] = make_uscc(rng, region)
         stack.call("POST", "registry", "/v1/subjects", stack.ops[LEAD], json=body)
         return str(body["identifier"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -13,17 +14,34 @@ from tests.support import Infra, ServiceProcess, token, wait_until
 
 
 @pytest.fixture(scope="module")
-def client(infra: Infra) -> Iterator[httpx.Client]:
+def registry(infra: Infra) -> Iterator[ServiceProcess]:
     proc = ServiceProcess(infra, "registry").start()
     register_departments(proc.url, token(infra, "office-1", "OFFICE", "office"), ["SAMR", "TAX"])
-    auth = {"Authorization": f"Bearer {token(infra, 'op-tax', 'TAX', 'operator')}"}
-    with httpx.Client(base_url=proc.url, headers=auth, timeout=10) as c:
-        yield c
+    yield proc
     proc.stop()
 
 
+@pytest.fixture(scope="module")
+def client(registry: ServiceProcess, infra: Infra) -> Iterator[httpx.Client]:
+    auth = {"Authorization": f"Bearer {token(infra, 'op-tax', 'TAX', 'operator')}"}
+    with httpx.Client(base_url=registry.url, headers=auth, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def office(registry: ServiceProcess, infra: Infra) -> Iterator[httpx.Client]:
+    auth = {"Authorization": f"Bearer {token(infra, 'office-1', 'OFFICE', 'office')}"}
+    with httpx.Client(base_url=registry.url, headers=auth, timeout=10) as c:
+        yield c
+
+
+def tax_subject(rng: random.Random, *args: Any, **overrides: Any) -> dict:
+    """A subject TAX supervises (the client is TAX's operator: it writes its own)."""
+    return subject_payload(rng, *args, **{"departments": ["TAX"], **overrides})
+
+
 def test_tags_must_come_from_the_dictionary(client: httpx.Client) -> None:
-    payload = subject_payload(random.Random(11), tags=["TAX.KEY"])
+    payload = tax_subject(random.Random(11), tags=["TAX.KEY"])
     rejected = client.post("/v1/subjects", json=payload)
     assert rejected.status_code == 422 and "TAX.KEY" in rejected.json()["detail"]
     tag = {"code": "TAX.KEY", "name": "重点税源企业", "department": "TAX"}
@@ -36,8 +54,7 @@ def test_tags_must_come_from_the_dictionary(client: httpx.Client) -> None:
 def test_filters_and_counts_per_risk_class_follow_every_change(client: httpx.Client) -> None:
     rng = random.Random(12)
     made = [
-        subject_payload(rng, cls, region_code="420222", industry="C13")
-        for cls in ("A", "A", "B", "C")
+        tax_subject(rng, cls, region_code="420222", industry="C13") for cls in ("A", "A", "B", "C")
     ]
     for payload in made:
         assert client.post("/v1/subjects", json=payload).status_code == 201
@@ -77,7 +94,7 @@ def test_filters_and_counts_per_risk_class_follow_every_change(client: httpx.Cli
 def test_keyset_pages_cover_every_subject_once(client: httpx.Client) -> None:
     rng = random.Random(13)
     for _ in range(7):
-        body = subject_payload(rng, "B", region_code="420205")
+        body = tax_subject(rng, "B", region_code="420205")
         assert client.post("/v1/subjects", json=body).status_code == 201
     wait_until(
         lambda: (
@@ -98,7 +115,7 @@ def test_keyset_pages_cover_every_subject_once(client: httpx.Client) -> None:
 
 
 def test_concurrent_edits_of_one_subject_conflict(client: httpx.Client) -> None:
-    payload = subject_payload(random.Random(14))
+    payload = tax_subject(random.Random(14))
     created = client.post("/v1/subjects", json=payload)
     etag = created.headers["etag"]
     url = f"/v1/subjects/{payload['identifier']}"
@@ -110,7 +127,7 @@ def test_concurrent_edits_of_one_subject_conflict(client: httpx.Client) -> None:
 
 def test_unknown_region_is_rejected_by_the_code_table(client: httpx.Client) -> None:
     response = client.post(
-        "/v1/subjects", json=subject_payload(random.Random(15), region_code="429999")
+        "/v1/subjects", json=tax_subject(random.Random(15), region_code="429999")
     )
     assert response.status_code == 422
     assert "429999" in response.json()["detail"]
@@ -118,7 +135,7 @@ def test_unknown_region_is_rejected_by_the_code_table(client: httpx.Client) -> N
 
 def test_conflicts_of_interest_are_declared_listed_and_lifted(client: httpx.Client) -> None:
     inspector = client.post("/v1/inspectors", json=inspector_payload("TAX", 901)).json()
-    subject = subject_payload(random.Random(16))
+    subject = tax_subject(random.Random(16))
     subject_id = client.post("/v1/subjects", json=subject).json()["id"]
     declared = client.post(
         "/v1/conflicts",
@@ -155,12 +172,12 @@ def test_inspector_status_and_contact_stay_internal(client: httpx.Client) -> Non
     assert changed.status_code == 200 and changed.json()["status"] == "suspended"
 
 
-def test_import_over_http_reports_json_or_csv(client: httpx.Client) -> None:
+def test_import_over_http_reports_json_or_csv(client: httpx.Client, office: httpx.Client) -> None:
     rng = random.Random(17)
-    subjects = [subject_payload(rng, "C") for _ in range(3)]
-    header = "统一社会信用代码,主体类型,名称,行政区划代码,行业,信用风险分类\n"
+    subjects = [tax_subject(rng, "C") for _ in range(3)]
+    header = "统一社会信用代码,主体类型,名称,行政区划代码,行业,信用风险分类,监管部门\n"
     lines = [
-        f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},C"
+        f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},C,TAX"
         for s in subjects
     ]
     body = (header + "\n".join(lines)).encode()
@@ -177,9 +194,10 @@ def test_import_over_http_reports_json_or_csv(client: httpx.Client) -> None:
     assert rejected.text.splitlines()[1].startswith("2,risk_class,invalid_choice")
 
     # A full sync over HTTP: the one subject of 110108 (海淀区) left out is marked.
-    region = [subject_payload(rng, "B", region_code="110108") for _ in range(2)]
+    region = [tax_subject(rng, "B", region_code="110108") for _ in range(2)]
     rows = [
-        f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},B" for s in region
+        f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},B,TAX"
+        for s in region
     ]
     assert (
         client.post(
@@ -189,7 +207,7 @@ def test_import_over_http_reports_json_or_csv(client: httpx.Client) -> None:
         ).json()["events_written"]
         == 2
     )
-    sync = client.post(
+    sync = office.post(
         "/v1/imports/subjects",
         params={"filename": "d.csv", "mark_missing": "cancelled", "scope": "110108"},
         content=(header + rows[0]).encode(),
@@ -198,11 +216,11 @@ def test_import_over_http_reports_json_or_csv(client: httpx.Client) -> None:
     assert sync.json()["missing_marked"] == 1
     assert client.get(f"/v1/subjects/{region[1]['identifier']}").json()["status"] == "cancelled"
     for params in ({"mark_missing": "operating"}, {"mark_missing": "revoked", "scope": "42x"}):
-        bad = client.post(
+        bad = office.post(
             "/v1/imports/subjects", params={"filename": "e.csv", **params}, content=body
         )
         assert bad.status_code == 422, params
-    wrong_kind = client.post(
+    wrong_kind = office.post(
         "/v1/imports/inspectors",
         params={"filename": "f.csv", "mark_missing": "revoked"},
         content=body,
@@ -226,7 +244,7 @@ def test_units_are_registered_changed_and_listed(client: httpx.Client) -> None:
     units = wait_until(listed_inspectors)
     assert (units[inspector.json()["id"]], units[plain["id"]]) == (unit, "")
 
-    payload = subject_payload(random.Random(18), region_code="420281", supervising_unit=unit)
+    payload = tax_subject(random.Random(18), region_code="420281", supervising_unit=unit)
     created = client.post("/v1/subjects", json=payload)
     assert created.status_code == 201 and created.json()["supervising_unit"] == unit
     url = f"/v1/subjects/{payload['identifier']}"
@@ -256,10 +274,10 @@ def test_a_service_reads_a_large_import_in_a_second_process(infra: Infra) -> Non
     try:
         with httpx.Client(base_url=proc.url, headers=auth, timeout=60) as client:
             rng = random.Random(18)
-            subjects = [subject_payload(rng, "A", region_code="110114") for _ in range(3)]
-            header = "统一社会信用代码,主体类型,名称,行政区划代码,行业,信用风险分类\n"
+            subjects = [tax_subject(rng, "A", region_code="110114") for _ in range(3)]
+            header = "统一社会信用代码,主体类型,名称,行政区划代码,行业,信用风险分类,监管部门\n"
             lines = [
-                f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},A"
+                f"{s['identifier']},营利性,{s['name']},{s['region_code']},{s['industry']},A,TAX"
                 for s in subjects
             ]
             lines.append(lines[0])  # a duplicate, reported like any other error

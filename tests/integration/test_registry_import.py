@@ -15,6 +15,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from libs.common.auth import Principal
 from libs.common.context import Actor, CommandContext, command_context
 from services.registry.application import RegistryApplication
 from services.registry.domain.ids import inspector_id, subject_id
@@ -23,6 +24,7 @@ from services.registry.imports.importer import Importer
 from tests.builders import ensure_departments, inspector_payload, subject_payload
 from tests.support import ROOT, Infra
 
+OFFICE = Principal(sub="office-1", dept="OFFICE", roles=frozenset({"office"}))
 HEADER_EN = ["identifier", "kind", "name", "region_code", "industry", "risk_class", "address"]
 HEADER_ZH = [
     "统一社会信用代码",
@@ -411,7 +413,7 @@ def test_reimport_trusts_the_read_model_only_at_the_current_version(
     # shows the file's name. The file's row is then checked against the aggregate, and the
     # name the file gives is recorded again.
     first = app.get_subject(rows[0][0])
-    app.change_subject(rows[0][0], first.version, name="改过的名称")
+    app.change_subject(rows[0][0], first.version, by=OFFICE, name="改过的名称")
     report = _run(app, _csv(HEADER_EN, rows))
     assert report.events_written == 1 and loads == [[first.id]]
     assert app.get_subject(rows[0][0]).name == rows[0][2]

@@ -11,6 +11,7 @@ from libs.common.problems import Problem
 from libs.common.service import run_command
 from libs.common.text import line
 from services.registry.api.deps import App, Writer
+from services.registry.domain.writing import may_full_sync
 from services.registry.imports.importer import Importer
 from services.registry.imports.reader import UnreadableFile
 
@@ -41,13 +42,32 @@ async def import_file(
         "scope) this status, by an explicit status event; nothing is deleted",
     ),
     scope: str = Query(
-        "", pattern=r"^[0-9]{0,6}$", description="full sync: region-code prefix it covers"
+        "",
+        pattern=r"^[0-9]{0,6}$",
+        description="full sync: region-code prefix it covers (required with mark_missing)",
     ),
 ) -> Any:
     """Validate every row (Chinese or English headers); apply all, the valid ones
-    (``partial=true``), or nothing. The report lists errors by row and column."""
-    if mark_missing is not None and kind != "subjects":
-        raise Problem(422, "Invalid request", "only a subject import can mark missing records")
+    (``partial=true``), or nothing. The report lists errors by row and column. A
+    department's rows must be its own (else row errors ``department_forbidden``); a full
+    sync is the office's alone (403) and names its scope (422)."""
+    if mark_missing is not None:
+        if not may_full_sync(who):
+            raise Problem(
+                403,
+                "Forbidden",
+                "a full sync (mark_missing) is the office's alone (联席会议办公室)",
+            )
+        if kind != "subjects":
+            raise Problem(422, "Invalid request", "only a subject import can mark missing records")
+        if not scope:
+            raise Problem(
+                422,
+                "Invalid request",
+                "a full sync names its scope, the region-code prefix it covers "
+                "(an empty scope would cover every region)",
+                errors=[{"field": "scope", "in": "query", "code": "required"}],
+            )
     data = await request.body()
     if not data:
         raise Problem(400, "Empty file", "send the file as the request body")
@@ -64,6 +84,7 @@ async def import_file(
             partial=partial,
             mark_missing=mark_missing,
             scope=scope,
+            by=who,
         )
     except UnreadableFile as exc:
         raise Problem(422, "Unreadable file", str(exc)) from exc

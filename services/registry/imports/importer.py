@@ -17,7 +17,12 @@
 - A full sync (``mark_missing=<status>``) also gives every operating subject that is not in
   the file (within ``scope``, a region-code prefix) an explicit ``SubjectStatusChanged``
   to that status; nothing is deleted. Only a file without invalid rows may do this: a
-  subject on a rejected row is in the file, just unreadable.
+  subject on a rejected row is in the file, just unreadable. It is the office's alone, and
+  its scope must be named (an empty prefix would cover the whole country).
+- A department's import stays within the department (domain/writing.py): an inspector row
+  of another department, a subject row whose departments leave the caller out, or one
+  about an existing subject the caller does not supervise or would take from another
+  department, is a row error ``department_forbidden``.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ from services.registry.application import JSON_COLUMNS, RegistryApplication
 from services.registry.domain.ids import tag_id
 from services.registry.domain.inspectors import Inspector
 from services.registry.domain.subjects import CHANGEABLE, STATUSES, Subject
+from services.registry.domain.writing import Caller, WriteForbidden, is_office, may_full_sync
 from services.registry.imports.pipeline import Header, validated_parts
+from services.registry.imports.reach import outside, own_subjects
 from services.registry.imports.validate import RowError
 
 KINDS = ("subjects", "inspectors")
@@ -82,22 +89,31 @@ class ImportReport:
         return out.getvalue()
 
 
-def check_full_sync(kind: str, status: str, scope: str) -> None:
-    """A full sync marks subjects with a closing status, within a region-code prefix."""
+def check_full_sync(kind: str, status: str, scope: str, by: Caller | None = None) -> None:
+    """A full sync marks subjects with a closing status, within a named region-code prefix,
+    by the office (:class:`WriteForbidden` for anyone else)."""
+    if by is not None and not may_full_sync(by):
+        raise WriteForbidden("a full sync (mark_missing) is the office's alone (联席会议办公室)")
     if kind != "subjects":
         raise ValueError("only a subject import can mark missing records")
     if status not in STATUSES or status == "operating":
         raise ValueError(f"mark_missing must be one of {[s for s in STATUSES if s != 'operating']}")
-    if not (scope.isascii() and scope.isdigit() and len(scope) <= 6) and scope != "":
-        raise ValueError("scope is a region-code prefix of at most six digits")
+    if not (scope.isascii() and scope.isdigit() and 1 <= len(scope) <= 6):
+        raise ValueError(
+            "scope is the region-code prefix the full sync covers, one to six digits "
+            "(it must be named: an empty prefix would cover every region)"
+        )
 
 
 class _Plan:
     """What one import is: its kind, its date, whether it is partial; and how a row of a
     new record becomes the record's first event."""
 
-    def __init__(self, kind: str, today: date, partial: bool) -> None:
+    def __init__(self, kind: str, today: date, partial: bool, by: Caller | None = None) -> None:
         self.kind, self.today, self.partial = kind, today, partial
+        # Who imports: None is a trusted local command (``ssj import`` on the server, a
+        # benchmark), with the office's reach; the API always names the caller.
+        self.by = None if by is None or is_office(by) else by
         self.header_row = 1
         aggregate: type[Aggregate] = Subject if kind == "subjects" else Inspector
         self._event = getattr(aggregate, _REGISTERED[kind])
@@ -182,15 +198,17 @@ class Importer:
         today: date | None = None,
         mark_missing: str | None = None,
         scope: str = "",
+        by: Caller | None = None,
     ) -> ImportReport:
         """Validate every row and apply the valid ones (all, or none if any is bad); with
-        ``mark_missing``, mark operating subjects of ``scope`` absent from the file."""
+        ``mark_missing``, mark operating subjects of ``scope`` absent from the file. ``by``
+        is the caller, whose department bounds the rows (None: a trusted local command)."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         if mark_missing is not None:
-            check_full_sync(kind, mark_missing, scope)
+            check_full_sync(kind, mark_missing, scope, by)
         report = ImportReport(kind=kind)
-        plan = _Plan(kind, today or date.today(), partial)
+        plan = _Plan(kind, today or date.today(), partial, by)
         with _collector_paused(), self.app.bulk_writer() as bulk:
             keys = self._stream(plan, data, filename, report, progress, bulk)
             header_broken = any(e.row <= plan.header_row for e in report.errors)
@@ -234,7 +252,7 @@ class Importer:
                 plan.header_row = item.row
                 report.errors.extend(item.errors)
                 continue
-            part: list[tuple[UUID, dict[str, Any]]] = []
+            part: list[tuple[int, UUID, dict[str, Any]]] = []
             for number, key, fields, errors in item:
                 report.rows_total += 1
                 if fields is not None and key is not None:
@@ -249,13 +267,14 @@ class Importer:
                         ]
                     else:
                         first_row_of[key] = number
+                        # An unknown department says more than "not yours".
                         errors = self._unknown_departments(
                             number, plan.kind, fields, known_departments
-                        )
+                        ) or outside(number, plan.kind, plan.by, fields)
                         if plan.kind == "subjects":
                             errors += self._unknown_tags(number, fields["tags"], known_tags)
                     if not errors:
-                        part.append((key, fields))
+                        part.append((number, key, fields))
                 report.errors.extend(errors)
             self._apply(plan, part, report, bulk)
             if progress:
@@ -288,22 +307,28 @@ class Importer:
     def _apply(
         self,
         plan: _Plan,
-        part: list[tuple[UUID, dict[str, Any]]],
+        part: list[tuple[int, UUID, dict[str, Any]]],
         report: ImportReport,
         bulk: BulkWriter,
     ) -> None:
         """Stage the events of one part's valid rows (nothing once the file is rejected)."""
-        if not part or (report.errors and not plan.partial):
+        if not part or (report.errors and not plan.partial and plan.by is None):
             return
-        keys = [key for key, _ in part]
+        keys = [key for _, key, _ in part]
         states = (
             self.app.subject_states(keys, _COMPARED)
             if plan.kind == "subjects"
             else {key: (version, None) for key, version in self.app.versions(keys).items()}
         )
+        if plan.by is not None and plan.kind == "subjects":
+            existing = [key for _, key, _ in part if key in states]
+            current = self.app.load_many(existing) if existing else {}
+            part = own_subjects(plan.by, part, current, report.errors)
+        if report.errors and not plan.partial:
+            return  # rejected: a department's rows were still checked, for the report
         events: list[Any] = []
         stale: list[tuple[UUID, dict[str, Any]]] = []
-        for key, fields in part:
+        for _, key, fields in part:
             state = states.get(key)
             if state is None:
                 events.append(plan.registered(key, fields))
