@@ -24,9 +24,7 @@ from services.results.domain.record import InspectionRecord
 
 router = APIRouter(prefix="/v1", tags=["results"])
 # A caller of a department outside the register (部门名录) records nothing (403).
-Recorder = Annotated[
-    Principal, Depends(department_writer("inspector", "operator", "office"))
-]
+Recorder = Annotated[Principal, Depends(department_writer("inspector", "operator", "office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[ResultsApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
