@@ -30,7 +30,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         choices=["deregistered", "revoked", "moved_out", "cancelled"],
         help="full sync: give operating subjects absent from the file this status",
     )
-    p.add_argument("--scope", default="", help="full sync: the region-code prefix it covers")
+    p.add_argument(
+        "--scope",
+        default="",
+        help="full sync: the region-code prefix it covers (required with --mark-missing)",
+    )
     p.add_argument("--as", dest="sub", default=f"cli:{getpass.getuser()}", help="actor id")
     p.add_argument("--dept", default="", help="actor's department")
 

@@ -312,7 +312,8 @@ class Importer:
         bulk: BulkWriter,
     ) -> None:
         """Stage the events of one part's valid rows (nothing once the file is rejected)."""
-        if not part or (report.errors and not plan.partial and plan.by is None):
+        checks_owners = plan.by is not None and plan.kind == "subjects"
+        if not part or (report.errors and not plan.partial and not checks_owners):
             return
         keys = [key for _, key, _ in part]
         states = (
@@ -320,7 +321,7 @@ class Importer:
             if plan.kind == "subjects"
             else {key: (version, None) for key, version in self.app.versions(keys).items()}
         )
-        if plan.by is not None and plan.kind == "subjects":
+        if plan.by is not None and checks_owners:
             existing = [key for _, key, _ in part if key in states]
             current = self.app.load_many(existing) if existing else {}
             part = own_subjects(plan.by, part, current, report.errors)
