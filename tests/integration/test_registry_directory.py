@@ -105,7 +105,9 @@ def test_keyset_pages_cover_every_subject_once(client: httpx.Client) -> None:
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"region_prefix": "420205", "limit": 3, **({"after": cursor} if cursor else {})}
+        params: dict[str, Any] = {"region_prefix": "420205", "limit": 3}
+        if cursor:
+            params["after"] = cursor
         page = client.get("/v1/subjects", params=params).json()
         seen += [s["id"] for s in page["items"]]
         cursor = page["next"]

@@ -403,9 +403,12 @@ def test_reimport_trusts_the_read_model_only_at_the_current_version(
     # Rows the read model shows as they are, at their current version: no aggregate loaded.
     loads: list[Any] = []
     real_load_many = app.load_many
-    monkeypatch.setattr(
-        app, "load_many", lambda ids: loads.append(list(ids)) or real_load_many(ids)
-    )
+
+    def counting_load_many(ids: list[Any]) -> Any:
+        loads.append(list(ids))
+        return real_load_many(ids)
+
+    monkeypatch.setattr(app, "load_many", counting_load_many)
     assert _run(app, _csv(HEADER_EN, rows)).events_written == 0
     assert loads == []
 
@@ -470,7 +473,7 @@ def test_a_large_file_is_read_and_checked_by_a_second_process_with_the_same_outc
     inline = list(pipeline.validated_parts("subjects", data, "f.csv"))
     monkeypatch.setattr(pipeline, "PARALLEL_BYTES", 0)
     assert list(pipeline.validated_parts("subjects", data, "f.csv")) == inline
-    assert [len(part) for part in inline[1:]] == [3, 3, 2]
+    assert [len(part) for part in inline[1:] if isinstance(part, list)] == [3, 3, 2]
 
     report = _run(app, data, partial=True)
     assert (report.rows_total, report.rows_applied, report.events_written) == (8, 6, 6)
