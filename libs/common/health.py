@@ -19,23 +19,27 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from libs.common.auth import decode_token
 from libs.common.problems import Problem
+from libs.common.revocations import refuse_revoked
 
 router = APIRouter(tags=["health"])
 # Who sees /readyz's details.
 DETAIL_ROLES = frozenset({"office", "auditor"})
 
 
-def sees_details(request: Request) -> bool:
-    """Whether the caller holds a valid office or auditor token (a missing or invalid
-    token is no error here: the caller gets the status, like any probe)."""
+async def sees_details(request: Request) -> bool:
+    """Whether the caller holds a valid, unrevoked office or auditor token (a missing or
+    invalid token is no error here: the caller gets the status, like any probe)."""
     scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
     if scheme.lower() != "bearer" or not credentials:
         return False
     try:
         principal = decode_token(request.app.state.settings, credentials)
+        if not principal.roles & DETAIL_ROLES:
+            return False
+        await refuse_revoked(request, principal.jti)
     except Problem:
         return False
-    return bool(principal.roles & DETAIL_ROLES)
+    return True
 
 
 @router.get("/healthz", summary="Liveness")
@@ -85,7 +89,7 @@ async def readyz(request: Request) -> JSONResponse:
         checks["alarms"] = alarms
         ready = False
     answer: dict[str, Any] = {"status": "ready" if ready else "not ready"}
-    if sees_details(request):
+    if await sees_details(request):
         answer["checks"] = checks
     return JSONResponse(answer, status_code=200 if ready else 503)
 

@@ -223,3 +223,25 @@ def test_a_revocation_with_a_mistaken_past_expiry_still_refuses_the_token(
         return httpx.get(url, headers=_bearer(leaked)).status_code == 401
 
     wait_until(refused)
+
+
+def test_a_revoked_auditor_token_no_longer_sees_the_readiness_details(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    leaked = token(infra, "audit-2", "AUDIT", "auditor")
+    registry = procs["registry"].url
+    assert "checks" in httpx.get(f"{registry}/readyz", headers=_bearer(leaked)).json()
+    claims = jwt.decode(leaked, options={"verify_signature": False})
+    body = {
+        "jti": claims["jti"],
+        "expires_at": datetime.fromtimestamp(claims["exp"], UTC).isoformat(),
+        "reason": "令牌泄露",
+    }
+    office = _bearer(token(infra, "office-1", "OFFICE", "office"))
+    assert httpx.post(f"{registry}/v1/tokens/revocations", json=body, headers=office).is_success
+
+    def status_only() -> dict[str, object] | None:
+        answer = httpx.get(f"{registry}/readyz", headers=_bearer(leaked)).json()
+        return answer if "checks" not in answer else None
+
+    assert set(wait_until(status_only)) == {"status"}
