@@ -88,6 +88,26 @@ def start_infra() -> Infra:
     )
 
 
+def isolated_infra(infra: Infra) -> Infra:
+    """A database and NATS namespace of their own on the same servers.
+
+    For a test module that puts events of its own making on another service's stream (a
+    draw for the results service, a department for the register): in the session's
+    namespace, that service's relay would later find a stream it did not write and rightly
+    refuse to publish (``stream_database_mismatch``). Drop it with :func:`stop_infra`.
+    """
+    run_id = uuid.uuid4().hex[:10]
+    dbname = f"ssj_test_{run_id}"
+    with psycopg.connect(infra.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{dbname}"')
+    return Infra(
+        database_url=with_database(infra.admin_url, dbname),
+        nats_url=infra.nats_url,
+        namespace=f"t{run_id}",
+        admin_url=infra.admin_url,
+    )
+
+
 def stop_infra(infra: Infra) -> None:
     """Drop the session database and streams, stop embedded servers."""
     import asyncio
