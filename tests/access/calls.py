@@ -1,0 +1,225 @@
+"""How to call each operation of the matrix: path parameters from the fixtures and a valid
+body, so that authorisation, not validation, decides the answer (FastAPI validates a body
+before the handler checks the department, so an invalid body would be a 422 for anyone)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from tests.access.conftest import OTHER, OWN
+from tests.builders import department_payload, inspector_payload, item_payload, subject_payload
+
+
+@dataclass
+class Call:
+    """One concrete request."""
+
+    path: str
+    json: Any = None
+    content: bytes | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Maker = Callable[[dict[str, Any], int], Call]
+TODAY = date.today().isoformat()
+
+
+def _plan(fx: dict[str, Any], n: int) -> Call:
+    year = date.today().year
+    return Call(
+        "/v1/plans",
+        json={
+            "year": year,
+            "title": f"{year}年度访问控制矩阵计划 {fx['run']}-{n}",
+            "mode": "comprehensive",
+            "initiating_department": OWN,
+            "participating_departments": [],
+            "item_codes": fx["codes"][:1],
+            "batches": [
+                {
+                    "name": "第一批次",
+                    "pool": {"region_prefixes": ["4202"]},
+                    "directed": False,
+                    "starts_on": f"{year}-01-01",
+                    "ends_on": f"{year}-12-31",
+                }
+            ],
+        },
+    )
+
+
+def _result(fx: dict[str, Any], n: int) -> Call:
+    return Call(
+        "/v1/results",
+        json={
+            "draw_id": fx["draw"]["id"],
+            "subject_id": fx["recorded_subject"]["subject_id"],
+            "inspected_on": TODAY,
+            "outcome": "no_problem",
+        },
+    )
+
+
+def _inspector_csv(fx: dict[str, Any], n: int) -> Call:
+    rows = "department,certificate_no,name,level,region_code,categories\n"
+    rows += f"{OWN},{OWN}-IMP-{fx['run']}-{n},导入检查员{n},county,420202,general\n"
+    return Call(
+        "/v1/imports/inspectors",
+        content=rows.encode(),
+        params={"filename": "inspectors.csv"},
+        headers={"Content-Type": "text/csv"},
+    )
+
+
+def _subject(fx: dict[str, Any], n: int, suffix: str = "", **body: Any) -> Call:
+    return Call(f"/v1/subjects/{fx['subject']}{suffix}", json=body or None)
+
+
+STALE = {"If-Match": '"999999"'}  # an allowed caller is then 409/412: nothing changes
+CURRENT = "current"  # the test sends the record's ETag as it stands (GET on the same path)
+CALLS: dict[tuple[str, str, str], Maker] = {
+    ("registry", "POST", "/v1/departments"): lambda fx, n: Call(
+        "/v1/departments", json=department_payload(f"ACM{fx['run']}{n}")
+    ),
+    ("registry", "PATCH", "/v1/departments/{code}"): lambda fx, n: Call(
+        f"/v1/departments/{OTHER}", json={"active": True}, headers=STALE
+    ),
+    ("registry", "GET", "/v1/departments/{code}"): lambda fx, n: Call(f"/v1/departments/{OWN}"),
+    ("registry", "POST", "/v1/tokens/revocations"): lambda fx, n: Call(
+        "/v1/tokens/revocations",
+        json={
+            "jti": f"acm-{fx['run']}-{n}",
+            "expires_at": "2099-01-01T00:00:00+08:00",
+            "reason": "访问控制矩阵测试",
+        },
+    ),
+    ("registry", "GET", "/v1/tokens/revocations/{jti}"): lambda fx, n: Call(
+        "/v1/tokens/revocations/never-revoked"
+    ),
+    ("registry", "POST", "/v1/items"): lambda fx, n: Call(
+        "/v1/items", json=item_payload(f"{OWN}-ACM-{fx['run']}-{n}", OWN)
+    ),
+    ("registry", "GET", "/v1/items/{code}"): lambda fx, n: Call(f"/v1/items/{fx['item']}"),
+    ("registry", "PATCH", "/v1/items/{code}"): lambda fx, n: Call(
+        f"/v1/items/{fx['item']}", json={"name": "改名"}, headers=STALE
+    ),
+    ("registry", "POST", "/v1/items/{code}/publish"): lambda fx, n: Call(
+        f"/v1/items/{fx['item']}/publish"
+    ),
+    ("registry", "POST", "/v1/items/{code}/withdraw"): lambda fx, n: Call(
+        f"/v1/items/{fx['item']}/withdraw", json={"reason": "访问控制矩阵测试"}
+    ),
+    ("registry", "POST", "/v1/subjects"): lambda fx, n: Call(
+        "/v1/subjects", json=subject_payload(random.Random(n), "C", departments=[OWN])
+    ),
+    ("registry", "GET", "/v1/subjects/{identifier}"): lambda fx, n: _subject(fx, n),
+    ("registry", "PATCH", "/v1/subjects/{identifier}"): lambda fx, n: Call(
+        # The version is checked before the department: a stale one would answer 409 to all.
+        f"/v1/subjects/{fx['subject']}",
+        json={"address": f"黄石港区{n}号"},
+        headers={"If-Match": CURRENT},
+    ),
+    ("registry", "POST", "/v1/subjects/{identifier}/status"): lambda fx, n: _subject(
+        fx, n, "/status", status="operating", reason="复核登记状态"
+    ),
+    ("registry", "POST", "/v1/subjects/{identifier}/risk-class"): lambda fx, n: _subject(
+        fx, n, "/risk-class", risk_class="B", reason="年度复核", effective_on=TODAY
+    ),
+    ("registry", "POST", "/v1/subjects/{identifier}/listings"): lambda fx, n: _subject(
+        fx,
+        n,
+        "/listings",
+        list_name="abnormal_operation",
+        listed=False,
+        reason="复核",
+        decided_on=TODAY,
+    ),
+    ("registry", "GET", "/v1/subjects/{identifier}/history"): lambda fx, n: _subject(
+        fx, n, "/history"
+    ),
+    ("registry", "POST", "/v1/inspectors"): lambda fx, n: Call(
+        "/v1/inspectors", json=inspector_payload(OWN, 80000 + n)
+    ),
+    ("registry", "POST", "/v1/inspectors/{inspector_id}/status"): lambda fx, n: Call(
+        f"/v1/inspectors/{fx['inspector']}/status", json={"status": "active", "reason": "在岗"}
+    ),
+    ("registry", "POST", "/v1/experts"): lambda fx, n: Call(
+        "/v1/experts",
+        json={"field": "食品安全", "name": f"专家{n}", "organisation": "湖北理工学院"},
+    ),
+    ("registry", "POST", "/v1/tags"): lambda fx, n: Call(
+        "/v1/tags", json={"code": f"ACM{fx['run']}{n}", "name": "矩阵标签", "department": OWN}
+    ),
+    ("registry", "POST", "/v1/conflicts"): lambda fx, n: Call(
+        "/v1/conflicts",
+        json={
+            "inspector_id": fx["inspector"],
+            "subject_identifier": fx["subject"],
+            "reason": "other",
+            "declared_on": TODAY,
+        },
+    ),
+    ("registry", "POST", "/v1/conflicts/lift"): lambda fx, n: Call(
+        "/v1/conflicts/lift",
+        json={
+            "inspector_id": fx["inspector"],
+            "subject_identifier": fx["subject"],
+            "reason": "复核后解除",
+        },
+    ),
+    ("registry", "POST", "/v1/imports/{kind}"): _inspector_csv,
+    ("planner", "POST", "/v1/plans"): _plan,
+    ("planner", "POST", "/v1/plans/{plan_id}/publish"): lambda fx, n: Call(
+        f"/v1/plans/{fx['plan_id']}/publish"
+    ),
+    ("planner", "GET", "/v1/plans/{plan_id}"): lambda fx, n: Call(f"/v1/plans/{fx['plan_id']}"),
+    ("draw", "POST", "/v1/draws"): lambda fx, n: Call(
+        "/v1/draws", json={"batch_id": fx["batch_id"], "entropy_source": "再抽一次 (matrix)"}
+    ),
+    ("draw", "POST", "/v1/draws/{draw_id}/execute"): lambda fx, n: Call(
+        f"/v1/draws/{fx['draw']['id']}/execute", json={"entropy": "1 2 3 4 5"}
+    ),
+    ("draw", "POST", "/v1/draws/{draw_id}/replacements"): lambda fx, n: Call(
+        f"/v1/draws/{fx['draw']['id']}/replacements",
+        # The subject has a recorded result: an allowed caller gets 409, nothing changes.
+        json={
+            "kind": "subject",
+            "identifier": fx["recorded_subject"]["identifier"],
+            "reason_code": "deregistered",
+            "reason": "矩阵测试",
+            "approver": "矩阵测试",
+        },
+    ),
+    ("draw", "GET", "/v1/draws/{draw_id}"): lambda fx, n: Call(f"/v1/draws/{fx['draw']['id']}"),
+    ("draw", "GET", "/v1/draws/{draw_id}/proof"): lambda fx, n: Call(
+        f"/v1/draws/{fx['draw']['id']}/proof"
+    ),
+    ("draw", "GET", "/v1/draws/{draw_id}/chain"): lambda fx, n: Call(
+        f"/v1/draws/{fx['draw']['id']}/chain"
+    ),
+    ("results", "POST", "/v1/results"): _result,
+    ("results", "POST", "/v1/results/{record_id}/corrections"): lambda fx, n: Call(
+        f"/v1/results/{fx['record_id']}/corrections",
+        json={"outcome": "no_problem", "reason": "核对后更正"},
+    ),
+    ("results", "GET", "/v1/results/{record_id}"): lambda fx, n: Call(
+        f"/v1/results/{fx['record_id']}"
+    ),
+    ("results", "GET", "/v1/results/{record_id}/verification"): lambda fx, n: Call(
+        f"/v1/results/{fx['record_id']}/verification"
+    ),
+    ("disclosure", "GET", "/v1/public/draws/{draw_id}"): lambda fx, n: Call(
+        f"/v1/public/draws/{fx['draw']['id']}"
+    ),
+}
+
+
+def call_for(key: tuple[str, str, str], fx: dict[str, Any], n: int) -> Call:
+    """The request for one cell; an operation without parameters or body is called as is."""
+    maker = CALLS.get(key)
+    return maker(fx, n) if maker else Call(key[2])

@@ -1,0 +1,247 @@
+"""The access matrix (访问控制矩阵): who may call every operation of the five services.
+
+One row per operation (method and path template as the service's OpenAPI names it). A row
+lists the caller classes that are let through; every other caller is refused: a caller
+without a token (or with a faulty one) with 401, a caller with a valid token with the row's
+``refused`` status (403, or 404 where the rule hides that the record exists), an operator
+of another department with ``refused_other`` where that differs (422: a row error of a
+file). docs/api.md "Access matrix" is generated from this table (``python -m
+tests.access.matrix docs``), tests/access/test_matrix.py calls every cell against running
+services, and tests/unit/test_access_doc.py keeps the two equal.
+
+Caller classes, relative to the fixtures of department A (SAMR: an item, a subject, an
+inspector, a plan it initiates, a draw of that plan and a result of that draw):
+
+- ``anonymous``: no token;
+- ``office``: 联席会议办公室 (role ``office``); ``auditor``: read-only oversight;
+- ``operator:own`` / ``operator:other``: an operator of A / of another registered department
+  that has nothing to do with the record;
+- ``inspector:group``: an inspector of the draw's inspection group (检查组, token ``sub`` is
+  their inspector id); ``inspector:own`` / ``inspector:other``: an inspector of A / of the
+  other department who is not in the group.
+
+"Let through" means the caller's request reaches the operation: the answer may still be
+404, 409, 412 or 422 for reasons of the record, never 401 or 403. Lists marked *scoped*
+answer every reader but leave out the records the reader may not read (see docs/api.md
+"Who reads what").
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+CALLERS = (
+    "anonymous",
+    "office",
+    "auditor",
+    "operator:own",
+    "operator:other",
+    "inspector:group",
+    "inspector:own",
+    "inspector:other",
+)
+EVERYONE = frozenset(CALLERS)
+READERS = EVERYONE - {"anonymous"}
+OVERSIGHT = frozenset({"office", "auditor"})
+OFFICE = frozenset({"office"})
+OWN_WRITERS = frozenset({"office", "operator:own"})
+WRITERS = frozenset({"office", "operator:own", "operator:other"})
+SERVICES = ("registry", "planner", "draw", "results", "disclosure")
+HEALTH = ("/healthz", "/readyz", "/metrics")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call one operation, and what a refused caller with a token gets."""
+
+    service: str
+    method: str
+    path: str
+    allowed: frozenset[str]
+    refused: int = 403
+    note: str = ""
+    # What an operator of another department gets when that differs (an import's rows).
+    refused_other: int | None = None
+
+    def refusal(self, caller: str) -> int:
+        """The status a caller with a valid token who is not allowed gets."""
+        if caller == "operator:other" and self.refused_other is not None:
+            return self.refused_other
+        return self.refused
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(service, METHOD, path template), as the OpenAPI document names it."""
+        return (self.service, self.method, self.path)
+
+    @property
+    def public(self) -> bool:
+        """No token needed."""
+        return "anonymous" in self.allowed
+
+
+def _rules() -> list[Rule]:
+    r = Rule
+    rows = [
+        # registry: the department register and token revocations (the office's)
+        r("registry", "POST", "/v1/departments", OFFICE),
+        r("registry", "PATCH", "/v1/departments/{code}", OFFICE),
+        r("registry", "GET", "/v1/departments/{code}", READERS),
+        r("registry", "GET", "/v1/departments", READERS),
+        r("registry", "POST", "/v1/tokens/revocations", OFFICE),
+        r("registry", "GET", "/v1/tokens/revocations/{jti}", OVERSIGHT),
+        # registry: items 抽查事项 (written by the department the item names)
+        r("registry", "POST", "/v1/items", OWN_WRITERS, note="the item's department"),
+        r("registry", "GET", "/v1/items/{code}", READERS),
+        r("registry", "PATCH", "/v1/items/{code}", OWN_WRITERS),
+        r("registry", "POST", "/v1/items/{code}/publish", OWN_WRITERS),
+        r("registry", "POST", "/v1/items/{code}/withdraw", OWN_WRITERS),
+        r("registry", "GET", "/v1/items", READERS),
+        # registry: subjects 检查对象 (written by the departments supervising them)
+        r("registry", "POST", "/v1/subjects", OWN_WRITERS, note="a department it names"),
+        r("registry", "GET", "/v1/subjects/{identifier}", READERS),
+        r("registry", "PATCH", "/v1/subjects/{identifier}", OWN_WRITERS, note="supervising"),
+        r("registry", "POST", "/v1/subjects/{identifier}/status", OWN_WRITERS),
+        r("registry", "POST", "/v1/subjects/{identifier}/risk-class", OWN_WRITERS),
+        r("registry", "POST", "/v1/subjects/{identifier}/listings", OWN_WRITERS),
+        r("registry", "GET", "/v1/subjects", READERS),
+        r("registry", "GET", "/v1/subjects-count", READERS),
+        r("registry", "GET", "/v1/subjects/{identifier}/history", READERS),
+        # registry: inspectors, experts, tags, conflicts of interest
+        r("registry", "POST", "/v1/inspectors", OWN_WRITERS, note="the inspector's department"),
+        r("registry", "POST", "/v1/inspectors/{inspector_id}/status", OWN_WRITERS),
+        r("registry", "GET", "/v1/inspectors", READERS),
+        r("registry", "POST", "/v1/experts", WRITERS, note="a shared pool: any department"),
+        r("registry", "GET", "/v1/experts", READERS),
+        r("registry", "POST", "/v1/tags", OWN_WRITERS, note="the tag's department"),
+        r("registry", "GET", "/v1/tags", READERS),
+        r("registry", "POST", "/v1/conflicts", OWN_WRITERS, note="the inspector's department"),
+        r("registry", "POST", "/v1/conflicts/lift", OWN_WRITERS),
+        r("registry", "GET", "/v1/conflicts", READERS, note="scoped"),
+        r(
+            "registry",
+            "POST",
+            "/v1/imports/{kind}",
+            OWN_WRITERS,
+            refused_other=422,
+            note="row by row: another department's row is a row error department_forbidden",
+        ),
+        # planner
+        r("planner", "POST", "/v1/plans", OWN_WRITERS, note="the initiating department"),
+        r("planner", "POST", "/v1/plans/{plan_id}/publish", OFFICE),
+        r("planner", "GET", "/v1/plans", READERS),
+        r("planner", "GET", "/v1/plans/{plan_id}", READERS),
+        r("planner", "GET", "/v1/items", READERS),
+        # draw
+        r("draw", "POST", "/v1/draws", OWN_WRITERS, note="the batch's initiating department"),
+        r("draw", "POST", "/v1/draws/{draw_id}/execute", OWN_WRITERS),
+        r("draw", "POST", "/v1/draws/{draw_id}/replacements", OWN_WRITERS),
+        r("draw", "GET", "/v1/draws/{draw_id}", READERS),
+        r("draw", "GET", "/v1/draws/{draw_id}/proof", EVERYONE, note="public proof"),
+        r("draw", "GET", "/v1/draws/{draw_id}/chain", READERS),
+        # results
+        r(
+            "results",
+            "POST",
+            "/v1/results",
+            frozenset({"office", "operator:own", "inspector:group"}),
+            note="the inspection group (检查组), the initiating department",
+        ),
+        r(
+            "results",
+            "POST",
+            "/v1/results/{record_id}/corrections",
+            frozenset({"office", "operator:own", "inspector:group"}),
+        ),
+        r("results", "GET", "/v1/results", READERS, note="scoped"),
+        r(
+            "results",
+            "GET",
+            "/v1/results/{record_id}",
+            frozenset({"office", "auditor", "operator:own", "inspector:group"}),
+            note="the group, the initiating department or a member's, oversight",
+        ),
+        r("results", "GET", "/v1/results/{record_id}/verification", READERS),
+        r("results", "GET", "/v1/assignments", READERS),
+        # disclosure: the public face (公示), no token
+        r("disclosure", "GET", "/v1/public/items", EVERYONE),
+        r("disclosure", "GET", "/v1/public/plans", EVERYONE),
+        r("disclosure", "GET", "/v1/public/draws", EVERYONE),
+        r("disclosure", "GET", "/v1/public/draws/{draw_id}", EVERYONE),
+        r("disclosure", "GET", "/v1/public/results", EVERYONE),
+    ]
+    for service in SERVICES:
+        rows.extend(
+            r(
+                service,
+                "GET",
+                path,
+                EVERYONE,
+                note="details to oversight only" * (path == "/readyz"),
+            )
+            for path in HEALTH
+        )
+    return rows
+
+
+RULES: tuple[Rule, ...] = tuple(_rules())
+BY_KEY: dict[tuple[str, str, str], Rule] = {rule.key: rule for rule in RULES}
+
+_WORDS = {
+    "anonymous": "anyone, no token",
+    "office": "the office",
+    "auditor": "auditors",
+    "operator:own": "operators of the record's department",
+    "operator:other": "operators of other departments",
+    "inspector:group": "the draw's inspection group",
+    "inspector:own": "other inspectors of the record's department",
+    "inspector:other": "inspectors of other departments",
+}
+DOC_BEGIN = "<!-- access-matrix: generated by python -m tests.access.matrix docs -->"
+DOC_END = "<!-- /access-matrix -->"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+
+
+def who_may(rule: Rule) -> str:
+    """The allowed callers in words."""
+    if rule.allowed == EVERYONE:
+        return "anyone, no token"
+    if rule.allowed == READERS:
+        return "every signed-in role"
+    return "; ".join(_WORDS[c] for c in CALLERS if c in rule.allowed)
+
+
+def markdown() -> str:
+    """The "Access matrix" section of docs/api.md, between its markers."""
+    lines = [
+        DOC_BEGIN,
+        "",
+        "| service | operation | who may call it | refused, with a token | note |",
+        "|---|---|---|---|---|",
+    ]
+    for rule in RULES:
+        refused = "—" if rule.allowed == EVERYONE else str(rule.refused)
+        if rule.refused_other is not None:
+            refused += f"; other departments' operators {rule.refused_other}"
+        lines.append(
+            f"| {rule.service} | `{rule.method} {rule.path}` | {who_may(rule)} | {refused} "
+            f"| {rule.note} |"
+        )
+    lines += ["", DOC_END]
+    return "\n".join(lines)
+
+
+def write_docs(path: Path = DOCS) -> None:
+    """Replace the generated table in docs/api.md."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(DOC_BEGIN), text.index(DOC_END) + len(DOC_END)
+    path.write_text(text[:start] + markdown() + text[end:], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["docs"]:
+        write_docs()
+    else:
+        sys.stdout.write(markdown() + "\n")

@@ -1,0 +1,157 @@
+"""Every cell of the access matrix (tests/access/matrix.py) against the five running
+services, with real tokens; and every operation of their OpenAPI documents has a row."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from libs.common.auth import ALGORITHM
+from tests.access.calls import CURRENT, call_for
+from tests.access.conftest import OTHER, OWN, Stack
+from tests.access.matrix import BY_KEY, CALLERS, RULES, SERVICES, Rule
+
+pytestmark = pytest.mark.e2e
+LET_THROUGH = "let through"
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def _headers(stack: Stack) -> dict[str, dict[str, str]]:
+    """An Authorization header per caller class."""
+    leader = stack.fx["leader"]
+    who = {
+        "office": ("office-matrix", "OFFICE", "office"),
+        "auditor": ("auditor-matrix", "OFFICE", "auditor"),
+        "operator:own": ("op-matrix-own", OWN, "operator"),
+        "operator:other": ("op-matrix-other", OTHER, "operator"),
+        "inspector:group": (leader["inspector_id"], leader["department"], "inspector"),
+        "inspector:own": (str(uuid.uuid4()), OWN, "inspector"),
+        "inspector:other": (str(uuid.uuid4()), OTHER, "inspector"),
+    }
+    headers = {c: {"Authorization": f"Bearer {stack.token(*who[c])}"} for c in who}
+    return {"anonymous": {}, **headers}
+
+
+def _send(
+    http: httpx.Client, stack: Stack, rule: Rule, auth: dict[str, str], n: int
+) -> httpx.Response:
+    call = call_for(rule.key, stack.fx, n)
+    if call.headers.get("If-Match") == CURRENT:
+        # The record's version as it stands, so that the version check cannot answer first.
+        office = {"Authorization": f"Bearer {stack.token('office-etag', 'OFFICE', 'office')}"}
+        current = http.get(stack.urls[rule.service] + call.path, headers=office)
+        call.headers["If-Match"] = current.headers["etag"]
+    return http.request(
+        rule.method,
+        stack.urls[rule.service] + call.path,
+        json=call.json,
+        content=call.content,
+        params=call.params,
+        headers={**call.headers, **auth},
+    )
+
+
+def _seen(response: httpx.Response, expected: str | int) -> str | int:
+    """What a cell shows: the refusal's status, or that the request got through. A 404 or
+    422 counts as a refusal only where the matrix expects one (422: for the department)."""
+    status = response.status_code
+    if status in (401, 403):
+        return status
+    if status == expected == 422 and "department_forbidden" not in response.text:
+        return f"422 without department_forbidden: {response.text[:200]}"
+    if status == expected:
+        return status
+    return LET_THROUGH
+
+
+def _expected(rule: Rule, caller: str) -> str | int:
+    if caller in rule.allowed:
+        return LET_THROUGH
+    return 401 if caller == "anonymous" else rule.refusal(caller)
+
+
+def test_every_operation_of_every_service_has_a_row(stack: Stack) -> None:
+    documented = set()
+    for service in SERVICES:
+        spec = httpx.get(f"{stack.urls[service]}/openapi.json").json()
+        for path, operations in spec["paths"].items():
+            documented |= {(service, m.upper(), path) for m in operations if m in METHODS}
+    health = {r.key for r in RULES if r.path in ("/healthz", "/readyz", "/metrics")}
+    assert sorted(documented - set(BY_KEY)) == [], "operations without a row in the matrix"
+    assert sorted(set(BY_KEY) - documented - health) == [], "rows of operations that are gone"
+
+
+def test_every_cell_answers_as_the_matrix_says(stack: Stack) -> None:
+    headers = _headers(stack)
+    counter = itertools.count(int(time.time()) % 100000 * 1000)
+    differ = []
+    with httpx.Client(timeout=30) as http:
+        for rule in RULES:
+            # Refused callers first: a write let through may change the record.
+            for caller in sorted(CALLERS, key=lambda c: c in rule.allowed):
+                response = _send(http, stack, rule, headers[caller], next(counter))
+                expected = _expected(rule, caller)
+                if _seen(response, expected) != expected:
+                    differ.append(
+                        f"{rule.method} {rule.service}{rule.path} as {caller}: "
+                        f"{response.status_code}, matrix says {expected}"
+                    )
+    assert differ == [], "\n".join(differ)
+
+
+def _segment(part: dict[str, Any]) -> str:
+    raw = json.dumps(part, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _faulty_tokens(stack: Stack) -> dict[str, str]:
+    settings = stack.infra.settings()
+    now = int(time.time())
+    claims = {
+        "sub": "op-faulty",
+        "dept": OWN,
+        "roles": ["operator"],
+        "iss": settings.jwt_issuer,
+        "iat": now,
+        "exp": now + 3600,
+        "jti": str(uuid.uuid4()),
+    }
+
+    def signed(**change: Any) -> str:
+        return jwt.encode({**claims, **change}, settings.jwt_secret, algorithm=ALGORITHM)
+
+    unsigned = _segment({"alg": "none", "typ": "JWT"}) + "." + _segment(claims) + "."
+    return {
+        "expired": signed(iat=now - 7200, exp=now - 3600),
+        "wrong issuer": signed(iss="someone-else"),
+        "wrong signature": jwt.encode(claims, "not-the-secret-" * 4, algorithm=ALGORITHM),
+        "alg none": unsigned,
+        "unknown role": signed(roles=["superadmin"]),
+        "empty dept": signed(dept=""),
+        "null dept": signed(dept=None),
+        "century": signed(exp=now + 100 * 365 * 86400),
+        "office, no dept": signed(roles=["office"], dept=""),
+    }
+
+
+def test_a_faulty_token_is_401_on_every_authenticated_operation(stack: Stack) -> None:
+    counter = itertools.count(int(time.time()) % 100000 * 1000 + 500)
+    differ = []
+    with httpx.Client(timeout=30) as http:
+        for fault, value in _faulty_tokens(stack).items():
+            auth = {"Authorization": f"Bearer {value}"}
+            for rule in RULES:
+                if rule.public:
+                    continue
+                status = _send(http, stack, rule, auth, next(counter)).status_code
+                if status != 401:
+                    differ.append(f"{rule.method} {rule.service}{rule.path} ({fault}): {status}")
+    assert differ == [], "\n".join(differ)

@@ -1,0 +1,139 @@
+"""Every field of every public answer is on the documented allow-list (公示字段).
+
+The allow-lists are the disclosure service's (services/disclosure/domain/public.py) and
+the table "What the public sees" of docs/api.md, which must name each of them. The public
+answers are read after the fixtures planted staff's free text where it is most tempting to
+leak: a finding's note naming an informant, a replacement's typed reason and approver, a
+conflict's detail. None of it may appear in any public answer, the draw's proof included.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from services.disclosure.domain import public
+from tests.access.conftest import APPROVER_CANARY, NOTE_CANARY, REASON_CANARY, Stack
+from tests.support import ROOT
+
+pytestmark = pytest.mark.e2e
+CANARIES = (NOTE_CANARY, REASON_CANARY, APPROVER_CANARY)
+# The row of the docs table that documents each answer, by a path its first cell names.
+ANSWERS = {
+    "items": "`GET /v1/public/items`",
+    "plans": "`GET /v1/public/plans`",
+    "draws": "`GET /v1/public/draws`",
+    "results": "`GET /v1/public/results`",
+}
+MODULE_LISTS = {
+    "draws": (
+        public.PUBLIC_DRAW_FIELDS
+        + public.PUBLIC_SUBJECT_FIELDS
+        + public.PUBLIC_MEMBER_FIELDS
+        + public.PUBLIC_REPLACEMENT_FIELDS
+    ),
+    "results": public.PUBLIC_RESULT_FIELDS + public.PUBLIC_FINDING_FIELDS,
+}
+
+
+def documented_fields() -> dict[str, set[str]]:
+    """Field names per answer, from docs/api.md "What the public sees"."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    section = text.split("## What the public sees", 1)[1].split("\n## ", 1)[0]
+    fields: dict[str, set[str]] = {}
+    for answer, marker in ANSWERS.items():
+        (row,) = [line for line in section.splitlines() if line.startswith(f"| {marker}")]
+        cells = row.split("|")
+        names = re.findall(r"`([a-z_]+)(?:\[\])?`", cells[2])
+        fields[answer] = set(names)
+    return fields
+
+
+# Maps keyed by data, not by field name: a stratum (risk class A-D, or * for one stratum).
+KEYED_BY_STRATUM = ("strata", "strata_rules", "ratios")
+
+
+def keys(value: Any, where: str = "") -> Iterator[tuple[str, str]]:
+    """Every (where, key) of a JSON document, recursively (a stratum map's keys are its
+    strata, checked to be strata, not field names)."""
+    if isinstance(value, dict):
+        if where.rsplit(".", 1)[-1] in KEYED_BY_STRATUM:
+            assert set(value) <= {"A", "B", "C", "D", "*"}, (where, sorted(value))
+            for key, inner in value.items():
+                yield from keys(inner, f"{where}.{key}")
+            return
+        for key, inner in value.items():
+            yield where, key
+            yield from keys(inner, f"{where}.{key}")
+    elif isinstance(value, list):
+        for inner in value:
+            yield from keys(inner, f"{where}[]")
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON document, keys included."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from strings(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from strings(inner)
+    elif isinstance(value, str):
+        yield value
+
+
+def public_answers(stack: Stack) -> dict[str, Any]:
+    """The anonymous answers, as the public gets them."""
+    url = stack.urls["disclosure"]
+    draw_id = stack.fx["draw"]["id"]
+    get = httpx.Client(timeout=30).get
+    return {
+        "items": get(f"{url}/v1/public/items", params={"limit": 1000}).json(),
+        "plans": get(f"{url}/v1/public/plans", params={"limit": 1000}).json(),
+        "draws": [
+            *get(f"{url}/v1/public/draws", params={"limit": 1000}).json(),
+            get(f"{url}/v1/public/draws/{draw_id}").json(),
+        ],
+        "results": get(f"{url}/v1/public/results", params={"limit": 1000}).json()["items"],
+    }
+
+
+def test_the_docs_name_every_field_of_the_disclosure_allow_lists() -> None:
+    documented = documented_fields()
+    for answer, fields in MODULE_LISTS.items():
+        assert set(fields) - documented[answer] == set(), answer
+
+
+def test_every_field_of_every_public_answer_is_documented(stack: Stack) -> None:
+    documented = documented_fields()
+    answers = public_answers(stack)
+    assert all(answers.values()), {k: len(v) for k, v in answers.items()}
+    undocumented = {
+        f"{answer}{where}.{key}"
+        for answer, body in answers.items()
+        for where, key in keys(body)
+        if key not in documented[answer]
+    }
+    assert sorted(undocumented) == [], "\n".join(sorted(undocumented))
+
+
+def test_no_staff_text_reaches_a_public_answer_or_the_proof(stack: Stack) -> None:
+    answers = public_answers(stack)
+    draw_id = stack.fx["draw"]["id"]
+    answers["proof"] = httpx.get(f"{stack.urls['draw']}/v1/draws/{draw_id}/proof").json()
+    # The plants are where staff can read them (so the test can fail): the result's note.
+    leaked = {
+        (answer, canary)
+        for answer, body in answers.items()
+        for text in strings(body)
+        for canary in CANARIES
+        if canary in text
+    }
+    assert leaked == set()
+    proof_keys = {key for _, key in keys(answers["proof"])}
+    assert proof_keys & {"approver", "note", "detail", "contact"} == set()
