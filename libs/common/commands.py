@@ -10,14 +10,39 @@ so a command's body is also measured as the relay will encode it, and refused (4
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 # A quarter of what NATS carries: room for the envelope, the actor and trace headers and for
 # what the domain adds to the command's fields (a plan copies its items' names).
 MAX_COMMAND_BYTES = 256 * 1024
+
+
+# Instants a command may name: PostgreSQL's timestamptz keeps offsets up to ±15:59 only and
+# years far from now are typos; ISO 8601 allows ±23:59 and pydantic years 1-9999.
+INSTANT_YEARS = (2000, 2100)
+
+
+def _utc_instant(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    if not INSTANT_YEARS[0] <= value.year <= INSTANT_YEARS[1]:
+        raise ValueError(f"must lie between the years {INSTANT_YEARS[0]} and {INSTANT_YEARS[1]}")
+    return value
+
+
+# A moment with its time zone, stored in UTC whatever offset the client wrote (an offset
+# of +23:00 is valid ISO 8601 but stopped every read model that put it in a timestamptz).
+Instant = Annotated[AwareDatetime, AfterValidator(_utc_instant)]
 
 
 def wire_size(value: Any) -> int:

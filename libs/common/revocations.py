@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import UTC, datetime
 
 import asyncpg
 from fastapi import Request
@@ -35,11 +36,14 @@ async def apply(conn: asyncpg.Connection, schema: str, ev: InboundEvent) -> None
     """Record one ``TokenRevoked``; applying it again changes nothing."""
     if ev.name != "TokenRevoked":
         return
+    # Parsed here, not by PostgreSQL, which refuses offsets past ±15:59 that ISO 8601 (and
+    # events stored before the door turned every instant to UTC) may hold.
+    expires_at = datetime.fromisoformat(str(ev.data["expires_at"])).astimezone(UTC)
     await conn.execute(
         f'INSERT INTO "{schema}".revoked_tokens (jti, expires_at, revoked_at) '
-        "VALUES ($1, $2::text::timestamptz, $3) ON CONFLICT (jti) DO NOTHING",
+        "VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
         ev.data["jti"],
-        ev.data["expires_at"],
+        expires_at,
         ev.time,
     )
 

@@ -9,10 +9,10 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from libs.common.auth import Principal, require_roles
-from libs.common.commands import Command
+from libs.common.commands import Command, Instant
 from libs.common.departments import department_writer
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
@@ -41,7 +41,7 @@ class AnnounceRequest(Command):
         "this announcement, e.g. '中国福利彩票双色球第2026136期开奖号码 (2026-11-26)' or "
         "'现场摇号数字，纪检组监督'.",
     )
-    entropy_not_before: AwareDatetime | None = Field(
+    entropy_not_before: Instant | None = Field(
         default=None,
         description="When the entropy becomes known; execution is refused before then.",
     )

@@ -254,3 +254,40 @@ def test_a_revoked_auditor_token_no_longer_sees_the_readiness_details(
         return answer if "checks" not in answer else None
 
     assert set(wait_until(status_only)) == {"status"}
+
+
+def test_a_revocation_written_with_any_iso_offset_is_applied_everywhere(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    """+23:00 is valid ISO 8601, but PostgreSQL's timestamptz takes ±15:59 at most: the door
+    stores the instant in UTC, so no service's register consumer stops on it (it did, and
+    every later revocation was then ignored)."""
+    registry = procs["registry"].url
+    office = _bearer(token(infra, "office-1", "OFFICE", "office"))
+    far = {"jti": "far-offset", "expires_at": "2030-01-01T00:00:00+23:00", "reason": "测试"}
+    answer = httpx.post(f"{registry}/v1/tokens/revocations", json=far, headers=office)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["expires_at"].startswith("2029-12-31T01:00:00")
+    out_of_range = {**far, "jti": "year-9999", "expires_at": "9999-12-31T00:00:00+00:00"}
+    refused = httpx.post(f"{registry}/v1/tokens/revocations", json=out_of_range, headers=office)
+    assert refused.status_code == 422, refused.text
+
+    # A revocation after it still takes effect in every service.
+    leaked = token(infra, "op-tax", "TAX", "operator")
+    claims = jwt.decode(leaked, options={"verify_signature": False})
+    body = {
+        "jti": claims["jti"],
+        "expires_at": datetime.fromtimestamp(claims["exp"], UTC).isoformat(),
+        "reason": "令牌泄露",
+    }
+    assert httpx.post(f"{registry}/v1/tokens/revocations", json=body, headers=office).is_success
+    for service, path in READS.items():
+
+        def refused_there(url: str = procs[service].url + path) -> bool:
+            return httpx.get(url, headers=_bearer(leaked)).status_code == 401
+
+        wait_until(refused_there)
+    auditor = _bearer(token(infra, "audit-1", "AUDIT", "auditor"))
+    for proc in procs.values():
+        checks = httpx.get(f"{proc.url}/readyz", headers=auditor).json().get("checks", {})
+        assert not checks.get("alarms"), checks

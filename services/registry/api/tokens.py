@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from libs.common.auth import Principal, require_roles
-from libs.common.commands import Command
+from libs.common.commands import Command, Instant
 from libs.common.problems import Problem
 from libs.common.service import run_command
 from libs.common.text import TextRule, line
@@ -27,7 +27,7 @@ class RevocationIn(Command):
     """A token to revoke: its ``jti``, its ``exp`` and why."""
 
     jti: Jti = Field(description="the token's jti claim")
-    expires_at: AwareDatetime = Field(
+    expires_at: Instant = Field(
         description="the token's exp: the deny-list forgets it afterwards (it has expired)"
     )
     reason: Annotated[str, line(REASON_MAX, min_length=1)] = Field(
