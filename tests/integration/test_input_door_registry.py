@@ -190,3 +190,19 @@ def test_a_command_within_every_field_limit_but_too_big_for_one_event_is_refused
     assert str(MAX_COMMAND_BYTES) in error["message"]
     assert stored_events(infra, "registry") == before
     assert client.get("/v1/items/DOOR-BIG").status_code == 404
+
+
+def test_a_csv_in_no_known_encoding_is_an_unreadable_file_not_a_500(
+    client: httpx.Client, infra: Infra
+) -> None:
+    before = stored_events(infra, "registry")
+    header = b"identifier,kind,name,region_code,industry,risk_class,address\n"
+    rows = b"x,x,x,x,x,x,x\n" * 3
+    for body in (
+        header + b"\x80\x80\xff,x\n",
+        header + rows + b"\xff",
+    ):
+        answer = client.post("/v1/imports/subjects", params={"filename": "a.csv"}, content=body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json().get("title") == "Unreadable file", answer.text
+    assert stored_events(infra, "registry") == before

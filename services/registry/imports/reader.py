@@ -56,7 +56,17 @@ def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
         rows = csv.reader(text)
     else:
         raise UnreadableFile(f"{filename}: expected .csv or .xlsx")
-    for number, row in enumerate(rows, start=1):
+    number = 0
+    iterator = iter(rows)
+    while True:
+        try:
+            row = next(iterator)
+        except StopIteration:
+            return
+        except (UnicodeDecodeError, csv.Error) as exc:
+            # A CSV is decoded as it is read: bytes neither UTF-8 nor GB18030 show up here.
+            raise UnreadableFile(f"cannot read {filename} after row {number}: {exc}") from exc
+        number += 1
         cells = [_cell(c) for c in row]
         if any(cells):
             yield number, cells
