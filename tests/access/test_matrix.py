@@ -8,6 +8,7 @@ import itertools
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from libs.common.auth import ALGORITHM
 from tests.access.calls import CURRENT, call_for
 from tests.access.conftest import OTHER, OWN, Stack
 from tests.access.matrix import BY_KEY, CALLERS, RULES, SERVICES, Rule
+from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
 LET_THROUGH = "let through"
@@ -107,6 +109,21 @@ def test_every_cell_answers_as_the_matrix_says(stack: Stack) -> None:
     assert differ == [], "\n".join(differ)
 
 
+def test_a_department_outside_the_register_writes_nothing(stack: Stack) -> None:
+    """An operator whose token names a well-formed department the office never registered
+    is refused every write a department's operator may make (403 Unknown department)."""
+    auth = {"Authorization": f"Bearer {stack.token('op-nowhere', 'NOWHERE', 'operator')}"}
+    counter = itertools.count(int(time.time()) % 100000 * 1000 + 900)
+    differ = []
+    with httpx.Client(timeout=30) as http:
+        for rule in RULES:
+            if rule.method != "GET" and "operator:own" in rule.allowed:
+                status = _send(http, stack, rule, auth, next(counter)).status_code
+                if status != 403:
+                    differ.append(f"{rule.method} {rule.service}{rule.path}: {status}")
+    assert differ == [], "\n".join(differ)
+
+
 def _segment(part: dict[str, Any]) -> str:
     raw = json.dumps(part, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -142,11 +159,39 @@ def _faulty_tokens(stack: Stack) -> dict[str, str]:
     }
 
 
+def _revoked_token(stack: Stack, http: httpx.Client) -> str:
+    """A valid operator token of department A that the office has revoked (吊销), once every
+    service knows it (each copies the deny-list from the registry's events)."""
+    value = stack.token("op-revoked", OWN, "operator")
+    claims = jwt.decode(value, options={"verify_signature": False})
+    office = {"Authorization": f"Bearer {stack.token('office-revoker', 'OFFICE', 'office')}"}
+    revocation = {
+        "jti": claims["jti"],
+        "expires_at": datetime.fromtimestamp(claims["exp"], UTC).isoformat(),
+        "reason": "访问控制矩阵：吊销测试",
+    }
+    revoked = http.post(
+        f"{stack.urls['registry']}/v1/tokens/revocations", json=revocation, headers=office
+    )
+    assert revoked.status_code == 201, revoked.text
+    auth = {"Authorization": f"Bearer {value}"}
+    # One authenticated list per service (the disclosure service has none to refuse).
+    probes = {
+        r.service: stack.urls[r.service] + r.path
+        for r in reversed(RULES)
+        if r.method == "GET" and "{" not in r.path and not r.public
+    }
+    for url in probes.values():
+        wait_until(lambda url=url: http.get(url, headers=auth).status_code == 401)
+    return value
+
+
 def test_a_faulty_token_is_401_on_every_authenticated_operation(stack: Stack) -> None:
     counter = itertools.count(int(time.time()) % 100000 * 1000 + 500)
     differ = []
     with httpx.Client(timeout=30) as http:
-        for fault, value in _faulty_tokens(stack).items():
+        faulty = {**_faulty_tokens(stack), "revoked": _revoked_token(stack, http)}
+        for fault, value in faulty.items():
             auth = {"Authorization": f"Bearer {value}"}
             for rule in RULES:
                 if rule.public:

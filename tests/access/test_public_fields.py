@@ -137,3 +137,12 @@ def test_no_staff_text_reaches_a_public_answer_or_the_proof(stack: Stack) -> Non
     assert leaked == set()
     proof_keys = {key for _, key in keys(answers["proof"])}
     assert proof_keys & {"approver", "note", "detail", "contact"} == set()
+
+
+def test_readyz_shows_the_public_its_status_and_nothing_else(stack: Stack) -> None:
+    operator = {"Authorization": f"Bearer {stack.token('op-readyz', 'SAMR', 'operator')}"}
+    auditor = {"Authorization": f"Bearer {stack.token('auditor-readyz', 'OFFICE', 'auditor')}"}
+    for url in stack.urls.values():
+        for who in ({}, operator):
+            assert set(httpx.get(f"{url}/readyz", headers=who).json()) == {"status"}, url
+        assert "checks" in httpx.get(f"{url}/readyz", headers=auditor).json()
