@@ -5,8 +5,9 @@
   route of the app serves, carrying a bearer token :func:`libs.common.auth.decode_token`
   accepts. Anything else (anonymous, an invalid token, a path no route serves, a read) is
   passed on as if it carried no key and leaves no row; the route's own auth answers 401.
-- **Scope and fingerprint.** Keys belong to the principal (the token's verified ``sub`` and
-  ``dept``), so a retry with a refreshed token replays. The fingerprint is method, path,
+- **Scope and fingerprint.** Keys belong to the principal (the token's verified ``sub``,
+  ``dept`` and roles; a revoked token takes no part), so a retry with a refreshed token
+  replays. The fingerprint is method, path,
   query string and body; the same key with another fingerprint is 422.
 - **Claims expire.** The first request claims the key with a lease of :data:`CLAIM_SECONDS`
   that it renews while it runs; a retry meanwhile gets 409. A lease nobody renews (the
@@ -41,6 +42,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from libs.common.auth import Principal, decode_token
 from libs.common.problems import Problem, problem_response
+from libs.common.revocations import refuse_revoked
 from libs.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -171,6 +173,11 @@ class IdempotencyMiddleware:
         principal = None
         if key is not None and scope["method"] in WRITE_METHODS and _routed(scope):
             principal = _principal(scope, self.settings)
+            if principal is not None:
+                try:  # a revoked token replays nothing: the route answers its 401
+                    await refuse_revoked(Request(scope), principal.jti)
+                except Problem:
+                    principal = None
         if key is None or principal is None:
             await self.app(scope, receive, send)
             return
@@ -188,7 +195,10 @@ class IdempotencyMiddleware:
                     return
                 body.add(message.get("body", b""))
                 more = message.get("more_body", False)
-            principal_id = json.dumps([principal.sub, principal.dept]).encode()
+            # The roles too: a token of the same person with fewer rights replays nothing.
+            principal_id = json.dumps(
+                [principal.sub, principal.dept, sorted(principal.roles)]
+            ).encode()
             caller = hashlib.sha256(principal_id).hexdigest()[:32]
             fingerprint = json.dumps(
                 [

@@ -154,6 +154,22 @@ async def test_retry_after_a_token_refresh_replays(
     assert gate.calls == 1
 
 
+async def test_a_token_with_other_roles_replays_nothing(
+    client: httpx.AsyncClient, gate: Gate, settings: CommonSettings
+) -> None:
+    gate.release.set()
+    body = {"batch": "B-2026-14"}
+    first = await client.post("/v1/draws", json=body, headers=_headers(settings, "k-roles"))
+    auditor = issue_token(settings, sub="op-1", dept="SAMR", roles=["auditor"])
+    retry = await client.post(
+        "/v1/draws",
+        json=body,
+        headers={"Idempotency-Key": "k-roles", "Authorization": f"Bearer {auditor}"},
+    )
+    assert (first.status_code, retry.status_code) == (201, 403)
+    assert "idempotent-replayed" not in retry.headers
+
+
 async def test_same_key_with_another_query_string_is_422(
     client: httpx.AsyncClient, gate: Gate, settings: CommonSettings
 ) -> None:

@@ -291,3 +291,35 @@ def test_a_revocation_written_with_any_iso_offset_is_applied_everywhere(
     for proc in procs.values():
         checks = httpx.get(f"{proc.url}/readyz", headers=auditor).json().get("checks", {})
         assert not checks.get("alarms"), checks
+
+
+def test_a_revoked_token_replays_no_stored_answer(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    registry = procs["registry"].url
+    leaked = token(infra, "office-9", "OFFICE", "office")
+    department = {"code": "IDEMP", "name": "幂等测试局", "level": "city", "region_code": "420200"}
+    first = httpx.post(
+        f"{registry}/v1/departments",
+        json=department,
+        headers={**_bearer(leaked), "Idempotency-Key": "k-revoked"},
+    )
+    assert first.status_code == 201, first.text
+    claims = jwt.decode(leaked, options={"verify_signature": False})
+    body = {
+        "jti": claims["jti"],
+        "expires_at": datetime.fromtimestamp(claims["exp"], UTC).isoformat(),
+        "reason": "令牌泄露",
+    }
+    office = _bearer(token(infra, "office-1", "OFFICE", "office"))
+    assert httpx.post(f"{registry}/v1/tokens/revocations", json=body, headers=office).is_success
+
+    def refused() -> httpx.Response | None:
+        retry = httpx.post(
+            f"{registry}/v1/departments",
+            json=department,
+            headers={**_bearer(leaked), "Idempotency-Key": "k-revoked"},
+        )
+        return retry if retry.status_code == 401 else None
+
+    assert "idempotent-replayed" not in wait_until(refused).headers
