@@ -21,7 +21,7 @@ from tests.builders import (
     subject_payload,
 )
 from tests.e2e.scenario import Endpoints, Scenario
-from tests.support import Infra, ServiceProcess, token
+from tests.support import Infra, ServiceProcess, isolated_infra, stop_infra, token
 
 OWN = "SAMR"  # department A: owns every fixture record
 OTHER = "EDU"  # a registered department with no part in any fixture record
@@ -141,17 +141,21 @@ def _spares(stack: Stack, scenario: _Scenario, cycle: dict[str, Any]) -> dict[st
 
 @pytest.fixture(scope="package")
 def stack(infra: Infra) -> Iterator[Stack]:
-    """Five service processes, filled by the demo scenario and the spare records."""
-    procs = {name: ServiceProcess(infra, name).start(wait=False) for name in SERVICE_PORTS}
+    """Five service processes, filled by the demo scenario and the spare records, in a
+    database and namespace of their own: the records the write cells add (subjects,
+    inspectors of department A) would otherwise enter the pools of later tests' draws."""
+    own = isolated_infra(infra)
+    procs = {name: ServiceProcess(own, name).start(wait=False) for name in SERVICE_PORTS}
     try:
         for proc in procs.values():
             proc.wait_ready()
         urls = {name: proc.url for name, proc in procs.items()}
-        stack = Stack(infra, urls, {})
-        scenario = _Scenario(Endpoints(urls), infra.settings(), out=io.StringIO())
+        stack = Stack(own, urls, {})
+        scenario = _Scenario(Endpoints(urls), own.settings(), out=io.StringIO())
         cycle = scenario.run_cycle()
         stack.fx = _spares(stack, scenario, cycle)
         yield stack
     finally:
         for proc in procs.values():
             proc.stop()
+        stop_infra(own)
