@@ -69,6 +69,11 @@ def _describe(char: str) -> str:
     return f"U+{ord(char):04X} ({name})"
 
 
+def _blank(value: str) -> bool:
+    """Only white space (any Unicode space) and invisible format characters (Cf)."""
+    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in value)
+
+
 def clean(
     value: str,
     *,
@@ -102,6 +107,9 @@ def clean(
         )
     if len(value) < min_length:
         raise TextError("string_too_short", f"at least {min_length} character(s)")
+    if min_length and _blank(value):
+        # A required name of spaces or zero-width characters names nothing anyone can read.
+        raise TextError("blank", "must hold a visible character, not only spaces or format marks")
     if pattern is not None and not pattern.fullmatch(value):
         raise TextError("string_pattern_mismatch", f"must match {pattern.pattern}")
     return value

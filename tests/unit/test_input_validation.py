@@ -237,3 +237,16 @@ def test_the_largest_plan_event_fits_one_nats_message() -> None:
         + envelope
     )
     assert worst < 1024 * 1024
+
+
+@pytest.mark.parametrize("value", [" ", "\u00a0", "\u200b", "\u3000 \u200d", "\ufeff"])
+def test_a_required_field_of_only_spaces_or_format_marks_is_blank(value: str) -> None:
+    with pytest.raises(TextError) as refused:
+        clean(value, min_length=1)
+    assert refused.value.code == "blank"
+    assert clean(value) == unicodedata.normalize("NFC", value)  # optional fields may be so
+
+
+def test_visible_text_with_format_marks_is_not_blank() -> None:
+    assert clean("\u200d😀", min_length=1) == "\u200d😀"
+    assert clean(" 黄石 ", min_length=1) == " 黄石 "
