@@ -173,6 +173,12 @@ CALLS: dict[tuple[str, str, str], Maker] = {
         },
     ),
     ("registry", "POST", "/v1/imports/{kind}"): _inspector_csv,
+    ("registry", "GET", "/v1/conflicts"): lambda fx, n: Call(
+        "/v1/conflicts", params={"inspector_id": fx["inspector"]}
+    ),
+    ("results", "GET", "/v1/results"): lambda fx, n: Call(
+        "/v1/results", params={"draw_id": fx["draw"]["id"], "limit": "1000"}
+    ),
     ("planner", "POST", "/v1/plans"): _plan,
     ("planner", "POST", "/v1/plans/{plan_id}/publish"): lambda fx, n: Call(
         f"/v1/plans/{fx['plan_id']}/publish"

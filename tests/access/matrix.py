@@ -64,6 +64,9 @@ class Rule:
     note: str = ""
     # What an operator of another department gets when that differs (an import's rows).
     refused_other: int | None = None
+    # A scoped list: the callers who find the fixture record in it (the others, let
+    # through, get the list without it).
+    sees: frozenset[str] | None = None
 
     def refusal(self, caller: str) -> int:
         """The status a caller with a valid token who is not allowed gets."""
@@ -119,7 +122,14 @@ def _rules() -> list[Rule]:
         r("registry", "GET", "/v1/tags", READERS),
         r("registry", "POST", "/v1/conflicts", OWN_WRITERS, note="the inspector's department"),
         r("registry", "POST", "/v1/conflicts/lift", OWN_WRITERS),
-        r("registry", "GET", "/v1/conflicts", READERS, note="scoped"),
+        r(
+            "registry",
+            "GET",
+            "/v1/conflicts",
+            READERS,
+            note="scoped: the inspector's department, the inspector concerned, oversight",
+            sees=OWN_WRITERS | {"auditor"},
+        ),
         r(
             "registry",
             "POST",
@@ -155,7 +165,14 @@ def _rules() -> list[Rule]:
             "/v1/results/{record_id}/corrections",
             frozenset({"office", "operator:own", "inspector:group"}),
         ),
-        r("results", "GET", "/v1/results", READERS, note="scoped"),
+        r(
+            "results",
+            "GET",
+            "/v1/results",
+            READERS,
+            note="scoped: as one record",
+            sees=frozenset({"office", "auditor", "operator:own", "inspector:group"}),
+        ),
         r(
             "results",
             "GET",
@@ -210,7 +227,11 @@ def who_may(rule: Rule) -> str:
         return "anyone, no token"
     if rule.allowed == READERS:
         return "every signed-in role"
-    return "; ".join(_WORDS[c] for c in CALLERS if c in rule.allowed)
+    return _listed(rule.allowed)
+
+
+def _listed(callers: frozenset[str]) -> str:
+    return "; ".join(_WORDS[c] for c in CALLERS if c in callers)
 
 
 def markdown() -> str:
@@ -225,9 +246,12 @@ def markdown() -> str:
         refused = "—" if rule.allowed == EVERYONE else str(rule.refused)
         if rule.refused_other is not None:
             refused += f"; other departments' operators {rule.refused_other}"
+        note = rule.note
+        if rule.sees is not None:
+            note += f" (of the callers above: {_listed(rule.sees)})"
         lines.append(
             f"| {rule.service} | `{rule.method} {rule.path}` | {who_may(rule)} | {refused} "
-            f"| {rule.note} |"
+            f"| {note} |"
         )
     lines += ["", DOC_END]
     return "\n".join(lines)

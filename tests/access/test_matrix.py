@@ -74,6 +74,14 @@ def _seen(response: httpx.Response, expected: str | int) -> str | int:
     return LET_THROUGH
 
 
+def _finds_fixture(stack: Stack, rule: Rule, response: httpx.Response) -> bool:
+    """Whether a scoped list holds department A's fixture record."""
+    assert response.status_code == 200, response.text
+    if rule.path == "/v1/conflicts":
+        return bool(response.json())  # filtered to the fixture inspector's records
+    return stack.fx["record_id"] in {r["id"] for r in response.json()["items"]}
+
+
 def _expected(rule: Rule, caller: str) -> str | int:
     if caller in rule.allowed:
         return LET_THROUGH
@@ -106,6 +114,13 @@ def test_every_cell_answers_as_the_matrix_says(stack: Stack) -> None:
                         f"{rule.method} {rule.service}{rule.path} as {caller}: "
                         f"{response.status_code}, matrix says {expected}"
                     )
+                elif rule.sees is not None and expected == LET_THROUGH:
+                    found = _finds_fixture(stack, rule, response)
+                    if found != (caller in rule.sees):
+                        differ.append(
+                            f"{rule.method} {rule.service}{rule.path} as {caller}: the record "
+                            f"is {'' if found else 'not '}listed, matrix says the opposite"
+                        )
     assert differ == [], "\n".join(differ)
 
 
