@@ -248,7 +248,7 @@ def markdown() -> str:
             refused += f"; other departments' operators {rule.refused_other}"
         note = rule.note
         if rule.sees is not None:
-            note += f" (of the callers above: {_listed(rule.sees)})"
+            note += f"; the record is listed for: {_listed(rule.sees)}"
         lines.append(
             f"| {rule.service} | `{rule.method} {rule.path}` | {who_may(rule)} | {refused} "
             f"| {note} |"
