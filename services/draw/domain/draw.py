@@ -3,13 +3,15 @@
 Events (all on one hash-chained stream per draw):
 ``DrawAnnounced`` (pool and roster frozen, secret committed, public entropy named),
 ``DrawExecuted`` (secret revealed, seed, strata, counts), then ``SubjectsDrawn`` in parts of
-at most :data:`PART_SIZE` subjects with their inspector groups (so no message grows past
-what a JetStream message may carry), then any ``InspectorReplaced`` / ``SubjectReplaced``
+at most :data:`PART_SIZE` subjects with their inspector groups and at most
+:data:`PART_BYTES` of JSON each (so no message grows past what a JetStream message may
+carry, however long the names), then any ``InspectorReplaced`` / ``SubjectReplaced``
 (递补).
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -39,6 +41,27 @@ from services.draw.protocol.rfc3797 import parse_sources
 
 NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
 PART_SIZE = 500
+# A part's event as JSON, ASCII-escaped as the relay writes it: half of NATS's 1 MiB, which
+# leaves room for the envelope, the headers and a hash-chain link.
+PART_BYTES = 512 * 1024
+
+
+def split_parts(
+    context: Mapping[str, Any], entries: Sequence[dict[str, Any]]
+) -> list[list[dict[str, Any]]]:
+    """The drawn subjects in order, cut into parts of at most :data:`PART_SIZE` entries
+    whose event (``context`` and the entries) stays within :data:`PART_BYTES`."""
+    budget = PART_BYTES - len(json.dumps(dict(context))) - 64  # "part", "parts", "subjects"
+    parts: list[list[dict[str, Any]]] = [[]]
+    used = 0
+    for entry in entries:
+        size = len(json.dumps(entry)) + 2  # and the separator before it
+        if parts[-1] and (len(parts[-1]) >= PART_SIZE or used + size > budget):
+            parts.append([])
+            used = 0
+        parts[-1].append(entry)
+        used += size
+    return parts
 
 
 def draw_id(batch_id: str) -> uuid.UUID:
@@ -201,14 +224,10 @@ class Draw(Aggregate):
             )
             for g in result["groups"]
         ]
-        parts = max(1, -(-len(entries) // PART_SIZE))
-        for n in range(parts):
-            self._drawn(
-                **self.context(),
-                part=n + 1,
-                parts=parts,
-                subjects=entries[n * PART_SIZE : (n + 1) * PART_SIZE],
-            )
+        context = self.context()
+        parts = split_parts(context, entries)
+        for n, part in enumerate(parts):
+            self._drawn(**context, part=n + 1, parts=len(parts), subjects=part)
 
     def _entry(
         self,
