@@ -24,7 +24,6 @@ from libs.common.problems import Problem
 from libs.common.service import ConsumerSpec
 
 DEPARTMENTS_DDL = [
-    # The planner's own copy has had this shape since the register was introduced.
     """CREATE TABLE IF NOT EXISTS {schema}.departments_view (
         code text PRIMARY KEY, department_id uuid UNIQUE NOT NULL, active boolean NOT NULL,
         version int NOT NULL)""",
@@ -59,8 +58,8 @@ async def apply_department(conn: asyncpg.Connection, schema: str, ev: InboundEve
 
 def register_consumer(schema: str, *, departments: bool = True) -> ConsumerSpec:
     """The consumer ``register`` on the registry stream that keeps this service's copy of
-    the department register (unless ``departments`` is False: the registry and the planner
-    keep their own) and of the token deny-list. Tables: :func:`register_ddl`."""
+    the department register (unless ``departments`` is False: the registry reads its own
+    Department aggregates) and of the token deny-list. Tables: :func:`register_ddl`."""
 
     async def apply_batch(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
         # The registry stream is mostly subjects and inspectors (imports of 100,000 rows):

@@ -22,12 +22,13 @@ SPEC = ServiceSpec(
     description="Department plans, joint plans (进一次门，查多项事), batches and publication.",
     application=PlannerApplication,
     routers=[router],
-    # Its own departments_view (apply_registry) has the register; this adds the deny-list.
-    read_model_ddl=[*views.DDL, *register_ddl(departments=False)],
+    # The register consumer keeps the department register (plans name departments from it)
+    # and the token deny-list.
+    read_model_ddl=[*views.DDL, *register_ddl()],
     consumers=[
         ConsumerSpec(name="items", source="registry", handler=views.apply_registry),
         ConsumerSpec(name="plans", source="planner", handler=views.apply_own),
-        register_consumer("planner", departments=False),
+        register_consumer("planner"),
     ],
     aggregates=[Plan],
     domain_errors={

@@ -10,8 +10,8 @@ import pytest
 from libs.common.service import ServiceSpec
 
 SERVICES = ("registry", "planner", "draw", "results", "disclosure")
-# The registry reads its Department aggregates; the planner has had its own copy.
-OWN_REGISTER = {"registry", "planner"}
+# The registry reads its Department aggregates.
+OWN_REGISTER = {"registry"}
 
 
 def _spec(name: str) -> ServiceSpec:

@@ -23,37 +23,17 @@ DDL = [
         items jsonb NOT NULL, batches jsonb NOT NULL, published_on date,
         created_at timestamptz NOT NULL, version int NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS plans_view_year ON {schema}.plans_view (year)",
-    # The registry's department register (部门名录): plans name departments from it.
-    """CREATE TABLE IF NOT EXISTS {schema}.departments_view (
-        code text PRIMARY KEY, department_id uuid UNIQUE NOT NULL, active boolean NOT NULL,
-        version int NOT NULL)""",
 ]
 # ItemChanged fields the planner keeps (the rest of an item does not matter to plans).
 _ITEM_CHANGES = ("name", "category", "ratio", "methods", "legal_basis", "subject_kinds")
 
 
 async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Registry items and whether they are published (only those can be planned); the
-    departments of the register and whether they are active."""
+    """Registry items and whether they are published (only those can be planned). The
+    department register is kept by the shared ``register`` consumer
+    (:func:`libs.common.departments.register_consumer`)."""
     d = ev.data
-    if ev.name == "DepartmentRegistered":
-        await conn.execute(
-            """INSERT INTO planner.departments_view (code, department_id, active, version)
-               VALUES ($1, $2, true, $3) ON CONFLICT (code) DO NOTHING""",
-            d["code"],
-            ev.subject,
-            ev.aggregate_version,
-        )
-    elif ev.name == "DepartmentChanged":
-        if "active" in d["changes"]:
-            await conn.execute(
-                """UPDATE planner.departments_view SET active = $2, version = $3
-                   WHERE department_id = $1 AND version < $3""",
-                ev.subject,
-                d["changes"]["active"],
-                ev.aggregate_version,
-            )
-    elif ev.name == "ItemRegistered":
+    if ev.name == "ItemRegistered":
         await conn.execute(
             """INSERT INTO planner.items_view (item_id, code, department, name, category,
                ratio, methods, legal_basis, subject_kinds, version)
