@@ -8,18 +8,14 @@ import asyncio
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
 
 import asyncpg
-import nats
-import pytest
 from nats.aio.client import Client as NATS
 
 from libs.common.consumer import Consumer
 from libs.common.envelope import InboundEvent
-from libs.common.service import migrate, open_pool
-from tests.integration.common_app import READ_MODEL_DDL, counting_handler, poll
-from tests.integration.consumer_support import (
+from tests.integration.common_app import counting_handler, poll
+from tests.integration.consumer.support import (
     FAST,
     SCHEMA,
     applied,
@@ -29,21 +25,6 @@ from tests.integration.consumer_support import (
     publish,
 )
 from tests.support import Infra
-
-
-@pytest.fixture(scope="module")
-async def nc(infra: Infra) -> AsyncIterator[NATS]:
-    client = await nats.connect(infra.nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    p = await open_pool(infra.settings(SCHEMA), max_size=4)
-    await migrate(p, SCHEMA, [READ_MODEL_DDL])
-    yield p
-    await p.close()
 
 
 async def alarm_raised(consumer: Consumer, reason: str) -> bool:

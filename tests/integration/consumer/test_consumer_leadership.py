@@ -5,21 +5,18 @@ before another takes over, and two leaders never apply the same batch."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 import nats
-import pytest
 from nats.aio.client import Client as NATS
 
 from libs.common.consumer import Consumer
 from libs.common.envelope import InboundEvent
 from libs.common.infra import EmbeddedNats
 from libs.common.leader import Leadership
-from libs.common.service import migrate, open_pool
-from tests.integration.common_app import READ_MODEL_DDL, counting_handler, poll
-from tests.integration.consumer_support import (
+from tests.integration.common_app import counting_handler, poll
+from tests.integration.consumer.support import (
     SCHEMA,
     applied,
     make_consumer,
@@ -28,21 +25,6 @@ from tests.integration.consumer_support import (
 )
 from tests.integration.lock_proxy import LockProxy
 from tests.support import Infra
-
-
-@pytest.fixture(scope="module")
-async def nc(infra: Infra) -> AsyncIterator[NATS]:
-    client = await nats.connect(infra.nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    p = await open_pool(infra.settings(SCHEMA), max_size=6)
-    await migrate(p, SCHEMA, [READ_MODEL_DDL])
-    yield p
-    await p.close()
 
 
 async def test_standby_that_takes_over_while_nats_is_down_consumes_once_it_is_back(

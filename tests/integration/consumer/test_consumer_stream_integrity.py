@@ -5,35 +5,16 @@ over: JetStream then reuses sequence numbers the consumer has already committed.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import asyncpg
-import nats
-import pytest
 from nats.aio.client import Client as NATS
 
 from libs.common import cli as ssj_cli
 from libs.common.consumer import Consumer
-from libs.common.service import migrate, open_pool
 from libs.common.settings import CommonSettings
-from tests.integration.common_app import READ_MODEL_DDL, poll
-from tests.integration.consumer_support import SCHEMA, applied, make_consumer, position, publish
+from tests.integration.common_app import poll
+from tests.integration.consumer.support import SCHEMA, applied, make_consumer, position, publish
 from tests.support import Infra
-
-
-@pytest.fixture(scope="module")
-async def nc(infra: Infra) -> AsyncIterator[NATS]:
-    client = await nats.connect(infra.nats_url)
-    yield client
-    await client.close()
-
-
-@pytest.fixture(scope="module")
-async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    p = await open_pool(infra.settings(SCHEMA), max_size=4)
-    await migrate(p, SCHEMA, [READ_MODEL_DDL])
-    yield p
-    await p.close()
 
 
 async def consume_all(

@@ -1,0 +1,2 @@
+"""The consumer against real PostgreSQL and NATS: leadership, poison events, streams that
+went backwards."""
