@@ -81,6 +81,16 @@ async def is_active(pool: asyncpg.Pool, schema: str, code: str) -> bool:
     return bool(active)
 
 
+def unknown_department(dept: str) -> Problem:
+    """403 for a writer whose token names a department not active in the register."""
+    return Problem(
+        403,
+        "Unknown department",
+        f"the token's department {dept!r} is not an active department of the "
+        "register (部门名录); the office registers departments",
+    )
+
+
 def department_writer(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """FastAPI dependency: :func:`require_roles` (``roles``), and a caller other than the
     office must belong to an active department of the register (403 otherwise), as the
@@ -94,12 +104,7 @@ def department_writer(*roles: str) -> Callable[..., Awaitable[Principal]]:
             return who
         state = request.app.state
         if not await is_active(state.pool, state.settings.service, who.dept):
-            raise Problem(
-                403,
-                "Unknown department",
-                f"the token's department {who.dept!r} is not an active department of the "
-                "register (部门名录); the office registers departments",
-            )
+            raise unknown_department(who.dept)
         return who
 
     return dependency

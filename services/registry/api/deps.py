@@ -10,6 +10,7 @@ import asyncpg
 from fastapi import Depends
 
 from libs.common.auth import Principal, require_roles
+from libs.common.departments import unknown_department
 from libs.common.problems import Problem
 from libs.common.service import application, pool
 from services.registry.application import RegistryApplication
@@ -29,12 +30,7 @@ async def known_writer(
     if "office" not in who.roles:
         active = await asyncio.to_thread(app.departments_active, [who.dept])
         if not active.get(who.dept):
-            raise Problem(
-                403,
-                "Unknown department",
-                f"the token's department {who.dept!r} is not an active department of the "
-                "register (部门名录); the office registers departments",
-            )
+            raise unknown_department(who.dept)
     return who
 
 
