@@ -140,11 +140,11 @@ def _spares(stack: Stack, scenario: _Scenario, cycle: dict[str, Any]) -> dict[st
 
 
 @pytest.fixture(scope="package")
-def stack(infra: Infra) -> Iterator[Stack]:
+def stack(session_infra: Infra) -> Iterator[Stack]:
     """Five service processes, filled by the demo scenario and the spare records, in a
     database and namespace of their own: the records the write cells add (subjects,
     inspectors of department A) would otherwise enter the pools of later tests' draws."""
-    own = isolated_infra(infra)
+    own = isolated_infra(session_infra)
     procs = {name: ServiceProcess(own, name).start(wait=False) for name in SERVICE_PORTS}
     try:
         for proc in procs.values():

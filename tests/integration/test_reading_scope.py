@@ -28,20 +28,14 @@ import pytest
 from libs.common.bus import ensure_stream
 from tests.integration.register_events import publish_departments, wait_for_departments
 from tests.integration.test_results_service import _result, assignments, publish_draw
-from tests.support import Infra, ServiceProcess, isolated_infra, stop_infra, token, wait_until
+from tests.support import Infra, ServiceProcess, token, wait_until
+
+# It fakes other services' events on their streams (tests/conftest.py: own_infra).
+pytestmark = pytest.mark.own_infra
 
 NOTE = "线索来自举报人王某 13800001234，移交稽查"
 REASON, APPROVER = "该员正接受纪检调查", "张局长 13900005678"
 LEADER = "insp-samr-leader"
-
-
-@pytest.fixture(scope="module")
-def infra(infra: Infra) -> Iterator[Infra]:
-    """This module fakes other services' events on their streams: it gets a database and
-    namespace of its own, so no later module's relay meets a stream it did not write."""
-    own = isolated_infra(infra)
-    yield own
-    stop_infra(own)
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,10 @@ import pytest
 from libs.common.bus import ensure_stream
 from tests.builders import make_uscc
 from tests.integration.register_events import publish_departments, wait_for_departments
-from tests.support import Infra, ServiceProcess, isolated_infra, stop_infra, token, wait_until
+from tests.support import Infra, ServiceProcess, token, wait_until
+
+# It fakes other services' events on their streams (tests/conftest.py: own_infra).
+pytestmark = pytest.mark.own_infra
 
 ITEMS = [
     {
@@ -108,15 +111,6 @@ def publish_draw(infra: Infra, ends_on: str, subjects: int = 2) -> dict[str, Any
 
     asyncio.run(send())
     return event
-
-
-@pytest.fixture(scope="module")
-def infra(infra: Infra) -> Iterator[Infra]:
-    """This module fakes other services' events on their streams: it gets a database and
-    namespace of its own, so no later module's relay meets a stream it did not write."""
-    own = isolated_infra(infra)
-    yield own
-    stop_infra(own)
 
 
 @pytest.fixture(scope="module")

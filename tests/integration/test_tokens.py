@@ -30,20 +30,14 @@ from libs.common.bus import ensure_stream
 from tests.builders import register_departments
 from tests.integration.register_events import wait_for_departments
 from tests.integration.test_results_service import _draw_event, _result, assignments
-from tests.support import Infra, ServiceProcess, isolated_infra, stop_infra, token, wait_until
+from tests.support import Infra, ServiceProcess, token, wait_until
+
+# It fakes other services' events on their streams (tests/conftest.py: own_infra).
+pytestmark = pytest.mark.own_infra
 
 RUN = uuid.uuid4().hex[:6].upper()
 YEAR = 365 * 24 * 3600
 _MISSING = object()
-
-
-@pytest.fixture(scope="module")
-def infra(infra: Infra) -> Iterator[Infra]:
-    """This module fakes other services' events on their streams: it gets a database and
-    namespace of its own, so no later module's relay meets a stream it did not write."""
-    own = isolated_infra(infra)
-    yield own
-    stop_infra(own)
 
 
 @pytest.fixture(scope="module")
