@@ -25,6 +25,8 @@ Before delivering, the consumer checks that the stream still holds the event it 
 last; a stream that went backwards (restored, recreated, lost acknowledged messages)
 raises the alarm ``stream_went_backwards`` instead of skipping the messages that reuse its
 sequences, until an operator resets the position (:meth:`Consumer.reset_position`).
+A consumer of its own service's stream also checks that each batch is its database's
+events (:mod:`libs.common.own_stream`), raising ``stream_database_mismatch`` otherwise.
 
 Process-wide: the first consumer to start sets the cyclic garbage collector up for
 consumers (:func:`tune_gc`).
@@ -48,10 +50,10 @@ from libs.common.alarms import AlarmSlot
 from libs.common.bus import ensure_stream_exists
 from libs.common.consumer_spans import BatchHandler, Handler
 from libs.common.delivery import LONG_POLL_SECONDS, Delivery, PullDelivery, PullFailed
-from libs.common.envelope import InboundEvent
 from libs.common.faults import crash_point
 from libs.common.gc_tuning import tune_gc
 from libs.common.leader import Leadership, LeadershipLost
+from libs.common.own_stream import OwnStore, StreamNotThisDatabase
 from libs.common.positions import OutOfOrder, StreamWentBackwards
 from libs.common.retrying import TRANSIENT_MAX_SECONDS, EventFailed, Retrying
 from libs.common.settings import CommonSettings
@@ -83,7 +85,11 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     OutOfOrder,
 )
 
+# Failures not to blame on one event of the batch: not retried event by event.
+_NOT_THE_EVENTS: tuple[type[BaseException], ...] = (*_TRANSIENT, StreamNotThisDatabase)
+
 BACKWARDS = "stream_went_backwards"
+MISMATCH = "stream_database_mismatch"  # as the relay names it
 STOPPED = "consumer_stopped"
 
 
@@ -101,7 +107,10 @@ class Consumer:
         batch_handler: BatchHandler | None = None,
         js: JetStreamContext,
         pool: asyncpg.Pool,
+        own_store: OwnStore | None = None,
     ) -> None:
+        """``own_store``: the event store ``source``'s stream is published from, when it is
+        this consumer's own database (a service reading its own stream)."""
         self.settings = settings
         self.schema = schema
         self.name = name
@@ -112,6 +121,7 @@ class Consumer:
         self.batch_handler = batch_handler
         self.js = js
         self.pool = pool
+        self.own_store = own_store
         self.stream = settings.stream_name(source)
         # Durable names must be unique per stream; namespacing by consumer service suffices.
         self.durable = f"{schema}-{name}"
@@ -249,6 +259,8 @@ class Consumer:
         last = int(info.state.last_seq or 0)
         position = await self._committed()
         current = self.alarm.current
+        if current is not None and current.reason == MISMATCH:
+            return max(1, last - position)
         if last < position or (current is not None and current.reason == BACKWARDS):
             return max(1, abs(position - last))
         return last - position
@@ -290,6 +302,10 @@ class Consumer:
             except StreamWentBackwards:
                 self.alarm.retried()
                 delay = min(self.retrying.maximum, TRANSIENT_MAX_SECONDS)
+            except StreamNotThisDatabase as exc:
+                self.alarm.raise_(MISMATCH, str(exc), **exc.details)
+                self.alarm.retried()
+                delay = min(self.retrying.maximum, TRANSIENT_MAX_SECONDS)
             except Exception as exc:
                 delay = self.retrying.failed(exc)
             self._subscribed = False
@@ -327,7 +343,7 @@ class Consumer:
             deliveries = deliveries[1:]
         try:
             await self._apply(deliveries, leading=True)
-        except _TRANSIENT:
+        except _NOT_THE_EVENTS:
             raise
         except Exception as exc:
             if len(deliveries) == 1:
@@ -341,11 +357,14 @@ class Consumer:
             for delivery in deliveries:
                 await self._apply_alone(delivery)
         self.retrying.applied(deliveries[-1].stream_seq)
+        current = self.alarm.current
+        if current is not None and current.reason == MISMATCH:
+            self.alarm.clear()
 
     async def _apply_alone(self, delivery: Delivery) -> None:
         try:
             await self._apply([delivery], leading=True)
-        except _TRANSIENT:
+        except _NOT_THE_EVENTS:
             raise
         except Exception as exc:
             raise EventFailed(delivery, exc) from exc
@@ -369,21 +388,10 @@ class Consumer:
         process still holds the consumer's lock."""
         async with self.pool.acquire() as conn, conn.transaction():
             position = await positions.lock(conn, self.schema, self.durable, self.stream)
-            fresh: list[Delivery] = []
-            events: list[InboundEvent] = []
-            for delivery in deliveries:
-                stream_seq = delivery.stream_seq
-                if stream_seq <= position:
-                    self.duplicates_total += 1
-                    continue
-                if stream_seq != position + 1 and position:
-                    raise OutOfOrder(f"stream seq {stream_seq} after {position}")
-                event = delivery.event
-                if isinstance(event, Exception):
-                    raise event
-                fresh.append(delivery)
-                events.append(event)
-                position = stream_seq
+            fresh, events = positions.fresh_after(position, deliveries)
+            self.duplicates_total += len(deliveries) - len(fresh)
+            if self.own_store is not None and fresh:
+                await self.own_store.check_last(conn, self.stream, fresh[-1], events[-1])
             if self.batch_handler is not None:
                 if fresh:
                     await spans.apply_batch(
@@ -404,7 +412,12 @@ class Consumer:
                 if leading:
                     await self.leadership.check_held_on(conn)
                 await positions.store(
-                    conn, self.schema, self.durable, self.stream, position, events[-1].id
+                    conn,
+                    self.schema,
+                    self.durable,
+                    self.stream,
+                    fresh[-1].stream_seq,
+                    events[-1].id,
                 )
         self.handled_total += applied
         return applied

@@ -27,6 +27,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
 from libs.common.envelope import InboundEvent, parse_cloudevent
+from libs.common.relay_wire import CONTENT_HASH_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,15 @@ class Delivery:
     NATS message, not its header dictionary).
     """
 
-    __slots__ = ("event", "ident", "reply", "stream_seq", "traceparent", "tracestate")
+    __slots__ = (
+        "content_hash",
+        "event",
+        "ident",
+        "reply",
+        "stream_seq",
+        "traceparent",
+        "tracestate",
+    )
 
     def __init__(
         self,
@@ -90,6 +99,8 @@ class Delivery:
             self.ident = _identify(body)
         self.traceparent = headers.get("traceparent") if headers else None
         self.tracestate = headers.get("tracestate") if headers else None
+        # What the relay says the stored event hashes to (own-stream consumers compare it).
+        self.content_hash = headers.get(CONTENT_HASH_HEADER) if headers else None
         self.reply = reply
 
     @property

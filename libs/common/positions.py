@@ -17,11 +17,14 @@ read model corresponds to). :func:`reset_position` sets the position; it is what
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from libs.common.envelope import parse_cloudevent
+from libs.common.delivery import Delivery
+from libs.common.envelope import InboundEvent, parse_cloudevent
 
 POSITION_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.consumer_position (
@@ -79,6 +82,28 @@ async def lock(conn: asyncpg.Connection, schema: str, consumer: str, stream: str
         )
         last = await conn.fetchval(select, consumer, stream)
     return int(last or 0)
+
+
+def fresh_after(
+    position: int, deliveries: Sequence[Delivery]
+) -> tuple[list[Delivery], list[InboundEvent]]:
+    """The deliveries after ``position`` and their events, checked to follow on from it
+    with no gap; raises :class:`OutOfOrder`, or the error a message failed to parse with."""
+    fresh: list[Delivery] = []
+    events: list[InboundEvent] = []
+    for delivery in deliveries:
+        stream_seq = delivery.stream_seq
+        if stream_seq <= position:  # already applied: a redelivery
+            continue
+        if stream_seq != position + 1 and position:
+            raise OutOfOrder(f"stream seq {stream_seq} after {position}")
+        event = delivery.event
+        if isinstance(event, Exception):
+            raise event
+        fresh.append(delivery)
+        events.append(event)
+        position = stream_seq
+    return fresh, events
 
 
 async def store(

@@ -29,6 +29,7 @@ from libs.common.health import router as health_router
 from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
 from libs.common.idempotency import IdempotencyMiddleware, purge_expired
 from libs.common.openapi import install_openapi
+from libs.common.own_stream import OwnStore
 from libs.common.problems import Problem, install_problem_handlers
 from libs.common.relay import Relay
 from libs.common.security_headers import SecurityHeadersMiddleware
@@ -131,6 +132,8 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
         js = nc.jetstream()
         relay = Relay(application, js, pool)
         await relay.setup()
+        # A service's own stream comes from its own database: its consumers check that.
+        own_store = OwnStore(spec.name, application.schema, application.events_table, relay.encoder)
         consumers = [
             Consumer(
                 settings=settings,
@@ -141,6 +144,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
                 batch_handler=c.batch_handler,
                 js=js,
                 pool=pool,
+                own_store=own_store if c.source == spec.name else None,
             )
             for c in spec.consumers
         ]

@@ -25,6 +25,7 @@ from libs.common.consumer import Consumer
 from libs.common.envelope import InboundEvent
 from libs.common.eventstore import BULK_BYTES
 from libs.common.health import router as health_router
+from libs.common.own_stream import OwnStore
 from libs.common.relay import (
     LOST_MESSAGES,
     MAX_BACKOFF_SECONDS,
@@ -128,12 +129,14 @@ async def test_a_database_reset_under_its_streams_is_refused_until_the_streams_a
     namespace = f"{infra.namespace}r{accounts}"
     service, read_schema = f"relayreset{accounts}", f"relayread{accounts}"
     settings = infra.settings(service).model_copy(
-        update={"namespace": namespace, "relay_batch": 100}
+        update={"namespace": namespace, "relay_batch": 100, "consumer_retry_max_seconds": 0.3}
     )
     js = nc.jetstream()
     pool = await open_pool(settings, max_size=4)
 
-    def consumer(pool: asyncpg.Pool) -> Consumer:
+    def consumer(pool: asyncpg.Pool, app: AccountsApp, relay: Relay) -> Consumer:
+        """A read model of the service's own stream, in the service's own database."""
+        own = OwnStore(service, app.schema, app.events_table, relay.encoder)
         return Consumer(
             settings=settings,
             schema=read_schema,
@@ -142,6 +145,7 @@ async def test_a_database_reset_under_its_streams_is_refused_until_the_streams_a
             handler=seen_handler(read_schema),
             js=js,
             pool=pool,
+            own_store=own,
         )
 
     async def applied(pool: asyncpg.Pool) -> list[tuple[str, str]]:
@@ -154,7 +158,7 @@ async def test_a_database_reset_under_its_streams_is_refused_until_the_streams_a
         old_total = await asyncio.to_thread(open_accounts, app, 2, 3)
         await publish_all(relay)
         await migrate(pool, read_schema, [READ_DDL])
-        before = consumer(pool)
+        before = consumer(pool, app, relay)
         await before.setup()
         before.start()
         try:
@@ -181,6 +185,29 @@ async def test_a_database_reset_under_its_streams_is_refused_until_the_streams_a
             "reason": reason,
         }
         assert "ssj streams reset" in alarm.message
+        # The new database's own read model does not take the old stream's events.
+        await migrate(pool, read_schema, [READ_DDL])
+        after = consumer(pool, app, relay)
+        await after.setup()
+        after.start()
+        await poll(lambda: _alarmed(after), timeout=20)
+        assert after.alarm.current is not None
+        shown_to_operator = after.alarm.current.details
+        # The batch it refused ends at a sequence delivery chose (all 8, or fewer).
+        seq = shown_to_operator["stream_seq"]
+        assert shown_to_operator == {
+            "stream": relay.stream,
+            "stream_seq": seq,
+            "stream_msg_id": f"{service}:{seq}",
+            "database_max_id": total,
+            "reason": shown_to_operator["reason"],
+        }
+        assert shown_to_operator["reason"] in {
+            "the stream is ahead of the database",
+            "the database's event with that notification id has different content",
+        }
+        assert await applied(pool) == []
+        assert await after.lag() == old_total
         assert await held_ids(js, relay.stream) == [
             (n, f"{service}:{n}") for n in range(1, old_total + 1)
         ]  # nothing published
@@ -208,14 +235,11 @@ async def test_a_database_reset_under_its_streams_is_refused_until_the_streams_a
         assert await held_ids(js, relay.stream) == [
             (n, f"{service}:{n}") for n in range(1, total + 1)
         ]
-        await migrate(pool, read_schema, [READ_DDL])
-        after = consumer(pool)
-        await after.setup()
-        after.start()
-        try:
+        try:  # the same consumer goes on by itself once the streams agree
             await poll(lambda: _count(pool, read_schema, total), timeout=20)
         finally:
             await after.stop()
+        assert after.alarm.current is None
         notifications = await asyncio.to_thread(app.notifications_after, 0, 100)
         rebuilt = sorted((f"{service}:{n.id}", str(n.originator_id)) for n in notifications)
         assert await applied(pool) == rebuilt
@@ -223,6 +247,11 @@ async def test_a_database_reset_under_its_streams_is_refused_until_the_streams_a
     finally:
         await reset_streams(js, namespace)
         await pool.close()
+
+
+async def _alarmed(consumer: Consumer) -> bool:
+    current = consumer.alarm.current
+    return current is not None and current.reason == MISMATCH
 
 
 def oversized(nc: NATS) -> str:
