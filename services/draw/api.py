@@ -21,8 +21,9 @@ from services.draw.application import DrawApplication
 from services.draw.domain.announce import RosterEntry
 from services.draw.domain.draw import Draw
 from services.draw.domain.errors import InvalidDraw
+from services.draw.domain.reading import may_read_internal
 from services.draw.freeze import freeze
-from services.draw.protocol.reasons import REPLACEMENT_REASONS
+from services.draw.protocol.reasons import REPLACEMENT_REASONS, public_request
 
 router = APIRouter(prefix="/v1", tags=["draw"])
 # An operator of a department outside the register (部门名录) writes nothing (403).
@@ -167,11 +168,13 @@ def _summary(draw: Draw) -> dict[str, Any]:
     }
 
 
-def _view(draw: Draw) -> dict[str, Any]:
+def _view(draw: Draw, internal: bool) -> dict[str, Any]:
+    """``internal``: with staff's reasons and approvers (see ``domain.reading``)."""
+    requests = draw.requests if internal else [public_request(r) for r in draw.requests]
     return {
         **_summary(draw),
         "subjects": draw.current(),
-        "replacements": [{**r, **o} for r, o in zip(draw.requests, draw.outcomes, strict=True)],
+        "replacements": [{**r, **o} for r, o in zip(requests, draw.outcomes, strict=True)],
     }
 
 
@@ -221,7 +224,7 @@ async def execute(
     inspector groups drawn. A second execution is 409."""
     await _draw_for(request, who, app, draw_id)
     draw = await run_command(request, who, app.execute, draw_id, body.entropy, datetime.now(UTC))
-    return _json(_view(draw))
+    return _json(_view(draw, internal=True))  # the initiating department or the office
 
 
 @router.post(
@@ -282,8 +285,14 @@ async def replace(
 
 @router.get("/draws/{draw_id}", summary="A draw: announcement, result and replacements")
 async def get_draw(draw_id: UUID, request: Request, who: Reader, app: App) -> Any:
-    """The draw as it stands, replacements applied to its subjects and groups."""
-    return _json(_view(await run_command(request, who, app.repository.get, draw_id)))
+    """The draw as it stands, replacements applied to its subjects and groups. Staff's
+    reasons and approvers only for the initiating department, the office and auditors;
+    other readers get each replacement's public reason code."""
+    draw: Draw = await run_command(request, who, app.repository.get, draw_id)
+    internal = may_read_internal(
+        dept=who.dept, roles=who.roles, initiating_department=draw.initiating_department
+    )
+    return _json(_view(draw, internal))
 
 
 @router.get("/draws/{draw_id}/proof", summary="Everything needed to verify the draw (public)")

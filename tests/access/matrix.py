@@ -148,7 +148,14 @@ def _rules() -> list[Rule]:
         r("draw", "POST", "/v1/draws", OWN_WRITERS, note="the batch's initiating department"),
         r("draw", "POST", "/v1/draws/{draw_id}/execute", OWN_WRITERS),
         r("draw", "POST", "/v1/draws/{draw_id}/replacements", OWN_WRITERS),
-        r("draw", "GET", "/v1/draws/{draw_id}", READERS),
+        r(
+            "draw",
+            "GET",
+            "/v1/draws/{draw_id}",
+            READERS,
+            note="replacements' typed reason and approver: the record's department and "
+            "oversight; others get the public reason code",
+        ),
         r("draw", "GET", "/v1/draws/{draw_id}/proof", EVERYONE, note="public proof"),
         r("draw", "GET", "/v1/draws/{draw_id}/chain", READERS),
         # results

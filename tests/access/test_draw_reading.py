@@ -1,0 +1,49 @@
+"""A draw's staff text (a replacement's typed reason and approver) is read like it is
+written: by the initiating department's operators, the office and the auditors. Other
+departments' readers, a participating department included, get the public reason code."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.access.conftest import APPROVER_CANARY, OTHER, OWN, REASON_CANARY, Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def _draw(stack: Stack, sub: str, dept: str, role: str) -> dict:
+    answer = httpx.get(
+        f"{stack.urls['draw']}/v1/draws/{stack.fx['draw']['id']}",
+        headers={"Authorization": f"Bearer {stack.token(sub, dept, role)}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+@pytest.mark.parametrize(
+    ("dept", "role"), [(OWN, "operator"), ("OFFICE", "office"), ("OFFICE", "auditor")]
+)
+def test_the_initiating_department_and_oversight_read_the_staff_text(
+    stack: Stack, dept: str, role: str
+) -> None:
+    (replacement,) = _draw(stack, f"{role}-rd", dept, role)["replacements"]
+    assert (replacement["reason"], replacement["approver"]) == (REASON_CANARY, APPROVER_CANARY)
+    assert replacement["reason_code"] == "deregistered"
+
+
+@pytest.mark.parametrize(
+    ("dept", "role"),
+    [(OTHER, "operator"), ("TAX", "operator"), (OWN, "inspector")],
+    ids=["other-department", "participating-department", "own-inspector"],
+)
+def test_other_readers_get_the_public_reason_code_only(stack: Stack, dept: str, role: str) -> None:
+    draw = _draw(stack, f"{role}-rd", dept, role)
+    (replacement,) = draw["replacements"]
+    assert replacement["reason_code"] == "deregistered"
+    assert "reason" not in replacement and "approver" not in replacement
+    text = str(draw)
+    assert REASON_CANARY not in text and APPROVER_CANARY not in text
+    # What was replaced and by what stays readable: the record is the public one.
+    assert replacement["replaced"] and "replacement" in replacement
