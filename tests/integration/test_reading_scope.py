@@ -14,20 +14,17 @@ relay would (see test_results_service.py).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import nats
 import pytest
 
-from libs.common.bus import ensure_stream
+from tests.integration.draw_events import LEADER, cloud_event, publish, publish_draw
 from tests.integration.register_events import publish_departments, wait_for_departments
-from tests.integration.test_results_service import _result, assignments, publish_draw
+from tests.integration.test_results_service import _result, assignments
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 # It fakes other services' events on their streams (tests/conftest.py: own_infra).
@@ -35,7 +32,6 @@ pytestmark = pytest.mark.own_infra
 
 NOTE = "线索来自举报人王某 13800001234，移交稽查"
 REASON, APPROVER = "该员正接受纪检调查", "张局长 13900005678"
-LEADER = "insp-samr-leader"
 
 
 @pytest.fixture(scope="module")
@@ -146,47 +142,6 @@ def test_a_reader_outside_the_inspection_gets_no_record_and_no_note(
         assert listed.json()["items"] == [] and "13800001234" not in listed.text
 
 
-def _cloud_event(name: str, draw_id: str, version: int, data: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "specversion": "1.0",
-        "id": f"draw:test-{uuid.uuid4()}",
-        "source": "/ssj/draw",
-        "type": f"ssj.draw.{name}.v1",
-        "subject": draw_id,
-        "time": datetime.now(UTC).isoformat(),
-        "datacontenttype": "application/json",
-        "aggregate": "Draw",
-        "aggregateversion": version,
-        "actorsub": "op-samr",
-        "actordept": "SAMR",
-        "actorroles": "operator",
-        "correlationid": str(uuid.uuid4()),
-        "data": data,
-    }
-
-
-def _publish(infra: Infra, events: list[dict[str, Any]]) -> None:
-    settings = infra.settings()
-
-    async def send() -> None:
-        nc = await nats.connect(infra.nats_url)
-        try:
-            js = nc.jetstream()
-            await ensure_stream(js, settings, "draw")
-            for event in events:
-                name = event["type"].split(".")[2]
-                await js.publish(
-                    f"{settings.subject_prefix('draw')}.draw.{name}",
-                    json.dumps(event).encode(),
-                    stream=settings.stream_name("draw"),
-                    headers={"Nats-Msg-Id": event["id"]},
-                )
-        finally:
-            await nc.close()
-
-    asyncio.run(send())
-
-
 def test_replacement_reasons_and_approvers_never_reach_the_public_draw(
     procs: dict[str, ServiceProcess], infra: Infra
 ) -> None:
@@ -231,13 +186,13 @@ def test_replacement_reasons_and_approvers_never_reach_the_public_draw(
             "replaced": replaced,
             "replacement": by,
         }
-        return _cloud_event("InspectorReplaced", draw_id, 2 + sequence, data)
+        return cloud_event("InspectorReplaced", draw_id, 2 + sequence, data)
 
-    _publish(
+    publish(
         infra,
         [
-            _cloud_event("DrawAnnounced", draw_id, 1, announced),
-            _cloud_event(
+            cloud_event("DrawAnnounced", draw_id, 1, announced),
+            cloud_event(
                 "SubjectsDrawn",
                 draw_id,
                 2,
@@ -245,7 +200,7 @@ def test_replacement_reasons_and_approvers_never_reach_the_public_draw(
             ),
             replaced(1, None, leaving["inspector_id"], newcomer),
             replaced(2, "recusal", newcomer["inspector_id"], leaving),
-            _cloud_event("DrawAnnounced", second, 1, announced),  # for a second page
+            cloud_event("DrawAnnounced", second, 1, announced),  # for a second page
         ],
     )
     url = f"{procs['disclosure'].url}/v1/public/draws/{draw_id}"

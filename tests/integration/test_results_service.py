@@ -8,109 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import nats
 import pytest
 
-from libs.common.bus import ensure_stream
-from tests.builders import make_uscc
+from tests.integration.draw_events import LEADER, MEMBER, publish_draw
 from tests.integration.register_events import publish_departments, wait_for_departments
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 # It fakes other services' events on their streams (tests/conftest.py: own_infra).
 pytestmark = pytest.mark.own_infra
-
-ITEMS = [
-    {
-        "code": "SAMR-R1",
-        "department": "SAMR",
-        "name": "食品经营许可检查",
-        "category": "general",
-        "ratio": 0.05,
-    },
-    {
-        "code": "TAX-R1",
-        "department": "TAX",
-        "name": "发票使用情况检查",
-        "category": "key",
-        "ratio": 0.2,
-    },
-]
-LEADER, MEMBER = "insp-samr-leader", "insp-tax-member"
-
-
-def _draw_event(draw_id: str, ends_on: str, subjects: int = 2) -> dict[str, Any]:
-    rng = random.Random(draw_id)
-    selection = [
-        {
-            "subject_id": str(uuid.uuid4()),
-            "identifier": make_uscc(rng, "420202"),
-            "name": f"黄石市{rng.randrange(10**6):06d}商贸有限公司",
-            "region_code": "420202",
-            "risk_class": "C",
-        }
-        for _ in range(subjects)
-    ]
-    group = [
-        {"inspector_id": LEADER, "name": "张三", "department": "SAMR", "role": "leader"},
-        {"inspector_id": MEMBER, "name": "李四", "department": "TAX", "role": "member"},
-    ]
-    return {
-        "specversion": "1.0",
-        "id": f"draw:test-{uuid.uuid4()}",
-        "source": "/ssj/draw",
-        "type": "ssj.draw.SubjectsDrawn.v1",
-        "subject": draw_id,
-        "time": datetime.now(UTC).isoformat(),
-        "datacontenttype": "application/json",
-        "aggregate": "Draw",
-        "aggregateversion": 1,
-        "actorsub": "op-samr",
-        "actordept": "SAMR",
-        "actorroles": "operator",
-        "correlationid": str(uuid.uuid4()),
-        "data": {
-            "batch_id": str(uuid.uuid4()),
-            "plan_id": str(uuid.uuid4()),
-            "year": int(ends_on[:4]),
-            "initiating_department": "SAMR",
-            "participating_departments": ["TAX"],
-            "items": ITEMS,
-            "ends_on": ends_on,
-            "part": 1,
-            "parts": 1,
-            "subjects": [{**s, "stratum": "C", "inspectors": group} for s in selection],
-        },
-    }
-
-
-def publish_draw(infra: Infra, ends_on: str, subjects: int = 2) -> dict[str, Any]:
-    """Put one SubjectsDrawn on the draw stream and return the CloudEvent."""
-    event = _draw_event(str(uuid.uuid4()), ends_on, subjects)
-    settings = infra.settings()
-
-    async def send() -> None:
-        nc = await nats.connect(infra.nats_url)
-        try:
-            js = nc.jetstream()
-            await ensure_stream(js, settings, "draw")
-            await js.publish(
-                f"{settings.subject_prefix('draw')}.draw.SubjectsDrawn",
-                json.dumps(event).encode(),
-                stream=settings.stream_name("draw"),
-                headers={"Nats-Msg-Id": event["id"]},
-            )
-        finally:
-            await nc.close()
-
-    asyncio.run(send())
-    return event
 
 
 @pytest.fixture(scope="module")

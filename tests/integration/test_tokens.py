@@ -13,8 +13,6 @@ relay would (see test_results_service.py).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,13 +21,12 @@ from typing import Any
 
 import httpx
 import jwt
-import nats
 import pytest
 
-from libs.common.bus import ensure_stream
 from tests.builders import register_departments
+from tests.integration.draw_events import publish_draw
 from tests.integration.register_events import wait_for_departments
-from tests.integration.test_results_service import _draw_event, _result, assignments
+from tests.integration.test_results_service import _result, assignments
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 # It fakes other services' events on their streams (tests/conftest.py: own_infra).
@@ -78,30 +75,6 @@ def _raw(infra: Infra, **overrides: object) -> str:
     return jwt.encode(kept, settings.jwt_secret, algorithm="HS256")
 
 
-def _publish_draw(infra: Infra, initiating_department: str) -> dict[str, Any]:
-    """One SubjectsDrawn (two subjects) of a batch initiated by ``initiating_department``."""
-    event = _draw_event(str(uuid.uuid4()), "2026-09-30", subjects=2)
-    event["data"]["initiating_department"] = initiating_department
-    settings = infra.settings()
-
-    async def send() -> None:
-        nc = await nats.connect(infra.nats_url)
-        try:
-            js = nc.jetstream()
-            await ensure_stream(js, settings, "draw")
-            await js.publish(
-                f"{settings.subject_prefix('draw')}.draw.SubjectsDrawn",
-                json.dumps(event).encode(),
-                stream=settings.stream_name("draw"),
-                headers={"Nats-Msg-Id": event["id"]},
-            )
-        finally:
-            await nc.close()
-
-    asyncio.run(send())
-    return event
-
-
 FAULTS: dict[str, dict[str, object]] = {
     "valid-for-a-century": {"exp": int(time.time()) + 100 * YEAR},
     "no-iat": {"iat": _MISSING},
@@ -137,7 +110,7 @@ def test_a_department_outside_the_register_records_no_result_until_registered(
     procs: dict[str, ServiceProcess], infra: Infra
 ) -> None:
     stranger = f"G{RUN}"
-    event = _publish_draw(infra, stranger)
+    event = publish_draw(infra, "2026-09-30", initiating_department=stranger)
     auth = _bearer(token(infra, f"op-{stranger}", stranger, "operator"))
     with httpx.Client(base_url=procs["results"].url, headers=auth, timeout=10) as operator:
         assignments(operator, event["subject"], 2)
@@ -155,7 +128,7 @@ def test_a_department_outside_the_register_records_no_result_until_registered(
 def test_a_result_recorded_by_the_office_is_disclosed_under_the_draws_department(
     procs: dict[str, ServiceProcess], infra: Infra
 ) -> None:
-    event = _publish_draw(infra, "SAMR")
+    event = publish_draw(infra, "2026-09-30")
     auth = _bearer(token(infra, "office-1", "OFFICE", "office"))
     with httpx.Client(base_url=procs["results"].url, headers=auth, timeout=10) as office:
         assignments(office, event["subject"], 2)
