@@ -308,6 +308,18 @@ class IdempotencyMiddleware:
         status = 500
         headers: list[tuple[str, str]] = []
         chunks: list[bytes] = []
+        finished = False
+        renewal = asyncio.create_task(self._renew(pool, caller, key, owner))
+
+        async def finish() -> None:
+            nonlocal finished
+            if finished:
+                return
+            finished = True
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+            await self._finish(pool, caller, key, owner, status, headers, b"".join(chunks))
 
         async def capture(message: Message) -> None:
             nonlocal status, headers
@@ -320,16 +332,19 @@ class IdempotencyMiddleware:
                 ]
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # The outcome is stored before the answer's last byte leaves: a client
+                    # that retries the moment it has the answer finds it, never "in
+                    # progress".
+                    await finish()
             await send(message)
 
-        renewal = asyncio.create_task(self._renew(pool, caller, key, owner))
         try:
             await self.app(scope, replay_receive, capture)
         finally:
-            renewal.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewal
-            await self._finish(pool, caller, key, owner, status, headers, b"".join(chunks))
+            if not finished:  # the answer never completed: keep nothing, a retry runs
+                status = 500
+                await finish()
 
     async def _renew(self, pool: asyncpg.Pool, caller: str, key: str, owner: uuid.UUID) -> None:
         """Keep the claim's lease alive while this process runs the request."""

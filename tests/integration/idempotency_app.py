@@ -7,7 +7,9 @@ import prefix that answers the length and SHA-256 of the body it got.
 
 ``python -m tests.integration.idempotency_app PORT`` serves it with uvicorn on PORT, with its
 own pool on ``DATABASE_URL`` and a claim lease of ``SSJ_TEST_CLAIM_SECONDS``; its draws never
-finish, so the test can kill it mid-request.
+finish, so the test can kill it mid-request. With ``SSJ_TEST_STORE_DELAY`` (seconds) its draws
+finish at once and the middleware takes that long to store each outcome: the window in
+which a client that retries the moment it has its answer must not find the key in progress.
 """
 
 from __future__ import annotations
@@ -54,15 +56,14 @@ def build_app(
     gate: Gate,
     claim_seconds: float = CLAIM_SECONDS,
     lifespan: Any = None,
+    middleware: type[IdempotencyMiddleware] = IdempotencyMiddleware,
 ) -> FastAPI:
     """The test app with both middlewares wired as :func:`libs.common.service.create_app`
     wires them; the caller sets ``app.state.pool`` (or passes a lifespan that does)."""
     app = FastAPI(lifespan=lifespan)
     app.state.settings = settings
     install_problem_handlers(app)
-    app.add_middleware(
-        IdempotencyMiddleware, schema=SCHEMA, settings=settings, claim_seconds=claim_seconds
-    )
+    app.add_middleware(middleware, schema=SCHEMA, settings=settings, claim_seconds=claim_seconds)
     app.add_middleware(BodyLimitMiddleware, settings=settings)
 
     @app.post("/v1/draws")
@@ -109,7 +110,18 @@ def main() -> None:
             await pool.close()
 
     claim_seconds = float(os.environ.get("SSJ_TEST_CLAIM_SECONDS", CLAIM_SECONDS))
-    app = build_app(settings, Gate(), claim_seconds=claim_seconds, lifespan=lifespan)
+    gate, middleware = Gate(), IdempotencyMiddleware
+    delay = float(os.environ.get("SSJ_TEST_STORE_DELAY", "0"))
+    if delay:
+        gate.release.set()
+
+        class SlowStore(IdempotencyMiddleware):
+            async def _finish(self, *args: Any) -> None:
+                await asyncio.sleep(delay)
+                await super()._finish(*args)
+
+        middleware = SlowStore
+    app = build_app(settings, gate, claim_seconds, lifespan, middleware)
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 
 

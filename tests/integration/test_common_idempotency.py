@@ -444,3 +444,43 @@ async def test_services_purge_expired_keys_in_the_background(pool: asyncpg.Pool)
 
 async def _gone(pool: asyncpg.Pool) -> bool:
     return not await pool.fetchval(f"SELECT count(*) FROM {TABLE} WHERE caller = 'bg'")
+
+
+@pytest.fixture
+def slow_store(infra: Infra) -> Iterator[str]:
+    """The test app as a real HTTP server whose middleware takes 0.5 s to store outcomes."""
+    port = free_port()
+    env = infra.env(SSJ_SERVICE=SCHEMA, SSJ_TEST_STORE_DELAY="0.5")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.idempotency_app", str(port)], env=env, cwd=ROOT
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+async def test_a_retry_sent_the_moment_the_answer_arrives_gets_that_answer(
+    slow_store: str, settings: CommonSettings
+) -> None:
+    """Over a real connection a client has the answer when its last byte arrives; the
+    outcome must be stored by then, or the retry finds the key "in progress" (409)."""
+    async with httpx.AsyncClient(base_url=slow_store, timeout=10) as http:
+
+        async def up() -> bool:
+            try:
+                return (await http.get("/v1/draws/x", headers=_headers(settings, "-"))).is_success
+            except httpx.TransportError:
+                return False
+
+        await poll(up, timeout=30)
+        for n in range(3):
+            headers = _headers(settings, f"k-quick-{n}")
+            body = {"batch": f"B-quick-{n}"}
+            first = await http.post("/v1/draws", json=body, headers=headers)
+            again = await http.post("/v1/draws", json=body, headers=headers)
+            assert first.status_code == 201, first.text
+            assert again.status_code == 201, again.text
+            assert again.headers["idempotent-replayed"] == "true"
+            assert again.json() == first.json()
