@@ -46,6 +46,7 @@ class Infra:
             "DATABASE_URL": self.database_url,
             "NATS_URL": self.nats_url,
             "SSJ_NAMESPACE": self.namespace,
+            "SSJ_ENV": "development",  # the development keys (libs.common.keys)
             **extra,
         }
 
@@ -57,6 +58,7 @@ class Infra:
                 "DATABASE_URL": self.database_url,
                 "NATS_URL": self.nats_url,
                 "SSJ_NAMESPACE": self.namespace,
+                "SSJ_ENV": "development",
             }
         )
 

@@ -55,6 +55,8 @@ def run(services: list[str] | None = None) -> int:
         print(f"ports already in use: {', '.join(busy)} (is ssj already running?)", file=sys.stderr)
         return 1
     env = dict(os.environ)
+    # A development stack: the development keys are allowed unless told otherwise.
+    env.setdefault("SSJ_ENV", "development")
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
     if not env.get("NATS_URL"):

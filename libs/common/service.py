@@ -28,6 +28,7 @@ from libs.common.eventstore import EventStoreApp
 from libs.common.health import router as health_router
 from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
 from libs.common.idempotency import IdempotencyMiddleware, purge_expired
+from libs.common.keys import check_keys
 from libs.common.openapi import install_openapi
 from libs.common.own_stream import OwnStore
 from libs.common.problems import Problem, install_problem_handlers
@@ -71,6 +72,9 @@ class ServiceSpec:
     # PostgreSQL settings for every connection of the service's pool, set at connection
     # start (so they are also what RESET ALL returns to when the pool recycles one).
     session_settings: Mapping[str, str] = field(default_factory=dict)
+    # The service's own keys: variable name → whether it holds the development default
+    # (read at start; libs.common.keys refuses those outside development).
+    development_keys: Callable[[], Mapping[str, bool]] = dict
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -125,6 +129,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_keys(settings, spec.development_keys())
         pool = await open_pool(settings, session=spec.session_settings)
         application = await asyncio.to_thread(spec.application, settings)
         await migrate(pool, spec.name, [IDEMPOTENCY_DDL, *spec.read_model_ddl])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Literal
 
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field
@@ -25,6 +26,11 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     service: str = Field(default="ssj", validation_alias="SSJ_SERVICE")
+    # "production" (the default) or "development": only development may run on the
+    # development keys (libs.common.keys).
+    environment: Literal["production", "development"] = Field(
+        default="production", validation_alias="SSJ_ENV"
+    )
     database_url: str = Field(
         default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias="DATABASE_URL"
     )

@@ -19,6 +19,7 @@ from services.draw.domain.errors import (
     PoolEmpty,
 )
 from services.draw.projections import pool
+from services.draw.settings import DEV_KEY, DrawSettings
 
 SPEC = ServiceSpec(
     name="draw",
@@ -41,6 +42,7 @@ SPEC = ServiceSpec(
     # a session first touches a temporary table, hence at connection start). Allocated
     # only as used.
     session_settings={"temp_buffers": "256MB"},
+    development_keys=lambda: {"SSJ_DRAW_KEY": DrawSettings().draw_key == DEV_KEY},
     domain_errors={
         PoolEmpty: (422, "Pool empty"),
         NoValidGroup: (422, "No valid inspector group"),

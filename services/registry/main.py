@@ -23,6 +23,7 @@ from services.registry.domain.tags import Tag
 from services.registry.domain.tokens import RevokedToken
 from services.registry.domain.writing import WriteForbidden
 from services.registry.projections import views
+from services.registry.settings import DEV_ID_KEY, RegistrySettings
 
 SPEC = ServiceSpec(
     name="registry",
@@ -37,6 +38,7 @@ SPEC = ServiceSpec(
         ConsumerSpec(name="views", source="registry", batch_handler=views.apply_batch),
         register_consumer("registry", departments=False),
     ],
+    development_keys=lambda: {"SSJ_ID_KEY": RegistrySettings().id_key == DEV_ID_KEY},
     aggregates=[
         Department,
         InspectionItem,

@@ -1,0 +1,46 @@
+"""Development keys stay in development.
+
+Every key a service holds has a development default so that `make run` and the tests work
+on a fresh machine: the token secret (``SSJ_JWT_SECRET``), the draw's sealing key
+(``SSJ_DRAW_KEY``), the registry's id key (``SSJ_ID_KEY``). Those defaults are public (they
+are in this repository), so a deployment running on one can be impersonated, or its draws
+unsealed or its private ids recovered, by anyone. A service therefore refuses to start on
+a development key unless ``SSJ_ENV=development`` says it is one (`make run` and the tests
+set it); production is the default.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from libs.common.settings import DEV_JWT_SECRET, CommonSettings
+
+log = logging.getLogger(__name__)
+
+DEVELOPMENT = "development"
+
+
+class DevelopmentKeyRefused(RuntimeError):
+    """A development key outside development."""
+
+
+def check_keys(settings: CommonSettings, service_keys: Mapping[str, bool]) -> None:
+    """Refuse to start (outside development) when a key is its development default.
+
+    ``service_keys``: the service's own keys, variable name → whether it holds the
+    development default; the token secret is checked for every service."""
+    keys = {"SSJ_JWT_SECRET": settings.jwt_secret == DEV_JWT_SECRET, **service_keys}
+    defaults = sorted(name for name, is_default in keys.items() if is_default)
+    if not defaults:
+        return
+    if settings.environment == DEVELOPMENT:
+        log.warning("development keys in use (SSJ_ENV=development): %s", ", ".join(defaults))
+        return
+    raise DevelopmentKeyRefused(
+        f"{settings.service} refuses to start: {', '.join(defaults)} still hold the "
+        "development default, which is public. Set each to a long random value of your own "
+        "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), the same in "
+        "every process of the deployment; or set SSJ_ENV=development on a development "
+        "machine (开发环境密钥不得用于生产)."
+    )

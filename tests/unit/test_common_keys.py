@@ -1,0 +1,44 @@
+"""Development keys stay in development (libs/common/keys.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from libs.common.keys import DevelopmentKeyRefused, check_keys
+from libs.common.settings import DEV_JWT_SECRET, CommonSettings
+
+OWN_SECRET = "a-long-random-secret-of-this-deployment-0123456789abcdef"
+
+
+def _settings(env: str | None, secret: str = DEV_JWT_SECRET) -> CommonSettings:
+    values = {"SSJ_SERVICE": "draw", "SSJ_JWT_SECRET": secret}
+    if env is not None:
+        values["SSJ_ENV"] = env
+    return CommonSettings.model_validate(values)
+
+
+def test_production_is_the_default_and_refuses_the_development_token_secret() -> None:
+    settings = _settings(None)
+    assert settings.environment == "production"
+    with pytest.raises(DevelopmentKeyRefused, match="SSJ_JWT_SECRET") as refused:
+        check_keys(settings, {})
+    assert "SSJ_ENV=development" in str(refused.value)
+
+
+def test_a_service_key_on_its_default_is_refused_by_name() -> None:
+    with pytest.raises(DevelopmentKeyRefused) as refused:
+        check_keys(_settings("production", OWN_SECRET), {"SSJ_DRAW_KEY": True})
+    assert "SSJ_DRAW_KEY" in str(refused.value) and "SSJ_JWT_SECRET" not in str(refused.value)
+
+
+def test_own_keys_start_in_production() -> None:
+    check_keys(_settings("production", OWN_SECRET), {"SSJ_DRAW_KEY": False})
+
+
+def test_development_may_run_on_development_keys() -> None:
+    check_keys(_settings("development"), {"SSJ_DRAW_KEY": True, "SSJ_ID_KEY": True})
+
+
+def test_an_unknown_environment_is_refused_at_reading() -> None:
+    with pytest.raises(ValueError, match="SSJ_ENV"):
+        _settings("prod")
