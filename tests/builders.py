@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -106,3 +108,44 @@ def ensure_departments(app: Any, codes: Iterable[str]) -> None:
     for code in known:
         if not known[code]:
             app.register_department(**department_payload(code))
+
+
+# An on-site drawing (现场摇号) of five digits, witnessed by the discipline inspection team:
+# a source with no fixed schedule, so a test or the demo can name a drawing seconds ahead.
+ONSITE_SOURCE: dict[str, Any] = {
+    "code": "onsite-5d",
+    "name": "现场摇号（纪检组监督）",
+    "publisher": "黄石市双随机、一公开联席会议办公室",
+    "groups": [{"name": "digits", "count": 5, "low": 0, "high": 9, "ordered": True}],
+    "schedule": None,
+}
+ONSITE_ENTROPY = "3 1 4 1 5"  # five digits, as the drawing shows them
+# The draw service's least lead in development is 2 s (services/draw/settings.py).
+ENTROPY_LEAD_SECONDS = 3.0
+
+
+def register_entropy_source(draw_url: str, office_token: str, body: dict | None = None) -> None:
+    """Register the on-site source (or ``body``) as the office; registered before (409)
+    is fine."""
+    response = httpx.post(
+        f"{draw_url}/v1/entropy-sources",
+        json=body or ONSITE_SOURCE,
+        headers={"Authorization": f"Bearer {office_token}"},
+        timeout=30,
+    )
+    if response.status_code not in (201, 409):
+        raise RuntimeError(f"registering the entropy source: {response.text}")
+
+
+def entropy_choice(lead_seconds: float = ENTROPY_LEAD_SECONDS, issue: str = "1") -> dict:
+    """The announcement's ``entropy``: the on-site drawing ``lead_seconds`` from now."""
+    at = datetime.now(UTC) + timedelta(seconds=lead_seconds)
+    return {"source": ONSITE_SOURCE["code"], "issue": issue, "scheduled_at": at.isoformat()}
+
+
+def wait_for_entropy(announced: dict) -> None:
+    """Sleep until the announced drawing has taken place (execution is refused before)."""
+    due = datetime.fromisoformat(announced["entropy_not_before"])
+    remaining = (due - datetime.now(UTC)).total_seconds()
+    if remaining > 0:
+        time.sleep(remaining + 0.05)

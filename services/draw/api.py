@@ -19,11 +19,11 @@ from libs.common.service import application, pool, run_command
 from libs.common.text import Code, Identifier, line
 from services.draw.application import DrawApplication
 from services.draw.domain.announce import RosterEntry
-from services.draw.domain.draw import Draw
-from services.draw.domain.errors import InvalidDraw
+from services.draw.domain.draw import Draw, entropy_label
 from services.draw.domain.reading import may_read_internal
 from services.draw.freeze import freeze
 from services.draw.protocol.reasons import REPLACEMENT_REASONS, public_request
+from services.draw.sources_api import SourceCode
 
 router = APIRouter(prefix="/v1", tags=["draw"])
 # An operator of a department outside the register (部门名录) writes nothing (403).
@@ -33,19 +33,25 @@ App = Annotated[DrawApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
+class EntropyChoice(Command):
+    """Which drawing of which registered source completes the seed (ssj-draw-3)."""
+
+    source: SourceCode = Field(description="A registered entropy source (GET /v1/entropy-sources).")
+    issue: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,24}$")] = Field(
+        description="The issue (期号) whose numbers complete the seed, e.g. '2026141'."
+    )
+    scheduled_at: Instant = Field(
+        description="When that issue is drawn: a time of the source's schedule, at least "
+        "the service's lead time (10 min) after the announcement. Execution is refused "
+        "before it."
+    )
+
+
 class AnnounceRequest(Command):
-    """公告: which published batch to draw and which public entropy will complete the seed."""
+    """公告: which published batch to draw and which public drawing will complete the seed."""
 
     batch_id: Code
-    entropy_source: Annotated[str, line(500, min_length=4)] = Field(
-        description="The public randomness that will complete the seed, fixed only after "
-        "this announcement, e.g. '中国福利彩票双色球第2026136期开奖号码 (2026-11-26)' or "
-        "'现场摇号数字，纪检组监督'.",
-    )
-    entropy_not_before: Instant | None = Field(
-        default=None,
-        description="When the entropy becomes known; execution is refused before then.",
-    )
+    entropy: EntropyChoice
     selection: Literal["sha256", "rfc3797"] = Field(
         default="sha256",
         description="How subjects are selected: the SHA-256 stream seeded by the secret and "
@@ -56,7 +62,8 @@ class AnnounceRequest(Command):
 
 
 class ExecuteRequest(Command):
-    """抽取: the public entropy, exactly as published (e.g. the lottery numbers)."""
+    """抽取: the announced drawing's numbers, as published (e.g. '03 09 14 22 27 31 + 08'):
+    digits and separators only; they must fit the source's format."""
 
     entropy: Annotated[str, line(2000, min_length=1)]
 
@@ -162,7 +169,8 @@ def _summary(draw: Draw) -> dict[str, Any]:
         "conflicts_size": a["conflicts_size"],
         "previous_size": a["previous_size"],
         "commitment": a["commitment"],
-        "entropy_source": a["entropy_source"],
+        "entropy": a.get("entropy"),  # ssj-draw-3: source, issue, draw time, format
+        "entropy_source": entropy_label(a),
         "entropy_not_before": a["entropy_not_before"] or None,
         "executed": draw.executed,
     }
@@ -187,9 +195,8 @@ async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: Ap
     if not who.may_act_for(batch["initiating_department"]):
         raise Problem(403, "Forbidden", "only the initiating department or the office may draw")
     now = datetime.now(UTC)
-    if body.entropy_not_before is not None and body.entropy_not_before <= now:
-        raise InvalidDraw("entropy_not_before must lie after the announcement")
     await run_command(request, who, app.check_announceable, batch)
+    await run_command(request, who, app.announceable_source, body.entropy.source)  # first
     async with db.acquire() as conn:
         frozen = await freeze(conn, batch)
     roster = await _load_roster(db, batch)
@@ -200,8 +207,7 @@ async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: Ap
             batch=batch,
             pool=frozen,
             roster=roster,
-            entropy_source=body.entropy_source,
-            entropy_not_before=body.entropy_not_before,
+            entropy=body.entropy.model_dump(),
             now=now,
             selection=body.selection,
         ),

@@ -7,11 +7,12 @@ import hmac
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
@@ -25,7 +26,15 @@ from services.draw.domain.announce import (
     summarise,
 )
 from services.draw.domain.draw import Draw, draw_id
-from services.draw.domain.errors import AlreadyAnnounced, BatchNotDrawable
+from services.draw.domain.errors import (
+    AlreadyAnnounced,
+    BatchNotDrawable,
+    CommitmentMismatch,
+    InvalidDraw,
+    SourceExists,
+    UnknownSource,
+)
+from services.draw.domain.sources import EntropySource, check_scheduled, source_id
 from services.draw.freeze import FrozenSummary
 from services.draw.protocol.canonical import (
     SHA256_SELECTION,
@@ -33,8 +42,8 @@ from services.draw.protocol.canonical import (
     commitment,
     field,
 )
-from services.draw.protocol.reasons import public_request
-from services.draw.settings import DEV_KEY, DrawSettings
+from services.draw.sealing import SealBroken, Sealer, new_secret
+from services.draw.settings import DrawSettings
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +60,11 @@ class DrawApplication(EventStoreApp):
 
     def __init__(self, settings: CommonSettings, env: dict[str, str] | None = None) -> None:
         super().__init__(settings, env)
-        self._key = DrawSettings().draw_key.encode("utf-8")
-        if self._key == DEV_KEY.encode():
-            log.warning("SSJ_DRAW_KEY is not set: draw secrets derive from the development key")
+        draw_settings = DrawSettings()
+        key = draw_settings.draw_key
+        self._lead = draw_settings.lead_seconds(settings.environment)
+        self._key = key.encode("utf-8")  # ssj-draw-2 secrets derive from it
+        self._sealer = Sealer(key)  # ssj-draw-3 secrets are sealed under it
         self._create_snapshot_table()
 
     def _create_snapshot_table(self) -> None:
@@ -99,10 +110,45 @@ class DrawApplication(EventStoreApp):
 
     # -- secrets ----------------------------------------------------------------------
 
-    def secret(self, draw: UUID) -> bytes:
-        """The draw's 32-byte secret: HMAC-SHA256(server key, draw id)."""
-        message = f"ssj-draw-2 secret\x00{draw}".encode()
+    def secret(self, draw: Draw) -> bytes:
+        """The draw's 32-byte secret: unsealed (ssj-draw-3), or for a draw announced under
+        ssj-draw-2, HMAC-SHA256(server key, draw id)."""
+        if draw.sealed_secret:
+            return self._sealer.open(
+                draw.sealed_secret, str(draw.id), str(draw.summary["commitment"])
+            )
+        message = f"ssj-draw-2 secret\x00{draw.id}".encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    # -- entropy sources 公开随机源 ----------------------------------------------------
+
+    def register_source(self, **fields: Any) -> EntropySource:
+        """Register a source of public entropy (the office); a code is registered once."""
+        if source_id(fields["code"]) in self.repository:
+            raise SourceExists(f"entropy source {fields['code']} is registered already")
+        source = EntropySource(**fields)
+        try:
+            self.save(source)
+        except IntegrityError as exc:
+            raise SourceExists(f"entropy source {fields['code']} is registered already") from exc
+        return source
+
+    def get_source(self, code: str) -> EntropySource:
+        """The registered source with this code."""
+        try:
+            source: EntropySource = self.repository.get(source_id(code))
+        except AggregateNotFoundError as exc:
+            raise UnknownSource(f"no entropy source has code {code}") from exc
+        if not isinstance(source, EntropySource):
+            raise UnknownSource(f"no entropy source has code {code}")
+        return source
+
+    def announceable_source(self, code: str) -> EntropySource:
+        """The source an announcement names: unknown is the request's fault (422)."""
+        try:
+            return self.get_source(code)
+        except UnknownSource as exc:
+            raise InvalidDraw(f"{exc}: register it first (POST /v1/entropy-sources)") from exc
 
     # -- the frozen pool ---------------------------------------------------------------
 
@@ -181,15 +227,22 @@ class DrawApplication(EventStoreApp):
         batch: Mapping[str, Any],
         pool: FrozenSummary,
         roster: Sequence[RosterEntry],
-        entropy_source: str,
-        entropy_not_before: datetime | None,
+        entropy: Mapping[str, Any],
         now: datetime,
         selection: str = SHA256_SELECTION,
     ) -> Draw:
-        """公告 — pool frozen (stored under its hash), roster and rules fixed, secret
-        committed, entropy named."""
+        """公告 — pool frozen (stored under its hash), roster and rules fixed, a random
+        secret committed (and kept sealed), the entropy's source, issue and time named.
+
+        ``entropy``: ``source`` (a registered code), ``issue`` and ``scheduled_at`` (when
+        that issue is drawn: a time of the source's schedule, far enough ahead)."""
         self.check_announceable(batch)
         ident = draw_id(batch["batch_id"])
+        source = self.announceable_source(entropy["source"])
+        scheduled_at: datetime = entropy["scheduled_at"].astimezone(UTC)
+        check_scheduled(source, scheduled_at, now, timedelta(seconds=self._lead))
+        secret = new_secret()
+        committed = commitment(secret)
         announcement = build_announcement(
             draw_id=str(ident),
             batch=batch,
@@ -198,9 +251,8 @@ class DrawApplication(EventStoreApp):
             roster=roster,
             conflicts=pool.conflicts,
             previous=pool.previous,
-            commitment=commitment(self.secret(ident)),
-            entropy_source=entropy_source,
-            entropy_not_before=entropy_not_before.isoformat() if entropy_not_before else "",
+            commitment=committed,
+            entropy=source.spec(entropy["issue"], scheduled_at),
             announced_at=now.isoformat(),
             selection=selection,
             strata_sizes=pool.strata_sizes,
@@ -220,6 +272,7 @@ class DrawApplication(EventStoreApp):
             ends_on=str(batch["ends_on"]),
             announcement_hash=digest,
             summary=summarise(announcement),
+            sealed_secret=self._sealer.seal(secret, str(ident), committed),
         )
         try:
             self.save(draw)
@@ -238,7 +291,11 @@ class DrawApplication(EventStoreApp):
     def execute(self, ident: UUID, entropy: str, now: datetime) -> Draw:
         """抽取 — complete the seed with the public entropy and draw, once."""
         draw: Draw = self.repository.get(ident)
-        draw.execute(self.frozen(draw), secret=self.secret(ident), entropy=entropy, now=now)
+        try:
+            secret = self.secret(draw)
+        except SealBroken as exc:
+            raise CommitmentMismatch(str(exc)) from exc
+        draw.execute(self.frozen(draw), secret=secret, entropy=entropy, now=now)
         self.save(draw)  # a concurrent second execution fails on the version: 409
         return draw
 
@@ -297,14 +354,4 @@ class DrawApplication(EventStoreApp):
         is public: replacement requests show their reason code, never staff's free text.
         """
         draw: Draw = self.repository.get(ident)
-        frozen = self.frozen(draw)
-        executed = draw.executed
-        return {
-            "announcement": frozen.announcement,
-            "announcement_hash": draw.announcement_hash,
-            "pool": frozen.pool.text,
-            "secret": executed["secret"] if executed else None,
-            "entropy": executed["entropy"] if executed else None,
-            "replacements": [public_request(r) for r in draw.requests],
-            "result": draw.result(),
-        }
+        return draw.public_proof(self.frozen(draw))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
+from services.draw import sources_api
 from services.draw.api import router
 from services.draw.application import DrawApplication
 from services.draw.domain.draw import Draw
@@ -11,32 +12,38 @@ from services.draw.domain.errors import (
     AlreadyAnnounced,
     AlreadyExecuted,
     BatchNotDrawable,
+    CommitmentMismatch,
     EntropyNotYetAvailable,
     InvalidDraw,
+    InvalidEntropy,
     InvalidReplacement,
     NotExecuted,
     NoValidGroup,
     PoolEmpty,
+    SourceExists,
+    UnknownSource,
 )
-from services.draw.projections import pool
+from services.draw.domain.sources import EntropySource
+from services.draw.projections import pool, sources
 from services.draw.settings import DEV_KEY, DrawSettings
 
 SPEC = ServiceSpec(
     name="draw",
     title="ssj draw — 双随机抽取",
     description="Verifiable, stratified draws of subjects and inspector groups per batch "
-    "(protocol ssj-draw-2, see docs/draw-protocol.md).",
+    "(protocol ssj-draw-3, see docs/draw-protocol.md).",
     application=DrawApplication,
-    routers=[router],
-    read_model_ddl=[*pool.DDL, *register_ddl()],
+    routers=[router, sources_api.router],
+    read_model_ddl=[*pool.DDL, *sources.DDL, *register_ddl()],
     consumers=[
         ConsumerSpec(name="registry", source="registry", handler=pool.apply_registry),
         ConsumerSpec(name="planner", source="planner", handler=pool.apply_planner),
         ConsumerSpec(name="own", source="draw", handler=pool.apply_own),
+        ConsumerSpec(name="sources", source="draw", handler=sources.apply),
         ConsumerSpec(name="results", source="results", handler=pool.apply_results),
         register_consumer("draw"),
     ],
-    aggregates=[Draw],
+    aggregates=[Draw, EntropySource],
     # Freezing a pool keeps up to a million rows in a temporary table: in the session's
     # own buffers rather than through the kernel (temp_buffers can only be chosen before
     # a session first touches a temporary table, hence at connection start). Allocated
@@ -53,6 +60,10 @@ SPEC = ServiceSpec(
         AlreadyExecuted: (409, "Already executed"),
         NotExecuted: (409, "Not executed"),
         EntropyNotYetAvailable: (409, "Entropy not yet available"),
+        InvalidEntropy: (422, "Invalid entropy"),
+        CommitmentMismatch: (409, "Commitment mismatch"),
+        SourceExists: (409, "Source exists"),
+        UnknownSource: (404, "Unknown entropy source"),
     },
 )
 

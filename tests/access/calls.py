@@ -11,7 +11,14 @@ from datetime import date
 from typing import Any
 
 from tests.access.conftest import OTHER, OWN
-from tests.builders import department_payload, inspector_payload, item_payload, subject_payload
+from tests.builders import (
+    ONSITE_SOURCE,
+    department_payload,
+    entropy_choice,
+    inspector_payload,
+    item_payload,
+    subject_payload,
+)
 
 
 @dataclass
@@ -185,7 +192,14 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ),
     ("planner", "GET", "/v1/plans/{plan_id}"): lambda fx, n: Call(f"/v1/plans/{fx['plan_id']}"),
     ("draw", "POST", "/v1/draws"): lambda fx, n: Call(
-        "/v1/draws", json={"batch_id": fx["batch_id"], "entropy_source": "再抽一次 (matrix)"}
+        "/v1/draws", json={"batch_id": fx["batch_id"], "entropy": entropy_choice()}
+    ),
+    # Registered by the fixtures already: an allowed caller gets 409, nothing changes.
+    ("draw", "POST", "/v1/entropy-sources"): lambda fx, n: Call(
+        "/v1/entropy-sources", json=ONSITE_SOURCE
+    ),
+    ("draw", "GET", "/v1/entropy-sources/{code}"): lambda fx, n: Call(
+        f"/v1/entropy-sources/{ONSITE_SOURCE['code']}"
     ),
     ("draw", "POST", "/v1/draws/{draw_id}/execute"): lambda fx, n: Call(
         f"/v1/draws/{fx['draw']['id']}/execute", json={"entropy": "1 2 3 4 5"}

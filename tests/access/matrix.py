@@ -158,6 +158,9 @@ def _rules() -> list[Rule]:
         ),
         r("draw", "GET", "/v1/draws/{draw_id}/proof", EVERYONE, note="public proof"),
         r("draw", "GET", "/v1/draws/{draw_id}/chain", READERS),
+        r("draw", "POST", "/v1/entropy-sources", OFFICE, note="the office keeps the sources"),
+        r("draw", "GET", "/v1/entropy-sources", READERS),
+        r("draw", "GET", "/v1/entropy-sources/{code}", READERS),
         # results
         r(
             "results",

@@ -45,7 +45,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -59,17 +59,24 @@ from services.draw.protocol import subjects as selection
 from services.draw.protocol.canonical import (
     announcement_hash,
     commitment,
-    derive_seed,
+    derive_seed_v3,
     pool_hash,
     pool_line,
     sort_pool,
     split_line,
 )
+from services.draw.protocol.entropy import SHAPES, canonical_text, numbers_bytes, parse_numbers
 from services.draw.protocol.groups import Target
 from services.draw.protocol.proof import drawer_for, run
 from services.draw.protocol.stream import Stream, sample
 from services.registry.domain.regions import Region, regions
-from tests.builders import INDUSTRIES, make_uscc
+from tests.builders import (
+    INDUSTRIES,
+    entropy_choice,
+    make_uscc,
+    register_entropy_source,
+    wait_for_entropy,
+)
 from tests.support import Infra, ServiceProcess, start_infra, stop_infra, token
 
 T = TypeVar("T")
@@ -103,8 +110,16 @@ ITEMS = [
 RISK_WEIGHTS = {"A": 60, "B": 30, "C": 8, "D": 2}
 RATIOS = {"A": 0.01, "B": 0.03, "C": 0.10, "D": 0.20}
 UNITS_PER_COUNTY = 3  # 市场监管所 per county
-ENTROPY_SOURCE = "中国福利彩票双色球第2026136期开奖号码 (bench)"
-ENTROPY = "03 07 12 19 25 31 + 09"
+# A source of the shape of 双色球 with no fixed schedule, so the benchmark names a drawing a
+# few seconds ahead (the wait is not part of any figure).
+BENCH_SOURCE = {
+    "code": "bench-ssq",
+    "name": "双色球型现场摇号 (bench)",
+    "publisher": "ssj bench",
+    "groups": SHAPES["ssq"].as_json()["groups"],
+    "schedule": None,
+}
+ENTROPY = "03 07 12 19 25 31 + 09"  # as typed; the proof carries its canonical form
 HTTP_TIMEOUT = 180.0  # seconds one request may take before the API figure is a FAIL
 PROJECTION_NOTE = (
     "draw projection seeded directly by COPY, then VACUUM ANALYZE as autovacuum would leave "
@@ -345,6 +360,7 @@ def measure_core(data: Data) -> tuple[dict[str, Any], Local]:
     )
     built = time.perf_counter() - started
     secret = hashlib.sha256(b"ssj bench-draw secret").digest()
+    announced_at = datetime.now(UTC) - timedelta(hours=2)  # the proof's drawing is past
     identifier_of = {str(s.subject_id): s.identifier for s in data.subjects}
     announcement = build_announcement(
         draw_id=str(draw_id(data.batch["batch_id"])),
@@ -360,11 +376,17 @@ def measure_core(data: Data) -> tuple[dict[str, Any], Local]:
         conflicts=[(str(i), identifier_of[str(s)]) for i, s in data.conflicts],
         previous=[],
         commitment=commitment(secret),
-        entropy_source=ENTROPY_SOURCE,
-        entropy_not_before="",
-        announced_at=datetime.now(UTC).isoformat(),
+        entropy={
+            "source": BENCH_SOURCE["code"],
+            "name": BENCH_SOURCE["name"],
+            "issue": "1",
+            "scheduled_at": (announced_at + timedelta(hours=1)).isoformat(),
+            "format": SHAPES["ssq"].as_json(),
+        },
+        announced_at=announced_at.isoformat(),
     )
-    seed = derive_seed(announcement_hash(announcement), secret, ENTROPY)
+    numbers = parse_numbers(SHAPES["ssq"], ENTROPY)
+    seed = derive_seed_v3(announcement_hash(announcement), secret, numbers_bytes(numbers))
     strata = announcement["strata"]
     assert strata == {k: {"ratio": repr(v)} for k, v in RATIOS.items()}, strata
     select_s, (picked, summary) = best_of(
@@ -421,7 +443,8 @@ def measure_verifier(local: Local) -> dict[str, Any]:
         "announcement_hash": announcement_hash(local.announcement),
         "pool": "\n".join(local.lines),
         "secret": local.secret.hex(),
-        "entropy": ENTROPY,
+        "entropy": canonical_text(SHAPES["ssq"], parse_numbers(SHAPES["ssq"], ENTROPY)),
+        "executed_at": datetime.now(UTC).isoformat(),
         "replacements": [],
     }
     first = run(proof)["groups"]
@@ -527,6 +550,13 @@ async def seed_projection(infra: Infra, data: Data) -> float:
             columns=["inspector_id", "subject_id", "active"],
             records=[(i, s, True) for i, s in data.conflicts],
         )
+        # The draw's copy of the department register (部门名录): writers must be in it.
+        await conn.copy_records_to_table(
+            "departments_view",
+            schema_name="draw",
+            columns=["code", "department_id", "active", "version"],
+            records=[(d, uuid.uuid5(uuid.NAMESPACE_URL, d), True, 1) for d in DEPARTMENTS],
+        )
         b = data.batch
         await conn.execute(
             """INSERT INTO draw.batches (batch_id, plan_id, year, name, initiating_department,
@@ -572,9 +602,11 @@ def _through_http(
     """Announce, execute, download the proof and verify it, adding each figure to ``out`` as
     it comes (so a step that fails leaves the figures of the steps before it)."""
     started = time.perf_counter()
-    body = {"batch_id": data.batch["batch_id"], "entropy_source": ENTROPY_SOURCE}
+    choice = {**entropy_choice(), "source": BENCH_SOURCE["code"]}
+    body = {"batch_id": data.batch["batch_id"], "entropy": choice}
     announced = _ok(http.post("/v1/draws", json=body, headers=operator), 201)
     out["api_announce_s"] = round(time.perf_counter() - started, 2)
+    wait_for_entropy(announced)  # the drawing takes place: not part of any figure
     # The service froze exactly the pool computed here; its counts follow from it.
     assert announced["pool_size"] == len(local.lines), announced["pool_size"]
     assert announced["pool_hash"] == pool_hash(local.lines), "pool hashes differ"
@@ -609,6 +641,9 @@ def measure_api(data: Data, local: Local) -> dict[str, Any]:
         service.start()
         figures["seed_projection_s"] = round(asyncio.run(seed_projection(infra, data)), 2)
         operator = {"Authorization": f"Bearer {token(infra, 'op-samr', 'SAMR', 'operator')}"}
+        register_entropy_source(
+            service.url, token(infra, "office", "OFFICE", "office"), BENCH_SOURCE
+        )
         with httpx.Client(base_url=service.url, timeout=HTTP_TIMEOUT) as http:
             try:
                 _through_http(http, data, local, operator, figures)

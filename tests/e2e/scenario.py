@@ -21,7 +21,16 @@ import httpx
 
 from libs.common.auth import issue_token
 from libs.common.settings import SERVICE_PORTS, CommonSettings
-from tests.builders import department_payload, inspector_payload, item_payload, subject_payload
+from tests.builders import (
+    ONSITE_ENTROPY,
+    ONSITE_SOURCE,
+    department_payload,
+    entropy_choice,
+    inspector_payload,
+    item_payload,
+    subject_payload,
+    wait_for_entropy,
+)
 
 DEPARTMENTS = ("SAMR", "TAX", "EPB")  # 市场监管局, 税务局, 生态环境局
 RISK_MIX = {"A": 120, "B": 50, "C": 20, "D": 10}
@@ -186,23 +195,31 @@ class Scenario:
         self.settle()
 
         self.say("3. Draw: announce (pool frozen, secret committed), then execute with entropy")
+        # The office registers the on-site drawing (现场摇号) as a source, once.
+        response = self.http.post(
+            self.urls["draw"] + "/v1/entropy-sources", headers=office, json=ONSITE_SOURCE
+        )
+        if response.status_code not in (201, 409):
+            raise RuntimeError(f"POST draw/v1/entropy-sources -> {response.text}")
         announced = self.call(
             "POST",
             "draw",
             "/v1/draws",
             ops["SAMR"],
-            json={"batch_id": batch_id, "entropy_source": "现场摇号数字，纪检组监督 (demo)"},
+            json={"batch_id": batch_id, "entropy": entropy_choice(issue=self.run)},
         )
         self.say(
             f"   announced {announced['id']}: pool {announced['pool_size']} "
             f"(hash {announced['pool_hash'][:16]}…), commitment {announced['commitment'][:16]}…"
+            f", drawing {announced['entropy_source']} at {announced['entropy_not_before']}"
         )
+        wait_for_entropy(announced)  # the numbers exist only after the announcement
         draw = self.call(
             "POST",
             "draw",
             f"/v1/draws/{announced['id']}/execute",
             ops["SAMR"],
-            json={"entropy": "3 14 15 92 65"},
+            json={"entropy": ONSITE_ENTROPY},
         )
         strata = ", ".join(
             f"{k} {v['count']}/{v['pool']}"

@@ -18,21 +18,48 @@ from typing import Any
 import httpx
 import pytest
 
+from services.draw.domain.sources import BEIJING
 from services.draw.protocol.canonical import pool_hash, pool_line, sort_pool, split_line
 from services.draw.protocol.proof import verify
 from services.draw.protocol.rfc3797 import canonical_key, round_digest
 from tests.builders import (
+    ONSITE_SOURCE,
+    entropy_choice,
     inspector_payload,
     item_payload,
     make_uscc,
     register_departments,
+    register_entropy_source,
     subject_payload,
+    wait_for_entropy,
 )
 from tests.support import Infra, ServiceProcess, token
 
 RUN = uuid.uuid4().hex[:6]
 LEAD, PART = "DSAMR", "DTAX"
 UNIT_A, UNIT_B = f"茅箭所{RUN}", f"张湾所{RUN}"
+# RFC 3797's worked example as a source: three groups, each one source of the RFC.
+RFC_SOURCE = {
+    "code": "rfc3797-example",
+    "name": "RFC 3797 第6节示例",
+    "publisher": "IETF",
+    "groups": [
+        {"name": "a", "count": 1, "low": 0, "high": 9999, "ordered": False},
+        {"name": "b", "count": 5, "low": 1, "high": 20, "ordered": False},
+        {"name": "c", "count": 6, "low": 1, "high": 49, "ordered": False},
+    ],
+    "schedule": None,
+}
+SSQ_SOURCE = {
+    "code": "cwl-ssq",
+    "name": "中国福利彩票双色球",
+    "publisher": "中国福利彩票发行管理中心",
+    "groups": [
+        {"name": "red", "count": 6, "low": 1, "high": 33, "ordered": False},
+        {"name": "blue", "count": 1, "low": 1, "high": 16, "ordered": False},
+    ],
+    "schedule": {"days": [2, 4, 7], "time": "21:15"},
+}
 
 
 class Stack:
@@ -100,15 +127,15 @@ class Stack:
         return str(plan["batches"][0]["batch_id"])
 
     def announce(self, batch_id: str, **extra: Any) -> httpx.Response:
+        body = {"batch_id": batch_id, "entropy": entropy_choice(), **extra}
         return self.http.post(
-            f"{self.procs['draw'].url}/v1/draws",
-            json={"batch_id": batch_id, "entropy_source": "现场摇号 (test)", **extra},
-            headers=self.ops[LEAD],
+            f"{self.procs['draw'].url}/v1/draws", json=body, headers=self.ops[LEAD]
         )
 
-    def draw(self, batch_id: str, entropy: str = "7 1 4") -> dict[str, Any]:
+    def draw(self, batch_id: str, entropy: str = "7 1 4 2 8") -> dict[str, Any]:
         announced = self.announce(batch_id)
         assert announced.status_code == 201, announced.text
+        wait_for_entropy(announced.json())  # execution is refused before the drawing
         return self.call(
             "POST",
             "draw",
@@ -129,6 +156,8 @@ def stack(infra: Infra) -> Iterator[Stack]:
             proc.wait_ready()
         office = token(infra, "office", "OFFICE", "office")
         register_departments(procs["registry"].url, office, [LEAD, PART, "SAMR"])
+        for source in (ONSITE_SOURCE, RFC_SOURCE, SSQ_SOURCE):
+            register_entropy_source(procs["draw"].url, office, source)
         yield Stack(infra, procs)
     finally:
         for proc in procs.values():
@@ -257,28 +286,72 @@ def test_the_pool_follows_the_filters_and_the_full_list(
 
 def test_a_batch_is_announced_once_and_executed_once(stack: Stack, world: dict[str, Any]) -> None:
     batch = stack.plan([world["general"], world["key"]], complaint_referral=True)
-    first = stack.announce(
-        batch, entropy_not_before=(datetime.now(UTC) + timedelta(hours=1)).isoformat()
-    )
+    first = stack.announce(batch, entropy=entropy_choice(lead_seconds=3600))
     assert first.status_code == 201, first.text
     assert stack.announce(batch).status_code == 409
     early = stack.http.post(
         f"{stack.procs['draw'].url}/v1/draws/{first.json()['id']}/execute",
-        json={"entropy": "1 2 3"},
+        json={"entropy": "1 2 3 4 5"},
         headers=stack.ops[LEAD],
     )
     assert early.status_code == 409 and early.json()["title"] == "Entropy not yet available"
     stranger = stack.http.post(
         f"{stack.procs['draw'].url}/v1/draws/{first.json()['id']}/execute",
-        json={"entropy": "1 2 3"},
+        json={"entropy": "1 2 3 4 5"},
         headers=stack.ops[PART],
     )
     assert stranger.status_code == 403
-    past = stack.announce(
-        stack.plan([world["general"], world["key"]]),
-        entropy_not_before=(datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+    other = stack.plan([world["general"], world["key"]])
+    for too_soon in (-3600, 0.5):  # past, or less than the service's lead ahead
+        refused = stack.announce(other, entropy=entropy_choice(lead_seconds=too_soon))
+        assert refused.status_code == 422, refused.text
+        assert "after the announcement" in refused.json()["detail"]
+    unknown = stack.announce(other, entropy={**entropy_choice(), "source": "nobody-s-dice"})
+    assert unknown.status_code == 422 and "register it first" in unknown.json()["detail"]
+
+
+def test_a_lottery_drawing_must_be_one_of_its_schedule(stack: Stack, world: dict[str, Any]) -> None:
+    """双色球 draws Tuesdays, Thursdays and Sundays at 21:15 Beijing time."""
+    batch = stack.plan([world["general"], world["key"]], complaint_referral=True)
+    evening = (
+        datetime.now(UTC).astimezone(BEIJING).replace(hour=21, minute=15, second=0, microsecond=0)
     )
-    assert past.status_code == 422
+    days = (evening + timedelta(days=n) for n in range(1, 9))
+    drawing = next(day for day in days if day.isoweekday() in (2, 4, 7))
+
+    def announce_at(when: datetime) -> httpx.Response:
+        choice = {"source": "cwl-ssq", "issue": "2026141", "scheduled_at": when.isoformat()}
+        return stack.http.post(
+            f"{stack.procs['draw'].url}/v1/draws",
+            json={"batch_id": batch, "entropy": choice},
+            headers=stack.ops[LEAD],
+        )
+
+    # A minute late, or the day before (Monday, Wednesday or Saturday): not a drawing.
+    for when in (drawing + timedelta(minutes=1), drawing - timedelta(days=1)):
+        refused = announce_at(when)
+        assert refused.status_code == 422, refused.text
+        assert "draws on ISO weekdays" in refused.json()["detail"]
+    answer = announce_at(drawing)
+    assert answer.status_code == 201, answer.text
+    entropy = answer.json()["entropy"]
+    assert entropy["name"] == "中国福利彩票双色球" and entropy["issue"] == "2026141"
+    assert answer.json()["entropy_not_before"] == entropy["scheduled_at"]
+
+
+def test_the_office_keeps_the_entropy_sources(stack: Stack) -> None:
+    url = f"{stack.procs['draw'].url}/v1/entropy-sources"
+    mine = {**ONSITE_SOURCE, "code": f"dept-{RUN}"}
+    assert stack.http.post(url, json=mine, headers=stack.ops[LEAD]).status_code == 403
+    assert stack.http.post(url, json=ONSITE_SOURCE, headers=stack.office).status_code == 409
+    bad = {**mine, "groups": [{"name": "x", "count": 9, "low": 1, "high": 5}]}
+    assert stack.http.post(url, json=bad, headers=stack.office).status_code == 422
+    listed = stack.http.get(url, headers=stack.ops[PART])
+    assert listed.status_code == 200
+    assert {"onsite-5d", "cwl-ssq"} <= {s["code"] for s in listed.json()}
+    one = stack.http.get(f"{url}/cwl-ssq", headers=stack.ops[PART]).json()
+    assert one["schedule"] == {"days": [2, 4, 7], "time": "21:15"}
+    assert stack.http.get(f"{url}/nobody-s-dice", headers=stack.ops[PART]).status_code == 404
 
 
 def test_groups_respect_units_conflicts_and_previous_inspectors(
@@ -328,9 +401,10 @@ def test_groups_respect_units_conflicts_and_previous_inspectors(
     )
     announced = stack.announce(again)
     assert announced.status_code == 201, announced.text
+    wait_for_entropy(announced.json())
     failed = stack.http.post(
         f"{stack.procs['draw'].url}/v1/draws/{announced.json()['id']}/execute",
-        json={"entropy": "9"},
+        json={"entropy": "9 9 9 9 9"},
         headers=stack.ops[LEAD],
     )
     assert failed.status_code == 422, failed.text
@@ -371,13 +445,16 @@ def test_a_draw_may_select_by_rfc3797_from_public_sources(
     stack: Stack, world: dict[str, Any]
 ) -> None:
     batch = stack.plan([world["general"], world["key"]], complaint_referral=True, counts={"A": 3})
-    announced = stack.announce(batch, selection="rfc3797")
+    choice = {**entropy_choice(), "source": RFC_SOURCE["code"]}
+    announced = stack.announce(batch, selection="rfc3797", entropy=choice)
     assert announced.status_code == 201, announced.text
     assert announced.json()["selection"] == "rfc3797"
+    wait_for_entropy(announced.json())
     url = f"{stack.procs['draw'].url}/v1/draws/{announced.json()['id']}/execute"
     lottery = stack.http.post(url, json={"entropy": "03 07 12 + 09"}, headers=stack.ops[LEAD])
-    assert lottery.status_code == 422 and "RFC 3797" in lottery.json()["detail"]
-    sources = "9319 / 2 5 12 8 10 / 9 18 26 34 41 45"
+    assert lottery.status_code == 422 and lottery.json()["title"] == "Invalid entropy"
+    # RFC 3797's worked example, its three sources as the source's three groups.
+    sources = "9319 / 2 5 8 10 12 / 9 18 26 34 41 45"
     executed = stack.http.post(url, json={"entropy": sources}, headers=stack.ops[LEAD])
     assert executed.status_code == 200, executed.text
     proof = stack.proof(announced.json()["id"])

@@ -31,7 +31,10 @@ PLAN = {
     "item_codes": ["SAMR-1", "TAX-1"],
     "batches": [BATCH],
 }
-ANNOUNCE = {"batch_id": SOMEONE, "entropy_source": "中国福利彩票双色球第2026136期开奖号码"}
+ANNOUNCE = {
+    "batch_id": SOMEONE,
+    "entropy": {"source": "cwl-ssq", "issue": "2026141", "scheduled_at": "2026-12-08T13:15:00Z"},
+}
 REPLACE = {"kind": "subject", "identifier": USCC, "reason": "已注销", "approver": "王五"}
 FINDING: dict[str, Any] = {"item_code": "SAMR-1", "outcome": "no_problem", "note": ""}
 RESULT: dict[str, Any] = {
@@ -97,9 +100,33 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any], str]] = 
         "draw",
         "POST",
         "/v1/draws",
-        {**ANNOUNCE, "entropy_source": "双色球\x00开奖"},
+        {**ANNOUNCE, "entropy": {**ANNOUNCE["entropy"], "issue": "2026\x00141"}},
+        {},
+        "entropy.issue",
+    ),
+    (
+        "draw",
+        "POST",
+        "/v1/draws",
+        {**ANNOUNCE, "entropy": {**ANNOUNCE["entropy"], "scheduled_at": "2026-12-08T13:15:00"}},
+        {},
+        "entropy.scheduled_at",
+    ),
+    (
+        "draw",
+        "POST",
+        "/v1/draws",
+        {**ANNOUNCE, "entropy_source": "双色球开奖"},  # ssj-draw-2's free text: no longer
         {},
         "entropy_source",
+    ),
+    (
+        "draw",
+        "POST",
+        "/v1/entropy-sources",
+        {"code": "x", "name": "名\x00称", "publisher": "p1", "groups": []},
+        {},
+        "name",
     ),
     ("draw", "POST", f"/v1/draws/{SOMEONE}/execute", {"entropy": "03 07\x00"}, {}, "entropy"),
     ("draw", "POST", f"/v1/draws/{SOMEONE}/execute", {"entropy": "1" * 2001}, {}, "entropy"),

@@ -24,18 +24,38 @@ from services.draw.domain.announce import (
 from services.draw.domain.draw import Draw
 from services.draw.domain.errors import (
     AlreadyExecuted,
+    CommitmentMismatch,
     EntropyNotYetAvailable,
     InvalidDraw,
+    InvalidEntropy,
     InvalidReplacement,
     NotExecuted,
     PoolEmpty,
 )
 from services.draw.protocol.canonical import announcement_hash, commitment
+from services.draw.protocol.entropy import SHAPES
 from services.draw.protocol.proof import run, verify
+from services.draw.protocol.subjects import select_rfc3797
 from tests.builders import make_uscc
 
 SECRET = bytes(range(1, 33))
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
+AFTER = NOW + timedelta(hours=2)  # after the entropy's draw time
+ENTROPY = "03 09 14 22 27 31 + 08"  # as typed; the proof has 03 09 14 22 27 31 | 08
+OTHER_ENTROPY = "01 02 03 04 05 06 + 16"
+
+
+def entropy_spec(scheduled_at: datetime = NOW + timedelta(hours=1)) -> dict[str, Any]:
+    """The announcement's entropy: a 双色球 drawing an hour after the announcement."""
+    return {
+        "source": "cwl-ssq",
+        "name": "中国福利彩票双色球",
+        "issue": "2026141",
+        "scheduled_at": scheduled_at.isoformat(),
+        "format": SHAPES["ssq"].as_json(),
+    }
+
+
 ITEMS = [
     {
         "code": "SAMR-01",
@@ -88,8 +108,7 @@ def bare_announcement(**overrides: Any) -> dict[str, Any]:
         "conflicts": [],
         "previous": [],
         "commitment": "c",
-        "entropy_source": "双色球第2026136期",
-        "entropy_not_before": "",
+        "entropy": entropy_spec(),
         "announced_at": NOW.isoformat(),
     }
     return build_announcement(**{**arguments, **overrides})
@@ -108,8 +127,7 @@ def announced(n: int = 400, selection: str = "sha256", **batch: Any) -> tuple[Dr
         conflicts=[("SAMR-0", subjects(n)[1].identifier), ("nobody", subjects(n)[2].identifier)],
         previous=[],
         commitment=commitment(SECRET),
-        entropy_source="双色球第2026136期",
-        entropy_not_before=spec.get("entropy_not_before", ""),
+        entropy=entropy_spec(spec.get("scheduled_at", NOW + timedelta(hours=1))),
         announced_at=NOW.isoformat(),
     )
     draw = Draw(
@@ -146,23 +164,70 @@ def test_strata_use_counts_over_ratios_and_respect_the_class_filter() -> None:
     assert [d["department"] for d in departments_of(BATCH)] == ["SAMR", "TAX"]
 
 
-def test_an_empty_pool_or_unnamed_entropy_is_refused() -> None:
+def test_an_empty_pool_is_refused() -> None:
     with pytest.raises(PoolEmpty):
         freeze_pool([])
-    with pytest.raises(InvalidDraw, match="entropy"):
-        bare_announcement(pool_size=10, entropy_source="  ")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "03 09 14 22 27 31 + 08",
+        "3 9 14 22 27 31 8",
+        "03,09,14,22,27,31,08",
+        "03、09、14、22、27、31＋08",
+        "０３ ０９ １４ ２２ ２７ ３１ ＋ ０８",
+        "03 09 14 22 27 31 | 08",
+        " 03  09 14 22 27 31/08 ",
+        "03;09;14;22;27;31;08",
+    ],
+)
+def test_every_spelling_of_one_result_draws_the_same(typed: str) -> None:
+    expected, frozen = announced()
+    expected.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
+    draw, frozen = announced()
+    draw.execute(frozen, secret=SECRET, entropy=typed, now=AFTER)
+    assert draw.executed is not None and draw.executed["entropy"] == "03 09 14 22 27 31 | 08"
+    assert draw.result() == expected.result()
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("03 09 14 22 27 31 + 0\u200b8", "ZERO WIDTH SPACE"),
+        ("03 09 14 22 27 31 + 08\u2060", "WORD JOINER"),
+        ("红球 03 09 14 22 27 31 蓝球 08", "not a digit"),
+        ("03 09 14 22 27 31", "7 numbers"),
+        ("03 09 14 22 27 31 + 08 + 09", "7 numbers"),
+        ("09 03 14 22 27 31 + 08", "ascending"),
+        ("03 09 14 22 27 34 + 08", "outside 1-33"),
+        ("03 09 14 22 27 31 + 17", "outside 1-16"),
+    ],
+)
+def test_entropy_that_is_not_the_sources_numbers_is_refused(typed: str, why: str) -> None:
+    draw, frozen = announced()
+    with pytest.raises(InvalidEntropy, match=why):
+        draw.execute(frozen, secret=SECRET, entropy=typed, now=AFTER)
+    assert draw.executed is None
+
+
+def test_a_secret_that_does_not_match_the_commitment_draws_nothing() -> None:
+    draw, frozen = announced()
+    with pytest.raises(CommitmentMismatch):
+        draw.execute(frozen, secret=bytes(32), entropy=ENTROPY, now=AFTER)
+    assert draw.executed is None
 
 
 def test_execution_records_the_protocol_result_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(draw_module, "PART_SIZE", 7)
     draw, frozen = announced(1000)
-    draw.execute(frozen, secret=SECRET, entropy="1 2 3", now=NOW)
+    draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
     events = draw.collect_events()
     names = [type(e).__name__ for e in events]
     selected = draw.executed["selected"] if draw.executed else 0
     assert names == ["DrawAnnounced", "DrawExecuted"] + ["SubjectsDrawn"] * -(-selected // 7)
     assert [e.part for e in events[2:]] == list(range(1, len(events) - 1))  # type: ignore[attr-defined]
-    proof = {**draw.proof_input(frozen, SECRET.hex(), "1 2 3"), "result": draw.result()}
+    proof = draw.public_proof(frozen)
     assert verify(proof) == []
     assert draw.result() == {k: v for k, v in run(proof).items()}
     first = draw.drawn[0]
@@ -171,13 +236,14 @@ def test_execution_records_the_protocol_result_in_parts(monkeypatch: pytest.Monk
 
 
 def test_a_draw_executes_once_and_not_before_its_entropy_is_due() -> None:
-    draw, frozen = announced(entropy_not_before=(NOW + timedelta(days=2)).isoformat())
+    draw, frozen = announced(scheduled_at=NOW + timedelta(days=2))
+    assert frozen.announcement["entropy_not_before"] == (NOW + timedelta(days=2)).isoformat()
     with pytest.raises(EntropyNotYetAvailable):
-        draw.execute(frozen, secret=SECRET, entropy="1", now=NOW)
+        draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=NOW + timedelta(days=1))
     later = NOW + timedelta(days=3)
-    draw.execute(frozen, secret=SECRET, entropy="1", now=later)
+    draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=later)
     with pytest.raises(AlreadyExecuted):
-        draw.execute(frozen, secret=SECRET, entropy="2", now=later)
+        draw.execute(frozen, secret=SECRET, entropy=OTHER_ENTROPY, now=later)
 
 
 def test_the_stored_announcement_must_match_the_hash_the_event_pins() -> None:
@@ -186,7 +252,7 @@ def test_the_stored_announcement_must_match_the_hash_the_event_pins() -> None:
         {**frozen.announcement, "min_group_size": 3}, frozen.names, frozen.pool, frozen.directory
     )
     with pytest.raises(InvalidDraw, match="does not match"):
-        draw.execute(forged, secret=SECRET, entropy="1", now=NOW)
+        draw.execute(forged, secret=SECRET, entropy=ENTROPY, now=AFTER)
 
 
 def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
@@ -200,7 +266,7 @@ def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
             approver="王",
             unavailable=[],
         )
-    draw.execute(frozen, secret=SECRET, entropy="7", now=NOW)
+    draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
     target = draw.drawn[0]
     with pytest.raises(InvalidReplacement, match="approver"):
         draw.replace_inspector(
@@ -231,13 +297,13 @@ def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
     current = draw.current()
     assert current[0]["identifier"] == outcome["replacement"] != target["identifier"]
     assert draw.requests[0]["sequence"] == 1
-    proof = {**draw.proof_input(frozen, SECRET.hex(), "7"), "result": draw.result()}
+    proof = draw.public_proof(frozen)
     assert verify(proof) == []
 
 
 def test_a_replacement_reason_code_comes_from_the_fixed_list_of_its_kind() -> None:
     draw, frozen = announced()
-    draw.execute(frozen, secret=SECRET, entropy="7", now=NOW)
+    draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
     target = draw.drawn[0]
     member = target["inspectors"][1]["inspector_id"]
     for code in ("该员正接受纪检调查", "deregistered"):  # free text; a subject's reason
@@ -254,7 +320,7 @@ def test_a_replacement_reason_code_comes_from_the_fixed_list_of_its_kind() -> No
 
 def test_the_proof_shows_replacement_reason_codes_never_staff_text() -> None:
     draw, frozen = announced()
-    draw.execute(frozen, secret=SECRET, entropy="7", now=NOW)
+    draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
     target = draw.drawn[0]
     draw.replace_inspector(
         frozen,
@@ -264,7 +330,7 @@ def test_the_proof_shows_replacement_reason_codes_never_staff_text() -> None:
         reason="该员正接受纪检调查",
         approver="张局长 13800001234",
     )
-    proof = {**draw.proof_input(frozen, SECRET.hex(), "7"), "result": draw.result()}
+    proof = draw.public_proof(frozen)
     text = json.dumps(proof, ensure_ascii=False)
     assert "纪检" not in text and "13800001234" not in text
     (request,) = proof["replacements"]
@@ -283,12 +349,18 @@ def test_rfc3797_selection_takes_its_sources_as_entropy_and_checks_its_limits() 
     draw, frozen = announced(400, selection="rfc3797")
     assert frozen.announcement["selection"] == "rfc3797"
     assert "selection" not in announced(400)[1].announcement  # the default leaves no trace
-    with pytest.raises(InvalidDraw, match="RFC 3797"):
-        draw.execute(frozen, secret=SECRET, entropy="03 07 + 09", now=NOW)
-    draw.execute(frozen, secret=SECRET, entropy="9319 / 2 5 12 8 10", now=NOW)
-    proof = {**draw.proof_input(frozen, SECRET.hex(), "9319 / 2 5 12 8 10"), "result": None}
-    proof["result"] = draw.result()
+    with pytest.raises(InvalidEntropy, match="7 numbers"):
+        draw.execute(frozen, secret=SECRET, entropy="9319 / 2 5 12 8 10", now=AFTER)
+    draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
+    proof = draw.public_proof(frozen)
     assert verify(proof) == []
+    # Each group of the source's format is one RFC 3797 source: red balls, then blue.
+    expected, _ = select_rfc3797(
+        ["3 9 14 22 27 31", "8"], frozen.pool.lines, frozen.announcement["strata"]
+    )
+    assert [s["identifier"] for s in proof["result"]["selection"]] == [
+        p.identifier for p in expected
+    ]
     sha = {**proof, "announcement": {**proof["announcement"], "selection": "sha256"}}
     assert run(sha)["selection"] != proof["result"]["selection"]
 

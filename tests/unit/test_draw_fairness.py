@@ -103,7 +103,7 @@ def test_selection_does_not_depend_on_position_in_region_order() -> None:
 
 def _proof(lines: list[str], entropy: str, secret: bytes = bytes(range(32))) -> dict[str, Any]:
     announcement = {
-        "protocol": c.PROTOCOL,
+        "protocol": c.PROTOCOL_V2,
         "pool_hash": c.pool_hash(lines),
         "pool_size": len(lines),
         "strata": {

@@ -53,7 +53,7 @@ def roster(per_department: int = 6) -> list[list[Any]]:
 
 def announcement(lines: list[str], **overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "protocol": c.PROTOCOL,
+        "protocol": c.PROTOCOL_V2,
         "draw_id": "d-1",
         "batch_id": "b-1",
         "pool_hash": c.pool_hash(lines),
@@ -80,8 +80,10 @@ def announcement(lines: list[str], **overrides: Any) -> dict[str, Any]:
 def proof_of(
     lines: list[str], entropy: str = "03 09 14 22 27 31 + 08", **kw: Any
 ) -> dict[str, Any]:
+    announced = announcement(lines, **kw)
     proof: dict[str, Any] = {
-        "announcement": announcement(lines, **kw),
+        "announcement": announced,
+        "announcement_hash": c.announcement_hash(announced),
         "pool": "\n".join(lines),
         "secret": SECRET.hex(),
         "entropy": entropy,
@@ -488,7 +490,12 @@ def test_command_line_verify_and_replay(tmp_path: Path, capsys: pytest.CaptureFi
     path = tmp_path / "proof.json"
     path.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
     assert main(["verify", str(path)]) == 0
-    assert capsys.readouterr().out.startswith("OK draw d-1")
+    out = capsys.readouterr().out.splitlines()
+    document = json.loads(path.read_text(encoding="utf-8"))
+    # First what a reader compares with the notice they saw, then the verdict.
+    assert out[0] == f"announcement {document['announcement_hash']}"
+    assert out[1] == f"commitment   {document['announcement']['commitment']}"
+    assert out[-1].startswith("OK draw d-1")
 
     replay_input = {k: v for k, v in proof.items() if k != "result"}
     replay_input["entropy"] = "other numbers"

@@ -195,7 +195,7 @@ def test_a_proof_with_rfc3797_selection_verifies_and_names_tampering() -> None:
     lines = _lines(300)
     document = {
         "announcement": {
-            "protocol": canonical.PROTOCOL,
+            "protocol": canonical.PROTOCOL_V2,
             "draw_id": "d-rfc",
             "pool_hash": canonical.pool_hash(lines),
             "pool_size": len(lines),
@@ -214,6 +214,7 @@ def test_a_proof_with_rfc3797_selection_verifies_and_names_tampering() -> None:
         "entropy": " / ".join(RFC_SOURCES),
         "replacements": [],
     }
+    document["announcement_hash"] = canonical.announcement_hash(document["announcement"])
     document["result"] = proof.run(document)
     assert proof.verify(document) == []
     expected, _ = subjects.select_rfc3797(list(RFC_SOURCES), lines, {"A": {"ratio": "0.05"}})

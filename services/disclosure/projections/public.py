@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from libs.common.envelope import InboundEvent
@@ -114,6 +116,15 @@ async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
         )
 
 
+def _entropy_named(summary: dict[str, Any]) -> str:
+    """The announced entropy as people name it: its source and issue (ssj-draw-3:
+    中国福利彩票双色球 第2026141期), or the text an ssj-draw-2 announcement named."""
+    spec = summary.get("entropy")
+    if isinstance(spec, dict):
+        return f"{spec['name']} 第{spec['issue']}期"
+    return str(summary.get("entropy_source", ""))
+
+
 async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     """Draws are disclosed when announced and again when executed, secret and seed
     included, so anyone can verify them; replacements (递补) are disclosed with the code of
@@ -142,7 +153,7 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             a["pool_size"],
             a["strata"],
             a["commitment"],
-            a["entropy_source"],
+            _entropy_named(a),
             a["entropy_not_before"] or None,
             a.get("selection", "sha256"),
         )

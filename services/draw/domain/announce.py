@@ -1,4 +1,4 @@
-"""公告 — freezing a batch's pool and roster into the announcement of protocol ssj-draw-2."""
+"""公告 — freezing a batch's pool and roster into the announcement of protocol ssj-draw-3."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ class FrozenDraw:
 
 
 def freeze_pool(subjects: Iterable[PoolSubject]) -> FrozenPool:
-    """Canonical pool of protocol ssj-draw-2 (one line per subject, sorted by identifier)."""
+    """Canonical pool of protocol ssj-draw-3 (one line per subject, sorted by identifier)."""
     lines = sort_pool(
         dict.fromkeys(
             pool_line(
@@ -151,8 +151,7 @@ def build_announcement(
     conflicts: Iterable[tuple[str, str]],
     previous: Iterable[tuple[str, str]],
     commitment: str,
-    entropy_source: str,
-    entropy_not_before: str,
+    entropy: Mapping[str, Any],
     announced_at: str,
     selection: str = SHA256_SELECTION,
     strata_sizes: Mapping[str, int] | None = None,
@@ -160,12 +159,13 @@ def build_announcement(
     """The announcement: everything the draw depends on, fixed before the entropy is known.
 
     ``conflicts`` and ``previous`` are (inspector id, subject identifier) pairs about
-    subjects of the pool; only those of inspectors on the roster are kept. ``selection``
-    ``rfc3797`` draws the subjects by RFC 3797 from the public sources (the entropy then
-    lists them); ``strata_sizes`` (members per class) lets its limits be checked now.
+    subjects of the pool; only those of inspectors on the roster are kept. ``entropy`` names
+    the registered source, its issue and draw time and the shape of its numbers
+    (:func:`services.draw.domain.sources.EntropySource.spec`); the draw time is the
+    announcement's ``entropy_not_before``. ``selection`` ``rfc3797`` draws the subjects by
+    RFC 3797 from the source's numbers (each group one source); ``strata_sizes`` (members
+    per class) lets its limits be checked now.
     """
-    if not field(entropy_source):
-        raise InvalidDraw("name the public entropy that will complete the seed")
     strata = strata_of(batch)
     if selection not in (SHA256_SELECTION, RFC3797_SELECTION):
         raise InvalidDraw(f"selection must be {SHA256_SELECTION} or {RFC3797_SELECTION}")
@@ -197,8 +197,8 @@ def build_announcement(
         "conflicts": [list(p) for p in pairs(conflicts)],
         "previous": [list(p) for p in pairs(previous)],
         "commitment": commitment,
-        "entropy_source": field(entropy_source),
-        "entropy_not_before": entropy_not_before,
+        "entropy": dict(entropy),
+        "entropy_not_before": entropy["scheduled_at"],
         "announced_at": announced_at,
         # Absent for the default, so announcements of the default selection stay as they were.
         **({"selection": selection} if selection != SHA256_SELECTION else {}),

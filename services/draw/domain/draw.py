@@ -23,21 +23,26 @@ from services.draw import sampling as vectorised
 from services.draw.domain.announce import FrozenDraw
 from services.draw.domain.errors import (
     AlreadyExecuted,
+    CommitmentMismatch,
     EntropyNotYetAvailable,
     InvalidDraw,
+    InvalidEntropy,
     InvalidReplacement,
     NotExecuted,
     NoValidGroup,
 )
 from services.draw.protocol.canonical import (
-    PROTOCOL,
+    PROTOCOL_V3,
     RFC3797_SELECTION,
     announcement_hash,
+    commitment,
     field,
 )
+from services.draw.protocol.entropy import EntropyError, canonical_text, parse_numbers
 from services.draw.protocol.proof import ReplacementError, compute, pool_problems
 from services.draw.protocol.reasons import public_request, reason_problem
 from services.draw.protocol.rfc3797 import parse_sources
+from services.draw.protocol.v3 import entropy_spec
 
 NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
 PART_SIZE = 500
@@ -62,6 +67,15 @@ def split_parts(
         parts[-1].append(entry)
         used += size
     return parts
+
+
+def entropy_label(summary: Mapping[str, Any]) -> str:
+    """The announced entropy as people name it: 中国福利彩票双色球 第2026141期 (ssj-draw-3),
+    or the free text an ssj-draw-2 announcement carried."""
+    spec = summary.get("entropy")
+    if isinstance(spec, Mapping):
+        return f"{spec['name']} 第{spec['issue']}期"
+    return str(summary.get("entropy_source", ""))
 
 
 def draw_id(batch_id: str) -> uuid.UUID:
@@ -102,6 +116,7 @@ class Draw(Aggregate):
         ends_on: str,
         announcement_hash: str,
         summary: dict[str, Any],
+        sealed_secret: str = "",
     ) -> None:
         self.batch_id = batch_id
         self.plan_id = plan_id
@@ -115,6 +130,9 @@ class Draw(Aggregate):
         # content-addressed store under this hash; the event pins it.
         self.announcement_hash = announcement_hash
         self.summary = summary
+        # ssj-draw-3: the random secret, sealed until execution (services/draw/sealing.py);
+        # empty for ssj-draw-2 draws, whose secret is derived from the server key.
+        self.sealed_secret = sealed_secret
         self.executed: dict[str, Any] | None = None  # DrawExecuted data
         self.drawn: list[dict[str, Any]] = []  # subjects with their groups, as drawn
         self.requests: list[dict[str, Any]] = []  # replacement requests, in order
@@ -137,6 +155,21 @@ class Draw(Aggregate):
     def _check(self, announcement: Mapping[str, Any]) -> None:
         if announcement_hash(announcement) != self.announcement_hash:
             raise InvalidDraw(f"the stored announcement of draw {self.id} does not match its hash")
+
+    def public_proof(self, frozen: FrozenDraw) -> dict[str, Any]:
+        """The whole public proof (docs/draw-protocol.md §10): before execution the secret,
+        entropy, execution time and result are null."""
+        executed = self.executed
+        return {
+            "announcement": dict(frozen.announcement),
+            "announcement_hash": self.announcement_hash,
+            "pool": frozen.pool.text,
+            "secret": executed["secret"] if executed else None,
+            "entropy": executed["entropy"] if executed else None,
+            "executed_at": executed["executed_at"] if executed else None,
+            "replacements": [public_request(r) for r in self.requests],
+            "result": self.result(),
+        }
 
     def proof_input(self, frozen: FrozenDraw, secret: str, entropy: str) -> dict[str, Any]:
         """The proof document without its result (public: replacement requests in their
@@ -164,12 +197,24 @@ class Draw(Aggregate):
         not_before = self.summary.get("entropy_not_before") or ""
         if not_before and now < datetime.fromisoformat(not_before):
             raise EntropyNotYetAvailable(
-                f"the announced entropy ({self.summary['entropy_source']}) is not due "
+                f"the announced entropy ({entropy_label(self.summary)}) is not due "
                 f"before {not_before}"
             )
-        if not field(entropy):
+        if commitment(secret) != frozen.announcement["commitment"]:
+            raise CommitmentMismatch(
+                f"the secret of draw {self.id} does not hash to its published commitment: "
+                "nothing is drawn (the key or the record changed since the announcement)"
+            )
+        typed = entropy
+        if frozen.announcement.get("protocol") == PROTOCOL_V3:
+            fmt, _ = entropy_spec(frozen.announcement)
+            try:
+                entropy = canonical_text(fmt, parse_numbers(fmt, entropy))
+            except EntropyError as exc:
+                raise InvalidEntropy(f"{entropy_label(self.summary)}: {exc}") from exc
+        elif not field(entropy):
             raise InvalidDraw("the public entropy must not be empty")
-        if frozen.announcement.get("selection") == RFC3797_SELECTION:
+        elif frozen.announcement.get("selection") == RFC3797_SELECTION:
             try:
                 parse_sources(field(entropy))
             except ValueError as exc:
@@ -200,10 +245,11 @@ class Draw(Aggregate):
             raise InvalidDraw(f"draw {self.id} cannot be executed: {exc}") from exc
         self._executed(
             **self.context(),
-            algorithm=PROTOCOL,
+            algorithm=result["protocol"],
             executed_at=now.isoformat(),
             secret=secret.hex(),
             entropy=field(entropy),
+            entropy_as_typed=typed,
             seed=result["seed"],
             commitment=result["commitment"],
             announcement_hash=result["announcement_hash"],
@@ -271,6 +317,7 @@ class Draw(Aggregate):
         pool_size: int,
         strata: dict[str, dict[str, int]],
         selected: int,
+        entropy_as_typed: str = "",  # ssj-draw-3: what the operator typed, for the record
     ) -> None:
         self.executed = {
             "algorithm": algorithm,

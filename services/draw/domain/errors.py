@@ -36,6 +36,22 @@ class EntropyNotYetAvailable(DrawError):
     """The announced public entropy is not due yet, so it cannot be supplied."""
 
 
+class InvalidEntropy(DrawError):
+    """The typed entropy is not the announced source's numbers (the message says why)."""
+
+
+class CommitmentMismatch(DrawError):
+    """The draw's secret does not hash to the commitment it published: nothing is drawn."""
+
+
+class SourceExists(DrawError):
+    """An entropy source with this code is registered already."""
+
+
+class UnknownSource(DrawError):
+    """No entropy source has this code."""
+
+
 class InvalidReplacement(DrawError, ReplacementError):
     """A replacement (递补) that cannot be made as asked."""
 
@@ -44,11 +60,15 @@ __all__ = [
     "AlreadyAnnounced",
     "AlreadyExecuted",
     "BatchNotDrawable",
+    "CommitmentMismatch",
     "DrawError",
     "EntropyNotYetAvailable",
     "InvalidDraw",
+    "InvalidEntropy",
     "InvalidReplacement",
     "NoValidGroup",
     "NotExecuted",
     "PoolEmpty",
+    "SourceExists",
+    "UnknownSource",
 ]

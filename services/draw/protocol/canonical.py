@@ -1,4 +1,4 @@
-"""Canonical forms and hashes of protocol ``ssj-draw-2``.
+"""Canonical forms and hashes of protocols ``ssj-draw-2`` and ``ssj-draw-3``.
 
 - **Text fields** are NFC-normalised, every run of whitespace becomes one space, and the
   ends are trimmed (:func:`field`), so tabs and newlines can never appear inside a field.
@@ -11,7 +11,8 @@
   announcement in canonical JSON.
 - **Commitment** is ``SHA-256(secret)``; the secret is 32 bytes, published as hex.
 - **Seed** is ``SHA-256("ssj-draw-2" ‖ 0x00 ‖ announcement_hash (32 bytes) ‖ secret
-  (32 bytes) ‖ UTF-8(field(entropy)))``.
+  (32 bytes) ‖ UTF-8(field(entropy)))``; in ``ssj-draw-3`` the entropy's part is its
+  numbers' encoding (:mod:`.entropy`), not text as typed (:func:`derive_seed_v3`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-PROTOCOL = "ssj-draw-2"
+PROTOCOL_V2 = "ssj-draw-2"
+PROTOCOL_V3 = "ssj-draw-3"
+PROTOCOL = PROTOCOL_V3  # what the service announces
+PROTOCOLS = (PROTOCOL_V2, PROTOCOL_V3)  # what the verifier checks, each by its own rules
 # How subjects are selected: the SHA-256 stream (the default, absent from announcements
 # that use it), or RFC 3797 from the public sources alone (announcement "selection").
 SHA256_SELECTION = "sha256"
@@ -94,17 +98,35 @@ def commitment(secret: bytes) -> str:
 
 
 def derive_seed(announcement_digest: str, secret: bytes, entropy: str) -> bytes:
-    """The seed of the draw, fixed only once the public entropy is known."""
+    """The seed of an ``ssj-draw-2`` draw, fixed only once the public entropy is known."""
     if len(secret) != 32:
         raise ValueError("the secret is 32 bytes")
     text = field(entropy)
     if not text:
         raise ValueError("the public entropy must not be empty")
     material = (
-        PROTOCOL.encode("ascii")
+        PROTOCOL_V2.encode("ascii")
         + b"\x00"
         + bytes.fromhex(announcement_digest)
         + secret
         + text.encode("utf-8")
+    )
+    return hashlib.sha256(material).digest()
+
+
+def derive_seed_v3(announcement_digest: str, secret: bytes, entropy: bytes) -> bytes:
+    """The seed of an ``ssj-draw-3`` draw: ``SHA-256("ssj-draw-3" ‖ 0x00 ‖
+    announcement_hash (32 bytes) ‖ secret (32 bytes) ‖ entropy)``, where ``entropy`` is the
+    encoding of the source's numbers (:func:`.entropy.seed_entropy`)."""
+    if len(secret) != 32:
+        raise ValueError("the secret is 32 bytes")
+    if not entropy:
+        raise ValueError("the public entropy must not be empty")
+    material = (
+        PROTOCOL_V3.encode("ascii")
+        + b"\x00"
+        + bytes.fromhex(announcement_digest)
+        + secret
+        + entropy
     )
     return hashlib.sha256(material).digest()

@@ -1,4 +1,5 @@
-"""Run, replay and verify a draw of protocol ``ssj-draw-2`` from its proof document.
+"""Run, replay and verify a draw of protocol ``ssj-draw-3`` (or ``ssj-draw-2``, by its own
+rules) from its proof document.
 
 A proof is one JSON object (see ``docs/draw-protocol.md``)::
 
@@ -21,14 +22,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from services.draw.protocol import strict, v3
 from services.draw.protocol.canonical import (
     FULL_LIST,
-    PROTOCOL,
+    PROTOCOL_V2,
+    PROTOCOL_V3,
+    PROTOCOLS,
     RFC3797_SELECTION,
     SHA256_SELECTION,
     announcement_hash,
     commitment,
     derive_seed,
+    derive_seed_v3,
     pool_text_hash,
     split_line,
 )
@@ -50,12 +55,15 @@ def _pairs(rows: Sequence[Sequence[str]]) -> frozenset[tuple[str, str]]:
 def drawer_for(announcement: Mapping[str, Any]) -> GroupDrawer:
     """The group drawer the announcement describes (roster, seats, rules, exclusions)."""
     rules = announcement.get("rules", {})
+    for name in ("cross_jurisdiction", "avoid_previous_inspectors"):
+        if not isinstance(rules.get(name, False), bool):  # "false" would read as true
+            raise ValueError(f"rules.{name} must be true or false")
     return GroupDrawer(
         roster=[Examiner.from_row(row) for row in announcement["roster"]],
         departments=announcement["departments"],
         min_group_size=int(announcement.get("min_group_size", 2)),
-        cross_jurisdiction=bool(rules.get("cross_jurisdiction", False)),
-        avoid_previous=bool(rules.get("avoid_previous_inspectors", True)),
+        cross_jurisdiction=rules.get("cross_jurisdiction", False),
+        avoid_previous=rules.get("avoid_previous_inspectors", True),
         conflicts=_pairs(announcement.get("conflicts", [])),
         previous=_pairs(announcement.get("previous", [])),
     )
@@ -123,18 +131,24 @@ def compute(
     in the pool (replacements included). ``digest`` is the pool's hash if known;
     ``sampler`` is the selection's sampler (see :func:`select`)."""
     announcement = proof["announcement"]
-    if announcement.get("protocol") != PROTOCOL:
-        raise ValueError(f"protocol {announcement.get('protocol')!r} is not {PROTOCOL}")
+    protocol = announcement.get("protocol")
     digest = digest or pool_text_hash(text)
     announced = announcement_hash(announcement)
     secret = bytes.fromhex(proof["secret"])
-    seed = derive_seed(announced, secret, proof["entropy"])
+    if protocol == PROTOCOL_V3:
+        material, sources = v3.seed_entropy(announcement, proof["entropy"])
+        seed = derive_seed_v3(announced, secret, material)
+    elif protocol == PROTOCOL_V2:
+        seed = derive_seed(announced, secret, proof["entropy"])
+    else:
+        raise ValueError(f"protocol {protocol!r} is none of {', '.join(PROTOCOLS)}")
     method = announcement.get("selection", SHA256_SELECTION)
     members = stratum_members(lines)  # for the selection and every subject replacement
     if method == SHA256_SELECTION:
         picked, summary = select(seed, lines, announcement["strata"], sampler, members)
     elif method == RFC3797_SELECTION:
-        sources = parse_sources(proof["entropy"])
+        if protocol == PROTOCOL_V2:
+            sources = parse_sources(proof["entropy"])
         picked, summary = select_rfc3797(sources, lines, announcement["strata"], members)
     else:
         raise ValueError(f"selection {method!r} is neither {SHA256_SELECTION} nor rfc3797")
@@ -200,7 +214,7 @@ def compute(
         else:
             raise ReplacementError(f"replacement {n}: kind must be 'inspector' or 'subject'")
     result = {
-        "protocol": PROTOCOL,
+        "protocol": protocol,
         "pool_hash": digest,
         "pool_size": len(lines),
         "announcement_hash": announced,
@@ -294,6 +308,15 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
         text, lines = pool_of(proof)
     except ValueError as exc:
         return [f"pool: {exc}"]
+    problems += strict.form_problems(proof)
+    announced = announcement_hash(announcement)
+    if proof.get("announcement_hash") != announced:
+        problems.append(
+            f"announcement_hash: the proof says {proof.get('announcement_hash')}, its "
+            f"announcement hashes to {announced}"
+        )
+    if announcement.get("protocol") == PROTOCOL_V3:
+        problems += v3.timing_problems(proof)
     digest = pool_text_hash(text)
     problems += pool_problems(text, lines, announcement, digest)
     problems += request_problems(proof.get("replacements", []))
@@ -330,7 +353,7 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
 def _load(path: str) -> dict[str, Any]:
     # Read whole, then decode once: half the time of decoding through a text stream.
     with open(path, "rb") as handle:
-        data = json.loads(handle.read().decode("utf-8"))
+        data = strict.load(handle.read())
     if not isinstance(data, dict):
         raise ValueError("the file must hold one JSON object")
     return data
@@ -338,10 +361,16 @@ def _load(path: str) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``verify PROOF.json`` (exit 0 only if everything matches) or ``replay INPUT.json``."""
-    parser = argparse.ArgumentParser(prog="ssj draw", description=f"draw protocol {PROTOCOL}")
+    parser = argparse.ArgumentParser(
+        prog="ssj draw", description=f"draw protocols {', '.join(PROTOCOLS)}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("verify", help="recompute a proof and report what does not match").add_argument(
-        "file"
+    verifying = sub.add_parser("verify", help="recompute a proof and report what does not match")
+    verifying.add_argument("file")
+    verifying.add_argument(
+        "--announcement-hash",
+        help="the announcement hash you saw published before the entropy's draw time; the "
+        "proof must be of that announcement",
     )
     sub.add_parser("replay", help="compute the result of a proof's inputs").add_argument("file")
     args = parser.parse_args(argv)
@@ -362,7 +391,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
         print()
         return 0
+    announcement = proof.get("announcement")
+    if isinstance(announcement, Mapping):  # first what the reader compares with the notice
+        print(f"announcement {announcement_hash(announcement)}")
+        print(f"commitment   {announcement.get('commitment')}")
     problems = verify(proof)
+    seen = args.announcement_hash
+    if seen is not None and (
+        not isinstance(announcement, Mapping)
+        or seen.strip().lower() != announcement_hash(announcement)
+    ):
+        problems.insert(0, f"announcement_hash: you saw {seen} published, this proof's is another")
     if problems:
         for problem in problems:
             print(f"MISMATCH {problem}")

@@ -1,0 +1,169 @@
+"""One reading only: what the verifier requires of a proof's form, before any computing.
+
+A proof is read by people and programs other than ours. If one of them can read it two ways,
+a forger picks the way that suits: JSON with a key twice (Python keeps the last, others the
+first), ``"false"`` where a boolean belongs (truthy in Python), a roster listing an inspector
+twice, pool fields with invisible characters (U+200B, U+2060) that make two units look
+alike. So the verifier refuses all of them (:func:`load`, :func:`form_problems`); honest
+proofs, which the service writes in canonical form, never have them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from services.draw.protocol.canonical import PROTOCOL_V3, field
+
+_REGION = re.compile(r"[0-9]{6}")
+# Unicode categories no identifier, code or unit may hold in ssj-draw-3: format characters
+# (U+200B, U+2060, U+FEFF…), controls, private use, unassigned, surrogates.
+_INVISIBLE = frozenset({"Cf", "Cc", "Co", "Cn", "Cs"})
+
+
+def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} occurs twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load(data: bytes) -> Any:
+    """Parse a proof: UTF-8 JSON with no key twice in an object and no NaN or Infinity."""
+    return json.loads(
+        data.decode("utf-8"), object_pairs_hook=_pairs_hook, parse_constant=_no_constant
+    )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _visible(text: str) -> bool:
+    return not any(unicodedata.category(ch) in _INVISIBLE for ch in text)
+
+
+def _sorted_unique(rows: Sequence[Any]) -> bool:
+    return all(a < b for a, b in itertools.pairwise(rows))
+
+
+def _text(value: object, where: str, problems: list[str], strict: bool) -> None:
+    if not isinstance(value, str):
+        problems.append(f"{where}: must be a string, not {json.dumps(value, ensure_ascii=False)}")
+    elif field(value) != value:
+        problems.append(f"{where}: {value!r} is not in canonical form")
+    elif strict and not _visible(value):
+        problems.append(f"{where}: {value!r} holds invisible or format characters")
+
+
+def form_problems(proof: Mapping[str, Any]) -> list[str]:
+    """Everything in the announcement's form that could be read two ways (empty: none).
+
+    For both protocols: types (booleans are booleans, counts integers), the roster sorted
+    by inspector id with each id once, exclusion lists sorted with no pair twice, fields
+    canonical. For ``ssj-draw-3`` also: no invisible or format characters anywhere, and
+    jurisdictions and regions of exactly six digits (GB/T 2260)."""
+    announcement = proof.get("announcement")
+    if not isinstance(announcement, Mapping):
+        return ["announcement: must be an object"]
+    v3 = announcement.get("protocol") == PROTOCOL_V3
+    problems: list[str] = []
+    rules = announcement.get("rules")
+    if not isinstance(rules, Mapping):
+        problems.append("rules: must be an object")
+    else:
+        for name in ("cross_jurisdiction", "avoid_previous_inspectors"):
+            if name in rules and not isinstance(rules[name], bool):
+                problems.append(f"rules.{name}: must be true or false, not {rules[name]!r}")
+    for name in ("pool_size", "min_group_size"):
+        if not _is_int(announcement.get(name)):
+            problems.append(f"{name}: must be an integer")
+    problems += _roster_problems(announcement.get("roster"), v3)
+    for name in ("conflicts", "previous"):
+        problems += _pair_problems(name, announcement.get(name), v3)
+    if v3:
+        problems += _pool_line_problems(proof.get("pool"))
+    return problems
+
+
+def _roster_problems(roster: object, v3: bool) -> list[str]:
+    if not isinstance(roster, list):
+        return ["roster: must be a list"]
+    problems: list[str] = []
+    for n, row in enumerate(roster):
+        where = f"roster[{n}]"
+        if not isinstance(row, list) or len(row) != 5:
+            problems.append(f"{where}: must be [id, department, jurisdiction, unit, categories]")
+            continue
+        for i, name in enumerate(("id", "department", "jurisdiction", "unit")):
+            _text(row[i], f"{where}.{name}", problems, v3)
+        if v3 and isinstance(row[2], str) and not _REGION.fullmatch(row[2]):
+            problems.append(f"{where}.jurisdiction: {row[2]!r} is not a six-digit code")
+        categories = row[4]
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            problems.append(f"{where}.categories: must be a list of strings")
+        elif not _sorted_unique(categories):
+            problems.append(f"{where}.categories: must be sorted, each once")
+    ids = [row[0] for row in roster if isinstance(row, list) and row and isinstance(row[0], str)]
+    if len(ids) == len(roster) and not _sorted_unique(ids):
+        problems.append("roster: inspectors must be sorted by id, each once")
+    return problems
+
+
+def _pair_problems(name: str, rows: object, v3: bool) -> list[str]:
+    if not isinstance(rows, list):
+        return [f"{name}: must be a list"]
+    problems: list[str] = []
+    pairs = []
+    for n, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != 2:
+            problems.append(f"{name}[{n}]: must be [inspector_id, identifier]")
+            continue
+        _text(row[0], f"{name}[{n}][0]", problems, v3)
+        _text(row[1], f"{name}[{n}][1]", problems, v3)
+        pairs.append((str(row[0]), str(row[1])))
+    if not problems and not _sorted_unique(pairs):
+        problems.append(f"{name}: pairs must be sorted, each once")
+    return problems
+
+
+# A pool line of ssj-draw-3 (fields checked for canonical form separately, on the whole
+# text at once: a million lines are checked in well under a second this way).
+_LINE = r"[^\t\n]+\t[A-D*]\t[0-9]{6}\t[^\t\n]*"
+_LINES = re.compile(rf"(?:{_LINE}\n)*{_LINE}")
+# Whitespace a canonical field cannot hold: two spaces, or a space at either end.
+_NOT_CANONICAL = ("  ", " \t", "\t ", " \n", "\n ")
+
+
+def _pool_line_problems(pool: object) -> list[str]:
+    """ssj-draw-3 pool lines: four canonical visible fields, a six-digit region."""
+    if not isinstance(pool, str) or not pool:
+        return []  # the pool's own checks name it
+    problems = []
+    if not _LINES.fullmatch(pool):
+        problems.append("pool: a line is not identifier, stratum, six-digit region and unit")
+    chars = set(pool)
+    if (
+        not unicodedata.is_normalized("NFC", pool)
+        or any(bad in pool for bad in _NOT_CANONICAL)
+        or pool[0] == " "
+        or pool[-1] == " "
+        or any(ch.isspace() and ch not in " \t\n" for ch in chars)
+    ):
+        problems.append("pool: a field is not in canonical form")
+    odd = (ch for ch in chars if not " " <= ch <= "~" and ch not in "\t\n")
+    hidden = sorted(ch for ch in odd if not _visible(ch))
+    if hidden:
+        names = ", ".join(f"U+{ord(ch):04X}" for ch in hidden[:5])
+        problems.append(f"pool: invisible or format characters ({names})")
+    return problems

@@ -1,0 +1,114 @@
+"""What ``ssj-draw-3`` adds to the announcement and the proof.
+
+**The entropy is named as data.** The announcement's ``entropy`` is::
+
+    {"source": "cwl-ssq", "name": "中国福利彩票双色球", "issue": "2026141",
+     "scheduled_at": "2026-12-08T13:15:00+00:00", "format": {"groups": [...]}}
+
+the registered source (its code and name), the issue (期号) whose numbers complete the seed,
+the time that issue is drawn, and the shape of its numbers (:mod:`.entropy`).
+``entropy_not_before`` is that time, never empty: execution before it is refused, and a
+reader who saw the announcement published before it knows the announcement could not be
+chosen with the numbers in hand.
+
+**The proof says when it was executed** (``executed_at``, not before ``scheduled_at``) and
+carries the entropy in canonical form (``03 09 14 22 27 31 | 08``); the seed hashes the
+numbers' encoding (RFC 3797 selections: the RFC key of the groups as its sources).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from services.draw.protocol.canonical import RFC3797_SELECTION, field
+from services.draw.protocol.entropy import (
+    EntropyFormat,
+    numbers_bytes,
+    read_canonical,
+    rfc3797_sources,
+)
+from services.draw.protocol.rfc3797 import canonical_key
+
+ENTROPY_KEYS = frozenset({"source", "name", "issue", "scheduled_at", "format"})
+SOURCE_CODE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
+ISSUE = re.compile(r"[0-9A-Za-z-]{1,24}")
+
+
+def instant(text: object, where: str) -> datetime:
+    """An ISO 8601 time with its offset (naive times could be read in two zones)."""
+    if not isinstance(text, str):
+        raise ValueError(f"{where} must be an ISO 8601 time, not {text!r}")
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {text!r} is not an ISO 8601 time") from exc
+    if value.tzinfo is None:
+        raise ValueError(f"{where}: {text!r} has no UTC offset")
+    return value
+
+
+def entropy_spec(announcement: Mapping[str, Any]) -> tuple[EntropyFormat, Mapping[str, Any]]:
+    """The announcement's entropy, read strictly: (its number format, the object)."""
+    spec = announcement.get("entropy")
+    if not isinstance(spec, Mapping) or set(spec) != ENTROPY_KEYS:
+        raise ValueError(f"entropy must be an object of exactly {sorted(ENTROPY_KEYS)}")
+    if not isinstance(spec["source"], str) or not SOURCE_CODE.fullmatch(spec["source"]):
+        raise ValueError(f"entropy.source {spec['source']!r} is not a source code")
+    if not isinstance(spec["name"], str) or not spec["name"] or field(spec["name"]) != spec["name"]:
+        raise ValueError("entropy.name must be the source's name in canonical form")
+    if not isinstance(spec["issue"], str) or not ISSUE.fullmatch(spec["issue"]):
+        raise ValueError(f"entropy.issue {spec['issue']!r} is not an issue number")
+    instant(spec["scheduled_at"], "entropy.scheduled_at")
+    return EntropyFormat.from_json(spec["format"]), spec
+
+
+def seed_entropy(announcement: Mapping[str, Any], entropy: object) -> tuple[bytes, list[str]]:
+    """(what the seed hashes of the entropy, the RFC 3797 sources) for the proof's
+    ``entropy``, which must be the announced format's numbers in canonical form."""
+    fmt, _ = entropy_spec(announcement)
+    if not isinstance(entropy, str):
+        raise ValueError("entropy must be the numbers as text")
+    numbers = read_canonical(fmt, entropy)
+    sources = rfc3797_sources(numbers)
+    if announcement.get("selection") == RFC3797_SELECTION:
+        return canonical_key(sources).encode("ascii"), sources
+    return numbers_bytes(numbers), sources
+
+
+def timing_problems(proof: Mapping[str, Any]) -> list[str]:
+    """The announcement came before the entropy's time, and execution not before it."""
+    announcement = proof.get("announcement") or {}
+    try:
+        _, spec = entropy_spec(announcement)
+    except ValueError as exc:
+        return [str(exc)]
+    problems = []
+    if announcement.get("entropy_not_before") != spec["scheduled_at"]:
+        problems.append(
+            "entropy_not_before must be the source's scheduled draw time "
+            f"{spec['scheduled_at']}, not {announcement.get('entropy_not_before')!r}"
+        )
+    scheduled = instant(spec["scheduled_at"], "entropy.scheduled_at")
+    try:
+        announced = instant(announcement.get("announced_at"), "announced_at")
+        if announced >= scheduled:
+            problems.append(
+                f"announced_at {announcement['announced_at']} is not before the entropy's "
+                f"draw time {spec['scheduled_at']}: the announcement could follow the numbers"
+            )
+    except ValueError as exc:
+        problems.append(str(exc))
+    if proof.get("result") is not None:
+        try:
+            executed = instant(proof.get("executed_at"), "executed_at")
+            if executed < scheduled:
+                problems.append(
+                    f"executed_at {proof['executed_at']} is before the entropy's draw time "
+                    f"{spec['scheduled_at']}"
+                )
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems

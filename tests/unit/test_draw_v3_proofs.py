@@ -1,0 +1,218 @@
+"""`ssj draw verify` on ssj-draw-3 proofs: honest ones pass; every forgery of the audit's
+techniques is named (findings 1, 3, 7 and 8 of the v3 issue). Pure: the protocol package."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.draw.protocol import canonical as c
+from services.draw.protocol.entropy import SHAPES
+from services.draw.protocol.proof import main, run, verify
+from tests.builders import make_uscc
+
+SECRET = bytes(range(7, 39))
+SCHEDULED = "2026-12-08T13:15:00+00:00"
+ENTROPY = "03 09 14 22 27 31 | 08"
+
+
+def pool(n: int = 300) -> list[str]:
+    rng = random.Random(11)
+    classes = "A" * 60 + "B" * 30 + "C" * 8 + "D" * 2
+    return c.sort_pool(
+        c.pool_line(make_uscc(rng, "420202"), classes[i % 100], "420202", f"所{i % 3}")
+        for i in range(n)
+    )
+
+
+def announcement(lines: list[str], selection: str | None = None) -> dict[str, Any]:
+    roster = [
+        [f"{d}-{k:02d}", d, "420200", f"所{k % 3}", ["general", "key"]]
+        for d in ("SAMR", "TAX")
+        for k in range(6)
+    ]
+    identifier = lines[0].split("\t")[0]
+    out: dict[str, Any] = {
+        "protocol": c.PROTOCOL_V3,
+        "draw_id": "d-3",
+        "batch_id": "b-3",
+        "plan_id": "p-3",
+        "pool_hash": c.pool_hash(lines),
+        "pool_size": len(lines),
+        "strata": {"A": {"ratio": "0.05"}, "B": {"count": 3}},
+        "departments": [
+            {"department": "SAMR", "categories": ["general"]},
+            {"department": "TAX", "categories": ["key"]},
+        ],
+        "min_group_size": 2,
+        "rules": {"cross_jurisdiction": True, "avoid_previous_inspectors": True},
+        "roster": roster,
+        "conflicts": [["SAMR-00", identifier]],
+        "previous": [],
+        "commitment": c.commitment(SECRET),
+        "entropy": {
+            "source": "cwl-ssq",
+            "name": "中国福利彩票双色球",
+            "issue": "2026141",
+            "scheduled_at": SCHEDULED,
+            "format": SHAPES["ssq"].as_json(),
+        },
+        "entropy_not_before": SCHEDULED,
+        "announced_at": "2026-12-08T01:00:00+00:00",
+    }
+    if selection:
+        out["selection"] = selection
+    return out
+
+
+def proof(lines: list[str] | None = None, **announced: Any) -> dict[str, Any]:
+    """An honest, executed v3 proof."""
+    lines = lines or pool()
+    a = announcement(lines, **announced)
+    document: dict[str, Any] = {
+        "announcement": a,
+        "announcement_hash": c.announcement_hash(a),
+        "pool": "\n".join(lines),
+        "secret": SECRET.hex(),
+        "entropy": ENTROPY,
+        "executed_at": "2026-12-08T13:20:00+00:00",
+        "replacements": [],
+    }
+    document["result"] = run(document)
+    return document
+
+
+def reseal(document: dict[str, Any]) -> dict[str, Any]:
+    """What a forger does after changing the inputs: recompute the result (and leave the
+    top-level announcement hash as the one that was published)."""
+    document["result"] = run(document)
+    return document
+
+
+def test_an_honest_v3_proof_verifies_and_names_its_protocol() -> None:
+    document = proof()
+    assert verify(document) == []
+    assert document["result"]["protocol"] == "ssj-draw-3"
+
+
+def test_the_seed_hashes_the_numbers_not_the_text() -> None:
+    a = announcement(pool())
+    seed = c.derive_seed_v3(c.announcement_hash(a), SECRET, b"[[3,9,14,22,27,31],[8]]")
+    assert proof()["result"]["seed"] == seed.hex()
+
+
+def _names(problems: list[str], *prefixes: str) -> bool:
+    return any(p.startswith(prefixes) for p in problems)
+
+
+def test_a_removed_conflict_with_a_recomputed_result_is_named() -> None:
+    """Finding 3: the verifier checked only that a proof agreed with itself."""
+    forged = copy.deepcopy(proof())
+    forged["announcement"]["conflicts"] = []
+    problems = verify(reseal(forged))
+    assert _names(problems, "announcement_hash: the proof says")
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda d: d.update(entropy="3 9 14 22 27 31 | 8"), "the draw cannot be recomputed"),
+        (lambda d: d.update(entropy="03 09 14 22 27 31 + 08"), "the draw cannot be recomputed"),
+        (lambda d: d.update(entropy="03 09 14 22 27 31 | 0\u200b8"), "the draw cannot be"),
+        (lambda d: d.update(executed_at="2026-12-08T13:00:00+00:00"), "executed_at"),
+        (lambda d: d.update(executed_at=None), "executed_at"),
+        (lambda d: d["announcement"].update(entropy_not_before=""), "entropy_not_before"),
+        (
+            lambda d: d["announcement"].update(announced_at="2026-12-08T14:00:00+00:00"),
+            "announced_at",
+        ),
+        (lambda d: d["announcement"]["entropy"].update(extra=1), "entropy must be an object"),
+        (lambda d: d["announcement"]["rules"].update(cross_jurisdiction="false"), "rules."),
+        (lambda d: d["announcement"]["roster"].insert(1, d["announcement"]["roster"][0]), "roster"),
+        (lambda d: d["announcement"]["roster"][0].__setitem__(2, "4202"), "roster[0].jurisdiction"),
+        (lambda d: d["announcement"]["roster"][0].__setitem__(3, "所\u200b0"), "roster[0].unit"),
+        (lambda d: d["announcement"]["conflicts"].append(["A", "B"]) or None, "conflicts"),
+        (lambda d: d["announcement"]["conflicts"].insert(0, ["ZZ", "0"]), "conflicts"),
+        (lambda d: d["announcement"].update(min_group_size=2.0), "min_group_size"),
+    ],
+    ids=[
+        "entropy-not-canonical",
+        "entropy-as-typed",
+        "entropy-with-zwsp",
+        "executed-before-the-drawing",
+        "no-execution-time",
+        "no-entropy-time",
+        "announced-after-the-drawing",
+        "entropy-spec-with-extra-key",
+        "false-as-a-string",
+        "roster-with-an-inspector-twice",
+        "jurisdiction-not-six-digits",
+        "unit-with-zwsp",
+        "conflicts-unsorted",
+        "conflicts-unsorted-at-front",
+        "float-count",
+    ],
+)
+def test_each_forgery_is_named(change: Any, named: str) -> None:
+    forged = copy.deepcopy(proof())
+    change(forged)
+    forged["announcement_hash"] = c.announcement_hash(forged["announcement"])
+    # A forgery the computation itself refuses keeps its result: the verifier names it too.
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        reseal(forged)
+    problems = verify(forged)
+    assert problems, "the forgery verified"
+    assert any(named in p for p in problems), problems
+
+
+def test_a_pool_line_with_invisible_or_uncanonical_fields_is_named() -> None:
+    lines = pool()
+    for bad in ("所\u200b1", "所1 ", "所  1"):
+        identifier, stratum, region, _ = lines[5].split("\t")
+        forged_lines = list(lines)
+        forged_lines[5] = "\t".join((identifier, stratum, region, bad))
+        forged = proof(forged_lines)
+        assert any(p.startswith("pool:") for p in verify(forged)), bad
+
+
+def test_rfc3797_selection_seeds_from_the_key_of_the_groups() -> None:
+    document = proof(selection=c.RFC3797_SELECTION)
+    assert verify(document) == []
+    from services.draw.protocol.rfc3797 import canonical_key
+
+    key = canonical_key(["3 9 14 22 27 31", "8"]).encode("ascii")
+    a = document["announcement"]
+    assert document["result"]["seed"] == c.derive_seed_v3(c.announcement_hash(a), SECRET, key).hex()
+
+
+def test_the_command_line_compares_the_announcement_hash_the_reader_saw(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    document = proof()
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    seen = document["announcement_hash"]
+    assert main(["verify", str(path), "--announcement-hash", seen.upper()]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"announcement {seen}" and out[-1].startswith("OK")
+    assert main(["verify", str(path), "--announcement-hash", "0" * 64]) == 1
+    assert "MISMATCH announcement_hash: you saw" in capsys.readouterr().out
+
+
+def test_json_with_a_key_twice_is_not_read(tmp_path: Path) -> None:
+    """Finding 7: two readings of one file (Python keeps the last key, others the first)."""
+    document = proof()
+    text = json.dumps(document, ensure_ascii=False)
+    twice = text.replace('"secret":', '"secret": "' + "00" * 32 + '", "secret":', 1)
+    path = tmp_path / "twice.json"
+    path.write_text(twice, encoding="utf-8")
+    assert main(["verify", str(path)]) == 2
+    nan = text.replace('"pool_size": 300', '"pool_size": NaN', 1)
+    path.write_text(nan, encoding="utf-8")
+    assert main(["verify", str(path)]) == 2
