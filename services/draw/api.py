@@ -22,7 +22,7 @@ from services.draw.domain.announce import RosterEntry
 from services.draw.domain.draw import Draw, entropy_label
 from services.draw.domain.reading import may_read_internal
 from services.draw.freeze import freeze
-from services.draw.protocol.reasons import REPLACEMENT_REASONS, public_request
+from services.draw.protocol.reasons import REPLACEMENT_REASONS, VOID_REASONS, public_request
 from services.draw.sources_api import SourceCode
 
 router = APIRouter(prefix="/v1", tags=["draw"])
@@ -154,7 +154,9 @@ def _summary(draw: Draw) -> dict[str, Any]:
         "batch_id": draw.batch_id,
         "plan_id": draw.plan_id,
         "batch_name": draw.batch_name,
-        "status": "executed" if draw.executed else "announced",
+        "attempt": draw.attempt,
+        "status": draw.status(datetime.now(UTC)),
+        "voided": _voided(draw),
         "announced_at": a["announced_at"],
         "announcement_hash": draw.announcement_hash,
         "protocol": a["protocol"],
@@ -176,11 +178,26 @@ def _summary(draw: Draw) -> dict[str, Any]:
     }
 
 
+def _voided(draw: Draw) -> dict[str, Any] | None:
+    """Why and when the draw was voided, in its public form (code and wording)."""
+    if draw.voided is None:
+        return None
+    code = draw.voided["reason_code"]
+    return {
+        "reason_code": code,
+        "reason_text": VOID_REASONS[code],
+        "voided_at": draw.voided["voided_at"],
+    }
+
+
 def _view(draw: Draw, internal: bool) -> dict[str, Any]:
     """``internal``: with staff's reasons and approvers (see ``domain.reading``)."""
     requests = draw.requests if internal else [public_request(r) for r in draw.requests]
+    summary = _summary(draw)
+    if internal and draw.voided is not None:
+        summary["voided"] = {**summary["voided"], "reason": draw.voided["reason"]}
     return {
-        **_summary(draw),
+        **summary,
         "subjects": draw.current(),
         "replacements": [{**r, **o} for r, o in zip(requests, draw.outcomes, strict=True)],
     }
@@ -287,6 +304,29 @@ async def replace(
         body.approver,
         [r["identifier"] for r in rows],
     )
+
+
+class VoidRequest(Command):
+    """作废: why the announced draw is withdrawn before its entropy's draw time."""
+
+    reason_code: Literal["batch_withdrawn", "pool_error", "source_cancelled", "other"] = Field(
+        description="Public: 批次撤回 / 对象库有误 / 开奖取消或延期 / 其他"
+    )
+    reason: Annotated[str, line(500, min_length=2)] = Field(
+        description="Staff's own words, for internal readers only."
+    )
+
+
+@router.post("/draws/{draw_id}/void", summary="Void an announced draw before its entropy time")
+async def void(draw_id: UUID, body: VoidRequest, request: Request, who: Drawer, app: App) -> Any:
+    """Withdraw an announced draw while its outcome is still unknowable (before the
+    entropy's draw time); the batch may then be announced again (its next attempt). An
+    executed draw stands; after the draw time a draw can only be executed (409)."""
+    await _draw_for(request, who, app, draw_id)
+    draw = await run_command(
+        request, who, app.void, draw_id, body.reason_code, body.reason, datetime.now(UTC)
+    )
+    return _summary(draw)
 
 
 @router.get("/draws/{draw_id}", summary="A draw: announcement, result and replacements")

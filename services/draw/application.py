@@ -236,8 +236,8 @@ class DrawApplication(EventStoreApp):
 
         ``entropy``: ``source`` (a registered code), ``issue`` and ``scheduled_at`` (when
         that issue is drawn: a time of the source's schedule, far enough ahead)."""
-        self.check_announceable(batch)
-        ident = draw_id(batch["batch_id"])
+        attempt = self.check_announceable(batch)
+        ident = draw_id(batch["batch_id"], attempt)
         source = self.announceable_source(entropy["source"])
         scheduled_at: datetime = entropy["scheduled_at"].astimezone(UTC)
         check_scheduled(source, scheduled_at, now, timedelta(seconds=self._lead))
@@ -245,6 +245,7 @@ class DrawApplication(EventStoreApp):
         committed = commitment(secret)
         announcement = build_announcement(
             draw_id=str(ident),
+            attempt=attempt,
             batch=batch,
             pool_hash=pool.pool_hash,
             pool_size=pool.pool_size,
@@ -273,6 +274,7 @@ class DrawApplication(EventStoreApp):
             announcement_hash=digest,
             summary=summarise(announcement),
             sealed_secret=self._sealer.seal(secret, str(ident), committed),
+            attempt=attempt,
         )
         try:
             self.save(draw)
@@ -280,13 +282,25 @@ class DrawApplication(EventStoreApp):
             raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw already") from exc
         return draw
 
-    def check_announceable(self, batch: Mapping[str, Any]) -> None:
-        """Published, and not announced before (checked again, atomically, at save)."""
+    def check_announceable(self, batch: Mapping[str, Any]) -> int:
+        """Published, and every earlier draw of the batch voided; returns the attempt the
+        new draw is (checked again, atomically, at save: its id is the attempt's)."""
         if not batch.get("published"):
             raise BatchNotDrawable(f"batch {batch['batch_id']} belongs to an unpublished plan")
-        ident = draw_id(batch["batch_id"])
-        if ident in self.repository:
-            raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw {ident} already")
+        attempt = 1
+        while (ident := draw_id(batch["batch_id"], attempt)) in self.repository:
+            earlier: Draw = self.repository.get(ident)
+            if earlier.voided is None:
+                raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw {ident} already")
+            attempt += 1
+        return attempt
+
+    def void(self, ident: UUID, reason_code: str, reason: str, now: datetime) -> Draw:
+        """作废 — withdraw an announced draw before its entropy time."""
+        draw: Draw = self.repository.get(ident)
+        draw.void(reason_code=reason_code, reason=reason, now=now)
+        self.save(draw)
+        return draw
 
     def execute(self, ident: UUID, entropy: str, now: datetime) -> Draw:
         """抽取 — complete the seed with the public entropy and draw, once."""

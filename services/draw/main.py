@@ -13,6 +13,7 @@ from services.draw.domain.errors import (
     AlreadyExecuted,
     BatchNotDrawable,
     CommitmentMismatch,
+    DrawVoided,
     EntropyNotYetAvailable,
     InvalidDraw,
     InvalidEntropy,
@@ -21,6 +22,7 @@ from services.draw.domain.errors import (
     NoValidGroup,
     PoolEmpty,
     SourceExists,
+    TooLateToVoid,
     UnknownSource,
 )
 from services.draw.domain.sources import EntropySource
@@ -64,6 +66,8 @@ SPEC = ServiceSpec(
         CommitmentMismatch: (409, "Commitment mismatch"),
         SourceExists: (409, "Source exists"),
         UnknownSource: (404, "Unknown entropy source"),
+        DrawVoided: (409, "Draw voided"),
+        TooLateToVoid: (409, "Too late to void"),
     },
 )
 

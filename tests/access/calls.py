@@ -201,6 +201,11 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ("draw", "GET", "/v1/entropy-sources/{code}"): lambda fx, n: Call(
         f"/v1/entropy-sources/{ONSITE_SOURCE['code']}"
     ),
+    # The fixture draw is executed: an allowed caller gets 409 (an executed draw stands).
+    ("draw", "POST", "/v1/draws/{draw_id}/void"): lambda fx, n: Call(
+        f"/v1/draws/{fx['draw']['id']}/void",
+        json={"reason_code": "other", "reason": "矩阵测试"},
+    ),
     ("draw", "POST", "/v1/draws/{draw_id}/execute"): lambda fx, n: Call(
         f"/v1/draws/{fx['draw']['id']}/execute", json={"entropy": "1 2 3 4 5"}
     ),

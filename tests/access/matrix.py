@@ -148,6 +148,7 @@ def _rules() -> list[Rule]:
         r("draw", "POST", "/v1/draws", OWN_WRITERS, note="the batch's initiating department"),
         r("draw", "POST", "/v1/draws/{draw_id}/execute", OWN_WRITERS),
         r("draw", "POST", "/v1/draws/{draw_id}/replacements", OWN_WRITERS),
+        r("draw", "POST", "/v1/draws/{draw_id}/void", OWN_WRITERS),
         r(
             "draw",
             "GET",

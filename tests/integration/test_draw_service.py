@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from services.draw.domain.sources import BEIJING
+from services.draw.protocol import v3
 from services.draw.protocol.canonical import pool_hash, pool_line, sort_pool, split_line
 from services.draw.protocol.proof import verify
 from services.draw.protocol.rfc3797 import canonical_key, round_digest
@@ -469,3 +470,52 @@ def test_a_draw_may_select_by_rfc3797_from_public_sources(
         value = int.from_bytes(round_digest(key, r), "big")
         expected.append(left.pop(value % len(left)))
     assert [s["identifier"] for s in proof["result"]["selection"]] == expected
+
+
+def test_a_draw_voided_before_its_entropy_is_drawn_again_under_the_next_id(
+    stack: Stack, world: dict[str, Any]
+) -> None:
+    batch = stack.plan([world["general"], world["key"]], complaint_referral=True)
+    first = stack.announce(batch, entropy=entropy_choice(lead_seconds=3600))
+    assert first.status_code == 201, first.text
+    assert (first.json()["attempt"], first.json()["status"]) == (1, "announced")
+    url = f"{stack.procs['draw'].url}/v1/draws/{first.json()['id']}"
+    body = {"reason_code": "pool_error", "reason": "对象库导入有误，撤回重抽"}
+    stranger = stack.http.post(f"{url}/void", json=body, headers=stack.ops[PART])
+    assert stranger.status_code == 403
+    voided = stack.http.post(f"{url}/void", json=body, headers=stack.ops[LEAD])
+    assert voided.status_code == 200, voided.text
+    assert voided.json()["status"] == "voided"
+    assert voided.json()["voided"]["reason_text"] == "抽查对象库有误"
+    again = stack.http.post(f"{url}/void", json=body, headers=stack.ops[LEAD])
+    assert again.status_code == 409 and again.json()["title"] == "Draw voided"
+    refused = stack.http.post(
+        f"{url}/execute", json={"entropy": "1 2 3 4 5"}, headers=stack.ops[LEAD]
+    )
+    assert refused.status_code == 409 and refused.json()["title"] == "Draw voided"
+    # Who reads the draw of another department sees the reason's code, not staff's words.
+    other = stack.http.get(url, headers=stack.ops[PART]).json()
+    assert "reason" not in other["voided"]
+    own = stack.http.get(url, headers=stack.ops[LEAD]).json()
+    assert own["voided"]["reason"] == body["reason"]
+
+    second = stack.announce(batch)  # the batch's second draw, under the rule's id
+    assert second.status_code == 201, second.text
+    assert second.json()["attempt"] == 2
+    assert second.json()["id"] == str(v3.draw_id(batch, 2)) != first.json()["id"]
+    wait_for_entropy(second.json())
+    late = stack.http.post(
+        f"{stack.procs['draw'].url}/v1/draws/{second.json()['id']}/void",
+        json=body,
+        headers=stack.ops[LEAD],
+    )
+    assert late.status_code == 409 and late.json()["title"] == "Too late to void"
+    drawn = stack.call(
+        "POST",
+        "draw",
+        f"/v1/draws/{second.json()['id']}/execute",
+        stack.ops[LEAD],
+        json={"entropy": "2 7 1 8 2"},
+    )
+    assert drawn["status"] == "executed"
+    assert verify(stack.proof(second.json()["id"])) == []

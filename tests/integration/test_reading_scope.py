@@ -14,6 +14,7 @@ relay would (see test_results_service.py).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -238,3 +239,59 @@ def test_replacement_reasons_and_approvers_never_reach_the_public_draw(
 def _two_or_more(procs: dict[str, ServiceProcess]) -> list[dict[str, Any]]:
     rows = httpx.get(f"{procs['disclosure'].url}/v1/public/draws", params={"limit": 1000}).json()
     return rows if len(rows) >= 2 else []
+
+
+def test_a_voided_draw_is_public_with_its_reason_code_never_staffs_words(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    draw_id = str(uuid.uuid4())
+    announced = {
+        "batch_id": f"b-void-{draw_id[:8]}",
+        "plan_id": str(uuid.uuid4()),
+        "items": [],
+        "initiating_department": "SAMR",
+        "batch_name": "第二批次",
+        "announcement_hash": "d" * 64,
+        "summary": {
+            "announced_at": datetime.now(UTC).isoformat(),
+            "protocol": "ssj-draw-3",
+            "pool_hash": "e" * 64,
+            "pool_size": 2,
+            "strata": {},
+            "commitment": "f" * 64,
+            "entropy": {
+                "source": "cwl-ssq",
+                "name": "中国福利彩票双色球",
+                "issue": "2026141",
+                "scheduled_at": "2026-12-08T13:15:00+00:00",
+                "format": {"groups": []},
+            },
+            "entropy_not_before": "2026-12-08T13:15:00+00:00",
+        },
+    }
+    voided = {
+        "reason_code": "pool_error",
+        "reason": REASON,
+        "voided_at": "2026-12-08T10:00:00+00:00",
+    }
+    publish(
+        infra,
+        [
+            cloud_event("DrawAnnounced", draw_id, 1, announced),
+            cloud_event("DrawVoided", draw_id, 2, voided),
+        ],
+    )
+    url = f"{procs['disclosure'].url}/v1/public/draws/{draw_id}"
+
+    def disclosed() -> dict[str, Any] | None:
+        answer = httpx.get(url)
+        return answer.json() if answer.status_code == 200 and answer.json()["voided_at"] else None
+
+    public = wait_until(disclosed)
+    assert public["status"] == "voided"
+    assert (public["void_reason_code"], public["void_reason_text"]) == (
+        "pool_error",
+        "抽查对象库有误",
+    )
+    assert public["entropy_source"] == "中国福利彩票双色球 第2026141期"
+    assert REASON not in json.dumps(public, ensure_ascii=False)

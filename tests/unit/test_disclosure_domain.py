@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 from services.disclosure.domain.public import (
@@ -10,14 +11,16 @@ from services.disclosure.domain.public import (
     PUBLIC_DRAW_FIELDS,
     PUBLIC_RESULT_FIELDS,
     REPLACEMENT_REASON_TEXT,
+    VOID_REASON_TEXT,
+    draw_status,
     inspection_type,
     outcome_text,
     public_draw,
     public_replacement,
     public_result,
 )
-from services.draw.api import ReasonCode
-from services.draw.protocol.reasons import REPLACEMENT_REASONS
+from services.draw.api import ReasonCode, VoidRequest
+from services.draw.protocol.reasons import REPLACEMENT_REASONS, VOID_REASONS
 from services.results.domain.record import OUTCOMES
 
 
@@ -39,6 +42,24 @@ def test_replacement_reasons_are_one_fixed_list_in_draw_and_disclosure() -> None
     assert list(REPLACEMENT_REASON_TEXT) == list(REPLACEMENT_REASONS)
     assert REPLACEMENT_REASON_TEXT == REPLACEMENT_REASONS
     assert get_args(ReasonCode) == tuple(REPLACEMENT_REASONS)
+
+
+def test_void_reasons_are_one_fixed_list_in_draw_and_disclosure() -> None:
+    assert VOID_REASON_TEXT == VOID_REASONS
+    assert get_args(VoidRequest.model_fields["reason_code"].annotation) == tuple(VOID_REASONS)
+
+
+def test_a_draw_is_announced_executed_voided_or_overdue() -> None:
+    now = datetime(2026, 12, 9, tzinfo=UTC)
+    due = {"entropy_not_before": "2026-12-08T13:15:00+00:00"}
+    assert draw_status(due, datetime(2026, 12, 8, 14, tzinfo=UTC)) == "announced"
+    assert draw_status(due, now + timedelta(hours=14)) == "overdue"
+    assert draw_status({**due, "voided_at": "x"}, now + timedelta(days=9)) == "voided"
+    assert draw_status({**due, "executed_at": "x"}, now + timedelta(days=9)) == "executed"
+    voided = public_draw(
+        {**due, "voided_at": "2026-12-08T10:00:00+00:00", "void_reason_code": "pool_error"}
+    )
+    assert (voided["status"], voided["void_reason_text"]) == ("voided", "抽查对象库有误")
 
 
 def test_a_public_draw_copies_only_allow_listed_fields() -> None:
@@ -77,7 +98,13 @@ def test_a_public_draw_copies_only_allow_listed_fields() -> None:
         ],
     }
     shown = public_draw(row)
-    assert set(shown) == {*PUBLIC_DRAW_FIELDS, "status", "subjects", "replacements"}
+    assert set(shown) == {
+        *PUBLIC_DRAW_FIELDS,
+        "status",
+        "void_reason_text",
+        "subjects",
+        "replacements",
+    }
     assert "13800001234" not in json.dumps(shown, ensure_ascii=False)
     assert "纪检" not in json.dumps(shown, ensure_ascii=False)
     assert shown["replacements"] == [

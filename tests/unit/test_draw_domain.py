@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,17 +22,20 @@ from services.draw.domain.announce import (
     strata_of,
     summarise,
 )
-from services.draw.domain.draw import Draw
+from services.draw.domain.draw import Draw, draw_id
 from services.draw.domain.errors import (
     AlreadyExecuted,
     CommitmentMismatch,
+    DrawVoided,
     EntropyNotYetAvailable,
     InvalidDraw,
     InvalidEntropy,
     InvalidReplacement,
     NotExecuted,
     PoolEmpty,
+    TooLateToVoid,
 )
+from services.draw.protocol import v3
 from services.draw.protocol.canonical import announcement_hash, commitment
 from services.draw.protocol.entropy import SHAPES
 from services.draw.protocol.proof import run, verify
@@ -100,7 +104,7 @@ ROSTER = [
 def bare_announcement(**overrides: Any) -> dict[str, Any]:
     """An announcement of BATCH with no conflicts or previous inspectors."""
     arguments: dict[str, Any] = {
-        "draw_id": "d",
+        "draw_id": str(draw_id("b-1")),
         "batch": BATCH,
         "pool_hash": "0" * 64,
         "pool_size": 70_000,
@@ -119,7 +123,7 @@ def announced(n: int = 400, selection: str = "sha256", **batch: Any) -> tuple[Dr
     spec = {**BATCH, **batch}
     announcement = build_announcement(
         selection=selection,
-        draw_id="d-1",
+        draw_id=str(draw_id("b-1")),
         batch=spec,
         pool_hash=pool.digest,
         pool_size=len(pool.lines),
@@ -369,3 +373,44 @@ def test_rfc3797_selection_takes_its_sources_as_entropy_and_checks_its_limits() 
     with pytest.raises(InvalidDraw, match="selection must be"):
         bare_announcement(selection="dice")
     assert bare_announcement(selection="rfc3797", strata_sizes={"A": 60_000, "B": 10_000})
+
+
+def test_a_draw_is_voided_only_before_its_entropy_is_due_and_then_never_executed() -> None:
+    draw, frozen = announced()
+    due = NOW + timedelta(hours=1)
+    assert draw.status(NOW) == "announced"
+    with pytest.raises(InvalidDraw, match="reason_code"):
+        draw.void(reason_code="changed_my_mind", reason="计划调整", now=NOW)
+    draw.void(reason_code="batch_withdrawn", reason="计划调整，批次撤回", now=NOW)
+    assert draw.status(NOW) == draw.status(due + timedelta(days=9)) == "voided"
+    assert draw.voided == {
+        "reason_code": "batch_withdrawn",
+        "reason": "计划调整，批次撤回",
+        "voided_at": NOW.isoformat(),
+    }
+    with pytest.raises(DrawVoided):
+        draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
+    with pytest.raises(DrawVoided):
+        draw.void(reason_code="other", reason="再次作废", now=NOW)
+
+    late, _ = announced()
+    with pytest.raises(TooLateToVoid):  # once the numbers can exist, only execution
+        late.void(reason_code="source_cancelled", reason="开奖延期", now=due)
+    done, frozen = announced()
+    done.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
+    with pytest.raises(AlreadyExecuted):
+        done.void(reason_code="other", reason="事后作废", now=NOW)
+
+
+def test_an_announced_draw_left_unexecuted_a_day_past_its_entropy_is_overdue() -> None:
+    draw, _ = announced()
+    due = NOW + timedelta(hours=1)
+    assert draw.status(due + timedelta(hours=23)) == "announced"
+    assert draw.status(due + timedelta(days=1, seconds=1)) == "overdue"
+
+
+def test_draw_ids_follow_the_protocols_rule_per_attempt() -> None:
+    first, second = draw_id("b-1"), draw_id("b-1", 2)
+    assert first != second
+    assert str(second) == str(uuid.uuid5(v3.NAMESPACE, "draw:b-1:2"))
+    assert str(first) == str(uuid.uuid5(v3.NAMESPACE, "draw:b-1"))  # as ssj-draw-2's ids

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from services.draw.protocol import canonical as c
+from services.draw.protocol import v3
 from services.draw.protocol.entropy import SHAPES
 from services.draw.protocol.proof import main, run, verify
 from tests.builders import make_uscc
@@ -40,7 +41,7 @@ def announcement(lines: list[str], selection: str | None = None) -> dict[str, An
     identifier = lines[0].split("\t")[0]
     out: dict[str, Any] = {
         "protocol": c.PROTOCOL_V3,
-        "draw_id": "d-3",
+        "draw_id": str(v3.draw_id("b-3")),
         "batch_id": "b-3",
         "plan_id": "p-3",
         "pool_hash": c.pool_hash(lines),
@@ -140,6 +141,9 @@ def test_a_removed_conflict_with_a_recomputed_result_is_named() -> None:
         (lambda d: d["announcement"]["conflicts"].append(["A", "B"]) or None, "conflicts"),
         (lambda d: d["announcement"]["conflicts"].insert(0, ["ZZ", "0"]), "conflicts"),
         (lambda d: d["announcement"].update(min_group_size=2.0), "min_group_size"),
+        (lambda d: d["announcement"].update(draw_id="another-id"), "draw_id"),
+        (lambda d: d["announcement"].update(attempt=2), "draw_id"),
+        (lambda d: d["announcement"].update(attempt=0), "attempt"),
     ],
     ids=[
         "entropy-not-canonical",
@@ -157,6 +161,9 @@ def test_a_removed_conflict_with_a_recomputed_result_is_named() -> None:
         "conflicts-unsorted",
         "conflicts-unsorted-at-front",
         "float-count",
+        "draw-id-off-the-rule",
+        "draw-id-of-another-attempt",
+        "attempt-zero",
     ],
 )
 def test_each_forgery_is_named(change: Any, named: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # 检查结果 as the national enterprise credit disclosure system words them.
@@ -50,6 +51,18 @@ REPLACEMENT_REASON_TEXT: dict[str, str] = {
     "other": "其他",
 }
 
+# Why a draw was voided (作废), as the draw service's protocol/reasons.py VOID_REASONS has
+# it (services do not import each other; a unit test keeps the two equal).
+VOID_REASON_TEXT: dict[str, str] = {
+    "batch_withdrawn": "批次撤回（计划调整）",
+    "pool_error": "抽查对象库有误",
+    "source_cancelled": "开奖取消或延期",
+    "other": "其他",
+}
+# An announced draw neither executed nor voided this long after its entropy was due is
+# shown as overdue (逾期未抽取), as the draw service shows it.
+OVERDUE_AFTER = timedelta(days=1)
+
 # The public allow-lists (公示字段): an answer copies these fields and nothing else, so a
 # field added to an event or a read model stays internal until it is listed here (and in
 # docs/api.md).
@@ -75,6 +88,8 @@ PUBLIC_DRAW_FIELDS = (
     "entropy",
     "seed",
     "strata",
+    "voided_at",
+    "void_reason_code",
 )
 PUBLIC_SUBJECT_FIELDS = ("subject_id", "identifier", "name", "stratum")
 PUBLIC_MEMBER_FIELDS = ("inspector_id", "name", "department", "role")
@@ -129,11 +144,28 @@ def public_replacement(request: Mapping[str, Any], replaced_at: str | None) -> d
     }
 
 
+def draw_status(row: Mapping[str, Any], now: datetime) -> str:
+    """executed, voided, overdue (its entropy due more than :data:`OVERDUE_AFTER` ago and
+    neither executed nor voided), or announced."""
+    if row.get("executed_at"):
+        return "executed"
+    if row.get("voided_at"):
+        return "voided"
+    due = row.get("entropy_not_before")
+    if due and now > datetime.fromisoformat(str(due)) + OVERDUE_AFTER:
+        return "overdue"
+    return "announced"
+
+
 def public_draw(row: Mapping[str, Any]) -> dict[str, Any]:
     """A draw as disclosed, from its read-model row: allow-listed fields only (rows written
     before the allow-list, with reasons and approvers in them, are cleaned here too)."""
     draw = {k: row.get(k) for k in PUBLIC_DRAW_FIELDS}
-    draw["status"] = "executed" if row.get("executed_at") else "announced"
+    draw["status"] = draw_status(row, datetime.now(UTC))
+    code = row.get("void_reason_code")
+    draw["void_reason_text"] = (
+        VOID_REASON_TEXT.get(code, VOID_REASON_TEXT["other"]) if code else None
+    )
     draw["subjects"] = [public_subject(s) for s in row.get("subjects") or []]
     draw["replacements"] = [
         public_replacement(r, r.get("replaced_at")) for r in row.get("replacements") or []

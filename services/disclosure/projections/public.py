@@ -40,6 +40,9 @@ DDL = [
     # How the subjects were selected: sha256 (the protocol's stream) or rfc3797.
     "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS selection text NOT NULL "
     "DEFAULT 'sha256'",
+    # A draw voided before its entropy time (ssj-draw-3): when, and the reason's code.
+    "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS voided_at timestamptz",
+    "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS void_reason_code text",
     """CREATE TABLE IF NOT EXISTS {schema}.results (
         record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, plan_id uuid NOT NULL,
         subject_identifier text NOT NULL, subject_name text NOT NULL,
@@ -167,6 +170,14 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             d["entropy"],
             d["seed"],
             d["strata"],
+        )
+    elif ev.name == "DrawVoided":  # the reason's code only: staff's words stay internal
+        await conn.execute(
+            """UPDATE disclosure.public_draws SET voided_at = $2::text::timestamptz,
+               void_reason_code = $3 WHERE draw_id = $1""",
+            ev.subject,
+            d["voided_at"],
+            d["reason_code"],
         )
     elif ev.name == "SubjectsDrawn":
         await conn.execute(

@@ -144,6 +144,7 @@ def departments_of(batch: Mapping[str, Any]) -> list[dict[str, Any]]:
 def build_announcement(
     *,
     draw_id: str,
+    attempt: int = 1,
     batch: Mapping[str, Any],
     pool_hash: str,
     pool_size: int,
@@ -179,6 +180,7 @@ def build_announcement(
     return {
         "protocol": PROTOCOL,
         "draw_id": draw_id,
+        "attempt": attempt,
         "batch_id": batch["batch_id"],
         "plan_id": batch["plan_id"],
         "pool_hash": pool_hash,

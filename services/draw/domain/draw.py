@@ -14,22 +14,25 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
 from services.draw import sampling as vectorised
+from services.draw.domain import draw_views as reading
 from services.draw.domain.announce import FrozenDraw
 from services.draw.domain.errors import (
     AlreadyExecuted,
     CommitmentMismatch,
+    DrawVoided,
     EntropyNotYetAvailable,
     InvalidDraw,
     InvalidEntropy,
     InvalidReplacement,
     NotExecuted,
     NoValidGroup,
+    TooLateToVoid,
 )
 from services.draw.protocol.canonical import (
     PROTOCOL_V3,
@@ -40,11 +43,14 @@ from services.draw.protocol.canonical import (
 )
 from services.draw.protocol.entropy import EntropyError, canonical_text, parse_numbers
 from services.draw.protocol.proof import ReplacementError, compute, pool_problems
-from services.draw.protocol.reasons import public_request, reason_problem
+from services.draw.protocol.reasons import VOID_REASONS, public_request, reason_problem
 from services.draw.protocol.rfc3797 import parse_sources
+from services.draw.protocol.v3 import draw_id as protocol_draw_id
 from services.draw.protocol.v3 import entropy_spec
 
-NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
+# An announced draw neither executed nor voided this long after its entropy was due is
+# shown as overdue (逾期未抽取), in the service and in public.
+OVERDUE_AFTER = timedelta(days=1)
 PART_SIZE = 500
 # A part's event as JSON, ASCII-escaped as the relay writes it: half of NATS's 1 MiB, which
 # leaves room for the envelope, the headers and a hash-chain link.
@@ -78,9 +84,10 @@ def entropy_label(summary: Mapping[str, Any]) -> str:
     return str(summary.get("entropy_source", ""))
 
 
-def draw_id(batch_id: str) -> uuid.UUID:
-    """One draw per batch: a second announcement of the same batch collides (409)."""
-    return uuid.uuid5(NAMESPACE, f"draw:{batch_id}")
+def draw_id(batch_id: str, attempt: int = 1) -> uuid.UUID:
+    """The batch's ``attempt``-th draw (the protocol's rule): a second announcement of
+    the same attempt collides (409)."""
+    return protocol_draw_id(batch_id, attempt)
 
 
 def _member(frozen: FrozenDraw, m: Mapping[str, str]) -> dict[str, str]:
@@ -100,8 +107,8 @@ class Draw(Aggregate):
     """抽取 — a batch's draw of subjects and inspector groups."""
 
     @staticmethod
-    def create_id(batch_id: str, **_: Any) -> uuid.UUID:
-        return draw_id(batch_id)
+    def create_id(batch_id: str, attempt: int = 1, **_: Any) -> uuid.UUID:
+        return draw_id(batch_id, attempt)
 
     @event("DrawAnnounced")
     def __init__(
@@ -117,8 +124,10 @@ class Draw(Aggregate):
         announcement_hash: str,
         summary: dict[str, Any],
         sealed_secret: str = "",
+        attempt: int = 1,
     ) -> None:
         self.batch_id = batch_id
+        self.attempt = attempt  # the batch's n-th draw (after n - 1 voided ones)
         self.plan_id = plan_id
         self.year = year
         self.batch_name = batch_name
@@ -137,6 +146,46 @@ class Draw(Aggregate):
         self.drawn: list[dict[str, Any]] = []  # subjects with their groups, as drawn
         self.requests: list[dict[str, Any]] = []  # replacement requests, in order
         self.outcomes: list[dict[str, Any]] = []  # what each replacement drew
+        self.voided: dict[str, Any] | None = None  # DrawVoided data
+
+    # -- voiding 作废 ------------------------------------------------------------------
+
+    def void(self, *, reason_code: str, reason: str, now: datetime) -> None:
+        """作废 — withdraw an announced draw before its entropy's draw time, with a public
+        reason code (and staff's words for internal readers). Before that time nobody can
+        know the draw's outcome, so voiding it chooses nothing; after it, the draw must be
+        executed, or it stands overdue in public."""
+        if self.voided is not None:
+            raise DrawVoided(f"draw {self.id} was voided at {self.voided['voided_at']}")
+        if self.executed is not None:
+            raise AlreadyExecuted(f"draw {self.id} was executed; an executed draw stands")
+        not_before = datetime.fromisoformat(str(self.summary["entropy_not_before"]))
+        if now >= not_before:
+            raise TooLateToVoid(
+                f"the entropy of draw {self.id} ({entropy_label(self.summary)}) was due at "
+                f"{not_before.isoformat()}: the draw can no longer be voided, only executed"
+            )
+        if reason_code not in VOID_REASONS:
+            raise InvalidDraw(f"reason_code must be one of {sorted(VOID_REASONS)}")
+        if not field(reason):
+            raise InvalidDraw("say why the draw is voided (作废原因)")
+        self._voided(reason_code=reason_code, reason=field(reason), voided_at=now.isoformat())
+
+    @event("DrawVoided")
+    def _voided(self, reason_code: str, reason: str, voided_at: str) -> None:
+        self.voided = {"reason_code": reason_code, "reason": reason, "voided_at": voided_at}
+
+    def status(self, now: datetime) -> str:
+        """announced, executed, voided, or overdue: announced, its entropy due more than
+        :data:`OVERDUE_AFTER` ago, and neither executed nor voided."""
+        if self.executed is not None:
+            return "executed"
+        if self.voided is not None:
+            return "voided"
+        due = self.summary.get("entropy_not_before")
+        if due and now > datetime.fromisoformat(str(due)) + OVERDUE_AFTER:
+            return "overdue"
+        return "announced"
 
     # -- execution --------------------------------------------------------------------
 
@@ -192,6 +241,8 @@ class Draw(Aggregate):
         now: datetime,
     ) -> None:
         """抽取 — reveal the secret, take the public entropy, draw; only once."""
+        if self.voided is not None:
+            raise DrawVoided(f"draw {self.id} was voided at {self.voided['voided_at']}")
         if self.executed is not None:
             raise AlreadyExecuted(f"draw {self.id} was executed at {self.executed['executed_at']}")
         not_before = self.summary.get("entropy_not_before") or ""
@@ -485,69 +536,10 @@ class Draw(Aggregate):
 
     def current(self) -> list[dict[str, Any]]:
         """The drawn subjects and groups with every replacement applied, in draw order."""
-        subjects = [dict(s, inspectors=[dict(m) for m in s["inspectors"]]) for s in self.drawn]
-        for request, outcome in zip(self.requests, self.outcomes, strict=True):
-            at = next(i for i, s in enumerate(subjects) if s["identifier"] == request["identifier"])
-            if request["kind"] == "inspector":
-                subjects[at]["inspectors"] = [
-                    outcome["replacement"] if m["inspector_id"] == outcome["replaced"] else m
-                    for m in subjects[at]["inspectors"]
-                ]
-            else:
-                subjects[at] = dict(outcome["replacement"])
-        return subjects
+        return reading.current(self.drawn, self.requests, self.outcomes)
 
     def result(self) -> dict[str, Any] | None:
         """The result in the protocol's own form (what a verifier recomputes)."""
         if self.executed is None:
             return None
-        e = self.executed
-        return {
-            "protocol": e["algorithm"],
-            "pool_hash": e["pool_hash"],
-            "pool_size": e["pool_size"],
-            "announcement_hash": e["announcement_hash"],
-            "commitment": e["commitment"],
-            "seed": e["seed"],
-            "strata": e["strata"],
-            "selection": [
-                {"identifier": s["identifier"], "stratum": s["stratum"]} for s in self.drawn
-            ],
-            "groups": [
-                {
-                    "identifier": s["identifier"],
-                    "inspectors": [
-                        {k: m[k] for k in ("inspector_id", "department", "role")}
-                        for m in s["inspectors"]
-                    ],
-                }
-                for s in self.drawn
-            ],
-            "replacements": [
-                self._protocol_outcome(r, o)
-                for r, o in zip(self.requests, self.outcomes, strict=True)
-            ],
-        }
-
-    @staticmethod
-    def _protocol_outcome(request: Mapping[str, Any], outcome: Mapping[str, Any]) -> dict[str, Any]:
-        def bare(m: Mapping[str, str]) -> dict[str, str]:
-            return {k: m[k] for k in ("inspector_id", "department", "role")}
-
-        if request["kind"] == "inspector":
-            return {
-                "sequence": request["sequence"],
-                "kind": "inspector",
-                "identifier": request["identifier"],
-                "replaced": outcome["replaced"],
-                "replacement": bare(outcome["replacement"]),
-            }
-        new = outcome["replacement"]
-        return {
-            "sequence": request["sequence"],
-            "kind": "subject",
-            "identifier": request["identifier"],
-            "replacement": new["identifier"],
-            "stratum": new["stratum"],
-            "group": [bare(m) for m in new["inspectors"]],
-        }
+        return reading.result(self.executed, self.drawn, self.requests, self.outcomes)

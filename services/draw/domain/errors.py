@@ -44,6 +44,14 @@ class CommitmentMismatch(DrawError):
     """The draw's secret does not hash to the commitment it published: nothing is drawn."""
 
 
+class DrawVoided(DrawError):
+    """The draw was voided before its entropy time: nothing more happens to it."""
+
+
+class TooLateToVoid(DrawError):
+    """The entropy was due already: the draw can only be executed now."""
+
+
 class SourceExists(DrawError):
     """An entropy source with this code is registered already."""
 
@@ -62,6 +70,7 @@ __all__ = [
     "BatchNotDrawable",
     "CommitmentMismatch",
     "DrawError",
+    "DrawVoided",
     "EntropyNotYetAvailable",
     "InvalidDraw",
     "InvalidEntropy",
@@ -70,5 +79,6 @@ __all__ = [
     "NotExecuted",
     "PoolEmpty",
     "SourceExists",
+    "TooLateToVoid",
     "UnknownSource",
 ]

@@ -57,3 +57,13 @@ def public_request(request: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: request[k] for k in PUBLIC_REQUEST_FIELDS.get(kind, ()) if k in request}
     out["reason_code"] = str(request.get("reason_code") or OTHER)
     return out
+
+
+# Why an announced draw was voided (作废) before its entropy's draw time: public, like the
+# replacement reasons; what staff typed stays internal.
+VOID_REASONS: dict[str, str] = {
+    "batch_withdrawn": "批次撤回（计划调整）",
+    "pool_error": "抽查对象库有误",
+    "source_cancelled": "开奖取消或延期",
+    OTHER: "其他",
+}

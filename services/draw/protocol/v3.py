@@ -11,6 +11,12 @@ the time that issue is drawn, and the shape of its numbers (:mod:`.entropy`).
 reader who saw the announcement published before it knows the announcement could not be
 chosen with the numbers in hand.
 
+**Draw ids follow a rule** (:func:`draw_id`): the ``attempt``-th draw of a batch (the
+first, or the one after each draw of the batch voided before its entropy time) is
+``uuid5(NAMESPACE, "draw:<batch_id>")`` for the first and ``"draw:<batch_id>:<attempt>"``
+after, so nobody can announce a second draw of a batch under another id; the verifier
+checks the announcement's ``draw_id`` against it.
+
 **The proof says when it was executed** (``executed_at``, not before ``scheduled_at``) and
 carries the entropy in canonical form (``03 09 14 22 27 31 | 08``); the seed hashes the
 numbers' encoding (RFC 3797 selections: the RFC key of the groups as its sources).
@@ -19,6 +25,7 @@ numbers' encoding (RFC 3797 selections: the RFC key of the groups as its sources
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -32,6 +39,8 @@ from services.draw.protocol.entropy import (
 )
 from services.draw.protocol.rfc3797 import canonical_key
 
+# Draw ids (protocol-wide; the draw service's ids since ssj-draw-2).
+NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
 ENTROPY_KEYS = frozenset({"source", "name", "issue", "scheduled_at", "format"})
 SOURCE_CODE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?")
 ISSUE = re.compile(r"[0-9A-Za-z-]{1,24}")
@@ -112,3 +121,26 @@ def timing_problems(proof: Mapping[str, Any]) -> list[str]:
         except ValueError as exc:
             problems.append(str(exc))
     return problems
+
+
+def draw_id(batch_id: str, attempt: int = 1) -> uuid.UUID:
+    """The id of the ``attempt``-th draw of a batch (see the module's docstring)."""
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise ValueError(f"attempt must be a whole number from 1, not {attempt!r}")
+    name = f"draw:{batch_id}" if attempt == 1 else f"draw:{batch_id}:{attempt}"
+    return uuid.uuid5(NAMESPACE, name)
+
+
+def draw_id_problems(announcement: Mapping[str, Any]) -> list[str]:
+    """The announcement's ``draw_id`` must be its batch's ``attempt``-th draw id."""
+    attempt = announcement.get("attempt", 1)
+    try:
+        expected = str(draw_id(str(announcement.get("batch_id")), attempt))
+    except ValueError as exc:
+        return [f"attempt: {exc}"]
+    if announcement.get("draw_id") != expected:
+        return [
+            f"draw_id: {announcement.get('draw_id')} is not the id of draw {attempt} of batch "
+            f"{announcement.get('batch_id')} ({expected})"
+        ]
+    return []
