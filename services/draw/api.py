@@ -21,6 +21,7 @@ from services.draw.application import DrawApplication
 from services.draw.domain.announce import RosterEntry
 from services.draw.domain.draw import Draw, entropy_label
 from services.draw.domain.reading import may_read_internal
+from services.draw.facts import load_facts
 from services.draw.freeze import freeze
 from services.draw.protocol.reasons import REPLACEMENT_REASONS, VOID_REASONS, public_request
 from services.draw.sources_api import SourceCode
@@ -258,8 +259,11 @@ async def execute(
 async def replace(
     draw_id: UUID, body: ReplacementRequest, request: Request, who: Drawer, app: App, db: Pool
 ) -> Any:
-    """Draw the replacement from the sub-seed of this replacement's number; the original
-    stays in the record and the proof shows both."""
+    """ssj-draw-3: on a registry fact recorded since the announcement (the subject's status
+    change; the inspector's suspension or transfer, or a conflict declared with the
+    subject), take the stratum's next alternate or the seat's next candidate, passing over
+    those the registry shows gone; at most the announced number of replacements. The
+    original stays in the record and the proof shows both, with the evidence."""
     draw = await _draw_for(request, who, app, draw_id)
     subject = next((s for s in draw.current() if s["identifier"] == body.identifier), None)
     if subject is not None and await db.fetchval(
@@ -273,6 +277,7 @@ async def replace(
             f"the inspection of {body.identifier} is on record; its subject and group can no "
             "longer be replaced (a wrong result is corrected in the results service)",
         )
+    facts = await load_facts(db, datetime.fromisoformat(draw.summary["announced_at"]))
     if body.kind == "inspector":
         if not body.inspector_id:
             raise Problem(422, "Invalid request", "kind 'inspector' needs inspector_id")
@@ -286,6 +291,7 @@ async def replace(
             body.reason_code,
             body.reason,
             body.approver,
+            facts,
         )
     # Subjects closed since the announcement cannot be drawn as replacements either.
     rows = await db.fetch(
@@ -303,6 +309,7 @@ async def replace(
         body.reason,
         body.approver,
         [r["identifier"] for r in rows],
+        facts,
     )
 
 

@@ -42,6 +42,7 @@ from services.draw.protocol.canonical import (
     commitment,
     field,
 )
+from services.draw.protocol.replace3 import RegistryFacts
 from services.draw.sealing import SealBroken, Sealer, new_secret
 from services.draw.settings import DrawSettings
 
@@ -321,8 +322,9 @@ class DrawApplication(EventStoreApp):
         reason_code: str,
         reason: str,
         approver: str,
+        facts: RegistryFacts | None = None,
     ) -> dict[str, Any]:
-        """递补 an inspector."""
+        """递补 an inspector (v3: on a registry fact, by the seat's fixed order)."""
         return self._replace(
             ident,
             Draw.replace_inspector,
@@ -331,6 +333,7 @@ class DrawApplication(EventStoreApp):
             reason_code=reason_code,
             reason=reason,
             approver=approver,
+            facts=facts,
         )
 
     def replace_subject(
@@ -341,8 +344,9 @@ class DrawApplication(EventStoreApp):
         reason: str,
         approver: str,
         unavailable: Sequence[str],
+        facts: RegistryFacts | None = None,
     ) -> dict[str, Any]:
-        """递补 a subject."""
+        """递补 a subject (v3: on a registry fact, the stratum's next alternate)."""
         return self._replace(
             ident,
             Draw.replace_subject,
@@ -351,6 +355,7 @@ class DrawApplication(EventStoreApp):
             reason=reason,
             approver=approver,
             unavailable=unavailable,
+            facts=facts,
         )
 
     def _replace(self, ident: UUID, replace: Any, **request: Any) -> dict[str, Any]:

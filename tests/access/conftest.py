@@ -90,6 +90,15 @@ def _spares(stack: Stack, scenario: _Scenario, cycle: dict[str, Any]) -> dict[st
     # A replacement with staff's words, and a result whose note names an informant: neither
     # may reach a public answer.
     last = draw["subjects"][-1]
+    # A v3 replacement stands on a registry fact: the subject is deregistered first.
+    _ok(
+        http.post(
+            f"{registry}/v1/subjects/{last['identifier']}/status",
+            headers=op,
+            json={"status": "deregistered", "reason": "检查前已注销"},
+        )
+    )
+    scenario.settle()
     _ok(
         http.post(
             f"{stack.urls['draw']}/v1/draws/{draw['id']}/replacements",

@@ -448,19 +448,24 @@ def measure_verifier(local: Local) -> dict[str, Any]:
         "replacements": [],
     }
     first = run(proof)["groups"]
+    # ssj-draw-3: each on a registry fact recorded after the announcement.
+    at = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
     proof["replacements"] = [
         {
             "kind": "inspector",
             "identifier": first[0]["identifier"],
             "inspector_id": first[0]["inspectors"][0]["inspector_id"],
             "reason_code": "recusal",
+            "evidence": {"event": "registry:1", "fact": "conflict", "at": at},
+            "skipped": [],
             "sequence": 1,
         },
         {
             "kind": "subject",
             "identifier": first[-1]["identifier"],
-            "unavailable": [],
             "reason_code": "deregistered",
+            "evidence": {"event": "registry:2", "fact": "deregistered", "at": at},
+            "skipped": [],
             "sequence": 2,
         },
     ]

@@ -6,6 +6,7 @@ import io
 import json
 import math
 from collections.abc import Iterator
+from datetime import date
 from fractions import Fraction
 from typing import Any
 
@@ -245,7 +246,7 @@ def test_the_public_proof_verifies_offline_and_names_a_forgery(
     assert code == 1 and "MISMATCH pool_hash" in out
 
 
-def test_replacements_come_from_sub_seeds_and_stay_verifiable(
+def test_replacements_take_the_next_alternate_on_a_registry_fact_and_stay_verifiable(
     cycle: dict[str, Any], services: dict[str, ServiceProcess], infra: Infra, tmp_path: Any
 ) -> None:
     import httpx
@@ -281,6 +282,39 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
     target = before["subjects"][-1]
     assert target["identifier"] not in cycle["recorded"]
     leaving = target["inspectors"][1]
+    recusal = {
+        "kind": "inspector",
+        "identifier": target["identifier"],
+        "inspector_id": leaving["inspector_id"],
+        "reason_code": "recusal",
+        "reason": "回避：近亲属在该企业任职",
+        "approver": "局长 王五",
+    }
+    # No conflict on record in the registry yet: no ground (ssj-draw-3).
+    unfounded = httpx.post(f"{draw_url}/replacements", json=recusal, headers=operator)
+    assert unfounded.status_code == 422 and "record it there first" in unfounded.json()["detail"]
+    registry = services["registry"].url
+    their_operator = _auth(infra, "op-x", leaving["department"], "operator")
+    declared = httpx.post(
+        f"{registry}/v1/conflicts",
+        json={
+            "inspector_id": leaving["inspector_id"],
+            "subject_identifier": target["identifier"],
+            "reason": "relative",
+            "declared_on": date.today().isoformat(),
+        },
+        headers=their_operator,
+    )
+    assert declared.status_code == 201, declared.text
+    gone = before["subjects"][-2]
+    status = httpx.post(
+        f"{registry}/v1/subjects/{gone['identifier']}/status",
+        json={"status": "deregistered", "reason": "检查前已注销"},
+        headers=operator,
+    )
+    assert status.status_code == 200, status.text
+    endpoints = Endpoints({n: p.url for n, p in services.items()})
+    Scenario(endpoints, infra.settings(), out=io.StringIO()).settle()
     replaced = httpx.post(
         f"{draw_url}/replacements",
         json={
@@ -298,7 +332,6 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
     assert newcomer["inspector_id"] != leaving["inspector_id"]
     assert newcomer["department"] == leaving["department"]
 
-    gone = before["subjects"][-2]
     swapped = httpx.post(
         f"{draw_url}/replacements",
         json={
@@ -327,6 +360,9 @@ def test_replacements_come_from_sub_seeds_and_stay_verifiable(
     proof = httpx.get(f"{draw_url}/proof").json()
     assert [r["kind"] for r in proof["replacements"]] == ["inspector", "subject"]
     assert [r["reason_code"] for r in proof["replacements"]] == ["recusal", "deregistered"]
+    # Each names the registry event that grounds it (an outsider can look it up).
+    assert [r["evidence"]["fact"] for r in proof["replacements"]] == ["conflict", "deregistered"]
+    assert all(r["evidence"]["event"].startswith("registry:") for r in proof["replacements"])
     assert "王五" not in json.dumps(proof, ensure_ascii=False)  # staff text stays internal
     assert after["replacements"][0]["approver"] == "局长 王五"  # for internal readers
     assert verify(proof) == []

@@ -212,6 +212,8 @@ def world(stack: Stack) -> dict[str, Any]:
         json={"status": "deregistered", "reason": "注销登记"},
     )
     elsewhere = subject("420102", "")  # 武汉: outside every filter of this module
+    # Three in 420304 for the replacement test: two drawn (ratio 0.5), one alternate.
+    trio = [subject("420304", UNIT_B) for _ in range(3)]
     inspectors: dict[str, list[str]] = {LEAD: [], PART: []}
     for dept in (LEAD, PART):
         for n in range(4):
@@ -234,6 +236,7 @@ def world(stack: Stack) -> dict[str, Any]:
         "flagged": flagged,
         "closed": closed,
         "elsewhere": elsewhere,
+        "trio": trio,
         "inspectors": inspectors,
     }
 
@@ -519,3 +522,59 @@ def test_a_draw_voided_before_its_entropy_is_drawn_again_under_the_next_id(
     )
     assert drawn["status"] == "executed"
     assert verify(stack.proof(second.json()["id"])) == []
+
+
+def test_a_subject_replaced_out_takes_the_alternate_and_no_longer_counts_as_drawn(
+    stack: Stack, world: dict[str, Any]
+) -> None:
+    trio = world["trio"]
+    # An item of its own: what other tests drew for the module's general item stays theirs.
+    item = f"G2-{RUN}"
+    stack.call("POST", "registry", "/v1/items", stack.ops[LEAD], json=item_payload(item, LEAD))
+    stack.call("POST", "registry", f"/v1/items/{item}/publish", stack.ops[LEAD])
+    stack.settle()
+    spec = {"pool": {"region_prefixes": ["420304"]}, "ratios": {"A": 0.5}}
+    drawn = stack.draw(stack.plan([item, world["key"]], **spec))
+    chosen = [s["identifier"] for s in drawn["subjects"]]
+    assert len(chosen) == 2 and set(chosen) < set(trio), drawn["executed"]["strata"]
+    (alternate,) = set(trio) - set(chosen)
+    gone = chosen[0]
+    url = f"{stack.procs['draw'].url}/v1/draws/{drawn['id']}/replacements"
+    body = {
+        "kind": "subject",
+        "identifier": gone,
+        "reason_code": "deregistered",
+        "reason": "检查前已注销",
+        "approver": "王五",
+    }
+    unfounded = stack.http.post(url, json=body, headers=stack.ops[LEAD])
+    assert unfounded.status_code == 422 and "record it there first" in unfounded.json()["detail"]
+    status_url = f"/v1/subjects/{gone}/status"
+    stack.call(
+        "POST",
+        "registry",
+        status_url,
+        stack.ops[LEAD],
+        json={"status": "deregistered", "reason": "注销"},
+    )
+    stack.settle()
+    replaced = stack.http.post(url, json=body, headers=stack.ops[LEAD])
+    assert replaced.status_code == 201, replaced.text
+    assert replaced.json()["replacement"] == alternate  # the only alternate: nothing chosen
+    proof = stack.proof(drawn["id"])
+    assert verify(proof) == []
+    assert proof["replacements"][0]["evidence"]["fact"] == "deregistered"
+
+    # The deregistration is corrected: the subject replaced out was not drawn this year, so
+    # a later draw for the same general item may draw it; those inspected may not.
+    stack.call(
+        "POST",
+        "registry",
+        status_url,
+        stack.ops[LEAD],
+        json={"status": "operating", "reason": "更正"},
+    )
+    stack.settle()
+    later = stack.announce(stack.plan([item, world["key"]], **spec))
+    assert later.status_code == 201, later.text
+    assert set(_pool_identifiers(stack.proof(later.json()["id"]))) == {gone}

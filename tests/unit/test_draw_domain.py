@@ -101,6 +101,34 @@ ROSTER = [
 ]
 
 
+class Facts:
+    """The registry's facts since the announcement, as the service would look them up."""
+
+    def __init__(self) -> None:
+        self.subjects: dict[str, dict[str, Any]] = {}
+        self.inspectors: dict[tuple[str, str], dict[str, Any]] = {}
+        self.events = 0
+
+    def _fact(self, fact: str) -> dict[str, Any]:
+        self.events += 1
+        return {"event": f"registry:{self.events}", "fact": fact, "at": AFTER.isoformat()}
+
+    def gone(self, identifier: str, fact: str = "deregistered") -> Facts:
+        self.subjects[identifier] = self._fact(fact)
+        return self
+
+    def off(self, inspector_id: str, identifier: str = "*", fact: str = "suspended") -> Facts:
+        self.inspectors[(inspector_id, identifier)] = self._fact(fact)
+        return self
+
+    def subject(self, identifier: str) -> dict[str, Any] | None:
+        return self.subjects.get(identifier)
+
+    def inspector(self, inspector_id: str, identifier: str) -> dict[str, Any] | None:
+        found = self.inspectors.get((inspector_id, identifier))
+        return found or self.inspectors.get((inspector_id, "*"))
+
+
 def bare_announcement(**overrides: Any) -> dict[str, Any]:
     """An announcement of BATCH with no conflicts or previous inspectors."""
     arguments: dict[str, Any] = {
@@ -281,6 +309,7 @@ def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
             reason="回避",
             approver=" ",
         )
+    facts = Facts().gone(target["identifier"]).gone("nobody")
     with pytest.raises(InvalidReplacement, match="not a drawn subject"):
         draw.replace_subject(
             frozen,
@@ -289,6 +318,7 @@ def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
             reason="注销",
             approver="王",
             unavailable=[],
+            facts=facts,
         )
     outcome = draw.replace_subject(
         frozen,
@@ -297,6 +327,7 @@ def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
         reason="注销",
         approver="王",
         unavailable=[],
+        facts=facts,
     )
     current = draw.current()
     assert current[0]["identifier"] == outcome["replacement"] != target["identifier"]
@@ -333,6 +364,9 @@ def test_the_proof_shows_replacement_reason_codes_never_staff_text() -> None:
         reason_code="recusal",
         reason="该员正接受纪检调查",
         approver="张局长 13800001234",
+        facts=Facts().off(
+            target["inspectors"][1]["inspector_id"], target["identifier"], "conflict"
+        ),
     )
     proof = draw.public_proof(frozen)
     text = json.dumps(proof, ensure_ascii=False)
@@ -344,7 +378,10 @@ def test_the_proof_shows_replacement_reason_codes_never_staff_text() -> None:
         "identifier",
         "inspector_id",
         "reason_code",
+        "evidence",  # the registry's conflict record, by its event id
+        "skipped",
     }
+    assert request["evidence"]["fact"] == "conflict" and request["skipped"] == []
     assert verify(proof) == []
     assert draw.requests[0]["reason"] == "该员正接受纪检调查"  # kept for internal readers
 

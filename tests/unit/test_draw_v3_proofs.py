@@ -57,6 +57,7 @@ def announcement(lines: list[str], selection: str | None = None) -> dict[str, An
         "conflicts": [["SAMR-00", identifier]],
         "previous": [],
         "commitment": c.commitment(SECRET),
+        "max_replacements": 3,
         "entropy": {
             "source": "cwl-ssq",
             "name": "中国福利彩票双色球",
@@ -223,3 +224,146 @@ def test_json_with_a_key_twice_is_not_read(tmp_path: Path) -> None:
     nan = text.replace('"pool_size": 300', '"pool_size": NaN', 1)
     path.write_text(nan, encoding="utf-8")
     assert main(["verify", str(path)]) == 2
+
+
+# -- replacements (递补): the next alternate, on registry facts -----------------------------
+
+
+def fact(n: int, what: str = "deregistered") -> dict[str, Any]:
+    return {"event": f"registry:{n}", "fact": what, "at": "2026-12-09T02:00:00+00:00"}
+
+
+def replaced(document: dict[str, Any], *requests: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(document)
+    out["replacements"] = [{"sequence": n, **r} for n, r in enumerate(requests, start=1)]
+    out["result"] = run(out)
+    return out
+
+
+def first_of(document: dict[str, Any], stratum: str) -> str:
+    return next(s["identifier"] for s in document["result"]["selection"] if s["stratum"] == stratum)
+
+
+def alternates_of(document: dict[str, Any], stratum: str, n: int) -> list[str]:
+    """The stratum's first n alternates, as the protocol orders them."""
+    from services.draw.protocol.replace3 import Alternates
+    from services.draw.protocol.subjects import stratum_members
+
+    lines = document["pool"].split("\n")
+    selected = {s["identifier"] for s in document["result"]["selection"]}
+    picked = {i for i, line in enumerate(lines) if line.split("\t")[0] in selected}
+    order = Alternates(bytes.fromhex(document["result"]["seed"]), stratum_members(lines), picked)
+    return [lines[order.next(stratum)].split("\t")[0] for _ in range(n)]  # type: ignore[index]
+
+
+def test_a_subject_is_replaced_by_the_next_alternate_on_a_registry_fact() -> None:
+    document = proof()
+    gone = first_of(document, "A")
+    first, second = alternates_of(document, "A", 2)
+    request = {"kind": "subject", "identifier": gone, "reason_code": "deregistered"}
+    done = replaced(document, {**request, "evidence": fact(1), "skipped": []})
+    assert done["result"]["replacements"][0]["replacement"] == first
+    assert verify(done) == []
+    # The first alternate closed too: it is passed over only with its own evidence.
+    skipping = {
+        **request,
+        "evidence": fact(1),
+        "skipped": [{"identifier": first, "evidence": fact(2)}],
+    }
+    done = replaced(document, skipping)
+    assert done["result"]["replacements"][0]["replacement"] == second
+    assert verify(done) == []
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"reason_code": "deregistered"},  # no evidence
+        {"reason_code": "deregistered", "evidence": fact(1, "revoked")},  # another fact
+        {"reason_code": "closed", "evidence": fact(1)},  # no registry fact grounds it
+        {"reason_code": "other", "evidence": fact(1)},
+        {"reason_code": "deregistered", "evidence": {**fact(1), "at": "2026-12-01T00:00:00+00:00"}},
+        {"reason_code": "deregistered", "evidence": {**fact(1), "event": "planner:1"}},
+    ],
+    ids=["no-evidence", "wrong-fact", "closed", "other", "before-announcement", "not-registry"],
+)
+def test_a_replacement_without_its_registry_ground_is_refused(request_: dict[str, Any]) -> None:
+    document = proof()
+    request = {"kind": "subject", "identifier": first_of(document, "A"), **request_}
+    with pytest.raises(ValueError, match="replacement 1"):
+        replaced(document, request)
+
+
+def test_a_re_roll_is_named_by_the_verifier() -> None:
+    """Finding 4: the replacement is fixed; claiming another company, or skipping an
+    alternate with no evidence, does not verify."""
+    document = proof()
+    gone = first_of(document, "A")
+    first, second = alternates_of(document, "A", 2)
+    honest = replaced(
+        document,
+        {
+            "kind": "subject",
+            "identifier": gone,
+            "reason_code": "deregistered",
+            "evidence": fact(1),
+            "skipped": [],
+        },
+    )
+    chosen = copy.deepcopy(honest)
+    chosen["result"]["replacements"][0]["replacement"] = second
+    assert any(p.startswith("replacements[0]") for p in verify(chosen))
+    unevidenced = copy.deepcopy(honest)
+    unevidenced["replacements"][0]["skipped"] = [{"identifier": first}]
+    assert any("cannot be recomputed" in p for p in verify(unevidenced))
+    out_of_order = copy.deepcopy(honest)
+    out_of_order["replacements"][0]["skipped"] = [{"identifier": second, "evidence": fact(2)}]
+    assert any("cannot be recomputed" in p for p in verify(out_of_order))
+
+
+def test_replacements_are_capped_by_the_announcement() -> None:
+    document = proof()
+    drawn = [s["identifier"] for s in document["result"]["selection"] if s["stratum"] == "A"]
+    requests = [
+        {
+            "kind": "subject",
+            "identifier": i,
+            "reason_code": "deregistered",
+            "evidence": fact(n),
+            "skipped": [],
+        }
+        for n, i in enumerate(drawn[:4], start=1)
+    ]
+    assert verify(replaced(document, *requests[:3])) == []
+    with pytest.raises(ValueError, match="allows 3 at most"):
+        replaced(document, *requests)
+
+
+def test_an_inspector_is_replaced_by_the_seats_next_candidate_on_a_registry_fact() -> None:
+    document = proof()
+    group = document["result"]["groups"][0]
+    leaving = group["inspectors"][1]["inspector_id"]
+    request = {
+        "kind": "inspector",
+        "identifier": group["identifier"],
+        "inspector_id": leaving,
+        "reason_code": "sick_leave",
+        "evidence": fact(1, "suspended"),
+        "skipped": [],
+    }
+    done = replaced(document, request)
+    newcomer = done["result"]["replacements"][0]["replacement"]["inspector_id"]
+    assert newcomer != leaving and verify(done) == []
+    # The same request can only ever give the same newcomer: nothing to re-roll.
+    assert replaced(document, request)["result"] == done["result"]
+    # Passing the newcomer over needs evidence that takes them off the seat too.
+    skipping = {
+        **request,
+        "skipped": [{"inspector_id": newcomer, "evidence": fact(2, "suspended")}],
+    }
+    other = replaced(document, skipping)["result"]["replacements"][0]["replacement"]
+    assert other["inspector_id"] not in (newcomer, leaving)
+    with pytest.raises(ValueError, match="replacement 1"):
+        replaced(document, {**request, "skipped": [{"inspector_id": newcomer}]})
+    with pytest.raises(ValueError, match="replacement 1"):
+        replaced(document, {**request, "reason_code": "recusal"})  # a suspension is no conflict

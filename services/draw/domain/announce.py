@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
@@ -199,12 +201,28 @@ def build_announcement(
         "conflicts": [list(p) for p in pairs(conflicts)],
         "previous": [list(p) for p in pairs(previous)],
         "commitment": commitment,
+        "max_replacements": replacement_cap(strata, strata_sizes),
         "entropy": dict(entropy),
         "entropy_not_before": entropy["scheduled_at"],
         "announced_at": announced_at,
         # Absent for the default, so announcements of the default selection stay as they were.
         **({"selection": selection} if selection != SHA256_SELECTION else {}),
     }
+
+
+# 递补 is capped per draw: a tenth of the subjects the draw selects, and at least three.
+REPLACEMENT_RATIO = Fraction(1, 10)
+MIN_REPLACEMENTS = 3
+
+
+def replacement_cap(
+    strata: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, int] | None
+) -> int:
+    """How many replacements the draw allows (announced, so nobody raises it later)."""
+    expected = sum(
+        stratum_count(int((sizes or {}).get(s, 0)), rule) for s, rule in strata.items()
+    ) + int((sizes or {}).get(FULL_LIST, 0))
+    return max(MIN_REPLACEMENTS, math.ceil(expected * REPLACEMENT_RATIO))
 
 
 def _check_rfc3797(strata: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, int]) -> None:

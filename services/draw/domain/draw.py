@@ -44,6 +44,7 @@ from services.draw.protocol.canonical import (
 from services.draw.protocol.entropy import EntropyError, canonical_text, parse_numbers
 from services.draw.protocol.proof import ReplacementError, compute, pool_problems
 from services.draw.protocol.reasons import VOID_REASONS, public_request, reason_problem
+from services.draw.protocol.replace3 import RegistryFacts
 from services.draw.protocol.rfc3797 import parse_sources
 from services.draw.protocol.v3 import draw_id as protocol_draw_id
 from services.draw.protocol.v3 import entropy_spec
@@ -73,6 +74,24 @@ def split_parts(
         parts[-1].append(entry)
         used += size
     return parts
+
+
+def _evidence(request: Mapping[str, Any], facts: RegistryFacts) -> dict[str, Any]:
+    """The registry fact that grounds a v3 replacement, or why there is none."""
+    identifier = str(request["identifier"])
+    if request["kind"] == "subject":
+        found = facts.subject(identifier)
+        whom = f"subject {identifier}"
+    else:
+        found = facts.inspector(str(request["inspector_id"]), identifier)
+        whom = f"inspector {request['inspector_id']} (for {identifier})"
+    if found is None:
+        raise InvalidReplacement(
+            f"the registry records nothing about {whom} since the announcement that grounds "
+            f"{request['reason_code']!r}: record it there first (a status change, a "
+            "suspension, a declared conflict), then replace (递补须有名录库记录为据)"
+        )
+    return dict(found)
 
 
 def entropy_label(summary: Mapping[str, Any]) -> str:
@@ -402,7 +421,9 @@ class Draw(Aggregate):
 
     # -- replacements 递补 ------------------------------------------------------------
 
-    def _replace(self, frozen: FrozenDraw, request: dict[str, Any]) -> dict[str, Any]:
+    def _replace(
+        self, frozen: FrozenDraw, request: dict[str, Any], facts: RegistryFacts | None
+    ) -> dict[str, Any]:
         if self.executed is None:
             raise NotExecuted(f"draw {self.id} has not been executed; nothing to replace")
         if not field(str(request.get("reason", ""))) or not field(str(request.get("approver", ""))):
@@ -411,11 +432,22 @@ class Draw(Aggregate):
         if problem:
             raise InvalidReplacement(problem)
         request = {**request, "sequence": len(self.requests) + 1}
+        v3_rules = frozen.announcement.get("protocol") == PROTOCOL_V3
+        if v3_rules:  # the ground is a registry fact, carried as the request's evidence
+            if facts is None:
+                raise InvalidReplacement("a v3 replacement needs the registry's facts")
+            request["evidence"] = _evidence(request, facts)
         proof = self.proof_input(frozen, self.executed["secret"], self.executed["entropy"])
         proof["replacements"].append(request)
         pool = frozen.pool
         try:
-            result, positions = compute(proof, pool.text, pool.lines, sampler=vectorised.sample)
+            result, positions = compute(
+                proof,
+                pool.text,
+                pool.lines,
+                sampler=vectorised.sample,
+                facts=facts if v3_rules else None,
+            )
         except ReplacementError as exc:
             raise InvalidReplacement(str(exc)) from exc
         return {"request": request, "outcome": result["replacements"][-1], "positions": positions}
@@ -429,8 +461,10 @@ class Draw(Aggregate):
         reason_code: str,
         reason: str,
         approver: str,
+        facts: RegistryFacts | None = None,
     ) -> dict[str, Any]:
-        """递补 a drawn inspector (回避, 岗位调整, 工作冲突 …) from the sub-seed.
+        """递补 a drawn inspector (回避, 岗位调整, 工作冲突 …): v3 takes the seat's next
+        candidate, on a registry fact (``facts``); v2 drew from the sub-seed.
 
         ``reason_code`` (from the fixed list of ``protocol.reasons``) is what the public
         sees; ``reason`` and ``approver`` are staff's own words, kept for internal readers.
@@ -445,6 +479,7 @@ class Draw(Aggregate):
                 "reason": field(reason),
                 "approver": field(approver),
             },
+            facts,
         )
         subject = next(s for s in self.current() if s["identifier"] == identifier)
         self._inspector_replaced(
@@ -465,20 +500,19 @@ class Draw(Aggregate):
         reason: str,
         approver: str,
         unavailable: Sequence[str],
+        facts: RegistryFacts | None = None,
     ) -> dict[str, Any]:
         """递补 a drawn subject that can no longer be inspected (e.g. 注销 before the visit);
         ``reason_code`` is public, ``reason`` and ``approver`` internal."""
-        done = self._replace(
-            frozen,
-            {
-                "kind": "subject",
-                "identifier": identifier,
-                "unavailable": sorted(set(unavailable)),
-                "reason_code": reason_code,
-                "reason": field(reason),
-                "approver": field(approver),
-            },
-        )
+        request: dict[str, Any] = {"kind": "subject", "identifier": identifier}
+        if frozen.announcement.get("protocol") != PROTOCOL_V3:  # v3 skips on evidence
+            request["unavailable"] = sorted(set(unavailable))
+        request |= {
+            "reason_code": reason_code,
+            "reason": field(reason),
+            "approver": field(approver),
+        }
+        done = self._replace(frozen, request, facts)
         outcome = done["outcome"]
         old = next(s for s in self.current() if s["identifier"] == identifier)
         self._subject_replaced(

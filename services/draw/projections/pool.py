@@ -61,6 +61,13 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.last_group (
         subject_id uuid PRIMARY KEY, draw_id uuid NOT NULL, inspector_ids jsonb NOT NULL,
         drawn_at timestamptz NOT NULL)""",
+    # Registry facts a v3 replacement (递补) names as its evidence: the registry event that
+    # recorded a subject's status, an inspector's status, a conflict, and when.
+    "ALTER TABLE {schema}.pool_subjects ADD COLUMN IF NOT EXISTS status_event text",
+    "ALTER TABLE {schema}.pool_inspectors ADD COLUMN IF NOT EXISTS status_changed_at timestamptz",
+    "ALTER TABLE {schema}.pool_inspectors ADD COLUMN IF NOT EXISTS status_event text",
+    "ALTER TABLE {schema}.conflicts ADD COLUMN IF NOT EXISTS changed_at timestamptz",
+    "ALTER TABLE {schema}.conflicts ADD COLUMN IF NOT EXISTS event text",
     # Drawn subjects whose inspection result is on record: no longer replaceable (递补).
     """CREATE TABLE IF NOT EXISTS {schema}.results_recorded (
         draw_id uuid NOT NULL, subject_id uuid NOT NULL, recorded_at timestamptz NOT NULL,
@@ -104,11 +111,12 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             )
     elif ev.name == "SubjectStatusChanged":
         await conn.execute(
-            "UPDATE draw.pool_subjects SET status = $2, status_changed_at = $3 "
-            "WHERE subject_id = $1",
+            "UPDATE draw.pool_subjects SET status = $2, status_changed_at = $3, "
+            "status_event = $4 WHERE subject_id = $1",
             ev.subject,
             d["status"],
             ev.time,
+            ev.id,
         )
     elif ev.name == "RiskClassChanged":
         await conn.execute(
@@ -148,18 +156,24 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             )
     elif ev.name == "InspectorStatusChanged":
         await conn.execute(
-            "UPDATE draw.pool_inspectors SET status = $2 WHERE inspector_id = $1",
+            "UPDATE draw.pool_inspectors SET status = $2, status_changed_at = $3, "
+            "status_event = $4 WHERE inspector_id = $1",
             ev.subject,
             d["status"],
+            ev.time,
+            ev.id,
         )
     elif ev.name in ("ConflictDeclared", "ConflictLifted"):
         await conn.execute(
-            """INSERT INTO draw.conflicts (inspector_id, subject_id, active)
-               VALUES ($1, $2, $3) ON CONFLICT (inspector_id, subject_id)
-               DO UPDATE SET active = EXCLUDED.active""",
+            """INSERT INTO draw.conflicts (inspector_id, subject_id, active, changed_at, event)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (inspector_id, subject_id)
+               DO UPDATE SET active = EXCLUDED.active, changed_at = EXCLUDED.changed_at,
+                             event = EXCLUDED.event""",
             d["inspector_id"],
             d["subject_id"],
             ev.name == "ConflictDeclared",
+            ev.time,
+            ev.id,
         )
 
 
@@ -227,6 +241,19 @@ async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     if ev.name == "SubjectsDrawn":
         await _remember(conn, ev, d["subjects"])
     elif ev.name == "SubjectReplaced":
+        # The subject replaced out is not inspected by this draw: it no longer counts as
+        # drawn this year, nor as inspected by this draw's group.
+        replaced_id = d["replaced"]["subject_id"]
+        await conn.execute(
+            "DELETE FROM draw.inspected WHERE subject_id = $1 AND draw_id = $2",
+            replaced_id,
+            ev.subject,
+        )
+        await conn.execute(
+            "DELETE FROM draw.last_group WHERE subject_id = $1 AND draw_id = $2",
+            replaced_id,
+            ev.subject,
+        )
         await _remember(conn, ev, [d["replacement"]])
     elif ev.name == "InspectorReplaced":
         await conn.execute(

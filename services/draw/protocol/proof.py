@@ -19,7 +19,7 @@ import gc
 import itertools
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from services.draw.protocol import strict, v3
@@ -39,13 +39,18 @@ from services.draw.protocol.canonical import (
 )
 from services.draw.protocol.groups import Examiner, GroupDrawer, Target
 from services.draw.protocol.reasons import PUBLIC_REQUEST_FIELDS, reason_problem
+from services.draw.protocol.replace3 import (
+    Alternates,
+    Facts,
+    RegistryFacts,
+    ReplacementError,
+    ground_problem,
+    take_alternate,
+    take_seat,
+)
 from services.draw.protocol.rfc3797 import parse_sources
 from services.draw.protocol.stream import Stream, sample
 from services.draw.protocol.subjects import Sampler, select, select_rfc3797, stratum_members
-
-
-class ReplacementError(ValueError):
-    """A replacement request that cannot be carried out (the message says why)."""
 
 
 def _pairs(rows: Sequence[Sequence[str]]) -> frozenset[tuple[str, str]]:
@@ -126,10 +131,13 @@ def compute(
     lines: Sequence[str],
     digest: str | None = None,
     sampler: Sampler = sample,
+    facts: RegistryFacts | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """:func:`run` on a pool split into lines already; also each drawn subject's position
     in the pool (replacements included). ``digest`` is the pool's hash if known;
-    ``sampler`` is the selection's sampler (see :func:`select`)."""
+    ``sampler`` is the selection's sampler (see :func:`select`); ``facts`` (the service,
+    making a v3 replacement) finds the alternates to skip and writes them into the
+    request, where the verifier checks the request's own."""
     announcement = proof["announcement"]
     protocol = announcement.get("protocol")
     digest = digest or pool_text_hash(text)
@@ -167,17 +175,38 @@ def compute(
     ever_selected = set(current)
     replaced_out: dict[str, set[str]] = {}
     outcomes = []
-    for n, request in enumerate(proof.get("replacements", []), start=1):
+    requests = proof.get("replacements", [])
+    v3_rules = protocol == PROTOCOL_V3
+    if v3_rules:
+        cap = announcement.get("max_replacements")
+        if isinstance(cap, bool) or not isinstance(cap, int) or len(requests) > cap:
+            raise ReplacementError(
+                f"{len(requests)} replacements; the announcement allows {cap!r} at most"
+            )
+        announced_at = v3.instant(announcement.get("announced_at"), "announced_at")
+        alternates = Alternates(seed, members, set(position.values()))
+
+    def identifier_at(at: int) -> str:
+        return lines[at][: lines[at].index("\t")]
+
+    for n, request in enumerate(requests, start=1):
         if int(request.get("sequence", 0)) != n:
             raise ReplacementError(f"replacement {n} carries sequence {request.get('sequence')}")
         identifier = str(request["identifier"])
         if identifier not in current:
             raise ReplacementError(f"replacement {n}: {identifier} is not a drawn subject")
         sub = Stream(seed, f"replace/{n}")
+        if v3_rules and (problem := ground_problem(request, announced_at)):
+            raise ReplacementError(problem)
         if request["kind"] == "inspector":
-            outcomes.append(
-                _replace_inspector(n, request, current, replaced_out, drawer, sub, target)
-            )
+            if v3_rules:
+                lookup = facts_about(facts, identifier)
+                choose = _by_seat_order(
+                    n, seed, drawer, target(identifier), request, announced_at, lookup
+                )
+            else:
+                choose = _by_pick(drawer, target(identifier), sub)
+            outcomes.append(_replace_inspector(n, request, current, replaced_out, drawer, choose))
         elif request["kind"] == "subject":
             stratum = split_line(lines[position[identifier]])[1]
             if stratum == FULL_LIST:
@@ -185,16 +214,25 @@ def compute(
                     f"replacement {n}: {identifier} is on the 100 % list, which has no "
                     "random pool to replace it from"
                 )
-            unavailable = {str(u) for u in request.get("unavailable", [])}
-            excluded = ever_selected | unavailable
-            candidates = [
-                p for p in members[stratum] if lines[p][: lines[p].index("\t")] not in excluded
-            ]
-            if not candidates:
-                raise ReplacementError(
-                    f"replacement {n}: stratum {stratum} has no subject left to draw"
+            if v3_rules:
+                chosen_at = take_alternate(
+                    n,
+                    stratum,
+                    alternates,
+                    identifier_at,
+                    request,
+                    announced_at,
+                    facts.subject if facts is not None else None,
                 )
-            chosen_at = candidates[sub.below(len(candidates))]
+            else:
+                unavailable = {str(u) for u in request.get("unavailable", [])}
+                excluded = ever_selected | unavailable
+                candidates = [p for p in members[stratum] if identifier_at(p) not in excluded]
+                if not candidates:
+                    raise ReplacementError(
+                        f"replacement {n}: stratum {stratum} has no subject left to draw"
+                    )
+                chosen_at = candidates[sub.below(len(candidates))]
             chosen = lines[chosen_at][: lines[chosen_at].index("\t")]
             position[chosen] = chosen_at
             drawer.release(m["inspector_id"] for m in current.pop(identifier))
@@ -228,15 +266,48 @@ def compute(
     return result, position
 
 
+Chooser = Callable[[int, str, set[str], set[str]], Examiner]
+
+
+def facts_about(facts: RegistryFacts | None, identifier: str) -> Facts | None:
+    """The inspector facts for one subject (None: the verifier, which has none)."""
+    if facts is None:
+        return None
+    return lambda inspector_id: facts.inspector(inspector_id, identifier)
+
+
+def _by_pick(drawer: GroupDrawer, target: Target, sub: Stream) -> Chooser:
+    """ssj-draw-2: a fresh pick on the replacement's own stream."""
+    return lambda seat, department, taken, out: drawer.pick(
+        sub, drawer.eligible(department, target, taken, out)
+    )
+
+
+def _by_seat_order(
+    n: int,
+    seed: bytes,
+    drawer: GroupDrawer,
+    target: Target,
+    request: dict[str, Any],
+    announced_at: Any,
+    lookup: Facts | None,
+) -> Chooser:
+    """ssj-draw-3: the seat's fixed order (replace3.take_seat)."""
+    return lambda seat, department, taken, out: take_seat(
+        n, seed, drawer, target, seat, department, taken, out, request, announced_at, lookup
+    )
+
+
 def _replace_inspector(
     n: int,
     request: Mapping[str, Any],
     current: dict[str, list[dict[str, str]]],
     replaced_out: dict[str, set[str]],
     drawer: GroupDrawer,
-    sub: Stream,
-    target: Any,
+    choose: Chooser,
 ) -> dict[str, Any]:
+    """Replace one member of a group; ``choose(seat index, department, taken, replaced
+    out)`` names the newcomer (a fresh pick in v2, the seat's order in v3)."""
     identifier = str(request["identifier"])
     leaving = str(request["inspector_id"])
     group = current[identifier]
@@ -247,7 +318,7 @@ def _replace_inspector(
     out.add(leaving)
     drawer.release([leaving])
     taken = {m["inspector_id"] for m in group if m["inspector_id"] != leaving}
-    chosen = drawer.pick(sub, drawer.eligible(seat["department"], target(identifier), taken, out))
+    chosen = choose(group.index(seat), seat["department"], taken, out)
     member = {
         "inspector_id": chosen.inspector_id,
         "department": chosen.department,

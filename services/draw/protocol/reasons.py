@@ -34,9 +34,26 @@ REASONS_BY_KIND: dict[str, frozenset[str]] = {
     "subject": frozenset({*SUBJECT_REASONS, OTHER}),
 }
 # What a replacement request shows in the proof: what the verifier needs, and the code.
+# ssj-draw-3 adds the registry evidence of the ground and of every alternate skipped.
 PUBLIC_REQUEST_FIELDS: dict[str, tuple[str, ...]] = {
-    "inspector": ("sequence", "kind", "identifier", "inspector_id", "reason_code"),
-    "subject": ("sequence", "kind", "identifier", "unavailable", "reason_code"),
+    "inspector": (
+        "sequence",
+        "kind",
+        "identifier",
+        "inspector_id",
+        "reason_code",
+        "evidence",
+        "skipped",
+    ),
+    "subject": (
+        "sequence",
+        "kind",
+        "identifier",
+        "unavailable",
+        "reason_code",
+        "evidence",
+        "skipped",
+    ),
 }
 
 
