@@ -173,6 +173,7 @@ def _summary(draw: Draw) -> dict[str, Any]:
         "previous_size": a["previous_size"],
         "commitment": a["commitment"],
         "entropy": a.get("entropy"),  # ssj-draw-3: source, issue, draw time, format
+        "pool_spec": a.get("pool_spec"),  # ssj-draw-3: how the pool was made (lists' sizes)
         "entropy_source": entropy_label(a),
         "entropy_not_before": a["entropy_not_before"] or None,
         "executed": draw.executed,

@@ -23,6 +23,7 @@ from services.draw.domain.announce import (
     FrozenPool,
     RosterEntry,
     build_announcement,
+    explain_pool,
     summarise,
 )
 from services.draw.domain.draw import Draw, draw_id
@@ -258,6 +259,7 @@ class DrawApplication(EventStoreApp):
             announced_at=now.isoformat(),
             selection=selection,
             strata_sizes=pool.strata_sizes,
+            pool_spec=explain_pool(batch, pool.excluded, pool.registry_position),
         )
         if not self.has_pool(pool.pool_hash):  # the snapshot must be there before the event
             raise LookupError(f"no stored pool has hash {pool.pool_hash}")

@@ -27,12 +27,13 @@ from typing import Any
 
 import asyncpg
 
+from services.draw.domain.announce import POOL_FILTERS
 from services.draw.domain.errors import InvalidDraw, PoolEmpty
 from services.draw.protocol.canonical import FULL_LIST, STRATA
 from services.draw.protocol.canonical import field as canonical
 
 CLOSED = ("deregistered", "revoked", "cancelled")  # 注销, 吊销, 撤销: never in a pool
-FILTERS = ("region_prefixes", "kinds", "industries", "tags", "statuses", "flags", "risk_classes")
+FILTERS = POOL_FILTERS
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class FrozenSummary:
     conflicts: list[tuple[str, str]]  # (inspector id, identifier), pool subjects only
     previous: list[tuple[str, str]]  # (inspector id, identifier), pool subjects only
     strata_sizes: dict[str, int] = field(default_factory=dict)  # members per stratum
+    # Subjects the filters match that a rule kept out: [identifier, rule, draw id, item].
+    excluded: list[list[str]] = field(default_factory=list)
+    # Where the draw's copy of the registry stood: {"stream_seq", "event_id"}.
+    registry_position: dict[str, Any] = field(default_factory=dict)
 
 
 def filters(batch: dict[str, Any]) -> dict[str, list[str]]:
@@ -70,11 +75,8 @@ async def _check_full_list(conn: asyncpg.Connection, full_list: list[str]) -> No
 # region prefixes, $4 kinds, $5 industry prefixes, $6 tags, $7 flags, $8 general item codes
 # (subjects drawn for one this year are out), $9 year, $10 the 100 % list. The prefix
 # patterns are worked out once (ARRAY(...)), not once a row.
-POOL = """
-    CREATE TEMP TABLE frozen_pool ON COMMIT DROP AS
-    SELECT subject_id, identifier, region_code, risk_class AS stratum, supervising_unit AS unit
-    FROM draw.pool_subjects s
-    WHERE status = ANY ($1::text[]) AND risk_class = ANY ($2::text[])
+MATCHES = """
+    status = ANY ($1::text[]) AND risk_class = ANY ($2::text[])
       AND (cardinality($3::text[]) = 0 OR region_code LIKE ANY (
              ARRAY(SELECT p || '%' FROM unnest($3::text[]) AS p)))
       AND (cardinality($4::text[]) = 0 OR kind = ANY ($4))
@@ -84,11 +86,26 @@ POOL = """
       AND (cardinality($7::text[]) = 0
            OR (abnormal_operation AND 'abnormal_operation' = ANY ($7))
            OR (serious_violation AND 'serious_violation' = ANY ($7)))
+"""
+POOL = f"""
+    CREATE TEMP TABLE frozen_pool ON COMMIT DROP AS
+    SELECT subject_id, identifier, region_code, risk_class AS stratum, supervising_unit AS unit
+    FROM draw.pool_subjects s
+    WHERE {MATCHES}
       AND (cardinality($8::text[]) = 0 OR NOT EXISTS (
              SELECT 1 FROM draw.inspected i WHERE i.subject_id = s.subject_id
              AND i.year = $9 AND i.item_code = ANY ($8)))
       AND NOT (identifier = ANY ($10::text[]))
     ORDER BY identifier COLLATE "C"
+"""
+# The subjects the filters match that the same-year rule (同一年度同一事项已查) kept out,
+# with the draw that drew them: the few rows of draw.inspected, not the million subjects.
+EXCLUDED = f"""
+    SELECT DISTINCT ON (s.identifier) s.identifier, i.draw_id::text AS draw_id, i.item_code
+    FROM draw.inspected i JOIN draw.pool_subjects s USING (subject_id)
+    WHERE i.year = $9 AND i.item_code = ANY ($8::text[]) AND {MATCHES}
+      AND NOT (s.identifier = ANY ($10::text[]))
+    ORDER BY s.identifier, i.item_code
 """
 
 # The 100 % list ($1), in the stratum $2, whatever the filters say.
@@ -161,6 +178,30 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
             int(batch["year"]),
             full_list,
         )
+        excluded = (
+            [
+                [r["identifier"], "drawn_this_year", r["draw_id"], r["item_code"]]
+                for r in await conn.fetch(
+                    EXCLUDED,
+                    statuses,
+                    classes,
+                    f["region_prefixes"],
+                    f["kinds"],
+                    f["industries"],
+                    f["tags"],
+                    f["flags"],
+                    general,
+                    int(batch["year"]),
+                    full_list,
+                )
+            ]
+            if general
+            else []
+        )
+        position = await conn.fetchrow(
+            "SELECT stream_seq, event_id FROM draw.consumer_position WHERE consumer = $1",
+            "draw-registry",
+        )
         if full_list:
             await conn.execute(FULL_LIST_ROWS, full_list, FULL_LIST)
         await conn.execute("SET LOCAL enable_sort = on")
@@ -196,4 +237,14 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
                        FROM draw.last_group g JOIN frozen_pool f USING (subject_id)"""
                 )
             ]
-    return FrozenSummary(str(digest), int(size), conflicts, previous, strata)
+    return FrozenSummary(
+        str(digest),
+        int(size),
+        conflicts,
+        previous,
+        strata,
+        excluded,
+        {"stream_seq": int(position["stream_seq"]), "event_id": position["event_id"] or ""}
+        if position is not None
+        else {"stream_seq": 0, "event_id": ""},
+    )

@@ -577,4 +577,16 @@ def test_a_subject_replaced_out_takes_the_alternate_and_no_longer_counts_as_draw
     stack.settle()
     later = stack.announce(stack.plan([item, world["key"]], **spec))
     assert later.status_code == 201, later.text
-    assert set(_pool_identifiers(stack.proof(later.json()["id"]))) == {gone}
+    later_proof = stack.proof(later.json()["id"])
+    assert set(_pool_identifiers(later_proof)) == {gone}
+    # The announcement explains the pool: the filters, and who the same-year rule kept
+    # out, with the draw that drew them; and where its copy of the registry stood.
+    spec = later_proof["announcement"]["pool_spec"]
+    assert spec["filters"]["region_prefixes"] == ["420304"]
+    assert spec["excluded"] == sorted(
+        [i, "drawn_this_year", drawn["id"], item] for i in set(trio) - {gone}
+    )
+    assert spec["registry_position"]["stream_seq"] > 0
+    assert spec["registry_position"]["event_id"].startswith("registry:")
+    summary = later.json()
+    assert summary["pool_size"] == 1

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from services.draw.domain.announce import POOL_FILTERS
 from services.draw.protocol import canonical as c
 from services.draw.protocol import v3
 from services.draw.protocol.entropy import SHAPES
@@ -58,6 +59,15 @@ def announcement(lines: list[str], selection: str | None = None) -> dict[str, An
         "previous": [],
         "commitment": c.commitment(SECRET),
         "max_replacements": 3,
+        "pool_spec": {
+            "year": 2026,
+            "filters": {k: [] for k in POOL_FILTERS} | {"region_prefixes": ["4202"]},
+            "items": [{"code": "SAMR-1", "category": "general"}],
+            "complaint_referral": False,
+            "full_list": [],
+            "registry_position": {"stream_seq": 1234, "event_id": "registry:1234"},
+            "excluded": [["91420202MA0000000X", "drawn_this_year", "d-0", "SAMR-1"]],
+        },
         "entropy": {
             "source": "cwl-ssq",
             "name": "中国福利彩票双色球",
@@ -143,6 +153,14 @@ def test_a_removed_conflict_with_a_recomputed_result_is_named() -> None:
         (lambda d: d["announcement"]["conflicts"].insert(0, ["ZZ", "0"]), "conflicts"),
         (lambda d: d["announcement"].update(min_group_size=2.0), "min_group_size"),
         (lambda d: d["announcement"].update(draw_id="another-id"), "draw_id"),
+        (lambda d: d["announcement"].pop("pool_spec"), "pool_spec"),
+        (lambda d: d["announcement"]["pool_spec"]["full_list"].append("X"), "full_list"),
+        (
+            lambda d: d["announcement"]["pool_spec"]["excluded"].append(
+                [d["pool"].split("\t", 1)[0], "drawn_this_year", "d-0", "SAMR-1"]
+            ),
+            "excluded",
+        ),
         (lambda d: d["announcement"].update(attempt=2), "draw_id"),
         (lambda d: d["announcement"].update(attempt=0), "attempt"),
     ],
@@ -163,6 +181,9 @@ def test_a_removed_conflict_with_a_recomputed_result_is_named() -> None:
         "conflicts-unsorted-at-front",
         "float-count",
         "draw-id-off-the-rule",
+        "no-pool-spec",
+        "full-list-not-the-pools",
+        "excluded-yet-pooled",
         "draw-id-of-another-attempt",
         "attempt-zero",
     ],

@@ -158,6 +158,7 @@ def build_announcement(
     announced_at: str,
     selection: str = SHA256_SELECTION,
     strata_sizes: Mapping[str, int] | None = None,
+    pool_spec: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The announcement: everything the draw depends on, fixed before the entropy is known.
 
@@ -202,6 +203,7 @@ def build_announcement(
         "previous": [list(p) for p in pairs(previous)],
         "commitment": commitment,
         "max_replacements": replacement_cap(strata, strata_sizes),
+        "pool_spec": dict(pool_spec) if pool_spec is not None else explain_pool(batch),
         "entropy": dict(entropy),
         "entropy_not_before": entropy["scheduled_at"],
         "announced_at": announced_at,
@@ -223,6 +225,42 @@ def replacement_cap(
         stratum_count(int((sizes or {}).get(s, 0)), rule) for s, rule in strata.items()
     ) + int((sizes or {}).get(FULL_LIST, 0))
     return max(MIN_REPLACEMENTS, math.ceil(expected * REPLACEMENT_RATIO))
+
+
+POOL_FILTERS = (
+    "region_prefixes",
+    "kinds",
+    "industries",
+    "tags",
+    "statuses",
+    "flags",
+    "risk_classes",
+)
+
+
+def explain_pool(
+    batch: Mapping[str, Any],
+    excluded: Iterable[Sequence[str]] = (),
+    registry_position: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """How the pool was made (ssj-draw-3), so anyone can see what it was meant to hold:
+    the year, the filters, the items, whether the same-year rule was waived (complaint /
+    referral), the 100 % list, where the draw's copy of the registry stood when the pool
+    was frozen, and every subject the filters matched that a rule kept out, with the
+    rule and the draw that drew it."""
+    spec = batch.get("pool") or {}
+    return {
+        "year": int(batch["year"]),
+        "filters": {k: sorted(str(v) for v in spec.get(k) or []) for k in POOL_FILTERS},
+        "items": sorted(
+            ({"code": str(i["code"]), "category": str(i["category"])} for i in batch["items"]),
+            key=lambda i: i["code"],
+        ),
+        "complaint_referral": bool(batch.get("complaint_referral", False)),
+        "full_list": sorted(str(i) for i in batch.get("full_list") or []),
+        "registry_position": dict(registry_position or {"stream_seq": 0, "event_id": ""}),
+        "excluded": sorted(list(map(str, row)) for row in excluded),
+    }
 
 
 def _check_rfc3797(strata: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, int]) -> None:
@@ -252,4 +290,11 @@ def summarise(announcement: Mapping[str, Any]) -> dict[str, Any]:
     }
     for key in ("roster", "conflicts", "previous"):
         summary[f"{key}_size"] = len(announcement[key])
+    spec = announcement.get("pool_spec")
+    if spec is not None:  # the two lists that grow with the pool: their sizes only
+        summary["pool_spec"] = {
+            **{k: v for k, v in spec.items() if k not in ("full_list", "excluded")},
+            "full_list_size": len(spec["full_list"]),
+            "excluded_size": len(spec["excluded"]),
+        }
     return summary

@@ -389,6 +389,7 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
     if announcement.get("protocol") == PROTOCOL_V3:
         problems += v3.timing_problems(proof)
         problems += v3.draw_id_problems(announcement)
+        problems += v3.pool_spec_problems(announcement, lines)
     digest = pool_text_hash(text)
     problems += pool_problems(text, lines, announcement, digest)
     problems += request_problems(proof.get("replacements", []))

@@ -144,3 +144,39 @@ def draw_id_problems(announcement: Mapping[str, Any]) -> list[str]:
             f"{announcement.get('batch_id')} ({expected})"
         ]
     return []
+
+
+POOL_SPEC_KEYS = frozenset(
+    {"year", "filters", "items", "complaint_referral", "full_list", "registry_position", "excluded"}
+)
+
+
+def pool_spec_problems(announcement: Mapping[str, Any], lines: list[str]) -> list[str]:
+    """The pool's explanation (``pool_spec``) is there, and agrees with the pool: the 100 %
+    list is exactly the pool's ``*`` lines, and no subject listed as excluded is in it."""
+    spec = announcement.get("pool_spec")
+    if not isinstance(spec, Mapping) or set(spec) != POOL_SPEC_KEYS:
+        return [f"pool_spec: must be an object of exactly {sorted(POOL_SPEC_KEYS)}"]
+    problems = []
+    if isinstance(spec["year"], bool) or not isinstance(spec["year"], int):
+        problems.append("pool_spec.year: must be an integer")
+    if not isinstance(spec["complaint_referral"], bool):
+        problems.append("pool_spec.complaint_referral: must be true or false")
+    full = spec["full_list"]
+    starred = [line.split("\t", 1)[0] for line in lines if line.split("\t", 2)[1:2] == ["*"]]
+    if not isinstance(full, list) or full != sorted(starred):
+        problems.append("pool_spec.full_list: is not exactly the pool's 100 % lines (stratum *)")
+    excluded = spec["excluded"]
+    if not isinstance(excluded, list) or any(
+        not isinstance(row, list) or len(row) != 4 or not all(isinstance(x, str) for x in row)
+        for row in excluded
+    ):
+        problems.append("pool_spec.excluded: must be [identifier, rule, draw id, item] rows")
+    else:
+        pooled = {line.split("\t", 1)[0] for line in lines}
+        inside = sorted({row[0] for row in excluded} & pooled)
+        if inside:
+            problems.append(f"pool_spec.excluded: {inside[:3]} are excluded yet in the pool")
+        if excluded != sorted(excluded):
+            problems.append("pool_spec.excluded: must be sorted")
+    return problems
