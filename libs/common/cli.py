@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             from services.draw.protocol import rfc3797
 
             return rfc3797.main(args.rest)
-        from services.draw.protocol import proof
+        from services.draw.protocol import verify as proof
 
         return proof.main([args.action, *args.rest])
     if args.command == "streams":
