@@ -259,7 +259,7 @@ class DrawApplication(EventStoreApp):
             announced_at=now.isoformat(),
             selection=selection,
             strata_sizes=pool.strata_sizes,
-            pool_spec=explain_pool(batch, pool.excluded, pool.registry_position),
+            pool_spec=explain_pool(batch, pool.excluded, pool.registry_position, pool.overlaps),
         )
         if not self.has_pool(pool.pool_hash):  # the snapshot must be there before the event
             raise LookupError(f"no stored pool has hash {pool.pool_hash}")

@@ -49,6 +49,8 @@ class FrozenSummary:
     excluded: list[list[str]] = field(default_factory=list)
     # Where the draw's copy of the registry stood: {"stream_seq", "event_id"}.
     registry_position: dict[str, Any] = field(default_factory=dict)
+    # Open draws (announced, not executed or voided) sharing subjects: [draw id, shared].
+    overlaps: list[list[Any]] = field(default_factory=list)
 
 
 def filters(batch: dict[str, Any]) -> dict[str, list[str]]:
@@ -106,6 +108,18 @@ EXCLUDED = f"""
     WHERE i.year = $9 AND i.item_code = ANY ($8::text[]) AND {MATCHES}
       AND NOT (s.identifier = ANY ($10::text[]))
     ORDER BY s.identifier, i.item_code
+"""
+
+# How many of the frozen pool's subjects each open draw's pool holds too (nothing to read
+# when no draw is open, the usual case).
+OVERLAPS = r"""
+    SELECT o.draw_id::text AS draw_id, count(*) AS shared
+    FROM draw.open_draws o
+    JOIN draw.pool_snapshots p ON p.pool_hash = o.pool_hash
+    CROSS JOIN LATERAL string_to_table(p.lines, E'
+') AS l(line)
+    JOIN frozen_pool f ON f.identifier = split_part(l.line, E'	', 1)
+    GROUP BY o.draw_id ORDER BY o.draw_id
 """
 
 # The 100 % list ($1), in the stratum $2, whatever the filters say.
@@ -227,6 +241,7 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
                    WHERE c.active"""
             )
         ]
+        overlaps = [[r["draw_id"], int(r["shared"])] for r in await conn.fetch(OVERLAPS)]
         previous: list[tuple[str, str]] = []
         if batch.get("avoid_previous_inspectors", True):
             previous = [
@@ -247,4 +262,5 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
         {"stream_seq": int(position["stream_seq"]), "event_id": position["event_id"] or ""}
         if position is not None
         else {"stream_seq": 0, "event_id": ""},
+        overlaps,
     )

@@ -590,3 +590,41 @@ def test_a_subject_replaced_out_takes_the_alternate_and_no_longer_counts_as_draw
     assert spec["registry_position"]["event_id"].startswith("registry:")
     summary = later.json()
     assert summary["pool_size"] == 1
+
+
+def test_an_announcement_names_the_open_draws_its_pool_overlaps(
+    stack: Stack, world: dict[str, Any]
+) -> None:
+    spec = {"pool": {"region_prefixes": ["420302"]}, "complaint_referral": True}
+    first = stack.announce(
+        stack.plan([world["general"], world["key"]], **spec),
+        entropy=entropy_choice(lead_seconds=3600),
+    )
+    assert first.status_code == 201, first.text
+    stack.settle()  # the draw's own read model knows it is open
+    second = stack.announce(
+        stack.plan([world["general"], world["key"]], **spec),
+        entropy=entropy_choice(lead_seconds=3600),
+    )
+    assert second.status_code == 201, second.text
+    overlaps = dict(
+        map(tuple, stack.proof(second.json()["id"])["announcement"]["pool_spec"]["overlaps"])
+    )
+    assert overlaps[first.json()["id"]] == second.json()["pool_size"]  # the same pool
+
+    body = {"reason_code": "batch_withdrawn", "reason": "合并到第二批"}
+    for draw in (first, second):
+        voided = stack.http.post(
+            f"{stack.procs['draw'].url}/v1/draws/{draw.json()['id']}/void",
+            json=body,
+            headers=stack.ops[LEAD],
+        )
+        assert voided.status_code == 200, voided.text
+    stack.settle()
+    third = stack.announce(
+        stack.plan([world["general"], world["key"]], **spec),
+        entropy=entropy_choice(lead_seconds=3600),
+    )
+    assert third.status_code == 201, third.text
+    named = [d for d, _ in stack.proof(third.json()["id"])["announcement"]["pool_spec"]["overlaps"]]
+    assert first.json()["id"] not in named and second.json()["id"] not in named  # voided

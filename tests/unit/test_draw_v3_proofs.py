@@ -67,6 +67,7 @@ def announcement(lines: list[str], selection: str | None = None) -> dict[str, An
             "full_list": [],
             "registry_position": {"stream_seq": 1234, "event_id": "registry:1234"},
             "excluded": [["91420202MA0000000X", "drawn_this_year", "d-0", "SAMR-1"]],
+            "overlaps": [["d-9", 12]],
         },
         "entropy": {
             "source": "cwl-ssq",

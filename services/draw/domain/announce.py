@@ -242,12 +242,14 @@ def explain_pool(
     batch: Mapping[str, Any],
     excluded: Iterable[Sequence[str]] = (),
     registry_position: Mapping[str, Any] | None = None,
+    overlaps: Iterable[Sequence[Any]] = (),
 ) -> dict[str, Any]:
     """How the pool was made (ssj-draw-3), so anyone can see what it was meant to hold:
     the year, the filters, the items, whether the same-year rule was waived (complaint /
     referral), the 100 % list, where the draw's copy of the registry stood when the pool
     was frozen, and every subject the filters matched that a rule kept out, with the
-    rule and the draw that drew it."""
+    rule and the draw that drew it; and the open draws (announced, neither executed nor
+    voided) whose pools share subjects with this one, with how many."""
     spec = batch.get("pool") or {}
     return {
         "year": int(batch["year"]),
@@ -260,6 +262,7 @@ def explain_pool(
         "full_list": sorted(str(i) for i in batch.get("full_list") or []),
         "registry_position": dict(registry_position or {"stream_seq": 0, "event_id": ""}),
         "excluded": sorted(list(map(str, row)) for row in excluded),
+        "overlaps": sorted([str(d), int(n)] for d, n in overlaps),
     }
 
 

@@ -68,6 +68,10 @@ DDL = [
     "ALTER TABLE {schema}.pool_inspectors ADD COLUMN IF NOT EXISTS status_event text",
     "ALTER TABLE {schema}.conflicts ADD COLUMN IF NOT EXISTS changed_at timestamptz",
     "ALTER TABLE {schema}.conflicts ADD COLUMN IF NOT EXISTS event text",
+    # Draws announced and neither executed nor voided yet: a new announcement names those
+    # whose pools overlap its own (ssj-draw-3, pool_spec.overlaps).
+    """CREATE TABLE IF NOT EXISTS {schema}.open_draws (
+        draw_id uuid PRIMARY KEY, pool_hash text NOT NULL, announced_at timestamptz NOT NULL)""",
     # Drawn subjects whose inspection result is on record: no longer replaceable (递补).
     """CREATE TABLE IF NOT EXISTS {schema}.results_recorded (
         draw_id uuid NOT NULL, subject_id uuid NOT NULL, recorded_at timestamptz NOT NULL,
@@ -235,10 +239,20 @@ async def _remember(
 
 
 async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Earlier draws: which subjects were drawn for which general item this year, and who
-    inspected each subject last (replacements included)."""
+    """Earlier draws: which are still open, which subjects were drawn for which general
+    item this year, and who inspected each subject last (replacements included)."""
     d = ev.data
-    if ev.name == "SubjectsDrawn":
+    if ev.name == "DrawAnnounced":
+        await conn.execute(
+            """INSERT INTO draw.open_draws (draw_id, pool_hash, announced_at)
+               VALUES ($1, $2, $3::text::timestamptz) ON CONFLICT (draw_id) DO NOTHING""",
+            ev.subject,
+            d["summary"]["pool_hash"],
+            d["summary"]["announced_at"],
+        )
+    elif ev.name in ("DrawExecuted", "DrawVoided"):
+        await conn.execute("DELETE FROM draw.open_draws WHERE draw_id = $1", ev.subject)
+    elif ev.name == "SubjectsDrawn":
         await _remember(conn, ev, d["subjects"])
     elif ev.name == "SubjectReplaced":
         # The subject replaced out is not inspected by this draw: it no longer counts as

@@ -147,7 +147,16 @@ def draw_id_problems(announcement: Mapping[str, Any]) -> list[str]:
 
 
 POOL_SPEC_KEYS = frozenset(
-    {"year", "filters", "items", "complaint_referral", "full_list", "registry_position", "excluded"}
+    {
+        "year",
+        "filters",
+        "items",
+        "complaint_referral",
+        "full_list",
+        "registry_position",
+        "excluded",
+        "overlaps",
+    }
 )
 
 
@@ -179,4 +188,14 @@ def pool_spec_problems(announcement: Mapping[str, Any], lines: list[str]) -> lis
             problems.append(f"pool_spec.excluded: {inside[:3]} are excluded yet in the pool")
         if excluded != sorted(excluded):
             problems.append("pool_spec.excluded: must be sorted")
+    overlaps = spec["overlaps"]
+    if not isinstance(overlaps, list) or any(
+        not isinstance(row, list)
+        or len(row) != 2
+        or not isinstance(row[0], str)
+        or isinstance(row[1], bool)
+        or not isinstance(row[1], int)
+        for row in overlaps
+    ):
+        problems.append("pool_spec.overlaps: must be [draw id, subjects shared] rows")
     return problems
