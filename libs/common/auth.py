@@ -2,14 +2,16 @@
 locally, and checked against the deny-list of revoked tokens (吊销名单).
 
 Roles: ``office`` (joint-meeting office 联席会议办公室), ``operator`` (department operator),
-``inspector`` (执法检查人员), ``auditor`` (read-only oversight).
+``inspector`` (执法检查人员), ``auditor`` (read-only oversight), ``approver`` (审批人: the
+department's leader who approves a draw's replacements 递补; a role held beside
+``operator`` where the person also works the records).
 
 What a token must carry (anything else is a 401, see docs/api.md "Tokens"):
 
 - ``iss`` this deployment's issuer; ``sub`` a non-empty string;
 - ``iat`` and ``exp``, at most ``SSJ_TOKEN_MAX_TTL`` (12 h) apart: a token valid for a
   century is refused, however well signed;
-- ``roles`` a non-empty list of the four roles above;
+- ``roles`` a non-empty list of the five roles above;
 - ``dept`` a department code (``SAMR``, ``420000-SAMR``): the office's tokens carry
   ``OFFICE``, an auditor's its own unit. Whether an operator's or inspector's department is
   in the register (部门名录) is each service's check on writes (403), since it changes;
@@ -34,9 +36,9 @@ from libs.common.problems import Problem
 from libs.common.revocations import refuse_revoked
 from libs.common.settings import CommonSettings
 
-ROLES = frozenset({"office", "operator", "inspector", "auditor"})
+ROLES = frozenset({"office", "operator", "inspector", "auditor", "approver"})
 # Roles that act for one department: their department must be one of the register.
-DEPARTMENT_ROLES = frozenset({"operator", "inspector"})
+DEPARTMENT_ROLES = frozenset({"operator", "inspector", "approver"})
 # The department an office token carries by convention (the office acts for every one).
 OFFICE_DEPT = "OFFICE"
 # The register's code pattern (services/registry/domain/departments.py): codes travel in
@@ -84,7 +86,11 @@ def roles_problem(roles: object) -> str | None:
 def dept_problem(dept: object, roles: Iterable[str]) -> str | None:
     """Why ``dept`` is not a valid department claim for ``roles`` (None: it is)."""
     if not isinstance(dept, str) or not dept:
-        kind = "operators and inspectors" if set(roles) & DEPARTMENT_ROLES else "every token"
+        kind = (
+            "operators, inspectors and approvers"
+            if set(roles) & DEPARTMENT_ROLES
+            else "every token"
+        )
         return f"claim 'dept' must name a department for {kind} (the office's is {OFFICE_DEPT!r})"
     if not DEPT_CODE.fullmatch(dept):
         return f"claim 'dept' {dept[:40]!r} is not a department code (upper-case A-Z 0-9 - _)"

@@ -29,6 +29,8 @@ from services.draw.sources_api import SourceCode
 router = APIRouter(prefix="/v1", tags=["draw"])
 # An operator of a department outside the register (部门名录) writes nothing (403).
 Drawer = Annotated[Principal, Depends(department_writer("operator", "office"))]
+# A replacement is approved by a person: the approver role of the department, or the office.
+Approver = Annotated[Principal, Depends(department_writer("approver", "office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[DrawApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
@@ -88,8 +90,10 @@ REASON_HELP = ", ".join(f"{code} {text}" for code, text in REPLACEMENT_REASONS.i
 
 
 class ReplacementRequest(Command):
-    """递补: replace a drawn inspector or a drawn subject, with a reason code (public), the
-    reason in staff's words and the approver (both internal, never published)."""
+    """递补: replace a drawn inspector or a drawn subject, with a reason code (public) and
+    the reason in staff's words (internal, never published). The approver (审批人) is the
+    caller: an authenticated user holding the ``approver`` role of the initiating
+    department (or the office), recorded from the token, never typed."""
 
     kind: Literal["inspector", "subject"]
     identifier: Identifier = Field(description="the drawn subject")
@@ -103,9 +107,6 @@ class ReplacementRequest(Command):
     )
     reason: Annotated[str, line(500, min_length=2)] = Field(
         description="the reason in staff's words, for internal readers only (never published)"
-    )
-    approver: Annotated[str, line(100, min_length=1)] = Field(
-        description="审批人, for internal readers only (never published)"
     )
 
 
@@ -258,7 +259,7 @@ async def execute(
     summary="Replace (递补) an inspector or subject",
 )
 async def replace(
-    draw_id: UUID, body: ReplacementRequest, request: Request, who: Drawer, app: App, db: Pool
+    draw_id: UUID, body: ReplacementRequest, request: Request, who: Approver, app: App, db: Pool
 ) -> Any:
     """ssj-draw-3: on a registry fact recorded since the announcement (the subject's status
     change; the inspector's suspension or transfer, or a conflict declared with the
@@ -291,7 +292,7 @@ async def replace(
             body.inspector_id,
             body.reason_code,
             body.reason,
-            body.approver,
+            _approver(who),
             facts,
         )
     # Subjects closed since the announcement cannot be drawn as replacements either.
@@ -308,10 +309,15 @@ async def replace(
         body.identifier,
         body.reason_code,
         body.reason,
-        body.approver,
+        _approver(who),
         [r["identifier"] for r in rows],
         facts,
     )
+
+
+def _approver(who: Principal) -> str:
+    """Who approved a replacement, as recorded: the token's subject and department."""
+    return f"{who.sub} ({who.dept})"
 
 
 class VoidRequest(Command):

@@ -217,7 +217,6 @@ CALLS: dict[tuple[str, str, str], Maker] = {
             "identifier": fx["recorded_subject"]["identifier"],
             "reason_code": "deregistered",
             "reason": "矩阵测试",
-            "approver": "矩阵测试",
         },
     ),
     ("draw", "GET", "/v1/draws/{draw_id}"): lambda fx, n: Call(f"/v1/draws/{fx['draw']['id']}"),

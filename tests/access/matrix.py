@@ -18,7 +18,9 @@ inspector, a plan it initiates, a draw of that plan and a result of that draw):
   that has nothing to do with the record;
 - ``inspector:group``: an inspector of the draw's inspection group (检查组, token ``sub`` is
   their inspector id); ``inspector:own`` / ``inspector:other``: an inspector of A / of the
-  other department who is not in the group.
+  other department who is not in the group;
+- ``approver:own`` / ``approver:other``: a token holding the approver role (审批人) alone,
+  of A / of the other department.
 
 "Let through" means the caller's request reaches the operation: the answer may still be
 404, 409, 412 or 422 for reasons of the record, never 401 or 403. Lists marked *scoped*
@@ -41,9 +43,13 @@ CALLERS = (
     "inspector:group",
     "inspector:own",
     "inspector:other",
+    "approver:own",
+    "approver:other",
 )
 EVERYONE = frozenset(CALLERS)
-READERS = EVERYONE - {"anonymous"}
+# A token with the approver role alone approves replacements and reads nothing.
+APPROVERS = frozenset({"approver:own", "approver:other"})
+READERS = EVERYONE - {"anonymous"} - APPROVERS
 OVERSIGHT = frozenset({"office", "auditor"})
 OFFICE = frozenset({"office"})
 OWN_WRITERS = frozenset({"office", "operator:own"})
@@ -147,7 +153,13 @@ def _rules() -> list[Rule]:
         # draw
         r("draw", "POST", "/v1/draws", OWN_WRITERS, note="the batch's initiating department"),
         r("draw", "POST", "/v1/draws/{draw_id}/execute", OWN_WRITERS),
-        r("draw", "POST", "/v1/draws/{draw_id}/replacements", OWN_WRITERS),
+        r(
+            "draw",
+            "POST",
+            "/v1/draws/{draw_id}/replacements",
+            frozenset({"office", "approver:own"}),
+            note="approved by a person: the approver role of the initiating department",
+        ),
         r("draw", "POST", "/v1/draws/{draw_id}/void", OWN_WRITERS),
         r(
             "draw",
@@ -223,6 +235,8 @@ _WORDS = {
     "auditor": "auditors",
     "operator:own": "operators of the record's department",
     "operator:other": "operators of other departments",
+    "approver:own": "approvers (审批人) of the record's department",
+    "approver:other": "approvers of other departments",
     "inspector:group": "the draw's inspection group",
     "inspector:own": "other inspectors of the record's department",
     "inspector:other": "inspectors of other departments",
@@ -237,7 +251,7 @@ def who_may(rule: Rule) -> str:
     if rule.allowed == EVERYONE:
         return "anyone, no token"
     if rule.allowed == READERS:
-        return "every signed-in role"
+        return "every signed-in role (a token holding the approver role alone: none)"
     return _listed(rule.allowed)
 
 

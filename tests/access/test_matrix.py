@@ -37,6 +37,8 @@ def _headers(stack: Stack) -> dict[str, dict[str, str]]:
         "inspector:group": (leader["inspector_id"], leader["department"], "inspector"),
         "inspector:own": (str(uuid.uuid4()), OWN, "inspector"),
         "inspector:other": (str(uuid.uuid4()), OTHER, "inspector"),
+        "approver:own": ("ap-matrix-own", OWN, "approver"),
+        "approver:other": ("ap-matrix-other", OTHER, "approver"),
     }
     headers = {c: {"Authorization": f"Bearer {stack.token(*who[c])}"} for c in who}
     return {"anonymous": {}, **headers}

@@ -255,6 +255,8 @@ def test_replacements_take_the_next_alternate_on_a_registry_fact_and_stay_verifi
 
     draw_url = f"{services['draw'].url}/v1/draws/{cycle['draw']['id']}"
     operator = _auth(infra, "op-samr", "SAMR", "operator")
+    # Replacements are approved by a person holding the approver role (审批人).
+    approver = _auth(infra, "局长王五", "SAMR", "approver")
     before = httpx.get(draw_url, headers=operator).json()
     # A subject whose inspection is on record keeps its subject and its group.
     inspected = before["subjects"][0]
@@ -273,9 +275,8 @@ def test_replacements_take_the_next_alternate_on_a_registry_fact_and_stay_verifi
                 **body,
                 "reason_code": "other",
                 "reason": "检查后才申请回避",
-                "approver": "局长 王五",
             },
-            headers=operator,
+            headers=approver,
         )
         assert refused.status_code == 409, refused.text
         assert refused.json()["title"] == "Result already recorded"
@@ -288,10 +289,11 @@ def test_replacements_take_the_next_alternate_on_a_registry_fact_and_stay_verifi
         "inspector_id": leaving["inspector_id"],
         "reason_code": "recusal",
         "reason": "回避：近亲属在该企业任职",
-        "approver": "局长 王五",
     }
     # No conflict on record in the registry yet: no ground (ssj-draw-3).
-    unfounded = httpx.post(f"{draw_url}/replacements", json=recusal, headers=operator)
+    by_operator = httpx.post(f"{draw_url}/replacements", json=recusal, headers=operator)
+    assert by_operator.status_code == 403  # an operator files nothing without approval
+    unfounded = httpx.post(f"{draw_url}/replacements", json=recusal, headers=approver)
     assert unfounded.status_code == 422 and "record it there first" in unfounded.json()["detail"]
     registry = services["registry"].url
     their_operator = _auth(infra, "op-x", leaving["department"], "operator")
@@ -323,9 +325,8 @@ def test_replacements_take_the_next_alternate_on_a_registry_fact_and_stay_verifi
             "inspector_id": leaving["inspector_id"],
             "reason_code": "recusal",
             "reason": "回避：近亲属在该企业任职",
-            "approver": "局长 王五",
         },
-        headers=operator,
+        headers=approver,
     )
     assert replaced.status_code == 201, replaced.text
     newcomer = replaced.json()["replacement"]
@@ -339,9 +340,8 @@ def test_replacements_take_the_next_alternate_on_a_registry_fact_and_stay_verifi
             "identifier": gone["identifier"],
             "reason_code": "deregistered",
             "reason": "检查前已注销",
-            "approver": "局长 王五",
         },
-        headers=operator,
+        headers=approver,
     )
     assert swapped.status_code == 201, swapped.text
     outcome = swapped.json()
@@ -364,7 +364,8 @@ def test_replacements_take_the_next_alternate_on_a_registry_fact_and_stay_verifi
     assert [r["evidence"]["fact"] for r in proof["replacements"]] == ["conflict", "deregistered"]
     assert all(r["evidence"]["event"].startswith("registry:") for r in proof["replacements"])
     assert "王五" not in json.dumps(proof, ensure_ascii=False)  # staff text stays internal
-    assert after["replacements"][0]["approver"] == "局长 王五"  # for internal readers
+    # The approver is the person whose token filed it, never typed (for internal readers).
+    assert after["replacements"][0]["approver"] == "局长王五 (SAMR)"
     assert verify(proof) == []
     code, out = _verify_offline(proof, tmp_path, "replaced.json")
     assert code == 0, out
@@ -376,9 +377,8 @@ def test_replacements_take_the_next_alternate_on_a_registry_fact_and_stay_verifi
             "identifier": "not-drawn",
             "reason_code": "other",
             "reason": "x y",
-            "approver": "a",
         },
-        headers=operator,
+        headers=approver,
     )
     assert missing.status_code == 422
 

@@ -545,9 +545,9 @@ def test_a_subject_replaced_out_takes_the_alternate_and_no_longer_counts_as_draw
         "identifier": gone,
         "reason_code": "deregistered",
         "reason": "检查前已注销",
-        "approver": "王五",
     }
-    unfounded = stack.http.post(url, json=body, headers=stack.ops[LEAD])
+    approver = stack.auth("王五", LEAD, "approver")
+    unfounded = stack.http.post(url, json=body, headers=approver)
     assert unfounded.status_code == 422 and "record it there first" in unfounded.json()["detail"]
     status_url = f"/v1/subjects/{gone}/status"
     stack.call(
@@ -558,7 +558,7 @@ def test_a_subject_replaced_out_takes_the_alternate_and_no_longer_counts_as_draw
         json={"status": "deregistered", "reason": "注销"},
     )
     stack.settle()
-    replaced = stack.http.post(url, json=body, headers=stack.ops[LEAD])
+    replaced = stack.http.post(url, json=body, headers=approver)
     assert replaced.status_code == 201, replaced.text
     assert replaced.json()["replacement"] == alternate  # the only alternate: nothing chosen
     proof = stack.proof(drawn["id"])

@@ -35,7 +35,7 @@ ANNOUNCE = {
     "batch_id": SOMEONE,
     "entropy": {"source": "cwl-ssq", "issue": "2026141", "scheduled_at": "2026-12-08T13:15:00Z"},
 }
-REPLACE = {"kind": "subject", "identifier": USCC, "reason": "已注销", "approver": "王五"}
+REPLACE = {"kind": "subject", "identifier": USCC, "reason": "已注销"}
 FINDING: dict[str, Any] = {"item_code": "SAMR-1", "outcome": "no_problem", "note": ""}
 RESULT: dict[str, Any] = {
     "draw_id": SOMEONE,
