@@ -129,6 +129,7 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._expected = 1
+        self._committed_seq = 0  # the position this leader last saw committed
         self._subscribed = False
         self.leadership = Leadership(
             settings.database_url,
@@ -179,11 +180,13 @@ class Consumer:
         # Re-creating the durable consumer deletes the current one: only the leader may.
         if not await self.leadership.verify():
             raise LeadershipLost(f"{self.leadership.name}: the lock is no longer held")
-        position, event_id = await positions.committed(
-            self.pool, self.schema, self.durable, self.stream
-        )
+        async with self.pool.acquire() as conn:
+            mark = await positions.read(conn, self.schema, self.durable, self.stream)
+        position = mark.stream_seq
         try:
-            first, _ = await positions.check_stream(self.js, self.stream, position, event_id)
+            first, _ = await positions.check_stream(
+                self.js, self.stream, position, mark.event_id, mark.event_hash
+            )
         except StreamWentBackwards as exc:
             self.alarm.raise_(
                 BACKWARDS,
@@ -214,6 +217,7 @@ class Consumer:
         )
         await self._delivery.open()
         self._expected = start
+        self._committed_seq = position
         self._subscribed = True
 
     def start(self) -> None:
@@ -273,7 +277,7 @@ class Consumer:
         then reset. The leader resumes from ``to + 1`` at its next retry.
         """
         previous = await positions.reset_position(
-            self.pool, self.js, self.schema, self.durable, self.stream, to
+            self.pool, self.js, self.schema, self.durable, self.stream, to, self.source
         )
         self._subscribed = False
         log.warning("consumer %s: position reset from %s to %s", self.durable, previous, to)
@@ -387,8 +391,16 @@ class Consumer:
         the whole batch back, position included. ``leading``: commit only while this
         process still holds the consumer's lock."""
         async with self.pool.acquire() as conn, conn.transaction():
-            position = await positions.lock(conn, self.schema, self.durable, self.stream)
-            fresh, events = positions.fresh_after(position, deliveries)
+            mark = await positions.lock(conn, self.schema, self.durable, self.stream)
+            if leading and mark.stream_seq != self._committed_seq:
+                # The position moved under this process (an operator's reset, or another
+                # leader's work): start again from where it now stands.
+                raise OutOfOrder(
+                    f"the committed position is {mark.stream_seq}, this process had "
+                    f"{self._committed_seq}"
+                )
+            consumed = positions.fresh_after(mark, deliveries, self.source)
+            fresh, events = consumed.fresh, consumed.events
             self.duplicates_total += len(deliveries) - len(fresh)
             if self.own_store is not None and fresh:
                 await self.own_store.check_last(conn, self.stream, fresh[-1], events[-1])
@@ -408,16 +420,11 @@ class Consumer:
                 for delivery, event in zip(fresh, events, strict=True):
                     await spans.apply_one(self.handler, conn, self.durable, event, delivery)
             applied = len(fresh)
-            if applied:
+            if consumed.mark != mark:  # applied, or passed over what was applied before
                 if leading:
                     await self.leadership.check_held_on(conn)
-                await positions.store(
-                    conn,
-                    self.schema,
-                    self.durable,
-                    self.stream,
-                    fresh[-1].stream_seq,
-                    events[-1].id,
-                )
+                await positions.store(conn, self.schema, self.durable, self.stream, consumed.mark)
+        if leading:
+            self._committed_seq = consumed.mark.stream_seq
         self.handled_total += applied
         return applied

@@ -49,7 +49,9 @@ async def _run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        previous = await positions.reset_position(pool, js, args.schema, durable, stream, args.to)
+        previous = await positions.reset_position(
+            pool, js, args.schema, durable, stream, args.to, args.source
+        )
         print(f"consumer {durable}: position reset from {previous} to {args.to}")
         return 0
     finally:
