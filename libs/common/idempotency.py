@@ -8,7 +8,8 @@
 - **Scope and fingerprint.** Keys belong to the principal (the token's verified ``sub``,
   ``dept`` and roles; a revoked token takes no part), so a retry with a refreshed token
   replays. The fingerprint is method, path,
-  query string and body; the same key with another fingerprint is 422.
+  query string, body and preconditions (``If-Match``, ``If-None-Match``); the same key with
+  another fingerprint is 422.
 - **Claims expire.** The first request claims the key with a lease of :data:`CLAIM_SECONDS`
   that it renews while it runs; a retry meanwhile gets 409. A lease nobody renews (the
   process died mid-request) lapses, and the next retry takes the key over and runs.
@@ -200,12 +201,20 @@ class IdempotencyMiddleware:
                 [principal.sub, principal.dept, sorted(principal.roles)]
             ).encode()
             caller = hashlib.sha256(principal_id).hexdigest()[:32]
+            # The preconditions too: a PATCH's If-Match is part of what it asks (a retry with
+            # the version corrected is another request, not the same one again).
+            conditions = [
+                value.decode("latin-1")
+                for name, value in scope.get("headers", [])
+                if name.lower() in (b"if-match", b"if-none-match")
+            ]
             fingerprint = json.dumps(
                 [
                     scope["method"],
                     scope["path"],
                     scope.get("query_string", b"").decode("latin-1"),
                     body.sha256.hexdigest(),
+                    *conditions,
                 ]
             )
             digest = hashlib.sha256(fingerprint.encode()).hexdigest()

@@ -484,3 +484,22 @@ async def test_a_retry_sent_the_moment_the_answer_arrives_gets_that_answer(
             assert again.status_code == 201, again.text
             assert again.headers["idempotent-replayed"] == "true"
             assert again.json() == first.json()
+
+
+async def test_a_retry_with_another_precondition_is_another_request(
+    client: httpx.AsyncClient, gate: Gate, settings: CommonSettings
+) -> None:
+    """A PATCH refused for a stale If-Match, retried with the version corrected under the
+    same key, is not answered with the stale refusal: it is another request (422)."""
+    gate.release.set()
+    gate.statuses[1] = 409  # as a command with a stale version answers
+    body = {"batch": "B-2026-if-match"}
+    headers = _headers(settings, "k-if-match")
+    stale = await client.post("/v1/draws", json=body, headers={**headers, "If-Match": '"7"'})
+    assert stale.status_code == 409
+    again = await client.post("/v1/draws", json=body, headers={**headers, "If-Match": '"7"'})
+    assert again.headers["idempotent-replayed"] == "true"  # the same request: replayed
+    corrected = await client.post("/v1/draws", json=body, headers={**headers, "If-Match": '"1"'})
+    assert corrected.status_code == 422, corrected.text
+    assert corrected.json()["title"] == "Idempotency key reused"
+    assert gate.calls == 1
