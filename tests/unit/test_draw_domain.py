@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from services.draw.domain import draw as draw_module
+from services.draw.domain import draw_parts
 from services.draw.domain.announce import (
     FrozenDraw,
     PoolSubject,
@@ -251,7 +251,7 @@ def test_a_secret_that_does_not_match_the_commitment_draws_nothing() -> None:
 
 
 def test_execution_records_the_protocol_result_in_parts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(draw_module, "PART_SIZE", 7)
+    monkeypatch.setattr(draw_parts, "PART_SIZE", 7)
     draw, frozen = announced(1000)
     draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
     events = draw.collect_events()

@@ -11,10 +11,9 @@ carry, however long the names), then any ``InspectorReplaced`` / ``SubjectReplac
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -22,6 +21,17 @@ from eventsourcing.domain import Aggregate, event
 from services.draw import sampling as vectorised
 from services.draw.domain import draw_views as reading
 from services.draw.domain.announce import FrozenDraw
+from services.draw.domain.draw_parts import (
+    OVERDUE_AFTER,
+    PART_BYTES,
+    PART_SIZE,
+    draw_id,
+    entropy_label,
+    evidence_of,
+    look_up,
+    member,
+    split_parts,
+)
 from services.draw.domain.errors import (
     AlreadyExecuted,
     CommitmentMismatch,
@@ -46,80 +56,17 @@ from services.draw.protocol.proof import ReplacementError, compute, pool_problem
 from services.draw.protocol.reasons import VOID_REASONS, public_request, reason_problem
 from services.draw.protocol.replace3 import RegistryFacts
 from services.draw.protocol.rfc3797 import parse_sources
-from services.draw.protocol.v3 import draw_id as protocol_draw_id
 from services.draw.protocol.v3 import entropy_spec
 
-# An announced draw neither executed nor voided this long after its entropy was due is
-# shown as overdue (逾期未抽取), in the service and in public.
-OVERDUE_AFTER = timedelta(days=1)
-PART_SIZE = 500
-# A part's event as JSON, ASCII-escaped as the relay writes it: half of NATS's 1 MiB, which
-# leaves room for the envelope, the headers and a hash-chain link.
-PART_BYTES = 512 * 1024
-
-
-def split_parts(
-    context: Mapping[str, Any], entries: Sequence[dict[str, Any]]
-) -> list[list[dict[str, Any]]]:
-    """The drawn subjects in order, cut into parts of at most :data:`PART_SIZE` entries
-    whose event (``context`` and the entries) stays within :data:`PART_BYTES`."""
-    budget = PART_BYTES - len(json.dumps(dict(context))) - 64  # "part", "parts", "subjects"
-    parts: list[list[dict[str, Any]]] = [[]]
-    used = 0
-    for entry in entries:
-        size = len(json.dumps(entry)) + 2  # and the separator before it
-        if parts[-1] and (len(parts[-1]) >= PART_SIZE or used + size > budget):
-            parts.append([])
-            used = 0
-        parts[-1].append(entry)
-        used += size
-    return parts
-
-
-def _evidence(request: Mapping[str, Any], facts: RegistryFacts) -> dict[str, Any]:
-    """The registry fact that grounds a v3 replacement, or why there is none."""
-    identifier = str(request["identifier"])
-    if request["kind"] == "subject":
-        found = facts.subject(identifier)
-        whom = f"subject {identifier}"
-    else:
-        found = facts.inspector(str(request["inspector_id"]), identifier)
-        whom = f"inspector {request['inspector_id']} (for {identifier})"
-    if found is None:
-        raise InvalidReplacement(
-            f"the registry records nothing about {whom} since the announcement that grounds "
-            f"{request['reason_code']!r}: record it there first (a status change, a "
-            "suspension, a declared conflict), then replace (递补须有名录库记录为据)"
-        )
-    return dict(found)
-
-
-def entropy_label(summary: Mapping[str, Any]) -> str:
-    """The announced entropy as people name it: 中国福利彩票双色球 第2026141期 (ssj-draw-3),
-    or the free text an ssj-draw-2 announcement carried."""
-    spec = summary.get("entropy")
-    if isinstance(spec, Mapping):
-        return f"{spec['name']} 第{spec['issue']}期"
-    return str(summary.get("entropy_source", ""))
-
-
-def draw_id(batch_id: str, attempt: int = 1) -> uuid.UUID:
-    """The batch's ``attempt``-th draw (the protocol's rule): a second announcement of
-    the same attempt collides (409)."""
-    return protocol_draw_id(batch_id, attempt)
-
-
-def _member(frozen: FrozenDraw, m: Mapping[str, str]) -> dict[str, str]:
-    return {**m, "name": frozen.names.get(m["inspector_id"], "")}
-
-
-def _look_up(frozen: FrozenDraw, identifiers: Sequence[str]) -> Mapping[str, tuple[str, str]]:
-    """Subject id and name of each drawn identifier; every one must be known."""
-    found = frozen.directory(identifiers)
-    missing = [i for i in identifiers if i not in found]
-    if missing:
-        raise InvalidDraw(f"drawn subjects unknown to the subject directory: {missing[:5]}")
-    return found
+__all__ = [
+    "OVERDUE_AFTER",
+    "PART_BYTES",
+    "PART_SIZE",
+    "Draw",
+    "draw_id",
+    "entropy_label",
+    "split_parts",
+]
 
 
 class Draw(Aggregate):
@@ -329,7 +276,7 @@ class Draw(Aggregate):
             selected=len(result["selection"]),
         )
         strata = {s["identifier"]: s["stratum"] for s in result["selection"]}
-        who = _look_up(frozen, [g["identifier"] for g in result["groups"]])
+        who = look_up(frozen, [g["identifier"] for g in result["groups"]])
         entries = [
             self._entry(
                 frozen,
@@ -363,7 +310,7 @@ class Draw(Aggregate):
             "region_code": region_code,
             "stratum": stratum,
             "risk_class": stratum,
-            "inspectors": [_member(frozen, m) for m in inspectors],
+            "inspectors": [member(frozen, m) for m in inspectors],
         }
 
     @event("DrawExecuted")
@@ -436,7 +383,7 @@ class Draw(Aggregate):
         if v3_rules:  # the ground is a registry fact, carried as the request's evidence
             if facts is None:
                 raise InvalidReplacement("a v3 replacement needs the registry's facts")
-            request["evidence"] = _evidence(request, facts)
+            request["evidence"] = evidence_of(request, facts)
         proof = self.proof_input(frozen, self.executed["secret"], self.executed["entropy"])
         proof["replacements"].append(request)
         pool = frozen.pool
@@ -487,7 +434,7 @@ class Draw(Aggregate):
             request=done["request"],
             subject_id=subject["subject_id"],
             replaced=done["outcome"]["replaced"],
-            replacement=_member(frozen, done["outcome"]["replacement"]),
+            replacement=member(frozen, done["outcome"]["replacement"]),
         )
         return done["outcome"]
 
@@ -522,7 +469,7 @@ class Draw(Aggregate):
             replacement=self._entry(
                 frozen,
                 done["positions"][outcome["replacement"]],
-                _look_up(frozen, [outcome["replacement"]])[outcome["replacement"]],
+                look_up(frozen, [outcome["replacement"]])[outcome["replacement"]],
                 outcome["stratum"],
                 outcome["group"],
             ),
