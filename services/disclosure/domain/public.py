@@ -90,6 +90,7 @@ PUBLIC_DRAW_FIELDS = (
     "strata",
     "voided_at",
     "void_reason_code",
+    "pool_spec",
 )
 PUBLIC_SUBJECT_FIELDS = ("subject_id", "identifier", "name", "stratum")
 PUBLIC_MEMBER_FIELDS = ("inspector_id", "name", "department", "role")

@@ -43,6 +43,8 @@ DDL = [
     # A draw voided before its entropy time (ssj-draw-3): when, and the reason's code.
     "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS voided_at timestamptz",
     "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS void_reason_code text",
+    # How the pool was made (ssj-draw-3 pool_spec, its two long lists as sizes).
+    "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS pool_spec jsonb",
     """CREATE TABLE IF NOT EXISTS {schema}.results (
         record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, plan_id uuid NOT NULL,
         subject_identifier text NOT NULL, subject_name text NOT NULL,
@@ -139,9 +141,9 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """INSERT INTO disclosure.public_draws (draw_id, batch_id, plan_id, batch_name,
                items, initiating_department, announced_at, announcement_hash, protocol,
                pool_hash, pool_size, strata_rules, commitment, entropy_source,
-               entropy_not_before, selection)
+               entropy_not_before, selection, pool_spec)
                VALUES ($1,$2,$3,$4,$5,$6,$7::text::timestamptz,$8,$9,$10,$11,$12,$13,$14,$15,
-                       $16)
+                       $16,$17)
                ON CONFLICT (draw_id) DO NOTHING""",
             ev.subject,
             d["batch_id"],
@@ -159,6 +161,7 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             _entropy_named(a),
             a["entropy_not_before"] or None,
             a.get("selection", "sha256"),
+            a.get("pool_spec"),
         )
     elif ev.name == "DrawExecuted":
         await conn.execute(
