@@ -201,14 +201,21 @@ def test_each_forgery_is_named(change: Any, named: str) -> None:
     assert any(named in p for p in problems), problems
 
 
-def test_a_pool_line_with_invisible_or_uncanonical_fields_is_named() -> None:
+def test_a_drawn_line_with_an_invisible_or_uncanonical_unit_is_named() -> None:
+    """所所交叉 compares units: a unit with U+200B would not match its twin. (Every line
+    gets the unit here, since a changed pool draws other subjects.)"""
+    for bad in ("所\u200b1", "所1 ", "所  1", "\u3000所1"):
+        forged = [line.rsplit("\t", 1)[0] + "\t" + bad for line in pool()]
+        problems = verify(proof(forged))
+        assert any(p.startswith("pool line of ") and "unit" in p for p in problems), bad
+
+
+def test_an_identifier_with_an_invisible_character_is_named() -> None:
+    """ "X" and "X" + U+200B would be one company with two lines in the pool."""
     lines = pool()
-    for bad in ("所\u200b1", "所1 ", "所  1"):
-        identifier, stratum, region, _ = lines[5].split("\t")
-        forged_lines = list(lines)
-        forged_lines[5] = "\t".join((identifier, stratum, region, bad))
-        forged = proof(forged_lines)
-        assert any(p.startswith("pool:") for p in verify(forged)), bad
+    twin = lines[7].split("\t")
+    forged = c.sort_pool([*lines, "\t".join([twin[0] + "\u200b", *twin[1:]])])
+    assert "pool: an identifier holds other than visible ASCII characters" in verify(proof(forged))
 
 
 def test_rfc3797_selection_seeds_from_the_key_of_the_groups() -> None:

@@ -115,6 +115,11 @@ def pool_problems(
     else:
         identifiers = [line[: line.find("\t")] for line in lines]
         ordered = all(map(str.__lt__, identifiers, identifiers[1:]))
+        # One reading of an identifier: visible ASCII (the registry's USCCs and codes), so
+        # no invisible character can make one company two lines.
+        joined = "".join(identifiers)
+        if not (joined.isascii() and joined.isprintable() and " " not in joined):
+            problems.append("pool: an identifier holds other than visible ASCII characters")
     if not ordered:
         problems.append("pool: lines are not in canonical order (identifiers ascending, unique)")
     return problems

@@ -71,8 +71,9 @@ def form_problems(proof: Mapping[str, Any]) -> list[str]:
 
     For both protocols: types (booleans are booleans, counts integers), the roster sorted
     by inspector id with each id once, exclusion lists sorted with no pair twice, fields
-    canonical. For ``ssj-draw-3`` also: no invisible or format characters anywhere, and
-    jurisdictions and regions of exactly six digits (GB/T 2260)."""
+    canonical. For ``ssj-draw-3`` also: no invisible or format characters in the roster
+    and the pairs, and jurisdictions of exactly six digits (GB/T 2260); the pool's lines
+    are checked by :func:`drawn_line_problems` and :func:`.proof.pool_problems`."""
     announcement = proof.get("announcement")
     if not isinstance(announcement, Mapping):
         return ["announcement: must be an object"]
@@ -91,8 +92,6 @@ def form_problems(proof: Mapping[str, Any]) -> list[str]:
     problems += _roster_problems(announcement.get("roster"), v3)
     for name in ("conflicts", "previous"):
         problems += _pair_problems(name, announcement.get(name), v3)
-    if v3:
-        problems += _pool_line_problems(proof.get("pool"))
     return problems
 
 
@@ -137,33 +136,21 @@ def _pair_problems(name: str, rows: object, v3: bool) -> list[str]:
     return problems
 
 
-# A pool line of ssj-draw-3 (fields checked for canonical form separately, on the whole
-# text at once: a million lines are checked in well under a second this way).
-_LINE = r"[^\t\n]+\t[A-D*]\t[0-9]{6}\t[^\t\n]*"
-_LINES = re.compile(rf"(?:{_LINE}\n)*{_LINE}")
-# Whitespace a canonical field cannot hold: two spaces, or a space at either end.
-_NOT_CANONICAL = ("  ", " \t", "\t ", " \n", "\n ")
-
-
-def _pool_line_problems(pool: object) -> list[str]:
-    """ssj-draw-3 pool lines: four canonical visible fields, a six-digit region."""
-    if not isinstance(pool, str) or not pool:
-        return []  # the pool's own checks name it
-    problems = []
-    if not _LINES.fullmatch(pool):
-        problems.append("pool: a line is not identifier, stratum, six-digit region and unit")
-    chars = set(pool)
-    if (
-        not unicodedata.is_normalized("NFC", pool)
-        or any(bad in pool for bad in _NOT_CANONICAL)
-        or pool[0] == " "
-        or pool[-1] == " "
-        or any(ch.isspace() and ch not in " \t\n" for ch in chars)
-    ):
-        problems.append("pool: a field is not in canonical form")
-    odd = (ch for ch in chars if not " " <= ch <= "~" and ch not in "\t\n")
-    hidden = sorted(ch for ch in odd if not _visible(ch))
-    if hidden:
-        names = ", ".join(f"U+{ord(ch):04X}" for ch in hidden[:5])
-        problems.append(f"pool: invisible or format characters ({names})")
+def drawn_line_problems(lines: Sequence[str], positions: Mapping[str, int]) -> list[str]:
+    """ssj-draw-3: the lines the draw used (its selection and replacements: their region
+    decides the inspectors' jurisdiction, their unit 所所交叉) hold a six-digit region and a
+    canonical, visible unit. Identifiers are checked for the whole pool elsewhere (visible
+    ASCII, :func:`.proof.pool_problems`); a line nobody drew decides nothing, so the
+    million of them are not read field by field."""
+    problems: list[str] = []
+    for identifier, at in positions.items():
+        parts = lines[at].split("\t")
+        if len(parts) != 4 or not _REGION.fullmatch(parts[2]):
+            problems.append(f"pool line of {identifier}: the region is not a six-digit code")
+        elif field(parts[3]) != parts[3] or not _visible(parts[3]):
+            problems.append(
+                f"pool line of {identifier}: unit {parts[3]!r} is not canonical and visible"
+            )
+        if len(problems) >= 3:
+            break
     return problems

@@ -24,6 +24,7 @@ numbers' encoding (RFC 3797 selections: the RFC key of the groups as its sources
 
 from __future__ import annotations
 
+import bisect
 import re
 import uuid
 from collections.abc import Mapping
@@ -160,7 +161,7 @@ POOL_SPEC_KEYS = frozenset(
 )
 
 
-def pool_spec_problems(announcement: Mapping[str, Any], lines: list[str]) -> list[str]:
+def pool_spec_problems(announcement: Mapping[str, Any], text: str, lines: list[str]) -> list[str]:
     """The pool's explanation (``pool_spec``) is there, and agrees with the pool: the 100 %
     list is exactly the pool's ``*`` lines, and no subject listed as excluded is in it."""
     spec = announcement.get("pool_spec")
@@ -172,8 +173,7 @@ def pool_spec_problems(announcement: Mapping[str, Any], lines: list[str]) -> lis
     if not isinstance(spec["complaint_referral"], bool):
         problems.append("pool_spec.complaint_referral: must be true or false")
     full = spec["full_list"]
-    starred = [line.split("\t", 1)[0] for line in lines if line.split("\t", 2)[1:2] == ["*"]]
-    if not isinstance(full, list) or full != sorted(starred):
+    if not isinstance(full, list) or full != _starred(text, lines):
         problems.append("pool_spec.full_list: is not exactly the pool's 100 % lines (stratum *)")
     excluded = spec["excluded"]
     if not isinstance(excluded, list) or any(
@@ -182,8 +182,7 @@ def pool_spec_problems(announcement: Mapping[str, Any], lines: list[str]) -> lis
     ):
         problems.append("pool_spec.excluded: must be [identifier, rule, draw id, item] rows")
     else:
-        pooled = {line.split("\t", 1)[0] for line in lines}
-        inside = sorted({row[0] for row in excluded} & pooled)
+        inside = sorted(row[0] for row in excluded if _in_pool(lines, row[0]))
         if inside:
             problems.append(f"pool_spec.excluded: {inside[:3]} are excluded yet in the pool")
         if excluded != sorted(excluded):
@@ -199,3 +198,17 @@ def pool_spec_problems(announcement: Mapping[str, Any], lines: list[str]) -> lis
     ):
         problems.append("pool_spec.overlaps: must be [draw id, subjects shared] rows")
     return problems
+
+
+def _starred(text: str, lines: list[str]) -> list[str]:
+    """Identifiers of the pool's 100 % lines, in pool order (sorted): a search of the text
+    first, since most pools have none."""
+    if "\t*\t" not in text:
+        return []
+    return [line.split("\t", 1)[0] for line in lines if line.split("\t", 2)[1] == "*"]
+
+
+def _in_pool(lines: list[str], identifier: str) -> bool:
+    """Whether the pool (lines in canonical order) holds a line of ``identifier``."""
+    at = bisect.bisect_left(lines, identifier + "\t")
+    return at < len(lines) and lines[at].startswith(identifier + "\t")

@@ -83,7 +83,7 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
     if announcement.get("protocol") == PROTOCOL_V3:
         problems += v3.timing_problems(proof)
         problems += v3.draw_id_problems(announcement)
-        problems += v3.pool_spec_problems(announcement, lines)
+        problems += v3.pool_spec_problems(announcement, text, lines)
     digest = pool_text_hash(text)
     problems += pool_problems(text, lines, announcement, digest)
     problems += request_problems(proof.get("replacements", []))
@@ -97,10 +97,12 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
     except ValueError as exc:
         problems.append(f"secret: {exc}")
     try:
-        expected, _ = compute(proof, text, lines, digest)
+        expected, positions = compute(proof, text, lines, digest)
     except (ValueError, KeyError, TypeError) as exc:
         problems.append(f"the draw cannot be recomputed: {type(exc).__name__}: {exc}")
         return problems
+    if announcement.get("protocol") == PROTOCOL_V3:
+        problems += strict.drawn_line_problems(lines, positions)
     for key in (
         "protocol",
         "pool_hash",
