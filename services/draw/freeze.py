@@ -192,6 +192,14 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
             int(batch["year"]),
             full_list,
         )
+        # Both lists are usually empty: ask first, so a million-row join is never planned
+        # for nothing.
+        any_inspected = bool(general) and await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM draw.inspected WHERE year = $1 "
+            "AND item_code = ANY ($2::text[]))",
+            int(batch["year"]),
+            general,
+        )
         excluded = (
             [
                 [r["identifier"], "drawn_this_year", r["draw_id"], r["item_code"]]
@@ -209,7 +217,7 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
                     full_list,
                 )
             ]
-            if general
+            if any_inspected
             else []
         )
         position = await conn.fetchrow(
@@ -241,7 +249,11 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
                    WHERE c.active"""
             )
         ]
-        overlaps = [[r["draw_id"], int(r["shared"])] for r in await conn.fetch(OVERLAPS)]
+        overlaps = (
+            [[r["draw_id"], int(r["shared"])] for r in await conn.fetch(OVERLAPS)]
+            if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM draw.open_draws)")
+            else []
+        )
         previous: list[tuple[str, str]] = []
         if batch.get("avoid_previous_inspectors", True):
             previous = [
