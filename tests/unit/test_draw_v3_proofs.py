@@ -396,3 +396,25 @@ def test_an_inspector_is_replaced_by_the_seats_next_candidate_on_a_registry_fact
         replaced(document, {**request, "skipped": [{"inspector_id": newcomer}]})
     with pytest.raises(ValueError, match="replacement 1"):
         replaced(document, {**request, "reason_code": "recusal"})  # a suspension is no conflict
+
+
+def test_a_replacement_subjects_group_does_not_depend_on_the_order_of_filing() -> None:
+    """Finding 4: with a fresh stream per replacement number, filing X before Y or Y
+    before X chose between two groups; by the seat orders each depends on its subject."""
+    document = proof()
+    a_subject, b_subject = first_of(document, "A"), first_of(document, "B")
+
+    def request(identifier: str, n: int) -> dict[str, Any]:
+        return {
+            "kind": "subject",
+            "identifier": identifier,
+            "reason_code": "deregistered",
+            "evidence": fact(n),
+            "skipped": [],
+        }
+
+    one = replaced(document, request(a_subject, 1), request(b_subject, 2))["result"]
+    other = replaced(document, request(b_subject, 1), request(a_subject, 2))["result"]
+    groups_one = {r["replacement"]: r["group"] for r in one["replacements"]}
+    groups_other = {r["replacement"]: r["group"] for r in other["replacements"]}
+    assert groups_one == groups_other and len(groups_one) == 2

@@ -40,6 +40,7 @@ from services.draw.protocol.replace3 import (
     RegistryFacts,
     ReplacementError,
     ground_problem,
+    group_by_seat_order,
     take_alternate,
     take_seat,
 )
@@ -236,7 +237,10 @@ def compute(
             chosen = lines[chosen_at][: lines[chosen_at].index("\t")]
             position[chosen] = chosen_at
             drawer.release(m["inspector_id"] for m in current.pop(identifier))
-            group = drawer.group(sub, target(chosen))
+            if v3_rules:
+                group = group_by_seat_order(seed, drawer, target(chosen))
+            else:
+                group = drawer.group(sub, target(chosen))
             current[chosen] = group
             ever_selected.add(chosen)
             outcomes.append(

@@ -19,6 +19,9 @@ the company or the inspector they wanted. From v3:
   roster, by id, shuffled on the stream ``seat/<identifier>/<seat>``; a replacement takes
   the first of them who is eligible for the seat (§8's rules) and not skipped with
   evidence (a suspension, a transfer, a conflict declared since the announcement).
+- **A subject that comes in by replacement gets its group by the seat orders too**
+  (:func:`group_by_seat_order`): it depends on that subject alone, not on how many
+  replacements came before it or in which order they were filed.
 - **Replacements are capped**: at most the announcement's ``max_replacements``.
 
 Everything here follows from the seed and the announcement; the evidence is what the
@@ -226,6 +229,24 @@ def _take_seat(
             raise ReplacementError(problem)
         skipped.append(dict(entry))
     raise ReplacementError(f"replacement {n}: nobody is left for the seat of {department}")
+
+
+def group_by_seat_order(seed: bytes, drawer: GroupDrawer, target: Target) -> list[dict[str, str]]:
+    """The whole group of a subject that comes in by replacement: each seat, in §8's
+    order, takes the first of its seat order who is eligible (§8's rules). It depends on
+    the subject alone, not on how many replacements came before it or in which order."""
+    members: list[dict[str, str]] = []
+    taken: set[str] = set()
+    for index, seat in enumerate(drawer.seats()):
+        eligible = {e.inspector_id for e in drawer.eligible(seat.department, target, taken, set())}
+        roster = sorted((e for e in drawer.roster if e.department == seat.department), key=_by_id)
+        chosen = next(
+            i for i in seat_order(seed, target.identifier, index, roster) if i in eligible
+        )
+        drawer.load[chosen] += 1
+        taken.add(chosen)
+        members.append({"inspector_id": chosen, "department": seat.department, "role": seat.role})
+    return members
 
 
 def _by_id(e: Examiner) -> str:
