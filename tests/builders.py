@@ -137,9 +137,12 @@ def register_entropy_source(draw_url: str, office_token: str, body: dict | None 
         raise RuntimeError(f"registering the entropy source: {response.text}")
 
 
-def entropy_choice(lead_seconds: float = ENTROPY_LEAD_SECONDS, issue: str = "1") -> dict:
-    """The announcement's ``entropy``: the on-site drawing ``lead_seconds`` from now."""
+def entropy_choice(lead_seconds: float = ENTROPY_LEAD_SECONDS) -> dict:
+    """The announcement's ``entropy``: the on-site drawing ``lead_seconds`` from now. Its
+    issue is numbered by its time (milliseconds since 1970), so issues and times of the
+    source rise together, as the draw service requires."""
     at = datetime.now(UTC) + timedelta(seconds=lead_seconds)
+    issue = str(int(at.timestamp() * 1000))
     return {"source": ONSITE_SOURCE["code"], "issue": issue, "scheduled_at": at.isoformat()}
 
 

@@ -19,18 +19,34 @@ from libs.common.settings import DEV_JWT_SECRET, CommonSettings
 log = logging.getLogger(__name__)
 
 DEVELOPMENT = "development"
+# A key shorter than this is guessable ("", "1", "changeme"): refused outside development.
+MIN_KEY_LENGTH = 32
 
 
 class DevelopmentKeyRefused(RuntimeError):
     """A development key outside development."""
 
 
-def check_keys(settings: CommonSettings, service_keys: Mapping[str, bool]) -> None:
-    """Refuse to start (outside development) when a key is its development default.
+def check_keys(
+    settings: CommonSettings,
+    service_keys: Mapping[str, bool],
+    lengths: Mapping[str, int] | None = None,
+) -> None:
+    """Refuse to start (outside development) when a key is its development default, or
+    shorter than :data:`MIN_KEY_LENGTH`.
 
     ``service_keys``: the service's own keys, variable name → whether it holds the
-    development default; the token secret is checked for every service."""
+    development default; ``lengths``: their lengths. The token secret is checked for every
+    service."""
     keys = {"SSJ_JWT_SECRET": settings.jwt_secret == DEV_JWT_SECRET, **service_keys}
+    sizes = {"SSJ_JWT_SECRET": len(settings.jwt_secret), **(lengths or {})}
+    short = sorted(name for name, size in sizes.items() if size < MIN_KEY_LENGTH)
+    if short and settings.environment != DEVELOPMENT:
+        raise DevelopmentKeyRefused(
+            f"{settings.service} refuses to start: {', '.join(short)} shorter than "
+            f"{MIN_KEY_LENGTH} characters, which can be guessed. Set each to a long random "
+            "value (密钥长度不足)."
+        )
     defaults = sorted(name for name, is_default in keys.items() if is_default)
     if not defaults:
         return

@@ -75,6 +75,8 @@ class ServiceSpec:
     # The service's own keys: variable name → whether it holds the development default
     # (read at start; libs.common.keys refuses those outside development).
     development_keys: Callable[[], Mapping[str, bool]] = dict
+    # The same keys' lengths (a short key is refused outside development too).
+    key_lengths: Callable[[], Mapping[str, int]] = dict
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -129,7 +131,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        check_keys(settings, spec.development_keys())
+        check_keys(settings, spec.development_keys(), spec.key_lengths())
         pool = await open_pool(settings, session=spec.session_settings)
         application = await asyncio.to_thread(spec.application, settings)
         await migrate(pool, spec.name, [IDEMPOTENCY_DDL, *spec.read_model_ddl])

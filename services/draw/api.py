@@ -217,6 +217,13 @@ async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: Ap
     now = datetime.now(UTC)
     await run_command(request, who, app.check_announceable, batch)
     await run_command(request, who, app.announceable_source, body.entropy.source)  # first
+    named = [
+        (r["issue"], r["scheduled_at"])
+        for r in await db.fetch(
+            "SELECT issue, scheduled_at FROM draw.source_issues WHERE source = $1",
+            body.entropy.source,
+        )
+    ]
     async with db.acquire() as conn:
         frozen = await freeze(conn, batch)
     roster = await _load_roster(db, batch)
@@ -229,6 +236,7 @@ async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: Ap
             roster=roster,
             entropy=body.entropy.model_dump(),
             now=now,
+            named_issues=named,
             selection=body.selection,
         ),
     )

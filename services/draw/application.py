@@ -35,7 +35,12 @@ from services.draw.domain.errors import (
     SourceExists,
     UnknownSource,
 )
-from services.draw.domain.sources import EntropySource, check_scheduled, source_id
+from services.draw.domain.sources import (
+    EntropySource,
+    check_issue,
+    check_scheduled,
+    source_id,
+)
 from services.draw.freeze import FrozenSummary
 from services.draw.protocol.canonical import (
     SHA256_SELECTION,
@@ -232,6 +237,7 @@ class DrawApplication(EventStoreApp):
         entropy: Mapping[str, Any],
         now: datetime,
         selection: str = SHA256_SELECTION,
+        named_issues: Sequence[tuple[str, datetime]] = (),
     ) -> Draw:
         """公告 — pool frozen (stored under its hash), roster and rules fixed, a random
         secret committed (and kept sealed), the entropy's source, issue and time named.
@@ -243,6 +249,7 @@ class DrawApplication(EventStoreApp):
         source = self.announceable_source(entropy["source"])
         scheduled_at: datetime = entropy["scheduled_at"].astimezone(UTC)
         check_scheduled(source, scheduled_at, now, timedelta(seconds=self._lead))
+        check_issue(source, entropy["issue"], scheduled_at, list(named_issues))
         secret = new_secret()
         committed = commitment(secret)
         announcement = build_announcement(

@@ -52,6 +52,7 @@ SPEC = ServiceSpec(
     # only as used.
     session_settings={"temp_buffers": "256MB"},
     development_keys=lambda: {"SSJ_DRAW_KEY": DrawSettings().draw_key == DEV_KEY},
+    key_lengths=lambda: {"SSJ_DRAW_KEY": len(DrawSettings().draw_key)},
     domain_errors={
         PoolEmpty: (422, "Pool empty"),
         NoValidGroup: (422, "No valid inspector group"),

@@ -10,6 +10,7 @@ DEV_KEY = "ssj-dev-draw-key-change-me"
 # that it is public (disclosed, in the feed) before the numbers exist.
 PRODUCTION_LEAD_SECONDS = 600
 DEVELOPMENT_LEAD_SECONDS = 2  # the demo and the tests wait this long between the two
+FLOOR_LEAD_SECONDS = 300  # the least a production setting may ask for
 
 
 class DrawSettings(BaseSettings):
@@ -28,7 +29,11 @@ class DrawSettings(BaseSettings):
     draw_min_lead: int | None = Field(default=None, ge=0, le=30 * 86400)
 
     def lead_seconds(self, environment: str) -> int:
-        """The least lead for this environment."""
-        if self.draw_min_lead is not None:
-            return self.draw_min_lead
-        return DEVELOPMENT_LEAD_SECONDS if environment == "development" else PRODUCTION_LEAD_SECONDS
+        """The least lead for this environment; outside development never below
+        :data:`FLOOR_LEAD_SECONDS`, whatever the setting says."""
+        if environment == "development":
+            return (
+                self.draw_min_lead if self.draw_min_lead is not None else DEVELOPMENT_LEAD_SECONDS
+            )
+        asked = self.draw_min_lead
+        return max(FLOOR_LEAD_SECONDS, PRODUCTION_LEAD_SECONDS if asked is None else asked)

@@ -39,6 +39,7 @@ SPEC = ServiceSpec(
         register_consumer("registry", departments=False),
     ],
     development_keys=lambda: {"SSJ_ID_KEY": RegistrySettings().id_key == DEV_ID_KEY},
+    key_lengths=lambda: {"SSJ_ID_KEY": len(RegistrySettings().id_key)},
     aggregates=[
         Department,
         InspectionItem,

@@ -206,7 +206,7 @@ class Scenario:
             "draw",
             "/v1/draws",
             ops["SAMR"],
-            json={"batch_id": batch_id, "entropy": entropy_choice(issue=self.run)},
+            json={"batch_id": batch_id, "entropy": entropy_choice()},
         )
         self.say(
             f"   announced {announced['id']}: pool {announced['pool_size']} "

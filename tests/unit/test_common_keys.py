@@ -42,3 +42,11 @@ def test_development_may_run_on_development_keys() -> None:
 def test_an_unknown_environment_is_refused_at_reading() -> None:
     with pytest.raises(ValueError, match="SSJ_ENV"):
         _settings("prod")
+
+
+@pytest.mark.parametrize("weak", ["", "1", "changeme", "x" * 31])
+def test_a_short_key_is_refused_outside_development(weak: str) -> None:
+    settings = _settings("production", OWN_SECRET)
+    with pytest.raises(DevelopmentKeyRefused, match="SSJ_DRAW_KEY shorter than 32"):
+        check_keys(settings, {"SSJ_DRAW_KEY": False}, {"SSJ_DRAW_KEY": len(weak)})
+    check_keys(_settings("development"), {"SSJ_DRAW_KEY": False}, {"SSJ_DRAW_KEY": len(weak)})

@@ -167,3 +167,28 @@ def test_a_scheduled_drawing_must_be_one_of_the_sources_times_and_far_enough_ahe
 def test_a_schedule_is_read_strictly(schedule: dict) -> None:
     with pytest.raises(InvalidDraw):
         EntropySource(code="x", name="x", publisher="x", format=SSQ.as_json(), schedule=schedule)
+
+
+def test_the_lead_cannot_be_set_below_its_floor_outside_development() -> None:
+    from services.draw.settings import FLOOR_LEAD_SECONDS, DrawSettings
+
+    assert DrawSettings(draw_min_lead=0).lead_seconds("production") == FLOOR_LEAD_SECONDS
+    assert DrawSettings().lead_seconds("production") == 600
+    assert DrawSettings(draw_min_lead=0).lead_seconds("development") == 0
+
+
+def test_a_sources_issues_and_draw_times_rise_together() -> None:
+    """An insider may not name a past issue (its numbers already public) under a future
+    draw time: issues named before fix the order."""
+    from services.draw.domain.sources import check_issue
+
+    source = _ssq_source()
+    tuesday = datetime(2026, 12, 8, 13, 15, tzinfo=UTC)
+    thursday = tuesday + timedelta(days=2)
+    named = [("2026141", tuesday)]
+    check_issue(source, "2026142", thursday, named)
+    check_issue(source, "2026141", tuesday, named)  # the same issue, the same time
+    with pytest.raises(InvalidDraw, match="out of step"):
+        check_issue(source, "2026140", thursday, named)  # a past issue, a later time
+    with pytest.raises(InvalidDraw, match="was announced as drawn at"):
+        check_issue(source, "2026141", thursday, named)

@@ -208,6 +208,7 @@ def test_a_proof_with_rfc3797_selection_verifies_and_names_tampering() -> None:
             "previous": [],
             "commitment": canonical.commitment(bytes(32)),
             "selection": canonical.RFC3797_SELECTION,
+            "announced_at": "2026-11-23T08:00:00+00:00",
         },
         "pool": "\n".join(lines),
         "secret": bytes(32).hex(),

@@ -43,6 +43,7 @@ def announcement(lines: list[str], selection: str | None = None) -> dict[str, An
     out: dict[str, Any] = {
         "protocol": c.PROTOCOL_V3,
         "draw_id": str(v3.draw_id("b-3")),
+        "attempt": 1,
         "batch_id": "b-3",
         "plan_id": "p-3",
         "pool_hash": c.pool_hash(lines),
@@ -164,6 +165,17 @@ def test_a_removed_conflict_with_a_recomputed_result_is_named() -> None:
         ),
         (lambda d: d["announcement"].update(attempt=2), "draw_id"),
         (lambda d: d["announcement"].update(attempt=0), "attempt"),
+        (lambda d: d["announcement"].pop("attempt"), "attempt"),
+        (lambda d: d["announcement"]["strata"].update(B={"count": 3.9}), "strata.B.count"),
+        (lambda d: d["announcement"]["strata"].update(B={"count": True}), "strata.B.count"),
+        (lambda d: d["announcement"]["strata"].update(B={"count": "3"}), "strata.B.count"),
+        (lambda d: d["announcement"]["strata"].update(A={"ratio": 0.05}), "strata.A.ratio"),
+        (lambda d: d["announcement"]["strata"].update(A={"ratio": "Infinity"}), "strata.A"),
+        (lambda d: d["announcement"]["strata"].update(A={"ratio": "0.05", "count": 1}), "strata.A"),
+        (lambda d: d["announcement"].update(rules={}), "rules"),
+        (lambda d: d["announcement"].update(max_replacements=50), "max_replacements"),
+        (lambda d: d["announcement"].update(protocol="ssj-draw-2"), "ssj-draw-2 is retired"),
+        (lambda d: d.update(pool=d["pool"] + "\textra"), "four tab-separated"),
     ],
     ids=[
         "entropy-not-canonical",
@@ -187,6 +199,17 @@ def test_a_removed_conflict_with_a_recomputed_result_is_named() -> None:
         "excluded-yet-pooled",
         "draw-id-of-another-attempt",
         "attempt-zero",
+        "attempt-missing",
+        "count-float",
+        "count-boolean",
+        "count-string",
+        "ratio-float",
+        "ratio-infinity",
+        "ratio-and-count",
+        "rules-empty",
+        "cap-off-the-rule",
+        "v3-passed-off-as-v2",
+        "a-fifth-field",
     ],
 )
 def test_each_forgery_is_named(change: Any, named: str) -> None:
@@ -313,8 +336,17 @@ def test_a_subject_is_replaced_by_the_next_alternate_on_a_registry_fact() -> Non
         {"reason_code": "other", "evidence": fact(1)},
         {"reason_code": "deregistered", "evidence": {**fact(1), "at": "2026-12-01T00:00:00+00:00"}},
         {"reason_code": "deregistered", "evidence": {**fact(1), "event": "planner:1"}},
+        {"reason_code": "deregistered", "evidence": {**fact(1), "event": "registry:"}},
     ],
-    ids=["no-evidence", "wrong-fact", "closed", "other", "before-announcement", "not-registry"],
+    ids=[
+        "no-evidence",
+        "wrong-fact",
+        "closed",
+        "other",
+        "before-announcement",
+        "not-registry",
+        "no-event-number",
+    ],
 )
 def test_a_replacement_without_its_registry_ground_is_refused(request_: dict[str, Any]) -> None:
     document = proof()
@@ -418,3 +450,20 @@ def test_a_replacement_subjects_group_does_not_depend_on_the_order_of_filing() -
     groups_one = {r["replacement"]: r["group"] for r in one["replacements"]}
     groups_other = {r["replacement"]: r["group"] for r in other["replacements"]}
     assert groups_one == groups_other and len(groups_one) == 2
+
+
+@pytest.mark.parametrize("sequence", [True, "1", 1.0])
+def test_a_replacement_sequence_is_a_whole_number(sequence: object) -> None:
+    document = proof()
+    request = {
+        "kind": "subject",
+        "identifier": first_of(document, "A"),
+        "reason_code": "deregistered",
+        "evidence": fact(1),
+        "skipped": [],
+        "sequence": sequence,
+    }
+    forged = copy.deepcopy(document)
+    forged["replacements"] = [request]
+    with pytest.raises(ValueError, match="carries sequence"):
+        run(forged)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from functools import cached_property
 from typing import Any
 
@@ -23,6 +21,7 @@ from services.draw.protocol.canonical import (
 )
 from services.draw.protocol.rfc3797 import MAX_POOL
 from services.draw.protocol.subjects import stratum_count
+from services.draw.protocol.v3 import replacement_cap as protocol_cap
 
 
 @dataclass(frozen=True)
@@ -212,19 +211,15 @@ def build_announcement(
     }
 
 
-# 递补 is capped per draw: a tenth of the subjects the draw selects, and at least three.
-REPLACEMENT_RATIO = Fraction(1, 10)
-MIN_REPLACEMENTS = 3
-
-
 def replacement_cap(
     strata: Mapping[str, Mapping[str, Any]], sizes: Mapping[str, int] | None
 ) -> int:
-    """How many replacements the draw allows (announced, so nobody raises it later)."""
+    """How many replacements the draw allows (the protocol's rule, announced, so nobody
+    raises it later): from the subjects it will select."""
     expected = sum(
         stratum_count(int((sizes or {}).get(s, 0)), rule) for s, rule in strata.items()
     ) + int((sizes or {}).get(FULL_LIST, 0))
-    return max(MIN_REPLACEMENTS, math.ceil(expected * REPLACEMENT_RATIO))
+    return protocol_cap(expected)
 
 
 POOL_FILTERS = (

@@ -113,3 +113,33 @@ def check_scheduled(
             f"{source.name} draws on ISO weekdays {schedule['days']} at {schedule['time']} "
             f"Beijing time; {local.isoformat()} is not one of its drawings"
         )
+
+
+def _issue_key(issue: str) -> tuple[int, int | str]:
+    """Issues compare as numbers when they are numbers (2026141 < 2026142), else as text."""
+    return (0, int(issue)) if issue.isdigit() else (1, issue)
+
+
+def check_issue(
+    source: EntropySource,
+    issue: str,
+    scheduled_at: datetime,
+    named: list[tuple[str, datetime]],
+) -> None:
+    """An issue is drawn at one time, and a source's issues and times rise together: an
+    issue named before with another time, or out of step with the issues named before
+    (a past issue under a future time), is refused. ``named``: every (issue, time) of this
+    source that an announcement named so far."""
+    key = _issue_key(issue)
+    for other, at in named:
+        if other == issue and at != scheduled_at:
+            raise InvalidDraw(
+                f"{source.name} 第{issue}期 was announced as drawn at {at.isoformat()}, not "
+                f"{scheduled_at.isoformat()}"
+            )
+        other_key = _issue_key(other)
+        if (other_key < key and at >= scheduled_at) or (other_key > key and at <= scheduled_at):
+            raise InvalidDraw(
+                f"{source.name}: issue {issue} at {scheduled_at.isoformat()} is out of step "
+                f"with issue {other} at {at.isoformat()} (期号与开奖时间须同步递增)"
+            )

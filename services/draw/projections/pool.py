@@ -72,6 +72,11 @@ DDL = [
     # whose pools overlap its own (ssj-draw-3, pool_spec.overlaps).
     """CREATE TABLE IF NOT EXISTS {schema}.open_draws (
         draw_id uuid PRIMARY KEY, pool_hash text NOT NULL, announced_at timestamptz NOT NULL)""",
+    # Every (source, issue, draw time) an announcement named (ssj-draw-3): issues and times
+    # of one source must rise together, one time per issue.
+    """CREATE TABLE IF NOT EXISTS {schema}.source_issues (
+        source text NOT NULL, issue text NOT NULL, scheduled_at timestamptz NOT NULL,
+        draw_id uuid NOT NULL, PRIMARY KEY (source, issue, draw_id))""",
     # Drawn subjects whose inspection result is on record: no longer replaceable (递补).
     """CREATE TABLE IF NOT EXISTS {schema}.results_recorded (
         draw_id uuid NOT NULL, subject_id uuid NOT NULL, recorded_at timestamptz NOT NULL,
@@ -243,6 +248,16 @@ async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     item this year, and who inspected each subject last (replacements included)."""
     d = ev.data
     if ev.name == "DrawAnnounced":
+        spec = d["summary"].get("entropy")
+        if isinstance(spec, dict):
+            await conn.execute(
+                """INSERT INTO draw.source_issues (source, issue, scheduled_at, draw_id)
+                   VALUES ($1, $2, $3::text::timestamptz, $4) ON CONFLICT DO NOTHING""",
+                spec["source"],
+                spec["issue"],
+                spec["scheduled_at"],
+                ev.subject,
+            )
         await conn.execute(
             """INSERT INTO draw.open_draws (draw_id, pool_hash, announced_at)
                VALUES ($1, $2, $3::text::timestamptz) ON CONFLICT (draw_id) DO NOTHING""",

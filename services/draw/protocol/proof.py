@@ -191,7 +191,8 @@ def compute(
         return lines[at][: lines[at].index("\t")]
 
     for n, request in enumerate(requests, start=1):
-        if int(request.get("sequence", 0)) != n:
+        sequence = request.get("sequence")
+        if type(sequence) is not int or sequence != n:
             raise ReplacementError(f"replacement {n} carries sequence {request.get('sequence')}")
         identifier = str(request["identifier"])
         if identifier not in current:

@@ -30,6 +30,7 @@ verifier cannot check by itself (it names registry events an outsider can look u
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -81,7 +82,8 @@ def evidence_problem(
     """Why ``evidence`` does not ground ``what`` (None when it does)."""
     if not isinstance(evidence, Mapping) or set(evidence) != EVIDENCE_KEYS:
         return f"{what}: evidence must be {{event, fact, at}} naming a registry event"
-    if not isinstance(evidence["event"], str) or not evidence["event"].startswith("registry:"):
+    event = evidence["event"]
+    if not isinstance(event, str) or not re.fullmatch(r"registry:[0-9]+", event):
         return f"{what}: evidence.event must be a registry event id, not {evidence['event']!r}"
     if evidence["fact"] not in allowed:
         return f"{what}: the registry fact {evidence['fact']!r} is not one of {sorted(allowed)}"

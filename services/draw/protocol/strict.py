@@ -80,18 +80,46 @@ def form_problems(proof: Mapping[str, Any]) -> list[str]:
     v3 = announcement.get("protocol") == PROTOCOL_V3
     problems: list[str] = []
     rules = announcement.get("rules")
-    if not isinstance(rules, Mapping):
-        problems.append("rules: must be an object")
+    if not isinstance(rules, Mapping) or set(rules) != set(RULES):
+        problems.append(f"rules: must be an object of exactly {list(RULES)}")
     else:
-        for name in ("cross_jurisdiction", "avoid_previous_inspectors"):
-            if name in rules and not isinstance(rules[name], bool):
+        for name in RULES:
+            if not isinstance(rules[name], bool):
                 problems.append(f"rules.{name}: must be true or false, not {rules[name]!r}")
+    problems += _strata_problems(announcement.get("strata"))
     for name in ("pool_size", "min_group_size"):
         if not _is_int(announcement.get(name)):
             problems.append(f"{name}: must be an integer")
     problems += _roster_problems(announcement.get("roster"), v3)
     for name in ("conflicts", "previous"):
         problems += _pair_problems(name, announcement.get(name), v3)
+    return problems
+
+
+RULES = ("cross_jurisdiction", "avoid_previous_inspectors")
+_RATIO = re.compile(r"0\.[0-9]*[1-9][0-9]*|1(?:\.0+)?")
+
+
+def _strata_problems(strata: object) -> list[str]:
+    """Each stratum drawn is A-D with exactly a ratio (a decimal string in (0, 1], as
+    written by the service) or a count (a whole number, not a boolean)."""
+    if not isinstance(strata, Mapping):
+        return ["strata: must be an object"]
+    problems = []
+    for name, rule in strata.items():
+        where = f"strata.{name}"
+        if name not in ("A", "B", "C", "D"):
+            problems.append(f"{where}: not a credit-risk class A-D")
+        elif not isinstance(rule, Mapping) or len(rule) != 1:
+            problems.append(f'{where}: must be {{"ratio": …}} or {{"count": …}}, one of them')
+        elif "ratio" in rule:
+            if not isinstance(rule["ratio"], str) or not _RATIO.fullmatch(rule["ratio"]):
+                problems.append(f"{where}.ratio: {rule['ratio']!r} is not a decimal in (0, 1]")
+        elif "count" in rule:
+            if not _is_int(rule["count"]) or rule["count"] < 0:
+                problems.append(f"{where}.count: {rule['count']!r} is not a whole number")
+        else:
+            problems.append(f"{where}: must be ratio or count")
     return problems
 
 

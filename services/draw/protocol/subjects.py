@@ -39,7 +39,7 @@ def parse_ratio(text: str) -> Fraction:
     """A ratio written as a decimal string in ``(0, 1]``, exactly."""
     try:
         value = Fraction(Decimal(str(text)))
-    except (InvalidOperation, ValueError) as exc:
+    except (InvalidOperation, ValueError, OverflowError) as exc:  # "Infinity" overflows
         raise ValueError(f"ratio {text!r} is not a decimal number") from exc
     if not 0 < value <= 1:
         raise ValueError(f"ratio {text} is not in (0, 1]")

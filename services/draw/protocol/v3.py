@@ -134,7 +134,9 @@ def draw_id(batch_id: str, attempt: int = 1) -> uuid.UUID:
 
 def draw_id_problems(announcement: Mapping[str, Any]) -> list[str]:
     """The announcement's ``draw_id`` must be its batch's ``attempt``-th draw id."""
-    attempt = announcement.get("attempt", 1)
+    if "attempt" not in announcement:
+        return ["attempt: an ssj-draw-3 announcement says which draw of the batch it is"]
+    attempt = announcement["attempt"]
     try:
         expected = str(draw_id(str(announcement.get("batch_id")), attempt))
     except ValueError as exc:
@@ -212,3 +214,41 @@ def _in_pool(lines: list[str], identifier: str) -> bool:
     """Whether the pool (lines in canonical order) holds a line of ``identifier``."""
     at = bisect.bisect_left(lines, identifier + "\t")
     return at < len(lines) and lines[at].startswith(identifier + "\t")
+
+
+# When the service began announcing ssj-draw-3: a proof labelled ssj-draw-2 announced
+# after it is not one of the v2 proofs published before (it would dodge every v3 check).
+V3_SINCE = datetime.fromisoformat("2026-12-05T00:00:00+00:00")
+CAP_RATIO_DENOMINATOR = 10  # 递补 cap: a tenth of the subjects selected, at least three
+MIN_REPLACEMENTS = 3
+
+
+def replacement_cap(selected: int) -> int:
+    """How many replacements a draw selecting ``selected`` subjects allows (§9)."""
+    return max(MIN_REPLACEMENTS, -(-selected // CAP_RATIO_DENOMINATOR))
+
+
+def cap_problems(announcement: Mapping[str, Any], strata: Mapping[str, Any]) -> list[str]:
+    """The announced ``max_replacements`` is the rule's for what the draw selects."""
+    selected = sum(int(v.get("count", 0)) for v in strata.values())
+    wanted = replacement_cap(selected)
+    if announcement.get("max_replacements") != wanted:
+        return [
+            f"max_replacements: announced {announcement.get('max_replacements')!r}, the rule "
+            f"gives {wanted} for {selected} subjects"
+        ]
+    return []
+
+
+def downgrade_problems(announcement: Mapping[str, Any]) -> list[str]:
+    """A proof labelled ssj-draw-2 must be of a draw announced before v3 existed."""
+    try:
+        announced = instant(announcement.get("announced_at"), "announced_at")
+    except ValueError as exc:
+        return [str(exc)]
+    if announced >= V3_SINCE:
+        return [
+            f"protocol: ssj-draw-2 is retired for draws announced from {V3_SINCE.date()}; "
+            "this one was announced after, so it must follow ssj-draw-3"
+        ]
+    return []

@@ -80,7 +80,11 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
             f"announcement_hash: the proof says {proof.get('announcement_hash')}, its "
             f"announcement hashes to {announced}"
         )
+    if announcement.get("protocol") != PROTOCOL_V3:
+        problems += v3.downgrade_problems(announcement)
     if announcement.get("protocol") == PROTOCOL_V3:
+        if text.count("\t") != 3 * len(lines):
+            problems.append("pool: a line has other than four tab-separated fields")
         problems += v3.timing_problems(proof)
         problems += v3.draw_id_problems(announcement)
         problems += v3.pool_spec_problems(announcement, text, lines)
@@ -103,6 +107,7 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
         return problems
     if announcement.get("protocol") == PROTOCOL_V3:
         problems += strict.drawn_line_problems(lines, positions)
+        problems += v3.cap_problems(announcement, expected["strata"])
     for key in (
         "protocol",
         "pool_hash",
