@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -384,6 +385,8 @@ def measure_core(data: Data) -> tuple[dict[str, Any], Local]:
             "format": SHAPES["ssq"].as_json(),
         },
         announced_at=announced_at.isoformat(),
+        # The members per stratum, as freezing counts them (the replacement cap follows).
+        strata_sizes=Counter(line.split("\t", 2)[1] for line in lines),
     )
     numbers = parse_numbers(SHAPES["ssq"], ENTROPY)
     seed = derive_seed_v3(announcement_hash(announcement), secret, numbers_bytes(numbers))
