@@ -163,7 +163,12 @@ POOL_SPEC_KEYS = frozenset(
 )
 
 
-def pool_spec_problems(announcement: Mapping[str, Any], text: str, lines: list[str]) -> list[str]:
+def pool_spec_problems(
+    announcement: Mapping[str, Any],
+    text: str,
+    lines: list[str],
+    selection: list[Mapping[str, Any]] | None = None,
+) -> list[str]:
     """The pool's explanation (``pool_spec``) is there, and agrees with the pool: the 100 %
     list is exactly the pool's ``*`` lines, and no subject listed as excluded is in it."""
     spec = announcement.get("pool_spec")
@@ -175,7 +180,7 @@ def pool_spec_problems(announcement: Mapping[str, Any], text: str, lines: list[s
     if not isinstance(spec["complaint_referral"], bool):
         problems.append("pool_spec.complaint_referral: must be true or false")
     full = spec["full_list"]
-    if not isinstance(full, list) or full != _starred(text, lines):
+    if not isinstance(full, list) or full != _starred(text, lines, selection):
         problems.append("pool_spec.full_list: is not exactly the pool's 100 % lines (stratum *)")
     excluded = spec["excluded"]
     if not isinstance(excluded, list) or any(
@@ -202,9 +207,14 @@ def pool_spec_problems(announcement: Mapping[str, Any], text: str, lines: list[s
     return problems
 
 
-def _starred(text: str, lines: list[str]) -> list[str]:
-    """Identifiers of the pool's 100 % lines, in pool order (sorted): a search of the text
-    first, since most pools have none."""
+def _starred(
+    text: str, lines: list[str], selection: list[Mapping[str, Any]] | None = None
+) -> list[str]:
+    """Identifiers of the pool's 100 % lines, in pool order (sorted). Every one of them is
+    selected, first: from a recomputed ``selection`` they are read off it, else the text
+    is searched (most pools have none)."""
+    if selection is not None:
+        return sorted(str(s["identifier"]) for s in selection if s.get("stratum") == "*")
     if "\t*\t" not in text:
         return []
     return [line.split("\t", 1)[0] for line in lines if line.split("\t", 2)[1] == "*"]

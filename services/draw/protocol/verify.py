@@ -87,7 +87,6 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
             problems.append("pool: a line has other than four tab-separated fields")
         problems += v3.timing_problems(proof)
         problems += v3.draw_id_problems(announcement)
-        problems += v3.pool_spec_problems(announcement, text, lines)
     digest = pool_text_hash(text)
     problems += pool_problems(text, lines, announcement, digest)
     problems += request_problems(proof.get("replacements", []))
@@ -108,6 +107,8 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
     if announcement.get("protocol") == PROTOCOL_V3:
         problems += strict.drawn_line_problems(lines, positions)
         problems += v3.cap_problems(announcement, expected["strata"])
+        # After the recomputation: every 100 % line is in its selection, which says which.
+        problems += v3.pool_spec_problems(announcement, text, lines, expected["selection"])
     for key in (
         "protocol",
         "pool_hash",
