@@ -467,3 +467,19 @@ def test_a_replacement_sequence_is_a_whole_number(sequence: object) -> None:
     forged["replacements"] = [request]
     with pytest.raises(ValueError, match="carries sequence"):
         run(forged)
+
+
+def test_the_v3_worked_example_in_the_docs_verifies_as_quoted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/draw-protocol.md §11 quotes this file's figures: a protocol change shows here."""
+    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "draw-proof-v3.json"
+    example = json.loads(path.read_text(encoding="utf-8"))
+    assert verify(example) == []
+    assert main(["verify", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("announcement c8e5c7e796f9780e")
+    result = example["result"]
+    assert result["seed"].startswith("4a3e921af316f84a")
+    assert [s["identifier"][-3:] for s in result["selection"]] == ["02X", "01X", "04X", "06X"]
+    (replacement,) = result["replacements"]
+    assert (replacement["replaced"], replacement["replacement"]["inspector_id"]) == ("i2", "i3")
