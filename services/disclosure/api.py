@@ -7,7 +7,7 @@ Lists are paginated (``limit``, ``offset``, ``Link: rel="next"``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -17,7 +17,12 @@ from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.problems import Problem
 from libs.common.service import pool
 from libs.common.text import Code, Identifier
-from services.disclosure.domain.public import MODE_TEXT, public_draw, public_result
+from services.disclosure.domain.public import (
+    MODE_TEXT,
+    OVERDUE_AFTER,
+    public_draw,
+    public_result,
+)
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
@@ -68,12 +73,26 @@ async def plans(
     return [{**dict(r), "mode_text": MODE_TEXT.get(r["mode"], r["mode"])} for r in shown]
 
 
+# A draw's state as public_draw names it (domain.public.draw_status), in SQL ($5: seconds
+# after its entropy was due that an unexecuted draw becomes overdue).
+STATUS_SQL = """(CASE WHEN executed_at IS NOT NULL THEN 'executed'
+        WHEN voided_at IS NOT NULL THEN 'voided'
+        WHEN entropy_not_before IS NOT NULL AND entropy_not_before::timestamptz
+             + make_interval(secs => $5) < now() THEN 'overdue'
+        ELSE 'announced' END)"""
+
+
 @router.get("/draws", summary="Announced and executed draws 抽取公告与结果")
 async def draws(
     request: Request,
     response: Response,
     db: Pool,
     plan_id: UUID | None = None,
+    status: Literal["announced", "executed", "voided", "overdue"] | None = Query(
+        None,
+        description="only draws in this state; overdue: announced, neither executed nor "
+        "voided a day after its entropy was due (逾期未抽取)",
+    ),
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
@@ -81,11 +100,14 @@ async def draws(
     then secret, entropy, seed and the drawn subjects, so anyone can verify them.
     Replacements (递补) show the code of their reason only."""
     rows = await db.fetch(
-        "SELECT * FROM disclosure.public_draws WHERE ($1::uuid IS NULL OR plan_id = $1) "
-        "ORDER BY announced_at, draw_id LIMIT $2 OFFSET $3",
+        f"""SELECT * FROM disclosure.public_draws
+            WHERE ($1::uuid IS NULL OR plan_id = $1) AND ($2::text IS NULL OR {STATUS_SQL} = $2)
+            ORDER BY announced_at, draw_id LIMIT $3 OFFSET $4""",
         plan_id,
+        status,
         limit + 1,
         offset,
+        OVERDUE_AFTER.total_seconds(),
     )
     return [public_draw(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -295,3 +295,51 @@ def test_a_voided_draw_is_public_with_its_reason_code_never_staffs_words(
     )
     assert public["entropy_source"] == "中国福利彩票双色球 第2026141期"
     assert REASON not in json.dumps(public, ensure_ascii=False)
+
+
+def test_the_public_lists_draws_by_state_overdue_included(
+    procs: dict[str, ServiceProcess], infra: Infra
+) -> None:
+    """An announced draw neither executed nor voided a day after its entropy was due is
+    public as overdue (逾期未抽取), and the public can list those."""
+    late, fresh = str(uuid.uuid4()), str(uuid.uuid4())
+
+    def announced(due: datetime) -> dict[str, Any]:
+        return {
+            "batch_id": f"b-late-{uuid.uuid4().hex[:8]}",
+            "plan_id": str(uuid.uuid4()),
+            "items": [],
+            "initiating_department": "SAMR",
+            "batch_name": "第三批次",
+            "announcement_hash": "1" * 64,
+            "summary": {
+                "announced_at": (due - timedelta(days=1)).isoformat(),
+                "protocol": "ssj-draw-3",
+                "pool_hash": "2" * 64,
+                "pool_size": 2,
+                "strata": {},
+                "commitment": "3" * 64,
+                "entropy_not_before": due.isoformat(),
+            },
+        }
+
+    now = datetime.now(UTC)
+    publish(
+        infra,
+        [
+            cloud_event("DrawAnnounced", late, 1, announced(now - timedelta(days=2))),
+            cloud_event("DrawAnnounced", fresh, 1, announced(now + timedelta(hours=3))),
+        ],
+    )
+    url = f"{procs['disclosure'].url}/v1/public/draws"
+
+    def listed(status: str) -> set[str]:
+        answer = httpx.get(url, params={"status": status, "limit": 1000})
+        assert answer.status_code == 200, answer.text
+        assert all(d["status"] == status for d in answer.json())
+        return {d["draw_id"] for d in answer.json()}
+
+    wait_until(lambda: late in listed("overdue"))
+    assert fresh in listed("announced") and fresh not in listed("overdue")
+    assert late not in listed("announced")
+    assert httpx.get(url, params={"status": "lost"}).status_code == 422
