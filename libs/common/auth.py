@@ -45,6 +45,8 @@ OFFICE_DEPT = "OFFICE"
 # tokens, events and URLs, so nothing that needs escaping; "None" or "" never match.
 DEPT_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,31}$")
 JTI_MAX = 128
+# What a jti may be (the registry's revocations take the same): ours are UUIDs.
+JTI_FORM = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 ALGORITHM = "HS256"
 # How far in the future a token's iat / nbf may lie (clock skew between issuer and us).
 CLOCK_LEEWAY_SECONDS = 30
@@ -175,8 +177,10 @@ def decode_token(settings: CommonSettings, token: str) -> Principal:
     sub, jti = claims["sub"], claims["jti"]
     if not isinstance(sub, str) or not sub.strip():
         raise _unauthorized("claim 'sub' must be a non-empty string")
-    if not isinstance(jti, str) or not jti or len(jti) > JTI_MAX:
-        raise _unauthorized(f"claim 'jti' must be a string of 1-{JTI_MAX} characters")
+    if not isinstance(jti, str) or not JTI_FORM.fullmatch(jti):
+        # The revocation endpoint takes exactly these: a token it could not name could
+        # never be revoked.
+        raise _unauthorized(f"claim 'jti' must be 1-{JTI_MAX} characters of A-Z a-z 0-9 . _ : -")
     roles = claims.get("roles")
     problem = roles_problem(roles) or dept_problem(claims.get("dept"), roles or [])
     if problem:

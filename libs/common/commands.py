@@ -34,7 +34,12 @@ INSTANT_YEARS = (2000, 2100)
 
 
 def _utc_instant(value: datetime) -> datetime:
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00+00:01 lies before year 1 in UTC
+        raise ValueError(
+            f"must lie between the years {INSTANT_YEARS[0]} and {INSTANT_YEARS[1]}"
+        ) from exc
     if not INSTANT_YEARS[0] <= value.year <= INSTANT_YEARS[1]:
         raise ValueError(f"must lie between the years {INSTANT_YEARS[0]} and {INSTANT_YEARS[1]}")
     return value

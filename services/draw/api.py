@@ -244,7 +244,7 @@ async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: Ap
 
 
 async def _draw_for(request: Request, who: Principal, app: DrawApplication, ident: UUID) -> Draw:
-    draw: Draw = await run_command(request, who, app.repository.get, ident)
+    draw: Draw = await run_command(request, who, app.get_draw, ident)
     if not who.may_act_for(draw.initiating_department):
         raise Problem(403, "Forbidden", "only the initiating department or the office may do this")
     return draw
@@ -356,7 +356,7 @@ async def get_draw(draw_id: UUID, request: Request, who: Reader, app: App) -> An
     """The draw as it stands, replacements applied to its subjects and groups. Staff's
     reasons and approvers only for the initiating department, the office and auditors;
     other readers get each replacement's public reason code."""
-    draw: Draw = await run_command(request, who, app.repository.get, draw_id)
+    draw: Draw = await run_command(request, who, app.get_draw, draw_id)
     internal = may_read_internal(
         dept=who.dept, roles=who.roles, initiating_department=draw.initiating_department
     )
@@ -377,6 +377,7 @@ async def proof(draw_id: UUID, request: Request, app: App) -> Response:
 @router.get("/draws/{draw_id}/chain", summary="Verify the draw's hash chain")
 async def verify_chain(draw_id: UUID, request: Request, who: Reader, app: App) -> Any:
     """Recompute the SHA-256 links between the draw's stored events."""
+    await run_command(request, who, app.get_draw, draw_id)  # a draw, or 404
     problems = await run_command(request, who, app.verify_chain, draw_id)
     return {
         "id": str(draw_id),

@@ -150,6 +150,13 @@ class DrawApplication(EventStoreApp):
             raise UnknownSource(f"no entropy source has code {code}")
         return source
 
+    def get_draw(self, ident: UUID) -> Draw:
+        """The draw with this id; any other record (an entropy source, say) is not one: 404."""
+        found: object = self.repository.get(ident)
+        if not isinstance(found, Draw):
+            raise AggregateNotFoundError(f"no draw has id {ident}")
+        return found
+
     def announceable_source(self, code: str) -> EntropySource:
         """The source an announcement names: unknown is the request's fault (422)."""
         try:
@@ -299,7 +306,7 @@ class DrawApplication(EventStoreApp):
             raise BatchNotDrawable(f"batch {batch['batch_id']} belongs to an unpublished plan")
         attempt = 1
         while (ident := draw_id(batch["batch_id"], attempt)) in self.repository:
-            earlier: Draw = self.repository.get(ident)
+            earlier: Draw = self.get_draw(ident)
             if earlier.voided is None:
                 raise AlreadyAnnounced(f"batch {batch['batch_id']} has its draw {ident} already")
             attempt += 1
@@ -307,14 +314,14 @@ class DrawApplication(EventStoreApp):
 
     def void(self, ident: UUID, reason_code: str, reason: str, now: datetime) -> Draw:
         """作废 — withdraw an announced draw before its entropy time."""
-        draw: Draw = self.repository.get(ident)
+        draw: Draw = self.get_draw(ident)
         draw.void(reason_code=reason_code, reason=reason, now=now)
         self.save(draw)
         return draw
 
     def execute(self, ident: UUID, entropy: str, now: datetime) -> Draw:
         """抽取 — complete the seed with the public entropy and draw, once."""
-        draw: Draw = self.repository.get(ident)
+        draw: Draw = self.get_draw(ident)
         try:
             secret = self.secret(draw)
         except SealBroken as exc:
@@ -368,7 +375,7 @@ class DrawApplication(EventStoreApp):
         )
 
     def _replace(self, ident: UUID, replace: Any, **request: Any) -> dict[str, Any]:
-        draw: Draw = self.repository.get(ident)
+        draw: Draw = self.get_draw(ident)
         outcome: dict[str, Any] = replace(draw, self.frozen(draw), **request)
         self.save(draw)
         return outcome
@@ -381,5 +388,5 @@ class DrawApplication(EventStoreApp):
         Before execution the secret is not revealed and there is no result yet. The proof
         is public: replacement requests show their reason code, never staff's free text.
         """
-        draw: Draw = self.repository.get(ident)
+        draw: Draw = self.get_draw(ident)
         return draw.public_proof(self.frozen(draw))

@@ -15,7 +15,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from libs.common.context import Actor, CommandContext, command_context
+from libs.common.keys import DevelopmentKeyRefused, check_keys
 from libs.common.settings import CommonSettings
+from services.registry.settings import DEV_ID_KEY, RegistrySettings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +51,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"no such file: {args.file}", file=sys.stderr)
         return 2
     settings = CommonSettings().model_copy(update={"service": "registry"})
+    # The import makes ids as the registry does: the same rule on its keys.
+    key = RegistrySettings().id_key
+    try:
+        check_keys(settings, {"SSJ_ID_KEY": key == DEV_ID_KEY}, {"SSJ_ID_KEY": len(key)})
+    except DevelopmentKeyRefused as exc:
+        print(
+            str(exc).replace("registry refuses to start", "ssj import refuses to run"),
+            file=sys.stderr,
+        )
+        return 2
     app = RegistryApplication(settings)
     bar = tqdm(desc=f"validating {args.file.name}", unit=" rows", file=sys.stderr)
 

@@ -142,3 +142,12 @@ def test_a_public_result_shows_findings_without_the_inspectors_note() -> None:
     assert shown["findings"] == [
         {"item_code": "SAMR-1", "outcome": "problem_pending", "outcome_text": "发现问题待后续处理"}
     ]
+
+
+def test_a_public_draws_items_carry_their_documented_fields_only() -> None:
+    row = {
+        "items": [
+            {"code": "S-1", "category": "general", "ratio": 0.05, "name": "x", "department": "SAMR"}
+        ]
+    }
+    assert public_draw(row)["items"] == [{"code": "S-1", "category": "general", "ratio": 0.05}]

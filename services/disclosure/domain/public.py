@@ -92,6 +92,7 @@ PUBLIC_DRAW_FIELDS = (
     "void_reason_code",
     "pool_spec",
 )
+PUBLIC_DRAW_ITEM_FIELDS = ("code", "category", "ratio")
 PUBLIC_SUBJECT_FIELDS = ("subject_id", "identifier", "name", "stratum")
 PUBLIC_MEMBER_FIELDS = ("inspector_id", "name", "department", "role")
 PUBLIC_REPLACEMENT_FIELDS = ("kind", "subject", "reason_code", "reason_text", "replaced_at")
@@ -162,6 +163,10 @@ def public_draw(row: Mapping[str, Any]) -> dict[str, Any]:
     """A draw as disclosed, from its read-model row: allow-listed fields only (rows written
     before the allow-list, with reasons and approvers in them, are cleaned here too)."""
     draw = {k: row.get(k) for k in PUBLIC_DRAW_FIELDS}
+    # The items as documented: code, category, ratio (the events carry more).
+    draw["items"] = [
+        {k: item.get(k) for k in PUBLIC_DRAW_ITEM_FIELDS} for item in row.get("items") or []
+    ]
     draw["status"] = draw_status(row, datetime.now(UTC))
     code = row.get("void_reason_code")
     draw["void_reason_text"] = (
