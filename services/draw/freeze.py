@@ -179,8 +179,8 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
             )
         if full_list:
             await _check_full_list(conn, full_list)
-        await conn.execute(
-            POOL,
+        # $1-$10 of POOL and EXCLUDED: the filters, the general items, the year, the list.
+        matching = (
             statuses,
             classes,
             f["region_prefixes"],
@@ -192,6 +192,7 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
             int(batch["year"]),
             full_list,
         )
+        await conn.execute(POOL, *matching)
         # Both lists are usually empty: ask first, so a million-row join is never planned
         # for nothing.
         any_inspected = bool(general) and await conn.fetchval(
@@ -203,19 +204,7 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
         excluded = (
             [
                 [r["identifier"], "drawn_this_year", r["draw_id"], r["item_code"]]
-                for r in await conn.fetch(
-                    EXCLUDED,
-                    statuses,
-                    classes,
-                    f["region_prefixes"],
-                    f["kinds"],
-                    f["industries"],
-                    f["tags"],
-                    f["flags"],
-                    general,
-                    int(batch["year"]),
-                    full_list,
-                )
+                for r in await conn.fetch(EXCLUDED, *matching)
             ]
             if any_inspected
             else []

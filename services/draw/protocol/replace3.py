@@ -163,18 +163,28 @@ def take_alternate(
         listed = list(given or [])
         if len(skipped) == len(listed):
             return position
-        entry = listed[len(skipped)]
-        if not isinstance(entry, Mapping) or entry.get("identifier") != identifier:
-            raise ReplacementError(
-                f"replacement {n}: the next alternate is {identifier}, not "
-                f"{entry.get('identifier') if isinstance(entry, Mapping) else entry!r}"
-            )
-        problem = evidence_problem(
-            entry.get("evidence"), SUBJECT_GONE, announced_at, f"replacement {n} skip"
+        skipped.append(
+            _skip(n, listed[len(skipped)], "identifier", identifier, SUBJECT_GONE, announced_at)
         )
-        if problem:
-            raise ReplacementError(problem)
-        skipped.append(dict(entry))
+
+
+def _skip(
+    n: int,
+    entry: object,
+    key: str,
+    expected: str,
+    gone: frozenset[str],
+    announced_at: datetime,
+) -> dict[str, Any]:
+    """A request's next ``skipped`` entry, checked: it names the candidate next in the
+    fixed order (``key`` = ``expected``) and evidences that it is gone."""
+    if not isinstance(entry, Mapping) or entry.get(key) != expected:
+        named = entry.get(key) if isinstance(entry, Mapping) else entry
+        raise ReplacementError(f"replacement {n}: the next in order is {expected}, not {named!r}")
+    problem = evidence_problem(entry.get("evidence"), gone, announced_at, f"replacement {n} skip")
+    if problem:
+        raise ReplacementError(problem)
+    return dict(entry)
 
 
 def take_seat(*args: Any) -> Examiner:
@@ -218,18 +228,11 @@ def _take_seat(
             return eligible[inspector_id]
         if len(skipped) == len(listed):
             return eligible[inspector_id]
-        entry = listed[len(skipped)]
-        if not isinstance(entry, Mapping) or entry.get("inspector_id") != inspector_id:
-            raise ReplacementError(
-                f"replacement {n}: the seat's next candidate is {inspector_id}, not "
-                f"{entry.get('inspector_id') if isinstance(entry, Mapping) else entry!r}"
+        skipped.append(
+            _skip(
+                n, listed[len(skipped)], "inspector_id", inspector_id, INSPECTOR_GONE, announced_at
             )
-        problem = evidence_problem(
-            entry.get("evidence"), INSPECTOR_GONE, announced_at, f"replacement {n} skip"
         )
-        if problem:
-            raise ReplacementError(problem)
-        skipped.append(dict(entry))
     raise ReplacementError(f"replacement {n}: nobody is left for the seat of {department}")
 
 
