@@ -4,14 +4,16 @@ locally, and checked against the deny-list of revoked tokens (吊销名单).
 Roles: ``office`` (joint-meeting office 联席会议办公室), ``operator`` (department operator),
 ``inspector`` (执法检查人员), ``auditor`` (read-only oversight), ``approver`` (审批人: the
 department's leader who approves a draw's replacements 递补; a role held beside
-``operator`` where the person also works the records).
+``operator`` where the person also works the records); ``subject`` (检查对象: an
+enterprise signed in with its own identity, ``sub`` its USCC, ``dept`` ``SUBJECT``), which
+reads its own line of a draw's pool and nothing else.
 
 What a token must carry (anything else is a 401, see docs/api.md "Tokens"):
 
 - ``iss`` this deployment's issuer; ``sub`` a non-empty string;
 - ``iat`` and ``exp``, at most ``SSJ_TOKEN_MAX_TTL`` (12 h) apart: a token valid for a
   century is refused, however well signed;
-- ``roles`` a non-empty list of the five roles above;
+- ``roles`` a non-empty list of the six roles above;
 - ``dept`` a department code (``SAMR``, ``420000-SAMR``): the office's tokens carry
   ``OFFICE``, an auditor's its own unit. Whether an operator's or inspector's department is
   in the register (部门名录) is each service's check on writes (403), since it changes;
@@ -36,7 +38,7 @@ from libs.common.problems import Problem
 from libs.common.revocations import refuse_revoked
 from libs.common.settings import CommonSettings
 
-ROLES = frozenset({"office", "operator", "inspector", "auditor", "approver"})
+ROLES = frozenset({"office", "operator", "inspector", "auditor", "approver", "subject"})
 # Roles that act for one department: their department must be one of the register.
 DEPARTMENT_ROLES = frozenset({"operator", "inspector", "approver"})
 # The department an office token carries by convention (the office acts for every one).

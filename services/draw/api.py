@@ -32,6 +32,10 @@ Drawer = Annotated[Principal, Depends(department_writer("operator", "office"))]
 # A replacement is approved by a person: the approver role of the department, or the office.
 Approver = Annotated[Principal, Depends(department_writer("approver", "office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
+Overseer = Annotated[Principal, Depends(require_roles("office", "auditor"))]
+LineReader = Annotated[
+    Principal, Depends(require_roles("office", "auditor", "operator", "subject"))
+]
 App = Annotated[DrawApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
@@ -163,7 +167,8 @@ def _summary(draw: Draw) -> dict[str, Any]:
         "announcement_hash": draw.announcement_hash,
         "protocol": a["protocol"],
         "selection": a.get("selection", "sha256"),
-        "pool_hash": a["pool_hash"],
+        "pool_hash": draw.pool_hash,  # internal readers; the public see the roots
+        "pool_roots": a.get("pool_roots"),  # ssj-draw-3: per stratum, size and Merkle root
         "pool_size": a["pool_size"],
         "strata": a["strata"],
         "departments": a["departments"],
@@ -365,13 +370,53 @@ async def get_draw(draw_id: UUID, request: Request, who: Reader, app: App) -> An
 
 @router.get("/draws/{draw_id}/proof", summary="Everything needed to verify the draw (public)")
 async def proof(draw_id: UUID, request: Request, app: App) -> Response:
-    """Public, no sign-in: pool lines, parameters, commitment, secret, entropy, protocol
-    and result. ``ssj draw verify`` checks it with no service running."""
+    """Public, no sign-in: the announcement (strata as Merkle roots, unit tokens), after
+    execution the leaves the draw used opened, the secret, entropy and result; never a
+    pooled subject's risk class or unit, nor a conflict (ssj-draw-3; a draw announced
+    under ssj-draw-2 shows its pool lines). ``ssj draw verify`` checks it offline."""
     anonymous = Principal(sub="public", dept="", roles=frozenset())
     document = await run_command(request, anonymous, app.proof, draw_id)
     response = _json(document)
     response.headers["Content-Disposition"] = f'attachment; filename="draw-{draw_id}-proof.json"'
     return response
+
+
+@router.get(
+    "/draws/{draw_id}/proof/full",
+    summary="The full proof: risk classes, units and conflicts included (office, auditors)",
+)
+async def full_proof(draw_id: UUID, request: Request, who: Overseer, app: App) -> Response:
+    """What the public proof keeps internal, for oversight: the full announcement (roster
+    units, conflicts of interest, last inspectors), the blinding key and the whole pool.
+    ``ssj draw verify`` checks it as it checks the public one, and that the public
+    announcement follows from it."""
+    document = await run_command(request, who, app.full_proof, draw_id)
+    response = _json(document)
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="draw-{draw_id}-full-proof.json"'
+    )
+    return response
+
+
+@router.get(
+    "/draws/{draw_id}/proof/lines/{identifier}",
+    summary="A subject's own line of the pool, opened against the announcement",
+)
+async def line_proof(
+    draw_id: UUID, identifier: Identifier, request: Request, who: LineReader, app: App
+) -> Any:
+    """The subject itself (a ``subject`` token whose ``sub`` is its identifier), the
+    initiating department, the office or auditors: the subject's leaf (stratum, region,
+    unit token, barred inspectors) with its salt and inclusion path, which ``ssj draw
+    verify-line`` checks against the announcement hash published before the draw."""
+    if "subject" in who.roles and not (who.roles & {"office", "auditor", "operator"}):
+        if who.sub != identifier:
+            raise Problem(403, "Forbidden", "a subject may read its own line only")
+    elif not who.roles & {"office", "auditor"}:
+        draw: Draw = await run_command(request, who, app.get_draw, draw_id)
+        if not who.may_act_for(draw.initiating_department):
+            raise Problem(403, "Forbidden", "only the initiating department reads pool lines")
+    return await run_command(request, who, app.line_proof, draw_id, identifier)
 
 
 @router.get("/draws/{draw_id}/chain", summary="Verify the draw's hash chain")

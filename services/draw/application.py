@@ -22,6 +22,7 @@ from services.draw.domain.announce import (
     FrozenDraw,
     FrozenPool,
     RosterEntry,
+    blind,
     build_announcement,
     explain_pool,
     summarise,
@@ -32,6 +33,7 @@ from services.draw.domain.errors import (
     BatchNotDrawable,
     CommitmentMismatch,
     InvalidDraw,
+    NoLineProof,
     SourceExists,
     UnknownSource,
 )
@@ -42,6 +44,8 @@ from services.draw.domain.sources import (
     source_id,
 )
 from services.draw.freeze import FrozenSummary
+from services.draw.protocol import forms
+from services.draw.protocol.blinding import Trees
 from services.draw.protocol.canonical import (
     SHA256_SELECTION,
     announcement_hash,
@@ -49,6 +53,7 @@ from services.draw.protocol.canonical import (
     field,
 )
 from services.draw.protocol.replace3 import RegistryFacts
+from services.draw.recent import Recent
 from services.draw.sealing import SealBroken, Sealer, new_secret
 from services.draw.settings import DrawSettings
 
@@ -72,6 +77,10 @@ class DrawApplication(EventStoreApp):
         self._lead = draw_settings.lead_seconds(settings.environment)
         self._key = key.encode("utf-8")  # ssj-draw-2 secrets derive from it
         self._sealer = Sealer(key)  # ssj-draw-3 secrets are sealed under it
+        # A proof of a province-wide draw takes seconds to assemble (its trees): keep the
+        # last few, keyed by what changes them (the draw's version; the announcement).
+        self._proofs: Recent[tuple[UUID, int], dict[str, Any]] = Recent(16)
+        self._trees: Recent[str, Trees] = Recent(2)
         self._create_snapshot_table()
 
     def _create_snapshot_table(self) -> None:
@@ -90,6 +99,9 @@ class DrawApplication(EventStoreApp):
             CREATE TABLE IF NOT EXISTS {schema}.announcements (
               announcement_hash text PRIMARY KEY, document text NOT NULL,
               names text NOT NULL, stored_at timestamptz NOT NULL DEFAULT now());
+            -- ssj-draw-3: the full announcement and the blinding key behind the public one
+            -- (document), which commits to them by its private_hash; NULL before.
+            ALTER TABLE {schema}.announcements ADD COLUMN IF NOT EXISTS internal text;
             CREATE OR REPLACE TRIGGER announcements_append_only
               BEFORE UPDATE OR DELETE ON {schema}.announcements
               FOR EACH ROW EXECUTE FUNCTION {schema}.ssj_reject_event_change();
@@ -201,36 +213,62 @@ class DrawApplication(EventStoreApp):
             ).fetchall()
         return {r["identifier"]: (r["subject_id"], field(r["name"])) for r in rows}
 
-    def store_announcement(self, announcement: Mapping[str, Any], names: Mapping[str, str]) -> str:
-        """Keep the announcement under its hash (the event carries only the hash)."""
+    def store_announcement(
+        self,
+        announcement: Mapping[str, Any],
+        names: Mapping[str, str],
+        full: Mapping[str, Any] | None = None,
+        key: bytes | None = None,
+    ) -> str:
+        """Keep the (public) announcement under its hash (the event carries only the hash),
+        with the full announcement and blinding key behind it (ssj-draw-3)."""
         digest = announcement_hash(announcement)
+        internal = (
+            json.dumps({"announcement": full, "blinding_key": key.hex()}, ensure_ascii=False)
+            if full is not None and key is not None
+            else None
+        )
         with self.connection() as conn:
             conn.execute(
                 sql.SQL(
-                    "INSERT INTO {}.announcements (announcement_hash, document, names) "
-                    "VALUES (%s, %s, %s) ON CONFLICT (announcement_hash) DO NOTHING"
+                    "INSERT INTO {}.announcements (announcement_hash, document, names, internal) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (announcement_hash) DO NOTHING"
                 ).format(sql.Identifier(self.schema)),
-                (digest, json.dumps(announcement, ensure_ascii=False), json.dumps(names)),
+                (
+                    digest,
+                    json.dumps(announcement, ensure_ascii=False),
+                    json.dumps(names),
+                    internal,
+                ),
             )
         return digest
 
     def frozen(self, draw: Draw) -> FrozenDraw:
-        """The announcement, names and pool a draw's events point to by hash."""
+        """The announcements, names and pool a draw's events point to by hash."""
         with self.connection() as conn:
             row = conn.execute(
                 sql.SQL(
-                    "SELECT document, names FROM {}.announcements WHERE announcement_hash = %s"
+                    "SELECT document, names, internal FROM {}.announcements "
+                    "WHERE announcement_hash = %s"
                 ).format(sql.Identifier(self.schema)),
                 (draw.announcement_hash,),
             ).fetchone()
         if row is None:
             raise LookupError(f"no stored announcement has hash {draw.announcement_hash}")
-        announcement = json.loads(row["document"])
+        published = json.loads(row["document"])
+        if row["internal"] is None:  # announced before ssj-draw-3 was complete
+            full, public, key = published, None, None
+        else:
+            internal = json.loads(row["internal"])
+            full, public = internal["announcement"], published
+            key = bytes.fromhex(internal["blinding_key"])
         return FrozenDraw(
-            announcement,
+            full,
             json.loads(row["names"]),
-            self.load_pool(announcement["pool_hash"]),
+            self.load_pool(full["pool_hash"]),
             self.look_up_subjects,
+            public=public,
+            blinding_key=key,
         )
 
     # -- commands ---------------------------------------------------------------------
@@ -275,10 +313,13 @@ class DrawApplication(EventStoreApp):
             strata_sizes=pool.strata_sizes,
             pool_spec=explain_pool(batch, pool.excluded, pool.registry_position, pool.overlaps),
         )
-        if not self.has_pool(pool.pool_hash):  # the snapshot must be there before the event
-            raise LookupError(f"no stored pool has hash {pool.pool_hash}")
+        # What the public sees instead of the internal parts (risk classes, units,
+        # conflicts): the strata's Merkle roots over salted leaves, under a fresh key.
+        key = new_secret()
+        public, trees = blind(announcement, self.load_pool(pool.pool_hash), key)
         names = {r.inspector_id: r.name for r in roster}
-        digest = self.store_announcement(announcement, names)
+        digest = self.store_announcement(public, names, announcement, key)
+        self._trees.put(digest, trees)
         draw = Draw(
             batch_id=batch["batch_id"],
             plan_id=str(batch["plan_id"]),
@@ -289,9 +330,12 @@ class DrawApplication(EventStoreApp):
             items=list(batch["items"]),
             ends_on=str(batch["ends_on"]),
             announcement_hash=digest,
-            summary=summarise(announcement),
+            # The public announcement's summary, with the sizes of the internal lists.
+            summary=summarise(public)
+            | {f"{k}_size": len(announcement[k]) for k in ("conflicts", "previous")},
             sealed_secret=self._sealer.seal(secret, str(ident), committed),
             attempt=attempt,
+            pool_hash=pool.pool_hash,
         )
         try:
             self.save(draw)
@@ -389,4 +433,38 @@ class DrawApplication(EventStoreApp):
         is public: replacement requests show their reason code, never staff's free text.
         """
         draw: Draw = self.get_draw(ident)
-        return draw.public_proof(self.frozen(draw))
+        key = (ident, draw.version)
+        cached = self._proofs.get(key)
+        if cached is None:
+            frozen = self.frozen(draw)
+            trees = self.trees(frozen) if draw.executed and frozen.public is not None else None
+            cached = self._proofs.put(key, draw.public_proof(frozen, trees))
+        return cached
+
+    def full_proof(self, ident: UUID) -> dict[str, Any]:
+        """The full proof (auditors): the public one's announcement with the full one, the
+        blinding key and the whole pool (risk classes, units, conflicts)."""
+        draw: Draw = self.get_draw(ident)
+        return draw.full_proof(self.frozen(draw))
+
+    def line_proof(self, ident: UUID, identifier: str) -> dict[str, Any]:
+        """One subject's own leaf opened against the public announcement (ssj-draw-3)."""
+        draw: Draw = self.get_draw(ident)
+        frozen = self.frozen(draw)
+        if frozen.public is None:
+            raise NoLineProof(f"draw {ident} was announced before line proofs existed")
+        try:
+            return forms.line_proof(frozen.public, self.trees(frozen), identifier)
+        except KeyError:
+            raise NoLineProof(f"{identifier} is not in the pool of draw {ident}") from None
+
+    def trees(self, frozen: FrozenDraw) -> Trees:
+        """The strata's trees of a draw (kept for the few draws last asked)."""
+        digest = frozen.announced
+        trees = self._trees.get(digest)
+        if trees is None:
+            assert frozen.blinding_key is not None
+            trees = self._trees.put(
+                digest, Trees(frozen.announcement, frozen.pool.lines, frozen.blinding_key)
+            )
+        return trees

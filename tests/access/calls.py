@@ -223,6 +223,12 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ("draw", "GET", "/v1/draws/{draw_id}/proof"): lambda fx, n: Call(
         f"/v1/draws/{fx['draw']['id']}/proof"
     ),
+    ("draw", "GET", "/v1/draws/{draw_id}/proof/full"): lambda fx, n: Call(
+        f"/v1/draws/{fx['draw']['id']}/proof/full"
+    ),
+    ("draw", "GET", "/v1/draws/{draw_id}/proof/lines/{identifier}"): lambda fx, n: Call(
+        f"/v1/draws/{fx['draw']['id']}/proof/lines/{fx['recorded_subject']['identifier']}"
+    ),
     ("draw", "GET", "/v1/draws/{draw_id}/chain"): lambda fx, n: Call(
         f"/v1/draws/{fx['draw']['id']}/chain"
     ),

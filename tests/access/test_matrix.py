@@ -39,6 +39,7 @@ def _headers(stack: Stack) -> dict[str, dict[str, str]]:
         "inspector:other": (str(uuid.uuid4()), OTHER, "inspector"),
         "approver:own": ("ap-matrix-own", OWN, "approver"),
         "approver:other": ("ap-matrix-other", OTHER, "approver"),
+        "subject:own": (stack.fx["recorded_subject"]["identifier"], "SUBJECT", "subject"),
     }
     headers = {c: {"Authorization": f"Bearer {stack.token(*who[c])}"} for c in who}
     return {"anonymous": {}, **headers}

@@ -54,7 +54,7 @@ def documented_fields() -> dict[str, set[str]]:
 
 
 # Maps keyed by data, not by field name: a stratum (risk class A-D, or * for one stratum).
-KEYED_BY_STRATUM = ("strata", "strata_rules", "ratios")
+KEYED_BY_STRATUM = ("strata", "strata_rules", "ratios", "pool_roots")
 
 
 def keys(value: Any, where: str = "") -> Iterator[tuple[str, str]]:

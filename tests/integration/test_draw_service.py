@@ -9,6 +9,7 @@ modules sharing this session's namespace do not interfere.
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from services.draw.protocol import v3
 from services.draw.protocol.canonical import pool_hash, pool_line, sort_pool, split_line
 from services.draw.protocol.proof import verify
 from services.draw.protocol.rfc3797 import canonical_key, round_digest
+from services.draw.protocol.verify3 import verify_line
 from tests.builders import (
     ONSITE_SOURCE,
     entropy_choice,
@@ -146,7 +148,19 @@ class Stack:
         )
 
     def proof(self, draw_id: str) -> dict[str, Any]:
-        return self.http.get(f"{self.procs['draw'].url}/v1/draws/{draw_id}/proof").json()
+        """The full proof (the office's view: the whole pool with its risk classes)."""
+        url = f"{self.procs['draw'].url}/v1/draws/{draw_id}/proof/full"
+        response = self.http.get(url, headers=self.office)
+        assert response.status_code == 200, response.text
+        document: dict[str, Any] = response.json()
+        return document
+
+    def public_proof(self, draw_id: str) -> dict[str, Any]:
+        """The proof anyone downloads, without signing in."""
+        response = self.http.get(f"{self.procs['draw'].url}/v1/draws/{draw_id}/proof")
+        assert response.status_code == 200, response.text
+        document: dict[str, Any] = response.json()
+        return document
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +276,7 @@ def test_the_pool_follows_the_filters_and_the_full_list(
     lines = proof["pool"].split("\n")
     assert lines == sort_pool(pool_line(*split_line(line)) for line in lines)
     assert f"\t西塞山 Café所{RUN}" in proof["pool"]
-    assert pool_hash(lines) == proof["announcement"]["pool_hash"]
+    assert pool_hash(lines) == proof["full_announcement"]["pool_hash"]
 
     # Without a tag filter the pool is read in order from the canonical index; the 100 %
     # list is added after it, and the snapshot is still in canonical order.
@@ -277,7 +291,7 @@ def test_the_pool_follows_the_filters_and_the_full_list(
     assert pool == {**{i: "A" for i in world["flagged"]}, world["elsewhere"]: "*"}
     lines = proof["pool"].split("\n")
     assert lines == sort_pool(lines)
-    assert pool_hash(lines) == proof["announcement"]["pool_hash"]
+    assert pool_hash(lines) == proof["full_announcement"]["pool_hash"]
 
     everyone = stack.plan([world["general"], world["key"]], complaint_referral=True)
     proof = stack.proof(stack.announce(everyone).json()["id"])
@@ -286,6 +300,50 @@ def test_the_pool_follows_the_filters_and_the_full_list(
     assert set(world["plain"]) <= set(pool)
     lines = proof["pool"].split("\n")
     assert lines == sort_pool(pool_line(*split_line(line)) for line in lines)
+
+
+def test_the_public_proof_keeps_classes_units_and_conflicts_internal(
+    stack: Stack, world: dict[str, Any]
+) -> None:
+    """Finding 9, through the service: anyone verifies the draw from the public proof, which
+    names no unit, no undrawn subject and no risk class of one; the office and auditors get
+    the full proof; a subject (and the initiating department) its own line."""
+    batch = stack.plan(
+        [world["general"], world["key"]],
+        pool={"region_prefixes": ["420302"]},
+        ratios={"A": 0.3},
+        cross_jurisdiction=True,
+        complaint_referral=True,
+    )
+    drawn = stack.draw(batch)
+    public = stack.public_proof(drawn["id"])
+    assert verify(public) == [] and "pool" not in public
+    text = json.dumps(public, ensure_ascii=False)
+    assert UNIT_A not in text and UNIT_B not in text
+    selected = {s["identifier"] for s in public["result"]["selection"]}
+    undrawn = sorted(set(world["plain"]) - selected)
+    assert undrawn and not any(i in text for i in undrawn)
+    url = f"{stack.procs['draw'].url}/v1/draws/{drawn['id']}/proof"
+    # The full proof: oversight only.
+    assert stack.http.get(f"{url}/full").status_code == 401
+    assert stack.http.get(f"{url}/full", headers=stack.ops[LEAD]).status_code == 403
+    auditor = stack.auth("audit-1", "AUDIT", "auditor")
+    full = stack.http.get(f"{url}/full", headers=auditor).json()
+    assert verify(full) == [] and UNIT_A in full["pool"]
+    # A subject's own line: itself and the initiating department, nobody else.
+    line_url = f"{url}/lines/{undrawn[0]}"
+    own = stack.http.get(line_url, headers=stack.auth(undrawn[0], "SUBJECT", "subject"))
+    assert own.status_code == 200, own.text
+    problems, said = verify_line(own.json())
+    assert problems == [] and said.startswith(f"{undrawn[0]} is leaf")
+    assert own.json()["announcement_hash"] == drawn["announcement_hash"]
+    other = stack.auth(undrawn[-1] + "0", "SUBJECT", "subject")
+    assert stack.http.get(line_url, headers=other).status_code == 403
+    assert stack.http.get(line_url, headers=stack.ops[LEAD]).status_code == 200
+    assert stack.http.get(line_url, headers=stack.ops[PART]).status_code == 403
+    assert stack.http.get(line_url).status_code == 401
+    stranger = f"{url}/lines/{world['elsewhere']}"
+    assert stack.http.get(stranger, headers=stack.office).status_code == 404
 
 
 def test_a_batch_is_announced_once_and_executed_once(stack: Stack, world: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from services.draw.domain.announce import (
     FrozenDraw,
     PoolSubject,
     RosterEntry,
+    blind,
     build_announcement,
     departments_of,
     directory_of,
@@ -43,6 +45,7 @@ from services.draw.protocol.subjects import select_rfc3797
 from tests.builders import make_uscc
 
 SECRET = bytes(range(1, 33))
+BLINDING_KEY = bytes(range(40, 72))
 NOW = datetime(2026, 11, 23, 9, tzinfo=UTC)
 AFTER = NOW + timedelta(hours=2)  # after the entropy's draw time
 ENTROPY = "03 09 14 22 27 31 + 08"  # as typed; the proof has 03 09 14 22 27 31 | 08
@@ -162,6 +165,7 @@ def announced(n: int = 400, selection: str = "sha256", **batch: Any) -> tuple[Dr
         entropy=entropy_spec(spec.get("scheduled_at", NOW + timedelta(hours=1))),
         announced_at=NOW.isoformat(),
     )
+    public, _ = blind(announcement, pool, BLINDING_KEY)
     draw = Draw(
         batch_id="b-1",
         plan_id="p-1",
@@ -171,18 +175,28 @@ def announced(n: int = 400, selection: str = "sha256", **batch: Any) -> tuple[Dr
         participating_departments=["TAX"],
         items=ITEMS,
         ends_on="2026-12-20",
-        announcement_hash=announcement_hash(announcement),
-        summary=summarise(announcement),
+        announcement_hash=announcement_hash(public),
+        summary=summarise(public),
     )
     names = {r.inspector_id: r.name for r in ROSTER}
-    return draw, FrozenDraw(announcement, names, pool, directory_of(subjects(n)))
+    frozen = FrozenDraw(
+        announcement,
+        names,
+        pool,
+        directory_of(subjects(n)),
+        public=public,
+        blinding_key=BLINDING_KEY,
+    )
+    return draw, frozen
 
 
 def test_the_announcement_keeps_only_pairs_of_inspectors_on_the_roster() -> None:
     draw, frozen = announced()
     identifier = subjects(400)[1].identifier
     assert frozen.announcement["conflicts"] == [["SAMR-0", identifier]]
-    assert draw.summary["conflicts_size"] == 1 and "roster" not in draw.summary
+    # The event carries the public announcement's summary: no pairs, no pool hash.
+    assert "roster" not in draw.summary and draw.summary["roster_size"] == len(ROSTER)
+    assert not {"conflicts", "conflicts_size", "previous", "pool_hash"} & set(draw.summary)
     assert draw.summary["commitment"] == commitment(SECRET)
     assert draw.summary["departments"] == [
         {"department": "SAMR", "categories": ["general"]},
@@ -261,7 +275,11 @@ def test_execution_records_the_protocol_result_in_parts(monkeypatch: pytest.Monk
     assert [e.part for e in events[2:]] == list(range(1, len(events) - 1))  # type: ignore[attr-defined]
     proof = draw.public_proof(frozen)
     assert verify(proof) == []
-    assert draw.result() == {k: v for k, v in run(proof).items()}
+    # The public proof's result is the recorded one less the pool's hash (internal); the
+    # full proof's is all of it.
+    assert {k: v for k, v in draw.result().items() if k != "pool_hash"} == run(proof)
+    assert draw.result() == run(draw.full_proof(frozen))
+    assert verify(draw.full_proof(frozen)) == []
     first = draw.drawn[0]
     assert first["subject_id"].startswith("id-") and first["name"].startswith("公司")
     assert first["inspectors"][0]["name"].startswith("SAMR检查员")
@@ -280,11 +298,13 @@ def test_a_draw_executes_once_and_not_before_its_entropy_is_due() -> None:
 
 def test_the_stored_announcement_must_match_the_hash_the_event_pins() -> None:
     draw, frozen = announced()
-    forged = FrozenDraw(
-        {**frozen.announcement, "min_group_size": 3}, frozen.names, frozen.pool, frozen.directory
-    )
-    with pytest.raises(InvalidDraw, match="does not match"):
-        draw.execute(forged, secret=SECRET, entropy=ENTROPY, now=AFTER)
+    # The full announcement changed behind the public one, or the public one itself.
+    for forged in (
+        replace(frozen, announcement={**frozen.announcement, "min_group_size": 3}),
+        replace(frozen, public={**frozen.published, "min_group_size": 3}),
+    ):
+        with pytest.raises(InvalidDraw, match="does not match"):
+            draw.execute(forged, secret=SECRET, entropy=ENTROPY, now=AFTER)
 
 
 def test_replacements_need_an_executed_draw_a_reason_and_an_approver() -> None:
@@ -402,7 +422,8 @@ def test_rfc3797_selection_takes_its_sources_as_entropy_and_checks_its_limits() 
     assert [s["identifier"] for s in proof["result"]["selection"]] == [
         p.identifier for p in expected
     ]
-    sha = {**proof, "announcement": {**proof["announcement"], "selection": "sha256"}}
+    full = draw.full_proof(frozen)
+    sha = {**full, "full_announcement": {**full["full_announcement"], "selection": "sha256"}}
     assert run(sha)["selection"] != proof["result"]["selection"]
 
     with pytest.raises(InvalidDraw, match="at most 65535"):

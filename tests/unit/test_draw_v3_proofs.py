@@ -1,5 +1,10 @@
 """`ssj draw verify` on ssj-draw-3 proofs: honest ones pass; every forgery of the audit's
-techniques is named (findings 1, 3, 7 and 8 of the v3 issue). Pure: the protocol package."""
+techniques is named (findings 1, 3, 7 and 8 of the v3 issue). Pure: the protocol package.
+
+The documents here are a draw's inputs as the service holds them (the full announcement,
+the pool, secret, entropy, requests) with a result; :func:`full_form` makes of one the
+full proof auditors download, which :func:`verify` checks. (The public proof and its
+forgeries: tests/unit/test_draw_private_proof.py.)"""
 
 from __future__ import annotations
 
@@ -15,13 +20,59 @@ import pytest
 from services.draw.domain.announce import POOL_FILTERS
 from services.draw.protocol import canonical as c
 from services.draw.protocol import v3
+from services.draw.protocol import verify as verifying
+from services.draw.protocol.blinding import Trees, public_announcement
 from services.draw.protocol.entropy import SHAPES
-from services.draw.protocol.proof import main, run, verify
+from services.draw.protocol.forms import full_proof
+from services.draw.protocol.proof import compute, main
 from tests.builders import make_uscc
 
 SECRET = bytes(range(7, 39))
 SCHEDULED = "2026-12-08T13:15:00+00:00"
 ENTROPY = "03 09 14 22 27 31 | 08"
+KEY = bytes(range(100, 132))  # the blinding key
+
+
+def public_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The public announcement of a document's full one (under KEY)."""
+    full = document["announcement"]
+    lines = document["pool"].split("\n")
+    return public_announcement(full, KEY, Trees(full, lines, KEY).roots())
+
+
+def run(document: dict[str, Any]) -> dict[str, Any]:
+    """The result of a document's inputs: the full pool, with the public hash in the seed."""
+    lines = document["pool"].split("\n")
+    announced = c.announcement_hash(public_of(document))
+    return compute(document, document["pool"], lines, announced=announced)[0]
+
+
+def full_form(document: dict[str, Any]) -> dict[str, Any]:
+    """The full proof of a document, its recorded result kept. Its published hash is the
+    public announcement's, unless the document's own was left stale by a forger."""
+    full = document["announcement"]
+    try:
+        public = public_of(document)
+    except ValueError:  # a pool the trees cannot take: the verifier names it
+        public = {k: v for k, v in full.items() if k not in ("pool_hash", "conflicts")}
+    stated = document.get("announcement_hash")
+    proof = full_proof(
+        public,
+        full,
+        KEY,
+        document["pool"],
+        {k: document.get(k) for k in ("secret", "entropy", "executed_at")},
+        document.get("replacements", []),
+        document.get("result"),
+    )
+    if stated != c.announcement_hash(full):
+        proof["announcement_hash"] = stated
+    return proof
+
+
+def verify(document: dict[str, Any]) -> list[str]:
+    """``ssj draw verify`` of the document's full proof."""
+    return verifying.verify(full_form(document))
 
 
 def pool(n: int = 300) -> list[str]:
@@ -116,9 +167,10 @@ def test_an_honest_v3_proof_verifies_and_names_its_protocol() -> None:
 
 
 def test_the_seed_hashes_the_numbers_not_the_text() -> None:
-    a = announcement(pool())
-    seed = c.derive_seed_v3(c.announcement_hash(a), SECRET, b"[[3,9,14,22,27,31],[8]]")
-    assert proof()["result"]["seed"] == seed.hex()
+    document = proof()
+    public = c.announcement_hash(public_of(document))
+    seed = c.derive_seed_v3(public, SECRET, b"[[3,9,14,22,27,31],[8]]")
+    assert document["result"]["seed"] == seed.hex()
 
 
 def _names(problems: list[str], *prefixes: str) -> bool:
@@ -247,14 +299,14 @@ def test_rfc3797_selection_seeds_from_the_key_of_the_groups() -> None:
     from services.draw.protocol.rfc3797 import canonical_key
 
     key = canonical_key(["3 9 14 22 27 31", "8"]).encode("ascii")
-    a = document["announcement"]
+    a = public_of(document)
     assert document["result"]["seed"] == c.derive_seed_v3(c.announcement_hash(a), SECRET, key).hex()
 
 
 def test_the_command_line_compares_the_announcement_hash_the_reader_saw(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    document = proof()
+    document = full_form(proof())
     path = tmp_path / "proof.json"
     path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     seen = document["announcement_hash"]
@@ -267,7 +319,7 @@ def test_the_command_line_compares_the_announcement_hash_the_reader_saw(
 
 def test_json_with_a_key_twice_is_not_read(tmp_path: Path) -> None:
     """Finding 7: two readings of one file (Python keeps the last key, others the first)."""
-    document = proof()
+    document = full_form(proof())
     text = json.dumps(document, ensure_ascii=False)
     twice = text.replace('"secret":', '"secret": "' + "00" * 32 + '", "secret":', 1)
     path = tmp_path / "twice.json"
@@ -469,17 +521,20 @@ def test_a_replacement_sequence_is_a_whole_number(sequence: object) -> None:
         run(forged)
 
 
-def test_the_v3_worked_example_in_the_docs_verifies_as_quoted(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_the_v3_worked_examples_in_the_docs_are_current_and_verify_as_quoted(
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """docs/draw-protocol.md §11 quotes this file's figures: a protocol change shows here."""
-    path = Path(__file__).resolve().parents[2] / "docs" / "examples" / "draw-proof-v3.json"
-    example = json.loads(path.read_text(encoding="utf-8"))
-    assert verify(example) == []
-    assert main(["verify", str(path)]) == 0
-    assert capsys.readouterr().out.startswith("announcement c8e5c7e796f9780e")
-    result = example["result"]
-    assert result["seed"].startswith("4a3e921af316f84a")
-    assert [s["identifier"][-3:] for s in result["selection"]] == ["02X", "01X", "04X", "06X"]
-    (replacement,) = result["replacements"]
-    assert (replacement["replaced"], replacement["replacement"]["inspector_id"]) == ("i2", "i3")
+    """docs/draw-protocol.md §11 quotes these files' figures: a protocol change shows here
+    (``python -m tests.examples`` rewrites them)."""
+    from tests import examples
+
+    for name, document in examples.documents().items():
+        path = examples.EXAMPLES / name
+        assert path.read_text(encoding="utf-8") == examples.text(document), name
+    for name in ("draw-proof-v3.json", "draw-proof-v3-full.json"):
+        assert main(["verify", str(examples.EXAMPLES / name)]) == 0
+        assert capsys.readouterr().out.startswith("announcement 986e41a0ca1c3eef")
+    line = str(examples.EXAMPLES / "draw-line-v3.json")
+    assert main(["verify-line", line, "--announcement-hash", "986e41a0ca1c3eef" + "0" * 48]) == 1
+    assert main(["verify-line", line]) == 0
+    assert "91420203MA0000004X is leaf 0 of stratum B" in capsys.readouterr().out

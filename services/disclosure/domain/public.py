@@ -91,6 +91,7 @@ PUBLIC_DRAW_FIELDS = (
     "voided_at",
     "void_reason_code",
     "pool_spec",
+    "pool_roots",
 )
 PUBLIC_DRAW_ITEM_FIELDS = ("code", "category", "ratio")
 PUBLIC_SUBJECT_FIELDS = ("subject_id", "identifier", "name", "stratum")

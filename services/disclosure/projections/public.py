@@ -45,6 +45,10 @@ DDL = [
     "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS void_reason_code text",
     # How the pool was made (ssj-draw-3 pool_spec, its two long lists as sizes).
     "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS pool_spec jsonb",
+    # ssj-draw-3 publishes the strata's Merkle roots, not the hash of the pool's lines
+    # (which would let a small pool's risk classes be guessed and checked).
+    "ALTER TABLE {schema}.public_draws ADD COLUMN IF NOT EXISTS pool_roots jsonb",
+    "ALTER TABLE {schema}.public_draws ALTER COLUMN pool_hash DROP NOT NULL",
     """CREATE TABLE IF NOT EXISTS {schema}.results (
         record_id uuid PRIMARY KEY, draw_id uuid NOT NULL, plan_id uuid NOT NULL,
         subject_identifier text NOT NULL, subject_name text NOT NULL,
@@ -141,9 +145,9 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """INSERT INTO disclosure.public_draws (draw_id, batch_id, plan_id, batch_name,
                items, initiating_department, announced_at, announcement_hash, protocol,
                pool_hash, pool_size, strata_rules, commitment, entropy_source,
-               entropy_not_before, selection, pool_spec)
+               entropy_not_before, selection, pool_spec, pool_roots)
                VALUES ($1,$2,$3,$4,$5,$6,$7::text::timestamptz,$8,$9,$10,$11,$12,$13,$14,$15,
-                       $16,$17)
+                       $16,$17,$18)
                ON CONFLICT (draw_id) DO NOTHING""",
             ev.subject,
             d["batch_id"],
@@ -154,7 +158,7 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             a["announced_at"],
             d["announcement_hash"],
             a["protocol"],
-            a["pool_hash"],
+            a.get("pool_hash"),
             a["pool_size"],
             a["strata"],
             a["commitment"],
@@ -162,6 +166,7 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             a["entropy_not_before"] or None,
             a.get("selection", "sha256"),
             a.get("pool_spec"),
+            a.get("pool_roots"),
         )
     elif ev.name == "DrawExecuted":
         await conn.execute(

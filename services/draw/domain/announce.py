@@ -8,12 +8,14 @@ from functools import cached_property
 from typing import Any
 
 from services.draw.domain.errors import InvalidDraw, PoolEmpty
+from services.draw.protocol.blinding import Trees, private_hash, public_announcement
 from services.draw.protocol.canonical import (
     FULL_LIST,
     PROTOCOL,
     RFC3797_SELECTION,
     SHA256_SELECTION,
     STRATA,
+    announcement_hash,
     field,
     pool_line,
     pool_text_hash,
@@ -82,10 +84,40 @@ class FrozenDraw:
     itself, the frozen pool and the roster's names; and where to look up the drawn subjects'
     ids and names."""
 
-    announcement: Mapping[str, Any]
+    announcement: Mapping[str, Any]  # the full one: what the draw is computed from
     names: Mapping[str, str]
     pool: FrozenPool
     directory: Directory
+    # ssj-draw-3: the public announcement (whose hash the seed binds) and the blinding key
+    # that derives it from the full one; None for a draw announced before (the public
+    # announcement was the full one).
+    public: Mapping[str, Any] | None = None
+    blinding_key: bytes | None = None
+
+    @property
+    def published(self) -> Mapping[str, Any]:
+        """The announcement as published."""
+        return self.public if self.public is not None else self.announcement
+
+    @property
+    def announced(self) -> str:
+        """The published announcement's hash (what the seed binds)."""
+        return announcement_hash(self.published)
+
+    def intact(self) -> bool:
+        """Whether the full announcement is the one the public one committed to."""
+        if self.public is None or self.blinding_key is None:
+            return self.public is None
+        return private_hash(self.announcement, self.blinding_key) == self.public.get("private_hash")
+
+
+def blind(full: Mapping[str, Any], pool: FrozenPool, key: bytes) -> tuple[dict[str, Any], Trees]:
+    """The public announcement of a full one (ssj-draw-3): the strata's Merkle roots over
+    salted leaves, unit tokens, the commitment to the full one; and the trees, which the
+    proofs open leaves of. ``key`` is the blinding key: 32 random bytes, fresh for every
+    announcement (CSPRNG), kept with the full announcement."""
+    trees = Trees(full, pool.lines, key)
+    return public_announcement(full, key, trees.roots()), trees
 
 
 def freeze_pool(subjects: Iterable[PoolSubject]) -> FrozenPool:
@@ -286,8 +318,9 @@ def summarise(announcement: Mapping[str, Any]) -> dict[str, Any]:
     summary = {
         k: v for k, v in announcement.items() if k not in ("roster", "conflicts", "previous")
     }
-    for key in ("roster", "conflicts", "previous"):
-        summary[f"{key}_size"] = len(announcement[key])
+    for key in ("roster", "conflicts", "previous"):  # a public v3 one has no pairs
+        if key in announcement:
+            summary[f"{key}_size"] = len(announcement[key])
     spec = announcement.get("pool_spec")
     if spec is not None:  # the two lists that grow with the pool: their sizes only
         summary["pool_spec"] = {

@@ -44,10 +44,11 @@ from services.draw.domain.errors import (
     NoValidGroup,
     TooLateToVoid,
 )
+from services.draw.protocol import forms
+from services.draw.protocol.blinding import Trees
 from services.draw.protocol.canonical import (
     PROTOCOL_V3,
     RFC3797_SELECTION,
-    announcement_hash,
     commitment,
     field,
 )
@@ -91,8 +92,13 @@ class Draw(Aggregate):
         summary: dict[str, Any],
         sealed_secret: str = "",
         attempt: int = 1,
+        pool_hash: str = "",
     ) -> None:
         self.batch_id = batch_id
+        # The frozen pool's hash, for internal readers (the summary is the public
+        # announcement's, which has strata roots instead); empty before ssj-draw-3, whose
+        # summary carried it.
+        self.pool_hash = pool_hash or str(summary.get("pool_hash", ""))
         self.attempt = attempt  # the batch's n-th draw (after n - 1 voided ones)
         self.plan_id = plan_id
         self.year = year
@@ -167,14 +173,21 @@ class Draw(Aggregate):
             "ends_on": self.ends_on,
         }
 
-    def _check(self, announcement: Mapping[str, Any]) -> None:
-        if announcement_hash(announcement) != self.announcement_hash:
+    def _check(self, frozen: FrozenDraw) -> None:
+        if frozen.announced != self.announcement_hash or not frozen.intact():
             raise InvalidDraw(f"the stored announcement of draw {self.id} does not match its hash")
 
-    def public_proof(self, frozen: FrozenDraw) -> dict[str, Any]:
-        """The whole public proof (docs/draw-protocol.md §10): before execution the secret,
-        entropy, execution time and result are null."""
+    def public_proof(self, frozen: FrozenDraw, trees: Trees | None = None) -> dict[str, Any]:
+        """The public proof (docs/draw-protocol.md §10): before execution the secret,
+        entropy, execution time and result are null. ssj-draw-3: the public announcement
+        and, after execution, the leaves the draw used, opened (``trees``: the strata's
+        trees over the full pool); a draw announced before: the whole pool."""
         executed = self.executed
+        requests = [public_request(r) for r in self.requests]
+        if frozen.public is not None:
+            if trees is None and executed and frozen.blinding_key is not None:
+                trees = Trees(frozen.announcement, frozen.pool.lines, frozen.blinding_key)
+            return forms.public_proof(frozen.public, trees, executed, requests, self.result())
         return {
             "announcement": dict(frozen.announcement),
             "announcement_hash": self.announcement_hash,
@@ -186,10 +199,26 @@ class Draw(Aggregate):
             "result": self.result(),
         }
 
+    def full_proof(self, frozen: FrozenDraw) -> dict[str, Any]:
+        """The full proof (auditors): the public announcement with the full one, the
+        blinding key and the whole pool (docs/draw-protocol.md §10)."""
+        requests = [public_request(r) for r in self.requests]
+        if frozen.public is None or frozen.blinding_key is None:
+            return self.public_proof(frozen)  # announced before: the public one is full
+        return forms.full_proof(
+            frozen.public,
+            frozen.announcement,
+            frozen.blinding_key,
+            frozen.pool.text,
+            self.executed,
+            requests,
+            self.result(),
+        )
+
     def proof_input(self, frozen: FrozenDraw, secret: str, entropy: str) -> dict[str, Any]:
         """The proof document without its result (public: replacement requests in their
         public form, reason codes and no staff text)."""
-        self._check(frozen.announcement)
+        self._check(frozen)
         return {
             "announcement": dict(frozen.announcement),
             "pool": frozen.pool.text,
@@ -255,6 +284,7 @@ class Draw(Aggregate):
                 pool.lines,
                 digest,
                 sampler=vectorised.sample,
+                announced=frozen.announced,
             )
         except NoValidGroup:  # a ValueError with its own answer (which rule failed)
             raise
@@ -394,6 +424,7 @@ class Draw(Aggregate):
                 pool.lines,
                 sampler=vectorised.sample,
                 facts=facts if v3_rules else None,
+                announced=frozen.announced,
             )
         except ReplacementError as exc:
             raise InvalidReplacement(str(exc)) from exc

@@ -60,6 +60,11 @@ class UnknownSource(DrawError):
     """No entropy source has this code."""
 
 
+class NoLineProof(DrawError):
+    """The subject is not in the draw's pool, or the draw has no line proofs (announced
+    before ssj-draw-3 was complete)."""
+
+
 class InvalidReplacement(DrawError, ReplacementError):
     """A replacement (递补) that cannot be made as asked."""
 
@@ -75,6 +80,7 @@ __all__ = [
     "InvalidDraw",
     "InvalidEntropy",
     "InvalidReplacement",
+    "NoLineProof",
     "NoValidGroup",
     "NotExecuted",
     "PoolEmpty",

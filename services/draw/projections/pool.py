@@ -262,7 +262,7 @@ async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             """INSERT INTO draw.open_draws (draw_id, pool_hash, announced_at)
                VALUES ($1, $2, $3::text::timestamptz) ON CONFLICT (draw_id) DO NOTHING""",
             ev.subject,
-            d["summary"]["pool_hash"],
+            d.get("pool_hash") or d["summary"]["pool_hash"],  # in the summary before v3
             d["summary"]["announced_at"],
         )
     elif ev.name in ("DrawExecuted", "DrawVoided"):

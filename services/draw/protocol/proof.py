@@ -80,7 +80,12 @@ def pool_of(proof: Mapping[str, Any]) -> tuple[str, list[str]]:
 
 def run(proof: Mapping[str, Any], *, digest: str | None = None) -> dict[str, Any]:
     """The result the inputs of ``proof`` give (its ``result``, if any, is ignored);
-    ``digest`` is the pool's hash when the caller has computed it already."""
+    ``digest`` is the pool's hash when the caller has computed it already. An ssj-draw-3
+    proof in its public or full form is computed as :mod:`.verify3` says."""
+    if "opened" in proof or "full_announcement" in proof:
+        from services.draw.protocol.verify3 import recompute
+
+        return recompute(proof)
     text, lines = pool_of(proof)
     return compute(proof, text, lines, digest)[0]
 
@@ -128,21 +133,30 @@ def pool_problems(
 
 def compute(
     proof: Mapping[str, Any],
-    text: str,
+    text: str | None,
     lines: Sequence[str],
     digest: str | None = None,
     sampler: Sampler = sample,
     facts: RegistryFacts | None = None,
+    *,
+    members: Mapping[str, Sequence[int]] | None = None,
+    announced: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """:func:`run` on a pool split into lines already; also each drawn subject's position
     in the pool (replacements included). ``digest`` is the pool's hash if known;
     ``sampler`` is the selection's sampler (see :func:`select`); ``facts`` (the service,
     making a v3 replacement) finds the alternates to skip and writes them into the
-    request, where the verifier checks the request's own."""
+    request, where the verifier checks the request's own.
+
+    A v3 draw is computed from its full announcement (``proof["announcement"]``) with the
+    hash of its public one (``announced``), or from the public one and its opened leaves
+    (:mod:`.public`): then ``text`` is None, ``lines`` an :class:`.blinding.OpenedPool`,
+    ``members`` its strata, and the result has no ``pool_hash`` (which is internal)."""
     announcement = proof["announcement"]
     protocol = announcement.get("protocol")
-    digest = digest or pool_text_hash(text)
-    announced = announcement_hash(announcement)
+    if text is not None:
+        digest = digest or pool_text_hash(text)
+    announced = announced or announcement_hash(announcement)
     secret = bytes.fromhex(proof["secret"])
     if protocol == PROTOCOL_V3:
         material, sources = v3.seed_entropy(announcement, proof["entropy"])
@@ -152,7 +166,8 @@ def compute(
     else:
         raise ValueError(f"protocol {protocol!r} is none of {', '.join(PROTOCOLS)}")
     method = announcement.get("selection", SHA256_SELECTION)
-    members = stratum_members(lines)  # for the selection and every subject replacement
+    if members is None:  # for the selection and every subject replacement
+        members = stratum_members(lines)
     if method == SHA256_SELECTION:
         picked, summary = select(seed, lines, announcement["strata"], sampler, members)
     elif method == RFC3797_SELECTION:
@@ -258,7 +273,7 @@ def compute(
             raise ReplacementError(f"replacement {n}: kind must be 'inspector' or 'subject'")
     result = {
         "protocol": protocol,
-        "pool_hash": digest,
+        **({"pool_hash": digest} if text is not None else {}),
         "pool_size": len(lines),
         "announcement_hash": announced,
         "commitment": commitment(secret),

@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from services.draw.protocol.blinding import token_ok
 from services.draw.protocol.canonical import PROTOCOL_V3, field
 
 _REGION = re.compile(r"[0-9]{6}")
@@ -90,9 +91,20 @@ def form_problems(proof: Mapping[str, Any]) -> list[str]:
     for name in ("pool_size", "min_group_size"):
         if not _is_int(announcement.get(name)):
             problems.append(f"{name}: must be an integer")
+    public = v3 and "pool_roots" in announcement  # units are tokens, pairs in the leaves
     problems += _roster_problems(announcement.get("roster"), v3)
-    for name in ("conflicts", "previous"):
-        problems += _pair_problems(name, announcement.get(name), v3)
+    if public:
+        roster = announcement.get("roster")
+        bad = [
+            n
+            for n, row in enumerate(roster if isinstance(roster, list) else [])
+            if isinstance(row, list) and len(row) == 5 and not token_ok(str(row[3]))
+        ]
+        if bad:
+            problems.append(f"roster[{bad[0]}].unit: must be a unit token (32 hex digits)")
+    else:
+        for name in ("conflicts", "previous"):
+            problems += _pair_problems(name, announcement.get(name), v3)
     return problems
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -165,12 +165,12 @@ POOL_SPEC_KEYS = frozenset(
 
 def pool_spec_problems(
     announcement: Mapping[str, Any],
-    text: str,
-    lines: list[str],
-    selection: list[Mapping[str, Any]] | None = None,
+    starred: list[str],
+    in_pool: Callable[[str], bool],
 ) -> list[str]:
     """The pool's explanation (``pool_spec``) is there, and agrees with the pool: the 100 %
-    list is exactly the pool's ``*`` lines, and no subject listed as excluded is in it."""
+    list is exactly the pool's ``*`` lines (``starred``, in order), and no subject listed
+    as excluded is in it (``in_pool``: from a public proof, of the opened leaves)."""
     spec = announcement.get("pool_spec")
     if not isinstance(spec, Mapping) or set(spec) != POOL_SPEC_KEYS:
         return [f"pool_spec: must be an object of exactly {sorted(POOL_SPEC_KEYS)}"]
@@ -180,7 +180,7 @@ def pool_spec_problems(
     if not isinstance(spec["complaint_referral"], bool):
         problems.append("pool_spec.complaint_referral: must be true or false")
     full = spec["full_list"]
-    if not isinstance(full, list) or full != _starred(text, lines, selection):
+    if not isinstance(full, list) or full != starred:
         problems.append("pool_spec.full_list: is not exactly the pool's 100 % lines (stratum *)")
     excluded = spec["excluded"]
     if not isinstance(excluded, list) or any(
@@ -189,7 +189,7 @@ def pool_spec_problems(
     ):
         problems.append("pool_spec.excluded: must be [identifier, rule, draw id, item] rows")
     else:
-        inside = sorted(row[0] for row in excluded if _in_pool(lines, row[0]))
+        inside = sorted(row[0] for row in excluded if in_pool(row[0]))
         if inside:
             problems.append(f"pool_spec.excluded: {inside[:3]} are excluded yet in the pool")
         if excluded != sorted(excluded):
@@ -207,7 +207,7 @@ def pool_spec_problems(
     return problems
 
 
-def _starred(
+def starred(
     text: str, lines: list[str], selection: list[Mapping[str, Any]] | None = None
 ) -> list[str]:
     """Identifiers of the pool's 100 % lines, in pool order (sorted). Every one of them is
@@ -220,7 +220,7 @@ def _starred(
     return [line.split("\t", 1)[0] for line in lines if line.split("\t", 2)[1] == "*"]
 
 
-def _in_pool(lines: list[str], identifier: str) -> bool:
+def in_pool(lines: list[str], identifier: str) -> bool:
     """Whether the pool (lines in canonical order) holds a line of ``identifier``."""
     at = bisect.bisect_left(lines, identifier + "\t")
     return at < len(lines) and lines[at].startswith(identifier + "\t")

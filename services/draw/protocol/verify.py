@@ -16,59 +16,41 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.draw.protocol import strict, v3
+from services.draw.protocol import strict, v3, verify3
 from services.draw.protocol.canonical import (
+    PROTOCOL_V2,
     PROTOCOL_V3,
     PROTOCOLS,
     announcement_hash,
-    commitment,
     pool_text_hash,
 )
+from services.draw.protocol.checks import compare_result, request_problems, secret_problems
 from services.draw.protocol.proof import compute, pool_of, pool_problems, run
-from services.draw.protocol.reasons import PUBLIC_REQUEST_FIELDS, reason_problem
-
-
-def _compare(name: str, expected: Any, recorded: Any, problems: list[str]) -> None:
-    if expected == recorded:
-        return
-    if isinstance(expected, list) and isinstance(recorded, list):
-        if len(expected) != len(recorded):
-            problems.append(f"{name}: {len(recorded)} recorded, {len(expected)} recomputed")
-        for i, (e, r) in enumerate(zip(expected, recorded, strict=False)):
-            if e != r:
-                problems.append(
-                    f"{name}[{i}]: recorded {json.dumps(r, ensure_ascii=False)}, "
-                    f"recomputed {json.dumps(e, ensure_ascii=False)}"
-                )
-                break
-        return
-    problems.append(
-        f"{name}: recorded {json.dumps(recorded, ensure_ascii=False)}, "
-        f"recomputed {json.dumps(expected, ensure_ascii=False)}"
-    )
-
-
-def request_problems(requests: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Replacement requests must give a reason code of the fixed list for their kind (§9);
-    the proof is public and carries nothing else about why or by whom."""
-    problems = []
-    for n, request in enumerate(requests, start=1):
-        problem = reason_problem(str(request.get("kind")), str(request.get("reason_code")))
-        if problem:
-            problems.append(f"replacement {n}: {problem}")
-        extra = sorted(set(request) - set(PUBLIC_REQUEST_FIELDS.get(str(request.get("kind")), ())))
-        if extra:
-            problems.append(f"replacement {n}: fields {extra} are not part of a public request")
-    return problems
 
 
 def verify(proof: Mapping[str, Any]) -> list[str]:
-    """Everything in the proof that does not match its recomputation (empty: all matches)."""
-    problems: list[str] = []
+    """Everything in the proof that does not match its recomputation (empty: all matches):
+    an ssj-draw-3 proof in its public or its full form (:mod:`.verify3`), an ssj-draw-2
+    proof by the v2 rules."""
     recorded = proof.get("result")
     if not isinstance(recorded, Mapping):
         return ["the proof has no result to verify (use replay to compute one)"]
-    announcement = proof.get("announcement") or {}
+    announcement = proof.get("announcement")
+    if not isinstance(announcement, Mapping):
+        return ["announcement: must be an object"]
+    if announcement.get("protocol") == PROTOCOL_V3:
+        if "full_announcement" in proof:
+            return verify3.verify_full(proof)
+        return verify3.verify_public(proof)
+    if announcement.get("protocol") != PROTOCOL_V2:
+        return [f"protocol: {announcement.get('protocol')!r} is none of {', '.join(PROTOCOLS)}"]
+    return verify_v2(proof)
+
+
+def verify_v2(proof: Mapping[str, Any]) -> list[str]:
+    """An ssj-draw-2 proof: the whole pool and announcement are in it."""
+    problems: list[str] = []
+    announcement = proof["announcement"]
     try:
         text, lines = pool_of(proof)
     except ValueError as exc:
@@ -80,48 +62,17 @@ def verify(proof: Mapping[str, Any]) -> list[str]:
             f"announcement_hash: the proof says {proof.get('announcement_hash')}, its "
             f"announcement hashes to {announced}"
         )
-    if announcement.get("protocol") != PROTOCOL_V3:
-        problems += v3.downgrade_problems(announcement)
-    if announcement.get("protocol") == PROTOCOL_V3:
-        if text.count("\t") != 3 * len(lines):
-            problems.append("pool: a line has other than four tab-separated fields")
-        problems += v3.timing_problems(proof)
-        problems += v3.draw_id_problems(announcement)
+    problems += v3.downgrade_problems(announcement)
     digest = pool_text_hash(text)
     problems += pool_problems(text, lines, announcement, digest)
     problems += request_problems(proof.get("replacements", []))
+    problems += secret_problems(proof, announcement.get("commitment"))
     try:
-        secret = bytes.fromhex(proof.get("secret", ""))
-        if commitment(secret) != announcement.get("commitment"):
-            problems.append(
-                f"commitment: announced {announcement.get('commitment')}, SHA-256 of the "
-                f"revealed secret is {commitment(secret)}"
-            )
-    except ValueError as exc:
-        problems.append(f"secret: {exc}")
-    try:
-        expected, positions = compute(proof, text, lines, digest)
+        expected, _ = compute(proof, text, lines, digest)
     except (ValueError, KeyError, TypeError) as exc:
         problems.append(f"the draw cannot be recomputed: {type(exc).__name__}: {exc}")
         return problems
-    if announcement.get("protocol") == PROTOCOL_V3:
-        problems += strict.drawn_line_problems(lines, positions)
-        problems += v3.cap_problems(announcement, expected["strata"])
-        # After the recomputation: every 100 % line is in its selection, which says which.
-        problems += v3.pool_spec_problems(announcement, text, lines, expected["selection"])
-    for key in (
-        "protocol",
-        "pool_hash",
-        "pool_size",
-        "announcement_hash",
-        "commitment",
-        "seed",
-        "strata",
-        "selection",
-        "groups",
-        "replacements",
-    ):
-        _compare(key, expected[key], recorded.get(key), problems)
+    problems += compare_result(expected, proof["result"])
     return problems
 
 
@@ -148,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "proof must be of that announcement",
     )
     sub.add_parser("replay", help="compute the result of a proof's inputs").add_argument("file")
+    line = sub.add_parser("verify-line", help="check a subject's own line proof")
+    line.add_argument("file")
+    line.add_argument("--announcement-hash", help="the announcement hash you saw published")
     args = parser.parse_args(argv)
     # A short-lived process whose millions of strings form no cycles: the collector would
     # only rescan them, again and again (a quarter of the run at a million subjects).
@@ -157,6 +111,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
+    if args.command == "verify-line":
+        problems, said = verify3.verify_line(proof)
+        seen = args.announcement_hash
+        if seen is not None and seen.strip().lower() != proof.get("announcement_hash"):
+            problems.insert(0, f"announcement_hash: you saw {seen} published, this is another")
+        for problem in problems:
+            print(f"MISMATCH {problem}")
+        if problems:
+            return 1
+        print(f"OK {said}")
+        return 0
     if args.command == "replay":
         try:
             result = run(proof)
@@ -182,9 +147,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"MISMATCH {problem}")
         return 1
     result = proof["result"]
+    pool = f"hash {result['pool_hash'][:16]}…" if "pool_hash" in result else "opened leaves"
     print(
         f"OK draw {proof['announcement'].get('draw_id', '?')}: pool of {result['pool_size']} "
-        f"(hash {result['pool_hash'][:16]}…), commitment, seed, {len(result['selection'])} "
+        f"({pool}), commitment, seed, {len(result['selection'])} "
         f"subjects, {len(result['groups'])} groups and {len(result['replacements'])} "
         "replacements all match"
     )

@@ -1,0 +1,185 @@
+"""Verifying ``ssj-draw-3`` proofs in their two forms (docs/draw-protocol.md §10):
+
+- the **public proof** (anyone): the public announcement, the leaves the draw used opened
+  against its roots, and the result recomputed from them (:func:`verify_public`);
+- the **full proof** (auditors): the full announcement, the blinding key and the whole
+  pool as well; the public announcement must follow from them, and the result is
+  recomputed from the full pool (:func:`verify_full`).
+
+And a subject's **line proof**: its own leaf, opened against the announcement
+(:func:`verify_line`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+from services.draw.protocol import blinding, strict, v3
+from services.draw.protocol.canonical import announcement_hash, pool_text_hash
+from services.draw.protocol.checks import (
+    RESULT_KEYS,
+    compare_result,
+    request_problems,
+    secret_problems,
+)
+from services.draw.protocol.proof import compute, pool_of, pool_problems
+from services.draw.protocol.public import compute_view, opening_problem, read_openings
+
+PUBLIC_RESULT_KEYS = tuple(k for k in RESULT_KEYS if k != "pool_hash")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _announcement_problems(proof: Mapping[str, Any]) -> tuple[list[str], str]:
+    """Form, hash, timing and id of the public announcement; and its hash."""
+    announcement = proof["announcement"]
+    problems = strict.form_problems(proof)
+    announced = announcement_hash(announcement)
+    if proof.get("announcement_hash") != announced:
+        problems.append(
+            f"announcement_hash: the proof says {proof.get('announcement_hash')}, its "
+            f"announcement hashes to {announced}"
+        )
+    leaked = sorted(set(announcement) & set(blinding.PRIVATE_KEYS))
+    if leaked:
+        problems.append(f"announcement: {leaked} belong to the full announcement, not here")
+    problems += v3.timing_problems(proof)
+    problems += v3.draw_id_problems(announcement)
+    problems += request_problems(proof.get("replacements", []))
+    problems += secret_problems(proof, announcement.get("commitment"))
+    return problems, announced
+
+
+def _used(positions: Mapping[str, int], requests: Any) -> set[str]:
+    """The subjects whose leaves the draw read: drawn, replacements, alternates passed over."""
+    used = set(positions)
+    for request in requests or []:
+        for skipped in request.get("skipped", []) if request.get("kind") == "subject" else []:
+            if isinstance(skipped, Mapping):
+                used.add(str(skipped.get("identifier")))
+    return used
+
+
+def verify_public(proof: Mapping[str, Any]) -> list[str]:
+    """Everything in a public ssj-draw-3 proof that does not hold (empty: all holds)."""
+    announcement = proof["announcement"]
+    problems, announced = _announcement_problems(proof)
+    if "pool" in proof:
+        problems.append("pool: a public proof opens leaves; the pool is for auditors only")
+    opening_problems, pool, bars = read_openings(announcement, proof.get("opened", {}))
+    problems += opening_problems
+    if pool is None:
+        return problems
+    view = {**proof, "announcement": compute_view(announcement, bars)}
+    try:
+        expected, positions = compute(view, None, pool, members=pool.members(), announced=announced)
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"the draw cannot be recomputed: {type(exc).__name__}: {exc}")
+        return problems
+    opened = {line.split("\t", 1)[0] for line in pool.opened_lines()}
+    unused = sorted(opened - _used(positions, proof.get("replacements")))
+    if unused:
+        problems.append(
+            f"opened: {unused[:3]} are opened but not used by the draw (an opening discloses "
+            "what is internal)"
+        )
+    problems += strict.drawn_line_problems(pool, positions)
+    problems += v3.cap_problems(announcement, expected["strata"])
+    problems += v3.pool_spec_problems(
+        announcement, v3.starred("", [], expected["selection"]), opened.__contains__
+    )
+    problems += compare_result(expected, proof["result"], PUBLIC_RESULT_KEYS)
+    return problems
+
+
+def verify_full(proof: Mapping[str, Any]) -> list[str]:
+    """Everything in a full ssj-draw-3 proof (auditors') that does not hold."""
+    announcement = proof["announcement"]
+    full = proof.get("full_announcement")
+    problems, announced = _announcement_problems(proof)
+    if not isinstance(full, Mapping):
+        return [*problems, "full_announcement: must be an object"]
+    problems += [f"full_announcement: {p}" for p in strict.form_problems({"announcement": full})]
+    key_hex = proof.get("blinding_key")
+    if not isinstance(key_hex, str) or not _HEX64.fullmatch(key_hex):
+        return [*problems, "blinding_key: must be 64 hex digits"]
+    key = bytes.fromhex(key_hex)
+    try:
+        text, lines = pool_of(proof)
+    except ValueError as exc:
+        return [*problems, f"pool: {exc}"]
+    digest = pool_text_hash(text)
+    if text.count("\t") != 3 * len(lines):
+        problems.append("pool: a line has other than four tab-separated fields")
+        return problems
+    problems += pool_problems(text, lines, full, digest)
+    try:
+        trees = blinding.Trees(full, lines, key)
+        derived = blinding.public_announcement(full, key, trees.roots())
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        return [*problems, f"the public announcement cannot be derived: {exc}"]
+    for name in sorted(set(derived) | set(announcement)):
+        if derived.get(name) != announcement.get(name):
+            problems.append(
+                f"announcement.{name}: is not what the full announcement, the key and the pool give"
+            )
+    try:
+        expected, positions = compute(
+            {**proof, "announcement": full}, text, lines, digest, announced=announced
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"the draw cannot be recomputed: {type(exc).__name__}: {exc}")
+        return problems
+    problems += strict.drawn_line_problems(lines, positions)
+    problems += v3.cap_problems(full, expected["strata"])
+    problems += v3.pool_spec_problems(
+        full, v3.starred(text, lines, expected["selection"]), partial(v3.in_pool, lines)
+    )
+    problems += compare_result(expected, proof["result"])
+    return problems
+
+
+def recompute(proof: Mapping[str, Any]) -> dict[str, Any]:
+    """The result of a v3 proof's inputs, in either form (``ssj draw replay``; raises
+    ValueError where the inputs cannot be computed)."""
+    announcement = proof["announcement"]
+    announced = announcement_hash(announcement)
+    full = proof.get("full_announcement")
+    if isinstance(full, Mapping):
+        text, lines = pool_of(proof)
+        view = {**proof, "announcement": full}
+        return compute(view, text, lines, announced=announced)[0]
+    problems, pool, bars = read_openings(announcement, proof.get("opened", {}))
+    if pool is None:
+        raise ValueError("; ".join(problems))
+    view = {**proof, "announcement": compute_view(announcement, bars)}
+    return compute(view, None, pool, members=pool.members(), announced=announced)[0]
+
+
+def verify_line(document: Mapping[str, Any]) -> tuple[list[str], str]:
+    """A subject's line proof: ``{"announcement", "announcement_hash", "stratum",
+    "opened"}``; the problems, and what the line says when there are none."""
+    announcement = document.get("announcement")
+    if not isinstance(announcement, Mapping):
+        return ["announcement: must be an object"], ""
+    problems = []
+    announced = announcement_hash(announcement)
+    if document.get("announcement_hash") != announced:
+        problems.append(f"announcement_hash: its announcement hashes to {announced}")
+    stratum = document.get("stratum")
+    roots = announcement.get("pool_roots")
+    if not isinstance(roots, Mapping) or stratum not in roots:
+        return [*problems, "stratum: not one of the announcement's pool_roots"], ""
+    roster = frozenset(str(r[0]) for r in announcement.get("roster", []) if isinstance(r, list))
+    problem, fields = opening_problem(str(stratum), document.get("opened"), roots[stratum], roster)
+    if problem or fields is None:
+        return [*problems, f"opened: {problem}"], ""
+    identifier, in_stratum, region, _, *barred = fields
+    said = (
+        f"{identifier} is leaf {document['opened']['position']} of stratum {in_stratum} "
+        f"(region {region}, {len(barred)} inspectors barred) in draw "
+        f"{announcement.get('draw_id')}"
+    )
+    return problems, said
