@@ -28,7 +28,10 @@ from libs.common.settings import CommonSettings
 
 GENESIS_HASH = "0" * 64
 BULK_EVENTS = 2_000  # saves with this many events or more go through COPY
-BULK_BYTES = 4 << 20  # … or with this many bytes of event state
+# … or with this many bytes of event state: a pipelined INSERT stalls psycopg for good
+# once it outgrows the socket's buffers (about 450 KB over a Unix socket, the embedded
+# server's only kind; about 5 MB over TCP), so anything near a buffer goes by COPY.
+BULK_BYTES = 128 << 10
 BULK_CHUNK = 10_000
 
 
@@ -113,9 +116,11 @@ class EventStoreApp(Application[UUID]):
         """Route large saves through :meth:`_copy_events`.
 
         eventsourcing sends a save as one INSERT of an array parameter in libpq pipeline
-        mode, and psycopg stalls for good once that message passes roughly 12 MB (a bulk
-        import of a few thousand subjects, or one province-wide draw). Large saves are
-        written with COPY instead, under the same table lock, in one transaction.
+        mode, and psycopg stalls for good once that message outgrows the socket's send and
+        receive buffers: measured here at about 450 KB over a Unix socket and 5 MB over TCP
+        (a draw of a few thousand subjects, a bulk import). Saves of :data:`BULK_BYTES` or
+        more are written with COPY instead, under the same table lock, in one
+        transaction (tests/integration/test_common_eventstore.py times both sides).
         """
         recorder: Any = self.recorder
         small_insert = recorder.insert_events
