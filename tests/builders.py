@@ -90,24 +90,28 @@ def department_payload(code: str, **overrides: object) -> dict:
     return payload
 
 
-def register_departments(url: str, office_token: str, codes: Iterable[str]) -> None:
-    """Register these departments through the registry at ``url`` as the office; a code
-    registered before (409, e.g. by an earlier test of the session) is left as it is."""
+def register_departments(
+    url: str, office_token: str, codes: Iterable[str], parent: str = ""
+) -> None:
+    """Register these departments (or, with ``parent``, units 所 of that department)
+    through the registry at ``url`` as the office; a code registered before (409, e.g. by
+    an earlier test of the session) is left as it is."""
     auth = {"Authorization": f"Bearer {office_token}"}
     with httpx.Client(base_url=url, headers=auth, timeout=30) as http:
         for code in dict.fromkeys(codes):
-            response = http.post("/v1/departments", json=department_payload(code))
+            payload = department_payload(code, parent=parent)
+            response = http.post("/v1/departments", json=payload)
             if response.status_code not in (201, 409):
                 raise RuntimeError(f"registering department {code}: {response.text}")
 
 
-def ensure_departments(app: Any, codes: Iterable[str]) -> None:
-    """Register these departments in a RegistryApplication driven directly (imports,
-    benchmarks), unless they already are."""
+def ensure_departments(app: Any, codes: Iterable[str], parent: str = "") -> None:
+    """Register these departments (or, with ``parent``, units 所 of that department) in a
+    RegistryApplication driven directly (imports, benchmarks), unless they already are."""
     known = app.departments_active(list(codes))
     for code in known:
         if not known[code]:
-            app.register_department(**department_payload(code))
+            app.register_department(**department_payload(code, parent=parent))
 
 
 # An on-site drawing (现场摇号) of five digits, witnessed by the discipline inspection team:

@@ -111,6 +111,14 @@ class RegistryApplication(EventStoreApp):
             inactive = [c for c in bad if department_id(c) in known]
             raise UnknownDepartment(field, bad, inactive)
 
+    def require_unit(self, field: str, fields: dict[str, Any]) -> None:
+        """A unit (所: 日常监管单位, an inspector's 执法机构) is a code of the department
+        register, where units sit under their department (``parent``): refuse one that is
+        not there or deactivated. Empty means none recorded."""
+        unit = fields.get(field)
+        if unit:
+            self.require_departments(field, [unit])
+
     def _refuse_cycle(self, code: str, parent: str) -> None:
         """A unit cannot sit under itself through its parent's parents."""
         seen = {code}
@@ -187,6 +195,7 @@ class RegistryApplication(EventStoreApp):
         if problem:
             raise WriteForbidden(problem)
         self.require_departments("departments", fields.get("departments", ()))
+        self.require_unit("supervising_unit", fields)
         self._require_tags(fields.get("tags", ()))
         subject = Subject.register(**fields)
         self.save(subject)
@@ -208,6 +217,7 @@ class RegistryApplication(EventStoreApp):
             if problem:
                 raise WriteForbidden(problem)
         self.require_departments("departments", fields.get("departments", ()))
+        self.require_unit("supervising_unit", fields)
         self._require_tags(fields.get("tags", ()))
         subject.change(**fields)
         self.save(subject)
@@ -255,6 +265,7 @@ class RegistryApplication(EventStoreApp):
     def register_inspector(self, **fields: Any) -> Inspector:
         """Add an inspector to the directory."""
         self.require_departments("department", [fields["department"]])
+        self.require_unit("unit", fields)
         inspector = Inspector.register(**fields)
         self.save(inspector)
         return inspector

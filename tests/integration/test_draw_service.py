@@ -40,7 +40,8 @@ from tests.support import Infra, ServiceProcess, token
 
 RUN = uuid.uuid4().hex[:6]
 LEAD, PART = "DSAMR", "DTAX"
-UNIT_A, UNIT_B = f"茅箭所{RUN}", f"张湾所{RUN}"
+# Units (所) are codes of the department register: 茅箭所, 张湾所, 西塞山所 of this run.
+UNIT_A, UNIT_B, UNIT_C = (f"U{RUN.upper()}-{name}" for name in ("MJ", "ZW", "XSS"))
 # RFC 3797's worked example as a source: three groups, each one source of the RFC.
 RFC_SOURCE = {
     "code": "rfc3797-example",
@@ -171,6 +172,7 @@ def stack(infra: Infra) -> Iterator[Stack]:
             proc.wait_ready()
         office = token(infra, "office", "OFFICE", "office")
         register_departments(procs["registry"].url, office, [LEAD, PART, "SAMR"])
+        register_departments(procs["registry"].url, office, [UNIT_A, UNIT_B, UNIT_C], LEAD)
         for source in (ONSITE_SOURCE, RFC_SOURCE, SSQ_SOURCE):
             register_entropy_source(procs["draw"].url, office, source)
         yield Stack(infra, procs)
@@ -213,9 +215,7 @@ def world(stack: Stack) -> dict[str, Any]:
 
     plain = [subject("420302", UNIT_A) for _ in range(6)]
     tagged = [subject("420303", UNIT_B, tags=[tag]) for _ in range(2)]
-    # A unit not in canonical form (two ideographic spaces, a decomposed é): the pool
-    # frozen in PostgreSQL must still hold the protocol's canonical line.
-    tagged.append(subject("420303", f"西塞山\u3000\u3000Cafe\u0301所{RUN}", tags=[tag]))
+    tagged.append(subject("420303", UNIT_C, tags=[tag]))
     flagged = [subject("420303", UNIT_B, abnormal_operation=True) for _ in range(2)]
     closed = subject("420302", UNIT_A)
     stack.call(
@@ -275,7 +275,7 @@ def test_the_pool_follows_the_filters_and_the_full_list(
     assert pool == {**{i: "A" for i in world["tagged"]}, world["elsewhere"]: "*"}
     lines = proof["pool"].split("\n")
     assert lines == sort_pool(pool_line(*split_line(line)) for line in lines)
-    assert f"\t西塞山 Café所{RUN}" in proof["pool"]
+    assert f"\t{UNIT_C}" in proof["pool"]
     assert pool_hash(lines) == proof["full_announcement"]["pool_hash"]
 
     # Without a tag filter the pool is read in order from the canonical index; the 100 %

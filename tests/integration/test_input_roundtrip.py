@@ -102,8 +102,7 @@ def _subject() -> tuple[dict[str, Any], dict[str, Any]]:
         "address": 500,
         "legal_form": 64,
         "legal_representative": 64,
-        "supervising_unit": 100,
-    }
+    }  # (units are codes of the department register, not free text)
     fields = {k: hostile(n, 50 + i) for i, (k, n) in enumerate(limits.items())}
     body = subject_payload(random.Random(RUN), "C", region_code="420205")
     body.update({k: sent for k, (sent, _) in fields.items()})
@@ -111,7 +110,7 @@ def _subject() -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _inspector() -> tuple[dict[str, Any], dict[str, Any]]:
-    limits = {"name": 64, "certificate_no": 64, "unit": 100}
+    limits = {"name": 64, "certificate_no": 64}
     fields = {k: hostile(n, 70 + i) for i, (k, n) in enumerate(limits.items())}
     specialties = [hostile(64, 80 + n) for n in range(20)]
     body = inspector_payload("SAMR", 1, **{k: sent for k, (sent, _) in fields.items()})

@@ -9,7 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.builders import inspector_payload, register_departments, subject_payload
+from tests.builders import (
+    department_payload,
+    inspector_payload,
+    register_departments,
+    subject_payload,
+)
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 
@@ -231,9 +236,21 @@ def test_import_over_http_reports_json_or_csv(client: httpx.Client, office: http
     assert wrong_kind.status_code == 422
 
 
-def test_units_are_registered_changed_and_listed(client: httpx.Client) -> None:
-    """所所交叉 needs the inspector's unit and the subject's supervising unit."""
-    unit, other = "黄石市市场监管局黄石港所", "黄石市市场监管局下陆所"
+def test_units_are_registered_changed_and_listed(
+    client: httpx.Client, office: httpx.Client
+) -> None:
+    """所所交叉 needs the inspector's unit and the subject's supervising unit: codes of
+    units (所) of the department register, never typed names (one unit, one spelling)."""
+    unit, other = "420281-TAX-1", "420281-TAX-2"
+    named = client.post(
+        "/v1/inspectors", json=inspector_payload("TAX", 902, unit="黄石市税务局第一分局")
+    )
+    assert named.status_code == 422, named.text  # a name, not a code
+    unknown = client.post("/v1/inspectors", json=inspector_payload("TAX", 902, unit=unit))
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "unit"
+    for code in (unit, other):  # the office registers the units under their department
+        answer = office.post("/v1/departments", json=department_payload(code, parent="TAX"))
+        assert answer.status_code in (201, 409), answer.text
     inspector = client.post("/v1/inspectors", json=inspector_payload("TAX", 903, unit=unit))
     assert inspector.status_code == 201 and inspector.json()["unit"] == unit
     plain = client.post("/v1/inspectors", json=inspector_payload("TAX", 904)).json()
@@ -248,6 +265,8 @@ def test_units_are_registered_changed_and_listed(client: httpx.Client) -> None:
     assert (units[inspector.json()["id"]], units[plain["id"]]) == (unit, "")
 
     payload = tax_subject(random.Random(18), region_code="420281", supervising_unit=unit)
+    refused = client.post("/v1/subjects", json={**payload, "supervising_unit": "420281-TAX-9"})
+    assert refused.status_code == 422 and "supervising_unit" in refused.text
     created = client.post("/v1/subjects", json=payload)
     assert created.status_code == 201 and created.json()["supervising_unit"] == unit
     url = f"/v1/subjects/{payload['identifier']}"

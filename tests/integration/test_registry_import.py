@@ -41,6 +41,7 @@ HEADER_ZH = [
 def app(infra: Infra) -> Iterator[RegistryApplication]:
     application = RegistryApplication(infra.settings("registry"))
     ensure_departments(application, ["SAMR", "TAX"])
+    ensure_departments(application, UNITS, parent="SAMR")
     yield application
     application.close()
 
@@ -209,7 +210,23 @@ def test_an_import_killed_after_staging_parts_leaves_nothing(
 
 # -- units for 所所交叉 -------------------------------------------------------------------
 
-UNITS = ["黄石市市场监管局黄石港所", "黄石市市场监管局西塞山所", "黄石市市场监管局下陆所"]
+# Units (所) are codes of the department register, under their department: 黄石港所,
+# 西塞山所, 下陆所 of 黄石市市场监管局 (registered by the module's fixture).
+UNITS = ["420202-SAMR-HSG", "420203-SAMR-XSS", "420204-SAMR-XL"]
+
+
+def test_a_unit_not_in_the_register_is_a_row_error(app: RegistryApplication) -> None:
+    """One unit, one spelling: a name typed where the register's code belongs is refused,
+    naming the row and the column."""
+    header = [*HEADER_ZH, "日常监管单位"]
+    rows = [
+        [*r, "黄石市市场监管局黄石港所" if i == 1 else UNITS[0]] for i, r in enumerate(_rows(37, 3))
+    ]
+    report = _run(app, _csv(header, rows))
+    assert [(e.row, e.column, e.code) for e in report.errors] == [
+        (3, "supervising_unit", "unknown_unit")
+    ]
+    assert report.events_written == 0
 
 
 def test_subject_units_import_under_a_chinese_header_and_change_alone(

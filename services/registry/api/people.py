@@ -12,7 +12,7 @@ from pydantic import Field
 from libs.common.commands import Command
 from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.service import run_command
-from libs.common.text import Code, Identifier, Line, Name, line
+from libs.common.text import Code, Identifier, Line, Name, code, line
 from services.registry.api.deps import App, Pool, Reader, Writer, own_department
 from services.registry.domain.inspectors import Inspector
 from services.registry.domain.reading import may_read_conflict
@@ -22,7 +22,9 @@ InspectorStatus = Literal["active", "suspended", "transferred"]
 # An inspector's specialties (专业特长): a few fields of law or technique.
 MAX_SPECIALTIES = 20
 Short = Annotated[str, line(64)]
-Unit = Annotated[str, line(100)]
+# A unit (所) is a code of the department register (部门名录), registered under its
+# department, so one unit cannot be spelt two ways (所所交叉 compares them); "" for none.
+Unit = Annotated[str, code(32, min_length=0)]
 Reason = Annotated[str, line(min_length=1)]
 
 
@@ -44,8 +46,10 @@ class InspectorIn(Command):
     contact: Short = Field(default="", description="never disclosed")
     unit: Unit = Field(
         default="",
-        description="执法机构/所 the inspector belongs to, e.g. 黄石市市场监管局黄石港所 "
-        "(所所交叉: not drawn for subjects this unit routinely supervises)",
+        description="执法机构/所 the inspector belongs to: its code in the department "
+        "register, under the inspector's department (e.g. 420202-SAMR-HSG for "
+        "黄石市市场监管局黄石港所); 所所交叉: not drawn for subjects this unit routinely "
+        "supervises. 422 when the register has no such active unit",
     )
 
 

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from libs.common.commands import Command
 from libs.common.service import run_command
-from libs.common.text import Code, Identifier, Line, Name, line
+from libs.common.text import Code, Identifier, Line, Name, code, line
 from services.registry.api.deps import App, Pool, Reader, Writer, etag, expected_version
 from services.registry.domain.ids import subject_id
 from services.registry.domain.subjects import Subject
@@ -28,7 +28,9 @@ MAX_TAGS = 100
 # Tags one list query may name (each is a parameter of the query).
 MAX_QUERY_TAGS = 50
 Short = Annotated[str, line(64)]
-Unit = Annotated[str, line(100)]
+# A unit (所) is a code of the department register (部门名录), registered under its
+# department, so one unit cannot be spelt two ways (所所交叉 compares them); "" for none.
+Unit = Annotated[str, code(32, min_length=0)]
 Reason = Annotated[str, line(min_length=1)]
 SubjectKey = Annotated[Identifier, Path(description="USCC or PREFIX-local-id")]
 
@@ -55,7 +57,10 @@ class SubjectIn(Command):
     abnormal_operation: bool = Field(False, description="经营异常名录")
     serious_violation: bool = Field(False, description="严重违法失信名单")
     supervising_unit: Unit = Field(
-        "", description="日常监管单位: the unit (所) that routinely supervises it"
+        "",
+        description="日常监管单位: the code of the unit (所) that routinely supervises it, "
+        "as registered in the department register under its department (e.g. "
+        "420202-SAMR-HSG); 422 when the register has no such active unit",
     )
 
 
@@ -70,7 +75,9 @@ class SubjectChange(Command):
     legal_representative: Short | None = None
     departments: list[Code] | None = Field(None, max_length=MAX_DEPARTMENTS)
     tags: list[Code] | None = Field(None, max_length=MAX_TAGS)
-    supervising_unit: Unit | None = Field(None, description='"" clears it')
+    supervising_unit: Unit | None = Field(
+        None, description='a unit code of the department register; "" clears it'
+    )
 
 
 class StatusChange(Command):

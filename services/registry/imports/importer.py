@@ -285,15 +285,24 @@ class Importer:
         self, number: int, kind: str, fields: dict[str, Any], known: dict[str, bool]
     ) -> list[RowError]:
         column = "departments" if kind == "subjects" else "department"
+        unit_column = "supervising_unit" if kind == "subjects" else "unit"
         codes = fields[column] if kind == "subjects" else [fields[column]]
-        unseen = [c for c in codes if c not in known]
+        units = [fields[unit_column]] if fields.get(unit_column) else []
+        unseen = [c for c in {*codes, *units} if c not in known]
         if unseen:
             known.update(self.app.departments_active(unseen))
+        errors = []
         bad = sorted({c for c in codes if not known[c]})
         if bad:
             message = f"not active departments of the department register (部门名录): {bad}"
-            return [RowError(number, column, "unknown_department", message)]
-        return []
+            errors.append(RowError(number, column, "unknown_department", message))
+        if units and not known[units[0]]:
+            message = (
+                f"{units[0]!r} is not an active unit of the department register (部门名录): "
+                "register the unit (所) under its department first"
+            )
+            errors.append(RowError(number, unit_column, "unknown_unit", message))
+        return errors
 
     def _unknown_tags(self, number: int, tags: list[str], known: dict[str, bool]) -> list[RowError]:
         for tag in tags:

@@ -30,7 +30,7 @@ SUBJECT_MAX_LENGTH = {
     "industry": 3,
     "address": LINE_MAX,
     "legal_representative": 64,
-    "supervising_unit": 100,
+    "supervising_unit": 32,
 }
 INSPECTOR_MAX_LENGTH = {
     "department": CODE_MAX,
@@ -38,7 +38,7 @@ INSPECTOR_MAX_LENGTH = {
     "name": 64,
     "region_code": 6,
     "contact": 64,
-    "unit": 100,
+    "unit": 32,
 }
 # Entries of a list cell (监管部门, 标签, 专业特长), each as long as a code or a short line.
 MAX_ITEMS = {"departments": 50, "tags": 100, "specialties": 20}
