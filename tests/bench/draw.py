@@ -7,10 +7,13 @@ departments (市场监管, 税务, 生态环境) with province, city and county 
 1. **Selection core**: the canonical pool (``pool_line`` + ``sort_pool``), then
    ``subjects.select`` alone with ratios A 1 %, B 3 %, C 10 %, D 20 % (target ≤ 1 s at 1M),
    and the inspector groups of that selection with ``GroupDrawer``, timed apart.
-2. **Verifier**: a complete proof (result from ``proof.run``, one inspector and one subject
-   replacement) written to a file and checked by ``python -S -m
-   services.draw.protocol.proof verify`` as a subprocess: wall time, JSON parsing included
-   (target ≤ 3 s at 1M).
+2. **Verifier**: a complete draw (one inspector and one subject replacement), its public
+   proof (the leaves the draw used, opened against the strata's Merkle roots: what anyone
+   downloads) and its full proof (the whole pool: the office's and auditors'), each written
+   to a file and checked by ``python -S -m services.draw.protocol.proof verify`` as a
+   subprocess: wall time, JSON parsing included (targets at 1M: public ≤ 3 s; full ≤ 6 s,
+   since it also rebuilds the trees the public announcement commits to). ``blind_s`` is
+   what announcing adds for those trees.
 3. **API**: the draw service as a process; its projection tables are seeded directly with
    COPY (the speed of the registry import and its events is what ``make bench-import``
    measures), then ``POST /v1/draws`` + ``POST /v1/draws/{id}/execute`` over HTTP (target
@@ -54,7 +57,7 @@ import asyncpg
 import httpx
 
 from services.draw import sampling as vectorised
-from services.draw.domain.announce import RosterEntry, build_announcement
+from services.draw.domain.announce import FrozenPool, RosterEntry, blind, build_announcement
 from services.draw.domain.draw import draw_id
 from services.draw.protocol import subjects as selection
 from services.draw.protocol.canonical import (
@@ -67,8 +70,9 @@ from services.draw.protocol.canonical import (
     split_line,
 )
 from services.draw.protocol.entropy import SHAPES, canonical_text, numbers_bytes, parse_numbers
+from services.draw.protocol.forms import proofs
 from services.draw.protocol.groups import Target
-from services.draw.protocol.proof import drawer_for, run
+from services.draw.protocol.proof import drawer_for
 from services.draw.protocol.stream import Stream, sample
 from services.registry.domain.regions import Region, regions
 from tests.builders import (
@@ -120,6 +124,7 @@ BENCH_SOURCE = {
     "groups": SHAPES["ssq"].as_json()["groups"],
     "schedule": None,
 }
+BLINDING_KEY = hashlib.sha256(b"ssj bench-draw blinding key").digest()
 ENTROPY = "03 07 12 19 25 31 + 09"  # as typed; the proof carries its canonical form
 HTTP_TIMEOUT = 180.0  # seconds one request may take before the API figure is a FAIL
 PROJECTION_NOTE = (
@@ -130,6 +135,7 @@ PROJECTION_NOTE = (
 TARGETS: dict[str, tuple[str, float]] = {
     "select_s": ("<=", 1.0),
     "verify_s": ("<=", 3.0),
+    "audit_verify_s": ("<=", 6.0),
     "api_announce_execute_s": ("<=", 10.0),
     "cryptorandom_vs_sample_ratio": (">=", 10.0),
 }
@@ -388,8 +394,13 @@ def measure_core(data: Data) -> tuple[dict[str, Any], Local]:
         # The members per stratum, as freezing counts them (the replacement cap follows).
         strata_sizes=Counter(line.split("\t", 2)[1] for line in lines),
     )
+    # What announcing adds in v3 (§3a): the strata's salted Merkle trees, the public
+    # announcement; its hash is what the seed binds.
+    started = time.perf_counter()
+    public, _ = blind(announcement, FrozenPool.of(lines), BLINDING_KEY)
+    blind_s = time.perf_counter() - started
     numbers = parse_numbers(SHAPES["ssq"], ENTROPY)
-    seed = derive_seed_v3(announcement_hash(announcement), secret, numbers_bytes(numbers))
+    seed = derive_seed_v3(announcement_hash(public), secret, numbers_bytes(numbers))
     strata = announcement["strata"]
     assert strata == {k: {"ratio": repr(v)} for k, v in RATIOS.items()}, strata
     select_s, (picked, summary) = best_of(
@@ -423,6 +434,7 @@ def measure_core(data: Data) -> tuple[dict[str, Any], Local]:
     seats = sum(len(g) for g in drawn)
     figures = {
         "pool_build_s": round(built, 2),
+        "blind_s": round(blind_s, 2),
         "select_s": round(select_s, 4),
         "select_sampling_only_s": round(sample_s, 5),
         "reference_sampling_only_s": round(reference_s, 5),
@@ -440,20 +452,21 @@ def measure_core(data: Data) -> tuple[dict[str, Any], Local]:
 
 
 def measure_verifier(local: Local) -> dict[str, Any]:
-    """A complete proof with one replacement of each kind, verified as a subprocess."""
-    proof: dict[str, Any] = {
+    """A complete draw with one replacement of each kind; its public proof (what anyone
+    downloads) and its full proof (the office's and auditors') each verified as a
+    subprocess."""
+    inputs: dict[str, Any] = {
         "announcement": local.announcement,
-        "announcement_hash": announcement_hash(local.announcement),
         "pool": "\n".join(local.lines),
         "secret": local.secret.hex(),
         "entropy": canonical_text(SHAPES["ssq"], parse_numbers(SHAPES["ssq"], ENTROPY)),
         "executed_at": datetime.now(UTC).isoformat(),
         "replacements": [],
     }
-    first = run(proof)["groups"]
+    first = proofs(inputs, BLINDING_KEY)[0]["result"]["groups"]
     # ssj-draw-3: each on a registry fact recorded after the announcement.
     at = (datetime.now(UTC) - timedelta(minutes=30)).isoformat()
-    proof["replacements"] = [
+    inputs["replacements"] = [
         {
             "kind": "inspector",
             "identifier": first[0]["identifier"],
@@ -473,20 +486,18 @@ def measure_verifier(local: Local) -> dict[str, Any]:
         },
     ]
     started = time.perf_counter()
-    proof["result"] = run(proof)
+    public, full = proofs(inputs, BLINDING_KEY)
     run_s = time.perf_counter() - started
+    figures: dict[str, Any] = {"proof_run_s": round(run_s, 2)}
     with tempfile.TemporaryDirectory(prefix="ssj-bench-draw-") as tmp:
-        path = Path(tmp) / "proof.json"
-        with path.open("w", encoding="utf-8") as f:
-            json.dump(proof, f, ensure_ascii=False, separators=(",", ":"))
-        size = path.stat().st_size
-        verify_s, _ = verify_file(path)
-    return {
-        "proof_run_s": round(run_s, 2),
-        "proof_mb": round(size / 2**20, 1),
-        "proof_replacements": len(proof["replacements"]),
-        "verify_s": round(verify_s, 2),
-    }
+        for name, document in (("", public), ("audit_", full)):
+            path = Path(tmp) / f"{name}proof.json"
+            with path.open("w", encoding="utf-8") as f:
+                json.dump(document, f, ensure_ascii=False, separators=(",", ":"))
+            figures[f"{name}proof_mb"] = round(path.stat().st_size / 2**20, 1)
+            figures[f"{name}verify_s"] = round(verify_file(path)[0], 2)
+    figures["proof_replacements"] = len(public["replacements"])
+    return figures
 
 
 # -- 3. API ---------------------------------------------------------------------------------
@@ -605,7 +616,12 @@ def _ok(response: httpx.Response, status: int) -> Any:
 
 
 def _through_http(
-    http: httpx.Client, data: Data, local: Local, operator: Mapping[str, str], out: dict[str, Any]
+    http: httpx.Client,
+    data: Data,
+    local: Local,
+    operator: Mapping[str, str],
+    office: Mapping[str, str],
+    out: dict[str, Any],
 ) -> None:
     """Announce, execute, download the proof and verify it, adding each figure to ``out`` as
     it comes (so a step that fails leaves the figures of the steps before it)."""
@@ -617,6 +633,7 @@ def _through_http(
     wait_for_entropy(announced)  # the drawing takes place: not part of any figure
     # The service froze exactly the pool computed here; its counts follow from it.
     assert announced["pool_size"] == len(local.lines), announced["pool_size"]
+    # (The public sees the strata's roots; the draw's own readers get the pool's hash.)
     assert announced["pool_hash"] == pool_hash(local.lines), "pool hashes differ"
     started = time.perf_counter()
     url = f"/v1/draws/{announced['id']}"
@@ -635,6 +652,13 @@ def _through_http(
         path = Path(tmp) / "api-proof.json"
         path.write_bytes(response.content)
         out["api_proof_verify_s"] = round(verify_file(path)[0], 2)
+        started = time.perf_counter()
+        response = http.get(f"{url}/proof/full", headers=office)
+        out["api_full_proof_get_s"] = round(time.perf_counter() - started, 2)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET full proof -> {response.status_code}: {response.text[:500]}")
+        path.write_bytes(response.content)
+        out["api_full_proof_verify_s"] = round(verify_file(path)[0], 2)
 
 
 def measure_api(data: Data, local: Local) -> dict[str, Any]:
@@ -654,7 +678,8 @@ def measure_api(data: Data, local: Local) -> dict[str, Any]:
         )
         with httpx.Client(base_url=service.url, timeout=HTTP_TIMEOUT) as http:
             try:
-                _through_http(http, data, local, operator, figures)
+                office = {"Authorization": f"Bearer {token(infra, 'office', 'OFFICE', 'office')}"}
+                _through_http(http, data, local, operator, office, figures)
             except (httpx.HTTPError, RuntimeError, AssertionError) as exc:
                 steps = {"announce": "api_announce_s", "execute": "api_execute_s"}
                 step = next((s for s, k in steps.items() if k not in figures), "proof")
