@@ -114,16 +114,17 @@ def ensure_departments(app: Any, codes: Iterable[str], parent: str = "") -> None
             app.register_department(**department_payload(code, parent=parent))
 
 
-# An on-site drawing (现场摇号) of five digits, witnessed by the discipline inspection team:
-# a source with no fixed schedule, so a test or the demo can name a drawing seconds ahead.
+# An on-site drawing (现场摇号) of eight digits (a hundred million results: a source needs at
+# least ten million), witnessed by the discipline inspection team: a source with no fixed
+# schedule, so a test or the demo can name a drawing seconds ahead.
 ONSITE_SOURCE: dict[str, Any] = {
-    "code": "onsite-5d",
+    "code": "onsite-8d",
     "name": "现场摇号（纪检组监督）",
     "publisher": "黄石市双随机、一公开联席会议办公室",
-    "groups": [{"name": "digits", "count": 5, "low": 0, "high": 9, "ordered": True}],
+    "groups": [{"name": "digits", "count": 8, "low": 0, "high": 9, "ordered": True}],
     "schedule": None,
 }
-ONSITE_ENTROPY = "3 1 4 1 5"  # five digits, as the drawing shows them
+ONSITE_ENTROPY = "3 1 4 1 5 9 2 6"  # eight digits, as the drawing shows them
 # The draw service's least lead in development is 2 s (services/draw/settings.py).
 ENTROPY_LEAD_SECONDS = 3.0
 

@@ -202,6 +202,8 @@ def _view(draw: Draw, internal: bool) -> dict[str, Any]:
     """``internal``: with staff's reasons and approvers (see ``domain.reading``)."""
     requests = draw.requests if internal else [public_request(r) for r in draw.requests]
     summary = _summary(draw)
+    if not internal:  # the pool's plain hash can be checked against guesses of its classes
+        summary["pool_hash"] = None
     if internal and draw.voided is not None:
         summary["voided"] = {**summary["voided"], "reason": draw.voided["reason"]}
     return {

@@ -52,6 +52,7 @@ from services.draw.protocol.canonical import (
     commitment,
     field,
 )
+from services.draw.protocol.entropy import EntropyFormat
 from services.draw.protocol.replace3 import RegistryFacts
 from services.draw.recent import Recent
 from services.draw.sealing import SealBroken, Sealer, new_secret
@@ -145,6 +146,7 @@ class DrawApplication(EventStoreApp):
         """Register a source of public entropy (the office); a code is registered once."""
         if source_id(fields["code"]) in self.repository:
             raise SourceExists(f"entropy source {fields['code']} is registered already")
+        self._refuse_weak(fields["code"], fields["format"])
         source = EntropySource(**fields)
         try:
             self.save(source)
@@ -172,9 +174,21 @@ class DrawApplication(EventStoreApp):
     def announceable_source(self, code: str) -> EntropySource:
         """The source an announcement names: unknown is the request's fault (422)."""
         try:
-            return self.get_source(code)
+            source = self.get_source(code)
         except UnknownSource as exc:
             raise InvalidDraw(f"{exc}: register it first (POST /v1/entropy-sources)") from exc
+        self._refuse_weak(code, source.format)  # registered before the rule
+        return source
+
+    @staticmethod
+    def _refuse_weak(code: str, fmt: Mapping[str, Any]) -> None:
+        """A source with too few possible results is no source (EntropyFormat.weakness)."""
+        try:
+            weakness = EntropyFormat.from_json(fmt).weakness()
+        except ValueError:
+            return  # the format's own check names what is wrong with it
+        if weakness:
+            raise InvalidDraw(f"entropy source {code}: {weakness}")
 
     # -- the frozen pool ---------------------------------------------------------------
 

@@ -207,7 +207,7 @@ CALLS: dict[tuple[str, str, str], Maker] = {
         json={"reason_code": "other", "reason": "矩阵测试"},
     ),
     ("draw", "POST", "/v1/draws/{draw_id}/execute"): lambda fx, n: Call(
-        f"/v1/draws/{fx['draw']['id']}/execute", json={"entropy": "1 2 3 4 5"}
+        f"/v1/draws/{fx['draw']['id']}/execute", json={"entropy": "1 2 3 4 5 6 7 8"}
     ),
     ("draw", "POST", "/v1/draws/{draw_id}/replacements"): lambda fx, n: Call(
         f"/v1/draws/{fx['draw']['id']}/replacements",

@@ -127,7 +127,7 @@ def test_a_batch_cannot_be_drawn_twice(
     assert again.json()["title"] == "Already announced"
     rerun = httpx.post(
         f"{draw}/v1/draws/{cycle['draw']['id']}/execute",
-        json={"entropy": "1 2 3 4 5"},
+        json={"entropy": "1 2 3 4 5 6 7 8"},
         headers=operator,
     )
     assert rerun.status_code == 409

@@ -21,6 +21,7 @@ import pytest
 
 from services.draw.domain.sources import BEIJING
 from services.draw.protocol import v3
+from services.draw.protocol.blinding import keyed_members
 from services.draw.protocol.canonical import pool_hash, pool_line, sort_pool, split_line
 from services.draw.protocol.proof import verify
 from services.draw.protocol.rfc3797 import canonical_key, round_digest
@@ -136,7 +137,7 @@ class Stack:
             f"{self.procs['draw'].url}/v1/draws", json=body, headers=self.ops[LEAD]
         )
 
-    def draw(self, batch_id: str, entropy: str = "7 1 4 2 8") -> dict[str, Any]:
+    def draw(self, batch_id: str, entropy: str = "7 1 4 2 8 5 7 0") -> dict[str, Any]:
         announced = self.announce(batch_id)
         assert announced.status_code == 201, announced.text
         wait_for_entropy(announced.json())  # execution is refused before the drawing
@@ -346,6 +347,20 @@ def test_the_public_proof_keeps_classes_units_and_conflicts_internal(
     assert stack.http.get(stranger, headers=stack.office).status_code == 404
 
 
+def test_a_source_with_too_few_results_is_refused(stack: Stack) -> None:
+    """A drawing of three digits has a thousand results: too few (EntropyFormat.weakness)."""
+    body = {
+        **ONSITE_SOURCE,
+        "code": f"three-{RUN}",
+        "groups": [{"name": "digits", "count": 3, "low": 0, "high": 9, "ordered": True}],
+    }
+    refused = stack.http.post(
+        f"{stack.procs['draw'].url}/v1/entropy-sources", json=body, headers=stack.office
+    )
+    assert refused.status_code == 422, refused.text
+    assert "1,000 possible results" in refused.json()["detail"]
+
+
 def test_a_batch_is_announced_once_and_executed_once(stack: Stack, world: dict[str, Any]) -> None:
     batch = stack.plan([world["general"], world["key"]], complaint_referral=True)
     first = stack.announce(batch, entropy=entropy_choice(lead_seconds=3600))
@@ -353,13 +368,13 @@ def test_a_batch_is_announced_once_and_executed_once(stack: Stack, world: dict[s
     assert stack.announce(batch).status_code == 409
     early = stack.http.post(
         f"{stack.procs['draw'].url}/v1/draws/{first.json()['id']}/execute",
-        json={"entropy": "1 2 3 4 5"},
+        json={"entropy": "1 2 3 4 5 6 7 8"},
         headers=stack.ops[LEAD],
     )
     assert early.status_code == 409 and early.json()["title"] == "Entropy not yet available"
     stranger = stack.http.post(
         f"{stack.procs['draw'].url}/v1/draws/{first.json()['id']}/execute",
-        json={"entropy": "1 2 3 4 5"},
+        json={"entropy": "1 2 3 4 5 6 7 8"},
         headers=stack.ops[PART],
     )
     assert stranger.status_code == 403
@@ -410,7 +425,7 @@ def test_the_office_keeps_the_entropy_sources(stack: Stack) -> None:
     assert stack.http.post(url, json=bad, headers=stack.office).status_code == 422
     listed = stack.http.get(url, headers=stack.ops[PART])
     assert listed.status_code == 200
-    assert {"onsite-5d", "cwl-ssq"} <= {s["code"] for s in listed.json()}
+    assert {"onsite-8d", "cwl-ssq"} <= {s["code"] for s in listed.json()}
     one = stack.http.get(f"{url}/cwl-ssq", headers=stack.ops[PART]).json()
     assert one["schedule"] == {"days": [2, 4, 7], "time": "21:15"}
     assert stack.http.get(f"{url}/nobody-s-dice", headers=stack.ops[PART]).status_code == 404
@@ -466,7 +481,7 @@ def test_groups_respect_units_conflicts_and_previous_inspectors(
     wait_for_entropy(announced.json())
     failed = stack.http.post(
         f"{stack.procs['draw'].url}/v1/draws/{announced.json()['id']}/execute",
-        json={"entropy": "9 9 9 9 9"},
+        json={"entropy": "9 9 9 9 9 9 9 9"},
         headers=stack.ops[LEAD],
     )
     assert failed.status_code == 422, failed.text
@@ -522,9 +537,10 @@ def test_a_draw_may_select_by_rfc3797_from_public_sources(
     proof = stack.proof(announced.json()["id"])
     assert proof["announcement"]["selection"] == "rfc3797"
     assert verify(proof) == []
-    # The selection is RFC 3797's own, on the class-A members in pool order.
+    # The selection is RFC 3797's own, on the class-A members in their keyed order.
     lines = proof["pool"].split("\n")
-    members = [line.split("\t")[0] for line in lines if line.split("\t")[1] == "A"]
+    keyed = keyed_members(lines, bytes.fromhex(proof["blinding_key"]))["A"]
+    members = [lines[at].split("\t")[0] for at in keyed]
     key = canonical_key(sources.split(" / "))
     left, expected = list(members), []
     for r in range(3):
@@ -551,7 +567,7 @@ def test_a_draw_voided_before_its_entropy_is_drawn_again_under_the_next_id(
     again = stack.http.post(f"{url}/void", json=body, headers=stack.ops[LEAD])
     assert again.status_code == 409 and again.json()["title"] == "Draw voided"
     refused = stack.http.post(
-        f"{url}/execute", json={"entropy": "1 2 3 4 5"}, headers=stack.ops[LEAD]
+        f"{url}/execute", json={"entropy": "1 2 3 4 5 6 7 8"}, headers=stack.ops[LEAD]
     )
     assert refused.status_code == 409 and refused.json()["title"] == "Draw voided"
     # Who reads the draw of another department sees the reason's code, not staff's words.
@@ -576,7 +592,7 @@ def test_a_draw_voided_before_its_entropy_is_drawn_again_under_the_next_id(
         "draw",
         f"/v1/draws/{second.json()['id']}/execute",
         stack.ops[LEAD],
-        json={"entropy": "2 7 1 8 2"},
+        json={"entropy": "2 7 1 8 2 8 1 8"},
     )
     assert drawn["status"] == "executed"
     assert verify(stack.proof(second.json()["id"])) == []

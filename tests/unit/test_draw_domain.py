@@ -38,6 +38,7 @@ from services.draw.domain.errors import (
     TooLateToVoid,
 )
 from services.draw.protocol import v3
+from services.draw.protocol.blinding import keyed_members
 from services.draw.protocol.canonical import announcement_hash, commitment
 from services.draw.protocol.entropy import SHAPES
 from services.draw.protocol.proof import run, verify
@@ -415,9 +416,12 @@ def test_rfc3797_selection_takes_its_sources_as_entropy_and_checks_its_limits() 
     draw.execute(frozen, secret=SECRET, entropy=ENTROPY, now=AFTER)
     proof = draw.public_proof(frozen)
     assert verify(proof) == []
-    # Each group of the source's format is one RFC 3797 source: red balls, then blue.
+    # Each group of the source's format is one RFC 3797 source: red balls, then blue;
+    # each stratum's members in their keyed order.
+    lines = frozen.pool.lines
+    members = keyed_members(lines, BLINDING_KEY)
     expected, _ = select_rfc3797(
-        ["3 9 14 22 27 31", "8"], frozen.pool.lines, frozen.announcement["strata"]
+        ["3 9 14 22 27 31", "8"], lines, frozen.announcement["strata"], members
     )
     assert [s["identifier"] for s in proof["result"]["selection"]] == [
         p.identifier for p in expected

@@ -192,3 +192,14 @@ def test_a_sources_issues_and_draw_times_rise_together() -> None:
         check_issue(source, "2026140", thursday, named)  # a past issue, a later time
     with pytest.raises(InvalidDraw, match="was announced as drawn at"):
         check_issue(source, "2026141", thursday, named)
+
+
+def test_a_source_needs_ten_million_possible_results() -> None:
+    """Whoever fixes the secret may try many before announcing; with few results one
+    can be picked that favours a company. 双色球 and 大乐透 are large enough, 3D is not."""
+    assert SHAPES["ssq"].outcomes == 17_721_088 and SHAPES["ssq"].weakness() is None
+    assert SHAPES["dlt"].outcomes == 21_425_712 and SHAPES["dlt"].weakness() is None
+    assert SHAPES["fc3d"].outcomes == 1_000 and "1,000 possible results" in str(
+        SHAPES["fc3d"].weakness()
+    )
+    assert SHAPES["pl5"].weakness() is not None

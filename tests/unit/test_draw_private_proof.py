@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from services.draw.protocol import blinding, merkle
+from services.draw.protocol.entropy import SHAPES
 from services.draw.protocol.forms import line_proof, proofs
 from services.draw.protocol.verify import verify
 from services.draw.protocol.verify3 import recompute, verify_line
@@ -121,6 +122,28 @@ FORGERIES: list[tuple[str, Callable[[Doc], Any], str]] = [
         lambda d: d["announcement"]["pool_roots"]["B"].update(size=1),
         "do not add up",
     ),
+    # Found by an independent attack: a roster id with a comma read as two bars; a
+    # department twice (the last entry would win); categories as text ("" = none).
+    ("roster-id-with-comma", lambda d: d["announcement"]["roster"][0].__setitem__(0, "a,b"), "id"),
+    (
+        "department-twice",
+        lambda d: d["announcement"]["departments"].append(
+            dict(d["announcement"]["departments"][0])
+        ),
+        "each department once",
+    ),
+    (
+        "categories-as-text",
+        lambda d: d["announcement"]["departments"][0].update(categories=""),
+        "categories",
+    ),
+    # A source of a thousand results (福彩3D): the secret's maker could have picked one
+    # that favours a chosen company (an independent attack moved 5 % to 7.5 %).
+    (
+        "weak-source",
+        lambda d: d["announcement"]["entropy"].update(format=SHAPES["fc3d"].as_json()),
+        "possible results",
+    ),
     # Other numbers draw other positions, whose leaves the proof cannot open.
     ("entropy-changed", lambda d: d.update(entropy="01 09 14 22 27 31 | 08"), "does not open"),
 ]
@@ -205,6 +228,21 @@ FULL_FORGERIES: list[tuple[str, Callable[[Doc], Any], str]] = [
         "announcement.roster",
     ),
     ("no-key", lambda d: d.pop("blinding_key"), "blinding_key"),
+    # An independent attack: roots slipped into the full announcement made the auditors'
+    # form checks read it as public and skip its pairs; a conflict with a look-alike
+    # identifier (not in the pool) barred nobody while the list seemed to hold it.
+    (
+        "roots-smuggled-into-the-full-announcement",
+        lambda d: d["full_announcement"].update(pool_roots={}),
+        "belongs to the public announcement",
+    ),
+    (
+        "conflict-with-a-look-alike",
+        lambda d: d["full_announcement"].update(
+            conflicts=sorted([*d["full_announcement"]["conflicts"], ["SAMR-01", "91420O"]])
+        ),
+        "names no roster inspector and pool subject",
+    ),
 ]
 
 
@@ -283,3 +321,45 @@ def test_a_pool_of_sizes_and_lines_round_trips() -> None:
     assert verify(public) == [] and verify(full) == []
     sizes = {s: r["size"] for s, r in public["announcement"]["pool_roots"].items()}
     assert sum(sizes.values()) == 37 and sizes["*"] == 0
+
+
+def test_leaves_stand_in_keyed_order_not_identifier_order() -> None:
+    """An independent attack: with leaves in identifier order, an opened leaf's position
+    told anyone who knows the pool's identifiers how many of its stratum sort before it,
+    and so classes of subjects never drawn. The trees (and the sampling) now take each
+    stratum in the order of the salts, which only the blinding key gives."""
+    inputs = proof()
+    lines = inputs["pool"].split("\n")
+    by_key = blinding.keyed_members(lines, KEY)
+    by_pool = {s: sorted(v) for s, v in by_key.items()}
+    assert by_key["A"] != by_pool["A"] and sorted(by_key["A"]) == by_pool["A"]
+    assert blinding.keyed_members(lines, bytes(32))["A"] != by_key["A"]
+    public, _ = both(inputs)
+    rows = public["opened"]["A"]
+    names = [o["line"].split("\t")[0] for o in rows]  # by position
+    assert names != sorted(names)
+    assert [o["position"] for o in rows] == sorted(
+        by_key["A"].index(lines.index(next(x for x in lines if x.startswith(n + "\t"))))
+        for n in names
+    )
+
+
+def test_what_decides_nothing_is_not_published() -> None:
+    """Unit tokens only under 所所交叉 and for units an inspector of the roster has; bars
+    only on inspectors who could take a seat (an independent attack found both leaking)."""
+    inputs = proof()
+    full = inputs["announcement"]
+    lines = inputs["pool"].split("\n")
+    target = lines[0].split("\t")[0]
+    # A conflict of an inspector of a department with no seat in the draw.
+    outsider = [["EPB-00", "EPB", "420200", "所0", ["general", "key"]]]
+    wider = {**full, "roster": sorted(full["roster"] + outsider)}
+    wider["conflicts"] = sorted([*full["conflicts"], ["EPB-00", target]])
+    assert "EPB-00" not in blinding.relevant_bars(wider, lines, blinding.bars_of(wider)).get(
+        target, []
+    )
+    off = {**full, "rules": {**full["rules"], "cross_jurisdiction": False}}
+    public = blinding.public_announcement(off, KEY, blinding.Trees(off, lines, KEY).roots())
+    assert {row[3] for row in public["roster"]} == {""}
+    trees = blinding.Trees(off, lines, KEY)
+    assert trees.opening(target)[1]["line"].split("\t")[3] == ""

@@ -44,7 +44,8 @@ def run(document: dict[str, Any]) -> dict[str, Any]:
     """The result of a document's inputs: the full pool, with the public hash in the seed."""
     lines = document["pool"].split("\n")
     announced = c.announcement_hash(public_of(document))
-    return compute(document, document["pool"], lines, announced=announced)[0]
+    keyed = {**document, "blinding_key": KEY.hex()}  # the strata in keyed order
+    return compute(keyed, document["pool"], lines, announced=announced)[0]
 
 
 def full_form(document: dict[str, Any]) -> dict[str, Any]:
@@ -350,13 +351,13 @@ def first_of(document: dict[str, Any], stratum: str) -> str:
 
 def alternates_of(document: dict[str, Any], stratum: str, n: int) -> list[str]:
     """The stratum's first n alternates, as the protocol orders them."""
+    from services.draw.protocol.blinding import keyed_members
     from services.draw.protocol.replace3 import Alternates
-    from services.draw.protocol.subjects import stratum_members
 
     lines = document["pool"].split("\n")
     selected = {s["identifier"] for s in document["result"]["selection"]}
     picked = {i for i, line in enumerate(lines) if line.split("\t")[0] in selected}
-    order = Alternates(bytes.fromhex(document["result"]["seed"]), stratum_members(lines), picked)
+    order = Alternates(bytes.fromhex(document["result"]["seed"]), keyed_members(lines, KEY), picked)
     return [lines[order.next(stratum)].split("\t")[0] for _ in range(n)]  # type: ignore[index]
 
 
@@ -533,8 +534,39 @@ def test_the_v3_worked_examples_in_the_docs_are_current_and_verify_as_quoted(
         assert path.read_text(encoding="utf-8") == examples.text(document), name
     for name in ("draw-proof-v3.json", "draw-proof-v3-full.json"):
         assert main(["verify", str(examples.EXAMPLES / name)]) == 0
-        assert capsys.readouterr().out.startswith("announcement 986e41a0ca1c3eef")
+        assert capsys.readouterr().out.startswith("announcement 40d34cdcd5fbee5f")
     line = str(examples.EXAMPLES / "draw-line-v3.json")
-    assert main(["verify-line", line, "--announcement-hash", "986e41a0ca1c3eef" + "0" * 48]) == 1
+    assert main(["verify-line", line, "--announcement-hash", "40d34cdcd5fbee5f" + "0" * 48]) == 1
     assert main(["verify-line", line]) == 0
     assert "91420203MA0000004X is leaf 0 of stratum B" in capsys.readouterr().out
+
+
+def test_walking_the_alternates_on_made_up_records_is_refused() -> None:
+    """An independent attack: one replacement passing over two dozen alternates, each
+    "gone" on the same made-up registry event, reached a chosen company. Every step now
+    counts against the cap, and one event grounds facts about one party only."""
+    document = proof()
+    gone = first_of(document, "A")
+    walk = alternates_of(document, "A", 5)
+    request = {"kind": "subject", "identifier": gone, "reason_code": "deregistered"}
+    long_walk = {
+        **request,
+        "evidence": fact(1),
+        "skipped": [{"identifier": a, "evidence": fact(2 + n)} for n, a in enumerate(walk[:4])],
+    }
+    with pytest.raises(ValueError, match="take 5 steps; the announcement allows 3"):
+        replaced(document, long_walk)
+    one_event = {
+        **request,
+        "evidence": fact(1),
+        "skipped": [{"identifier": walk[0], "evidence": fact(1)}],
+    }
+    with pytest.raises(ValueError, match="registry:1 is cited for both"):
+        replaced(document, one_event)
+    # Within the cap, with an event per party, the walk is the honest order's.
+    fine = {
+        **request,
+        "evidence": fact(1),
+        "skipped": [{"identifier": walk[0], "evidence": fact(2)}],
+    }
+    assert replaced(document, fine)["result"]["replacements"][0]["replacement"] == walk[1]

@@ -225,6 +225,8 @@ class Draw(Aggregate):
             "secret": secret,
             "entropy": entropy,
             "replacements": [public_request(r) for r in self.requests],
+            # ssj-draw-3: the strata are drawn in the order the blinding key gives them.
+            **({"blinding_key": frozen.blinding_key.hex()} if frozen.blinding_key else {}),
         }
 
     def execute(

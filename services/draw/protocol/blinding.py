@@ -34,6 +34,9 @@ inspectors. A subject gets the opening of its own leaf; auditors the full proof.
 
 from __future__ import annotations
 
+import array
+import bisect
+import gc
 import hashlib
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -41,6 +44,8 @@ from typing import Any
 
 from services.draw.protocol import merkle
 from services.draw.protocol.canonical import FULL_LIST, STRATA, canonical_json
+from services.draw.protocol.groups import covers
+from services.draw.protocol.subjects import stratum_members
 
 KEY_BYTES = 32
 ORDER = (FULL_LIST, *STRATA)  # the strata, each its own tree, in this order
@@ -86,43 +91,112 @@ def bars_of(announcement: Mapping[str, Any]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+def units_that_decide(full: Mapping[str, Any]) -> set[str]:
+    """The units whose tokens the public sees: those of roster inspectors, when 所所交叉
+    is on (a subject's unit no inspector has excludes nobody, as its empty token does)."""
+    if not full.get("rules", {}).get("cross_jurisdiction", False):
+        return set()
+    return {str(row[3]) for row in full["roster"] if row[3]}
+
+
+def relevant_bars(
+    full: Mapping[str, Any], lines: Sequence[str], bars: Mapping[str, list[str]]
+) -> dict[str, list[str]]:
+    """Of each subject's bars, the inspectors who could otherwise take a seat of its group
+    (§8: of a seat's department, qualified for its categories, with a jurisdiction that
+    covers the subject's region): a bar on anyone else decides nothing, and publishing it
+    would only disclose a conflict."""
+    wanted = {str(d["department"]): set(d["categories"]) for d in full["departments"]}
+    roster = {
+        str(row[0]): (str(row[1]), str(row[2]), set(row[4]))
+        for row in full["roster"]
+        if str(row[1]) in wanted and wanted[str(row[1])] <= set(row[4])
+    }
+    out: dict[str, list[str]] = {}
+    for identifier, barred in bars.items():
+        at = bisect.bisect_left(lines, identifier + "\t")
+        if at == len(lines) or not lines[at].startswith(identifier + "\t"):
+            continue  # not in the pool: bars nobody drawn
+        region = lines[at].split("\t")[2]
+        kept = [i for i in barred if i in roster and covers(roster[i][1], region)]
+        if kept:
+            out[identifier] = kept
+    return out
+
+
 def private_hash(full: Mapping[str, Any], key: bytes) -> str:
     """SHA-256 of the full announcement and the blinding key, in canonical JSON."""
     document = {"announcement": dict(full), "blinding_key": key.hex()}
     return hashlib.sha256(canonical_json(document)).hexdigest()
 
 
+def keyed_members(lines: Sequence[str], key: bytes) -> dict[str, list[int]]:
+    """Each stratum's members (line indexes) in **keyed order**: by their salts, which only
+    the blinding key gives. This is the order of the stratum's tree, and the order §7
+    samples positions from in ssj-draw-3: in pool (identifier) order, an opened leaf's
+    position would tell anyone who knows the pool's identifiers how many of the
+    stratum's members sort before it, and so the classes of subjects never drawn."""
+    salted = salts(key, len(lines))
+    members = stratum_members(lines)
+    for positions in members.values():
+        positions.sort(key=lambda i: salted[32 * i : 32 * i + 32])
+    return members
+
+
 class Trees:
-    """The strata's trees over a full pool (lines in canonical order), under a key."""
+    """The strata's trees over a full pool (lines in canonical order), under a key.
+
+    A province's pool is a million lines, hashed once at announcement: the loop below cuts
+    each line from the right (the region is six digits, the stratum one character before
+    it) and adds the few subjects with bars from a small map; each stratum's leaves are
+    then put in keyed order (:func:`keyed_members`) and its tree built."""
 
     def __init__(self, full: Mapping[str, Any], lines: Sequence[str], key: bytes) -> None:
         self.key = key
-        bars = bars_of(full)
-        tokens: dict[str, str] = {}
-        salted = salts(key, len(lines))
-        sha = hashlib.sha256
-        leaves: dict[str, list[bytes]] = {s: [] for s in ORDER}
-        add = {s: leaves[s].append for s in ORDER}
-        self._index: dict[str, tuple[int, int]] = {}  # by opening(), when first asked
         self._lines = lines
-        self._bars = bars
-        self._salts = salted
+        self._bars = bars = relevant_bars(full, lines, bars_of(full))
+        self._salts = salted = salts(key, len(lines))
+        # A unit decides something only under 所所交叉 and when an inspector of the roster
+        # has it; otherwise its token would only tell the public which subjects share one.
+        self._tokened = tokened = units_that_decide(full)
+        tokens: dict[str, str] = {u: "" for u in {*(r[3] for r in full["roster"])} - tokened}
+        sha = hashlib.sha256
+        leaves: list[bytes] = []
+        leaf = leaves.append
+        barred_at = {}  # line index → its bars, for the few subjects that have any
+        for identifier, barred in bars.items():
+            at = bisect.bisect_left(lines, identifier + "\t")
+            if at < len(lines) and lines[at].startswith(identifier + "\t"):
+                barred_at[at] = ",".join(barred)
         at = 0
+        # A million tuples and digests made and dropped: the cyclic collector would walk
+        # the whole heap again and again for nothing (none of them forms a cycle).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             for at, line in enumerate(lines):
-                identifier, stratum, region, unit = line.split("\t")
+                head, _, unit = line.rpartition("\t")
                 token = tokens.get(unit)
                 if token is None:
-                    token = tokens[unit] = unit_token(key, unit)
-                barred = ",".join(bars.get(identifier, ()))
-                text = f"{identifier}\t{stratum}\t{region}\t{token}\t{barred}"
-                salt = salted[32 * at : 32 * at + 32]
-                add[stratum](sha(b"\x00" + salt + text.encode("utf-8")).digest())
-        except (ValueError, KeyError):
+                    token = tokens[unit] = unit_token(key, unit) if unit in tokened else ""
+                text = f"{head}\t{token}\t{barred_at.get(at, '')}"
+                leaf(sha(b"\x00" + salted[32 * at : 32 * at + 32] + text.encode()).digest())
+                if head.count("\t") != 2:
+                    raise ValueError
+            self.order = keyed_members(lines, key)  # ValueError: a stratum not *, A-D
+            self.position = array.array("l", bytes(8 * len(lines)))  # line → place in tree
+            self.levels: dict[str, list[list[bytes]]] = {}
+            for s, order in self.order.items():
+                for p, i in enumerate(order):
+                    self.position[i] = p
+                self.levels[s] = merkle.levels([leaves[i] for i in order])
+        except (ValueError, KeyError, IndexError):
             raise ValueError(
                 f"pool line {at} is not: identifier, stratum (*, A-D), region, unit"
             ) from None
-        self.levels: dict[str, list[list[bytes]]] = {s: merkle.levels(leaves[s]) for s in ORDER}
+        finally:
+            if collecting:
+                gc.enable()
 
     def roots(self) -> dict[str, dict[str, Any]]:
         """``{stratum: {"size", "root"}}`` for the public announcement."""
@@ -134,19 +208,17 @@ class Trees:
             for s, levels in self.levels.items()
         }
 
-    def opening(self, identifier: str) -> tuple[str, dict[str, Any]]:
-        """The stratum and opening (position, salt, line, path) of a subject's leaf."""
-        if not self._index:
-            count = dict.fromkeys(ORDER, 0)
-            for at, line in enumerate(self._lines):
-                ident, stratum, _ = line.split("\t", 2)
-                self._index[ident] = (at, count[stratum])
-                count[stratum] += 1
-        at, position = self._index[identifier]  # KeyError: not in the pool
-        _, stratum, region, unit = self._lines[at].split("\t")
-        text = leaf_line(
-            identifier, stratum, region, unit_token(self.key, unit), self._bars.get(identifier, ())
-        )
+    def _at(self, identifier: str) -> int:
+        """The line index of a subject (KeyError: not in the pool)."""
+        at = bisect.bisect_left(self._lines, identifier + "\t")
+        if at == len(self._lines) or not self._lines[at].startswith(identifier + "\t"):
+            raise KeyError(identifier)
+        return at
+
+    def _opening(self, at: int, position: int) -> tuple[str, dict[str, Any]]:
+        identifier, stratum, region, unit = self._lines[at].split("\t")
+        token = unit_token(self.key, unit) if unit in self._tokened else ""
+        text = leaf_line(identifier, stratum, region, token, self._bars.get(identifier, ()))
         return stratum, {
             "position": position,
             "salt": self._salts[32 * at : 32 * at + 32].hex(),
@@ -154,11 +226,16 @@ class Trees:
             "path": [h.hex() for h in merkle.path(self.levels[stratum], position)],
         }
 
+    def opening(self, identifier: str) -> tuple[str, dict[str, Any]]:
+        """The stratum and opening (position, salt, line, path) of a subject's leaf."""
+        at = self._at(identifier)
+        return self._opening(at, self.position[at])
+
     def openings(self, identifiers: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """The openings of these subjects' leaves, per stratum, by position."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for identifier in dict.fromkeys(identifiers):
-            stratum, opened = self.opening(identifier)
+        for at in {self._at(i) for i in identifiers}:
+            stratum, opened = self._opening(at, self.position[at])
             out.setdefault(stratum, []).append(opened)
         return {s: sorted(v, key=lambda o: o["position"]) for s, v in sorted(out.items())}
 
@@ -168,8 +245,10 @@ def public_announcement(
 ) -> dict[str, Any]:
     """The announcement the public sees and the seed binds, from the full one."""
     public = {k: v for k, v in full.items() if k not in PRIVATE_KEYS}
+    deciding = units_that_decide(full)
     public["roster"] = [
-        [row[0], row[1], row[2], unit_token(key, str(row[3])), row[4]] for row in full["roster"]
+        [row[0], row[1], row[2], unit_token(key, row[3]) if row[3] in deciding else "", row[4]]
+        for row in full["roster"]
     ]
     public["pool_roots"] = {s: dict(roots[s]) for s in ORDER}
     public["private_hash"] = private_hash(full, key)

@@ -106,7 +106,8 @@ def proofs(inputs: Mapping[str, Any], key: bytes) -> tuple[dict[str, Any], dict[
     lines = text.split("\n") if text else []
     trees = Trees(full, lines, key)
     public = public_announcement(full, key, trees.roots())
-    result, _ = compute(inputs, text, lines, announced=announcement_hash(public))
+    keyed = {**inputs, "blinding_key": key.hex()}
+    result, _ = compute(keyed, text, lines, announced=announcement_hash(public))
     execution = {k: inputs[k] for k in ("secret", "entropy", "executed_at")}
     requests = inputs.get("replacements", [])
     return (

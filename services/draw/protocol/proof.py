@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from services.draw.protocol import v3
+from services.draw.protocol.blinding import keyed_members
 from services.draw.protocol.canonical import (
     FULL_LIST,
     PROTOCOL_V2,
@@ -39,8 +40,10 @@ from services.draw.protocol.replace3 import (
     Facts,
     RegistryFacts,
     ReplacementError,
+    evidence_reuse_problem,
     ground_problem,
     group_by_seat_order,
+    steps_problem,
     take_alternate,
     take_seat,
 )
@@ -166,6 +169,9 @@ def compute(
     else:
         raise ValueError(f"protocol {protocol!r} is none of {', '.join(PROTOCOLS)}")
     method = announcement.get("selection", SHA256_SELECTION)
+    if members is None and protocol == PROTOCOL_V3 and proof.get("blinding_key"):
+        # ssj-draw-3 draws each stratum in its keyed order (blinding.keyed_members).
+        members = keyed_members(lines, bytes.fromhex(proof["blinding_key"]))
     if members is None:  # for the selection and every subject replacement
         members = stratum_members(lines)
     if method == SHA256_SELECTION:
@@ -195,10 +201,8 @@ def compute(
     v3_rules = protocol == PROTOCOL_V3
     if v3_rules:
         cap = announcement.get("max_replacements")
-        if isinstance(cap, bool) or not isinstance(cap, int) or len(requests) > cap:
-            raise ReplacementError(
-                f"{len(requests)} replacements; the announcement allows {cap!r} at most"
-            )
+        if problem := steps_problem(requests, cap):  # as filed (the verifier's case)
+            raise ReplacementError(problem)
         announced_at = v3.instant(announcement.get("announced_at"), "announced_at")
         alternates = Alternates(seed, members, set(position.values()))
 
@@ -271,6 +275,9 @@ def compute(
             )
         else:
             raise ReplacementError(f"replacement {n}: kind must be 'inspector' or 'subject'")
+    # Again with the skips the service found (its case), and no event cited for two.
+    if v3_rules and (problem := steps_problem(requests, cap) or evidence_reuse_problem(requests)):
+        raise ReplacementError(problem)
     result = {
         "protocol": protocol,
         **({"pool_hash": digest} if text is not None else {}),

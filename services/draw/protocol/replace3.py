@@ -258,6 +258,45 @@ def _by_id(e: Examiner) -> str:
     return e.inspector_id
 
 
+def steps_problem(requests: Sequence[Mapping[str, Any]], cap: object) -> str | None:
+    """Every step a replacement takes counts against the announced cap: the replacement
+    itself and each candidate it passes over. (Counting replacements alone let one request
+    walk two dozen alternates, each "gone" on a made-up record, to a chosen company.)"""
+    steps = sum(1 + len(r.get("skipped") or []) for r in requests)
+    if isinstance(cap, bool) or not isinstance(cap, int) or steps > cap:
+        return (
+            f"{len(requests)} replacements passing over {steps - len(requests)} candidates "
+            f"take {steps} steps; the announcement allows {cap!r} at most"
+        )
+    return None
+
+
+def evidence_reuse_problem(requests: Sequence[Mapping[str, Any]]) -> str | None:
+    """A registry event records a fact about one subject or one inspector: evidence that
+    cites one event for two parties is made up. (An inspector's suspension may ground
+    their replacement in several groups: one party, one event.)"""
+    party_of: dict[str, str] = {}
+
+    def cite(evidence: object, party: object) -> str | None:
+        if not isinstance(evidence, Mapping):
+            return None
+        event, who = str(evidence.get("event")), str(party)
+        if party_of.setdefault(event, who) != who:
+            return f"evidence {event} is cited for both {party_of[event]} and {who}"
+        return None
+
+    for request in requests:
+        ground = request.get("identifier") if request.get("kind") == "subject" else None
+        found = cite(request.get("evidence"), ground or request.get("inspector_id"))
+        for entry in request.get("skipped") or []:
+            if isinstance(entry, Mapping):
+                party = entry.get("identifier", entry.get("inspector_id"))
+                found = found or cite(entry.get("evidence"), party)
+        if found:
+            return f"replacement {request.get('sequence')}: {found}"
+    return None
+
+
 def ground_problem(request: Mapping[str, Any], announced_at: datetime) -> str | None:
     """Why the request's own ground (its reason code and evidence) does not hold."""
     kind, code = request.get("kind"), request.get("reason_code")

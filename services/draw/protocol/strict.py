@@ -67,7 +67,7 @@ def _text(value: object, where: str, problems: list[str], strict: bool) -> None:
         problems.append(f"{where}: {value!r} holds invisible or format characters")
 
 
-def form_problems(proof: Mapping[str, Any]) -> list[str]:
+def form_problems(proof: Mapping[str, Any], *, full: bool = False) -> list[str]:
     """Everything in the announcement's form that could be read two ways (empty: none).
 
     For both protocols: types (booleans are booleans, counts integers), the roster sorted
@@ -91,7 +91,16 @@ def form_problems(proof: Mapping[str, Any]) -> list[str]:
     for name in ("pool_size", "min_group_size"):
         if not _is_int(announcement.get(name)):
             problems.append(f"{name}: must be an integer")
-    public = v3 and "pool_roots" in announcement  # units are tokens, pairs in the leaves
+    # A public v3 announcement: units are tokens and the pairs are in the leaves. A full
+    # one (``full``, the auditors') is never read as public, whatever keys it holds.
+    public = v3 and not full and "pool_roots" in announcement
+    if full:
+        problems += [
+            f"{k}: belongs to the public announcement, not the full one"
+            for k in ("pool_roots", "private_hash")
+            if k in announcement
+        ]
+    problems += _departments_problems(announcement.get("departments"))
     problems += _roster_problems(announcement.get("roster"), v3)
     if public:
         roster = announcement.get("roster")
@@ -109,6 +118,37 @@ def form_problems(proof: Mapping[str, Any]) -> list[str]:
 
 
 RULES = ("cross_jurisdiction", "avoid_previous_inspectors")
+# An inspector id: what the registry issues (UUIDs) and the examples use; no comma (the
+# leaves join bars with commas) and never empty.
+_INSPECTOR_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_CATEGORIES = ("general", "key")
+
+
+def _departments_problems(departments: object) -> list[str]:
+    """The seats' departments: each once, as ``{"department", "categories"}`` with the
+    item categories sorted, each once, of ``general`` and ``key``."""
+    if not isinstance(departments, list) or not departments:
+        return ["departments: must be a non-empty list, the initiating department first"]
+    problems: list[str] = []
+    seen: set[str] = set()
+    for n, entry in enumerate(departments):
+        where = f"departments[{n}]"
+        if not isinstance(entry, Mapping) or set(entry) != {"department", "categories"}:
+            problems.append(f"{where}: must be exactly {{department, categories}}")
+            continue
+        name, categories = entry["department"], entry["categories"]
+        if not isinstance(name, str) or not name or name in seen:
+            problems.append(f"{where}.department: must be a code, each department once")
+        seen.add(str(name))
+        if (
+            not isinstance(categories, list)
+            or not all(c in _CATEGORIES for c in categories)
+            or not _sorted_unique(categories)
+        ):
+            problems.append(f"{where}.categories: must be sorted, each once, of {_CATEGORIES}")
+    return problems
+
+
 _RATIO = re.compile(r"0\.[0-9]*[1-9][0-9]*|1(?:\.0+)?")
 
 
@@ -146,6 +186,8 @@ def _roster_problems(roster: object, v3: bool) -> list[str]:
             continue
         for i, name in enumerate(("id", "department", "jurisdiction", "unit")):
             _text(row[i], f"{where}.{name}", problems, v3)
+        if v3 and isinstance(row[0], str) and not _INSPECTOR_ID.fullmatch(row[0]):
+            problems.append(f"{where}.id: {row[0]!r} is not an inspector id (A-Z a-z 0-9 . _ : -)")
         if v3 and isinstance(row[2], str) and not _REGION.fullmatch(row[2]):
             problems.append(f"{where}.jurisdiction: {row[2]!r} is not a six-digit code")
         categories = row[4]

@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     line.add_argument("file")
     line.add_argument("--announcement-hash", help="the announcement hash you saw published")
     args = parser.parse_args(argv)
+    # A proof may hold any string, a lone surrogate included: print it escaped, not crash.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
     # A short-lived process whose millions of strings form no cycles: the collector would
     # only rescan them, again and again (a quarter of the run at a million subjects).
     gc.disable()

@@ -47,6 +47,12 @@ def _announcement_problems(proof: Mapping[str, Any]) -> tuple[list[str], str]:
         problems.append(f"announcement: {leaked} belong to the full announcement, not here")
     problems += v3.timing_problems(proof)
     problems += v3.draw_id_problems(announcement)
+    try:
+        fmt, _ = v3.entropy_spec(announcement)
+        if weakness := fmt.weakness():
+            problems.append(f"entropy.format: {weakness}")
+    except ValueError:
+        pass  # timing_problems names an unreadable entropy
     problems += request_problems(proof.get("replacements", []))
     problems += secret_problems(proof, announcement.get("commitment"))
     return problems, announced
@@ -101,7 +107,9 @@ def verify_full(proof: Mapping[str, Any]) -> list[str]:
     problems, announced = _announcement_problems(proof)
     if not isinstance(full, Mapping):
         return [*problems, "full_announcement: must be an object"]
-    problems += [f"full_announcement: {p}" for p in strict.form_problems({"announcement": full})]
+    problems += [
+        f"full_announcement: {p}" for p in strict.form_problems({"announcement": full}, full=True)
+    ]
     key_hex = proof.get("blinding_key")
     if not isinstance(key_hex, str) or not _HEX64.fullmatch(key_hex):
         return [*problems, "blinding_key: must be 64 hex digits"]
@@ -115,6 +123,7 @@ def verify_full(proof: Mapping[str, Any]) -> list[str]:
         problems.append("pool: a line has other than four tab-separated fields")
         return problems
     problems += pool_problems(text, lines, full, digest)
+    problems += _pair_problems(full, lines)
     try:
         trees = blinding.Trees(full, lines, key)
         derived = blinding.public_announcement(full, key, trees.roots())
@@ -138,6 +147,26 @@ def verify_full(proof: Mapping[str, Any]) -> list[str]:
         full, v3.starred(text, lines, expected["selection"]), partial(v3.in_pool, lines)
     )
     problems += compare_result(expected, proof["result"])
+    return problems
+
+
+def _pair_problems(full: Mapping[str, Any], lines: list[str]) -> list[str]:
+    """Every conflict and previous-inspector pair names an inspector of the roster and a
+    subject of the pool: a pair naming a look-alike identifier (letter O for zero) would
+    bar nobody while the list seemed to hold the conflict."""
+    roster = {str(r[0]) for r in full.get("roster", []) if isinstance(r, list) and r}
+    problems = []
+    for name in ("conflicts", "previous"):
+        for n, pair in enumerate(full.get(name, [])):
+            if not isinstance(pair, list) or len(pair) != 2:
+                continue  # the form check names it
+            inspector, identifier = pair
+            if inspector not in roster or not v3.in_pool(lines, str(identifier)):
+                problems.append(
+                    f"full_announcement.{name}[{n}]: {pair!r} names no roster inspector "
+                    "and pool subject"
+                )
+                break
     return problems
 
 
