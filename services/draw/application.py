@@ -479,6 +479,12 @@ class DrawApplication(EventStoreApp):
         if trees is None:
             assert frozen.blinding_key is not None
             trees = self._trees.put(
-                digest, Trees(frozen.announcement, frozen.pool.lines, frozen.blinding_key)
+                digest,
+                Trees(
+                    frozen.announcement,
+                    frozen.pool.lines,
+                    frozen.blinding_key,
+                    frozen.members(),
+                ),
             )
         return trees

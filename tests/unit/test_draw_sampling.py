@@ -77,3 +77,22 @@ def test_rejects_impossible_counts() -> None:
         sampling.sample(Stream(b"s", "x"), 4, 5)
     with pytest.raises(ValueError, match="cannot draw -1 of 4"):
         sampling.sample(Stream(b"s", "x"), 4, -1)
+
+
+def test_the_services_keyed_order_is_the_protocols() -> None:
+    """services/draw/keyed.py (NumPy) orders each stratum as the verifier's reference
+    does (docs/draw-protocol.md §3a), ties in the first 8 bytes included."""
+    import random as random_module
+
+    from services.draw import keyed
+    from services.draw.protocol import blinding
+
+    rng = random_module.Random(5)
+    lines = sorted(
+        f"9142{i:014d}\t{rng.choice('*AAAABBCD')}\t420202\tU{rng.randrange(9)}" for i in range(5000)
+    )
+    for key in (bytes(32), bytes(range(32)), rng.randbytes(32)):
+        assert keyed.keyed_members(lines, key) == blinding.keyed_members(lines, key)
+    words = {s: [3, 1, 2] for s in "AB"}
+    tied = bytes(8) + b"\x01" * 24 + bytes(8) + b"\x00" * 24 + bytes(32) + b"\x09" * 32
+    assert blinding.order_by_salts(words, tied)["A"] == [1, 2, 3]  # 1 and 2 tie: pool order

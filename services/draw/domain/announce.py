@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from services.draw.domain.errors import InvalidDraw, PoolEmpty
+from services.draw.keyed import keyed_members
 from services.draw.protocol.blinding import Trees, private_hash, public_announcement
 from services.draw.protocol.canonical import (
     FULL_LIST,
@@ -104,6 +105,13 @@ class FrozenDraw:
         """The published announcement's hash (what the seed binds)."""
         return announcement_hash(self.published)
 
+    def members(self) -> dict[str, list[int]] | None:
+        """Each stratum's line indexes in the order the draw samples from: keyed by the
+        blinding key (ssj-draw-3), or None for pool order (announced before)."""
+        if self.blinding_key is None:
+            return None
+        return keyed_members(self.pool.lines, self.blinding_key)
+
     def intact(self) -> bool:
         """Whether the full announcement is the one the public one committed to."""
         if self.public is None or self.blinding_key is None:
@@ -116,7 +124,7 @@ def blind(full: Mapping[str, Any], pool: FrozenPool, key: bytes) -> tuple[dict[s
     salted leaves, unit tokens, the commitment to the full one; and the trees, which the
     proofs open leaves of. ``key`` is the blinding key: 32 random bytes, fresh for every
     announcement (CSPRNG), kept with the full announcement."""
-    trees = Trees(full, pool.lines, key)
+    trees = Trees(full, pool.lines, key, keyed_members(pool.lines, key))
     return public_announcement(full, key, trees.roots()), trees
 
 

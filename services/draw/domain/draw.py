@@ -186,7 +186,12 @@ class Draw(Aggregate):
         requests = [public_request(r) for r in self.requests]
         if frozen.public is not None:
             if trees is None and executed and frozen.blinding_key is not None:
-                trees = Trees(frozen.announcement, frozen.pool.lines, frozen.blinding_key)
+                trees = Trees(
+                    frozen.announcement,
+                    frozen.pool.lines,
+                    frozen.blinding_key,
+                    frozen.members(),
+                )
             return forms.public_proof(frozen.public, trees, executed, requests, self.result())
         return {
             "announcement": dict(frozen.announcement),
@@ -286,6 +291,7 @@ class Draw(Aggregate):
                 pool.lines,
                 digest,
                 sampler=vectorised.sample,
+                members=frozen.members(),
                 announced=frozen.announced,
             )
         except NoValidGroup:  # a ValueError with its own answer (which rule failed)
@@ -426,6 +432,7 @@ class Draw(Aggregate):
                 pool.lines,
                 sampler=vectorised.sample,
                 facts=facts if v3_rules else None,
+                members=frozen.members(),
                 announced=frozen.announced,
             )
         except ReplacementError as exc:
