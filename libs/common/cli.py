@@ -51,10 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     draw_p = sub.add_parser(
         "draw",
         help="verify, replay or RFC 3797-select draws offline (no service needed)",
-        description="ssj draw verify PROOF.json | ssj draw replay INPUT.json | "
-        "ssj draw rfc3797 --pool-size N --count K SOURCE...",
+        description="ssj draw verify PROOF.json | ssj draw verify-line LINE.json | "
+        "ssj draw replay INPUT.json | ssj draw rfc3797 --pool-size N --count K SOURCE...",
     )
-    draw_p.add_argument("action", choices=["verify", "replay", "rfc3797"])
+    draw_p.add_argument("action", choices=["verify", "verify-line", "replay", "rfc3797"])
     draw_p.add_argument("rest", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)

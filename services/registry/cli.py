@@ -110,6 +110,8 @@ def token_department_problem(dept: str, roles: list[str]) -> str | None:
     """
     if not dept or "office" in roles:
         return None
+    if set(roles) == {"subject"}:  # an enterprise's token: it names no department
+        return None
     import psycopg
 
     settings = CommonSettings().model_copy(update={"service": "registry"})

@@ -212,7 +212,7 @@ def _verify_offline(proof: dict[str, Any], tmp_path: Any, name: str) -> tuple[in
 
 
 def test_the_public_proof_verifies_offline_and_names_a_forgery(
-    cycle: dict[str, Any], services: dict[str, ServiceProcess], tmp_path: Any
+    cycle: dict[str, Any], services: dict[str, ServiceProcess], infra: Infra, tmp_path: Any
 ) -> None:
     import copy
 
@@ -221,8 +221,9 @@ def test_the_public_proof_verifies_offline_and_names_a_forgery(
     response = httpx.get(f"{services['draw'].url}/v1/draws/{cycle['draw']['id']}/proof")
     assert response.status_code == 200  # public: no token
     proof = response.json()
-    lines = proof["pool"].split("\n")
-    assert len(lines) == proof["announcement"]["pool_size"] == cycle["draw"]["pool_size"]
+    sizes = [r["size"] for r in proof["announcement"]["pool_roots"].values()]
+    assert sum(sizes) == proof["announcement"]["pool_size"] == cycle["draw"]["pool_size"]
+    assert "pool" not in proof  # the pool's classes and units are not public
     code, out = _verify_offline(proof, tmp_path, "proof.json")
     assert code == 0, out
     # First what a reader compares with the notice they saw, then the verdict.
@@ -238,11 +239,25 @@ def test_the_public_proof_verifies_offline_and_names_a_forgery(
     first, _, rest = proof["entropy"].partition(" ")
     other_entropy["entropy"] = f"{(int(first) + 1) % 10} {rest}"  # other numbers, same form
     code, out = _verify_offline(other_entropy, tmp_path, "entropy.json")
-    assert code == 1 and "MISMATCH seed" in out and "MISMATCH selection" in out
+    # Other numbers draw other positions, whose leaves the proof does not open.
+    assert code == 1 and "which the proof does not open" in out
 
-    swapped_pool = copy.deepcopy(proof)
-    swapped_pool["pool"] = "\n".join(lines[1:])
-    code, out = _verify_offline(swapped_pool, tmp_path, "pool.json")
+    moved = copy.deepcopy(proof)
+    stratum, rows = next((s, r) for s, r in moved["opened"].items() if r)
+    fields = rows[0]["line"].split("\t")
+    rows[0]["line"] = "\t".join([*fields[:2], "420281", *fields[3:]])  # another region
+    code, out = _verify_offline(moved, tmp_path, "moved.json")
+    assert code == 1 and f"is not in the announced tree of stratum {stratum}" in out
+
+    # The office's full proof: the whole pool, from which the public announcement follows.
+    office = _auth(infra, "office", "OFFICE", "office")
+    url = f"{services['draw'].url}/v1/draws/{cycle['draw']['id']}/proof/full"
+    full = httpx.get(url, headers=office).json()
+    code, out = _verify_offline(full, tmp_path, "full.json")
+    assert code == 0, out
+    lines = full["pool"].split("\n")
+    full["pool"] = "\n".join(lines[1:])
+    code, out = _verify_offline(full, tmp_path, "full-forged.json")
     assert code == 1 and "MISMATCH pool_hash" in out
 
 
