@@ -17,6 +17,7 @@ from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
 from libs.common.eventstore import EventStoreApp
+from libs.common.faults import crash_point
 from libs.common.settings import CommonSettings
 from services.draw.domain.announce import (
     FrozenDraw,
@@ -386,6 +387,7 @@ class DrawApplication(EventStoreApp):
             raise CommitmentMismatch(str(exc)) from exc
         draw.execute(self.frozen(draw), secret=secret, entropy=entropy, now=now)
         self.save(draw)  # a concurrent second execution fails on the version: 409
+        crash_point("draw.after_execute")  # stored, not yet answered (crash tests)
         return draw
 
     def replace_inspector(
