@@ -53,7 +53,7 @@ from services.draw.protocol.canonical import (
     commitment,
     field,
 )
-from services.draw.protocol.entropy import EntropyFormat
+from services.draw.protocol.entropy import LOTTERIES, EntropyFormat, lottery_problem
 from services.draw.protocol.replace3 import RegistryFacts
 from services.draw.recent import Recent
 from services.draw.sealing import SealBroken, Sealer, new_secret
@@ -148,6 +148,12 @@ class DrawApplication(EventStoreApp):
         if source_id(fields["code"]) in self.repository:
             raise SourceExists(f"entropy source {fields['code']} is registered already")
         self._refuse_weak(fields["code"], fields["format"])
+        if fields.get("schedule") is not None and fields["code"] not in LOTTERIES:
+            raise InvalidDraw(
+                f"a source with a schedule is a lottery, and the protocol knows the lotteries "
+                f"by code: one of {sorted(LOTTERIES)}; an on-site drawing (现场摇号) has no "
+                "schedule"
+            )
         source = EntropySource(**fields)
         try:
             self.save(source)
@@ -190,6 +196,8 @@ class DrawApplication(EventStoreApp):
             return  # the format's own check names what is wrong with it
         if weakness:
             raise InvalidDraw(f"entropy source {code}: {weakness}")
+        if mismatch := lottery_problem(code, EntropyFormat.from_json(fmt)):
+            raise InvalidDraw(f"entropy source {mismatch}")
 
     # -- the frozen pool ---------------------------------------------------------------
 

@@ -359,6 +359,17 @@ def test_a_source_with_too_few_results_is_refused(stack: Stack) -> None:
     )
     assert refused.status_code == 422, refused.text
     assert "1,000 possible results" in refused.json()["detail"]
+    # A lottery is known by its code and publishes its own shape: neither a scheduled
+    # source of another code, nor 双色球 declared with a group it never draws.
+    url = f"{stack.procs['draw'].url}/v1/entropy-sources"
+    lottery = {**SSQ_SOURCE, "code": f"my-lottery-{RUN}"}
+    unknown = stack.http.post(url, json=lottery, headers=stack.office)
+    assert unknown.status_code == 422 and "one of" in unknown.json()["detail"], unknown.text
+    extra = {"name": "check", "count": 1, "low": 0, "high": 999, "ordered": False}
+    widened = {**SSQ_SOURCE, "code": "slt-dlt", "groups": [*SSQ_SOURCE["groups"], extra]}
+    refused = stack.http.post(url, json=widened, headers=stack.office)
+    assert refused.status_code == 422, refused.text
+    assert "whose drawings publish" in refused.json()["detail"]
 
 
 def test_a_batch_is_announced_once_and_executed_once(stack: Stack, world: dict[str, Any]) -> None:

@@ -81,6 +81,10 @@ def _set_field(row: dict[str, Any], index: int, value: str) -> None:
     row["line"] = "\t".join(parts)
 
 
+def _swap_salts(rows: list[dict[str, Any]]) -> None:
+    rows[0]["salt"], rows[-1]["salt"] = rows[-1]["salt"], rows[0]["salt"]
+
+
 FORGERIES: list[tuple[str, Callable[[Doc], Any], str]] = [
     ("other-stratum", lambda d: _set_field(_line_of(d, "A"), 1, "B"), "opened under"),
     ("other-region", lambda d: _set_field(_line_of(d, "A"), 2, "420281"), "not in the announced"),
@@ -143,6 +147,23 @@ FORGERIES: list[tuple[str, Callable[[Doc], Any], str]] = [
         "weak-source",
         lambda d: d["announcement"]["entropy"].update(format=SHAPES["fc3d"].as_json()),
         "possible results",
+    ),
+    # A second attack: a lottery's format declared wider than it draws (3D's digits as
+    # 0-999999) passed the ten-million rule; a known lottery must have its own shape.
+    (
+        "lottery-format-inflated",
+        lambda d: d["announcement"]["entropy"].update(
+            format={
+                "groups": [{"name": "d", "count": 3, "low": 0, "high": 999999, "ordered": True}]
+            }
+        ),
+        "whose drawings publish",
+    ),
+    # Salts of two opened leaves swapped: keyed order broken (and the leaves no longer hash).
+    (
+        "salts-out-of-order",
+        lambda d: _swap_salts(d["opened"]["A"]),
+        "do not rise with position",
     ),
     # Other numbers draw other positions, whose leaves the proof cannot open.
     ("entropy-changed", lambda d: d.update(entropy="01 09 14 22 27 31 | 08"), "does not open"),
@@ -363,3 +384,25 @@ def test_what_decides_nothing_is_not_published() -> None:
     assert {row[3] for row in public["roster"]} == {""}
     trees = blinding.Trees(off, lines, KEY)
     assert trees.opening(target)[1]["line"].split("\t")[3] == ""
+
+
+def test_a_skipped_list_has_one_form() -> None:
+    """A second attack: ``skipped: false`` crashed the public verifier while the full one
+    accepted it; an extra field in a skipped entry carried staff's words into the proof."""
+    inputs = proof()
+    honest = replaced(
+        inputs,
+        {
+            "kind": "subject",
+            "identifier": first_of(inputs, "A"),
+            "reason_code": "deregistered",
+            "evidence": fact(1),
+            "skipped": [],
+        },
+    )
+    public, full = both(honest)
+    for form in (False, {}, [{"identifier": "x", "evidence": fact(2), "note": "领导交办"}]):
+        for document in (public, full):
+            forged = copy.deepcopy(document)
+            forged["replacements"][0]["skipped"] = form
+            assert any("skipped must be a list" in p for p in verify(forged)), form

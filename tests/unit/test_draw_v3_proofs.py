@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 import random
 from pathlib import Path
@@ -554,8 +555,28 @@ def test_walking_the_alternates_on_made_up_records_is_refused() -> None:
         "evidence": fact(1),
         "skipped": [{"identifier": a, "evidence": fact(2 + n)} for n, a in enumerate(walk[:4])],
     }
-    with pytest.raises(ValueError, match="take 5 steps; the announcement allows 3"):
+    with pytest.raises(ValueError, match="passes over 4 candidates; one may pass over 3"):
         replaced(document, long_walk)
+    # Steps of all replacements together, skips included, stay within the cap (3 here).
+    drawn = [s["identifier"] for s in document["result"]["selection"] if s["stratum"] == "A"]
+    two = [
+        {
+            "kind": "subject",
+            "identifier": drawn[0],
+            "reason_code": "deregistered",
+            "evidence": fact(10),
+            "skipped": [{"identifier": walk[0], "evidence": fact(11)}],
+        },
+        {
+            "kind": "subject",
+            "identifier": drawn[1],
+            "reason_code": "deregistered",
+            "evidence": fact(12),
+            "skipped": [{"identifier": walk[1], "evidence": fact(13)}],
+        },
+    ]
+    with pytest.raises(ValueError, match="take 4 steps; the announcement allows 3"):
+        replaced(document, *two)
     one_event = {
         **request,
         "evidence": fact(1),
@@ -570,3 +591,35 @@ def test_walking_the_alternates_on_made_up_records_is_refused() -> None:
         "skipped": [{"identifier": walk[0], "evidence": fact(2)}],
     }
     assert replaced(document, fine)["result"]["replacements"][0]["replacement"] == walk[1]
+
+
+def test_evidence_ids_have_one_spelling_and_a_conflict_is_one_pair() -> None:
+    """A second attack: registry:7, registry:07 and registry:007 passed as three events;
+    one conflict event recused an inspector from two subjects."""
+    document = proof()
+    gone = first_of(document, "A")
+    zeros = {
+        "kind": "subject",
+        "identifier": gone,
+        "reason_code": "deregistered",
+        "evidence": {**fact(7), "event": "registry:07"},
+        "skipped": [],
+    }
+    with pytest.raises(ValueError, match="registry event id"):
+        replaced(document, zeros)
+    groups = document["result"]["groups"]
+    leaving = [(g["identifier"], g["inspectors"][0]["inspector_id"]) for g in groups]
+    same = next((a, b) for a, b in itertools.combinations(leaving, 2) if a[1] == b[1])
+    recusals = [
+        {
+            "kind": "inspector",
+            "identifier": subject,
+            "inspector_id": inspector,
+            "reason_code": "recusal",
+            "evidence": fact(55, "conflict"),
+            "skipped": [],
+        }
+        for subject, inspector in same
+    ]
+    with pytest.raises(ValueError, match="registry:55 is cited for both"):
+        replaced(document, *recusals)

@@ -72,6 +72,8 @@ def request_problems(requests: Sequence[Mapping[str, Any]]) -> list[str]:
         extra = sorted(set(request) - set(PUBLIC_REQUEST_FIELDS.get(str(request.get("kind")), ())))
         if extra:
             problems.append(f"replacement {n}: fields {extra} are not part of a public request")
+        if "skipped" in request and (problem := skipped_problem(request)):
+            problems.append(f"replacement {n}: {problem}")
     return problems
 
 
@@ -87,3 +89,16 @@ def secret_problems(proof: Mapping[str, Any], announced_commitment: object) -> l
     except ValueError as exc:
         return [f"secret: {exc}"]
     return []
+
+
+def skipped_problem(request: Mapping[str, Any]) -> str | None:
+    """``skipped`` is a list of ``{identifier, evidence}`` (a subject replacement) or
+    ``{inspector_id, evidence}`` (an inspector's) and nothing else: no second spelling of
+    "none", no field that could carry staff's words into the public proof."""
+    skipped = request["skipped"]
+    who = "identifier" if request.get("kind") == "subject" else "inspector_id"
+    if not isinstance(skipped, list) or not all(
+        isinstance(e, Mapping) and set(e) == {who, "evidence"} for e in skipped
+    ):
+        return f"skipped must be a list of {{{who}, evidence}}"
+    return None

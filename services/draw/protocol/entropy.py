@@ -278,3 +278,28 @@ SHAPES: dict[str, EntropyFormat] = {
     ),  # 体彩排列5
     "qxc": _shape(("digits", 6, 0, 9, True), ("last", 1, 0, 14, False)),  # 体彩七星彩
 }
+
+# The lotteries a draw may name by code, with the shape of what their publishers publish:
+# the verifier compares an announcement naming one of these codes with this shape, so an
+# office cannot declare a wider range (福彩3D's digits as 0-999999) or a group the lottery
+# never draws (a number typed after the drawing: a free choice of seed). Every other
+# source is an on-site drawing (现场摇号), whose shape its witnesses compare.
+LOTTERIES: dict[str, tuple[str, EntropyFormat]] = {
+    "cwl-ssq": ("中国福利彩票双色球", SHAPES["ssq"]),
+    "cwl-qlc": ("中国福利彩票七乐彩", SHAPES["qlc"]),
+    "cwl-kl8": ("中国福利彩票快乐8", SHAPES["kl8"]),
+    "slt-dlt": ("中国体育彩票超级大乐透", SHAPES["dlt"]),
+    "slt-qxc": ("中国体育彩票七星彩", SHAPES["qxc"]),
+}
+
+
+def lottery_problem(source: str, fmt: EntropyFormat) -> str | None:
+    """Why a source's declared format is not its lottery's (None: it is, or the source is
+    no known lottery)."""
+    known = LOTTERIES.get(source)
+    if known is not None and known[1] != fmt:
+        return (
+            f"{source} is {known[0]}, whose drawings publish {known[1].as_json()}, not "
+            f"{fmt.as_json()}"
+        )
+    return None

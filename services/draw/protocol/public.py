@@ -110,6 +110,10 @@ def read_openings(
             type(a) is int and type(b) is int and a < b for a, b in itertools.pairwise(positions)
         ):
             problems.append(f"opened.{stratum}: leaves must be in ascending position, each once")
+        # Leaves stand in keyed order (§3a): the salts' first 8 bytes rise with position.
+        keys = [r.get("salt", "")[:16] for r in rows if isinstance(r, Mapping)]
+        if not all(isinstance(k, str) for k in keys) or keys != sorted(keys):
+            problems.append(f"opened.{stratum}: the salts do not rise with position (§3a)")
         for n, row in enumerate(rows):
             problem, fields = opening_problem(stratum, row, roots[stratum], roster)
             if problem or fields is None:

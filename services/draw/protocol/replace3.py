@@ -56,6 +56,9 @@ INSPECTOR_FACTS: dict[str, frozenset[str]] = {
 SUBJECT_GONE = frozenset({"deregistered", "revoked", "cancelled", "moved_out"})
 INSPECTOR_GONE = frozenset({"suspended", "transferred", "conflict"})
 EVIDENCE_KEYS = frozenset({"event", "fact", "at"})
+# Candidates one replacement may pass over (each also a step of the draw's cap): the cap
+# alone let one replacement of a large draw walk dozens of alternates.
+MAX_SKIPS = 3
 
 # A lookup of registry facts (identifier or inspector id → evidence, or None).
 Facts = Callable[[str], Mapping[str, Any] | None]
@@ -83,7 +86,7 @@ def evidence_problem(
     if not isinstance(evidence, Mapping) or set(evidence) != EVIDENCE_KEYS:
         return f"{what}: evidence must be {{event, fact, at}} naming a registry event"
     event = evidence["event"]
-    if not isinstance(event, str) or not re.fullmatch(r"registry:[0-9]+", event):
+    if not isinstance(event, str) or not re.fullmatch(r"registry:[1-9][0-9]*", event):
         return f"{what}: evidence.event must be a registry event id, not {evidence['event']!r}"
     if evidence["fact"] not in allowed:
         return f"{what}: the registry fact {evidence['fact']!r} is not one of {sorted(allowed)}"
@@ -262,7 +265,16 @@ def steps_problem(requests: Sequence[Mapping[str, Any]], cap: object) -> str | N
     """Every step a replacement takes counts against the announced cap: the replacement
     itself and each candidate it passes over. (Counting replacements alone let one request
     walk two dozen alternates, each "gone" on a made-up record, to a chosen company.)"""
-    steps = sum(1 + len(r.get("skipped") or []) for r in requests)
+    lists = [r.get("skipped") or [] for r in requests]
+    if not all(isinstance(s, list) for s in lists):
+        return "a replacement's skipped must be a list"
+    longest = max((len(s) for s in lists), default=0)
+    if longest > MAX_SKIPS:
+        return (
+            f"a replacement passes over {longest} candidates; one may pass over "
+            f"{MAX_SKIPS} at most (then file the next replacement on its own ground)"
+        )
+    steps = sum(1 + len(s) for s in lists)
     if isinstance(cap, bool) or not isinstance(cap, int) or steps > cap:
         return (
             f"{len(requests)} replacements passing over {steps - len(requests)} candidates "
@@ -285,13 +297,26 @@ def evidence_reuse_problem(requests: Sequence[Mapping[str, Any]]) -> str | None:
             return f"evidence {event} is cited for both {party_of[event]} and {who}"
         return None
 
+    def party(evidence: object, who: object, subject: object) -> str:
+        # A conflict (回避) is between an inspector and one subject: its event grounds a
+        # recusal from that subject only.
+        fact = evidence.get("fact") if isinstance(evidence, Mapping) else None
+        return f"{who} / {subject}" if fact == "conflict" else str(who)
+
     for request in requests:
-        ground = request.get("identifier") if request.get("kind") == "subject" else None
-        found = cite(request.get("evidence"), ground or request.get("inspector_id"))
-        for entry in request.get("skipped") or []:
+        subject = request.get("identifier")
+        evidence = request.get("evidence")
+        if request.get("kind") == "subject":
+            found = cite(evidence, subject)
+        else:
+            found = cite(evidence, party(evidence, request.get("inspector_id"), subject))
+        skipped = request.get("skipped")
+        for entry in skipped if isinstance(skipped, list) else []:
             if isinstance(entry, Mapping):
-                party = entry.get("identifier", entry.get("inspector_id"))
-                found = found or cite(entry.get("evidence"), party)
+                who = entry.get("identifier", entry.get("inspector_id"))
+                if "inspector_id" in entry:
+                    who = party(entry.get("evidence"), who, subject)
+                found = found or cite(entry.get("evidence"), who)
         if found:
             return f"replacement {request.get('sequence')}: {found}"
     return None

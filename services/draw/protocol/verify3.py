@@ -25,6 +25,7 @@ from services.draw.protocol.checks import (
     request_problems,
     secret_problems,
 )
+from services.draw.protocol.entropy import lottery_problem
 from services.draw.protocol.proof import compute, pool_of, pool_problems
 from services.draw.protocol.public import compute_view, opening_problem, read_openings
 
@@ -48,9 +49,11 @@ def _announcement_problems(proof: Mapping[str, Any]) -> tuple[list[str], str]:
     problems += v3.timing_problems(proof)
     problems += v3.draw_id_problems(announcement)
     try:
-        fmt, _ = v3.entropy_spec(announcement)
+        fmt, spec = v3.entropy_spec(announcement)
         if weakness := fmt.weakness():
             problems.append(f"entropy.format: {weakness}")
+        if mismatch := lottery_problem(str(spec.get("source")), fmt):
+            problems.append(f"entropy.format: {mismatch}")
     except ValueError:
         pass  # timing_problems names an unreadable entropy
     problems += request_problems(proof.get("replacements", []))
@@ -62,9 +65,10 @@ def _used(positions: Mapping[str, int], requests: Any) -> set[str]:
     """The subjects whose leaves the draw read: drawn, replacements, alternates passed over."""
     used = set(positions)
     for request in requests or []:
-        for skipped in request.get("skipped", []) if request.get("kind") == "subject" else []:
-            if isinstance(skipped, Mapping):
-                used.add(str(skipped.get("identifier")))
+        skipped = request.get("skipped") if request.get("kind") == "subject" else None
+        for entry in skipped if isinstance(skipped, list) else []:
+            if isinstance(entry, Mapping):
+                used.add(str(entry.get("identifier")))
     return used
 
 
