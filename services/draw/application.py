@@ -45,6 +45,7 @@ from services.draw.domain.sources import (
     source_id,
 )
 from services.draw.freeze import FrozenSummary
+from services.draw.keyed import sort_members
 from services.draw.protocol import forms
 from services.draw.protocol.blinding import Trees
 from services.draw.protocol.canonical import (
@@ -285,6 +286,8 @@ class DrawApplication(EventStoreApp):
             internal = json.loads(row["internal"])
             full, public = internal["announcement"], published
             key = bytes.fromhex(internal["blinding_key"])
+        # The keyed order of the trees this process built or read last, if it has them.
+        cached = self._trees.get(draw.announcement_hash) if public is not None else None
         return FrozenDraw(
             full,
             json.loads(row["names"]),
@@ -292,6 +295,7 @@ class DrawApplication(EventStoreApp):
             self.look_up_subjects,
             public=public,
             blinding_key=key,
+            keyed=cached.order if cached is not None else None,
         )
 
     # -- commands ---------------------------------------------------------------------
@@ -493,11 +497,6 @@ class DrawApplication(EventStoreApp):
             assert frozen.blinding_key is not None
             trees = self._trees.put(
                 digest,
-                Trees(
-                    frozen.announcement,
-                    frozen.pool.lines,
-                    frozen.blinding_key,
-                    frozen.members(),
-                ),
+                Trees(frozen.announcement, frozen.pool.lines, frozen.blinding_key, sort_members),
             )
         return trees

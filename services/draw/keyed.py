@@ -18,8 +18,12 @@ from services.draw.protocol.subjects import stratum_members
 
 def keyed_members(lines: Sequence[str], key: bytes) -> dict[str, list[int]]:
     """Each stratum's line indexes, by salt (ties in pool order)."""
-    members = stratum_members(lines)
-    first = np.frombuffer(salts(key, len(lines)), dtype=">u8")[::4]
+    return sort_members(stratum_members(lines), salts(key, len(lines)))
+
+
+def sort_members(members: dict[str, list[int]], salted: bytes) -> dict[str, list[int]]:
+    """:func:`services.draw.protocol.blinding.order_by_salts`, with a stable argsort."""
+    first = np.frombuffer(salted, dtype=">u8")[::4]
     for stratum, positions in members.items():
         if positions:
             at = np.asarray(positions, dtype=np.int64)

@@ -8,7 +8,7 @@ from functools import cached_property
 from typing import Any
 
 from services.draw.domain.errors import InvalidDraw, PoolEmpty
-from services.draw.keyed import keyed_members
+from services.draw.keyed import keyed_members, sort_members
 from services.draw.protocol.blinding import Trees, private_hash, public_announcement
 from services.draw.protocol.canonical import (
     FULL_LIST,
@@ -94,6 +94,8 @@ class FrozenDraw:
     # announcement was the full one).
     public: Mapping[str, Any] | None = None
     blinding_key: bytes | None = None
+    # The strata's keyed order when the caller has it at hand (the trees it keeps).
+    keyed: dict[str, list[int]] | None = None
 
     @property
     def published(self) -> Mapping[str, Any]:
@@ -110,6 +112,8 @@ class FrozenDraw:
         blinding key (ssj-draw-3), or None for pool order (announced before)."""
         if self.blinding_key is None:
             return None
+        if self.keyed is not None:
+            return self.keyed
         return keyed_members(self.pool.lines, self.blinding_key)
 
     def intact(self) -> bool:
@@ -124,7 +128,7 @@ def blind(full: Mapping[str, Any], pool: FrozenPool, key: bytes) -> tuple[dict[s
     salted leaves, unit tokens, the commitment to the full one; and the trees, which the
     proofs open leaves of. ``key`` is the blinding key: 32 random bytes, fresh for every
     announcement (CSPRNG), kept with the full announcement."""
-    trees = Trees(full, pool.lines, key, keyed_members(pool.lines, key))
+    trees = Trees(full, pool.lines, key, sort_members)
     return public_announcement(full, key, trees.roots()), trees
 
 

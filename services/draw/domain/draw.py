@@ -44,6 +44,7 @@ from services.draw.domain.errors import (
     NoValidGroup,
     TooLateToVoid,
 )
+from services.draw.keyed import sort_members
 from services.draw.protocol import forms
 from services.draw.protocol.blinding import Trees
 from services.draw.protocol.canonical import (
@@ -187,10 +188,7 @@ class Draw(Aggregate):
         if frozen.public is not None:
             if trees is None and executed and frozen.blinding_key is not None:
                 trees = Trees(
-                    frozen.announcement,
-                    frozen.pool.lines,
-                    frozen.blinding_key,
-                    frozen.members(),
+                    frozen.announcement, frozen.pool.lines, frozen.blinding_key, sort_members
                 )
             return forms.public_proof(frozen.public, trees, executed, requests, self.result())
         return {

@@ -41,7 +41,7 @@ import hashlib
 import operator
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from services.draw.protocol import merkle
@@ -141,6 +141,10 @@ def keyed_members(lines: Sequence[str], key: bytes) -> dict[str, list[int]]:
     return order_by_salts(stratum_members(lines), salts(key, len(lines)))
 
 
+# Puts each stratum's line indexes (in pool order) in keyed order, given the salts.
+Sorter = Callable[[dict[str, list[int]], bytes], dict[str, list[int]]]
+
+
 def order_by_salts(members: dict[str, list[int]], salted: bytes) -> dict[str, list[int]]:
     """Sort each stratum's line indexes by their salts' first 8 bytes read as an unsigned
     big-endian integer (ties, of chance 2⁻⁶⁴ a pair, in pool order). A million keys are
@@ -168,10 +172,10 @@ class Trees:
         full: Mapping[str, Any],
         lines: Sequence[str],
         key: bytes,
-        keyed: dict[str, list[int]] | None = None,
+        sort: Sorter | None = None,
     ) -> None:
-        """``keyed``: the strata's keyed order when the caller has it (the service works it
-        out with NumPy); else :func:`keyed_members`."""
+        """``sort`` puts each stratum's line indexes in keyed order (:func:`order_by_salts`,
+        or the service's NumPy version of it)."""
         self.key = key
         self._lines = lines
         self._bars = bars = relevant_bars(full, lines, bars_of(full))
@@ -183,6 +187,8 @@ class Trees:
         sha = hashlib.sha256
         leaves: list[bytes] = []
         leaf = leaves.append
+        members: dict[str, list[int]] = {s: [] for s in ORDER}
+        member = {s: members[s].append for s in ORDER}
         barred_at = {}  # line index → its bars, for the few subjects that have any
         for identifier, barred in bars.items():
             at = bisect.bisect_left(lines, identifier + "\t")
@@ -201,10 +207,13 @@ class Trees:
                     token = tokens[unit] = unit_token(key, unit) if unit in tokened else ""
                 text = f"{head}\t{token}\t{barred_at.get(at, '')}"
                 leaf(sha(b"\x00" + salted[32 * at : 32 * at + 32] + text.encode()).digest())
+                # A six-digit region and a one-character stratum before it, or the slow
+                # way (a stratum of more than one character is a KeyError below).
+                quick = head[-7] == "\t" and head[-9] == "\t"
+                member[head[-8] if quick else head.split("\t")[1]](at)
                 if head.count("\t") != 2:
                     raise ValueError
-            # ValueError: a stratum not *, A-D.
-            self.order = keyed if keyed is not None else keyed_members(lines, key)
+            self.order = (sort or order_by_salts)(members, salted)
             self.position = array.array("l", bytes(8 * len(lines)))  # line → place in tree
             self.levels: dict[str, list[list[bytes]]] = {}
             for s, order in self.order.items():
