@@ -343,10 +343,7 @@ class DrawApplication(EventStoreApp):
         # What the public sees instead of the internal parts (risk classes, units,
         # conflicts): the strata's Merkle roots over salted leaves, under a fresh key.
         key = new_secret()
-        if not self.has_pool(pool.pool_hash):  # the snapshot must be there before the event
-            raise LookupError(f"no stored pool has hash {pool.pool_hash}")
-        lines = FrozenPool(pool.text) if pool.text else self.load_pool(pool.pool_hash)
-        public, trees = blind(announcement, lines, key)
+        public, trees = blind(announcement, self.load_pool(pool.pool_hash), key)
         names = {r.inspector_id: r.name for r in roster}
         digest = self.store_announcement(public, names, announcement, key)
         self._trees.put(digest, trees)

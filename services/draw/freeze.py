@@ -51,8 +51,6 @@ class FrozenSummary:
     registry_position: dict[str, Any] = field(default_factory=dict)
     # Open draws (announced, not executed or voided) sharing subjects: [draw id, shared].
     overlaps: list[list[Any]] = field(default_factory=list)
-    # The canonical pool text itself (what pool_hash hashes), "" when not read back.
-    text: str = ""
 
 
 def filters(batch: dict[str, Any]) -> dict[str, list[str]]:
@@ -148,7 +146,7 @@ SNAPSHOT = r"""
       INSERT INTO draw.pool_snapshots (pool_hash, lines)
       SELECT pool_hash, lines FROM hashed
       ON CONFLICT (pool_hash) DO NOTHING)
-    SELECT pool_hash, lines FROM hashed
+    SELECT pool_hash FROM hashed
 """
 
 
@@ -229,13 +227,9 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
             strata[r["stratum"]] = strata.get(r["stratum"], 0) + r["n"]
         units = {r["unit"] for r in groups}
         changed = [(u, canonical(u)) for u in sorted(units) if canonical(u) != u]
-        # The lines come back too: the announcement hashes each of them (its strata's
-        # trees), and reading them here spares reading the stored snapshot again.
-        snapshot = await conn.fetchrow(
+        digest = await conn.fetchval(
             SNAPSHOT, [raw for raw, _ in changed], [canon for _, canon in changed]
         )
-        assert snapshot is not None
-        digest = snapshot["pool_hash"]
         conflicts = [
             (r["inspector_id"], r["identifier"])
             for r in await conn.fetch(
@@ -270,5 +264,4 @@ async def freeze(conn: asyncpg.Connection, batch: dict[str, Any]) -> FrozenSumma
         if position is not None
         else {"stream_seq": 0, "event_id": ""},
         overlaps,
-        snapshot["lines"],
     )
