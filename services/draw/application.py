@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
-from psycopg import sql
 
-from libs.common.eventstore import EventStoreApp
 from libs.common.faults import crash_point
 from libs.common.settings import CommonSettings
 from services.draw.domain.announce import (
-    FrozenDraw,
-    FrozenPool,
     RosterEntry,
     blind,
     build_announcement,
@@ -34,7 +28,6 @@ from services.draw.domain.errors import (
     BatchNotDrawable,
     CommitmentMismatch,
     InvalidDraw,
-    NoLineProof,
     SourceExists,
     UnknownSource,
 )
@@ -45,14 +38,11 @@ from services.draw.domain.sources import (
     source_id,
 )
 from services.draw.freeze import FrozenSummary
-from services.draw.keyed import sort_members
-from services.draw.protocol import forms
+from services.draw.proofs import ProofQueries
 from services.draw.protocol.blinding import Trees
 from services.draw.protocol.canonical import (
     SHA256_SELECTION,
-    announcement_hash,
     commitment,
-    field,
 )
 from services.draw.protocol.entropy import LOTTERIES, EntropyFormat, lottery_problem
 from services.draw.protocol.replace3 import RegistryFacts
@@ -63,7 +53,7 @@ from services.draw.settings import DrawSettings
 log = logging.getLogger(__name__)
 
 
-class DrawApplication(EventStoreApp):
+class DrawApplication(ProofQueries):
     """Commands and queries of draws. Draw streams are hash-chained.
 
     The frozen pool is stored once per pool hash in ``draw.pool_snapshots`` (append-only,
@@ -85,50 +75,6 @@ class DrawApplication(EventStoreApp):
         self._proofs: Recent[tuple[UUID, int], dict[str, Any]] = Recent(16)
         self._trees: Recent[str, Trees] = Recent(2)
         self._create_snapshot_table()
-
-    def _create_snapshot_table(self) -> None:
-        stmt = sql.SQL(
-            """
-            CREATE TABLE IF NOT EXISTS {schema}.pool_snapshots (
-              pool_hash text PRIMARY KEY, lines text NOT NULL,
-              stored_at timestamptz NOT NULL DEFAULT now());
-            -- Snapshots stored before December 2026 also kept each line's subject id and
-            -- name (meta); they keep them, new snapshots store the lines alone.
-            ALTER TABLE {schema}.pool_snapshots ADD COLUMN IF NOT EXISTS meta text;
-            ALTER TABLE {schema}.pool_snapshots ALTER COLUMN meta DROP NOT NULL;
-            CREATE OR REPLACE TRIGGER pool_snapshots_append_only
-              BEFORE UPDATE OR DELETE ON {schema}.pool_snapshots
-              FOR EACH ROW EXECUTE FUNCTION {schema}.ssj_reject_event_change();
-            CREATE TABLE IF NOT EXISTS {schema}.announcements (
-              announcement_hash text PRIMARY KEY, document text NOT NULL,
-              names text NOT NULL, stored_at timestamptz NOT NULL DEFAULT now());
-            -- ssj-draw-3: the full announcement and the blinding key behind the public one
-            -- (document), which commits to them by its private_hash; NULL before.
-            ALTER TABLE {schema}.announcements ADD COLUMN IF NOT EXISTS internal text;
-            CREATE OR REPLACE TRIGGER announcements_append_only
-              BEFORE UPDATE OR DELETE ON {schema}.announcements
-              FOR EACH ROW EXECUTE FUNCTION {schema}.ssj_reject_event_change();
-            """
-        ).format(schema=sql.Identifier(self.schema))
-        # A snapshot is ~75 MB of text at 1M subjects. lz4 stores it in a fifth of the
-        # space and faster than writing it raw; pglz (the only other method) takes seconds,
-        # so a server built without lz4 stores snapshots uncompressed.
-        lz4 = sql.SQL(
-            "ALTER TABLE {}.pool_snapshots ALTER COLUMN lines SET STORAGE EXTENDED, "
-            "ALTER COLUMN lines SET COMPRESSION lz4"
-        ).format(sql.Identifier(self.schema))
-        raw = sql.SQL(
-            "ALTER TABLE {}.pool_snapshots ALTER COLUMN lines SET STORAGE EXTERNAL"
-        ).format(sql.Identifier(self.schema))
-        with self.connection() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('draw.pool_snapshots'))")
-            conn.execute(stmt)
-            try:
-                with conn.transaction():
-                    conn.execute(lz4)
-            except psycopg.errors.FeatureNotSupported:
-                log.warning("PostgreSQL has no lz4: pool snapshots are stored uncompressed")
-                conn.execute(raw)
 
     # -- secrets ----------------------------------------------------------------------
 
@@ -172,13 +118,6 @@ class DrawApplication(EventStoreApp):
             raise UnknownSource(f"no entropy source has code {code}")
         return source
 
-    def get_draw(self, ident: UUID) -> Draw:
-        """The draw with this id; any other record (an entropy source, say) is not one: 404."""
-        found: object = self.repository.get(ident)
-        if not isinstance(found, Draw):
-            raise AggregateNotFoundError(f"no draw has id {ident}")
-        return found
-
     def announceable_source(self, code: str) -> EntropySource:
         """The source an announcement names: unknown is the request's fault (422)."""
         try:
@@ -199,104 +138,6 @@ class DrawApplication(EventStoreApp):
             raise InvalidDraw(f"entropy source {code}: {weakness}")
         if mismatch := lottery_problem(code, EntropyFormat.from_json(fmt)):
             raise InvalidDraw(f"entropy source {mismatch}")
-
-    # -- the frozen pool ---------------------------------------------------------------
-
-    def has_pool(self, digest: str) -> bool:
-        """Whether the frozen pool with this hash is stored."""
-        with self.connection() as conn:
-            row = conn.execute(
-                sql.SQL("SELECT 1 AS found FROM {}.pool_snapshots WHERE pool_hash = %s").format(
-                    sql.Identifier(self.schema)
-                ),
-                (digest,),
-            ).fetchone()
-        return row is not None
-
-    def load_pool(self, digest: str) -> FrozenPool:
-        """The frozen pool with this hash."""
-        with self.connection() as conn:
-            row = conn.execute(
-                sql.SQL("SELECT lines FROM {}.pool_snapshots WHERE pool_hash = %s").format(
-                    sql.Identifier(self.schema)
-                ),
-                (digest,),
-            ).fetchone()
-        if row is None:
-            raise LookupError(f"no stored pool has hash {digest}")
-        return FrozenPool(row["lines"])
-
-    def look_up_subjects(self, identifiers: Sequence[str]) -> dict[str, tuple[str, str]]:
-        """Subject id and name of drawn identifiers, from the draw's own projection of the
-        registry (names as they stand when the draw is executed)."""
-        with self.connection() as conn:
-            rows = conn.execute(
-                "SELECT identifier, subject_id::text AS subject_id, name "
-                "FROM draw.pool_subjects WHERE identifier = ANY (%s)",
-                (list(identifiers),),
-            ).fetchall()
-        return {r["identifier"]: (r["subject_id"], field(r["name"])) for r in rows}
-
-    def store_announcement(
-        self,
-        announcement: Mapping[str, Any],
-        names: Mapping[str, str],
-        full: Mapping[str, Any] | None = None,
-        key: bytes | None = None,
-    ) -> str:
-        """Keep the (public) announcement under its hash (the event carries only the hash),
-        with the full announcement and blinding key behind it (ssj-draw-3)."""
-        digest = announcement_hash(announcement)
-        internal = (
-            json.dumps({"announcement": full, "blinding_key": key.hex()}, ensure_ascii=False)
-            if full is not None and key is not None
-            else None
-        )
-        with self.connection() as conn:
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO {}.announcements (announcement_hash, document, names, internal) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT (announcement_hash) DO NOTHING"
-                ).format(sql.Identifier(self.schema)),
-                (
-                    digest,
-                    json.dumps(announcement, ensure_ascii=False),
-                    json.dumps(names),
-                    internal,
-                ),
-            )
-        return digest
-
-    def frozen(self, draw: Draw) -> FrozenDraw:
-        """The announcements, names and pool a draw's events point to by hash."""
-        with self.connection() as conn:
-            row = conn.execute(
-                sql.SQL(
-                    "SELECT document, names, internal FROM {}.announcements "
-                    "WHERE announcement_hash = %s"
-                ).format(sql.Identifier(self.schema)),
-                (draw.announcement_hash,),
-            ).fetchone()
-        if row is None:
-            raise LookupError(f"no stored announcement has hash {draw.announcement_hash}")
-        published = json.loads(row["document"])
-        if row["internal"] is None:  # announced before ssj-draw-3 was complete
-            full, public, key = published, None, None
-        else:
-            internal = json.loads(row["internal"])
-            full, public = internal["announcement"], published
-            key = bytes.fromhex(internal["blinding_key"])
-        # The keyed order of the trees this process built or read last, if it has them.
-        cached = self._trees.get(draw.announcement_hash) if public is not None else None
-        return FrozenDraw(
-            full,
-            json.loads(row["names"]),
-            self.load_pool(full["pool_hash"]),
-            self.look_up_subjects,
-            public=public,
-            blinding_key=key,
-            keyed=cached.order if cached is not None else None,
-        )
 
     # -- commands ---------------------------------------------------------------------
 
@@ -451,49 +292,3 @@ class DrawApplication(EventStoreApp):
         outcome: dict[str, Any] = replace(draw, self.frozen(draw), **request)
         self.save(draw)
         return outcome
-
-    # -- queries ----------------------------------------------------------------------
-
-    def proof(self, ident: UUID) -> dict[str, Any]:
-        """Everything needed to verify the draw without trusting us (see draw-protocol.md).
-
-        Before execution the secret is not revealed and there is no result yet. The proof
-        is public: replacement requests show their reason code, never staff's free text.
-        """
-        draw: Draw = self.get_draw(ident)
-        key = (ident, draw.version)
-        cached = self._proofs.get(key)
-        if cached is None:
-            frozen = self.frozen(draw)
-            trees = self.trees(frozen) if draw.executed and frozen.public is not None else None
-            cached = self._proofs.put(key, draw.public_proof(frozen, trees))
-        return cached
-
-    def full_proof(self, ident: UUID) -> dict[str, Any]:
-        """The full proof (auditors): the public one's announcement with the full one, the
-        blinding key and the whole pool (risk classes, units, conflicts)."""
-        draw: Draw = self.get_draw(ident)
-        return draw.full_proof(self.frozen(draw))
-
-    def line_proof(self, ident: UUID, identifier: str) -> dict[str, Any]:
-        """One subject's own leaf opened against the public announcement (ssj-draw-3)."""
-        draw: Draw = self.get_draw(ident)
-        frozen = self.frozen(draw)
-        if frozen.public is None:
-            raise NoLineProof(f"draw {ident} was announced before line proofs existed")
-        try:
-            return forms.line_proof(frozen.public, self.trees(frozen), identifier)
-        except KeyError:
-            raise NoLineProof(f"{identifier} is not in the pool of draw {ident}") from None
-
-    def trees(self, frozen: FrozenDraw) -> Trees:
-        """The strata's trees of a draw (kept for the few draws last asked)."""
-        digest = frozen.announced
-        trees = self._trees.get(digest)
-        if trees is None:
-            assert frozen.blinding_key is not None
-            trees = self._trees.put(
-                digest,
-                Trees(frozen.announcement, frozen.pool.lines, frozen.blinding_key, sort_members),
-            )
-        return trees
