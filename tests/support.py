@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -185,6 +186,28 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def service_stack(infra: Infra, names: Iterable[str], **env: str) -> dict[str, ServiceProcess]:
+    """These services as processes, not started yet, each told where the others answer
+    (the planner asks the registry to count subjects and the draw service whether a batch
+    has been drawn: ``SSJ_REGISTRY_URL``, ``SSJ_DRAW_URL``)."""
+    procs = {name: ServiceProcess(infra, name, **env) for name in names}
+    for peer in ("registry", "draw"):
+        if peer in procs:
+            for proc in procs.values():
+                proc._env[f"SSJ_{peer.upper()}_URL"] = procs[peer].url
+    return procs
+
+
+def start_stack(infra: Infra, names: Iterable[str], **env: str) -> dict[str, ServiceProcess]:
+    """:func:`service_stack`, started together and ready."""
+    procs = service_stack(infra, names, **env)
+    for proc in procs.values():
+        proc.start(wait=False)
+    for proc in procs.values():
+        proc.wait_ready()
+    return procs
 
 
 def token(infra: Infra, sub: str, dept: str, *roles: str) -> str:

@@ -27,6 +27,10 @@ DEPARTMENTS_DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.departments_view (
         code text PRIMARY KEY, department_id uuid UNIQUE NOT NULL, active boolean NOT NULL,
         version int NOT NULL)""",
+    # The department's region (GB/T 2260): plans are numbered and counted by it. Rows from
+    # before it was kept have "" until the department's events are applied again.
+    "ALTER TABLE {schema}.departments_view ADD COLUMN IF NOT EXISTS region_code text NOT NULL "
+    "DEFAULT ''",
 ]
 DEPARTMENT_EVENTS = frozenset({"DepartmentRegistered", "DepartmentChanged"})
 
@@ -40,19 +44,23 @@ async def apply_department(conn: asyncpg.Connection, schema: str, ev: InboundEve
     """Apply one Department event to ``{schema}.departments_view``; again changes nothing."""
     if ev.name == "DepartmentRegistered":
         await conn.execute(
-            f'INSERT INTO "{schema}".departments_view (code, department_id, active, version) '
-            "VALUES ($1, $2, true, $3) ON CONFLICT (code) DO NOTHING",
+            f'INSERT INTO "{schema}".departments_view (code, department_id, active, version, '
+            "region_code) VALUES ($1, $2, true, $3, $4) ON CONFLICT (code) DO NOTHING",
             ev.data["code"],
             ev.subject,
             ev.aggregate_version,
+            str(ev.data.get("region_code", "")),
         )
-    elif ev.name == "DepartmentChanged" and "active" in ev.data["changes"]:
+    elif ev.name == "DepartmentChanged":
+        changes = ev.data["changes"]
         await conn.execute(
-            f'UPDATE "{schema}".departments_view SET active = $2, version = $3 '
+            f'UPDATE "{schema}".departments_view SET active = coalesce($2, active), '
+            "region_code = coalesce($4, region_code), version = $3 "
             "WHERE department_id = $1 AND version < $3",
             ev.subject,
-            ev.data["changes"]["active"],
+            changes.get("active"),
             ev.aggregate_version,
+            changes.get("region_code"),
         )
 
 

@@ -58,19 +58,48 @@ async def plans(
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:
-    """Published plans with their batches and items."""
+    """Published plans as they stand (their latest edition), with their numbers, batches
+    (each with its task number), items, the share of each item's subjects they inspect and
+    the floor overrides the office recorded."""
     rows = await db.fetch(
-        """SELECT plan_id, year, title, mode, initiating_department, participating_departments,
-                  items, batches, published_at
-           FROM disclosure.plans WHERE published_at IS NOT NULL
-             AND ($1::int IS NULL OR year = $1) ORDER BY published_at, plan_id
+        """SELECT p.plan_id, p.number, p.year, p.title, p.mode, m.name AS mode_name,
+                  p.programme, p.content, p.initiating_department, p.participating_departments,
+                  p.items, p.batches, p.edition, p.floor_overrides, p.coverage,
+                  p.batch_order, p.published_at, p.adjusted_at
+           FROM disclosure.plans p LEFT JOIN disclosure.plan_modes m ON m.code = p.mode
+           WHERE p.published_at IS NOT NULL
+             AND ($1::int IS NULL OR p.year = $1) ORDER BY p.published_at, p.plan_id
            LIMIT $2 OFFSET $3""",
         year,
         limit + 1,
         offset,
     )
     shown = page(rows, request, response, offset=offset, limit=limit)
-    return [{**dict(r), "mode_text": MODE_TEXT.get(r["mode"], r["mode"])} for r in shown]
+    out = []
+    for row in shown:
+        plan = dict(row)
+        name = plan.pop("mode_name")
+        out.append({**plan, "mode_text": name or MODE_TEXT.get(plan["mode"], plan["mode"])})
+    return out
+
+
+@router.get(
+    "/plans/{plan_id}/versions",
+    summary="Every published edition of a plan, with the reason of each adjustment",
+)
+async def plan_versions(plan_id: UUID, db: Pool) -> dict[str, Any]:
+    """调整后的年度抽查计划要及时向社会公开: edition 1 as first published, then each
+    adjustment with its reason, who approved it, what changed and the plan as it then
+    stood."""
+    rows = await db.fetch(
+        """SELECT edition, published_at, reason, approved_by, changes, floor_overrides,
+                  coverage, plan
+           FROM disclosure.plan_versions WHERE plan_id = $1 ORDER BY edition""",
+        plan_id,
+    )
+    if not rows:
+        raise Problem(404, "Not found", f"no published plan {plan_id}")
+    return {"plan_id": str(plan_id), "editions": [dict(r) for r in rows]}
 
 
 # A draw's state as public_draw names it (domain.public.draw_status), in SQL ($5: seconds

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
 from libs.common.auth import Principal, require_roles
@@ -368,6 +369,16 @@ async def get_draw(draw_id: UUID, request: Request, who: Reader, app: App) -> An
         dept=who.dept, roles=who.roles, initiating_department=draw.initiating_department
     )
     return _json(_view(draw, internal))
+
+
+@router.get("/batches/{batch_id}/draws", summary="The draws announced for a batch")
+async def batch_draws(
+    batch_id: Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")], who: Reader, app: App
+) -> Any:
+    """Ids of the batch's draws, voided ones included, first attempt first; the planner
+    asks before it changes a batch (a batch once drawn keeps its terms)."""
+    found = await asyncio.to_thread(app.draws_of_batch, batch_id)
+    return {"batch_id": batch_id, "draws": [str(d) for d in found]}
 
 
 @router.get("/draws/{draw_id}/proof", summary="Everything needed to verify the draw (public)")

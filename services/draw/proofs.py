@@ -10,6 +10,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from services.draw.domain.announce import FrozenDraw
 from services.draw.domain.draw import Draw
+from services.draw.domain.draw_parts import draw_id
 from services.draw.domain.errors import NoLineProof
 from services.draw.frozen_store import FrozenStore
 from services.draw.keyed import sort_members
@@ -28,6 +29,14 @@ class ProofQueries(FrozenStore):
         found: object = self.repository.get(ident)
         if not isinstance(found, Draw):
             raise AggregateNotFoundError(f"no draw has id {ident}")
+        return found
+
+    def draws_of_batch(self, batch_id: str) -> list[UUID]:
+        """The batch's draws, first attempt first, from the write side itself (so the
+        planner, which must not change a batch once drawn, gets a fresh answer)."""
+        found: list[UUID] = []
+        while (ident := draw_id(batch_id, len(found) + 1)) in self.repository:
+            found.append(ident)
         return found
 
     def proof(self, ident: UUID) -> dict[str, Any]:

@@ -1,31 +1,34 @@
-"""PlannerApplication — the only way into the planner's write side."""
+"""PlannerApplication — the only way into the planner's write side.
+
+Its commands live by capability: proposals (proposing.py), compiling, publishing and
+adjusting plans (compiling.py); modes and plans filed directly live here, with the
+look-ups of the planner's own read models they all use.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from uuid import UUID
 
-from psycopg import sql
-from psycopg.rows import tuple_row
+from eventsourcing.persistence import IntegrityError
 
-from libs.common.eventstore import EventStoreApp
+from services.planner.compiling import PlanCommands
+from services.planner.domain.errors import ModeExists
+from services.planner.domain.modes import BUILT_IN, PlanMode, check_mode, mode_id
 from services.planner.domain.plan import Plan, check_registered, select_items
-
-# Plans are published on Chinese calendar days, whatever the server's clock zone.
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-
-def today_in_china() -> date:
-    """The current date in China (UTC+8)."""
-    return datetime.now(CHINA).date()
+from services.planner.ordering import BatchOrderCommands
+from services.planner.proposing import ProposalCommands
 
 
-class PlannerApplication(EventStoreApp):
-    """Commands and queries of plans (抽查计划) and their batches."""
+class PlannerApplication(ProposalCommands, PlanCommands, BatchOrderCommands):
+    """Commands and queries of proposals, plans (抽查计划) and their batches."""
 
     service = "planner"
+
+    def __init__(self, settings: Any, env: dict[str, str] | None = None) -> None:
+        super().__init__(settings, env)
+        self.define_built_in_modes()
 
     def create_plan(
         self,
@@ -34,8 +37,10 @@ class PlannerApplication(EventStoreApp):
         catalogue: Mapping[str, Mapping[str, Any]],
         **fields: Any,
     ) -> Plan:
-        """File a plan; ``catalogue`` is what the planner's projection knows of the items.
-        Every department it names must be active in the department register (部门名录)."""
+        """File a plan directly (not compiled from proposals); ``catalogue`` is what the
+        planner's projection knows of the items. Every department it names must be active
+        in the department register (部门名录); it is numbered in its initiating
+        department's region."""
         initiating, participating = (
             fields["initiating_department"],
             fields["participating_departments"],
@@ -43,29 +48,31 @@ class PlannerApplication(EventStoreApp):
         check_registered(
             initiating, participating, self.departments_active([initiating, *participating])
         )
-        plan = Plan.create(items=select_items(item_codes, catalogue), **fields)
-        self.save(plan)
-        return plan
+        check_mode(self.find_mode(fields["mode"]), fields["mode"], fields.get("programme", ""))
+        items = select_items(item_codes, catalogue)
+        region = self.department_region(initiating)
+        return self.file_numbered(
+            region=region,
+            year=fields["year"],
+            make=lambda number: Plan.create(items=items, number=number, region=region, **fields),
+        )
 
-    def publish_plan(self, plan_id: UUID, today: date | None = None) -> Plan:
-        """Publish a plan (a second time is a state conflict)."""
-        plan: Plan = self.repository.get(plan_id)
-        plan.publish(today or today_in_china())
-        self.save(plan)
-        return plan
+    # -- modes 联查模式 ------------------------------------------------------------------
 
-    def get_plan(self, plan_id: UUID) -> Plan:
-        """The plan as it stands, from its events."""
-        return self.repository.get(plan_id)
+    def define_mode(self, *, code: str, name: str, needs_programme: bool) -> PlanMode:
+        """The office adds a mode (a code once: 409 ModeExists)."""
+        if mode_id(code) in self.repository:
+            raise ModeExists(f"mode {code} is defined already")
+        mode = PlanMode.define(code=code, name=name, needs_programme=needs_programme)
+        try:
+            self.save(mode)
+        except IntegrityError as exc:
+            raise ModeExists(f"mode {code} is defined already") from exc
+        return mode
 
-    def departments_active(self, codes: Sequence[str]) -> dict[str, bool]:
-        """Whether each of these departments is active, as the planner's copy of the
-        registry's department register says (built from the registry stream, which carries a
-        department before any item of it); codes it does not hold are left out."""
-        table = sql.Identifier(self.schema, "departments_view")
-        with self.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            cur.execute(
-                sql.SQL("SELECT code, active FROM {} WHERE code = ANY(%s)").format(table),
-                (list(codes),),
-            )
-            return {code: active for code, active in cur.fetchall()}
+    def define_built_in_modes(self) -> None:
+        """The seeds' three modes, on the service's first start (idempotent: replicas
+        starting together race for each, and the loser finds it defined)."""
+        for code, name, needs_programme in BUILT_IN:
+            with contextlib.suppress(ModeExists):
+                self.define_mode(code=code, name=name, needs_programme=needs_programme)

@@ -60,6 +60,22 @@ def _plan(fx: dict[str, Any], n: int) -> Call:
     )
 
 
+def _proposal(fx: dict[str, Any], n: int) -> Call:
+    """A proposal for a year far ahead (on time: its deadline is that year's February)."""
+    return Call(
+        "/v1/proposals",
+        json={
+            "year": 2099,
+            "department": OWN,
+            "title": f"访问控制矩阵拟发起 {fx['run']}-{n}",
+            "item_codes": fx["codes"][:1],
+            "methods": ["on_site"],
+            "starts_on": "2099-04-01",
+            "ends_on": "2099-06-30",
+        },
+    )
+
+
 def _result(fx: dict[str, Any], n: int) -> Call:
     return Call(
         "/v1/results",
@@ -191,6 +207,81 @@ CALLS: dict[tuple[str, str, str], Maker] = {
         f"/v1/plans/{fx['plan_id']}/publish"
     ),
     ("planner", "GET", "/v1/plans/{plan_id}"): lambda fx, n: Call(f"/v1/plans/{fx['plan_id']}"),
+    ("planner", "GET", "/v1/plans/{plan_id}/coverage"): lambda fx, n: Call(
+        f"/v1/plans/{fx['plan_id']}/coverage"
+    ),
+    ("planner", "GET", "/v1/plans/{plan_id}/versions"): lambda fx, n: Call(
+        f"/v1/plans/{fx['plan_id']}/versions"
+    ),
+    # Changes nothing: an allowed caller gets 422, the plan stays as it is.
+    ("planner", "POST", "/v1/plans/{plan_id}/adjustments"): lambda fx, n: Call(
+        f"/v1/plans/{fx['plan_id']}/adjustments",
+        json={"reason": "访问控制矩阵", "approved_by": "矩阵测试"},
+    ),
+    # The cycle's plan has one batch: no order to draw (409), nothing changes.
+    ("planner", "POST", "/v1/plans/{plan_id}/batch-order"): lambda fx, n: Call(
+        f"/v1/plans/{fx['plan_id']}/batch-order",
+        json={
+            "source": ONSITE_SOURCE["code"],
+            "issue": "1",
+            "scheduled_at": "2099-01-01T00:00:00Z",
+        },
+    ),
+    ("planner", "POST", "/v1/plans/{plan_id}/batch-order/draw"): lambda fx, n: Call(
+        f"/v1/plans/{fx['plan_id']}/batch-order/draw", json={"numbers": "1 2 3"}
+    ),
+    # The proposal was merged into the cycle's plan: an allowed caller gets 409.
+    ("planner", "POST", "/v1/plans/compile"): lambda fx, n: Call(
+        "/v1/plans/compile",
+        json={
+            "proposal_ids": [fx["proposal_id"]],
+            "initiating_department": OWN,
+            "title": "矩阵",
+            "mode": "comprehensive",
+        },
+    ),
+    ("planner", "POST", "/v1/plan-modes"): lambda fx, n: Call(
+        "/v1/plan-modes", json={"code": "special", "name": "专项整治联查"}
+    ),
+    ("planner", "POST", "/v1/proposals"): _proposal,
+    ("planner", "PATCH", "/v1/proposals/{proposal_id}"): lambda fx, n: Call(
+        f"/v1/proposals/{fx['proposal_id']}", json={"note": "矩阵"}
+    ),
+    ("planner", "POST", "/v1/proposals/{proposal_id}/withdraw"): lambda fx, n: Call(
+        f"/v1/proposals/{fx['proposal_id']}/withdraw", json={"reason": "矩阵测试"}
+    ),
+    ("planner", "GET", "/v1/proposals/{proposal_id}"): lambda fx, n: Call(
+        f"/v1/proposals/{fx['proposal_id']}"
+    ),
+    ("planner", "GET", "/v1/proposals"): lambda fx, n: Call(
+        "/v1/proposals", params={"year": str(date.today().year)}
+    ),
+    # A year far ahead: the deadline set there disturbs nothing.
+    ("planner", "PUT", "/v1/proposal-deadlines/{region}/{year}"): lambda fx, n: Call(
+        "/v1/proposal-deadlines/420200/2099", json={"deadline": "2099-03-31"}
+    ),
+    ("planner", "GET", "/v1/proposal-deadlines/{region}/{year}"): lambda fx, n: Call(
+        "/v1/proposal-deadlines/420200/2099"
+    ),
+    ("planner", "GET", "/v1/merge-suggestions"): lambda fx, n: Call(
+        "/v1/merge-suggestions", params={"year": "2099"}
+    ),
+    ("planner", "GET", "/v1/annual-plans/{region}/{year}"): lambda fx, n: Call(
+        f"/v1/annual-plans/420200/{date.today().year}"
+    ),
+    # Published by the cycle already: an allowed caller gets 409.
+    ("planner", "POST", "/v1/annual-plans/{region}/{year}/publish"): lambda fx, n: Call(
+        f"/v1/annual-plans/420200/{date.today().year}/publish"
+    ),
+    ("registry", "POST", "/v1/subject-counts"): lambda fx, n: Call(
+        "/v1/subject-counts", json={"queries": [{"all_of": [{"region_prefixes": ["4202"]}]}]}
+    ),
+    ("disclosure", "GET", "/v1/public/plans/{plan_id}/versions"): lambda fx, n: Call(
+        f"/v1/public/plans/{fx['plan_id']}/versions"
+    ),
+    ("draw", "GET", "/v1/batches/{batch_id}/draws"): lambda fx, n: Call(
+        f"/v1/batches/{fx['batch_id']}/draws"
+    ),
     ("draw", "POST", "/v1/draws"): lambda fx, n: Call(
         "/v1/draws", json={"batch_id": fx["batch_id"], "entropy": entropy_choice()}
     ),

@@ -21,7 +21,7 @@ from tests.builders import (
     subject_payload,
 )
 from tests.e2e.scenario import Endpoints, Scenario
-from tests.support import Infra, ServiceProcess, isolated_infra, stop_infra, token
+from tests.support import Infra, isolated_infra, service_stack, stop_infra, token
 
 OWN = "SAMR"  # department A: owns every fixture record
 OTHER = "EDU"  # a registered department with no part in any fixture record
@@ -143,6 +143,8 @@ def _spares(stack: Stack, scenario: _Scenario, cycle: dict[str, Any]) -> dict[st
         "draw": draw,
         "batch_id": draw["batch_id"],
         "plan_id": draw.get("plan_id"),
+        # Department A's proposal, merged into the cycle's plan: changes to it are 409.
+        "proposal_id": cycle["plan"]["proposals"][0],
         "recorded_subject": recorded_subject,
         "record_id": cycle["recorded"][recorded_subject["identifier"]][0],
         "leader": leader,
@@ -156,7 +158,7 @@ def stack(session_infra: Infra) -> Iterator[Stack]:
     database and namespace of their own: the records the write cells add (subjects,
     inspectors of department A) would otherwise enter the pools of later tests' draws."""
     own = isolated_infra(session_infra)
-    procs = {name: ServiceProcess(own, name).start(wait=False) for name in SERVICE_PORTS}
+    procs = {n: p.start(wait=False) for n, p in service_stack(own, SERVICE_PORTS).items()}
     try:
         for proc in procs.values():
             proc.wait_ready()

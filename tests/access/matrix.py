@@ -78,6 +78,8 @@ class Rule:
     # A scoped list: the callers who find the fixture record in it (the others, let
     # through, get the list without it).
     sees: frozenset[str] | None = None
+    # A POST that reads (a query too large for a URL): no write, for any caller.
+    reads: bool = False
 
     def refusal(self, caller: str) -> int:
         """The status a caller with a valid token who is not allowed gets."""
@@ -122,6 +124,7 @@ def _rules() -> list[Rule]:
         r("registry", "POST", "/v1/subjects/{identifier}/listings", OWN_WRITERS),
         r("registry", "GET", "/v1/subjects", READERS),
         r("registry", "GET", "/v1/subjects-count", READERS),
+        r("registry", "POST", "/v1/subject-counts", READERS, reads=True),
         r("registry", "GET", "/v1/subjects/{identifier}/history", READERS),
         # registry: inspectors, experts, tags, conflicts of interest
         r("registry", "POST", "/v1/inspectors", OWN_WRITERS, note="the inspector's department"),
@@ -155,6 +158,31 @@ def _rules() -> list[Rule]:
         r("planner", "GET", "/v1/plans", READERS),
         r("planner", "GET", "/v1/plans/{plan_id}", READERS),
         r("planner", "GET", "/v1/items", READERS),
+        r("planner", "POST", "/v1/plans/compile", OFFICE),
+        r("planner", "GET", "/v1/plans/{plan_id}/coverage", READERS),
+        r("planner", "GET", "/v1/plans/{plan_id}/versions", READERS),
+        r("planner", "POST", "/v1/plans/{plan_id}/adjustments", OFFICE),
+        r("planner", "POST", "/v1/plans/{plan_id}/batch-order", OFFICE),
+        r("planner", "POST", "/v1/plans/{plan_id}/batch-order/draw", OFFICE),
+        r("planner", "POST", "/v1/plan-modes", OFFICE),
+        r("planner", "GET", "/v1/plan-modes", READERS),
+        # planner: proposals 部门拟发起的联合抽查 and the annual plan
+        r("planner", "POST", "/v1/proposals", OWN_WRITERS, note="the proposing department"),
+        r("planner", "PATCH", "/v1/proposals/{proposal_id}", OWN_WRITERS),
+        r("planner", "POST", "/v1/proposals/{proposal_id}/withdraw", OWN_WRITERS),
+        r("planner", "GET", "/v1/proposals/{proposal_id}", OWN_WRITERS | {"auditor"}),
+        r(
+            "planner",
+            "GET",
+            "/v1/proposals",
+            OVERSIGHT | {"operator:own", "operator:other"},
+            note="scoped: the office and auditors see every proposal, an operator its department's",
+        ),
+        r("planner", "PUT", "/v1/proposal-deadlines/{region}/{year}", OFFICE),
+        r("planner", "GET", "/v1/proposal-deadlines/{region}/{year}", READERS),
+        r("planner", "GET", "/v1/merge-suggestions", OVERSIGHT),
+        r("planner", "GET", "/v1/annual-plans/{region}/{year}", READERS),
+        r("planner", "POST", "/v1/annual-plans/{region}/{year}/publish", OFFICE),
         # draw
         r("draw", "POST", "/v1/draws", OWN_WRITERS, note="the batch's initiating department"),
         r("draw", "POST", "/v1/draws/{draw_id}/execute", OWN_WRITERS),
@@ -166,6 +194,7 @@ def _rules() -> list[Rule]:
             note="approved by a person: the approver role of the initiating department",
         ),
         r("draw", "POST", "/v1/draws/{draw_id}/void", OWN_WRITERS),
+        r("draw", "GET", "/v1/batches/{batch_id}/draws", READERS),
         r(
             "draw",
             "GET",
@@ -227,6 +256,7 @@ def _rules() -> list[Rule]:
         # disclosure: the public face (公示), no token
         r("disclosure", "GET", "/v1/public/items", EVERYONE),
         r("disclosure", "GET", "/v1/public/plans", EVERYONE),
+        r("disclosure", "GET", "/v1/public/plans/{plan_id}/versions", EVERYONE),
         r("disclosure", "GET", "/v1/public/draws", EVERYONE),
         r("disclosure", "GET", "/v1/public/draws/{draw_id}", EVERYONE),
         r("disclosure", "GET", "/v1/public/results", EVERYONE),

@@ -135,7 +135,7 @@ def test_a_department_outside_the_register_writes_nothing(stack: Stack) -> None:
     differ = []
     with httpx.Client(timeout=30) as http:
         for rule in RULES:
-            if rule.method != "GET" and "operator:own" in rule.allowed:
+            if rule.method != "GET" and not rule.reads and "operator:own" in rule.allowed:
                 status = _send(http, stack, rule, auth, next(counter)).status_code
                 if status != 403:
                     differ.append(f"{rule.method} {rule.service}{rule.path}: {status}")

@@ -26,6 +26,7 @@ CANARIES = (NOTE_CANARY, REASON_CANARY, APPROVER_CANARY)
 ANSWERS = {
     "items": "`GET /v1/public/items`",
     "plans": "`GET /v1/public/plans`",
+    "plan_versions": "`GET /v1/public/plans/{id}/versions`",
     "draws": "`GET /v1/public/draws`",
     "results": "`GET /v1/public/results`",
 }
@@ -95,6 +96,7 @@ def public_answers(stack: Stack) -> dict[str, Any]:
     return {
         "items": get(f"{url}/v1/public/items", params={"limit": 1000}).json(),
         "plans": get(f"{url}/v1/public/plans", params={"limit": 1000}).json(),
+        "plan_versions": get(f"{url}/v1/public/plans/{stack.fx['plan_id']}/versions").json(),
         "draws": [
             *get(f"{url}/v1/public/draws", params={"limit": 1000}).json(),
             get(f"{url}/v1/public/draws/{draw_id}").json(),

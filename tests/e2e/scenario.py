@@ -1,8 +1,9 @@
 """The whole 双随机、一公开 cycle through the services' HTTP APIs (``make demo``).
 
 Registers 3 departments in the department register (部门名录, as the office), then 3 items,
-200 subjects across risk classes A–D and 20 inspectors in those departments; creates and
-publishes a joint plan with one batch; draws; records a result for every drawn subject;
+200 subjects across risk classes A–D and 20 inspectors in those departments; the three
+departments propose, the office merges their proposals into one joint plan and publishes the
+annual plan (tests/e2e/planning.py); draws; records a result for every drawn subject;
 then reads the disclosed results from the public API. Exits non-zero unless every recorded
 result is disclosed.
 """
@@ -31,6 +32,7 @@ from tests.builders import (
     subject_payload,
     wait_for_entropy,
 )
+from tests.e2e.planning import plan_the_year
 
 DEPARTMENTS = ("SAMR", "TAX", "EPB")  # 市场监管局, 税务局, 生态环境局
 RISK_MIX = {"A": 120, "B": 50, "C": 20, "D": 10}
@@ -165,34 +167,8 @@ class Scenario:
         )
         self.settle()
 
-        self.say("2. Plan: joint plan with one batch, published by the office")
-        year = date.today().year
-        plan = self.call(
-            "POST",
-            "planner",
-            "/v1/plans",
-            ops["SAMR"],
-            json={
-                "year": year,
-                "title": f"{year}年度跨部门联合双随机抽查（演示 {self.run}）",
-                "mode": "comprehensive",
-                "initiating_department": "SAMR",
-                "participating_departments": ["TAX", "EPB"],
-                "item_codes": codes,
-                "batches": [
-                    {
-                        "name": "第一批次",
-                        "pool": {"region_prefixes": ["4202"]},
-                        "directed": False,
-                        "starts_on": f"{year}-01-01",
-                        "ends_on": f"{year}-12-31",
-                    }
-                ],
-            },
-        )
+        plan = plan_the_year(self, office, {d: ops[d] for d in DEPARTMENTS}, codes)
         batch_id = plan["batches"][0]["batch_id"]
-        self.call("POST", "planner", f"/v1/plans/{plan['id']}/publish", office)
-        self.settle()
 
         self.say("3. Draw: announce (pool frozen, secret committed), then execute with entropy")
         # The office registers the on-site drawing (现场摇号) as a source, once.
@@ -267,7 +243,13 @@ class Scenario:
             )
         disclosed = {r["subject_identifier"]: r["outcome"] for r in public}
         missing = [i for i, (_, outcome) in recorded.items() if disclosed.get(i) != outcome]
-        return {"draw": draw, "recorded": recorded, "public": public, "missing": missing}
+        return {
+            "draw": draw,
+            "plan": plan,
+            "recorded": recorded,
+            "public": public,
+            "missing": missing,
+        }
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ from libs.common.settings import SERVICE_PORTS
 from tests.builders import entropy_choice
 from tests.e2e.otlp_receiver import OtlpReceiver
 from tests.e2e.scenario import Endpoints, Scenario
-from tests.support import Infra, ServiceProcess, wait_until
+from tests.support import Infra, ServiceProcess, service_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 SPAN_KIND_PRODUCER = 4
@@ -33,7 +33,7 @@ def receiver() -> Iterator[OtlpReceiver]:
 @pytest.fixture(scope="module")
 def services(infra: Infra, receiver: OtlpReceiver) -> Iterator[dict[str, ServiceProcess]]:
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
-    procs = {name: ServiceProcess(infra, name, **env).start(wait=False) for name in SERVICE_PORTS}
+    procs = {n: p.start(wait=False) for n, p in service_stack(infra, SERVICE_PORTS, **env).items()}
     try:
         for proc in procs.values():
             proc.wait_ready()

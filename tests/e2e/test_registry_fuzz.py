@@ -16,14 +16,14 @@ import pytest
 from libs.common.settings import SERVICE_PORTS
 from tests.e2e.fuzz import examples, fuzz, settled
 from tests.e2e.scenario import Endpoints, Scenario
-from tests.support import Infra, ServiceProcess, token
+from tests.support import Infra, ServiceProcess, service_stack, token
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stack(infra: Infra) -> Iterator[dict[str, ServiceProcess]]:
-    procs = {name: ServiceProcess(infra, name).start(wait=False) for name in SERVICE_PORTS}
+    procs = {n: p.start(wait=False) for n, p in service_stack(infra, SERVICE_PORTS).items()}
     try:
         for proc in procs.values():
             proc.wait_ready()

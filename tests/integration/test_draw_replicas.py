@@ -30,14 +30,17 @@ from tests.builders import (
     wait_for_entropy,
 )
 from tests.integration.test_draw_service import LEAD, PART, RUN, Stack
-from tests.support import Infra, ServiceProcess, token, wait_until
+from tests.support import Infra, ServiceProcess, service_stack, token, wait_until
 
 ENTROPY = "2 7 1 8 2 8 1 8"
 
 
 @pytest.fixture(scope="module")
 def stack(infra: Infra) -> Iterator[Stack]:
-    procs = {n: ServiceProcess(infra, n).start(wait=False) for n in ("registry", "planner", "draw")}
+    procs = {
+        n: p.start(wait=False)
+        for n, p in service_stack(infra, ("registry", "planner", "draw")).items()
+    }
     try:
         for proc in procs.values():
             proc.wait_ready()

@@ -19,7 +19,7 @@ import pytest
 from libs.common.commands import MAX_COMMAND_BYTES, wire_size
 from tests.builders import inspector_payload, item_payload, subject_payload
 from tests.integration.door import office, register_departments, send, stored_events
-from tests.support import Infra, ServiceProcess, wait_until
+from tests.support import Infra, service_stack, wait_until
 
 RUN = uuid.uuid4().hex[:6].upper()
 PIECES = [
@@ -63,7 +63,7 @@ def hostile(length: int, seed: int, multiline: bool = False) -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def stack(infra: Infra) -> Iterator[dict[str, httpx.Client]]:
-    procs = [ServiceProcess(infra, name) for name in ("registry", "planner", "disclosure")]
+    procs = list(service_stack(infra, ("registry", "planner", "disclosure")).values())
     for proc in procs:
         proc.start(wait=False)
     for proc in procs:
@@ -182,7 +182,7 @@ def test_hostile_unicode_reads_back_equal_from_every_read_model(
     plan = {
         "year": 2026,
         "title": title,
-        "mode": "special",
+        "mode": "comprehensive",
         "initiating_department": "SAMR",
         "item_codes": [code],
         "batches": [{"name": batch_name, "starts_on": "2026-04-01", "ends_on": "2026-06-30"}],
@@ -191,7 +191,9 @@ def test_hostile_unicode_reads_back_equal_from_every_read_model(
         lambda: (r := send(planner, "POST", "/v1/plans", plan)).status_code == 201 and r
     )
     plan_id = created.json()["id"]
-    assert planner.post(f"/v1/plans/{plan_id}/publish").status_code == 200
+    overrides = [{"item_code": code, "reason": "回填测试：样本不足"}]
+    published = planner.post(f"/v1/plans/{plan_id}/publish", json={"floor_overrides": overrides})
+    assert published.status_code == 200, published.text
     row = wait_until(lambda: _find(disclosure, "/v1/public/plans", "plan_id", plan_id))
     assert row["title"] == title_folded
     assert [b["name"] for b in row["batches"]] == [batch_folded]

@@ -17,7 +17,7 @@ import pytest
 from services.planner.application import PlannerApplication
 from services.planner.domain.plan import Plan
 from tests.builders import item_payload, make_uscc, register_departments
-from tests.support import Infra, ServiceProcess, token, wait_until
+from tests.support import Infra, ServiceProcess, start_stack, token, wait_until
 
 RUN = uuid.uuid4().hex[:6].upper()
 SAMR_ITEM, TAX_ITEM, TAX_DRAFT = f"SAMR-{RUN}-1", f"TAX-{RUN}-1", f"TAX-{RUN}-2"
@@ -25,7 +25,7 @@ SAMR_ITEM, TAX_ITEM, TAX_DRAFT = f"SAMR-{RUN}-1", f"TAX-{RUN}-1", f"TAX-{RUN}-2"
 
 @pytest.fixture(scope="module")
 def services(infra: Infra) -> Iterator[dict[str, ServiceProcess]]:
-    procs = {name: ServiceProcess(infra, name).start() for name in ("registry", "planner")}
+    procs = start_stack(infra, ("registry", "planner"))
     yield procs
     for proc in procs.values():
         proc.stop()
@@ -123,9 +123,25 @@ def test_joint_plan_is_filed_with_batch_ids_and_published_once_by_the_office(
 
     by_operator = clients["samr"].post(f"/v1/plans/{plan['id']}/publish")
     assert by_operator.status_code == 403
-    published = clients["office"].post(f"/v1/plans/{plan['id']}/publish")
+    # The session's other tests put subjects in 4202: however many, the office records why a
+    # share may fall under an item's floor.
+    overrides = [{"item_code": code, "reason": "试点批次"} for code in items]
+    published = clients["office"].post(
+        f"/v1/plans/{plan['id']}/publish", json={"floor_overrides": overrides}
+    )
     assert published.status_code == 200, published.text
-    assert published.json() == {"id": plan["id"], "published": True, "version": 2}
+    answer = published.json()
+    assert {k: answer[k] for k in ("id", "published", "version", "edition", "number")} == {
+        "id": plan["id"],
+        "published": True,
+        "version": 2,
+        "edition": 1,
+        "number": plan["number"],
+    }
+    shown = answer["coverage"]["items"]
+    assert [row["code"] for row in shown] == items and answer["coverage"]["region"] == "420200"
+    under = {row["code"] for row in shown if row["below_floor"]}
+    assert answer["floor_overrides"] == {code: "试点批次" for code in under}
     again = clients["office"].post(f"/v1/plans/{plan['id']}/publish")
     assert again.status_code == 409
     assert again.headers["content-type"].startswith("application/problem+json")
@@ -167,7 +183,13 @@ def test_operator_cannot_file_a_plan_initiated_by_another_department(
     clients: dict[str, Any], items: list[str]
 ) -> None:
     assert clients["tax"].post("/v1/plans", json=_plan(items)).status_code == 403
-    single = _plan([SAMR_ITEM], participating_departments=[], mode="special")
+    single = _plan(
+        [SAMR_ITEM],
+        participating_departments=[],
+        mode="special",
+        programme="黄石市2026年食品安全专项整治工作方案",
+    )
+    assert clients["office"].post("/v1/plans", json={**single, "programme": ""}).status_code == 422
     assert clients["office"].post("/v1/plans", json=single).status_code == 201
 
 
@@ -203,7 +225,11 @@ def test_plan_events_on_the_wire_follow_the_contract(
     clients: dict[str, Any], items: list[str], infra: Infra
 ) -> None:
     plan = clients["samr"].post("/v1/plans", json=_plan(items)).json()
-    assert clients["office"].post(f"/v1/plans/{plan['id']}/publish").status_code == 200
+    overrides = [{"item_code": code, "reason": "试点批次"} for code in items]
+    published = clients["office"].post(
+        f"/v1/plans/{plan['id']}/publish", json={"floor_overrides": overrides}
+    )
+    assert published.status_code == 200, published.text
     settings = infra.settings()
 
     async def last(name: str) -> dict[str, Any]:
@@ -225,7 +251,7 @@ def test_plan_events_on_the_wire_follow_the_contract(
 
     published = wait_until(published_on_the_wire)
     assert published["type"] == "ssj.planner.PlanPublished.v1"
-    assert set(published["data"]) == {"published_on"}
+    assert set(published["data"]) == {"published_on", "coverage", "floor_overrides"}
     created = asyncio.run(last("PlanCreated"))
     assert created["subject"] == plan["id"]
     assert created["type"] == "ssj.planner.PlanCreated.v1"
@@ -239,7 +265,13 @@ def test_plan_events_on_the_wire_follow_the_contract(
         "participating_departments",
         "items",
         "batches",
+        "programme",
+        "number",
+        "region",
+        "content",
+        "proposals",
     }
+    assert data["number"] == plan["number"] and data["region"] == "420200"
     assert set(data["items"][0]) == {"code", "department", "name", "category", "ratio"}
     assert data["batches"] == plan["batches"]
 
@@ -268,6 +300,7 @@ def _full_batch() -> dict[str, Any]:
         "min_group_size": 3,
         "starts_on": "2026-07-01",
         "ends_on": "2026-09-30",
+        "programme": {"scope": "冷链食品经营者", "schedule": "7月至9月"},
     }
 
 
@@ -280,7 +313,8 @@ def test_every_batch_key_round_trips_through_the_api_the_read_model_and_the_wire
     plan = created.json()
     (batch,) = plan["batches"]
     expected = {**sent, "ratios": {"A": 0.01, "B": 0.03, "C": 0.12, "D": 0.20}}
-    assert {k: v for k, v in batch.items() if k != "batch_id"} == expected
+    assert batch["task_number"] == f"{plan['number']}-001"
+    assert {k: v for k, v in batch.items() if k not in ("batch_id", "task_number")} == expected
 
     def projected() -> dict[str, Any] | None:
         got = clients["tax"].get(f"/v1/plans/{plan['id']}")

@@ -17,6 +17,7 @@ from services.planner.domain.errors import (
     PlanStateError,
     UnknownItem,
 )
+from services.planner.domain.modes import PlanMode, check_mode
 from services.planner.domain.plan import Plan, select_items
 from tests.builders import make_uscc
 
@@ -80,6 +81,8 @@ def test_plan_created_carries_the_items_and_batches_the_contract_names() -> None
         "min_group_size",
         "starts_on",
         "ends_on",
+        "programme",
+        "task_number",
     }
     assert uuid.UUID(batch["batch_id"]).version == 4
     assert event.batches == plan.batches  # type: ignore[attr-defined]
@@ -175,9 +178,15 @@ def test_directed_batch_needs_a_pool_condition() -> None:
     assert batch["pool"]["industries"] == ["F52"] and batch["directed"] is True
 
 
-def test_unknown_mode_is_rejected() -> None:
-    with pytest.raises(InvalidPlan, match="mode"):
-        _plan(mode="random")
+def test_unknown_mode_is_rejected_and_a_special_mode_needs_its_programme() -> None:
+    with pytest.raises(InvalidPlan, match="not defined"):
+        check_mode(None, "random", "")
+    special = PlanMode.define(code="special", name="专项整治联查", needs_programme=True)
+    with pytest.raises(InvalidPlan, match="工作方案"):
+        check_mode(special, "special", "  ")
+    check_mode(special, "special", "黄石市2026年食品安全专项整治工作方案")
+    with pytest.raises(InvalidPlan, match="lower-case"):
+        PlanMode.define(code="Market Order", name="市场秩序联查", needs_programme=False)
 
 
 def test_plan_with_unpublished_item_is_rejected() -> None:
@@ -429,6 +438,8 @@ def test_plan_created_before_the_new_batch_keys_loads_with_their_defaults() -> N
         "cross_jurisdiction": False,
         "avoid_previous_inspectors": True,
         "min_group_size": 2,
+        "task_number": "",
+        "programme": {},
     }
     assert batch == new  # a plan made today with the same input reads the same
     assert set(legacy.batches[0]) == set(_OLD_KEYS)  # the event itself is left alone

@@ -11,20 +11,17 @@ from pydantic import BaseModel, ValidationError
 
 from libs.common.commands import Command
 
-API_MODULES = (
-    "services.registry.api.subjects",
-    "services.registry.api.items",
-    "services.registry.api.people",
-    "services.registry.api.departments",
-    "services.planner.api",
-    "services.draw.api",
-    "services.results.api",
-    "services.disclosure.api",
-)
+SERVICES = ("registry", "planner", "draw", "results", "disclosure")
 
 
 def _body_models() -> list[type[BaseModel]]:
-    routes = [r for name in API_MODULES for r in importlib.import_module(name).router.routes]
+    """Every request body of every service, from the routers each service serves."""
+    routes = [
+        r
+        for name in SERVICES
+        for router in importlib.import_module(f"services.{name}.main").SPEC.routers
+        for r in router.routes
+    ]
     models: list[type[BaseModel]] = []
     for route in routes:
         if isinstance(route, APIRoute) and route.body_field is not None:

@@ -15,6 +15,8 @@ from services.disclosure.domain.public import (
     public_replacement,
     public_subject,
 )
+from services.disclosure.projections.plans import DDL as PLANS_DDL
+from services.disclosure.projections.plans import apply_plan
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.items (
@@ -56,6 +58,7 @@ DDL = [
         outcome text NOT NULL, outcome_text text NOT NULL, findings jsonb NOT NULL,
         corrections int NOT NULL DEFAULT 0, disclosed_at timestamptz NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS results_subject ON {schema}.results (subject_identifier)",
+    *PLANS_DDL,
 ]
 
 
@@ -103,26 +106,8 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 
 
 async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Plans: kept from creation, shown once published."""
-    d = ev.data
-    if ev.name == "PlanCreated":
-        await conn.execute(
-            """INSERT INTO disclosure.plans (plan_id, year, title, mode, initiating_department,
-               participating_departments, items, batches) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
-               ON CONFLICT (plan_id) DO NOTHING""",
-            ev.subject,
-            d["year"],
-            d["title"],
-            d["mode"],
-            d["initiating_department"],
-            d["participating_departments"],
-            d["items"],
-            d["batches"],
-        )
-    elif ev.name == "PlanPublished":
-        await conn.execute(
-            "UPDATE disclosure.plans SET published_at = $2 WHERE plan_id = $1", ev.subject, ev.time
-        )
+    """Plans and the modes' names (projections/plans.py)."""
+    await apply_plan(conn, ev)
 
 
 def _entropy_named(summary: dict[str, Any]) -> str:

@@ -190,19 +190,29 @@ async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     """Batches of plans; drawable once the plan is published. ``spec`` keeps the whole
     batch as the planner described it (filters, strata, rules)."""
     d = ev.data
-    if ev.name == "PlanCreated":
+    if ev.name in ("PlanCreated", "PlanAdjusted"):
+        # An adjustment (调整) carries every batch of the new edition: new ones are drawable
+        # at once (the plan is published); changed ones take their new terms (the planner
+        # lets a drawn batch change only its end date); removed ones are drawable no more.
+        adjusted = ev.name == "PlanAdjusted"
         for batch in d["batches"]:
             await conn.execute(
                 """INSERT INTO draw.batches (batch_id, plan_id, year, name,
                    initiating_department, participating_departments, items, pool, ratios,
-                   directed, starts_on, ends_on, spec)
-                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::text::date,$12::text::date,$13)
-                   ON CONFLICT (batch_id) DO NOTHING""",
+                   directed, starts_on, ends_on, spec, published)
+                   VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::text::date,$12::text::date,$13,
+                           $14)
+                   ON CONFLICT (batch_id) DO UPDATE SET name = EXCLUDED.name,
+                     participating_departments = EXCLUDED.participating_departments,
+                     items = EXCLUDED.items, pool = EXCLUDED.pool, ratios = EXCLUDED.ratios,
+                     directed = EXCLUDED.directed, starts_on = EXCLUDED.starts_on,
+                     ends_on = EXCLUDED.ends_on, spec = EXCLUDED.spec, published = true
+                   WHERE $14""",
                 batch["batch_id"],
                 ev.subject,
-                d["year"],
+                d.get("year") or await _plan_year(conn, ev.subject),
                 batch["name"],
-                d["initiating_department"],
+                d.get("initiating_department") or await _initiating(conn, ev.subject),
                 d["participating_departments"],
                 d["items"],
                 batch["pool"],
@@ -211,11 +221,31 @@ async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
                 batch["starts_on"],
                 batch["ends_on"],
                 batch,
+                adjusted,
+            )
+        if adjusted:
+            await conn.execute(
+                "UPDATE draw.batches SET published = false WHERE plan_id = $1 "
+                "AND NOT (batch_id = ANY ($2::text[]))",
+                ev.subject,
+                [b["batch_id"] for b in d["batches"]],
             )
     elif ev.name == "PlanPublished":
         await conn.execute(
             "UPDATE draw.batches SET published = true WHERE plan_id = $1", ev.subject
         )
+
+
+async def _plan_year(conn: asyncpg.Connection, plan_id: str) -> int:
+    return int(await conn.fetchval("SELECT year FROM draw.batches WHERE plan_id = $1", plan_id))
+
+
+async def _initiating(conn: asyncpg.Connection, plan_id: str) -> str:
+    return str(
+        await conn.fetchval(
+            "SELECT initiating_department FROM draw.batches WHERE plan_id = $1", plan_id
+        )
+    )
 
 
 async def _remember(

@@ -1,172 +1,38 @@
-"""HTTP API of the planner: file, publish and read plans (抽查计划)."""
+"""HTTP API of plans (抽查计划): file, publish, adjust and read them."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any, Literal
+import asyncio
+from typing import Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
+from fastapi import APIRouter, Query, Request
 
-from libs.common.auth import Principal, require_roles
-from libs.common.commands import Command, Part
-from libs.common.departments import department_writer
 from libs.common.problems import Problem
-from libs.common.service import application, pool, run_command
-from libs.common.text import Code, Identifier, Name, line
-from services.planner.application import PlannerApplication
-from services.planner.domain.batches import MAX_FULL_LIST, batch_with_defaults
+from libs.common.service import run_command
+from libs.common.text import Code
+from services.planner.api.deps import App, Counts, Draws, Filer, Office, Pool, Reader
+from services.planner.api.models import AdjustmentIn, FloorOverride, PlanIn, PublishIn
+from services.planner.domain.batches import batch_with_defaults
 from services.planner.domain.plan import Plan
 
 router = APIRouter(prefix="/v1", tags=["plans"])
-# An operator of a department outside the register (部门名录) writes nothing (403).
-Filer = Annotated[Principal, Depends(department_writer("operator", "office"))]
-Office = Annotated[Principal, Depends(require_roles("office"))]
-Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
-App = Annotated[PlannerApplication, Depends(application)]
-Pool = Annotated[asyncpg.Pool, Depends(pool)]
-RiskClass = Literal["A", "B", "C", "D"]
-SubjectStatus = Literal["operating", "deregistered", "revoked", "moved_out", "cancelled"]
-SubjectFlag = Literal["abnormal_operation", "serious_violation"]
-TagCode = Code
-RegionPrefix = Annotated[str, Field(pattern=r"^[0-9]{2,6}$")]
-IndustryCode = Annotated[str, Field(pattern=r"^[A-Z][0-9]{0,2}$")]
-# Region prefixes of one pool: a province's counties (Hubei has 103) with room to spare.
-MAX_POOL_REGIONS = 300
-# GB/T 4754 has 97 divisions; a pool naming every one of them is the widest there is.
-MAX_POOL_INDUSTRIES = 120
-# Tags of one pool (标签): a handful in practice.
-MAX_POOL_TAGS = 100
-# Batches of one plan (批次): a weekly batch all year is 52; a daily one would be 366.
-MAX_BATCHES = 400
-# Items of one plan: a comprehensive joint plan (综合大联查) of many departments.
-MAX_PLAN_ITEMS = 100
-# Departments taking part in a joint plan: every member of a joint-meeting (联席会议).
-MAX_PARTICIPANTS = 100
-# Subjects drawn by count from one risk class: the largest pools have about a million.
-MAX_COUNT = 10_000_000
-# Inspectors in one group (检查组): two at least, a handful in practice.
-MAX_GROUP_SIZE = 20
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
-class PoolFilter(Part):
-    """抽查对象范围 — which subjects a batch draws from; an empty list restricts nothing
-    (except ``statuses``, where empty means operating subjects only)."""
-
-    region_prefixes: list[RegionPrefix] = Field(
-        default_factory=list,
-        max_length=MAX_POOL_REGIONS,
-        description="区域: GB/T 2260 prefixes, e.g. 42 or 4202",
-    )
-    kinds: list[Literal["for_profit", "non_profit", "non_market"]] = Field(
-        default_factory=list,
-        max_length=3,
-        description="主体类型: 营利性 for_profit, 非营利性 non_profit, 非市场主体 non_market",
-    )
-    industries: list[IndustryCode] = Field(
-        default_factory=list,
-        max_length=MAX_POOL_INDUSTRIES,
-        description="行业: GB/T 4754 sections or divisions, e.g. F52",
-    )
-    risk_classes: list[RiskClass] = Field(
-        default_factory=list, max_length=4, description="信用风险分类: only these classes are drawn"
-    )
-    tags: list[TagCode] = Field(
-        default_factory=list,
-        max_length=MAX_POOL_TAGS,
-        description="标签: codes of the tag dictionary (标签字库); a subject qualifies if it "
-        "has any of them",
-    )
-    statuses: list[SubjectStatus] = Field(
-        default_factory=list,
-        max_length=5,
-        description="登记状态: 存续 operating, 注销 deregistered, 吊销 revoked, 迁出 moved_out, "
-        "撤销 cancelled; empty means operating (存续) subjects only",
-    )
-    flags: list[SubjectFlag] = Field(
-        default_factory=list,
-        max_length=2,
-        description="名录: 经营异常名录 abnormal_operation, 严重违法失信名单 serious_violation; "
-        "a subject qualifies if it is on any of them",
-    )
-
-
-class BatchIn(Part):
-    """批次 — one round of drawing and inspecting within the plan year."""
-
-    name: Annotated[str, line(100, min_length=1)]
-    pool: PoolFilter = Field(default_factory=PoolFilter)
-    ratios: dict[RiskClass, Share] = Field(
-        default_factory=dict,
-        description="抽查比例: share per credit-risk class; defaults A 0.01, B 0.03, C 0.10, "
-        "D 0.20",
-    )
-    counts: dict[RiskClass, Annotated[int, Field(ge=0, le=MAX_COUNT)]] = Field(
-        default_factory=dict,
-        description='抽查数量: fixed number of subjects per credit-risk class, e.g. {"D": 5}; '
-        "a class given here is drawn by count instead of by ratio",
-    )
-    full_list: list[Identifier] = Field(
-        default_factory=list,
-        max_length=MAX_FULL_LIST,
-        description="全覆盖/重点检查对象: identifiers (USCC 统一社会信用代码, or PREFIX-local-id "
-        "of non-market subjects) inspected at 100 %, each once; always included, outside the "
-        "random strata; at most 20 000 in all the batches of a plan",
-    )
-    directed: bool = Field(False, description="定向抽查 (true) or 不定向抽查 (false)")
-    complaint_referral: bool = Field(
-        False,
-        description="投诉举报、转办交办: subjects already inspected this year for the same "
-        "general item are not excluded",
-    )
-    cross_jurisdiction: bool = Field(
-        False,
-        description="所所交叉: no inspector from the unit that routinely supervises the subject "
-        "(日常监管单位)",
-    )
-    avoid_previous_inspectors: bool = Field(
-        True, description="回避上次检查人员: nobody who inspected the same subject last time"
-    )
-    min_group_size: int = Field(
-        2,
-        ge=2,
-        le=MAX_GROUP_SIZE,
-        description="检查组人数: at least this many inspectors on each subject",
-    )
-    starts_on: date
-    ends_on: date
-
-
-class PlanIn(Command):
-    """抽查计划 to file: a department's own plan, or a joint plan (联合抽查计划)."""
-
-    # The full lists travel in PlanCreated: 20 000 USCCs are about 420 kB (see MAX_FULL_LIST);
-    # with the items' names the plan copies it stays under NATS's 1 MiB.
-    max_bytes = 512 * 1024
-
-    year: int = Field(ge=2000, le=2100)
-    title: Name
-    mode: Literal["comprehensive", "risk_based", "special"] = Field(
-        description="综合大联查 comprehensive, 风险分类联查 risk_based, 专项整治联查 special"
-    )
-    initiating_department: Code
-    participating_departments: list[Code] = Field([], max_length=MAX_PARTICIPANTS)
-    item_codes: list[Code] = Field(
-        min_length=1, max_length=MAX_PLAN_ITEMS, description="codes of published items"
-    )
-    batches: list[BatchIn] = Field(min_length=1, max_length=MAX_BATCHES)
-
-
-def _plan_view(plan: Plan) -> dict[str, Any]:
+def plan_view(plan: Plan) -> dict[str, Any]:
     return {
         "id": str(plan.id),
         "version": plan.version,
         "year": plan.year,
         "title": plan.title,
         "mode": plan.mode,
+        "programme": plan.programme,
+        "number": plan.number,
+        "region": plan.region,
+        "content": plan.content,
+        "proposals": plan.proposals,
+        "edition": plan.edition,
         "initiating_department": plan.initiating_department,
         "participating_departments": plan.participating_departments,
         "items": plan.items,
@@ -202,14 +68,102 @@ async def create_plan(body: PlanIn, request: Request, who: Filer, app: App, db: 
         catalogue={r["code"]: dict(r) for r in rows},
         **fields,
     )
-    return _plan_view(plan)
+    return plan_view(plan)
+
+
+def overrides(entries: list[FloorOverride]) -> dict[str, str]:
+    """Floor overrides by item code (an item named twice: 422)."""
+    codes = [e.item_code for e in entries]
+    if len(set(codes)) != len(codes):
+        raise Problem(422, "Validation failed", "floor_overrides name an item more than once")
+    return {e.item_code: e.reason for e in entries}
+
+
+def _published_view(plan: Plan) -> dict[str, Any]:
+    latest = plan.editions[-1]
+    return {
+        "id": str(plan.id),
+        "number": plan.number,
+        "published": True,
+        "version": plan.version,
+        "edition": plan.edition,
+        "published_on": latest["published_on"],
+        "floor_overrides": plan.floor_overrides,
+        "coverage": latest["coverage"],
+    }
 
 
 @router.post("/plans/{plan_id}/publish", summary="Publish a plan (joint-meeting office)")
-async def publish_plan(plan_id: UUID, request: Request, who: Office, app: App) -> Any:
-    """The office (联席会议办公室) publishes; the batches become drawable. Once only."""
-    plan = await run_command(request, who, app.publish_plan, plan_id)
-    return {"id": str(plan.id), "published": True, "version": plan.version}
+async def publish_plan(
+    plan_id: UUID,
+    request: Request,
+    who: Office,
+    app: App,
+    count: Counts,
+    body: PublishIn | None = None,
+) -> Any:
+    """The office (联席会议办公室) publishes; the batches become drawable. Once only.
+
+    Before it does, the planner works out (with the registry's counts) the share of each
+    item's subjects the plan inspects: a general item under its floor (5 %, or its own
+    higher ratio) refuses publication (422, rule ``general_item_floor``) unless
+    ``floor_overrides`` records a reason for it. The computation and the overrides are
+    published with the plan."""
+    given = overrides(body.floor_overrides) if body else {}
+    plan = await run_command(request, who, app.publish_plan, plan_id, count, given)
+    return _published_view(plan)
+
+
+@router.get(
+    "/plans/{plan_id}/coverage", summary="The share of each item's subjects a plan inspects"
+)
+async def plan_coverage(plan_id: UUID, who: Reader, app: App, count: Counts) -> Any:
+    """抽查比例 computed as publication would: per item, the subjects of its kinds in the
+    plan's region (from the registry), and per batch and credit-risk class the pool, the
+    subjects drawn and the expected number of the item's subjects among them."""
+    return await asyncio.to_thread(app.plan_coverage, plan_id, count)
+
+
+@router.get("/plans/{plan_id}/versions", summary="Every published edition of a plan")
+async def plan_versions(plan_id: UUID, who: Reader, app: App) -> Any:
+    """版本: edition 1 is the first publication; each adjustment is the next, with its
+    reason, who approved it, the diff, the ratio computation and the plan as it then stood."""
+    plan = await asyncio.to_thread(app.get_plan, plan_id)
+    return {"id": str(plan.id), "number": plan.number, "editions": plan.editions}
+
+
+@router.post("/plans/{plan_id}/adjustments", status_code=201, summary="Adjust a published plan")
+async def adjust_plan(
+    plan_id: UUID,
+    body: AdjustmentIn,
+    request: Request,
+    who: Office,
+    app: App,
+    count: Counts,
+    draws: Draws,
+) -> Any:
+    """调整 — the office changes a published plan, which is published again as its next
+    edition. A drawn batch keeps its pool, ratios and items (409, rule
+    ``drawn_batch_fixed``); its end date can be extended."""
+    changes = body.model_dump(
+        mode="json", exclude={"reason", "approved_by", "floor_overrides"}, exclude_none=True
+    )
+    changes["change_batches"] = [
+        c.model_dump(mode="json", exclude_none=True) for c in body.change_batches
+    ]
+    plan = await run_command(
+        request,
+        who,
+        app.adjust_plan,
+        plan_id,
+        reason=body.reason,
+        approved_by=body.approved_by,
+        changes=changes,
+        count=count,
+        drawn=draws,
+        floor_overrides=overrides(body.floor_overrides),
+    )
+    return {**_published_view(plan), "changes": plan.editions[-1]["changes"]}
 
 
 @router.get("/plans", summary="List plans (keyset pagination)")

@@ -45,6 +45,8 @@ MAX_FULL_LIST = 20_000
 _REGION_PREFIX = re.compile(r"^\d{2}(\d{2}){0,2}$")  # province, city or county (GB/T 2260)
 _INDUSTRY = re.compile(r"^[A-T](\d{2})?$")  # GB/T 4754 section [+ division]
 _TAG = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # code of the registry's tag dictionary 标签字库
+# 工作方案 of a batch (002 第十三条: 抽查范围、数量、时间安排、工作协同及工作要求).
+PROGRAMME_KEYS = ("scope", "count", "schedule", "coordination", "requirements")
 _NON_MARKET_ID = re.compile(r"^[A-Z]{2,10}-[0-9A-Za-z-]{4,40}$")  # as the registry has it
 
 
@@ -57,6 +59,8 @@ def _batch_defaults() -> dict[str, Any]:
         "cross_jurisdiction": False,
         "avoid_previous_inspectors": True,
         "min_group_size": MIN_GROUP_SIZE,
+        "task_number": "",
+        "programme": {},
     }
 
 
@@ -208,10 +212,23 @@ def check_min_group_size(value: Any, where: str) -> int:
     return value
 
 
+def check_programme(value: Any, where: str) -> dict[str, str]:
+    """工作方案 of a batch: text under the keys of :data:`PROGRAMME_KEYS`, all optional."""
+    value = value or {}
+    if not isinstance(value, Mapping):
+        raise InvalidPlan(f"{where}.programme: must be an object, not {value!r}")
+    unknown = sorted(set(value) - set(PROGRAMME_KEYS))
+    if unknown:
+        raise InvalidPlan(f"{where}.programme: unknown keys {unknown}; known: {PROGRAMME_KEYS}")
+    return {k: str(value[k]).strip() for k in PROGRAMME_KEYS if str(value.get(k) or "").strip()}
+
+
 def check_batch(year: int, batch: Mapping[str, Any], index: int) -> dict[str, Any]:
     """Validate one batch (批次) and return it in the form ``PlanCreated`` carries.
 
-    The batch id is made here, once, so that it is fixed by the event: draws refer to it.
+    The batch id is made here, once, so that it is fixed by the event: draws refer to it
+    (a batch changed by an adjustment keeps its id: ``batch_id`` given is kept). Its task
+    number (任务编号) is given by the plan.
     """
     where = f"batches[{index}]"
     name = str(batch.get("name") or "").strip()
@@ -229,7 +246,7 @@ def check_batch(year: int, batch: Mapping[str, Any], index: int) -> dict[str, An
     if directed and not any(pool.values()):
         raise InvalidPlan(f"{where}: a directed batch (定向抽查) needs at least one pool filter")
     return {
-        "batch_id": str(uuid.uuid4()),
+        "batch_id": str(batch.get("batch_id") or uuid.uuid4()),
         "name": name,
         "pool": pool,
         "ratios": check_ratios(batch.get("ratios"), where),
@@ -242,6 +259,8 @@ def check_batch(year: int, batch: Mapping[str, Any], index: int) -> dict[str, An
         "min_group_size": check_min_group_size(batch.get("min_group_size"), where),
         "starts_on": starts.isoformat(),
         "ends_on": ends.isoformat(),
+        "programme": check_programme(batch.get("programme"), where),
+        "task_number": str(batch.get("task_number") or ""),
     }
 
 

@@ -47,3 +47,42 @@ class UnknownDepartment(PlanError):
                 }
             ]
         }
+
+
+class ModeExists(PlanError):
+    """A mode of joint inspection (联查模式) with this code is defined already."""
+
+
+class RuleRefusal(PlanError):
+    """A step the planning rules refuse; ``rule`` names the rule (in the problem+json
+    answer as ``rule``), so a caller can tell one refusal from another without parsing."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        self.rule = rule
+        super().__init__(message)
+
+    @property
+    def problem_extensions(self) -> dict[str, object]:
+        """The rule, for the problem+json answer."""
+        return {"rule": self.rule}
+
+
+class DeadlinePassed(RuleRefusal):
+    """The office's deadline for proposals of the year has passed and no reason was given
+    for the late step (报送截止)."""
+
+
+class ProposalClosed(RuleRefusal):
+    """The proposal was withdrawn or merged into a plan: it changes no more."""
+
+
+class BelowFloor(RuleRefusal):
+    """Publishing would leave a general item under its floor without a recorded override."""
+
+
+class BatchDrawn(RuleRefusal):
+    """An adjustment would change what a drawn batch drew by (pool, ratios, items)."""
+
+
+class BatchOrderRefused(RuleRefusal):
+    """The random order of a plan's batches cannot be announced or drawn (yet)."""
