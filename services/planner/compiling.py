@@ -16,7 +16,7 @@ from eventsourcing.persistence import IntegrityError
 from services.planner.domain import coverage
 from services.planner.domain.adjustments import adjusted
 from services.planner.domain.annual import AnnualPlan, annual_id
-from services.planner.domain.errors import InvalidPlan, UnknownDepartment
+from services.planner.domain.errors import InvalidPlan, PlanStateError, UnknownDepartment
 from services.planner.domain.modes import check_mode
 from services.planner.domain.plan import Plan, check_registered, select_items
 from services.planner.domain.proposals import Proposal, check_mergeable, default_batch
@@ -152,6 +152,8 @@ class PlanCommands(PlannerLookups):
         """发布 — publish a plan whose general items reach their floor (or are overridden);
         a second time is a state conflict."""
         plan = self.get_plan(plan_id)
+        if plan.published:  # refused as published before anything is counted
+            raise PlanStateError(f"the plan was already published on {plan.published_on}")
         computed = self.plan_coverage(plan_id, count)
         applied = coverage.check_floor(computed, floor_overrides or {})
         plan.publish(self.today(), computed, applied)
@@ -218,6 +220,8 @@ class PlanCommands(PlannerLookups):
         that answer and this save is the one window left; the draw's announcement records
         the batch's terms it drew on, so such a draw shows in the public record."""
         plan = self.get_plan(plan_id)
+        if not plan.published:
+            raise PlanStateError("only a published plan is adjusted; publish it first")
         added_codes = list(changes.get("add_item_codes") or [])
         added_items = select_items(added_codes, self.catalogue(added_codes)) if added_codes else []
         added = [str(d) for d in changes.get("add_participants") or []]
