@@ -481,7 +481,10 @@ def test_plan_stored_before_the_new_batch_keys_reads_with_their_defaults(
 
     (read,) = wait_until(projected)["batches"]
     assert read == batch  # every key, the new ones at their defaults
-    published = clients["office"].post(f"/v1/plans/{plan.id}/publish")
+    overrides = [{"item_code": code, "reason": "试点批次"} for code in items]
+    published = clients["office"].post(
+        f"/v1/plans/{plan.id}/publish", json={"floor_overrides": overrides}
+    )
     assert published.status_code == 200, published.text  # the old event loads in the service
     reloaded = planner_store.get_plan(plan.id)
     assert reloaded.batches == [batch] and reloaded.published

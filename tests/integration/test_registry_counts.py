@@ -64,9 +64,8 @@ def test_counts_follow_every_change_of_the_subjects(
     for risk in ("A", "B"):
         _register(op, rng, risk, industry="F52")
     after = wait_until(lambda: (c := _counts(op, pool)[0])["total"] == before + 2 and c)
-    single = op.get(
-        "/v1/subjects-count", params={"region_prefix": REGION, "industry": "F52"}
-    ).json()
+    params = {"region_prefix": REGION, "industry": "F52", "status": "operating"}
+    single = op.get("/v1/subjects-count", params=params).json()
     assert after["per_risk_class"] == single["per_risk_class"]
     _register(op, rng, "C", industry="C13", tags=[])
     overlap = [{"region_prefixes": ["42"]}, {"region_prefixes": [REGION], "industries": ["F"]}]
