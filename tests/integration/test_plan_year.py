@@ -11,6 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -424,3 +425,55 @@ def test_the_office_draws_the_batches_order_from_a_public_drawing(year: Year) ->
     assert batch_order.announcement_hash(statement) == public["announcement_hash"]
     assert batch_order.verify(statement, public["numbers"], public["order"])
     assert public["order"] == order
+
+
+def test_racing_merges_and_filings_get_one_merge_and_distinct_numbers(year: Year) -> None:
+    y = year
+    late = {"late_reason": "并发测试补报"}
+    ids = [
+        y.call(
+            "POST",
+            "planner",
+            "/v1/proposals",
+            y.ops[dept],
+            json={**_proposal(y, dept, {"region_prefixes": [REGION]}, ["on_site"]), **late},
+        )["id"]
+        for dept in (A, B)
+    ]
+    body = {
+        "proposal_ids": ids,
+        "initiating_department": A,
+        "title": f"并发合并 {RUN}",
+        "mode": "comprehensive",
+    }
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(
+            pool.map(
+                lambda _: y.send("POST", "planner", "/v1/plans/compile", y.office, json=body),
+                range(4),
+            )
+        )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201, 409, 409, 409], [a.text for a in answers]
+    assert all(a.json()["rule"] == "proposal_closed" for a in answers if a.status_code == 409)
+    # Plans filed at once in one region and year never share a number.
+    plan = {
+        "year": YEAR,
+        "title": f"并发编号 {RUN}",
+        "mode": "comprehensive",
+        "initiating_department": A,
+        "item_codes": [y.facts["items"][A]],
+        "batches": [{"name": "批次", "starts_on": f"{YEAR}-05-01", "ends_on": f"{YEAR}-05-31"}],
+    }
+    with ThreadPoolExecutor(4) as pool:
+        filed = list(
+            pool.map(
+                lambda n: y.send(
+                    "POST", "planner", "/v1/plans", y.ops[A], json={**plan, "title": f"{n}"}
+                ),
+                range(4),
+            )
+        )
+    assert all(f.status_code == 201 for f in filed), [f.text for f in filed]
+    numbers = [f.json()["number"] for f in filed]
+    assert len(set(numbers)) == 4 and all(n.startswith(f"JH-{REGION}-{YEAR}-") for n in numbers)

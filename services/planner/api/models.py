@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -305,9 +306,7 @@ class CompileIn(Command):
 
     max_bytes = 512 * 1024
 
-    proposal_ids: list[Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]] = Field(
-        min_length=1, max_length=MAX_MERGED
-    )
+    proposal_ids: list[UUID] = Field(min_length=1, max_length=MAX_MERGED)
     initiating_department: Code = Field(description="发起部门, one of the proposing departments")
     title: Name
     mode: ModeCode

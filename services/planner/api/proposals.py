@@ -192,7 +192,7 @@ async def compile_plan(body: CompileIn, request: Request, who: Office, app: App)
     the office chooses the initiating department among theirs; the items are the union of
     theirs; a proposal is merged once (409 ``proposal_closed``)."""
     fields = body.model_dump(mode="json", exclude={"proposal_ids"})
-    ids = [UUID(p) for p in body.proposal_ids]
+    ids = list(body.proposal_ids)
     plan = await run_command(request, who, lambda: app.compile_plan(proposal_ids=ids, **fields))
     return plan_view(plan)
 
