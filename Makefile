@@ -10,7 +10,7 @@ help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
-	@echo "make fuzz   schemathesis against the registry as the office (SSJ_FUZZ_EXAMPLES per operation)"
+	@echo "make fuzz   schemathesis against the registry and the planner as the office (SSJ_FUZZ_EXAMPLES per operation)"
 	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw | bench-plans"
 
 $(STAMP): pyproject.toml

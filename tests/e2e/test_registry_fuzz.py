@@ -2,7 +2,8 @@
 
 schemathesis fuzzes the registry's whole API as the office (the strongest writer) while the
 five services run as processes; afterwards every relay and consumer of every service has
-caught up with no alarm, and the demo's whole cycle still passes on the same database.
+caught up with no alarm, and the demo's whole cycle still passes on the same database. The
+planner's API is fuzzed the same way (no 5xx, every answer declared).
 """
 
 from __future__ import annotations
@@ -52,3 +53,17 @@ def test_fuzzing_the_registry_as_the_office_leaves_no_5xx_no_lag_and_the_demo_pa
     cycle = Scenario(Endpoints(urls), infra.settings(), out=io.StringIO()).run_cycle()
     assert cycle["recorded"] and cycle["missing"] == []
     settled(urls, auth)
+
+
+def test_fuzzing_the_planner_as_the_office_leaves_no_5xx_and_every_answer_declared(
+    infra: Infra, stack: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    """Proposals, compiling, publication, adjustments and the batch order, with hostile
+    bodies: refused at the door or by a rule, never a 5xx or an undeclared answer."""
+    office = token(infra, "fuzz-office", "OFFICE", "office")
+    run = fuzz(stack["planner"].url, office, tmp_path, examples())
+    print(f"planner fuzz: {run.cases} requests, statuses {dict(sorted(run.statuses.items()))}")
+    assert run.cases >= 100, run.output[-4000:]
+    assert run.server_errors == 0, run.output[-8000:]
+    assert run.returncode == 0, run.output[-8000:]
+    settled({name: proc.url for name, proc in stack.items()}, {"Authorization": f"Bearer {office}"})
