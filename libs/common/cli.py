@@ -1,5 +1,5 @@
 """The ``ssj`` command: ``ssj run`` (what ``make run`` calls), ``ssj token``, and the
-services' own commands (``ssj import``, ``ssj draw``)."""
+services' own commands (``ssj import``, ``ssj draw``, ``ssj calendar``)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     from services.registry import cli as registry_cli
 
     registry_cli.add_parser(sub)
+    from services.results import cli as results_cli
+
+    results_cli.add_parser(sub)
     draw_p = sub.add_parser(
         "draw",
         help="verify, replay or RFC 3797-select draws offline (no service needed)",
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return reset(args.namespace, confirmed=args.yes)
     if args.command == "import":
         return registry_cli.run(args)
+    if args.command == "calendar":
+        return results_cli.run(args)
     if args.command == "run":
         from libs.common.devstack import run
 

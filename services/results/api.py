@@ -229,8 +229,9 @@ async def list_assignments(
     ),
     limit: int = Query(200, ge=1, le=1000),
 ) -> dict[str, Any]:
-    """Assignments with ``due_on`` (20 working days after the batch ends; null with
-    ``due_on_unknown`` while the holiday calendar does not reach that far)."""
+    """Assignments with ``due_on`` (20 working days after the batch ends) and
+    ``due_on_provisional`` (counted over a year not published yet: counted again when the
+    office loads it, GET /v1/calendar/{year})."""
     after_draw, after_subject = _cursor(after)
     rows = await db.fetch(
         """SELECT * FROM results.assignments

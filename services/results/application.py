@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from libs.common.context import Actor
-from libs.common.eventstore import EventStoreApp
+from services.results.calendars import CalendarCommands
 from services.results.domain.assignment import Assignment
 from services.results.domain.record import InspectionRecord
 
@@ -21,7 +21,7 @@ def today_in_china() -> date:
     return datetime.now(CHINA).date()
 
 
-class ResultsApplication(EventStoreApp):
+class ResultsApplication(CalendarCommands):
     """Commands and queries of inspection records (检查记录)."""
 
     service = "results"

@@ -6,7 +6,9 @@ from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.results.api import router
 from services.results.application import ResultsApplication
-from services.results.domain.errors import CalendarNotCovered, InvalidResult, NotInGroup
+from services.results.calendar_api import router as calendar_router
+from services.results.domain.calendar import CalendarYear
+from services.results.domain.errors import InvalidCalendar, InvalidResult, NotInGroup
 from services.results.domain.record import InspectionRecord
 from services.results.projections import views
 
@@ -15,18 +17,18 @@ SPEC = ServiceSpec(
     title="ssj results — 检查结果",
     description="Inspection results of drawn subjects, deadlines; corrections are appended.",
     application=ResultsApplication,
-    routers=[router],
+    routers=[calendar_router, router],
     read_model_ddl=[*views.DDL, *register_ddl()],
     consumers=[
         ConsumerSpec(name="assignments", source="draw", handler=views.apply_draw),
         ConsumerSpec(name="records", source="results", handler=views.apply_own),
         register_consumer("results"),
     ],
-    aggregates=[InspectionRecord],
+    aggregates=[InspectionRecord, CalendarYear],
     domain_errors={
         InvalidResult: (422, "Invalid result"),
         NotInGroup: (403, "Forbidden"),
-        CalendarNotCovered: (422, "Calendar not covered"),
+        InvalidCalendar: (422, "Invalid calendar"),
     },
 )
 

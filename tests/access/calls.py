@@ -202,6 +202,14 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ("results", "GET", "/v1/results"): lambda fx, n: Call(
         "/v1/results", params={"draw_id": fx["draw"]["id"], "limit": "1000"}
     ),
+    ("results", "GET", "/v1/calendar/deadline"): lambda fx, n: Call(
+        "/v1/calendar/deadline", params={"from": TODAY, "working_days": "20"}
+    ),
+    ("results", "GET", "/v1/calendar/{year}"): lambda fx, n: Call("/v1/calendar/2026"),
+    # A year far ahead, loaded with nothing in it: it changes no deadline of the fixtures.
+    ("results", "PUT", "/v1/calendar/{year}"): lambda fx, n: Call(
+        "/v1/calendar/2100", json={"holidays": [], "workdays": []}
+    ),
     ("planner", "POST", "/v1/plans"): _plan,
     ("planner", "POST", "/v1/plans/{plan_id}/publish"): lambda fx, n: Call(
         f"/v1/plans/{fx['plan_id']}/publish"

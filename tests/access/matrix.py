@@ -251,6 +251,10 @@ def _rules() -> list[Rule]:
             frozenset({"office", "auditor", "operator:own", "inspector:group"}),
             note="the group, the initiating department or a member's, oversight",
         ),
+        # results: the working calendar (工作日历): anyone asks, the office loads a year
+        r("results", "GET", "/v1/calendar/deadline", EVERYONE),
+        r("results", "GET", "/v1/calendar/{year}", EVERYONE),
+        r("results", "PUT", "/v1/calendar/{year}", OFFICE),
         r("results", "GET", "/v1/results/{record_id}/verification", READERS),
         r("results", "GET", "/v1/assignments", READERS),
         # disclosure: the public face (公示), no token

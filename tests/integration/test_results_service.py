@@ -87,16 +87,13 @@ def test_drawn_subjects_become_assignments_due_twenty_working_days_after_the_bat
     assert {i["inspector_id"] for i in row["inspectors"]} == {LEADER, MEMBER}
 
 
-def test_deadline_beyond_the_holiday_calendar_is_left_unknown_with_the_reason(
+def test_deadline_beyond_the_holiday_calendar_is_counted_in_weekdays_and_provisional(
     infra: Infra, leader: httpx.Client
 ) -> None:
-    event = publish_draw(infra, "2026-12-31", subjects=1)
+    event = publish_draw(infra, "2098-12-31", subjects=1)
     (row,) = assignments(leader, event["subject"], 1)
-    assert row["due_on"] is None
-    assert "2027" in row["due_on_unknown"]
-    recorded = leader.post("/v1/results", json=_result(event))
-    assert recorded.status_code == 201, recorded.text
-    assert recorded.json()["due_on"] is None and recorded.json()["late"] is False
+    # 2099: no package knows it, nobody loaded it here: 20 weekdays, provisional.
+    assert row["due_on"] == "2099-01-28" and row["due_on_provisional"] is True
 
 
 def test_group_inspector_records_a_result_once(draw: dict[str, Any], leader: httpx.Client) -> None:

@@ -12,8 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.results.domain.assignment import Assignment
-from services.results.domain.deadlines import add_working_days, is_working_day, result_due_on
-from services.results.domain.errors import CalendarNotCovered, InvalidResult, NotInGroup
+from services.results.domain.calendar import Deadline
+from services.results.domain.deadlines import (
+    add_working_days,
+    is_working_day,
+    result_deadline,
+    result_due_on,
+)
+from services.results.domain.errors import InvalidResult, NotInGroup
 from services.results.domain.record import InspectionRecord, record_id
 
 DRAW, SUBJECT = str(uuid.uuid4()), str(uuid.uuid4())
@@ -73,12 +79,11 @@ def test_deadline_is_the_twentieth_official_working_day_after_the_end(ends_on: d
     assert len(counted) == 20 and counted[-1] == due_on
 
 
-def test_deadline_beyond_the_holiday_calendar_is_a_clear_error() -> None:
-    assert result_due_on(date(2026, 12, 3)) == date(2026, 12, 31)
-    with pytest.raises(CalendarNotCovered, match="2027"):
-        result_due_on(date(2026, 12, 4))
-    with pytest.raises(CalendarNotCovered, match="2003"):
-        result_due_on(date(2003, 11, 3))
+def test_deadline_beyond_the_holiday_calendar_is_provisional() -> None:
+    assert result_deadline(date(2026, 12, 3)) == Deadline(date(2026, 12, 31), False)
+    # A year no package knows (2099): weekdays, marked provisional.
+    assert result_deadline(date(2098, 12, 31)) == Deadline(date(2099, 1, 28), True)
+    assert result_deadline(date(2003, 11, 3)).provisional
 
 
 # -- who records ------------------------------------------------------------------------

@@ -1,48 +1,35 @@
-"""Working-day deadlines (工作日) on the official Chinese holiday calendar.
+"""Working-day deadlines (工作日) on the official calendar (domain/calendar.py).
 
-Holidays and 调休 (weekend days that are worked) come from the ``chinesecalendar``
-package. The State Council publishes each year's arrangement late in the previous year
-and the package follows later still; for a date it does not cover, counting stops with
-:class:`CalendarNotCovered` instead of guessing, because a wrong deadline would mark
-results late (or on time) wrongly in the public record.
+Results are due 20 working days after the inspection's end (002: otherwise the task counts
+as not done). Counted over a year nobody has published yet, a deadline is provisional and
+is counted again when the office loads the year.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-import chinese_calendar
-
-from services.results.domain.errors import CalendarNotCovered
+from services.results.domain.calendar import Deadline, WorkingCalendar
 
 RESULT_DEADLINE_WORKING_DAYS = 20  # results within 20 working days of the inspection's end
+PACKAGE = WorkingCalendar()  # the package alone, for callers without loaded years
 
 
-def is_working_day(day: date) -> bool:
-    """工作日 — a working day by the official calendar (a 调休 Saturday is one)."""
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError as exc:
-        version = getattr(chinese_calendar, "__version__", "?")
-        raise CalendarNotCovered(
-            f"chinesecalendar {version} has no holiday data for {day.year} ({exc}); "
-            f"working days up to {day.isoformat()} cannot be counted until it is upgraded"
-        ) from exc
+def is_working_day(day: date, calendar: WorkingCalendar = PACKAGE) -> bool:
+    """工作日 — a working day by the calendar (a 调休 Saturday is one)."""
+    return calendar.is_working_day(day)[0]
 
 
-def add_working_days(start: date, days: int) -> date:
+def add_working_days(start: date, days: int, calendar: WorkingCalendar = PACKAGE) -> date:
     """The day on which ``days`` working days after ``start`` are complete."""
-    if days < 0:
-        raise ValueError("days must not be negative")
-    current = start
-    remaining = days
-    while remaining > 0:
-        current += timedelta(days=1)
-        if is_working_day(current):
-            remaining -= 1
-    return current
+    return calendar.add_working_days(start, days).due_on
 
 
-def result_due_on(ends_on: date) -> date:
+def result_deadline(ends_on: date, calendar: WorkingCalendar = PACKAGE) -> Deadline:
     """结果录入期限 — last day to record the result of a batch ending on ``ends_on``."""
-    return add_working_days(ends_on, RESULT_DEADLINE_WORKING_DAYS)
+    return calendar.add_working_days(ends_on, RESULT_DEADLINE_WORKING_DAYS)
+
+
+def result_due_on(ends_on: date, calendar: WorkingCalendar = PACKAGE) -> date:
+    """:func:`result_deadline`'s date."""
+    return result_deadline(ends_on, calendar).due_on

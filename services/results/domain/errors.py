@@ -14,6 +14,5 @@ class NotInGroup(ResultError):
     initiating department, so may not record or correct its result."""
 
 
-class CalendarNotCovered(ResultError):
-    """The official holiday calendar (chinesecalendar) does not cover a date yet, so
-    working days cannot be counted across it."""
+class InvalidCalendar(ResultError):
+    """A year's arrangement (or a deadline question) the calendar cannot take."""

@@ -10,8 +10,8 @@ from typing import Any
 import asyncpg
 
 from libs.common.envelope import InboundEvent
-from services.results.domain.deadlines import result_due_on
-from services.results.domain.errors import CalendarNotCovered
+from services.results.domain.calendar import WorkingCalendar, arrangement
+from services.results.domain.deadlines import result_deadline
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +34,22 @@ DDL = [
         recorded_by_department text NOT NULL, corrections int NOT NULL DEFAULT 0,
         recorded_at timestamptz NOT NULL, version int NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS records_draw ON {schema}.records (draw_id)",
+    # A deadline counted over a year nobody has published yet (weekdays): counted again when
+    # the office loads the year (CalendarYearLoaded / CalendarYearReplaced).
+    "ALTER TABLE {schema}.assignments ADD COLUMN IF NOT EXISTS due_on_provisional boolean "
+    "NOT NULL DEFAULT false",
+    """CREATE TABLE IF NOT EXISTS {schema}.calendar_years (
+        year int PRIMARY KEY, holidays jsonb NOT NULL, workdays jsonb NOT NULL,
+        loaded_at timestamptz NOT NULL)""",
 ]
 
 
-def _deadline(ends_on: date) -> tuple[date | None, str | None]:
-    """The result deadline, or why it cannot be known yet (the row is kept either way, so
-    the subject can still be inspected and recorded)."""
-    try:
-        return result_due_on(ends_on), None
-    except CalendarNotCovered as exc:
-        log.warning("deadline unknown for a batch ending %s: %s", ends_on, exc)
-        return None, str(exc)
+async def calendar(conn: asyncpg.Connection) -> WorkingCalendar:
+    """The working calendar with the years the office loaded (a handful of rows)."""
+    rows = await conn.fetch("SELECT year, holidays, workdays FROM results.calendar_years")
+    return WorkingCalendar(
+        {r["year"]: arrangement(r["year"], r["holidays"], r["workdays"]) for r in rows}
+    )
 
 
 async def _assign(
@@ -52,11 +57,11 @@ async def _assign(
 ) -> None:
     d = ev.data
     ends_on = date.fromisoformat(d["ends_on"])
-    due_on, unknown = _deadline(ends_on)
+    deadline = result_deadline(ends_on, await calendar(conn))
     await conn.executemany(
         """INSERT INTO results.assignments (draw_id, subject_id, batch_id, plan_id, identifier,
            name, region_code, risk_class, initiating_department, items, inspectors, ends_on,
-           due_on, due_on_unknown)
+           due_on, due_on_provisional)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT DO NOTHING""",
         [
             (
@@ -72,8 +77,8 @@ async def _assign(
                 d["items"],
                 s["inspectors"],
                 ends_on,
-                due_on,
-                unknown,
+                deadline.due_on,
+                deadline.provisional,
             )
             for s in subjects
         ],
@@ -109,10 +114,45 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
         await _assign(conn, ev, [d["replacement"]])
 
 
-async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Records as they stand (latest values, number of corrections)."""
+async def apply_calendar(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """A year loaded (again): kept, and every assignment whose deadline was counted over it
+    (or provisionally) counted again on the new calendar."""
     d = ev.data
-    if ev.name == "ResultRecorded":
+    year = int(d["year"])
+    await conn.execute(
+        """INSERT INTO results.calendar_years (year, holidays, workdays, loaded_at)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (year) DO UPDATE
+           SET holidays = EXCLUDED.holidays, workdays = EXCLUDED.workdays,
+               loaded_at = EXCLUDED.loaded_at""",
+        year,
+        d["holidays"],
+        d["workdays"],
+        ev.time,
+    )
+    now = await calendar(conn)
+    rows = await conn.fetch(
+        """SELECT DISTINCT ends_on FROM results.assignments
+           WHERE ends_on <= make_date($1, 12, 31)
+             AND (due_on_provisional OR due_on IS NULL OR due_on >= make_date($1, 1, 1))""",
+        year,
+    )
+    for row in rows:
+        deadline = result_deadline(row["ends_on"], now)
+        await conn.execute(
+            """UPDATE results.assignments SET due_on = $2, due_on_provisional = $3,
+               due_on_unknown = NULL WHERE ends_on = $1""",
+            row["ends_on"],
+            deadline.due_on,
+            deadline.provisional,
+        )
+
+
+async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
+    """Records as they stand (latest values, number of corrections); the calendar."""
+    d = ev.data
+    if ev.name.startswith("CalendarYear"):
+        await apply_calendar(conn, ev)
+    elif ev.name == "ResultRecorded":
         await conn.execute(
             """INSERT INTO results.records (record_id, draw_id, batch_id, plan_id, subject_id,
                subject_identifier, subject_name, inspected_on, outcome, findings, due_on, late,
