@@ -36,6 +36,7 @@ from libs.common.relay import Relay
 from libs.common.security_headers import SecurityHeadersMiddleware
 from libs.common.settings import CommonSettings
 from libs.common.tracing import setup_tracing, shutdown_tracing
+from libs.common.workers import Worker, WorkerSpec
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,6 +67,8 @@ class ServiceSpec:
     routers: Sequence[APIRouter]
     read_model_ddl: Sequence[str] = ()
     consumers: Sequence[ConsumerSpec] = ()
+    # Periodic jobs, one process of the replicas at a time (libs/common/workers.py).
+    workers: Sequence[WorkerSpec] = ()
     # Aggregates whose events this service publishes (for the event catalogue).
     aggregates: Sequence[type] = ()
     domain_errors: Mapping[type[Exception], tuple[int, str]] = field(default_factory=dict)
@@ -165,6 +168,9 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
         relay.start()
         for consumer in consumers:
             consumer.start()
+        workers = [Worker(w, settings, spec.name, application, pool) for w in spec.workers]
+        for worker in workers:
+            worker.start()
         purging = asyncio.create_task(purge_idempotency_keys(pool, spec.name))
         log.info("%s ready on port %s", spec.name, settings.http_port)
         try:
@@ -173,6 +179,8 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
             purging.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purging
+            for worker in workers:
+                await worker.stop()
             for consumer in consumers:
                 await consumer.stop()
             await relay.stop()

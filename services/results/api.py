@@ -224,6 +224,9 @@ async def list_assignments(
     db: Pool,
     draw_id: UUID | None = None,
     recorded: bool | None = Query(None, description="only with (true) or without a result"),
+    overdue: bool | None = Query(
+        None, description="only those the deadline watch found overdue (true) or not"
+    ),
     after: str | None = Query(
         None, max_length=80, description="cursor: the `next` of the previous page"
     ),
@@ -231,19 +234,22 @@ async def list_assignments(
 ) -> dict[str, Any]:
     """Assignments with ``due_on`` (20 working days after the batch ends) and
     ``due_on_provisional`` (counted over a year not published yet: counted again when the
-    office loads it, GET /v1/calendar/{year})."""
+    office loads it, GET /v1/calendar/{year}); ``overdue_on``: the day the deadline watch
+    found the result missing past ``due_on`` (逾期, the task counts as not done)."""
     after_draw, after_subject = _cursor(after)
     rows = await db.fetch(
         """SELECT * FROM results.assignments
            WHERE ($1::uuid IS NULL OR draw_id = $1)
              AND ($2::boolean IS NULL OR (record_id IS NOT NULL) = $2)
              AND ($3::uuid IS NULL OR (draw_id, subject_id) > ($3, $4::uuid))
+             AND ($6::boolean IS NULL OR (overdue_on IS NOT NULL) = $6)
            ORDER BY draw_id, subject_id LIMIT $5""",
         draw_id,
         recorded,
         after_draw,
         after_subject,
         limit,
+        overdue,
     )
     items = [dict(r) for r in rows]
     last = items[-1] if len(items) == limit else None

@@ -38,6 +38,8 @@ DDL = [
     # the office loads the year (CalendarYearLoaded / CalendarYearReplaced).
     "ALTER TABLE {schema}.assignments ADD COLUMN IF NOT EXISTS due_on_provisional boolean "
     "NOT NULL DEFAULT false",
+    # 逾期: the day the deadline watch noticed the result missing (ResultOverdue).
+    "ALTER TABLE {schema}.assignments ADD COLUMN IF NOT EXISTS overdue_on date",
     """CREATE TABLE IF NOT EXISTS {schema}.calendar_years (
         year int PRIMARY KEY, holidays jsonb NOT NULL, workdays jsonb NOT NULL,
         loaded_at timestamptz NOT NULL)""",
@@ -152,6 +154,14 @@ async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     d = ev.data
     if ev.name.startswith("CalendarYear"):
         await apply_calendar(conn, ev)
+    elif ev.name == "ResultOverdue":
+        await conn.execute(
+            """UPDATE results.assignments SET overdue_on = $3::text::date
+               WHERE draw_id = $1::text::uuid AND subject_id = $2::text::uuid""",
+            d["draw_id"],
+            d["subject_id"],
+            d["noticed_on"],
+        )
     elif ev.name == "ResultRecorded":
         await conn.execute(
             """INSERT INTO results.records (record_id, draw_id, batch_id, plan_id, subject_id,
