@@ -7,6 +7,9 @@ out the share of each item's subjects the plan inspects (domain/coverage.py).
 
 from __future__ import annotations
 
+import json
+import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -16,7 +19,13 @@ from eventsourcing.persistence import IntegrityError
 from services.planner.domain import coverage
 from services.planner.domain.adjustments import adjusted
 from services.planner.domain.annual import AnnualPlan, annual_id
-from services.planner.domain.errors import InvalidPlan, PlanStateError, UnknownDepartment
+from services.planner.domain.errors import (
+    InvalidPlan,
+    PlanStateError,
+    ProposalClosed,
+    RuleRefusal,
+    UnknownDepartment,
+)
 from services.planner.domain.modes import check_mode
 from services.planner.domain.plan import Plan, check_registered, select_items
 from services.planner.domain.proposals import Proposal, check_mergeable, default_batch
@@ -24,7 +33,23 @@ from services.planner.lookups import PlannerLookups
 from services.planner.peers import Counter, DrawnLookup
 
 # Tries of a command whose aggregates another command saved meanwhile (numbering races).
-ATTEMPTS = 5
+ATTEMPTS = 20
+
+
+# An event travels as one NATS message (1 MiB by default): what an adjustment records
+# (the new state and the diff) must leave room for the envelope.
+MAX_EVENT_BYTES = 900_000
+
+
+def check_event_size(*parts: Any) -> None:
+    """Refuse a change whose event could not be carried (it would stall the stream)."""
+    size = sum(len(json.dumps(p, ensure_ascii=False, default=str).encode()) for p in parts)
+    if size > MAX_EVENT_BYTES:
+        raise RuleRefusal(
+            "event_size",
+            f"the adjustment would record {size} bytes, more than one event carries "
+            f"({MAX_EVENT_BYTES}): change fewer batches or shorter 100 % lists at a time",
+        )
 
 
 class PlanCommands(PlannerLookups):
@@ -37,10 +62,13 @@ class PlanCommands(PlannerLookups):
         year: int,
         make: Callable[[str], Plan],
         proposals: Sequence[UUID] = (),
+        versions: Mapping[UUID, int] | None = None,
     ) -> Plan:
         """Number and save the plan ``make(number)`` builds, with the annual plan that
         numbers it and the proposals it absorbs, in one transaction; retried when another
-        plan took the number (or a proposal changed) meanwhile."""
+        plan took the number meanwhile. ``versions``: the proposals' versions the plan was
+        built from (an amendment since refuses the merge)."""
+        versions = versions or {}
         for attempt in range(ATTEMPTS):
             key = annual_id(region, year)
             annual = (
@@ -51,6 +79,13 @@ class PlanCommands(PlannerLookups):
             absorbed: list[Proposal] = [self.repository.get(p) for p in proposals]
             if absorbed:
                 check_mergeable(absorbed)
+            changed = [str(p.id) for p in absorbed if p.version != versions.get(p.id, p.version)]
+            if changed:
+                raise ProposalClosed(
+                    "proposal_changed",
+                    f"proposals {changed} were amended while the plan was compiled from them: "
+                    "review them and compile again",
+                )
             plan = make(annual.next_number())
             annual.number(str(plan.id), compiled=bool(absorbed))
             for proposal in absorbed:
@@ -60,6 +95,7 @@ class PlanCommands(PlannerLookups):
             except IntegrityError:
                 if attempt == ATTEMPTS - 1:
                     raise
+                time.sleep(random.uniform(0.005, 0.05))  # apart from the other writers
                 continue
             return plan
         raise AssertionError("unreachable")
@@ -102,6 +138,7 @@ class PlanCommands(PlannerLookups):
             region=region,
             year=year,
             proposals=[p.id for p in proposals],
+            versions={p.id: p.version for p in proposals},
             make=lambda number: Plan.create(
                 year=year,
                 title=title,
@@ -156,8 +193,14 @@ class PlanCommands(PlannerLookups):
             raise PlanStateError(f"the plan was already published on {plan.published_on}")
         computed = self.plan_coverage(plan_id, count)
         applied = coverage.check_floor(computed, floor_overrides or {})
-        plan.publish(self.today(), computed, applied)
-        self.save(plan)
+        plan.publish(self.today(), coverage.summary(computed), applied)
+        annual = self.annual_plan(plan.region, plan.year) if plan.proposals else None
+        if annual is not None and str(plan.id) in annual.unpublished():
+            # A compiled plan published on its own is published in the annual plan too.
+            annual.publish([str(plan.id)], self.today())
+            self.save(annual, plan)
+        else:
+            self.save(plan)
         return plan
 
     def get_plan(self, plan_id: UUID) -> Plan:
@@ -193,7 +236,7 @@ class PlanCommands(PlannerLookups):
                 continue  # published on its own before the annual plan
             computed = self.plan_coverage(plan.id, count)
             applied = coverage.check_floor(computed, overrides.get(plan_id, {}))
-            plan.publish(self.today(), computed, applied)
+            plan.publish(self.today(), coverage.summary(computed), applied)
             plans.append(plan)
         annual.publish([str(p.id) for p in plans], self.today())
         self.save(annual, *plans)
@@ -234,16 +277,18 @@ class PlanCommands(PlannerLookups):
         known = self.drawn_batches(plan_id)
         fresh = drawn([b for b in dict.fromkeys(touched) if b not in known]) if touched else set()
         state, diff = adjusted(plan, changes, known | fresh, added_items)
+        check_mode(self.find_mode(plan.mode), plan.mode, state["programme"])
         region = plan.region or self.department_region(plan.initiating_department)
         computed = self.coverage_of(region, state["items"], state["batches"], count)
         applied = coverage.check_floor(computed, floor_overrides or {})
+        check_event_size(state, diff)
         plan.adjust(
             today=self.today(),
             reason=reason,
             approved_by=approved_by,
             state=state,
             changes=diff,
-            coverage=computed,
+            coverage=coverage.summary(computed),
             floor_overrides=applied,
         )
         self.save(plan)

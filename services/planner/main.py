@@ -17,6 +17,7 @@ from services.planner.domain.errors import (
     ModeExists,
     PlanStateError,
     ProposalClosed,
+    RuleRefusal,
     UnknownDepartment,
     UnknownItem,
 )
@@ -58,6 +59,7 @@ SPEC = ServiceSpec(
         BelowFloor: (422, "Below the floor"),
         BatchDrawn: (409, "Batch drawn"),
         BatchOrderRefused: (409, "Batch order refused"),
+        RuleRefusal: (422, "Refused by a planning rule"),
         PeerUnavailable: (503, "Service unavailable"),
     },
 )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from services.planner.domain import batch_order
-from services.planner.domain.errors import InvalidPlan
+from services.planner.domain.errors import BatchOrderRefused, InvalidPlan
 from services.planner.domain.plan import Plan
 from services.planner.lookups import PlannerLookups
 
@@ -48,8 +48,12 @@ class BatchOrderCommands(PlannerLookups):
     def draw_batch_order(self, plan_id: UUID, numbers: str) -> Plan:
         """抽取 — enter the drawing's numbers; the order follows from them."""
         plan: Plan = self.repository.get(plan_id)
-        if not isinstance(plan, Plan) or plan.batch_order is None:
-            raise InvalidPlan(f"plan {plan_id} has no announced drawing of its batches' order")
+        if not isinstance(plan, Plan):
+            raise InvalidPlan(f"{plan_id} is not a plan")
+        if plan.batch_order is None:
+            raise BatchOrderRefused(
+                "batch_order_unannounced", "no drawing of the batches' order was announced"
+            )
         canonical = batch_order.canonical_numbers(numbers)
         announced = {
             k: v

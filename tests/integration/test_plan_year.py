@@ -380,7 +380,8 @@ def test_drawn_batch_is_fixed_and_the_adjusted_plan_is_disclosed_in_both_edition
         "to": f"{YEAR}-07-31",
     } in second["changes"]
     # The draw service learns of the new batch: it can be drawn.
-    new_batch = adjusted["coverage"]["items"][0]["batches"][1]["batch_id"]
+    plan_now = y.call("GET", "planner", f"/v1/plans/{joint['id']}/versions", y.office)
+    new_batch = plan_now["editions"][-1]["plan"]["batches"][1]["batch_id"]
 
     def announce_second() -> bool:
         body = {"batch_id": new_batch, "entropy": entropy_choice(60)}

@@ -38,7 +38,9 @@ def test_the_order_follows_the_published_formula_and_verifies() -> None:
     digest = hashlib.sha256(text.encode()).hexdigest()
     assert batch_order.announcement_hash(announced) == digest
     numbers = batch_order.canonical_numbers("03, 11  19 22 28 31 12")
-    assert numbers == "03 11 19 22 28 31 12"
+    assert numbers == "3 11 19 22 28 31 12"
+    # One spelling per drawing: nobody can pick an order among 3, 03 and 003.
+    assert batch_order.canonical_numbers("003 011 19 22 28 31 012") == numbers
     seed = hashlib.sha256(f"ssj-batch-order-1\n{digest}\n{numbers}".encode()).digest()
     expected = sorted(TASKS, key=lambda t: hashlib.sha256(seed + t.encode()).hexdigest())
     got = batch_order.order(digest, numbers, announced["tasks"])  # type: ignore[arg-type]

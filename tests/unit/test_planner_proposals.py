@@ -185,3 +185,18 @@ def test_default_batch_is_the_proposal_itself_or_the_overlap_at_the_higher_ratio
     apart = _file(content={**CONTENT, "pool": {"region_prefixes": ["4203"]}})
     with pytest.raises(InvalidPlan, match="do not overlap"):
         default_batch([one, apart])
+
+
+def test_default_batch_refuses_an_overlap_one_pool_cannot_hold() -> None:
+    cold = _file(content={**CONTENT, "pool": {"region_prefixes": ["4202"], "tags": ["cold"]}})
+    hot = _file(
+        department="TAX",
+        content={
+            **CONTENT,
+            "items": [{**ITEM, "code": "TAX-1", "department": "TAX"}],
+            "pool": {"region_prefixes": ["4202"], "tags": ["hot"]},
+            "partners": [],
+        },
+    )
+    with pytest.raises(InvalidPlan, match="different tags"):
+        default_batch([cold, hot])

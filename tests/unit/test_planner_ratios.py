@@ -10,7 +10,7 @@ import pytest
 
 from services.planner.domain import coverage
 from services.planner.domain.adjustments import adjusted
-from services.planner.domain.errors import BatchDrawn, BelowFloor, InvalidPlan
+from services.planner.domain.errors import BatchDrawn, BatchOrderRefused, BelowFloor, InvalidPlan
 from services.planner.domain.merging import candidates, methods_closeness, overlap
 from services.planner.domain.plan import Plan
 
@@ -133,8 +133,9 @@ def test_raised_ratios_counts_and_full_lists_reach_the_floor() -> None:
         "drawn": 60,
         "planned": 60.0,
     }
-    listed = _batch(full_list=["X"] * 50)
-    assert _compute([ITEM], [listed])["items"][0]["planned"] == 23 + 50
+    # A 100 % list is shown, not counted: the planner cannot tell whose subjects it names.
+    listed = _compute([ITEM], [_batch(full_list=["X"] * 50)])["items"][0]
+    assert listed["planned"] == 23 and listed["batches"][0]["full_list"] == 50
     two = _compute([ITEM], [_batch(), _batch(batch_id="b2", name="第二批次")])
     assert two["items"][0]["planned"] == 46
 
@@ -286,3 +287,52 @@ def test_adjusted_plan_is_its_next_edition_with_every_edition_kept() -> None:
     assert plan.edition == 2 and [e["edition"] for e in plan.editions] == [1, 2]
     assert plan.editions[0]["plan"]["title"] == "2027年度联合抽查"
     assert plan.editions[1]["changes"]["title"]["to"] == "2027年度联合抽查（调整）"
+
+
+def test_a_batch_drawing_outside_the_plans_region_counts_nothing_towards_the_floor() -> None:
+    elsewhere = POPULATION + [("420102", "for_profit", "F5221", "A", "operating", ())] * 900
+    items, batches = [ITEM], [_batch(), _batch(batch_id="b2", pool={"region_prefixes": ["4201"]})]
+    answers = counter(elsewhere)(coverage.queries("420200", items, batches))
+    row = coverage.compute("420200", items, batches, answers)["items"][0]
+    assert row["subjects"] == 1180 and row["planned"] == 23 and row["below_floor"]
+
+
+def test_the_events_summary_keeps_per_batch_figures_while_they_are_few() -> None:
+    computed = _compute([ITEM, KEY_ITEM], [_batch()])
+    small = coverage.summary(computed)
+    assert small["items"][0]["batches"] == [["JH-420200-2027-0001-001", 23.0]]
+    many = [_batch(batch_id=f"b{n}", name=f"批{n}") for n in range(2600)]
+    big = coverage.summary(
+        coverage.compute(
+            "420200",
+            [ITEM, KEY_ITEM],
+            many,
+            counter(POPULATION[:50])(coverage.queries("420200", [ITEM, KEY_ITEM], many)),
+        )
+    )
+    assert "batches" not in big["items"][0] and big["items"][0]["code"] == "SAMR-1"
+
+
+def test_a_batch_named_twice_in_one_adjustment_is_refused() -> None:
+    plan = _published_plan()
+    first = plan.batches[0]["batch_id"]
+    twice = [{"batch_id": first, "ratios": {"A": 0.5}}, {"batch_id": first, "name": "改名"}]
+    with pytest.raises(InvalidPlan, match="named twice"):
+        adjusted(plan, {"change_batches": twice}, set())
+
+
+def test_adding_what_the_plan_has_changes_nothing_and_the_order_fixes_the_batches() -> None:
+    plan = _published_plan()
+    with pytest.raises(InvalidPlan, match="changes nothing"):
+        adjusted(plan, {"add_participants": []}, set(), [ITEM])
+    plan.announce_batch_order({"issue": "1", "tasks": []}, "h")
+    more = {"name": "补充", "starts_on": "2027-09-01", "ends_on": "2027-09-30"}
+    with pytest.raises(BatchOrderRefused) as fixed:
+        adjusted(plan, {"add_batches": [more]}, set())
+    assert fixed.value.rule == "batch_order_fixed"
+
+
+def test_a_suggestion_groups_sixteen_proposals_at_most() -> None:
+    food = {"region_prefixes": ["4202"]}
+    found = candidates([_proposal(str(n), f"D{n}", food, ["on_site"]) for n in range(20)])
+    assert [len(c.members) for c in found] == [16, 4]

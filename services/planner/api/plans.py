@@ -145,12 +145,11 @@ async def adjust_plan(
     """调整 — the office changes a published plan, which is published again as its next
     edition. A drawn batch keeps its pool, ratios and items (409, rule
     ``drawn_batch_fixed``); its end date can be extended."""
+    # Only what the caller sent changes: keys left out (of the content, of a batch, of its
+    # programme) keep their value.
     changes = body.model_dump(
-        mode="json", exclude={"reason", "approved_by", "floor_overrides"}, exclude_none=True
+        mode="json", exclude={"reason", "approved_by", "floor_overrides"}, exclude_unset=True
     )
-    changes["change_batches"] = [
-        c.model_dump(mode="json", exclude_none=True) for c in body.change_batches
-    ]
     plan = await run_command(
         request,
         who,

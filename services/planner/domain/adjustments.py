@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from services.planner.domain.batches import batch_with_defaults, check_batch
-from services.planner.domain.errors import BatchDrawn, InvalidPlan
+from services.planner.domain.errors import BatchDrawn, BatchOrderRefused, InvalidPlan
 from services.planner.domain.plan import (
     ITEM_FIELDS,
     Plan,
@@ -67,6 +67,8 @@ def _changed_batch(
                 f"date can be extended, not brought forward from {batch['ends_on']}",
             )
     merged = {**batch, **{k: change[k] for k in keys}}
+    if "programme" in change:  # the keys given, over the programme as it stands
+        merged["programme"] = {**batch["programme"], **(change["programme"] or {})}
     checked = check_batch(year, merged, index)
     checked["task_number"] = batch["task_number"]
     diff = {k: _change(batch[k], checked[k]) for k in BATCH_KEYS if batch[k] != checked[k]}
@@ -94,6 +96,7 @@ def adjusted(
     programme = str(changes.get("programme", plan.programme)).strip()
     if programme != plan.programme:
         diff["programme"] = _change(plan.programme, programme)
+    # Only the keys given change (an empty string clears one on purpose).
     content = check_content({**plan.content, **(changes.get("content") or {})})
     if content != plan.content:
         diff["content"] = _change(plan.content, content)
@@ -101,12 +104,14 @@ def adjusted(
     batches = [batch_with_defaults(b) for b in plan.batches]
     by_id = {b["batch_id"]: n for n, b in enumerate(batches)}
     changed: dict[str, Any] = {}
+    named: set[str] = set()
     for change in changes.get("change_batches") or []:
         batch_id = str(change.get("batch_id"))
         if batch_id not in by_id:
             raise InvalidPlan(f"change_batches: the plan has no batch {batch_id}")
-        if batch_id in changed:
+        if batch_id in named:
             raise InvalidPlan(f"change_batches: batch {batch_id} is named twice")
+        named.add(batch_id)
         n = by_id[batch_id]
         batches[n], batch_diff = _changed_batch(plan.year, batches[n], change, batch_id in drawn, n)
         if batch_diff:
@@ -114,6 +119,14 @@ def adjusted(
     if changed:
         diff["changed_batches"] = changed
 
+    if plan.batch_order is not None and (
+        changes.get("remove_batches") or changes.get("add_batches")
+    ):
+        raise BatchOrderRefused(
+            "batch_order_fixed",
+            "the batches' order was announced for the batches as they were: none can be "
+            "added or removed now",
+        )
     removed = [str(b) for b in changes.get("remove_batches") or []]
     for batch_id in removed:
         if batch_id not in by_id:
@@ -151,11 +164,15 @@ def adjusted(
     items = list(plan.items) + [
         {k: i[k] for k in ITEM_FIELDS} for i in added_items if i["code"] not in known
     ]
-    if added or added_items:
-        participants += [d for d in added if d not in participants]
+    new_participants = [d for d in dict.fromkeys(added) if d not in participants]
+    new_items = [i["code"] for i in items[len(plan.items) :]]
+    if new_participants or new_items:
+        participants += new_participants
         check_departments(plan.initiating_department, participants, items)
-        diff["added_participants"] = added
-        diff["added_items"] = [i["code"] for i in items[len(plan.items) :]]
+        if new_participants:
+            diff["added_participants"] = new_participants
+        if new_items:
+            diff["added_items"] = new_items
     if not diff:
         raise InvalidPlan("the adjustment changes nothing")
     state = {

@@ -7,9 +7,9 @@ service draws its subjects from one (protocol ``ssj-batch-order-1``).
    all before the drawing. The announcement's hash is SHA-256 of its canonical JSON (keys
    sorted, no spaces, UTF-8).
 2. After the drawing, its numbers are entered in canonical form (the numbers as drawn,
-   separated by single spaces). ``seed = SHA-256("ssj-batch-order-1\\n" + announcement
-   hash + "\\n" + numbers)``; the batches run in the order of ``SHA-256(seed + task
-   number)`` (hex, ascending).
+   as plain decimals without leading zeros, separated by single spaces).
+   ``seed = SHA-256("ssj-batch-order-1\\n" + announcement hash + "\\n" + numbers)``; the
+   batches run in the order of ``SHA-256(seed + task number)`` (hex, ascending).
 
 Anyone holding the published announcement and the drawing's official numbers recomputes the
 order (:func:`verify`); nobody could know it when the announcement was made.
@@ -27,12 +27,15 @@ from typing import Any
 from services.planner.domain.errors import BatchOrderRefused, InvalidPlan
 
 PROTOCOL = "ssj-batch-order-1"
-NUMBERS = re.compile(r"[0-9]{1,3}( [0-9]{1,3}){0,49}")
+NUMBERS = re.compile(r"(0|[1-9][0-9]{0,2})( (0|[1-9][0-9]{0,2})){0,49}")
 
 
 def canonical_numbers(text: str) -> str:
-    """The drawing's numbers separated by single spaces (refused if anything else)."""
-    numbers = " ".join(text.replace(",", " ").split())
+    """The drawing's numbers as plain decimals (no leading zeros: 03 and 3 are one number,
+    so nobody can pick among spellings) separated by single spaces; refused if anything
+    else."""
+    tokens = text.replace(",", " ").split()
+    numbers = " ".join(str(int(t)) if t.isdigit() and len(t) <= 3 else t for t in tokens)
     if not NUMBERS.fullmatch(numbers):
         raise InvalidPlan(
             f"the drawing's numbers are 1 to 50 numbers of 1-3 digits, not {text[:80]!r}"

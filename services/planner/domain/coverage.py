@@ -24,6 +24,8 @@ from typing import Any
 from services.planner.domain.errors import BelowFloor
 
 CLASSES = ("A", "B", "C", "D")
+# Item × batch figures an event keeps at most (about 40 bytes each).
+MAX_SUMMARY_PAIRS = 5000
 GENERAL_FLOOR = 0.05  # 一般检查事项: 抽查比例最低不能低于 5 %
 Query = list[dict[str, list[str]]]  # pools a subject must all match
 
@@ -44,14 +46,20 @@ def queries(
     region: str, items: Sequence[Mapping[str, Any]], batches: Sequence[Mapping[str, Any]]
 ) -> list[Query]:
     """What to count, in this order: each item's subjects in the region; each batch's
-    pool; each batch's pool among the subjects of each item's kinds."""
+    pool; each batch's pool among the subjects of each item's kinds in the region."""
     prefix = region_prefix(region)
     kinds = list(dict.fromkeys(_kinds_key(i) for i in items))
     out: list[Query] = [
         [{"region_prefixes": [prefix], "kinds": list(_kinds_key(i))}] for i in items
     ]
     out += [[dict(b["pool"])] for b in batches]
-    out += [[dict(b["pool"]), {"kinds": list(k)}] for b in batches for k in kinds]
+    # Only the item's subjects in the plan's region count towards its share: a batch that
+    # draws elsewhere (or other kinds) inspects no subject of the denominator.
+    out += [
+        [dict(b["pool"]), {"region_prefixes": [prefix], "kinds": list(k)}]
+        for b in batches
+        for k in kinds
+    ]
     return out
 
 
@@ -82,8 +90,8 @@ def compute(
 ) -> dict[str, Any]:
     """The computation, from the registry's ``answers`` to :func:`queries` (each with
     ``per_risk_class``). Expected values: a batch drawing ``d`` of a class's ``n`` pool
-    subjects draws ``d × m / n`` of the ``m`` that an item applies to; its 100 % list counts
-    for every item in full."""
+    subjects draws ``d × m / n`` of the ``m`` of them that are the item's subjects in the
+    plan's region; its 100 % list is shown and not counted."""
     kinds = list(dict.fromkeys(_kinds_key(i) for i in items))
     universe = answers[: len(items)]
     pools = answers[len(items) : len(items) + len(batches)]
@@ -110,8 +118,10 @@ def compute(
                     "drawn": drawn,
                     "planned": round(expected, 2),
                 }
+            # The 100 % list is inspected in full, but the planner cannot tell which of its
+            # subjects are the item's in the region: it is shown, not counted (the floor
+            # is checked on the random draws alone; a list that matters gets an override).
             full = len(batch.get("full_list") or [])
-            batch_planned += full
             planned += batch_planned
             shown.append(
                 {
@@ -140,6 +150,27 @@ def compute(
             }
         )
     return {"region": region, "region_prefix": region_prefix(region), "items": rows}
+
+
+def summary(computation: Mapping[str, Any]) -> dict[str, Any]:
+    """The computation as events record it: per item the figures and, while they stay few,
+    per batch what it is expected to inspect (the per-class detail is
+    GET /v1/plans/{id}/coverage's), so a plan of many items and batches fits one message."""
+    rows = computation["items"]
+    pairs = sum(len(row["batches"]) for row in rows)
+    out = []
+    for row in rows:
+        item = {k: v for k, v in row.items() if k != "batches"}
+        if pairs <= MAX_SUMMARY_PAIRS:
+            item["batches"] = [
+                [b["task_number"] or b["batch_id"], b["planned"]] for b in row["batches"]
+            ]
+        out.append(item)
+    return {
+        "region": computation["region"],
+        "region_prefix": computation["region_prefix"],
+        "items": out,
+    }
 
 
 def check_floor(computation: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:

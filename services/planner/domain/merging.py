@@ -16,6 +16,9 @@ from typing import Any
 # Statuses never drawn (注销, 吊销, 撤销), as in the draw's pool.
 CLOSED = ("deregistered", "revoked", "cancelled")
 OPEN_STATUSES = ("operating", "moved_out")
+# Proposals in one suggestion at most: the registry counts the overlap of at most 16 pools,
+# and a joint inspection of more departments at one door is not one visit any more.
+MAX_GROUP = 16
 # Methods are close when they share at least this share of all the methods either names.
 METHODS_CLOSE = 0.5
 METHOD_NAMES = {
@@ -162,6 +165,8 @@ def candidates(proposals: Sequence[Mapping[str, Any]]) -> list[Candidate]:
     for proposal in proposals:
         joined = False
         for group in groups:
+            if len(group.members) >= MAX_GROUP:
+                continue
             if any(m["department"] == proposal["department"] for m in group.members):
                 continue
             if any(

@@ -285,6 +285,12 @@ def default_batch(proposals: Sequence[Proposal]) -> dict[str, Any]:
             raise InvalidPlan(
                 "the proposals' subject scopes do not overlap: give the plan's batches"
             )
+        if len(scope.tags) > 1 or len(scope.flags) > 1:
+            # One batch pool holds one any-of list: it would be wider than the overlap.
+            raise InvalidPlan(
+                "the proposals filter on different tags or lists: one pool cannot hold their "
+                "overlap; give the plan's batches"
+            )
         pool, counts = scope.as_pool(), {}
     ratios = {c: max(float(p.ratios[c]) for p in proposals) for c in CLASSES}
     return {
