@@ -108,6 +108,11 @@ class DrawApplication(ProofQueries):
             raise SourceExists(f"entropy source {fields['code']} is registered already") from exc
         return source
 
+    @property
+    def lead_seconds(self) -> int:
+        """The least time between an announcement and its entropy's drawing."""
+        return self._lead
+
     def get_source(self, code: str) -> EntropySource:
         """The registered source with this code."""
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -9,13 +10,21 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import Field, field_validator
 
 from libs.common.auth import Principal, require_roles
-from libs.common.commands import Command
+from libs.common.commands import Command, Instant
 from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.service import application, pool, run_command
 from libs.common.text import line
 from services.draw.application import DrawApplication
-from services.draw.domain.sources import EntropySource
-from services.draw.protocol.entropy import MAX_GROUPS, MAX_VALUE, EntropyFormat
+from services.draw.domain.errors import InvalidDraw
+from services.draw.domain.sources import EntropySource, check_issue, check_scheduled
+from services.draw.protocol.entropy import (
+    MAX_GROUPS,
+    MAX_VALUE,
+    EntropyError,
+    EntropyFormat,
+    canonical_text,
+    parse_numbers,
+)
 
 router = APIRouter(prefix="/v1", tags=["entropy sources"])
 Office = Annotated[Principal, Depends(require_roles("office"))]
@@ -127,3 +136,55 @@ async def list_sources(
         dict(r, registered_at=r["registered_at"].isoformat())
         for r in page(rows, request, response, offset=offset, limit=limit)
     ]
+
+
+class DrawingIn(Command):
+    """A drawing of the source, as an announcement names it."""
+
+    issue: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,24}$")]
+    scheduled_at: Instant
+
+
+class NumbersIn(Command):
+    """A drawing's numbers as published."""
+
+    numbers: Annotated[str, line(300, min_length=1)]
+
+
+@router.post(
+    "/entropy-sources/{code}/drawings/check",
+    summary="Check a drawing as an announcement would (for other services' draws)",
+)
+async def check_drawing(
+    code: SourceCode, body: DrawingIn, request: Request, who: Reader, app: App, db: Pool
+) -> Any:
+    """The same checks an announcement makes (a time of the source's schedule, far enough
+    ahead, its issue in step with the issues named before): the planner's batch order draws
+    on the same public randomness as the draws (422 when the drawing does not qualify)."""
+    source = await run_command(request, who, app.announceable_source, code)
+    named = [
+        (r["issue"], r["scheduled_at"])
+        for r in await db.fetch(
+            "SELECT issue, scheduled_at FROM draw.source_issues WHERE source = $1", code
+        )
+    ]
+    now = datetime.now(UTC)
+    scheduled_at = body.scheduled_at.astimezone(UTC)
+    check_scheduled(source, scheduled_at, now, timedelta(seconds=app.lead_seconds))
+    check_issue(source, body.issue, scheduled_at, named)
+    return source.spec(body.issue, scheduled_at)
+
+
+@router.post("/entropy-sources/{code}/numbers", summary="Read a drawing's numbers")
+async def read_numbers(
+    code: SourceCode, body: NumbersIn, request: Request, who: Reader, app: App
+) -> Any:
+    """The numbers in the source's format and canonical text (422 if they do not fit it:
+    too many, out of range, a set not in ascending order)."""
+    source = await run_command(request, who, app.get_source, code)
+    fmt = EntropyFormat.from_json(source.format)
+    try:
+        numbers = parse_numbers(fmt, body.numbers)
+    except EntropyError as exc:
+        raise InvalidDraw(f"{source.name}: {exc}") from exc
+    return {"source": code, "numbers": canonical_text(fmt, numbers)}

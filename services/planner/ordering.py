@@ -27,14 +27,14 @@ class BatchOrderCommands(PlannerLookups):
     def announce_batch_order(
         self, plan_id: UUID, *, source: dict[str, object], issue: str, scheduled_at: datetime
     ) -> Plan:
-        """公告 — name the drawing (a source the draw service keeps, its issue and time)."""
+        """公告 — name the drawing (``source``: the drawing as the draw service checked it)."""
         plan: Plan = self.repository.get(plan_id)
         if not isinstance(plan, Plan):
             raise InvalidPlan(f"{plan_id} is not a plan")
         announced = batch_order.announcement(
             plan_number=plan.number,
             task_numbers=[b["task_number"] or b["batch_id"] for b in plan.batches],
-            source=str(source["code"]),
+            source=str(source["source"]),
             issue=issue,
             scheduled_at=scheduled_at,
             announced_at=datetime.now(UTC),

@@ -287,6 +287,13 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ("disclosure", "GET", "/v1/public/plans/{plan_id}/versions"): lambda fx, n: Call(
         f"/v1/public/plans/{fx['plan_id']}/versions"
     ),
+    ("draw", "POST", "/v1/entropy-sources/{code}/drawings/check"): lambda fx, n: Call(
+        f"/v1/entropy-sources/{ONSITE_SOURCE['code']}/drawings/check",
+        json={"issue": "1", "scheduled_at": "2099-01-01T00:00:00Z"},
+    ),
+    ("draw", "POST", "/v1/entropy-sources/{code}/numbers"): lambda fx, n: Call(
+        f"/v1/entropy-sources/{ONSITE_SOURCE['code']}/numbers", json={"numbers": "1 2 3"}
+    ),
     ("draw", "GET", "/v1/batches/{batch_id}/draws"): lambda fx, n: Call(
         f"/v1/batches/{fx['batch_id']}/draws"
     ),

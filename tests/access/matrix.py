@@ -195,6 +195,8 @@ def _rules() -> list[Rule]:
         ),
         r("draw", "POST", "/v1/draws/{draw_id}/void", OWN_WRITERS),
         r("draw", "GET", "/v1/batches/{batch_id}/draws", READERS),
+        r("draw", "POST", "/v1/entropy-sources/{code}/drawings/check", READERS, reads=True),
+        r("draw", "POST", "/v1/entropy-sources/{code}/numbers", READERS, reads=True),
         r(
             "draw",
             "GET",

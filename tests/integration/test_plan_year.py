@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ import pytest
 
 from services.planner.domain import batch_order
 from tests.builders import (
+    ONSITE_ENTROPY,
     ONSITE_SOURCE,
     department_payload,
     entropy_choice,
@@ -32,8 +33,8 @@ from tests.builders import (
 from tests.support import Infra, ServiceProcess, start_stack, token, wait_until
 
 RUN = uuid.uuid4().hex[:5].upper()
-REGION = "420222"  # 阳新县: no other test's subjects live here
-A, B, C = "YXSJ", "YXSW", "YXWJ"  # 阳新县 市场监管局, 商务局, 卫生健康局
+REGION = "420115"  # 江夏区: no other test, and no builder default, puts subjects here
+A, B, C = "YXSJ", "YXSW", "YXWJ"  # 江夏区 市场监管局, 商务局, 卫生健康局
 YEAR = 2027  # proposals for next year are on time (its deadline is the end of February)
 FOOD, MADE = "F52", "C13"
 
@@ -67,7 +68,7 @@ def year(infra: Infra) -> Iterator[Year]:
     y = Year(infra, procs)
     try:
         for dept in (A, B, C):
-            body = department_payload(dept, name=f"阳新县{dept}局", region_code=REGION)
+            body = department_payload(dept, name=f"江夏区{dept}局", region_code=REGION)
             assert y.send(
                 "POST", "registry", "/v1/departments", y.office, json=body
             ).status_code in (
@@ -133,7 +134,7 @@ def test_three_departments_propose_on_time_and_the_office_lists_them(year: Year)
     bodies = {
         A: _proposal(y, A, {"region_prefixes": [REGION], "industries": ["F"]}, ["on_site"]),
         B: _proposal(
-            y, B, {"region_prefixes": ["4202"], "kinds": ["for_profit"]}, ["on_site", "documentary"]
+            y, B, {"region_prefixes": ["4201"], "kinds": ["for_profit"]}, ["on_site", "documentary"]
         ),
         # Default ratios over A and B only: 2 of the item's 60 subjects, under 5 %.
         C: _proposal(
@@ -211,7 +212,7 @@ def test_suggestions_group_the_overlapping_proposals_counted_by_the_registry(yea
 
     (suggestion,) = wait_until(suggested)
     assert {p["id"] for p in suggestion["proposals"]} == {ids[A], ids[B]}
-    # The overlap: 阳新县's for-profit food sellers, 30 of the 60 subjects.
+    # The overlap: 江夏区's for-profit food sellers, 30 of the 60 subjects.
     assert suggestion["overlap"]["region_prefixes"] == [REGION]
     assert suggestion["overlap"]["industries"] == ["F"]
     assert suggestion["overlap"]["kinds"] == ["for_profit"]
@@ -237,7 +238,7 @@ def test_office_merges_two_proposals_once_and_the_third_becomes_a_department_pla
     body = {
         "proposal_ids": [ids[A], ids[B]],
         "initiating_department": A,
-        "title": f"{YEAR}年度阳新县食品销售跨部门联合抽查 {RUN}",
+        "title": f"{YEAR}年度江夏区食品销售跨部门联合抽查 {RUN}",
         "mode": "comprehensive",
         "content": {"organisation": "县联席会议办公室统筹"},
         "batches": [batch],
@@ -263,7 +264,7 @@ def test_office_merges_two_proposals_once_and_the_third_becomes_a_department_pla
         json={
             "proposal_ids": [ids[C]],
             "initiating_department": C,
-            "title": f"{YEAR}年度阳新县食品生产抽样检测 {RUN}",
+            "title": f"{YEAR}年度江夏区食品生产抽样检测 {RUN}",
             "mode": "comprehensive",
         },
     )
@@ -341,7 +342,7 @@ def test_drawn_batch_is_fixed_and_the_adjusted_plan_is_disclosed_in_both_edition
         y.office,
         json={
             "reason": reason,
-            "approved_by": "阳新县双随机联席会议第2次会议",
+            "approved_by": "江夏区双随机联席会议第2次会议",
             "change_batches": [{"batch_id": batch_id, "ends_on": f"{YEAR}-07-31"}],
             "add_batches": [
                 {
@@ -394,20 +395,29 @@ def test_the_office_draws_the_batches_order_from_a_public_drawing(year: Year) ->
     y = year
     joint = y.facts["joint"]
     path = f"/v1/plans/{joint['id']}/batch-order"
-    soon = datetime.now(UTC) + timedelta(seconds=3)
-    body = {"source": ONSITE_SOURCE["code"], "issue": RUN, "scheduled_at": soon.isoformat()}
+    # The drawing is checked by the draw service as its own announcements are: a time of
+    # the source's schedule far enough ahead, an issue in step with those named before.
+    body = entropy_choice()
+    soon = datetime.fromisoformat(body["scheduled_at"])
     unknown = y.send("POST", "planner", path, y.office, json={**body, "source": "no-such"})
     assert unknown.status_code == 422, unknown.text
+    past = {**body, "scheduled_at": datetime.now(UTC).isoformat()}
+    assert y.send("POST", "planner", path, y.office, json=past).status_code == 422
     announced = y.call("POST", "planner", path, y.office, json=body)["batch_order"]
     assert announced["tasks"] == [f"{joint['number']}-001", f"{joint['number']}-002"]
+    assert announced["source_name"] == ONSITE_SOURCE["name"]
     again = y.send("POST", "planner", path, y.office, json=body)
     assert again.status_code == 409 and again.json()["rule"] == "batch_order_once"
-    early = y.send("POST", "planner", f"{path}/draw", y.office, json={"numbers": "3 1 4 1"})
+    early = y.send("POST", "planner", f"{path}/draw", y.office, json={"numbers": ONSITE_ENTROPY})
     assert early.status_code == 409 and early.json()["rule"] == "batch_order_early"
     time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.2)
-    drawn = y.call("POST", "planner", f"{path}/draw", y.office, json={"numbers": "3, 1 4 1"})
+    # Numbers that do not fit the source (eight digits) are refused by its format.
+    short = y.send("POST", "planner", f"{path}/draw", y.office, json={"numbers": "3 1 4 1"})
+    assert short.status_code == 422, short.text
+    drawn = y.call("POST", "planner", f"{path}/draw", y.office, json={"numbers": ONSITE_ENTROPY})
     order = drawn["batch_order"]["order"]
-    assert sorted(order) == announced["tasks"] and drawn["batch_order"]["numbers"] == "3 1 4 1"
+    assert sorted(order) == announced["tasks"]
+    assert drawn["batch_order"]["numbers"] == ONSITE_ENTROPY
 
     def disclosed() -> dict[str, Any] | None:
         rows = httpx.get(

@@ -29,7 +29,7 @@ class BatchOrderIn(Command):
 class NumbersIn(Command):
     """抽取: the drawing's numbers as published (digits separated by spaces or commas)."""
 
-    numbers: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[0-9 ,]+$")]
+    numbers: Annotated[str, Field(min_length=1, max_length=300, pattern=r"^[0-9 ,|]+$")]
 
 
 def _order_view(plan: Any) -> dict[str, Any]:
@@ -45,15 +45,18 @@ async def announce_batch_order(
     plan_id: UUID, body: BatchOrderIn, request: Request, who: Office, app: App, draws: Draws
 ) -> Any:
     """004: 抽查比例高的，可以通过随机抽取的方式确定检查批次顺序. The office names a public
-    drawing ahead of time (a source the draw service keeps, its issue and time); the order
-    follows from its numbers (protocol ssj-batch-order-1, docs/api.md)."""
-    source = await asyncio.to_thread(draws.source, body.source)
+    drawing ahead of time (a source the draw service keeps, its issue and time, checked by
+    the draw service as its own announcements are); the order follows from its numbers,
+    read in the source's format (protocol ssj-batch-order-1, docs/api.md)."""
     scheduled: datetime = body.scheduled_at
+    spec = await asyncio.to_thread(
+        draws.check_drawing, body.source, body.issue, scheduled.isoformat()
+    )
     plan = await run_command(
         request,
         who,
         lambda: app.announce_batch_order(
-            plan_id, source=source, issue=body.issue, scheduled_at=scheduled
+            plan_id, source=spec, issue=body.issue, scheduled_at=scheduled
         ),
     )
     return _order_view(plan)
@@ -63,8 +66,12 @@ async def announce_batch_order(
     "/plans/{plan_id}/batch-order/draw", summary="Order a plan's batches by the drawing (office)"
 )
 async def draw_batch_order(
-    plan_id: UUID, body: NumbersIn, request: Request, who: Office, app: App
+    plan_id: UUID, body: NumbersIn, request: Request, who: Office, app: App, draws: Draws
 ) -> Any:
     """After the drawing: its numbers give the order, which anyone can recompute."""
-    plan = await run_command(request, who, app.draw_batch_order, plan_id, body.numbers)
+    order = (await asyncio.to_thread(app.get_plan, plan_id)).batch_order
+    numbers = body.numbers
+    if order is not None:  # read in the source's own format (the draw service knows it)
+        numbers = await asyncio.to_thread(draws.read_numbers, order["source"], body.numbers)
+    plan = await run_command(request, who, app.draw_batch_order, plan_id, numbers)
     return _order_view(plan)

@@ -34,7 +34,7 @@ def canonical_numbers(text: str) -> str:
     """The drawing's numbers as plain decimals (no leading zeros: 03 and 3 are one number,
     so nobody can pick among spellings) separated by single spaces; refused if anything
     else."""
-    tokens = text.replace(",", " ").split()
+    tokens = text.replace(",", " ").replace("|", " ").split()
     numbers = " ".join(str(int(t)) if t.isdigit() and len(t) <= 3 else t for t in tokens)
     if not NUMBERS.fullmatch(numbers):
         raise InvalidPlan(
