@@ -74,6 +74,58 @@ def test_counts_follow_every_change_of_the_subjects(
     assert both["total"] == after["total"]
 
 
+def test_each_filter_counts_what_the_single_filter_count_counts(
+    registry: tuple[httpx.Client, httpx.Client],
+) -> None:
+    op, _ = registry
+    rng = random.Random(f"{RUN}-filters")
+    tag = f"SAMR.CNT{RUN}"
+    made = {"code": tag, "name": "计数用标签", "department": "SAMR"}
+    assert op.post("/v1/tags", json=made).status_code == 201
+    # Two counties of 宜昌市 (no other module registers there), every filter a pool has
+    # taking more than one value among them, closed subjects included (never counted).
+    population: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("420502", "F52", "A", {"tags": [tag]}),
+        ("420502", "F52", "B", {"abnormal_operation": True}),
+        ("420502", "F51", "C", {"kind": "non_profit"}),
+        ("420502", "C13", "D", {"serious_violation": True, "tags": [tag]}),
+        ("420503", "F52", "A", {"status": "moved_out"}),
+        ("420503", "H62", "B", {"status": "deregistered", "tags": [tag]}),
+        ("420503", "F", "A", {"status": "revoked", "abnormal_operation": True}),
+        ("420503", "C13", "C", {}),
+    ]
+    for region, industry, risk, extra in population:
+        body = subject_payload(rng, risk, region_code=region, industry=industry, **extra)
+        assert op.post("/v1/subjects", json=body).status_code == 201, body
+    everyone = {"region_prefix": "4205"}
+    wait_until(lambda: op.get("/v1/subjects-count", params=everyone).json()["total"] == 8)
+    cases: list[tuple[dict[str, Any], dict[str, list[str]]]] = [
+        ({}, {}),
+        ({"region_prefix": "420502"}, {"region_prefixes": ["420502"]}),
+        ({"kind": "non_profit"}, {"kinds": ["non_profit"]}),
+        ({"industry": "F"}, {"industries": ["F"]}),
+        ({"industry": "F52"}, {"industries": ["F52"]}),
+        ({"risk_class": "A"}, {"risk_classes": ["A"]}),
+        ({"tag": [tag]}, {"tags": [tag]}),
+        ({"abnormal_operation": "true"}, {"flags": ["abnormal_operation"]}),
+        ({"serious_violation": "true"}, {"flags": ["serious_violation"]}),
+        ({"status": "moved_out"}, {"statuses": ["moved_out"]}),
+    ]
+    queries = [[{"region_prefixes": ["4205"], **pool}] for _, pool in cases]
+    counted = _counts(op, *queries)
+    for (params, pool), got in zip(cases, counted, strict=True):
+        # The single count reads every status unless told: the pool's default is operating.
+        single = op.get(
+            "/v1/subjects-count", params={**everyone, "status": "operating", **params}
+        ).json()
+        assert got == single, (pool, got, single)
+    assert [c["total"] for c in counted] == [5, 4, 1, 3, 2, 1, 2, 1, 1, 1]
+    flags = [{"region_prefixes": ["4205"], "flags": ["abnormal_operation", "serious_violation"]}]
+    tags_or_class = [{"region_prefixes": ["4205"], "tags": [tag]}, {"risk_classes": ["D"]}]
+    closed = [{"region_prefixes": ["4205"], "statuses": ["deregistered", "revoked"]}]
+    assert [c["total"] for c in _counts(op, flags, tags_or_class, closed)] == [2, 1, 0]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -82,6 +134,11 @@ def test_counts_follow_every_change_of_the_subjects(
         ({"queries": [{"all_of": [{}]}] * 1001}, "queries"),
         ({"queries": [{"all_of": []}]}, "all_of"),
         ({"queries": [{"all_of": [{"colour": ["red"]}]}]}, "colour"),
+        ({"queries": [{"all_of": [{}] * 17}]}, "all_of"),
+        ({"queries": [{"all_of": [{"risk_classes": ["E"]}]}]}, "risk_classes"),
+        ({"queries": [{"all_of": [{"industries": ["F521"]}]}]}, "industries"),
+        ({"queries": [{"all_of": [{"statuses": ["closed"]}]}]}, "statuses"),
+        ({"queries": []}, "queries"),
     ],
 )
 def test_hostile_bodies_are_422(
@@ -93,7 +150,14 @@ def test_hostile_bodies_are_422(
     assert field in response.text
 
 
-def test_a_subject_token_counts_nothing(registry: tuple[httpx.Client, httpx.Client]) -> None:
-    _, subject = registry
-    body = {"queries": [{"all_of": [{}]}]}
+def test_readers_count_a_subject_token_is_403_and_no_token_401(
+    registry: tuple[httpx.Client, httpx.Client], infra: Infra
+) -> None:
+    op, subject = registry
+    body: dict[str, Any] = {"queries": [{"all_of": [{}]}]}
     assert subject.post("/v1/subject-counts", json=body).status_code == 403
+    for role in ("office", "inspector", "auditor"):
+        auth = {"Authorization": f"Bearer {token(infra, f'{role}-c', 'SAMR', role)}"}
+        response = httpx.post(f"{op.base_url}/v1/subject-counts", json=body, headers=auth)
+        assert response.status_code == 200, (role, response.text)
+    assert httpx.post(f"{op.base_url}/v1/subject-counts", json=body).status_code == 401
