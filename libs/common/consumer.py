@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 
 import asyncpg
@@ -161,6 +162,18 @@ class Consumer:
 
     async def _committed(self) -> int:
         return (await positions.committed(self.pool, self.schema, self.durable, self.stream))[0]
+
+    async def caught_up(self, timeout: float) -> bool:
+        """Whether this consumer has applied every message its stream held when asked,
+        waiting up to ``timeout`` seconds for it (a command that must not act on a read model
+        older than what another service has already published)."""
+        target = (await self.js.stream_info(self.stream)).state.last_seq
+        deadline = time.monotonic() + timeout
+        while await self._committed() < target:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     @property
     def running(self) -> bool:

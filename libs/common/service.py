@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -242,6 +243,21 @@ async def run_command(
     ctx = CommandContext(actor=principal.actor, correlation_id=correlation_id or str(uuid.uuid4()))
     with command_context(ctx):
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def await_published(request: Request, timeout: float = 5.0) -> bool:
+    """Wait until the service's stream holds every event stored so far (the relay's recorded
+    position reaches the newest notification): a command another service must not act
+    around (a plan's adjustment) answers once it is on the stream. False after ``timeout``
+    (the command is stored all the same; the relay publishes it later)."""
+    app = request.app
+    target = await asyncio.to_thread(app.state.application.max_notification_id)
+    deadline = time.monotonic() + timeout
+    while await app.state.relay.position() < target:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 def serve(spec: ServiceSpec) -> None:

@@ -214,7 +214,16 @@ def _view(draw: Draw, internal: bool) -> dict[str, Any]:
     }
 
 
-@router.post("/draws", status_code=201, summary="Announce the draw of a batch (公告)")
+# Seconds an announcement waits for the planner's latest events to be applied.
+CATCH_UP_SECONDS = 5.0
+
+
+@router.post(
+    "/draws",
+    status_code=201,
+    summary="Announce the draw of a batch (公告)",
+    responses={503: {"description": "the plan's latest events are not applied yet"}},
+)
 async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: App, db: Pool) -> Any:
     """Freeze the eligible pool and the inspector roster, commit to the server secret
     (its SHA-256 is published) and name the public entropy that will complete the seed.
@@ -222,6 +231,17 @@ async def announce(body: AnnounceRequest, request: Request, who: Drawer, app: Ap
     batch = await _load_batch(db, body.batch_id)
     if not who.may_act_for(batch["initiating_department"]):
         raise Problem(403, "Forbidden", "only the initiating department or the office may draw")
+    # The batch's terms are this service's copy of the plan: not older than what the planner
+    # has published (an adjustment a moment ago must not be drawn on its previous terms).
+    planner = next(c for c in request.app.state.consumers if c.source == "planner")
+    if not await planner.caught_up(CATCH_UP_SECONDS):
+        raise Problem(
+            503,
+            "Catching up",
+            "the draw service has not yet applied the planner's latest events (a plan may "
+            "just have been adjusted); announce again in a moment",
+        )
+    batch = await _load_batch(db, body.batch_id)
     now = datetime.now(UTC)
     await run_command(request, who, app.check_announceable, batch)
     await run_command(request, who, app.announceable_source, body.entropy.source)  # first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from uuid import UUID
 
@@ -10,7 +11,7 @@ import asyncpg
 from fastapi import APIRouter, Query, Request
 
 from libs.common.problems import Problem
-from libs.common.service import run_command
+from libs.common.service import await_published, run_command
 from libs.common.text import Code
 from services.planner.api.deps import App, Counts, Draws, Filer, Office, Pool, Reader
 from services.planner.api.models import AdjustmentIn, FloorOverride, PlanIn, PublishIn
@@ -18,6 +19,7 @@ from services.planner.domain.batches import batch_with_defaults
 from services.planner.domain.plan import Plan
 
 router = APIRouter(prefix="/v1", tags=["plans"])
+log = logging.getLogger(__name__)
 
 
 def plan_view(plan: Plan) -> dict[str, Any]:
@@ -162,6 +164,10 @@ async def adjust_plan(
         drawn=draws,
         floor_overrides=overrides(body.floor_overrides),
     )
+    # Answered once PlanAdjusted is on the stream: the draw service announces only after it
+    # has applied what the stream holds, so no draw after this answer uses the old terms.
+    if not await await_published(request):
+        log.warning("plan %s adjusted; its event is not on the stream yet", plan_id)
     return {**_published_view(plan), "changes": plan.editions[-1]["changes"]}
 
 
