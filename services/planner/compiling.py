@@ -172,7 +172,10 @@ class PlanCommands(PlannerLookups):
 
     def plan_coverage(self, plan_id: UUID, count: Counter) -> dict[str, Any]:
         """The share of each item's subjects the plan, as it stands, inspects."""
-        plan = self.get_plan(plan_id)
+        return self.coverage_of_plan(self.get_plan(plan_id), count)
+
+    def coverage_of_plan(self, plan: Plan, count: Counter) -> dict[str, Any]:
+        """:meth:`plan_coverage` of a plan already loaded."""
         return self.coverage_of(
             plan.region or self.department_region(plan.initiating_department),
             plan.items,
@@ -191,7 +194,7 @@ class PlanCommands(PlannerLookups):
         plan = self.get_plan(plan_id)
         if plan.published:  # refused as published before anything is counted
             raise PlanStateError(f"the plan was already published on {plan.published_on}")
-        computed = self.plan_coverage(plan_id, count)
+        computed = self.coverage_of_plan(plan, count)
         applied = coverage.check_floor(computed, floor_overrides or {})
         plan.publish(self.today(), coverage.summary(computed), applied)
         annual = self.annual_plan(plan.region, plan.year) if plan.proposals else None
@@ -202,13 +205,6 @@ class PlanCommands(PlannerLookups):
         else:
             self.save(plan)
         return plan
-
-    def get_plan(self, plan_id: UUID) -> Plan:
-        """The plan as it stands, from its events (InvalidPlan if the id is no plan's)."""
-        found: object = self.repository.get(plan_id)
-        if not isinstance(found, Plan):
-            raise InvalidPlan(f"{plan_id} is not a plan")
-        return found
 
     def annual_plan(self, region: str, year: int) -> AnnualPlan | None:
         """The annual plan of a region and year, if any plan was numbered in it."""
@@ -234,7 +230,7 @@ class PlanCommands(PlannerLookups):
             plan = self.get_plan(UUID(plan_id))
             if plan.published:
                 continue  # published on its own before the annual plan
-            computed = self.plan_coverage(plan.id, count)
+            computed = self.coverage_of_plan(plan, count)
             applied = coverage.check_floor(computed, overrides.get(plan_id, {}))
             plan.publish(self.today(), coverage.summary(computed), applied)
             plans.append(plan)

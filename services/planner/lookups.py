@@ -11,7 +11,9 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from libs.common.eventstore import EventStoreApp
+from services.planner.domain.errors import InvalidPlan
 from services.planner.domain.modes import CODE, PlanMode, mode_id
+from services.planner.domain.plan import Plan
 
 # Plans are published on Chinese calendar days, whatever the server's clock zone.
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -36,6 +38,13 @@ class PlannerLookups(EventStoreApp):
                 args,
             )
             return cur.fetchall()
+
+    def get_plan(self, plan_id: UUID) -> Plan:
+        """The plan as it stands, from its events (InvalidPlan if the id is no plan's)."""
+        found: object = self.repository.get(plan_id)
+        if not isinstance(found, Plan):
+            raise InvalidPlan(f"{plan_id} is not a plan")
+        return found
 
     def find_mode(self, code: str) -> PlanMode | None:
         """The mode (联查模式) with this code, if defined."""

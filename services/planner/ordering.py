@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from services.planner.domain import batch_order
-from services.planner.domain.errors import BatchOrderRefused, InvalidPlan
+from services.planner.domain.errors import BatchOrderRefused
 from services.planner.domain.plan import Plan
 from services.planner.lookups import PlannerLookups
 
@@ -28,9 +28,7 @@ class BatchOrderCommands(PlannerLookups):
         self, plan_id: UUID, *, source: dict[str, object], issue: str, scheduled_at: datetime
     ) -> Plan:
         """公告 — name the drawing (``source``: the drawing as the draw service checked it)."""
-        plan: Plan = self.repository.get(plan_id)
-        if not isinstance(plan, Plan):
-            raise InvalidPlan(f"{plan_id} is not a plan")
+        plan = self.get_plan(plan_id)
         announced = batch_order.announcement(
             plan_number=plan.number,
             task_numbers=[b["task_number"] or b["batch_id"] for b in plan.batches],
@@ -47,9 +45,7 @@ class BatchOrderCommands(PlannerLookups):
 
     def draw_batch_order(self, plan_id: UUID, numbers: str) -> Plan:
         """抽取 — enter the drawing's numbers; the order follows from them."""
-        plan: Plan = self.repository.get(plan_id)
-        if not isinstance(plan, Plan):
-            raise InvalidPlan(f"{plan_id} is not a plan")
+        plan = self.get_plan(plan_id)
         if plan.batch_order is None:
             raise BatchOrderRefused(
                 "batch_order_unannounced", "no drawing of the batches' order was announced"
