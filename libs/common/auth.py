@@ -38,9 +38,9 @@ from libs.common.problems import Problem
 from libs.common.revocations import refuse_revoked
 from libs.common.settings import CommonSettings
 
-ROLES = frozenset({"office", "operator", "inspector", "auditor", "approver", "subject"})
+ROLES = frozenset({"office", "operator", "inspector", "auditor", "approver", "reviewer", "subject"})
 # Roles that act for one department: their department must be one of the register.
-DEPARTMENT_ROLES = frozenset({"operator", "inspector", "approver"})
+DEPARTMENT_ROLES = frozenset({"operator", "inspector", "approver", "reviewer"})
 # The department an office token carries by convention (the office acts for every one).
 OFFICE_DEPT = "OFFICE"
 # The register's code pattern (services/registry/domain/departments.py): codes travel in

@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return registry_cli.run(args)
     if args.command == "calendar":
         return results_cli.run(args)
+    if args.command == "results":
+        return results_cli.run_results(args)
     if args.command == "run":
         from libs.common.devstack import run
 

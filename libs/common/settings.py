@@ -70,7 +70,7 @@ class CommonSettings(BaseSettings):
     # Paths starting with one of these prefixes take file uploads (the registry's bulk
     # import) and may send up to max_upload_bytes instead.
     upload_path_prefixes: tuple[str, ...] = Field(
-        default=("/v1/imports/",), validation_alias="SSJ_UPLOAD_PATH_PREFIXES"
+        default=("/v1/imports/", "/v1/evidence"), validation_alias="SSJ_UPLOAD_PATH_PREFIXES"
     )
     # The registry's import reads a file whole (200 MB holds a province's directory).
     max_upload_bytes: int = Field(

@@ -1,98 +1,26 @@
-"""HTTP API of the results service: record and correct results, read records and
-assignments (with their deadlines)."""
+"""HTTP API of the results service: assignments (drawn subjects with their deadlines), and the
+records of before inspection tasks existed (read only; results now go through tasks and
+review, task_api.py)."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import Field
 
 from libs.common.auth import Principal, require_roles
-from libs.common.commands import Command, Part
-from libs.common.departments import department_writer
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
-from libs.common.text import Code, multiline
 from services.results.application import ResultsApplication
 from services.results.domain.access import may_read_record
-from services.results.domain.assignment import Assignment
 from services.results.domain.record import InspectionRecord
 
 router = APIRouter(prefix="/v1", tags=["results"])
-# A caller of a department outside the register (部门名录) records nothing (403).
-Recorder = Annotated[Principal, Depends(department_writer("inspector", "operator", "office"))]
 Reader = Annotated[Principal, Depends(require_roles("operator", "office", "inspector", "auditor"))]
 App = Annotated[ResultsApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
-Outcome = Literal[
-    "no_problem",
-    "problem_corrected",
-    "problem_pending",
-    "unreachable",
-    "refused",
-    "no_activity",
-    "closed",
-]
-OUTCOME_HELP = (
-    "no_problem 未发现问题, problem_corrected 发现问题已责令改正, problem_pending "
-    "发现问题待后续处理, unreachable 通过登记的住所（经营场所）无法联系, refused "
-    "不配合检查情节严重, no_activity 未发现开展本次抽查涉及的经营活动, closed "
-    "已关闭停业或正在组织清算"
-)
-
-
-# Findings of one inspection: one per item of the plan (a plan has at most 100 items).
-MAX_FINDINGS = 100
-# A finding's note or a correction's reason: what the inspector wrote, a paragraph or two.
-NOTE_MAX = 2_000
-Note = Annotated[str, multiline(NOTE_MAX)]
-
-
-class Finding(Part):
-    """The result for one item of the inspection."""
-
-    item_code: Code
-    outcome: Outcome
-    note: Note = ""
-
-
-class ResultIn(Command):
-    """检查结果 of one drawn subject."""
-
-    draw_id: UUID
-    subject_id: UUID
-    inspected_on: date
-    outcome: Outcome = Field(description=OUTCOME_HELP)
-    findings: list[Finding] = Field([], max_length=MAX_FINDINGS)
-
-
-class CorrectionIn(Command):
-    """更正 — appended to the record, never overwriting it."""
-
-    outcome: Outcome = Field(description=OUTCOME_HELP)
-    findings: list[Finding] = Field([], max_length=MAX_FINDINGS)
-    reason: Annotated[str, multiline(NOTE_MAX, min_length=1)]
-
-
-async def _assignment(db: asyncpg.Pool, draw_id: UUID, subject_id: UUID) -> Assignment:
-    row = await db.fetchrow(
-        "SELECT * FROM results.assignments WHERE draw_id = $1 AND subject_id = $2",
-        draw_id,
-        subject_id,
-    )
-    if row is None:
-        raise Problem(404, "Not assigned", f"subject {subject_id} was not drawn in {draw_id}")
-    if row["replaced_by"] is not None:
-        raise Problem(
-            409,
-            "Subject replaced",
-            f"subject {subject_id} was replaced (递补) by {row['replaced_by']} in {draw_id}",
-        )
-    return Assignment.from_fields(row)
 
 
 def _view(record: InspectionRecord) -> dict[str, Any]:
@@ -101,45 +29,6 @@ def _view(record: InspectionRecord) -> dict[str, Any]:
         "version": record.version,
         **{k: v for k, v in vars(record).items() if not k.startswith("_")},
     }
-
-
-@router.post("/results", status_code=201, summary="Record the result of a drawn subject")
-async def record_result(body: ResultIn, request: Request, who: Recorder, app: App, db: Pool) -> Any:
-    """Only for a drawn subject, by its inspection group (or an operator of the initiating
-    department), once: a second record for the subject is 409."""
-    assignment = await _assignment(db, body.draw_id, body.subject_id)
-    record = await run_command(
-        request,
-        who,
-        app.record_result,
-        assignment=assignment,
-        actor=who.actor,
-        inspected_on=body.inspected_on,
-        outcome=body.outcome,
-        findings=[f.model_dump() for f in body.findings],
-    )
-    return _view(record)
-
-
-@router.post("/results/{record_id}/corrections", summary="Append a correction")
-async def correct_result(
-    record_id: UUID, body: CorrectionIn, request: Request, who: Recorder, app: App, db: Pool
-) -> Any:
-    """The corrected values become current; the original and every correction stay."""
-    record = await run_command(request, who, app.get_record, record_id)
-    assignment = await _assignment(db, UUID(record.draw_id), UUID(record.subject_id))
-    record = await run_command(
-        request,
-        who,
-        app.correct_result,
-        record_id,
-        assignment=assignment,
-        actor=who.actor,
-        outcome=body.outcome,
-        findings=[f.model_dump() for f in body.findings],
-        reason=body.reason,
-    )
-    return _view(record)
 
 
 def _readable(who: Principal, initiating_department: str | None, inspectors: Any) -> bool:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
 from uuid import UUID
 
-from libs.common.context import Actor
-from services.results.calendars import CalendarCommands
-from services.results.domain.assignment import Assignment
 from services.results.domain.record import InspectionRecord
+from services.results.tasks import TaskCommands
 
 # "In the future" and "late" are judged on the Chinese calendar day (UTC+8).
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -21,55 +17,15 @@ def today_in_china() -> date:
     return datetime.now(CHINA).date()
 
 
-class ResultsApplication(CalendarCommands):
-    """Commands and queries of inspection records (检查记录)."""
+class ResultsApplication(TaskCommands):
+    """Commands and queries of inspection tasks (检查任务), the calendar, and the records of
+    before tasks existed (检查记录, read only: results now go through review)."""
 
     service = "results"
     hash_chained = True
 
-    def record_result(
-        self,
-        *,
-        assignment: Assignment,
-        actor: Actor,
-        inspected_on: date,
-        outcome: str,
-        findings: Sequence[Mapping[str, Any]],
-        today: date | None = None,
-    ) -> InspectionRecord:
-        """Record the result of one drawn subject, once, by its group; a second record for
-        the subject is an optimistic-concurrency conflict."""
-        assignment.authorise(actor.sub, actor.dept, actor.roles)
-        record = InspectionRecord.record(
-            assignment=assignment,
-            inspected_on=inspected_on,
-            today=today or today_in_china(),
-            outcome=outcome,
-            findings=findings,
-            department=actor.dept,
-        )
-        self.save(record)
-        return record
-
-    def correct_result(
-        self,
-        record_id: UUID,
-        *,
-        assignment: Assignment,
-        actor: Actor,
-        outcome: str,
-        findings: Sequence[Mapping[str, Any]],
-        reason: str,
-    ) -> InspectionRecord:
-        """Append a correction to a record (by the same people who may record it)."""
-        assignment.authorise(actor.sub, actor.dept, actor.roles)
-        record: InspectionRecord = self.repository.get(record_id)
-        record.correct(assignment=assignment, outcome=outcome, findings=findings, reason=reason)
-        self.save(record)
-        return record
-
     def get_record(self, record_id: UUID) -> InspectionRecord:
-        """A record as it stands, with every correction."""
+        """A record of before tasks existed, with every correction."""
         return self.repository.get(record_id)
 
     def verify_record(self, record_id: UUID) -> list[str]:

@@ -1,4 +1,6 @@
-"""``ssj calendar load FILE.json``: load a year of the working calendar as published, as
+"""``ssj results verify-case FILE.zip`` checks a case file offline.
+
+``ssj calendar load FILE.json``: load a year of the working calendar as published, as
 ``PUT /v1/calendar/{year}`` does (the file: ``{"year": 2027, "holidays": [...],
 "workdays": [...]}``), recorded as an event by the office."""
 
@@ -20,6 +22,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=["load"])
     p.add_argument("file", type=Path, help='JSON: {"year", "holidays": [...], "workdays": [...]}')
     p.add_argument("--as", dest="sub", default=f"cli:{getpass.getuser()}", help="actor id")
+    r = sub.add_parser(
+        "results",
+        help="check a task's case file offline (no service needed)",
+        description="ssj results verify-case FILE.zip",
+    )
+    r.add_argument("action", choices=["verify-case"])
+    r.add_argument("rest", nargs=argparse.REMAINDER)
+
+
+def run_results(args: argparse.Namespace) -> int:
+    """``ssj results verify-case FILE.zip`` (services/results/casefile.py)."""
+    from services.results import casefile
+
+    return casefile.main(args.rest)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -85,3 +85,34 @@ def wait_for_departments(infra: Infra, schema: str, codes: Iterable[str]) -> Non
         return sorted(r[0] for r in rows) == wanted
 
     wait_until(known, timeout=30)
+
+
+def publish_items(infra: Infra, items: Iterable[dict[str, object]]) -> None:
+    """Put one ``ItemRegistered`` per item (code, name, methods, sub_items, check_form) on
+    the registry stream, as the registry's relay would."""
+    settings = infra.settings()
+
+    async def send() -> None:
+        nc = await nats.connect(infra.nats_url)
+        try:
+            js = nc.jetstream()
+            await ensure_stream(js, settings, "registry")
+            for item in items:
+                event = {
+                    **_registered("X"),
+                    "id": f"registry:test-{uuid.uuid4()}",
+                    "type": "ssj.registry.ItemRegistered.v1",
+                    "subject": str(uuid.uuid5(_NAMESPACE, f"item:{item['code']}")),
+                    "aggregate": "InspectionItem",
+                    "data": {"sub_items": [], "check_form": [], **item},
+                }
+                await js.publish(
+                    f"{settings.subject_prefix('registry')}.inspectionitem.ItemRegistered",
+                    json.dumps(event).encode(),
+                    stream=settings.stream_name("registry"),
+                    headers={"Nats-Msg-Id": str(event["id"])},
+                )
+        finally:
+            await nc.close()
+
+    asyncio.run(send())

@@ -15,6 +15,13 @@ OUTCOME_TEXT: dict[str, str] = {
     "refused": "不配合检查情节严重",
     "no_activity": "未发现开展本次抽查涉及的经营活动",
     "closed": "已关闭停业或正在组织清算",
+    "deregistered": "已注销",
+    "licence_revoked": "已被吊销营业执照",
+    "moved_out": "已迁出",
+    "registration_cancelled": "已撤销登记",
+    # One item's result within an inspection (the results service's ResultPublished).
+    "problem": "发现问题",
+    "not_applicable": "不适用",
 }
 
 MODE_TEXT: dict[str, str] = {

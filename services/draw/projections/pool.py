@@ -329,7 +329,7 @@ async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 
 async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     """Inspections on record: their subjects and groups can no longer be replaced."""
-    if ev.name == "ResultRecorded":
+    if ev.name in ("ResultRecorded", "ResultSubmitted"):  # submitted: on record
         await conn.execute(
             """INSERT INTO draw.results_recorded (draw_id, subject_id, recorded_at)
                VALUES ($1, $2, coalesce($3, now())) ON CONFLICT DO NOTHING""",

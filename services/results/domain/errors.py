@@ -16,3 +16,12 @@ class NotInGroup(ResultError):
 
 class InvalidCalendar(ResultError):
     """A year's arrangement (or a deadline question) the calendar cannot take."""
+
+
+class TaskStateError(ResultError):
+    """The task is not in a state where this step can be taken (409)."""
+
+
+class NotReviewer(ResultError):
+    """The caller may not review this task: reviewers are of the implementing department
+    and not of the inspection group."""

@@ -10,8 +10,10 @@ from typing import Any
 import asyncpg
 
 from libs.common.envelope import InboundEvent
-from services.results.domain.calendar import WorkingCalendar, arrangement
 from services.results.domain.deadlines import result_deadline
+from services.results.projections.calendars import calendar
+from services.results.projections.tasks import DDL as TASKS_DDL
+from services.results.projections.tasks import apply_missed, apply_task
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +45,25 @@ DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.calendar_years (
         year int PRIMARY KEY, holidays jsonb NOT NULL, workdays jsonb NOT NULL,
         loaded_at timestamptz NOT NULL)""",
+    *TASKS_DDL,
 ]
-
-
-async def calendar(conn: asyncpg.Connection) -> WorkingCalendar:
-    """The working calendar with the years the office loaded (a handful of rows)."""
-    rows = await conn.fetch("SELECT year, holidays, workdays FROM results.calendar_years")
-    return WorkingCalendar(
-        {r["year"]: arrangement(r["year"], r["holidays"], r["workdays"]) for r in rows}
-    )
+TASK_EVENTS = frozenset(
+    {
+        "TaskDispatched",
+        "InspectionRecorded",
+        "EvidenceAttached",
+        "ResultSubmitted",
+        "ResultReturned",
+        "ResultApproved",
+        "ResultPublished",
+        "CorrectionSubmitted",
+        "CorrectionReturned",
+        "CorrectionApproved",
+        "CorrectionOrdered",
+        "Reinspected",
+        "FollowUpClosed",
+    }
+)
 
 
 async def _assign(
@@ -152,7 +164,11 @@ async def apply_calendar(conn: asyncpg.Connection, ev: InboundEvent) -> None:
 async def apply_own(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     """Records as they stand (latest values, number of corrections); the calendar."""
     d = ev.data
-    if ev.name.startswith("CalendarYear"):
+    if ev.name in TASK_EVENTS:
+        await apply_task(conn, ev)
+    elif ev.name == "DeadlineMissed":
+        await apply_missed(conn, ev)
+    elif ev.name.startswith("CalendarYear"):
         await apply_calendar(conn, ev)
     elif ev.name == "ResultOverdue":
         await conn.execute(

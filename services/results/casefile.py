@@ -1,0 +1,184 @@
+"""立卷归档 — one task's case file as a ZIP, and its offline check (002 第二十条).
+
+Format ``ssj-case-1``, standard library only:
+
+- ``events/000001.json`` … the task's stored events, byte for byte as the event store holds
+  them; each names the SHA-256 of its predecessor (``meta.prev_hash``, the first names 64
+  zeros), so the chain's head fixes the whole history;
+- ``files/<sha256>.<ext>``: every file named on the task (evidence, follow-up documents);
+- ``record.json``: the task as it stands (forms, report, review, follow-up), for reading;
+- ``manifest.json``: every other file's path, size and SHA-256, the events' chain and its
+  head. Compare the head with ``GET /v1/tasks/{id}/verification`` or the task's last event on
+  the stream to know the file is the record, not merely consistent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+FORMAT = "ssj-case-1"
+GENESIS = "0" * 64
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
+README = """检查任务案卷（ssj-case-1）
+
+events/  任务事件（与事件库逐字节一致，每个事件记录前一事件的 SHA-256）
+files/   证据和文书（文件名为其 SHA-256）
+record.json   任务现状（检查表、检查记录、审核、后续处置）
+manifest.json 清单：各文件的 SHA-256、事件哈希链及链头
+
+离线核验：ssj results verify-case 本文件.zip
+"""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _prev_hash(state: bytes) -> str | None:
+    meta = json.loads(state).get("meta") or {}
+    value = meta.get("prev_hash")
+    return value if isinstance(value, str) else None
+
+
+def build(
+    record: Mapping[str, Any],
+    stored: Sequence[tuple[int, str, bytes]],
+    files: Mapping[str, tuple[str, bytes]],
+    names: Mapping[str, Mapping[str, Any]],
+) -> bytes:
+    """The ZIP of one task: ``record`` as read, ``stored`` (version, topic, state) events,
+    ``files`` sha256 → (media type, bytes), ``names`` sha256 → how the task names it."""
+    entries: list[tuple[str, bytes]] = []
+    events = []
+    for version, topic, state in stored:
+        path = f"events/{version:06d}.json"
+        entries.append((path, state))
+        events.append(
+            {
+                "version": version,
+                "topic": topic,
+                "path": path,
+                "sha256": _sha(state),
+                "prev_hash": _prev_hash(state),
+            }
+        )
+    listed = []
+    for sha256, (media_type, content) in sorted(files.items()):
+        path = f"files/{sha256}.{EXTENSIONS.get(media_type, 'bin')}"
+        entries.append((path, content))
+        listed.append(
+            {
+                "path": path,
+                "sha256": _sha(content),
+                "size": len(content),
+                "media_type": media_type,
+                **dict(names.get(sha256, {})),
+            }
+        )
+    entries.append(
+        ("record.json", json.dumps(record, ensure_ascii=False, indent=1, default=str).encode())
+    )
+    entries.append(("README.txt", README.encode()))
+    manifest = {
+        "format": FORMAT,
+        "task_id": str(record["id"]),
+        "events": events,
+        "chain_head": events[-1]["sha256"] if events else GENESIS,
+        "files": listed,
+        "documents": [
+            {"path": p, "sha256": _sha(b)} for p, b in entries if p in ("record.json", "README.txt")
+        ],
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in entries:
+            archive.writestr(path, data)
+        archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+    return out.getvalue()
+
+
+def verify(data: bytes) -> tuple[list[str], dict[str, Any]]:
+    """(problems, summary) of a case file: every file against the manifest, the events'
+    hash chain, every attached file present. No problems: it is intact."""
+    problems: list[str] = []
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        manifest = json.loads(archive.read("manifest.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        return [f"not a case file: {exc}"], {}
+    if manifest.get("format") != FORMAT:
+        return [f"unknown format {manifest.get('format')!r}"], {}
+    names = set(archive.namelist())
+    listed = [
+        *manifest.get("events", []),
+        *manifest.get("files", []),
+        *manifest.get("documents", []),
+    ]
+    for entry in listed:
+        path = entry.get("path")
+        if path not in names:
+            problems.append(f"{path}: listed but absent")
+            continue
+        if _sha(archive.read(path)) != entry.get("sha256"):
+            problems.append(f"{path}: SHA-256 differs from the manifest")
+    extra = names - {e.get("path") for e in listed} - {"manifest.json"}
+    problems += [f"{p}: not in the manifest" for p in sorted(extra)]
+    prev, attached = GENESIS, set()
+    for n, entry in enumerate(manifest.get("events", []), start=1):
+        if entry.get("version") != n:
+            problems.append(f"event {n}: version {entry.get('version')} out of order")
+        if entry.get("path") not in names:
+            continue
+        state = archive.read(entry["path"])
+        try:
+            recorded, body = _prev_hash(state), json.loads(state)
+        except ValueError:
+            problems.append(f"event {n}: unreadable")
+            prev = _sha(state)
+            continue
+        if recorded != prev:
+            problems.append(f"event {n}: prev_hash {recorded} != {prev} (the chain is broken)")
+        if entry.get("topic", "").endswith(".EvidenceAttached"):
+            attached.add(body.get("sha256"))
+        prev = _sha(state)
+    if manifest.get("chain_head") != prev:
+        problems.append(f"chain_head {manifest.get('chain_head')} != {prev}")
+    present = {f.get("sha256") for f in manifest.get("files", [])}
+    problems += [f"file {h} attached by an event but absent" for h in sorted(attached - present)]
+    problems += [
+        f"file {h} in the case file but never attached" for h in sorted(present - attached)
+    ]
+    summary = {
+        "task_id": manifest.get("task_id"),
+        "events": len(manifest.get("events", [])),
+        "files": len(present),
+        "chain_head": prev,
+    }
+    return problems, summary
+
+
+def main(argv: Sequence[str]) -> int:
+    """``ssj results verify-case FILE.zip``: 0 intact, 1 not, 2 unreadable."""
+    if len(argv) != 1:
+        print("usage: ssj results verify-case FILE.zip")
+        return 2
+    try:
+        with open(argv[0], "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        print(f"{argv[0]}: {exc}")
+        return 2
+    problems, summary = verify(data)
+    for problem in problems:
+        print(f"FAIL {problem}")
+    if not problems:
+        print(
+            f"OK task {summary['task_id']}: {summary['events']} events, {summary['files']} files, "
+            f"chain head {summary['chain_head']}"
+        )
+    return 1 if problems else 0

@@ -1,0 +1,203 @@
+"""HTTP API of a task's files and follow-up: upload evidence and documents (证据, 文书),
+download them, 责令改正 → 复查 → outcome, and the case file (立卷归档)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from libs.common.problems import Problem
+from libs.common.service import run_command
+from services.results import casefile, evidence
+from services.results.application import today_in_china
+from services.results.task_api import (
+    App,
+    Pool,
+    Reader,
+    Recorder,
+    _read,
+    task_assignment,
+    task_view,
+)
+from services.results.task_models import ClosureIn, OrderIn, ReinspectionIn, Sha256, Text
+
+router = APIRouter(prefix="/v1", tags=["tasks"])
+MEDIA = sorted(evidence.MEDIA_TYPES)
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in MEDIA},
+    }
+}
+
+
+@router.post(
+    "/evidence",
+    status_code=201,
+    summary="Upload a file of a task (证据 or 文书)",
+    openapi_extra=UPLOAD_BODY,
+    responses={413: {"description": "larger than the limit"}},
+)
+async def upload(
+    request: Request,
+    who: Recorder,
+    app: App,
+    db: Pool,
+    task: UUID,
+    name: Annotated[Text, Query(min_length=1, description="the file's name, as shown")],
+    purpose: Literal["evidence", "document"] = "evidence",
+) -> dict[str, Any]:
+    """The body is the file (JPEG, PNG or PDF, at most 20 MiB, its type checked against
+    its first bytes); stored once by its SHA-256 and named on the task, by its group."""
+    assignment = await task_assignment(db, task)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > evidence.MAX_FILE_BYTES:
+        raise Problem(
+            413, "Content too large", f"a file is at most {evidence.MAX_FILE_BYTES} bytes"
+        )
+    content = bytearray()
+    async for chunk in request.stream():
+        content += chunk
+        if len(content) > evidence.MAX_FILE_BYTES:
+            raise Problem(
+                413, "Content too large", f"a file is at most {evidence.MAX_FILE_BYTES} bytes"
+            )
+    media_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    try:
+        sha256 = evidence.check_file(bytes(content), media_type)
+    except evidence.FileRefused as exc:
+        raise Problem(422, "File refused", str(exc)) from exc
+    # The caller's rights are checked before anything is stored.
+    assignment.authorise(who.sub, who.dept, who.roles)
+    await evidence.store(db, bytes(content), media_type, who.sub)
+    _, added = await run_command(
+        request,
+        who,
+        app.attach_file,
+        task,
+        assignment=assignment,
+        actor=who.actor,
+        sha256=sha256,
+        name=name,
+        media_type=media_type,
+        size=len(content),
+        purpose=purpose,
+    )
+    return {"sha256": sha256, "size": len(content), "media_type": media_type, "added": added}
+
+
+@router.get(
+    "/tasks/{task}/files/{sha256}",
+    summary="Download a file of a task",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in MEDIA}}},
+)
+async def download(
+    task: UUID, sha256: Sha256, request: Request, who: Reader, app: App, db: Pool
+) -> Response:
+    """For the task's readers; only files named on this task."""
+    found = await _read(request, who, app, task)
+    if sha256 not in found.files:
+        raise Problem(404, "Not found", f"no file {sha256} on task {task}")
+    stored = await evidence.fetch(db, sha256)
+    if stored is None:
+        raise Problem(404, "Not found", f"file {sha256} is not in the store")
+    media_type, content = stored
+    return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
+
+
+@router.post("/tasks/{task}/follow-up/order", summary="责令限期改正")
+async def order(
+    task: UUID, body: OrderIn, request: Request, who: Recorder, app: App, db: Pool
+) -> Any:
+    """The handling decision with the deadline; a result with problems becomes final for
+    disclosure on this decision (published at once if already reviewed)."""
+    assignment = await task_assignment(db, task)
+    found = await run_command(
+        request,
+        who,
+        app.order_correction,
+        task,
+        assignment=assignment,
+        actor=who.actor,
+        decided_on=body.decided_on,
+        deadline=body.deadline,
+        decision_no=body.decision_no,
+        documents=body.documents,
+        today=today_in_china(),
+    )
+    return task_view(found)
+
+
+@router.post("/tasks/{task}/follow-up/reinspection", summary="复查")
+async def reinspection(
+    task: UUID, body: ReinspectionIn, request: Request, who: Recorder, app: App, db: Pool
+) -> Any:
+    """Whether the subject corrected by the deadline."""
+    assignment = await task_assignment(db, task)
+    found = await run_command(
+        request,
+        who,
+        app.reinspect,
+        task,
+        assignment=assignment,
+        actor=who.actor,
+        on=body.reinspected_on,
+        corrected=body.corrected,
+        finding=body.finding,
+        documents=body.documents,
+        today=today_in_china(),
+    )
+    return task_view(found)
+
+
+@router.post("/tasks/{task}/follow-up/closure", summary="Close the follow-up with its outcome")
+async def closure(
+    task: UUID, body: ClosureIn, request: Request, who: Recorder, app: App, db: Pool
+) -> Any:
+    """corrected, 立案查处 (case_filed), 移交 (transferred, naming the receiving department)
+    or 移送司法机关 (referred); a credit event follows."""
+    assignment = await task_assignment(db, task)
+    found = await run_command(
+        request,
+        who,
+        app.close_follow_up,
+        task,
+        assignment=assignment,
+        actor=who.actor,
+        outcome=body.outcome,
+        decided_on=body.decided_on,
+        receiving_department=body.receiving_department,
+        decision_no=body.decision_no,
+        documents=body.documents,
+        today=today_in_china(),
+    )
+    return task_view(found)
+
+
+@router.get(
+    "/tasks/{task}/case-file",
+    summary="The case file (立卷归档) as a ZIP",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def case_file(task: UUID, request: Request, who: Reader, app: App, db: Pool) -> Response:
+    """The task's stored events, its check forms, every file and a manifest of their
+    SHA-256 and the hash chain; ``ssj results verify-case FILE.zip`` checks it offline."""
+    found = await _read(request, who, app, task)
+    stored = await run_command(request, who, app.stored_events, task)
+    files = {}
+    for sha256 in found.files:
+        got = await evidence.fetch(db, sha256)
+        if got is None:
+            raise Problem(503, "File missing", f"file {sha256} is named but not stored")
+        files[sha256] = got
+    body = casefile.build(task_view(found), stored, files, found.files)
+    return Response(
+        body,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="case-{task}.zip"'},
+    )

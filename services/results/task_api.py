@@ -1,0 +1,230 @@
+"""HTTP API of inspection tasks (检查任务): list and read, record the visit, submit, review,
+correct. Parses, authorises and calls the application; the rules are in the domain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query, Request
+
+from libs.common.auth import Principal, require_roles
+from libs.common.departments import department_writer
+from libs.common.problems import Problem
+from libs.common.service import application, pool, run_command
+from libs.common.text import Code
+from services.results.application import ResultsApplication, today_in_china
+from services.results.domain.access import may_read_record
+from services.results.domain.assignment import Assignment
+from services.results.domain.task import InspectionTask
+from services.results.task_models import CorrectionIn, ReportIn, ReviewIn, SubmissionIn
+
+router = APIRouter(prefix="/v1", tags=["tasks"])
+# Writers' departments must be in the register (部门名录), else 403.
+Recorder = Annotated[Principal, Depends(department_writer("inspector", "operator", "office"))]
+Reviewer = Annotated[Principal, Depends(department_writer("reviewer"))]
+Reader = Annotated[
+    Principal, Depends(require_roles("operator", "office", "inspector", "auditor", "reviewer"))
+]
+App = Annotated[ResultsApplication, Depends(application)]
+Pool = Annotated[asyncpg.Pool, Depends(pool)]
+State = Literal["dispatched", "inspected", "submitted", "returned", "reviewed", "published"]
+
+
+async def task_assignment(db: asyncpg.Pool, task: UUID) -> Assignment:
+    """The task's assignment as the draw has it now (its group after any 递补); 404 for an
+    unknown task, 409 for a subject replaced after the draw."""
+    row = await db.fetchrow("SELECT * FROM results.assignments WHERE task_id = $1", task)
+    if row is None:
+        raise Problem(404, "Not found", f"no inspection task {task}")
+    if row["replaced_by"] is not None:
+        raise Problem(
+            409, "Subject replaced", f"the subject was replaced (递补) by {row['replaced_by']}"
+        )
+    return Assignment.from_fields(row)
+
+
+def readable(who: Principal, implementing: str, initiating: str, members: Any) -> bool:
+    """The group, the departments taking part, the implementing department's reviewers, the
+    office and the auditors (domain/access.py)."""
+    if "reviewer" in who.roles and who.dept == implementing:
+        return True
+    return may_read_record(
+        sub=who.sub,
+        dept=who.dept,
+        roles=who.roles,
+        initiating_department=initiating,
+        inspectors=[*(members or []), {"department": implementing}],
+    )
+
+
+def task_view(task: InspectionTask) -> dict[str, Any]:
+    """A task as its readers see it: everything, the internal notes included."""
+    return {
+        "id": str(task.id),
+        "version": task.version,
+        **{k: v for k, v in vars(task).items() if not k.startswith("_") and k != "follow_up"},
+        "follow_up": vars(task.follow_up),
+    }
+
+
+async def _read(request: Request, who: Principal, app: ResultsApplication, task: UUID) -> Any:
+    found = await run_command(request, who, app.get_task, task)
+    if not readable(who, found.implementing_department, found.initiating_department, found.group):
+        raise Problem(
+            403,
+            "Forbidden",
+            "a task is read by its group, the departments taking part, the implementing "
+            "department's reviewers, the office and the auditors",
+        )
+    return found
+
+
+@router.get("/tasks", summary="Inspection tasks (keyset pagination)")
+async def list_tasks(
+    who: Reader,
+    db: Pool,
+    draw_id: UUID | None = None,
+    state: State | None = None,
+    department: Code | None = Query(None, description="implementing department"),
+    follow_up: Literal["none", "ordered", "reinspected", "closed"] | None = None,
+    overdue: Literal["publication", "follow_up"] | None = Query(
+        None, description="only tasks the deadline watch found past that deadline"
+    ),
+    after: UUID | None = Query(None, description="cursor: the last id of the previous page"),
+    limit: int = Query(200, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Tasks as they stand (state, category, deadlines, follow-up); only those the caller
+    may read, so a page may hold fewer than ``limit`` and still have a ``next``."""
+    rows = await db.fetch(
+        """SELECT * FROM results.tasks
+           WHERE ($1::uuid IS NULL OR draw_id = $1) AND ($2::text IS NULL OR state = $2)
+             AND ($3::text IS NULL OR implementing_department = $3)
+             AND ($4::text IS NULL OR follow_up = $4)
+             AND ($5::text IS NULL OR ($5 = 'publication' AND publication_overdue_on IS NOT NULL)
+                  OR ($5 = 'follow_up' AND follow_up_overdue_on IS NOT NULL))
+             AND ($6::uuid IS NULL OR task_id > $6)
+           ORDER BY task_id LIMIT $7""",
+        draw_id,
+        state,
+        department,
+        follow_up,
+        overdue,
+        after,
+        limit,
+    )
+    items = [
+        {"id": str(r["task_id"]), **dict(r)}
+        for r in rows
+        if readable(who, r["implementing_department"], r["initiating_department"], r["inspectors"])
+    ]
+    return {"items": items, "next": str(rows[-1]["task_id"]) if len(rows) == limit else None}
+
+
+@router.get("/tasks/{task}", summary="One task with its report, review and follow-up")
+async def get_task(task: UUID, request: Request, who: Reader, app: App) -> Any:
+    """Everything of the task, notes included: for its readers only (403 otherwise)."""
+    return task_view(await _read(request, who, app, task))
+
+
+@router.post("/tasks/{task}/inspection", summary="Record the visit (检查记录表)")
+async def record_inspection(
+    task: UUID, body: ReportIn, request: Request, who: Recorder, app: App, db: Pool
+) -> Any:
+    """By the group (or an operator of the implementing department) while the result is
+    theirs (dispatched, inspected or returned); recording again replaces the draft."""
+    assignment = await task_assignment(db, task)
+    found = await run_command(
+        request,
+        who,
+        app.record_inspection,
+        task,
+        assignment=assignment,
+        actor=who.actor,
+        report=body.model_dump(),
+        today=today_in_china(),
+    )
+    return task_view(found)
+
+
+@router.post("/tasks/{task}/submission", summary="Submit the result for review (提交)")
+async def submit(
+    task: UUID, body: SubmissionIn, request: Request, who: Recorder, app: App, db: Pool
+) -> Any:
+    """With ``report``: recorded and submitted at once. Late (``late: true``) after the
+    entry deadline of 20 working days from the batch's end (002)."""
+    assignment = await task_assignment(db, task)
+    if body.report is not None:
+        found = await run_command(
+            request,
+            who,
+            app.record_inspection,
+            task,
+            assignment=assignment,
+            actor=who.actor,
+            report=body.report.model_dump(),
+            today=today_in_china(),
+            submit=True,
+        )
+    else:
+        found = await run_command(
+            request,
+            who,
+            app.submit,
+            task,
+            assignment=assignment,
+            actor=who.actor,
+            today=today_in_china(),
+        )
+    return task_view(found)
+
+
+@router.post("/tasks/{task}/review", summary="Approve or return a result or correction (审核)")
+async def review(
+    task: UUID, body: ReviewIn, request: Request, who: Reviewer, app: App, db: Pool
+) -> Any:
+    """By a reviewer of the implementing department who is not of the group (403). An
+    approved result is published at once, or, with problems, on its handling decision."""
+    assignment = await task_assignment(db, task)
+    found = await run_command(
+        request,
+        who,
+        app.review,
+        task,
+        assignment=assignment,
+        actor=who.actor,
+        approve=body.decision == "approve",
+        reason=body.reason,
+        today=today_in_china(),
+    )
+    return task_view(found)
+
+
+@router.post("/tasks/{task}/corrections", summary="Propose a correction of a published result")
+async def correct(
+    task: UUID, body: CorrectionIn, request: Request, who: Recorder, app: App, db: Pool
+) -> Any:
+    """更正: reviewed like the result; the published edition stands until it is approved,
+    and every edition stays on the task's stream."""
+    assignment = await task_assignment(db, task)
+    found = await run_command(
+        request,
+        who,
+        app.propose_correction,
+        task,
+        assignment=assignment,
+        actor=who.actor,
+        report=body.report.model_dump(),
+        reason=body.reason,
+        today=today_in_china(),
+    )
+    return task_view(found)
+
+
+@router.get("/tasks/{task}/verification", summary="Check the task's hash chain")
+async def verify(task: UUID, request: Request, who: Reader, app: App) -> Any:
+    """Recompute the SHA-256 chain of the task's events; list any break."""
+    await _read(request, who, app, task)
+    problems = await run_command(request, who, app.verify_task, task)
+    return {"id": str(task), "intact": not problems, "problems": problems}
