@@ -3,7 +3,8 @@
 Registers 3 departments in the department register (部门名录, as the office), then 3 items,
 200 subjects across risk classes A–D and 20 inspectors in those departments; the three
 departments propose, the office merges their proposals into one joint plan and publishes the
-annual plan (tests/e2e/planning.py); draws; records a result for every drawn subject;
+annual plan (tests/e2e/planning.py); draws; inspects, submits, reviews and publishes a result
+for every drawn subject but two, one problem followed to closure (tests/e2e/results_flow.py);
 then reads the disclosed results from the public API. Exits non-zero unless every recorded
 result is disclosed.
 """
@@ -15,7 +16,6 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import httpx
@@ -33,6 +33,7 @@ from tests.builders import (
     wait_for_entropy,
 )
 from tests.e2e.planning import plan_the_year
+from tests.e2e.results_flow import credit_events, inspect_and_publish
 
 DEPARTMENTS = ("SAMR", "TAX", "EPB")  # 市场监管局, 税务局, 生态环境局
 RISK_MIX = {"A": 120, "B": 50, "C": 20, "D": 10}
@@ -208,28 +209,26 @@ class Scenario:
         )
         self.settle()
 
-        self.say("4. Results: one per drawn subject but the last two, by the group leader")
-        recorded = {}
+        self.say(
+            "4. Results: one per drawn subject but the last two, submitted by the group "
+            "leader, reviewed by the department's reviewer, published"
+        )
         # The last two are still being inspected (their subjects and groups may still be
         # replaced, 递补; the others no longer can).
-        for i, subject in enumerate(draw["subjects"][:-2]):
-            leader = subject["inspectors"][0]
-            outcome = "problem_corrected" if i % 4 == 3 else "no_problem"
-            result = self.call(
-                "POST",
-                "results",
-                "/v1/results",
-                self.auth(leader["inspector_id"], leader["department"], "inspector"),
-                json={
-                    "draw_id": draw["id"],
-                    "subject_id": subject["subject_id"],
-                    "inspected_on": date.today().isoformat(),
-                    "outcome": outcome,
-                    "findings": [{"item_code": c, "outcome": outcome, "note": ""} for c in codes],
-                },
-            )
-            recorded[subject["identifier"]] = (result["id"], outcome)
+        recorded = inspect_and_publish(self, draw)
         self.settle()
+        credit = [
+            e
+            for e in credit_events(self)
+            if e["data"]["task_id"] in {task for task, _ in recorded.values()}
+        ]
+        self.say(f"   credit events for other platforms: {len(credit)}")
+        for event in credit[:5]:
+            d = event["data"]
+            self.say(
+                f"   {event['type']}  {d['subject_identifier']}  {d['kind']}  {d['decision']}  "
+                f"{d['severity']}  {d['decided_on']}"
+            )
 
         self.say("5. Disclosure: what the public sees")
         public = self.http.get(

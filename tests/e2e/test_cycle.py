@@ -139,29 +139,44 @@ def test_results_are_recorded_once_by_the_group_and_corrections_are_disclosed(
 ) -> None:
     import httpx
 
-    draw = cycle["draw"]
-    subject = draw["subjects"][0]
-    leader = subject["inspectors"][0]
-    body = {
-        "draw_id": draw["id"],
-        "subject_id": subject["subject_id"],
-        "inspected_on": "2026-11-20",
-        "outcome": "no_problem",
-    }
-    results = services["results"].url
-    stranger = _auth(infra, "someone-else", leader["department"], "inspector")
-    assert httpx.post(f"{results}/v1/results", json=body, headers=stranger).status_code == 403
-    as_leader = _auth(infra, leader["inspector_id"], leader["department"], "inspector")
-    second = httpx.post(f"{results}/v1/results", json=body, headers=as_leader)
-    assert second.status_code == 409
+    from tests.integration.task_flow import report
 
-    record_id, _ = cycle["recorded"][subject["identifier"]]
+    draw = cycle["draw"]
+    subject = next(
+        s
+        for s in draw["subjects"]
+        if cycle["recorded"].get(s["identifier"], ("", ""))[1] == "no_problem"
+    )
+    leader = subject["inspectors"][0]
+    task_id, _ = cycle["recorded"][subject["identifier"]]
+    results = services["results"].url
+    as_leader = _auth(infra, leader["inspector_id"], leader["department"], "inspector")
+    task = httpx.get(f"{results}/v1/tasks/{task_id}", headers=as_leader).json()
+    body = {"report": report(task)}
+    stranger = _auth(infra, "someone-else", leader["department"], "inspector")
+    path = f"{results}/v1/tasks/{task_id}"
+    assert httpx.post(f"{path}/submission", json=body, headers=stranger).status_code == 403
+    second = httpx.post(f"{path}/submission", json=body, headers=as_leader)
+    assert second.status_code == 409  # published already
+
+    corrected_report = report(
+        task, category="problem_pending", pending_kind="case_filed", failing=1
+    )
     correction = httpx.post(
-        f"{results}/v1/results/{record_id}/corrections",
-        json={"outcome": "problem_pending", "reason": "复核发现问题"},
+        f"{path}/corrections",
+        json={"report": corrected_report, "reason": "复核发现问题"},
         headers=as_leader,
     )
     assert correction.status_code == 200, correction.text
+    reviewer = _auth(infra, "cycle-reviewer", leader["department"], "reviewer")
+    approved = httpx.post(f"{path}/review", json={"decision": "approve"}, headers=reviewer)
+    assert approved.status_code == 200 and approved.json()["state"] == "reviewed"
+    filed = httpx.post(
+        f"{path}/follow-up/closure",
+        json={"outcome": "case_filed", "decided_on": corrected_report["inspected_to"]},
+        headers=as_leader,
+    )
+    assert filed.status_code == 200 and filed.json()["published"]["edition"] == 2
 
     def corrected() -> dict[str, Any] | None:
         public = httpx.get(
@@ -172,12 +187,9 @@ def test_results_are_recorded_once_by_the_group_and_corrections_are_disclosed(
 
     row = wait_until(corrected)
     assert row["outcome_text"] == "发现问题待后续处理"
-
-    record = httpx.get(f"{results}/v1/results/{record_id}", headers=as_leader).json()
-    assert record["corrections"] == [
-        {"from": "no_problem", "to": "problem_pending", "reason": "复核发现问题"}
-    ]
-    assert record["version"] == 2
+    record = httpx.get(path, headers=as_leader).json()
+    assert record["corrections"][0]["from"] == "no_problem"
+    assert record["corrections"][0]["to"] == "problem_pending"
 
 
 def test_draw_stream_hash_chain_is_intact(

@@ -36,13 +36,12 @@ ANNOUNCE = {
     "entropy": {"source": "cwl-ssq", "issue": "2026141", "scheduled_at": "2026-12-08T13:15:00Z"},
 }
 REPLACE = {"kind": "subject", "identifier": USCC, "reason": "已注销"}
-FINDING: dict[str, Any] = {"item_code": "SAMR-1", "outcome": "no_problem", "note": ""}
+POINT: dict[str, Any] = {"point": "base:SAMR-1", "state": "conforming", "method": "on_site"}
 RESULT: dict[str, Any] = {
-    "draw_id": SOMEONE,
-    "subject_id": SOMEONE,
-    "inspected_on": "2026-05-01",
-    "outcome": "no_problem",
-    "findings": [FINDING],
+    "inspected_from": "2026-05-01",
+    "inspected_to": "2026-05-01",
+    "category": "no_problem",
+    "items": [{"item_code": "SAMR-1", "methods": ["on_site"], "points": [POINT]}],
 }
 
 
@@ -54,8 +53,8 @@ def _batch(**changes: Any) -> dict[str, Any]:
     return _plan(batches=[{**BATCH, **changes}])
 
 
-def _result(**finding: Any) -> dict[str, Any]:
-    return {**RESULT, "findings": [{**FINDING, **finding}]}
+def _result(**point: Any) -> dict[str, Any]:
+    return {**RESULT, "items": [{**RESULT["items"][0], "points": [{**POINT, **point}]}]}
 
 
 CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any], str]] = [
@@ -146,24 +145,47 @@ CASES: list[tuple[str, str, str, dict[str, Any] | None, dict[str, Any], str]] = 
         {},
         "identifier",
     ),
-    ("results", "POST", "/v1/results", _result(note="未发现问题\x00"), {}, "findings[0].note"),
-    ("results", "POST", "/v1/results", _result(item_code="事项"), {}, "findings[0].item_code"),
     (
         "results",
         "POST",
-        "/v1/results",
-        {**RESULT, "findings": [FINDING] * 101},
+        f"/v1/tasks/{SOMEONE}/inspection",
+        _result(finding="未发现问题\x00"),
         {},
-        "findings",
+        "items[0].points[0].finding",
     ),
     (
         "results",
         "POST",
-        f"/v1/results/{SOMEONE}/corrections",
-        {"outcome": "problem_corrected", "reason": "\x00"},
+        f"/v1/tasks/{SOMEONE}/inspection",
+        _result(point="base:事项"),
+        {},
+        "items[0].points[0].point",
+    ),
+    (
+        "results",
+        "POST",
+        f"/v1/tasks/{SOMEONE}/inspection",
+        {**RESULT, "items": RESULT["items"] * 101},
+        {},
+        "items",
+    ),
+    (
+        "results",
+        "POST",
+        f"/v1/tasks/{SOMEONE}/corrections",
+        {"report": RESULT, "reason": "\x00"},
         {},
         "reason",
     ),
+    (
+        "results",
+        "POST",
+        f"/v1/tasks/{SOMEONE}/follow-up/order",
+        {"decided_on": "2026-05-01", "deadline": "99999-01-01"},
+        {},
+        "deadline",
+    ),
+    ("results", "GET", "/v1/tasks", None, {"params": {"limit": 10**12}}, "limit"),
     ("results", "GET", "/v1/results", None, {"params": {"limit": 10**12}}, "limit"),
     ("results", "GET", "/v1/assignments", None, {"params": {"after": "x" * 81}}, "after"),
     (

@@ -25,7 +25,7 @@ import pytest
 
 from tests.integration.draw_events import LEADER, cloud_event, publish, publish_draw
 from tests.integration.register_events import publish_departments, wait_for_departments
-from tests.integration.test_results_service import _result, assignments
+from tests.integration.task_flow import report, tasks_of
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 # It fakes other services' events on their streams (tests/conftest.py: own_infra).
@@ -57,18 +57,25 @@ def _client(url: str, infra: Infra, sub: str, dept: str, *roles: str) -> httpx.C
 
 @pytest.fixture(scope="module")
 def recorded(procs: dict[str, ServiceProcess], infra: Infra) -> dict[str, Any]:
-    """A result whose finding carries an informant's name and phone number."""
+    """A published result whose finding carries an informant's name and phone number:
+    submitted by the group, a case filed at once (the handling decision), approved."""
     event = publish_draw(infra, "2026-09-30", subjects=2)
-    with _client(procs["results"].url, infra, LEADER, "SAMR", "inspector") as leader:
-        assignments(leader, event["subject"], 2)
-        body = _result(
-            event,
-            outcome="problem_pending",
-            findings=[{"item_code": "SAMR-R1", "outcome": "problem_pending", "note": NOTE}],
+    url = procs["results"].url
+    with _client(url, infra, LEADER, "SAMR", "inspector") as leader:
+        task = tasks_of(leader, event["subject"], 2)[0]
+        body = report(task, category="problem_pending", pending_kind="case_filed", failing=1)
+        body["items"][0]["points"][0]["finding"] = NOTE
+        submitted = leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": body})
+        assert submitted.status_code == 200, submitted.text
+        filed = leader.post(
+            f"/v1/tasks/{task['id']}/follow-up/closure",
+            json={"outcome": "case_filed", "decided_on": body["inspected_to"]},
         )
-        created = leader.post("/v1/results", json=body)
-        assert created.status_code == 201, created.text
-    return {"event": event, "record": created.json()}
+        assert filed.status_code == 200, filed.text
+    with _client(url, infra, "rev-samr", "SAMR", "reviewer") as reviewer:
+        approved = reviewer.post(f"/v1/tasks/{task['id']}/review", json={"decision": "approve"})
+        assert approved.status_code == 200 and approved.json()["state"] == "published"
+    return {"event": event, "record": approved.json()}
 
 
 def test_a_findings_note_never_reaches_the_public_results(
@@ -85,10 +92,12 @@ def test_a_findings_note_never_reaches_the_public_results(
     public = wait_until(disclosed)
     assert "13800001234" not in public.text and "举报人" not in public.text
     (row,) = public.json()["items"]
-    assert row["outcome"] == "problem_pending"
-    assert row["findings"] == [
-        {"item_code": "SAMR-R1", "outcome": "problem_pending", "outcome_text": "发现问题待后续处理"}
-    ]
+    assert row["outcome"] == "problem_pending" and row["outcome_text"] == "发现问题待后续处理"
+    assert row["findings"][0] == {
+        "item_code": "SAMR-R1",
+        "outcome": "problem",
+        "outcome_text": "发现问题",
+    }
 
 
 @pytest.mark.parametrize(
@@ -97,6 +106,7 @@ def test_a_findings_note_never_reaches_the_public_results(
         (LEADER, "SAMR", ("inspector",)),  # the group
         ("insp-tax-member", "TAX", ("inspector",)),  # the group, other department
         ("op-samr", "SAMR", ("operator",)),  # the initiating department
+        ("rev-samr", "SAMR", ("reviewer",)),  # the implementing department's reviewers
         ("office", "OFFICE", ("office",)),
         ("audit", "AUDIT", ("auditor",)),
     ],
@@ -111,11 +121,11 @@ def test_the_inspection_concerned_the_office_and_auditors_read_the_note(
 ) -> None:
     record_id = recorded["record"]["id"]
     with _client(procs["results"].url, infra, sub, dept, *roles) as reader:
-        one = reader.get(f"/v1/results/{record_id}")
+        one = reader.get(f"/v1/tasks/{record_id}")
         assert one.status_code == 200, one.text
-        assert one.json()["findings"][0]["note"] == NOTE
-        listed = reader.get("/v1/results", params={"draw_id": recorded["event"]["subject"]})
-        assert [r["id"] for r in listed.json()["items"]] == [record_id]
+        assert one.json()["report"]["items"][0]["points"][0]["finding"] == NOTE
+        listed = reader.get("/v1/tasks", params={"draw_id": recorded["event"]["subject"]})
+        assert record_id in [r["id"] for r in listed.json()["items"]]
 
 
 @pytest.mark.parametrize(
@@ -123,6 +133,7 @@ def test_the_inspection_concerned_the_office_and_auditors_read_the_note(
     [
         ("insp-tax-unassigned", "TAX", ("inspector",)),
         ("op-mem", "MEM", ("operator",)),
+        ("rev-tax", "TAX", ("reviewer",)),
     ],
 )
 def test_a_reader_outside_the_inspection_gets_no_record_and_no_note(
@@ -135,10 +146,10 @@ def test_a_reader_outside_the_inspection_gets_no_record_and_no_note(
 ) -> None:
     record_id = recorded["record"]["id"]
     with _client(procs["results"].url, infra, sub, dept, *roles) as reader:
-        one = reader.get(f"/v1/results/{record_id}")
+        one = reader.get(f"/v1/tasks/{record_id}")
         assert one.status_code == 403, one.text
         assert "13800001234" not in one.text
-        listed = reader.get("/v1/results", params={"draw_id": recorded["event"]["subject"]})
+        listed = reader.get("/v1/tasks", params={"draw_id": recorded["event"]["subject"]})
         assert listed.status_code == 200
         assert listed.json()["items"] == [] and "13800001234" not in listed.text
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.draw_events import LEADER, MEMBER, publish_draw
 from tests.integration.register_events import publish_departments, wait_for_departments
+from tests.integration.task_flow import report, tasks_of
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 # It fakes other services' events on their streams (tests/conftest.py: own_infra).
@@ -96,93 +97,77 @@ def test_deadline_beyond_the_holiday_calendar_is_counted_in_weekdays_and_provisi
     assert row["due_on"] == "2099-01-28" and row["due_on_provisional"] is True
 
 
-def test_group_inspector_records_a_result_once(draw: dict[str, Any], leader: httpx.Client) -> None:
-    first = leader.post("/v1/results", json=_result(draw, 0))
-    assert first.status_code == 201, first.text
-    record = first.json()
-    assert record["version"] == 1 and record["recorded_by_department"] == "SAMR"
-    # The batch's results were due on 2026-11-03, well before today.
-    assert record["due_on"] == "2026-11-03" and record["late"] is (date.today() > date(2026, 11, 3))
-    second = leader.post("/v1/results", json=_result(draw, 0, outcome="closed", findings=[]))
+def _task(leader: httpx.Client, draw: dict[str, Any], n: int) -> dict[str, Any]:
+    subject = draw["data"]["subjects"][n]["subject_id"]
+    listed = tasks_of(leader, draw["subject"], len(draw["data"]["subjects"]))
+    return next(t for t in listed if t["subject_id"] == subject)
+
+
+def test_group_inspector_submits_a_result_once(draw: dict[str, Any], leader: httpx.Client) -> None:
+    task = _task(leader, draw, 0)
+    first = leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": report(task)})
+    assert first.status_code == 200, first.text
+    submitted = first.json()
+    assert submitted["state"] == "submitted" and submitted["implementing_department"] == "SAMR"
+    # The batch's results were due on 2026-11-03, well before today: entered late.
+    assert submitted["due_on"] == "2026-11-03" and submitted["late"] is True
+    second = leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": report(task)})
     assert second.status_code == 409
 
 
 def test_inspector_outside_the_group_may_not_record(
-    draw: dict[str, Any], results: ServiceProcess, infra: Infra
+    draw: dict[str, Any], results: ServiceProcess, infra: Infra, leader: httpx.Client
 ) -> None:
+    task = _task(leader, draw, 1)
     with _client(results, infra, "insp-stranger", "SAMR", "inspector") as stranger:
-        response = stranger.post("/v1/results", json=_result(draw, 1))
+        response = stranger.post(f"/v1/tasks/{task['id']}/inspection", json=report(task))
     assert response.status_code == 403
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
 def test_operator_of_the_initiating_department_may_record_but_not_another(
-    draw: dict[str, Any], results: ServiceProcess, infra: Infra
+    draw: dict[str, Any], results: ServiceProcess, infra: Infra, leader: httpx.Client
 ) -> None:
+    task = _task(leader, draw, 1)
     with _client(results, infra, "op-tax", "TAX", "operator") as tax:
-        assert tax.post("/v1/results", json=_result(draw, 1)).status_code == 403
+        assert tax.post(f"/v1/tasks/{task['id']}/inspection", json=report(task)).status_code == 403
+    gone = report(task, category="unreachable", items=[], notice=None, signature=None)
     with _client(results, infra, "op-samr", "SAMR", "operator") as samr:
-        response = samr.post("/v1/results", json=_result(draw, 1, outcome="unreachable"))
-    assert response.status_code == 201, response.text
+        response = samr.post(f"/v1/tasks/{task['id']}/inspection", json=gone)
+    assert response.status_code == 200, response.text
 
 
-def test_result_for_a_subject_not_drawn_is_404(draw: dict[str, Any], leader: httpx.Client) -> None:
-    response = leader.post("/v1/results", json=_result(draw, subject_id=str(uuid.uuid4())))
+def test_a_task_that_does_not_exist_is_404(leader: httpx.Client) -> None:
+    response = leader.post(f"/v1/tasks/{uuid.uuid4()}/submission", json={})
     assert response.status_code == 404
-    assert response.json()["title"] == "Not assigned"
 
 
 def test_inspection_date_in_the_future_is_rejected(
     draw: dict[str, Any], leader: httpx.Client
 ) -> None:
-    tomorrow = (date.today() + timedelta(days=2)).isoformat()
-    response = leader.post("/v1/results", json=_result(draw, 2, inspected_on=tomorrow))
+    task = _task(leader, draw, 2)
+    later = (date.today() + timedelta(days=2)).isoformat()
+    body = report(task, inspected_to=later)
+    response = leader.post(f"/v1/tasks/{task['id']}/inspection", json=body)
     assert response.status_code == 422 and "future" in response.json()["detail"]
 
 
-def test_findings_must_name_the_items_of_the_inspection(
+def test_items_must_be_the_items_of_the_inspection(
     draw: dict[str, Any], leader: httpx.Client
 ) -> None:
-    findings = [{"item_code": "EPB-9", "outcome": "no_problem", "note": ""}]
-    response = leader.post("/v1/results", json=_result(draw, 2, findings=findings))
+    task = _task(leader, draw, 2)
+    body = report(task)
+    body["items"][0]["item_code"] = "EPB-9"
+    response = leader.post(f"/v1/tasks/{task['id']}/inspection", json=body)
     assert response.status_code == 422 and "EPB-9" in response.json()["detail"]
 
 
-def test_correction_is_appended_and_the_list_shows_the_latest_with_a_count(
-    draw: dict[str, Any], leader: httpx.Client
-) -> None:
-    record = leader.post("/v1/results", json=_result(draw, 3)).json()
-    correction = {
-        "outcome": "problem_pending",
-        "findings": [{"item_code": "TAX-R1", "outcome": "problem_pending", "note": "发票缺失"}],
-        "reason": "复核发现问题",
-    }
-    corrected = leader.post(f"/v1/results/{record['id']}/corrections", json=correction)
-    assert corrected.status_code == 200, corrected.text
-    assert corrected.json()["version"] == 2
-    assert corrected.json()["corrections"] == [
-        {"from": "no_problem", "to": "problem_pending", "reason": "复核发现问题"}
-    ]
-
-    def listed() -> dict[str, Any] | None:
-        rows = leader.get("/v1/results", params={"draw_id": draw["subject"]}).json()["items"]
-        row = next((r for r in rows if r["id"] == record["id"]), None)
-        return row if row and row["corrections"] == 1 else None
-
-    row = wait_until(listed)
-    assert row["outcome"] == "problem_pending" and row["findings"] == correction["findings"]
-    verification = leader.get(f"/v1/results/{record['id']}/verification").json()
-    assert verification == {"id": record["id"], "intact": True, "problems": []}
-
-
-def test_result_events_on_the_wire_are_hash_chained(
+def test_task_events_on_the_wire_are_hash_chained(
     draw: dict[str, Any], leader: httpx.Client, infra: Infra
 ) -> None:
-    record = leader.post("/v1/results", json=_result(draw, 2)).json()
-    correction = {"outcome": "closed", "reason": "企业已注销"}
-    assert (
-        leader.post(f"/v1/results/{record['id']}/corrections", json=correction).status_code == 200
-    )
+    task = _task(leader, draw, 3)
+    recorded = leader.post(f"/v1/tasks/{task['id']}/inspection", json=report(task))
+    assert recorded.status_code == 200, recorded.text
     settings = infra.settings()
     prefix = settings.subject_prefix("results")
 
@@ -190,38 +175,21 @@ def test_result_events_on_the_wire_are_hash_chained(
         nc = await nats.connect(infra.nats_url)
         try:
             msg = await nc.jetstream().get_last_msg(
-                settings.stream_name("results"), f"{prefix}.inspectionrecord.{name}"
+                settings.stream_name("results"), f"{prefix}.inspectiontask.{name}"
             )
             return dict(json.loads(msg.data or b"{}"))
         finally:
             await nc.close()
 
-    def corrected_on_the_wire() -> dict[str, Any] | None:
+    def recorded_on_the_wire() -> dict[str, Any] | None:
         try:
-            event = asyncio.run(last("ResultCorrected"))
+            event = asyncio.run(last("InspectionRecorded"))
         except Exception:
             return None
-        return event if event["subject"] == record["id"] else None
+        return event if event["subject"] == task["id"] else None
 
-    corrected = wait_until(corrected_on_the_wire)
-    recorded = asyncio.run(last("ResultRecorded"))
-    assert recorded["subject"] == record["id"]
-    assert recorded["type"] == "ssj.results.ResultRecorded.v1"
-    assert recorded["prevhash"] == "0" * 64
-    assert len(corrected["prevhash"]) == 64 and corrected["prevhash"] != "0" * 64
-    assert set(recorded["data"]) == {
-        "draw_id",
-        "batch_id",
-        "plan_id",
-        "subject_id",
-        "subject_identifier",
-        "subject_name",
-        "inspected_on",
-        "outcome",
-        "findings",
-        "due_on",
-        "late",
-        "recorded_by_department",
-        "inspecting_department",
-    }
-    assert set(corrected["data"]) == {"outcome", "findings", "reason"}
+    inspected = wait_until(recorded_on_the_wire)
+    assert inspected["type"] == "ssj.results.InspectionRecorded.v1"
+    assert len(inspected["prevhash"]) == 64 and inspected["prevhash"] != "0" * 64
+    assert set(inspected["data"]) == {"report"}
+    assert inspected["actorsub"] == LEADER

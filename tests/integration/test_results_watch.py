@@ -12,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from services.results.application import today_in_china
 from tests.integration.draw_events import LEADER, publish_draw
 from tests.integration.register_events import publish_departments, wait_for_departments
 from tests.support import Infra, ServiceProcess, token, wait_until
@@ -56,7 +57,8 @@ def test_a_result_past_its_deadline_is_noticed_once_across_replicas(
         return list(http.get("/v1/assignments", params=params).json()["items"])
 
     noticed = wait_until(lambda: len(rows := listed(past["subject"], True)) == 2 and rows)
-    assert {r["overdue_on"] for r in noticed} == {date.today().isoformat()}
+    # Noticed on China's calendar day (UTC+8), a day ahead of UTC in the evening.
+    assert {r["overdue_on"] for r in noticed} == {today_in_china().isoformat()}
     assert {r["due_on"] for r in noticed} == {"2026-02-02"}
     wait_until(lambda: len(listed(ahead["subject"], False)) == 1)
     # More passes (about three a second), by whichever replica leads: still one notice.

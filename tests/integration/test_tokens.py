@@ -26,7 +26,7 @@ import pytest
 from tests.builders import register_departments
 from tests.integration.draw_events import publish_draw
 from tests.integration.register_events import wait_for_departments
-from tests.integration.test_results_service import _result, assignments
+from tests.integration.task_flow import report, tasks_of
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 # It fakes other services' events on their streams (tests/conftest.py: own_infra).
@@ -113,16 +113,17 @@ def test_a_department_outside_the_register_records_no_result_until_registered(
     event = publish_draw(infra, "2026-09-30", initiating_department=stranger)
     auth = _bearer(token(infra, f"op-{stranger}", stranger, "operator"))
     with httpx.Client(base_url=procs["results"].url, headers=auth, timeout=10) as operator:
-        assignments(operator, event["subject"], 2)
-        refused = operator.post("/v1/results", json=_result(event, 0))
+        task = tasks_of(operator, event["subject"], 2)[0]
+        path = f"/v1/tasks/{task['id']}/inspection"
+        refused = operator.post(path, json=report(task))
         assert refused.status_code == 403, refused.text
         assert refused.json()["title"] == "Unknown department"
         office = token(infra, "office-1", "OFFICE", "office")
         register_departments(procs["registry"].url, office, [stranger])
         # The results service learns of it from the registry stream, a moment later.
         wait_for_departments(infra, "results", [stranger])
-        accepted = operator.post("/v1/results", json=_result(event, 0))
-        assert accepted.status_code == 201, accepted.text
+        accepted = operator.post(path, json=report(task))
+        assert accepted.status_code == 200, accepted.text
 
 
 def test_a_result_recorded_by_the_office_is_disclosed_under_the_draws_department(
@@ -131,9 +132,14 @@ def test_a_result_recorded_by_the_office_is_disclosed_under_the_draws_department
     event = publish_draw(infra, "2026-09-30")
     auth = _bearer(token(infra, "office-1", "OFFICE", "office"))
     with httpx.Client(base_url=procs["results"].url, headers=auth, timeout=10) as office:
-        assignments(office, event["subject"], 2)
-        created = office.post("/v1/results", json=_result(event, 1))
-        assert created.status_code == 201, created.text
+        task = tasks_of(office, event["subject"], 2)[1]
+        created = office.post(f"/v1/tasks/{task['id']}/submission", json={"report": report(task)})
+        assert created.status_code == 200, created.text
+    # Reviewed by the implementing department (the group leader's, SAMR).
+    auth = _bearer(token(infra, "rev-samr", "SAMR", "reviewer"))
+    with httpx.Client(base_url=procs["results"].url, headers=auth, timeout=10) as reviewer:
+        approved = reviewer.post(f"/v1/tasks/{task['id']}/review", json={"decision": "approve"})
+        assert approved.status_code == 200, approved.text
 
     def disclosed() -> list[dict[str, Any]] | None:
         url = f"{procs['disclosure'].url}/v1/public/results"

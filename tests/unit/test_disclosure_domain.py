@@ -21,11 +21,16 @@ from services.disclosure.domain.public import (
 )
 from services.draw.api import ReasonCode, VoidRequest
 from services.draw.protocol.reasons import REPLACEMENT_REASONS, VOID_REASONS
+from services.results.domain.categories import CATEGORIES
 from services.results.domain.record import OUTCOMES
 
 
 def test_every_result_code_has_its_public_wording() -> None:
-    assert set(OUTCOME_TEXT) == set(OUTCOMES)
+    # Services do not import each other: the two lists are kept equal here.
+    item_results = {"problem", "not_applicable"}
+    assert set(OUTCOME_TEXT) == set(CATEGORIES) | item_results
+    assert set(OUTCOMES) <= set(OUTCOME_TEXT)
+    assert {code: OUTCOME_TEXT[code] for code in CATEGORIES} == CATEGORIES
     assert outcome_text("refused") == "不配合检查情节严重"
 
 
