@@ -502,3 +502,37 @@ def test_open_follow_up_past_its_deadline_is_listed_as_overdue(
     row = next(r for r in wait_until(overdue, timeout=30) if r["id"] == task["id"])
     # The watch notices on China's calendar day (UTC+8), a day ahead of UTC in the evening.
     assert row["follow_up_overdue_on"] == today_in_china().isoformat()
+
+
+def test_a_2027_deadline_is_provisional_until_the_office_loads_2027(
+    infra: Infra, results: ServiceProcess, leader: httpx.Client
+) -> None:
+    """Results of a batch ending 2026-12-15 are due 20 working days later, in January 2027,
+    which the package does not know: counted in weekdays (2027-01-12), provisional. The
+    office loads 2027 as published, 元旦 a holiday on Friday 1 January: 2027-01-13, final."""
+    event = publish_draw(infra, "2026-12-15", subjects=1)
+    (task,) = tasks_of(leader, event["subject"], 1)
+    assert task["due_on"] == "2027-01-12"
+
+    def assignment() -> dict[str, Any]:
+        rows = leader.get("/v1/assignments", params={"draw_id": event["subject"]}).json()
+        return dict(rows["items"][0])
+
+    assert (assignment()["due_on"], assignment()["due_on_provisional"]) == ("2027-01-12", True)
+    office = {"Authorization": f"Bearer {token(infra, 'office-1', 'OFFICE', 'office')}"}
+    year = {"holidays": ["2027-01-01", "2027-02-08", "2027-02-09"], "workdays": ["2027-02-20"]}
+    loaded = httpx.put(f"{results.url}/v1/calendar/2027", json=year, headers=office)
+    assert loaded.status_code in (200, 201), loaded.text
+    recomputed = wait_until(
+        lambda: assignment() if assignment()["due_on_provisional"] is False else None, timeout=30
+    )
+    assert recomputed["due_on"] == "2027-01-13"
+    answer = httpx.get(
+        f"{results.url}/v1/calendar/deadline", params={"from": "2026-12-15", "working_days": 20}
+    ).json()
+    assert answer["due_on"] == "2027-01-13" and answer["provisional"] is False
+    # Entered now, long before either date: on time, judged by the deadline as it stands.
+    submitted = _ok(
+        leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": report(task)})
+    )
+    assert submitted["late"] is False
