@@ -67,3 +67,16 @@ def test_fuzzing_the_planner_as_the_office_leaves_no_5xx_and_every_answer_declar
     assert run.server_errors == 0, run.output[-8000:]
     assert run.returncode == 0, run.output[-8000:]
     settled({name: proc.url for name, proc in stack.items()}, {"Authorization": f"Bearer {office}"})
+
+
+def test_fuzzing_the_results_service_leaves_no_5xx_and_every_answer_declared(
+    infra: Infra, stack: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    """Tasks, reports, reviews, follow-up, evidence uploads and the calendar with hostile
+    bodies, as the office and as a reviewer: never a 5xx or an undeclared answer."""
+    for sub, dept, role in (("fuzz-office", "OFFICE", "office"), ("fuzz-rev", "SAMR", "reviewer")):
+        run = fuzz(stack["results"].url, token(infra, sub, dept, role), tmp_path, examples())
+        print(f"results fuzz as {role}: {run.cases} requests, {dict(sorted(run.statuses.items()))}")
+        assert run.cases >= 100, run.output[-4000:]
+        assert run.server_errors == 0, run.output[-8000:]
+        assert run.returncode == 0, run.output[-8000:]
