@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from services.results.domain.record import InspectionRecord
 from services.results.tasks import TaskCommands
 
@@ -25,10 +27,14 @@ class ResultsApplication(TaskCommands):
     hash_chained = True
 
     def get_record(self, record_id: UUID) -> InspectionRecord:
-        """A record of before tasks existed, with every correction."""
-        return self.repository.get(record_id)
+        """A record of before tasks existed, with every correction; 404 for anything else
+        (a task is read through the task API, with its own readers)."""
+        found: object = self.repository.get(record_id)
+        if not isinstance(found, InspectionRecord):
+            raise AggregateNotFoundError(f"no inspection record {record_id}")
+        return found
 
     def verify_record(self, record_id: UUID) -> list[str]:
         """Breaks in the record's hash chain (empty when intact)."""
-        self.repository.get(record_id)  # 404 for an unknown record, not an empty chain
+        self.get_record(record_id)  # 404 for an unknown record, not an empty chain
         return self.verify_chain(record_id)

@@ -19,7 +19,7 @@ import io
 import json
 import zipfile
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import IO, Any
 
 FORMAT = "ssj-case-1"
 GENESIS = "0" * 64
@@ -45,60 +45,81 @@ def _prev_hash(state: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
+class CaseWriter:
+    """Writes a case file into ``target`` one part at a time, so a task's files (up to 200
+    of 20 MiB) pass through memory one by one. Files are stored, not deflated: photos and
+    PDFs are compressed already."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.archive = zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED)
+        self.events: list[dict[str, Any]] = []
+        self.files: list[dict[str, Any]] = []
+
+    def add_events(self, stored: Sequence[tuple[int, str, bytes]]) -> None:
+        """The task's (version, topic, state) events, as stored."""
+        for version, topic, state in stored:
+            path = f"events/{version:06d}.json"
+            self.archive.writestr(path, state)
+            self.events.append(
+                {
+                    "version": version,
+                    "topic": topic,
+                    "path": path,
+                    "sha256": _sha(state),
+                    "prev_hash": _prev_hash(state),
+                }
+            )
+
+    def add_file(self, media_type: str, content: bytes, named: Mapping[str, Any]) -> None:
+        """One stored file and how the task names it."""
+        sha256 = _sha(content)
+        path = f"files/{sha256}.{EXTENSIONS.get(media_type, 'bin')}"
+        self.archive.writestr(path, content, compress_type=zipfile.ZIP_STORED)
+        self.files.append(
+            {
+                "path": path,
+                "sha256": sha256,
+                "size": len(content),
+                "media_type": media_type,
+                **dict(named),
+            }
+        )
+
+    def finish(self, record: Mapping[str, Any]) -> None:
+        """The record as read, the README and the manifest; closes the archive."""
+        documents = []
+        for path, data in (
+            ("record.json", json.dumps(record, ensure_ascii=False, indent=1, default=str).encode()),
+            ("README.txt", README.encode()),
+        ):
+            self.archive.writestr(path, data)
+            documents.append({"path": path, "sha256": _sha(data)})
+        manifest = {
+            "format": FORMAT,
+            "task_id": str(record["id"]),
+            "events": self.events,
+            "chain_head": self.events[-1]["sha256"] if self.events else GENESIS,
+            "files": self.files,
+            "documents": documents,
+        }
+        self.archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+        self.archive.close()
+
+
 def build(
     record: Mapping[str, Any],
     stored: Sequence[tuple[int, str, bytes]],
     files: Mapping[str, tuple[str, bytes]],
     names: Mapping[str, Mapping[str, Any]],
 ) -> bytes:
-    """The ZIP of one task: ``record`` as read, ``stored`` (version, topic, state) events,
-    ``files`` sha256 → (media type, bytes), ``names`` sha256 → how the task names it."""
-    entries: list[tuple[str, bytes]] = []
-    events = []
-    for version, topic, state in stored:
-        path = f"events/{version:06d}.json"
-        entries.append((path, state))
-        events.append(
-            {
-                "version": version,
-                "topic": topic,
-                "path": path,
-                "sha256": _sha(state),
-                "prev_hash": _prev_hash(state),
-            }
-        )
-    listed = []
-    for sha256, (media_type, content) in sorted(files.items()):
-        path = f"files/{sha256}.{EXTENSIONS.get(media_type, 'bin')}"
-        entries.append((path, content))
-        listed.append(
-            {
-                "path": path,
-                "sha256": _sha(content),
-                "size": len(content),
-                "media_type": media_type,
-                **dict(names.get(sha256, {})),
-            }
-        )
-    entries.append(
-        ("record.json", json.dumps(record, ensure_ascii=False, indent=1, default=str).encode())
-    )
-    entries.append(("README.txt", README.encode()))
-    manifest = {
-        "format": FORMAT,
-        "task_id": str(record["id"]),
-        "events": events,
-        "chain_head": events[-1]["sha256"] if events else GENESIS,
-        "files": listed,
-        "documents": [
-            {"path": p, "sha256": _sha(b)} for p, b in entries if p in ("record.json", "README.txt")
-        ],
-    }
+    """The whole ZIP in memory (small tasks and tests): ``files`` sha256 → (media type,
+    bytes), ``names`` sha256 → how the task names it."""
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in entries:
-            archive.writestr(path, data)
-        archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+    writer = CaseWriter(out)
+    writer.add_events(stored)
+    for sha256, (media_type, content) in sorted(files.items()):
+        writer.add_file(media_type, content, names.get(sha256, {}))
+    writer.finish(record)
     return out.getvalue()
 
 

@@ -3,11 +3,14 @@ download them, 责令改正 → 复查 → outcome, and the case file (立卷归
 
 from __future__ import annotations
 
+import asyncio
+import tempfile
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from libs.common.problems import Problem
 from libs.common.service import run_command
@@ -25,6 +28,7 @@ from services.results.task_api import (
 from services.results.task_models import ClosureIn, OrderIn, ReinspectionIn, Sha256, Text
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
+SPOOL_BYTES = 32 << 20  # a case file larger than this is written to a temporary file
 MEDIA = sorted(evidence.MEDIA_TYPES)
 UPLOAD_BODY = {
     "requestBody": {
@@ -53,6 +57,8 @@ async def upload(
     """The body is the file (JPEG, PNG or PDF, at most 20 MiB, its type checked against
     its first bytes); stored once by its SHA-256 and named on the task, by its group."""
     assignment = await task_assignment(db, task)
+    # The caller's rights first: nobody outside the task has a file read, checked or stored.
+    assignment.authorise(who.sub, who.dept, who.roles)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > evidence.MAX_FILE_BYTES:
         raise Problem(
@@ -70,8 +76,6 @@ async def upload(
         sha256 = evidence.check_file(bytes(content), media_type)
     except evidence.FileRefused as exc:
         raise Problem(422, "File refused", str(exc)) from exc
-    # The caller's rights are checked before anything is stored.
-    assignment.authorise(who.sub, who.dept, who.roles)
     await evidence.store(db, bytes(content), media_type, who.sub)
     _, added = await run_command(
         request,
@@ -189,15 +193,27 @@ async def case_file(task: UUID, request: Request, who: Reader, app: App, db: Poo
     SHA-256 and the hash chain; ``ssj results verify-case FILE.zip`` checks it offline."""
     found = await _read(request, who, app, task)
     stored = await run_command(request, who, app.stored_events, task)
-    files = {}
-    for sha256 in found.files:
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed once streamed)
+    writer = casefile.CaseWriter(spool)
+    writer.add_events(stored)
+    for sha256, named in sorted(found.files.items()):
         got = await evidence.fetch(db, sha256)
         if got is None:
+            spool.close()
             raise Problem(503, "File missing", f"file {sha256} is named but not stored")
-        files[sha256] = got
-    body = casefile.build(task_view(found), stored, files, found.files)
-    return Response(
-        body,
+        await asyncio.to_thread(writer.add_file, got[0], got[1], named)
+    writer.finish(task_view(found))
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while chunk := spool.read(1 << 20):
+                yield chunk
+        finally:
+            spool.close()
+
+    return StreamingResponse(
+        chunks(),
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="case-{task}.zip"'},
     )

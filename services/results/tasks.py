@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from libs.common.context import Actor
@@ -53,8 +54,10 @@ class TaskCommands(CalendarCommands):
         return done
 
     def get_task(self, task: UUID) -> InspectionTask:
-        """A task as it stands."""
-        found: InspectionTask = self.repository.get(task)
+        """A task as it stands; 404 for any other kind of record of this service."""
+        found: object = self.repository.get(task)
+        if not isinstance(found, InspectionTask):
+            raise AggregateNotFoundError(f"no inspection task {task}")
         return found
 
     def _save(self, task: InspectionTask) -> InspectionTask:

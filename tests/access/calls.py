@@ -19,6 +19,7 @@ from tests.builders import (
     item_payload,
     subject_payload,
 )
+from tests.integration.task_flow import PNG
 
 
 @dataclass
@@ -76,16 +77,14 @@ def _proposal(fx: dict[str, Any], n: int) -> Call:
     )
 
 
-def _result(fx: dict[str, Any], n: int) -> Call:
-    return Call(
-        "/v1/results",
-        json={
-            "draw_id": fx["draw"]["id"],
-            "subject_id": fx["recorded_subject"]["subject_id"],
-            "inspected_on": TODAY,
-            "outcome": "no_problem",
-        },
-    )
+def _task(fx: dict[str, Any], suffix: str = "", **body: Any) -> Call:
+    """A call on the fixture task (published, no problem found)."""
+    return Call(f"/v1/tasks/{fx['task_id']}{suffix}", json=body)
+
+
+def _report(**overrides: Any) -> dict[str, Any]:
+    """A report that parses (the domain checks it after the caller and the task's state)."""
+    return {"inspected_from": TODAY, "inspected_to": TODAY, "category": "no_problem", **overrides}
 
 
 def _inspector_csv(fx: dict[str, Any], n: int) -> Call:
@@ -317,7 +316,7 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ),
     ("draw", "POST", "/v1/draws/{draw_id}/replacements"): lambda fx, n: Call(
         f"/v1/draws/{fx['draw']['id']}/replacements",
-        # The subject has a recorded result: an allowed caller gets 409, nothing changes.
+        # The subject's result is submitted (on record): an allowed caller gets 409.
         json={
             "kind": "subject",
             "identifier": fx["recorded_subject"]["identifier"],
@@ -338,10 +337,44 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ("draw", "GET", "/v1/draws/{draw_id}/chain"): lambda fx, n: Call(
         f"/v1/draws/{fx['draw']['id']}/chain"
     ),
-    ("results", "POST", "/v1/results"): _result,
-    ("results", "POST", "/v1/results/{record_id}/corrections"): lambda fx, n: Call(
-        f"/v1/results/{fx['record_id']}/corrections",
-        json={"outcome": "no_problem", "reason": "核对后更正"},
+    ("results", "GET", "/v1/tasks"): lambda fx, n: Call(
+        "/v1/tasks", params={"draw_id": fx["draw"]["id"], "limit": "1000"}
+    ),
+    ("results", "GET", "/v1/tasks/{task}"): lambda fx, n: _task(fx),
+    ("results", "GET", "/v1/tasks/{task}/verification"): lambda fx, n: _task(fx, "/verification"),
+    ("results", "GET", "/v1/tasks/{task}/files/{sha256}"): lambda fx, n: _task(
+        fx, f"/files/{fx['document']}"
+    ),
+    ("results", "GET", "/v1/tasks/{task}/case-file"): lambda fx, n: _task(fx, "/case-file"),
+    # The task is published: recording or submitting it again is 409, nothing changes.
+    ("results", "POST", "/v1/tasks/{task}/inspection"): lambda fx, n: _task(
+        fx, "/inspection", **_report()
+    ),
+    ("results", "POST", "/v1/tasks/{task}/submission"): lambda fx, n: _task(fx, "/submission"),
+    # Reviewed already: the reviewer gets 409.
+    ("results", "POST", "/v1/tasks/{task}/review"): lambda fx, n: _task(
+        fx, "/review", decision="approve"
+    ),
+    # A correction inspected in the future: 422, the published result stands.
+    ("results", "POST", "/v1/tasks/{task}/corrections"): lambda fx, n: _task(
+        fx, "/corrections", report=_report(inspected_to="2099-01-01"), reason="核对后更正"
+    ),
+    # No problem was found: a follow-up step is 422, nothing changes.
+    ("results", "POST", "/v1/tasks/{task}/follow-up/order"): lambda fx, n: _task(
+        fx, "/follow-up/order", decided_on=TODAY, deadline="2099-01-01", decision_no="矩阵"
+    ),
+    ("results", "POST", "/v1/tasks/{task}/follow-up/reinspection"): lambda fx, n: _task(
+        fx, "/follow-up/reinspection", reinspected_on=TODAY, corrected=True
+    ),
+    ("results", "POST", "/v1/tasks/{task}/follow-up/closure"): lambda fx, n: _task(
+        fx, "/follow-up/closure", outcome="corrected", decided_on=TODAY
+    ),
+    # Evidence of a published result goes with a correction: 409, the task keeps its files.
+    ("results", "POST", "/v1/evidence"): lambda fx, n: Call(
+        "/v1/evidence",
+        content=PNG,
+        params={"task": fx["task_id"], "name": "现场照片.png"},
+        headers={"Content-Type": "image/png"},
     ),
     ("results", "GET", "/v1/results/{record_id}"): lambda fx, n: Call(
         f"/v1/results/{fx['record_id']}"

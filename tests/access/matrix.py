@@ -10,7 +10,8 @@ tests.access.matrix docs``), tests/access/test_matrix.py calls every cell agains
 services, and tests/unit/test_access_doc.py keeps the two equal.
 
 Caller classes, relative to the fixtures of department A (SAMR: an item, a subject, an
-inspector, a plan it initiates, a draw of that plan and a result of that draw):
+inspector, a plan it initiates, a draw of that plan, the inspection task (检查任务) of one
+drawn subject, published, and a record of that subject from before tasks existed):
 
 - ``anonymous``: no token;
 - ``office``: 联席会议办公室 (role ``office``); ``auditor``: read-only oversight;
@@ -21,6 +22,9 @@ inspector, a plan it initiates, a draw of that plan and a result of that draw):
   other department who is not in the group;
 - ``approver:own`` / ``approver:other``: a token holding the approver role (审批人) alone,
   of A / of the other department;
+- ``reviewer:own`` / ``reviewer:other``: a token holding the reviewer role (审核人) alone, of
+  A (the implementing department of the fixture task: its group leader's) / of the other
+  department; reviewers read the tasks of their department and review them, nothing else;
 - ``subject:own``: the drawn subject itself (检查对象, role ``subject``, token ``sub`` its
   USCC), which reads its own line of a draw's pool and nothing else.
 
@@ -47,18 +51,27 @@ CALLERS = (
     "inspector:other",
     "approver:own",
     "approver:other",
+    "reviewer:own",
+    "reviewer:other",
     "subject:own",
 )
 EVERYONE = frozenset(CALLERS)
 # A token with the approver role alone approves replacements and reads nothing.
 APPROVERS = frozenset({"approver:own", "approver:other"})
+# A token with the reviewer role alone reads and reviews its department's tasks, nothing else.
+REVIEWERS = frozenset({"reviewer:own", "reviewer:other"})
 # A subject's token reads its own pool line and what is public, nothing else.
 SUBJECTS = frozenset({"subject:own"})
-READERS = EVERYONE - {"anonymous"} - APPROVERS - SUBJECTS
+READERS = EVERYONE - {"anonymous"} - APPROVERS - REVIEWERS - SUBJECTS
 OVERSIGHT = frozenset({"office", "auditor"})
 OFFICE = frozenset({"office"})
 OWN_WRITERS = frozenset({"office", "operator:own"})
 WRITERS = frozenset({"office", "operator:own", "operator:other"})
+# Who records a task's result, corrects it and follows it up (Assignment.authorise).
+GROUP_WRITERS = frozenset({"office", "operator:own", "inspector:group"})
+# Who reads a task: the group, the departments taking part, the implementing department's
+# reviewers, oversight.
+TASK_READERS = frozenset({"office", "auditor", "operator:own", "inspector:group", "reviewer:own"})
 SERVICES = ("registry", "planner", "draw", "results", "disclosure")
 HEALTH = ("/healthz", "/readyz", "/metrics")
 
@@ -224,20 +237,47 @@ def _rules() -> list[Rule]:
         r("draw", "POST", "/v1/entropy-sources", OFFICE, note="the office keeps the sources"),
         r("draw", "GET", "/v1/entropy-sources", READERS),
         r("draw", "GET", "/v1/entropy-sources/{code}", READERS),
-        # results
+        # results: inspection tasks (检查任务), one per drawn subject
+        r(
+            "results",
+            "GET",
+            "/v1/tasks",
+            READERS | REVIEWERS,
+            note="scoped: as one task",
+            sees=TASK_READERS,
+        ),
+        r(
+            "results",
+            "GET",
+            "/v1/tasks/{task}",
+            TASK_READERS,
+            note="the group, the departments taking part, the implementing department's "
+            "reviewers, oversight",
+        ),
+        r("results", "GET", "/v1/tasks/{task}/verification", TASK_READERS),
+        r("results", "GET", "/v1/tasks/{task}/files/{sha256}", TASK_READERS),
+        r("results", "GET", "/v1/tasks/{task}/case-file", TASK_READERS),
         r(
             "results",
             "POST",
-            "/v1/results",
-            frozenset({"office", "operator:own", "inspector:group"}),
+            "/v1/tasks/{task}/inspection",
+            GROUP_WRITERS,
             note="the inspection group (检查组), the initiating department",
         ),
+        r("results", "POST", "/v1/tasks/{task}/submission", GROUP_WRITERS),
         r(
             "results",
             "POST",
-            "/v1/results/{record_id}/corrections",
-            frozenset({"office", "operator:own", "inspector:group"}),
+            "/v1/tasks/{task}/review",
+            frozenset({"reviewer:own"}),
+            note="a reviewer (审核人) of the implementing department, not of the group",
         ),
+        r("results", "POST", "/v1/tasks/{task}/corrections", GROUP_WRITERS),
+        r("results", "POST", "/v1/tasks/{task}/follow-up/order", GROUP_WRITERS),
+        r("results", "POST", "/v1/tasks/{task}/follow-up/reinspection", GROUP_WRITERS),
+        r("results", "POST", "/v1/tasks/{task}/follow-up/closure", GROUP_WRITERS),
+        r("results", "POST", "/v1/evidence", GROUP_WRITERS, note="a file of the task"),
+        # results: records of before tasks existed (read only)
         r(
             "results",
             "GET",
@@ -292,6 +332,8 @@ _WORDS = {
     "operator:other": "operators of other departments",
     "approver:own": "approvers (审批人) of the record's department",
     "approver:other": "approvers of other departments",
+    "reviewer:own": "reviewers (审核人) of the record's department",
+    "reviewer:other": "reviewers of other departments",
     "inspector:group": "the draw's inspection group",
     "inspector:own": "other inspectors of the record's department",
     "inspector:other": "inspectors of other departments",
@@ -307,7 +349,10 @@ def who_may(rule: Rule) -> str:
     if rule.allowed == EVERYONE:
         return "anyone, no token"
     if rule.allowed == READERS:
-        return "every signed-in role (a token holding the approver or subject role alone: none)"
+        return (
+            "every signed-in role (a token holding the approver, reviewer or subject role "
+            "alone: none)"
+        )
     return _listed(rule.allowed)
 
 

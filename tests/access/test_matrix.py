@@ -39,6 +39,8 @@ def _headers(stack: Stack) -> dict[str, dict[str, str]]:
         "inspector:other": (str(uuid.uuid4()), OTHER, "inspector"),
         "approver:own": ("ap-matrix-own", OWN, "approver"),
         "approver:other": ("ap-matrix-other", OTHER, "approver"),
+        "reviewer:own": ("rv-matrix-own", OWN, "reviewer"),
+        "reviewer:other": ("rv-matrix-other", OTHER, "reviewer"),
         "subject:own": (stack.fx["recorded_subject"]["identifier"], "SUBJECT", "subject"),
     }
     headers = {c: {"Authorization": f"Bearer {stack.token(*who[c])}"} for c in who}
@@ -82,7 +84,8 @@ def _finds_fixture(stack: Stack, rule: Rule, response: httpx.Response) -> bool:
     assert response.status_code == 200, response.text
     if rule.path == "/v1/conflicts":
         return bool(response.json())  # filtered to the fixture inspector's records
-    return stack.fx["record_id"] in {r["id"] for r in response.json()["items"]}
+    fixture = stack.fx["task_id"] if rule.path == "/v1/tasks" else stack.fx["record_id"]
+    return fixture in {r["id"] for r in response.json()["items"]}
 
 
 def _expected(rule: Rule, caller: str) -> str | int:
@@ -127,18 +130,32 @@ def test_every_cell_answers_as_the_matrix_says(stack: Stack) -> None:
     assert differ == [], "\n".join(differ)
 
 
+# The department roles whose writes a token of an unregistered department tries.
+DEPARTMENT_WRITERS = {
+    "operator:own": "operator",
+    "approver:own": "approver",
+    "reviewer:own": "reviewer",
+}
+
+
 def test_a_department_outside_the_register_writes_nothing(stack: Stack) -> None:
-    """An operator whose token names a well-formed department the office never registered
-    is refused every write a department's operator may make (403 Unknown department)."""
-    auth = {"Authorization": f"Bearer {stack.token('op-nowhere', 'NOWHERE', 'operator')}"}
+    """An operator (approver, reviewer) whose token names a well-formed department the
+    office never registered is refused every write that role of a department may make
+    (403 Unknown department)."""
     counter = itertools.count(int(time.time()) % 100000 * 1000 + 900)
     differ = []
     with httpx.Client(timeout=30) as http:
         for rule in RULES:
-            if rule.method != "GET" and not rule.reads and "operator:own" in rule.allowed:
+            if rule.method == "GET" or rule.reads:
+                continue
+            for caller, role in DEPARTMENT_WRITERS.items():
+                if caller not in rule.allowed:
+                    continue
+                token = stack.token(f"{role}-nowhere", "NOWHERE", role)
+                auth = {"Authorization": f"Bearer {token}"}
                 status = _send(http, stack, rule, auth, next(counter)).status_code
                 if status != 403:
-                    differ.append(f"{rule.method} {rule.service}{rule.path}: {status}")
+                    differ.append(f"{rule.method} {rule.service}{rule.path} as {role}: {status}")
     assert differ == [], "\n".join(differ)
 
 

@@ -3,12 +3,15 @@
 The allow-lists are the disclosure service's (services/disclosure/domain/public.py) and
 the table "What the public sees" of docs/api.md, which must name each of them. The public
 answers are read after the fixtures planted staff's free text where it is most tempting to
-leak: a finding's note naming an informant, a replacement's typed reason and approver, a
-conflict's detail. None of it may appear in any public answer, the draw's proof included.
+leak: a published task's point finding and report summary naming an informant, a record's
+finding note (of before tasks existed) naming them too, a replacement's typed reason and
+approver, a conflict's detail. None of it may appear in any public answer, the draw's proof
+included.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -124,11 +127,25 @@ def test_every_field_of_every_public_answer_is_documented(stack: Stack) -> None:
     assert sorted(undocumented) == [], "\n".join(sorted(undocumented))
 
 
+def _staff_read(stack: Stack, path: str) -> str:
+    office = {"Authorization": f"Bearer {stack.token('office-canary', 'OFFICE', 'office')}"}
+    answer = httpx.get(stack.urls["results"] + path, headers=office, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return answer.text
+
+
 def test_no_staff_text_reaches_a_public_answer_or_the_proof(stack: Stack) -> None:
     answers = public_answers(stack)
     draw_id = stack.fx["draw"]["id"]
     answers["proof"] = httpx.get(f"{stack.urls['draw']}/v1/draws/{draw_id}/proof").json()
-    # The plants are where staff can read them (so the test can fail): the result's note.
+    # The plants are where staff can read them, in results the public sees (so the test
+    # can fail): the noted task's finding and summary, the record's finding note.
+    noted = json.loads(_staff_read(stack, f"/v1/tasks/{stack.fx['noted_task']}"))
+    assert noted["report"]["summary"] == NOTE_CANARY
+    assert NOTE_CANARY in {p["finding"] for i in noted["report"]["items"] for p in i["points"]}
+    assert NOTE_CANARY in _staff_read(stack, f"/v1/results/{stack.fx['record_id']}")
+    public = {r["record_id"] for r in answers["results"]}
+    assert {stack.fx["noted_task"], stack.fx["record_id"]} <= public
     leaked = {
         (answer, canary)
         for answer, body in answers.items()

@@ -536,3 +536,32 @@ def test_a_2027_deadline_is_provisional_until_the_office_loads_2027(
         leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": report(task)})
     )
     assert submitted["late"] is False
+
+
+def test_other_records_are_not_tasks_and_tasks_are_not_records(
+    tasks: list[dict[str, Any]], leader: httpx.Client, results: ServiceProcess, infra: Infra
+) -> None:
+    """Found by an adversarial review: a task id at the legacy record endpoints answered the
+    whole task (notes included), another record's id at the task endpoints a 500."""
+    from services.results.domain.calendar import calendar_id
+
+    office = _client(results, infra, "office-1", "OFFICE", "office")
+    task = tasks[0]
+    assert office.get(f"/v1/results/{task['id']}").status_code == 404
+    assert office.get(f"/v1/results/{task['id']}/verification").status_code == 404
+    other = calendar_id(2027)  # a CalendarYear of this service's store
+    for path in ("", "/verification", "/case-file", f"/files/{'0' * 64}"):
+        assert office.get(f"/v1/tasks/{other}{path}").status_code == 404, path
+
+
+def test_an_upload_by_someone_outside_the_task_is_refused_before_the_file_is_read(
+    tasks: list[dict[str, Any]], results: ServiceProcess, infra: Infra
+) -> None:
+    with _client(results, infra, "insp-other", "TAX", "inspector") as stranger:
+        refused = stranger.post(
+            "/v1/evidence",
+            params={"task": tasks[3]["id"], "name": "x.txt"},
+            content=b"not a photo",
+            headers={"Content-Type": "text/plain"},
+        )
+    assert refused.status_code == 403, refused.text
