@@ -69,9 +69,20 @@ def task_fields(
     }
 
 
+REPLACED = """
+    SELECT t.task_id, a.replaced_by::text
+    FROM results.tasks t JOIN results.assignments a ON a.task_id = t.task_id
+    WHERE a.replaced_by IS NOT NULL AND t.state IN ('dispatched', 'inspected', 'returned')
+    LIMIT $1
+"""
+
+
 async def dispatch_pass(app: ResultsApplication, pool: asyncpg.Pool) -> int:
-    """Dispatch what the draw has assigned and nobody dispatched yet."""
+    """Dispatch what the draw has assigned and nobody dispatched yet; withdraw the tasks of
+    subjects replaced (递补) before their result was on record."""
     done = 0
+    for row in await pool.fetch(REPLACED, PASS_LIMIT):
+        done += await asyncio.to_thread(app.withdraw, row["task_id"], row["replaced_by"])
     for _ in range(MAX_ROUNDS):
         rows = [dict(r) for r in await pool.fetch(UNDISPATCHED, PASS_LIMIT)]
         if not rows:

@@ -29,7 +29,9 @@ Reader = Annotated[
 ]
 App = Annotated[ResultsApplication, Depends(application)]
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
-State = Literal["dispatched", "inspected", "submitted", "returned", "reviewed", "published"]
+State = Literal[
+    "dispatched", "inspected", "submitted", "returned", "reviewed", "published", "withdrawn"
+]
 
 
 async def task_assignment(db: asyncpg.Pool, task: UUID) -> Assignment:

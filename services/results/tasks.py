@@ -53,6 +53,20 @@ class TaskCommands(CalendarCommands):
                         continue
         return done
 
+    def withdraw(self, task: UUID, replaced_by: str) -> bool:
+        """Withdraw the task of a subject replaced after the draw (False: not withdrawable,
+        e.g. its result is on record, or done already)."""
+        found = self.get_task(task)
+        try:
+            found.withdraw(replaced_by)
+        except TaskStateError:
+            return False
+        try:
+            self._save(found)
+        except IntegrityError:  # the group acted at the same moment: next pass decides
+            return False
+        return True
+
     def get_task(self, task: UUID) -> InspectionTask:
         """A task as it stands; 404 for any other kind of record of this service."""
         found: object = self.repository.get(task)

@@ -12,6 +12,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -565,3 +566,58 @@ def test_an_upload_by_someone_outside_the_task_is_refused_before_the_file_is_rea
             headers={"Content-Type": "text/plain"},
         )
     assert refused.status_code == 403, refused.text
+
+
+def test_a_subject_replaced_before_its_result_withdraws_its_task_and_dispatches_the_next(
+    infra: Infra, leader: httpx.Client
+) -> None:
+    from tests.integration.draw_events import cloud_event, publish
+
+    drawn = publish_draw(infra, (date.today() - timedelta(days=3)).isoformat(), subjects=2)
+    first, second = tasks_of(leader, drawn["subject"], 2)
+    d = drawn["data"]
+    gone = next(s for s in d["subjects"] if s["subject_id"] == first["subject_id"])
+    replacement = {**gone, "subject_id": str(uuid.uuid4()), "identifier": "91420200MA4KXXXX0Y"}
+    replacement["name"] = "黄石市递补商贸有限公司"
+    context = {
+        k: d[k]
+        for k in (
+            "batch_id",
+            "plan_id",
+            "year",
+            "initiating_department",
+            "participating_departments",
+            "items",
+            "ends_on",
+        )
+    }
+    publish(
+        infra,
+        [
+            cloud_event(
+                "SubjectReplaced",
+                drawn["subject"],
+                2,
+                {
+                    **context,
+                    "request": {"kind": "subject", "identifier": gone["identifier"]},
+                    "replaced": {
+                        "subject_id": gone["subject_id"],
+                        "identifier": gone["identifier"],
+                    },
+                    "replacement": replacement,
+                },
+            )
+        ],
+    )
+
+    def settled() -> list[dict[str, Any]] | None:
+        rows = leader.get("/v1/tasks", params={"draw_id": drawn["subject"]}).json()["items"]
+        states = {r["subject_id"]: r["state"] for r in rows}
+        done = states.get(gone["subject_id"]) == "withdrawn"
+        return rows if done and replacement["subject_id"] in states else None
+
+    rows = wait_until(settled, timeout=30)
+    assert {r["subject_id"]: r["state"] for r in rows}[second["subject_id"]] == "dispatched"
+    refused = leader.post(f"/v1/tasks/{first['id']}/inspection", json=report(first))
+    assert refused.status_code == 409 and "replaced" in refused.text

@@ -126,6 +126,19 @@ class InspectionTask(Aggregate):
     def _submitted(self, draw_id: str, subject_id: str, submitted_on: str, late: bool) -> None:
         self.state, self.submitted_on, self.late = "submitted", submitted_on, late
 
+    def withdraw(self, replaced_by: str) -> None:
+        """撤回 — the subject was replaced after the draw (递补) before its result was on
+        record; the replacement subject gets a task of its own."""
+        if self.state not in EDITABLE:
+            raise TaskStateError(
+                f"the task is {self.state}; only a task not submitted is withdrawn"
+            )
+        self._withdrawn(replaced_by=replaced_by)
+
+    @event("TaskWithdrawn")
+    def _withdrawn(self, replaced_by: str) -> None:
+        self.state = "withdrawn"
+
     # -- review and publication --------------------------------------------------------
 
     def return_result(self, reason: str, today: date) -> None:

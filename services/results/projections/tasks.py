@@ -211,6 +211,8 @@ def _changes(name: str, d: dict[str, Any]) -> list[tuple[str, str, Any]]:
             _set("follow_up_deadline", _day(d["deadline"])),
             ("decided_on", "coalesce(decided_on, {p})", _day(d["decided_on"])),
         ]
+    if name == "TaskWithdrawn":
+        return [_set("state", "withdrawn")]
     if name == "Reinspected":
         return [_set("follow_up", "reinspected")]
     if name == "FollowUpClosed":

@@ -62,6 +62,7 @@ TASK_EVENTS = frozenset(
         "CorrectionOrdered",
         "Reinspected",
         "FollowUpClosed",
+        "TaskWithdrawn",
     }
 )
 
