@@ -1,6 +1,7 @@
-"""The deadline watch (逾期监测) with two replicas of the results service on one database:
-a drawn subject whose result is past its deadline and not entered gets one ResultOverdue
-event and is listed as overdue; a subject whose deadline is still ahead does not."""
+"""The deadline watch (逾期监测) and the dispatcher (派发) with two replicas of the results
+service on one database: a drawn subject whose result is past its deadline and not entered
+gets one ResultOverdue event and is listed as overdue; a subject whose deadline is still
+ahead does not; every drawn subject becomes one task, once."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.support import Infra, ServiceProcess, token, wait_until
 
 # It fakes the draw service's events on the draw stream (tests/conftest.py: own_infra).
 pytestmark = pytest.mark.own_infra
-FAST = {"SSJ_DEADLINE_WATCH_SECONDS": "0.3"}
+FAST = {"SSJ_DEADLINE_WATCH_SECONDS": "0.3", "SSJ_DISPATCH_SECONDS": "0.2"}
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +34,12 @@ def replicas(infra: Infra) -> Iterator[list[ServiceProcess]]:
         proc.stop()
 
 
-def _overdue_events(infra: Infra, subject_id: str) -> int:
+def _overdue_events(infra: Infra, subject_id: str, name: str = "ResultOverdue") -> int:
     with psycopg.connect(infra.database_url) as conn:
         row = conn.execute(
             "SELECT count(*) FROM results.resultsapplication_events "
             "WHERE topic LIKE %s AND convert_from(state, 'UTF8') LIKE %s",
-            ("%ResultOverdue", f"%{subject_id}%"),
+            (f"%{name}", f"%{subject_id}%"),
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -68,3 +69,20 @@ def test_a_result_past_its_deadline_is_noticed_once_across_replicas(
     for row in noticed:
         assert _overdue_events(infra, str(row["subject_id"])) == 1
     assert listed(ahead["subject"], True) == []
+
+
+def test_every_drawn_subject_is_dispatched_once_across_replicas(
+    replicas: list[ServiceProcess], infra: Infra
+) -> None:
+    event = publish_draw(infra, date.today().isoformat(), subjects=30)
+    auth = {"Authorization": f"Bearer {token(infra, LEADER, 'SAMR', 'inspector')}"}
+
+    def dispatched(url: str) -> bool:
+        rows = httpx.get(f"{url}/v1/tasks", params={"draw_id": event["subject"]}, headers=auth)
+        return len(rows.json()["items"]) == 30
+
+    for proc in replicas:
+        wait_until(lambda url=proc.url: dispatched(url))
+    time.sleep(1.0)  # more passes, by whichever replica leads
+    for subject in event["data"]["subjects"]:
+        assert _overdue_events(infra, subject["subject_id"], "TaskDispatched") == 1
