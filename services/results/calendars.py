@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import date
 
@@ -17,6 +18,9 @@ from services.results.domain.calendar import (
 
 # 366 working days reach into the second year after the start at most.
 YEARS_AHEAD = 2
+# Loaded years are read again after this many seconds: a load at another replica is seen
+# within it (this replica's own loads at once). Every review and decision counts a deadline.
+CALENDAR_TTL = 10.0
 
 
 class CalendarCommands(EventStoreApp):
@@ -36,10 +40,23 @@ class CalendarCommands(EventStoreApp):
             found, changed = CalendarYear(year=year, holidays=days[0], workdays=days[1]), True
         if changed:
             self.save(found)
+            self.__dict__.get("_calendars", {}).clear()
         return found, changed
 
+    _calendars: dict[tuple[int, ...], tuple[float, WorkingCalendar]]
+
     def calendar(self, years: Iterable[int]) -> WorkingCalendar:
-        """The calendar with every loaded year among ``years``."""
+        """The calendar with every loaded year among ``years`` (cached briefly)."""
+        key = tuple(years)
+        cache = self.__dict__.setdefault("_calendars", {})
+        hit = cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < CALENDAR_TTL:
+            return hit[1]
+        found = self._load_calendar(key)
+        cache[key] = (time.monotonic(), found)
+        return found
+
+    def _load_calendar(self, years: Iterable[int]) -> WorkingCalendar:
         loaded = {}
         for year in years:
             key = calendar_id(year)
