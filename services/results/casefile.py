@@ -10,6 +10,8 @@ Format ``ssj-case-1``, standard library only:
 - ``manifest.json``: every other file's path, size and SHA-256, the events' chain and its
   head. Compare the head with ``GET /v1/tasks/{id}/verification`` or the task's last event on
   the stream to know the file is the record, not merely consistent.
+
+The offline check is services/results/caseverify.py.
 """
 
 from __future__ import annotations
@@ -121,85 +123,3 @@ def build(
         writer.add_file(media_type, content, names.get(sha256, {}))
     writer.finish(record)
     return out.getvalue()
-
-
-def verify(data: bytes) -> tuple[list[str], dict[str, Any]]:
-    """(problems, summary) of a case file: every file against the manifest, the events'
-    hash chain, every attached file present. No problems: it is intact."""
-    problems: list[str] = []
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        manifest = json.loads(archive.read("manifest.json"))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        return [f"not a case file: {exc}"], {}
-    if manifest.get("format") != FORMAT:
-        return [f"unknown format {manifest.get('format')!r}"], {}
-    names = set(archive.namelist())
-    listed = [
-        *manifest.get("events", []),
-        *manifest.get("files", []),
-        *manifest.get("documents", []),
-    ]
-    for entry in listed:
-        path = entry.get("path")
-        if path not in names:
-            problems.append(f"{path}: listed but absent")
-            continue
-        if _sha(archive.read(path)) != entry.get("sha256"):
-            problems.append(f"{path}: SHA-256 differs from the manifest")
-    extra = names - {e.get("path") for e in listed} - {"manifest.json"}
-    problems += [f"{p}: not in the manifest" for p in sorted(extra)]
-    prev, attached = GENESIS, set()
-    for n, entry in enumerate(manifest.get("events", []), start=1):
-        if entry.get("version") != n:
-            problems.append(f"event {n}: version {entry.get('version')} out of order")
-        if entry.get("path") not in names:
-            continue
-        state = archive.read(entry["path"])
-        try:
-            recorded, body = _prev_hash(state), json.loads(state)
-        except ValueError:
-            problems.append(f"event {n}: unreadable")
-            prev = _sha(state)
-            continue
-        if recorded != prev:
-            problems.append(f"event {n}: prev_hash {recorded} != {prev} (the chain is broken)")
-        if entry.get("topic", "").endswith(".EvidenceAttached"):
-            attached.add(body.get("sha256"))
-        prev = _sha(state)
-    if manifest.get("chain_head") != prev:
-        problems.append(f"chain_head {manifest.get('chain_head')} != {prev}")
-    present = {f.get("sha256") for f in manifest.get("files", [])}
-    problems += [f"file {h} attached by an event but absent" for h in sorted(attached - present)]
-    problems += [
-        f"file {h} in the case file but never attached" for h in sorted(present - attached)
-    ]
-    summary = {
-        "task_id": manifest.get("task_id"),
-        "events": len(manifest.get("events", [])),
-        "files": len(present),
-        "chain_head": prev,
-    }
-    return problems, summary
-
-
-def main(argv: Sequence[str]) -> int:
-    """``ssj results verify-case FILE.zip``: 0 intact, 1 not, 2 unreadable."""
-    if len(argv) != 1:
-        print("usage: ssj results verify-case FILE.zip")
-        return 2
-    try:
-        with open(argv[0], "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        print(f"{argv[0]}: {exc}")
-        return 2
-    problems, summary = verify(data)
-    for problem in problems:
-        print(f"FAIL {problem}")
-    if not problems:
-        print(
-            f"OK task {summary['task_id']}: {summary['events']} events, {summary['files']} files, "
-            f"chain head {summary['chain_head']}"
-        )
-    return 1 if problems else 0

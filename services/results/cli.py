@@ -32,10 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_results(args: argparse.Namespace) -> int:
-    """``ssj results verify-case FILE.zip`` (services/results/casefile.py)."""
-    from services.results import casefile
+    """``ssj results verify-case FILE.zip`` (services/results/caseverify.py)."""
+    from services.results import caseverify
 
-    return casefile.main(args.rest)
+    return caseverify.main(args.rest)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from services.results.task_api import (
     Pool,
     Reader,
     Recorder,
-    _read,
+    read_task,
     task_assignment,
     task_view,
 )
@@ -57,8 +57,9 @@ async def upload(
     """The body is the file (JPEG, PNG or PDF, at most 20 MiB, its type checked against
     its first bytes); stored once by its SHA-256 and named on the task, by its group."""
     assignment = await task_assignment(db, task)
-    # The caller's rights first: nobody outside the task has a file read, checked or stored.
-    assignment.authorise(who.sub, who.dept, who.roles)
+    # The caller's rights first: nobody outside the task has a file read, checked or stored;
+    # nor is a file stored for a task that cannot take it.
+    await run_command(request, who, app.check_attach, task, assignment=assignment, actor=who.actor)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > evidence.MAX_FILE_BYTES:
         raise Problem(
@@ -103,7 +104,7 @@ async def download(
     task: UUID, sha256: Sha256, request: Request, who: Reader, app: App, db: Pool
 ) -> Response:
     """For the task's readers; only files named on this task."""
-    found = await _read(request, who, app, task)
+    found = await read_task(request, who, app, db, task)
     if sha256 not in found.files:
         raise Problem(404, "Not found", f"no file {sha256} on task {task}")
     stored = await evidence.fetch(db, sha256)
@@ -191,7 +192,7 @@ async def closure(
 async def case_file(task: UUID, request: Request, who: Reader, app: App, db: Pool) -> Response:
     """The task's stored events, its check forms, every file and a manifest of their
     SHA-256 and the hash chain; ``ssj results verify-case FILE.zip`` checks it offline."""
-    found = await _read(request, who, app, task)
+    found = await read_task(request, who, app, db, task)
     stored = await run_command(request, who, app.stored_events, task)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed once streamed)
     writer = casefile.CaseWriter(spool)

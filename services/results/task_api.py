@@ -71,9 +71,18 @@ def task_view(task: InspectionTask) -> dict[str, Any]:
     }
 
 
-async def _read(request: Request, who: Principal, app: ResultsApplication, task: UUID) -> Any:
+async def read_task(
+    request: Request, who: Principal, app: ResultsApplication, db: asyncpg.Pool, task: UUID
+) -> Any:
+    """The task, for its readers only (403 otherwise): the group as the draw has it now
+    (after any 递补), not as it was dispatched."""
     found = await run_command(request, who, app.get_task, task)
-    if not readable(who, found.implementing_department, found.initiating_department, found.group):
+    members = await db.fetchval(
+        "SELECT inspectors FROM results.assignments WHERE task_id = $1", task
+    )
+    if not readable(
+        who, found.implementing_department, found.initiating_department, members or found.group
+    ):
         raise Problem(
             403,
             "Forbidden",
@@ -100,14 +109,16 @@ async def list_tasks(
     """Tasks as they stand (state, category, deadlines, follow-up); only those the caller
     may read, so a page may hold fewer than ``limit`` and still have a ``next``."""
     rows = await db.fetch(
-        """SELECT * FROM results.tasks
-           WHERE ($1::uuid IS NULL OR draw_id = $1) AND ($2::text IS NULL OR state = $2)
-             AND ($3::text IS NULL OR implementing_department = $3)
-             AND ($4::text IS NULL OR follow_up = $4)
-             AND ($5::text IS NULL OR ($5 = 'publication' AND publication_overdue_on IS NOT NULL)
-                  OR ($5 = 'follow_up' AND follow_up_overdue_on IS NOT NULL))
-             AND ($6::uuid IS NULL OR task_id > $6)
-           ORDER BY task_id LIMIT $7""",
+        """SELECT t.*, a.inspectors AS current_inspectors
+           FROM results.tasks t LEFT JOIN results.assignments a ON a.task_id = t.task_id
+           WHERE ($1::uuid IS NULL OR t.draw_id = $1) AND ($2::text IS NULL OR t.state = $2)
+             AND ($3::text IS NULL OR t.implementing_department = $3)
+             AND ($4::text IS NULL OR t.follow_up = $4)
+             AND ($5::text IS NULL
+                  OR ($5 = 'publication' AND t.publication_overdue_on IS NOT NULL)
+                  OR ($5 = 'follow_up' AND t.follow_up_overdue_on IS NOT NULL))
+             AND ($6::uuid IS NULL OR t.task_id > $6)
+           ORDER BY t.task_id LIMIT $7""",
         draw_id,
         state,
         department,
@@ -116,18 +127,22 @@ async def list_tasks(
         after,
         limit,
     )
-    items = [
-        {"id": str(r["task_id"]), **dict(r)}
-        for r in rows
-        if readable(who, r["implementing_department"], r["initiating_department"], r["inspectors"])
-    ]
+    items = []
+    for r in rows:
+        row = dict(r)
+        # The group as the draw has it now (after any 递补), not as it was dispatched.
+        row["inspectors"] = row.pop("current_inspectors") or row["inspectors"]
+        if readable(
+            who, row["implementing_department"], row["initiating_department"], row["inspectors"]
+        ):
+            items.append({"id": str(row["task_id"]), **row})
     return {"items": items, "next": str(rows[-1]["task_id"]) if len(rows) == limit else None}
 
 
 @router.get("/tasks/{task}", summary="One task with its report, review and follow-up")
-async def get_task(task: UUID, request: Request, who: Reader, app: App) -> Any:
+async def get_task(task: UUID, request: Request, who: Reader, app: App, db: Pool) -> Any:
     """Everything of the task, notes included: for its readers only (403 otherwise)."""
-    return task_view(await _read(request, who, app, task))
+    return task_view(await read_task(request, who, app, db, task))
 
 
 @router.post("/tasks/{task}/inspection", summary="Record the visit (检查记录表)")
@@ -225,8 +240,8 @@ async def correct(
 
 
 @router.get("/tasks/{task}/verification", summary="Check the task's hash chain")
-async def verify(task: UUID, request: Request, who: Reader, app: App) -> Any:
+async def verify(task: UUID, request: Request, who: Reader, app: App, db: Pool) -> Any:
     """Recompute the SHA-256 chain of the task's events; list any break."""
-    await _read(request, who, app, task)
+    await read_task(request, who, app, db, task)
     problems = await run_command(request, who, app.verify_task, task)
     return {"id": str(task), "intact": not problems, "problems": problems}

@@ -21,7 +21,7 @@ from services.results.calendars import CalendarCommands
 from services.results.domain.assignment import Assignment
 from services.results.domain.credit import CreditNotice, notices_for
 from services.results.domain.errors import TaskStateError
-from services.results.domain.review import authorise_review
+from services.results.domain.review import authorise_entry, authorise_review
 from services.results.domain.task import InspectionTask, task_id
 
 # Tasks saved per transaction when a draw's subjects are dispatched.
@@ -80,8 +80,15 @@ class TaskCommands(CalendarCommands):
         return task
 
     def _group_task(self, task: UUID, assignment: Assignment, actor: Actor) -> InspectionTask:
-        assignment.authorise(actor.sub, actor.dept, actor.roles)
-        return self.get_task(task)
+        found = self.get_task(task)
+        authorise_entry(
+            sub=actor.sub,
+            dept=actor.dept,
+            roles=actor.roles,
+            department=found.implementing_department,
+            group=assignment.inspector_ids,
+        )
+        return found
 
     # -- the visit ---------------------------------------------------------------------
 
@@ -98,9 +105,9 @@ class TaskCommands(CalendarCommands):
         """检查记录 — by the group (or an operator of the implementing department); with
         ``submit`` it goes to review in the same transaction."""
         found = self._group_task(task, assignment, actor)
-        found.record(report, today)
+        found.record(report, today, actor.sub)
         if submit:
-            found.submit(today, assignment.due_on)
+            found.submit(today, assignment.due_on, actor.sub)
         return self._save(found)
 
     def submit(
@@ -108,8 +115,14 @@ class TaskCommands(CalendarCommands):
     ) -> InspectionTask:
         """提交 the recorded result for review."""
         found = self._group_task(task, assignment, actor)
-        found.submit(today, assignment.due_on)
+        found.submit(today, assignment.due_on, actor.sub)
         return self._save(found)
+
+    def check_attach(self, task: UUID, *, assignment: Assignment, actor: Actor) -> None:
+        """Before a file's bytes are stored: the caller may attach to this task, which has
+        room for one more."""
+        found = self._group_task(task, assignment, actor)
+        found.check_room()
 
     def attach_file(
         self,
@@ -125,12 +138,8 @@ class TaskCommands(CalendarCommands):
     ) -> tuple[InspectionTask, bool]:
         """Name a stored file on the task (evidence of the visit, or a follow-up document)."""
         found = self._group_task(task, assignment, actor)
-        if (
-            found.state == "published"
-            and purpose == "evidence"
-            and found.pending_correction is None
-        ):
-            raise TaskStateError("the result is published: evidence goes with a correction")
+        # A file changes nothing by itself: a published record changes only through a
+        # reviewed correction citing it, so files are attached in any state.
         added = found.attach(sha256, name, media_type, size, purpose)
         if added:
             self._save(found)
@@ -147,6 +156,7 @@ class TaskCommands(CalendarCommands):
             roles=actor.roles,
             department=found.implementing_department,
             group=group,
+            entrants=found.entrants,
         )
         return found
 
@@ -184,7 +194,7 @@ class TaskCommands(CalendarCommands):
     ) -> InspectionTask:
         """更正 of a published result, for review."""
         found = self._group_task(task, assignment, actor)
-        found.propose_correction(report, reason, today)
+        found.propose_correction(report, reason, today, actor.sub)
         return self._save(found)
 
     # -- follow-up -----------------------------------------------------------------------

@@ -53,7 +53,13 @@ def draw_event(
         for _ in range(subjects)
     ]
     group = [
-        {"inspector_id": LEADER, "name": "张三", "department": "SAMR", "role": "leader"},
+        # The leader's seat is the initiating department's (services/draw/protocol/groups.py).
+        {
+            "inspector_id": LEADER,
+            "name": "张三",
+            "department": initiating_department,
+            "role": "leader",
+        },
         {"inspector_id": MEMBER, "name": "李四", "department": "TAX", "role": "member"},
     ]
     return {

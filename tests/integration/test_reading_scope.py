@@ -67,15 +67,16 @@ def recorded(procs: dict[str, ServiceProcess], infra: Infra) -> dict[str, Any]:
         body["items"][0]["points"][0]["finding"] = NOTE
         submitted = leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": body})
         assert submitted.status_code == 200, submitted.text
+        with _client(url, infra, "rev-samr", "SAMR", "reviewer") as reviewer:
+            path = f"/v1/tasks/{task['id']}/review"
+            approved = reviewer.post(path, json={"decision": "approve"})
+            assert approved.status_code == 200 and approved.json()["state"] == "reviewed"
         filed = leader.post(
             f"/v1/tasks/{task['id']}/follow-up/closure",
             json={"outcome": "case_filed", "decided_on": body["inspected_to"]},
         )
-        assert filed.status_code == 200, filed.text
-    with _client(url, infra, "rev-samr", "SAMR", "reviewer") as reviewer:
-        approved = reviewer.post(f"/v1/tasks/{task['id']}/review", json={"decision": "approve"})
-        assert approved.status_code == 200 and approved.json()["state"] == "published"
-    return {"event": event, "record": approved.json()}
+        assert filed.status_code == 200 and filed.json()["state"] == "published", filed.text
+    return {"event": event, "record": filed.json()}
 
 
 def test_a_findings_note_never_reaches_the_public_results(

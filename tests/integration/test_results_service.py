@@ -191,5 +191,5 @@ def test_task_events_on_the_wire_are_hash_chained(
     inspected = wait_until(recorded_on_the_wire)
     assert inspected["type"] == "ssj.results.InspectionRecorded.v1"
     assert len(inspected["prevhash"]) == 64 and inspected["prevhash"] != "0" * 64
-    assert set(inspected["data"]) == {"report"}
+    assert set(inspected["data"]) == {"report", "recorded_by"}
     assert inspected["actorsub"] == LEADER

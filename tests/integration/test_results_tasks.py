@@ -301,14 +301,12 @@ def test_problem_not_corrected_is_referred_to_the_judiciary(
     body = report(task, category="problem_pending", failing=2, pending_kind="correction_ordered")
     _ok(leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": body}))
     deadline = (today + timedelta(days=1)).isoformat()
-    _ok(
-        leader.post(
-            f"/v1/tasks/{task['id']}/follow-up/order",
-            json={"decided_on": today.isoformat(), "deadline": deadline},
-        )
-    )
-    # Decided before review: published on approval.
-    assert _approve(reviewer, task["id"])["state"] == "published"
+    early = {"decided_on": today.isoformat(), "deadline": deadline}
+    # Follow-up stands on a reviewed result (the group may still change it before).
+    assert leader.post(f"/v1/tasks/{task['id']}/follow-up/order", json=early).status_code == 409
+    assert _approve(reviewer, task["id"])["state"] == "reviewed"
+    ordered = _ok(leader.post(f"/v1/tasks/{task['id']}/follow-up/order", json=early))
+    assert ordered["state"] == "published"
     not_corrected = {"reinspected_on": today.isoformat(), "corrected": False}
     assert (
         leader.post(
@@ -486,6 +484,7 @@ def test_open_follow_up_past_its_deadline_is_listed_as_overdue(
         notice={"given": False, "ground": "《食品安全抽样检验管理办法》规定不宜事先告知"},
     )
     _ok(leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": body}))
+    _approve(reviewer, task["id"])
     _ok(
         leader.post(
             f"/v1/tasks/{task['id']}/follow-up/order",
@@ -621,3 +620,18 @@ def test_a_subject_replaced_before_its_result_withdraws_its_task_and_dispatches_
     assert {r["subject_id"]: r["state"] for r in rows}[second["subject_id"]] == "dispatched"
     refused = leader.post(f"/v1/tasks/{first['id']}/inspection", json=report(first))
     assert refused.status_code == 409 and "replaced" in refused.text
+
+
+def test_nobody_approves_a_result_they_entered_whatever_their_roles(
+    infra: Infra, results: ServiceProcess
+) -> None:
+    """Found by an adversarial review: a token holding operator and reviewer entered a
+    result and approved it."""
+    event = publish_draw(infra, (date.today() - timedelta(days=3)).isoformat(), subjects=1)
+    with _client(results, infra, "op-rev-samr", "SAMR", "operator", "reviewer") as both:
+        (task,) = tasks_of(both, event["subject"], 1)
+        _ok(both.post(f"/v1/tasks/{task['id']}/submission", json={"report": report(task)}))
+        refused = both.post(f"/v1/tasks/{task['id']}/review", json={"decision": "approve"})
+        assert refused.status_code == 403 and "entered this result" in refused.text
+    with _client(results, infra, "rev-samr-2", "SAMR", "reviewer") as other:
+        assert _approve(other, task["id"])["state"] == "published"

@@ -11,8 +11,9 @@ from datetime import date
 from typing import Any
 
 import pytest
+from eventsourcing.application import Application
 
-from services.results import casefile
+from services.results import casefile, caseverify
 from services.results.domain.calendar import WorkingCalendar
 from services.results.domain.credit import notices_for
 from services.results.domain.errors import InvalidResult, NotReviewer, TaskStateError
@@ -25,7 +26,7 @@ CAL = WorkingCalendar()
 ITEM = {
     "code": "SAMR-R1",
     "name": "食品经营许可检查",
-    "methods": ["on_site", "online"],
+    "methods": ["on_site", "online", "other_department"],
     "sub_items": [{"code": "A", "name": "许可证在有效期内"}],
     "check_form": [{"code": "P1", "text": "经营场所与许可一致"}],
 }
@@ -95,27 +96,27 @@ def test_a_report_that_breaks_a_rule_is_refused(change: dict[str, Any], words: s
     failing = change.pop("failing", 0)
     category = change.pop("category", "no_problem")
     with pytest.raises(InvalidResult, match=words):
-        _task().record(_report(category, failing, **change), TODAY)
+        _task().record(_report(category, failing, **change), TODAY, "lead")
 
 
 def test_every_point_is_recorded_by_one_of_the_items_methods() -> None:
     body = _report()
     body["items"][0]["points"].pop()
     with pytest.raises(InvalidResult, match="every check point"):
-        _task().record(body, TODAY)
+        _task().record(body, TODAY, "lead")
     body = _report()
     body["items"][0]["points"][1]["method"] = "sampling"
     with pytest.raises(InvalidResult, match="not a method used"):
-        _task().record(body, TODAY)
+        _task().record(body, TODAY, "lead")
     body = _report()
     body["items"][0]["methods"] = ["sampling"]
     with pytest.raises(InvalidResult, match="not the item's"):
-        _task().record(body, TODAY)
+        _task().record(body, TODAY, "lead")
 
 
 def test_a_subject_gone_from_its_address_needs_no_points_and_no_signature() -> None:
     task = _task()
-    task.record(_report("unreachable", items=[], notice=None, signature=None), TODAY)
+    task.record(_report("unreachable", items=[], notice=None, signature=None), TODAY, "lead")
     assert task.state == "inspected"
 
 
@@ -132,10 +133,10 @@ def test_reviewers_are_of_the_department_and_outside_the_group() -> None:
 
 def test_a_clean_result_is_published_on_approval_due_twenty_working_days_after_the_visit() -> None:
     task = _task()
-    task.record(_report(), TODAY)
+    task.record(_report(), TODAY, "lead")
     with pytest.raises(TaskStateError):
         task.approve(TODAY, CAL)
-    task.submit(TODAY, date(2026, 12, 28))
+    task.submit(TODAY, date(2026, 12, 28), "lead")
     assert task.late is False
     task.approve(TODAY, CAL)
     assert task.state == "published"
@@ -146,8 +147,8 @@ def test_a_clean_result_is_published_on_approval_due_twenty_working_days_after_t
 
 def test_a_problem_waits_for_its_decision_and_counts_from_it() -> None:
     task = _task()
-    task.record(_report("problem_corrected", failing=1), TODAY)
-    task.submit(TODAY, None)
+    task.record(_report("problem_corrected", failing=1), TODAY, "lead")
+    task.submit(TODAY, None, "lead")
     task.approve(TODAY, CAL)
     assert task.state == "reviewed" and task.published is None
     later = date(2026, 11, 27)
@@ -159,8 +160,13 @@ def test_a_problem_waits_for_its_decision_and_counts_from_it() -> None:
 
 def test_follow_up_goes_order_reinspection_outcome_and_no_other_way() -> None:
     task = _task()
-    task.record(_report("problem_pending", failing=1, pending_kind="correction_ordered"), TODAY)
-    task.submit(TODAY, None)
+    task.record(
+        _report("problem_pending", failing=1, pending_kind="correction_ordered"), TODAY, "lead"
+    )
+    task.submit(TODAY, None, "lead")
+    with pytest.raises(TaskStateError, match="after review"):
+        task.order_correction(TODAY, date(2026, 12, 1), "", [], TODAY, CAL)
+    task.approve(TODAY, CAL)
     with pytest.raises(TaskStateError):
         task.reinspect(TODAY, True, "", [], TODAY)
     task.order_correction(TODAY, date(2026, 12, 1), "", [], TODAY, CAL)
@@ -177,15 +183,17 @@ def test_follow_up_goes_order_reinspection_outcome_and_no_other_way() -> None:
     task.close_follow_up("transferred", TODAY, "黄石市应急管理局", "", [], TODAY, CAL)
     events = list(task.collect_events())
     kinds = [n["kind"] for n in notices_for(task, events)]
-    assert kinds == ["follow_up"]
+    # The order published the reviewed problem; the closure is the follow-up's own fact.
+    assert kinds == ["result", "follow_up"]
     with pytest.raises(TaskStateError):
         task.close_follow_up("referred", TODAY, "", "", [], TODAY, CAL)
 
 
 def test_a_clean_result_has_no_follow_up() -> None:
     task = _task()
-    task.record(_report(), TODAY)
-    task.submit(TODAY, None)
+    task.record(_report(), TODAY, "lead")
+    task.submit(TODAY, None, "lead")
+    task.approve(TODAY, CAL)
     with pytest.raises(InvalidResult, match="no follow-up"):
         task.order_correction(TODAY, date(2026, 12, 1), "", [], TODAY, CAL)
 
@@ -193,8 +201,8 @@ def test_a_clean_result_has_no_follow_up() -> None:
 def test_a_refusal_publishes_a_non_cooperation_notice_too() -> None:
     task = _task()
     refusal = {"case": "withheld_materials", "description": "拒绝提供会计资料"}
-    task.record(_report("refused", items=[], non_cooperation=refusal), TODAY)
-    task.submit(TODAY, None)
+    task.record(_report("refused", items=[], non_cooperation=refusal), TODAY, "lead")
+    task.submit(TODAY, None, "lead")
     task.approve(TODAY, CAL)
     notices = notices_for(task, list(task.collect_events()))
     assert [(n["kind"], n["severity"]) for n in notices] == [
@@ -205,58 +213,187 @@ def test_a_refusal_publishes_a_non_cooperation_notice_too() -> None:
 
 def test_a_correction_is_reviewed_and_published_as_the_next_edition() -> None:
     task = _task()
-    task.record(_report(), TODAY)
-    task.submit(TODAY, None)
+    task.record(_report(), TODAY, "lead")
+    task.submit(TODAY, None, "lead")
     task.approve(TODAY, CAL)
     with pytest.raises(InvalidResult, match="changes nothing"):
-        task.propose_correction(_report(), "无", TODAY)
+        task.propose_correction(_report(), "无", TODAY, "lead")
     changed = _report(summary="补记")
-    task.propose_correction(changed, "补记现场情况", TODAY)
+    task.propose_correction(changed, "补记现场情况", TODAY, "lead")
     assert task.published is not None and task.published["edition"] == 1
     task.review_correction(True, "", TODAY, CAL)
     assert task.published["edition"] == 2 and task.corrections[0]["reason"] == "补记现场情况"
 
 
-def _case(states: list[bytes], files: dict[str, bytes]) -> bytes:
-    stored = [
-        (n, f"x:T.{'EvidenceAttached' if b'sha256' in s else 'E'}", s)
-        for n, s in enumerate(states, 1)
-    ]
-    blobs = {hashlib.sha256(b).hexdigest(): ("image/png", b) for b in files.values()}
-    return casefile.build({"id": "t"}, stored, blobs, {})
-
-
-def _chain(bodies: list[dict[str, Any]]) -> list[bytes]:
-    out, prev = [], "0" * 64
-    for body in bodies:
+def _stored(task: InspectionTask, chain_from: str = "0" * 64) -> list[tuple[int, str, bytes]]:
+    """The task's events as the store holds them: JSON state with ``meta.prev_hash``."""
+    mapper = Application().mapper
+    out, prev = [], chain_from
+    for event in task.collect_events():
+        stored = mapper.to_stored_event(event)
+        body = json.loads(stored.state)
         state = json.dumps({**body, "meta": {"prev_hash": prev}}).encode()
-        out.append(state)
+        out.append((stored.originator_version, stored.topic, state))
         prev = hashlib.sha256(state).hexdigest()
     return out
+
+
+def _case_of(
+    task: InspectionTask, stored: list[tuple[int, str, bytes]], files: dict[str, bytes]
+) -> bytes:
+    record = {
+        "id": str(task.id),
+        "version": len(stored),
+        "report": task.report,
+        "files": task.files,
+    }
+    blobs = {hashlib.sha256(b).hexdigest(): ("image/png", b) for b in files.values()}
+    return casefile.build(record, stored, blobs, task.files)
+
+
+def _rewrite(data: bytes, change: Any) -> bytes:
+    src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, change(name, src.read(name)))
+    return out.getvalue()
+
+
+def _manifest(data: bytes, change: Any) -> bytes:
+    def edit(name: str, body: bytes) -> bytes:
+        if name != "manifest.json":
+            return body
+        manifest = json.loads(body)
+        change(manifest)
+        return json.dumps(manifest).encode()
+
+    return _rewrite(data, edit)
 
 
 def test_a_case_file_verifies_and_each_kind_of_forgery_is_found() -> None:
     photo = b"\x89PNG\r\n\x1a\nphoto"
     sha = hashlib.sha256(photo).hexdigest()
-    states = _chain([{"a": 1}, {"sha256": sha}, {"b": 2}])
-    good = _case(states, {"p": photo})
-    assert casefile.verify(good)[0] == []
+    task = _task()
+    task.attach(sha, "现场.png", "image/png", len(photo), "evidence")
+    task.record(_report(evidence=[sha]), TODAY, "lead")
+    stored = _stored(task)
+    good = _case_of(task, stored, {"p": photo})
+    problems, summary = caseverify.verify(good)
+    assert problems == [] and summary["task_id"] == str(task.id) and summary["files"] == 1
 
-    def rewrite(data: bytes, change: Any) -> bytes:
-        src, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
-        with zipfile.ZipFile(out, "w") as dst:
+    def found(data: bytes, words: str) -> None:
+        problems = caseverify.verify(data)[0]
+        assert any(words in p for p in problems), problems
+
+    found(_rewrite(good, lambda n, b: b.replace(b"lead", b"xxxx")), "SHA-256 differs")
+    found(_case_of(task, [stored[0], stored[2]], {"p": photo}), "chain is broken")
+    found(_case_of(task, stored, {}), "attached by an event but absent")
+    found(caseverify.verify(b"not a zip")[0] and b"not a zip", "not a case file")
+
+    def relabel(m: dict[str, Any]) -> None:
+        m["events"][1]["topic"] = m["events"][1]["topic"].replace("EvidenceAttached", "X")
+
+    found(_manifest(good, relabel), "topic forged")
+
+    def rename(m: dict[str, Any]) -> None:
+        m["files"][0]["name"] = "别的.png"
+
+    found(_manifest(good, rename), "name differs from its event")
+
+    def other_task(m: dict[str, Any]) -> None:
+        m["task_id"] = "00000000-0000-0000-0000-000000000000"
+
+    found(_manifest(good, other_task), "not the events' task")
+
+    def new_record(name: str, body: bytes) -> bytes:
+        return body.replace(b'"no_problem"', b'"refused"') if name == "record.json" else body
+
+    forged = _rewrite(good, new_record)
+    sha_of = hashlib.sha256(zipfile.ZipFile(io.BytesIO(forged)).read("record.json")).hexdigest()
+
+    def relist(m: dict[str, Any]) -> None:
+        for d in m["documents"]:
+            if d["path"] == "record.json":
+                d["sha256"] = sha_of
+
+    found(_manifest(forged, relist), "record.json: its report")
+    twice = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(twice, "w") as dst:
+        dst.writestr("events/000002.json", b"{}")
+        with pytest.warns(UserWarning, match="Duplicate name"):
             for name in src.namelist():
-                dst.writestr(name, change(name, src.read(name)))
-        return out.getvalue()
+                dst.writestr(name, src.read(name))
+    found(twice.getvalue(), "stored twice")
 
-    changed_event = rewrite(good, lambda n, b: b.replace(b'"b": 2', b'"b": 3'))
-    assert any("SHA-256 differs" in p for p in casefile.verify(changed_event)[0])
-    # Re-chained and re-listed by a forger: the head no longer matches the one on record.
-    forged = _case(_chain([{"a": 1}, {"sha256": sha}, {"b": 3}]), {"p": photo})
-    head = casefile.verify(forged)[1]["chain_head"]
-    assert head != casefile.verify(good)[1]["chain_head"]
-    dropped = _case([states[0], states[2]], {"p": photo})
-    assert any("chain is broken" in p for p in casefile.verify(dropped)[0])
-    missing = _case(states, {})
-    assert any("attached by an event but absent" in p for p in casefile.verify(missing)[0])
-    assert casefile.verify(b"not a zip")[0][0].startswith("not a case file")
+
+def test_the_verifier_knows_every_task_event_and_the_task_namespace() -> None:
+    from libs.common.catalogue import catalogue
+    from services.results.domain import task as task_module
+
+    fields = {
+        e.type.split(".")[2]: set(e.fields) for e in catalogue() if "inspectiontask" in e.subject
+    }
+    assert fields == {k: set(v) for k, v in caseverify.EVENT_FIELDS.items()}
+    assert caseverify.TASK_NAMESPACE == task_module.NAMESPACE
+
+
+def test_nobody_reviews_a_result_they_entered() -> None:
+    task = _task()
+    task.record(_report(), TODAY, "op-clerk")
+    task.submit(TODAY, None, "op-boss")
+    assert task.entrants == {"op-clerk", "op-boss"}
+    for sub in task.entrants:
+        with pytest.raises(NotReviewer, match="entered"):
+            authorise_review(
+                sub=sub,
+                dept="SAMR",
+                roles=["reviewer", "operator"],
+                department="SAMR",
+                group={"lead"},
+                entrants=task.entrants,
+            )
+
+
+def test_a_correction_under_follow_up_keeps_its_problem_and_its_dates() -> None:
+    task = _task()
+    task.record(_report("problem_corrected", failing=1), TODAY, "lead")
+    task.submit(TODAY, None, "lead")
+    task.approve(TODAY, CAL)
+    task.order_correction(TODAY, date(2026, 12, 1), "", [], TODAY, CAL)
+    with pytest.raises(InvalidResult, match="keeps its problem"):
+        task.propose_correction(_report(), "改为未发现问题", TODAY, "lead")
+    later = _report("problem_corrected", failing=1, summary="补记")
+    task.propose_correction(later, "补记", TODAY, "lead")  # same dates: accepted
+
+
+def test_dates_have_bounds() -> None:
+    with pytest.raises(InvalidResult, match="before 2025-01-01"):
+        _task().record(_report(inspected_from="0001-01-01"), TODAY, "lead")
+    with pytest.raises(InvalidResult, match="days before the visit"):
+        far = {"given": True, "way": "phone", "on": "2026-01-01"}
+        _task().record(_report(notice=far), TODAY, "lead")
+    body = _report()
+    body["items"][0]["methods"].append("other_department")
+    reuse = {"issuer_kind": "department", "issuer": "某局", "document_no": "1号"}
+    for issued, sha, words in (
+        ("9999-12-31", None, "issued by the inspection's end"),
+        ("2026-11-01", "b" * 64, "not attached"),
+    ):
+        body["items"][0]["reuse"] = {**reuse, "issued_on": issued, "sha256": sha}
+        with pytest.raises(InvalidResult, match=words):
+            _task().record(body, TODAY, "lead")
+
+
+def test_a_refusal_is_one_credit_fact_across_editions() -> None:
+    task = _task()
+    refusal = {"case": "denied_entry", "description": "拒绝进入"}
+    task.record(_report("refused", items=[], non_cooperation=refusal), TODAY, "lead")
+    task.submit(TODAY, None, "lead")
+    task.approve(TODAY, CAL)
+    task.collect_events()
+    task.propose_correction(
+        _report("refused", items=[], non_cooperation=refusal, summary="补记"), "补记", TODAY, "lead"
+    )
+    task.review_correction(True, "", TODAY, CAL)
+    kinds = [n["kind"] for n in notices_for(task, list(task.collect_events()))]
+    assert kinds == ["result"]

@@ -78,7 +78,8 @@ def notices_for(task: Any, new_events: list[Any]) -> list[dict[str, Any]]:
                     "decided_on": decided,
                 }
             )
-            if ev.non_cooperation_case:
+            # A refusal is one fact: sent again only if a correction changed its case.
+            if ev.non_cooperation_case and ev.non_cooperation_case != task.previous_case:
                 out.append(
                     {
                         **common,

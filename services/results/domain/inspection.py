@@ -32,6 +32,8 @@ NOBODY_TO_SIGN = frozenset(
 )
 # Methods of a visit: the subject is told beforehand (or the legal ground for not telling).
 VISIT_METHODS = frozenset({"on_site", "sampling"})
+NOTICE_DAYS = 90  # the subject is told days, not seasons, before the visit
+REUSE_YEARS = 5  # a reused conclusion is recent, not a relic
 
 
 def _day(value: Any) -> date:
@@ -48,11 +50,15 @@ def check_report(
     *,
     today: date,
     evidence: Collection[str],
+    earliest: date = date.min,
 ) -> dict[str, Any]:
     """The report, checked and normalised (dates as ISO text); :class:`InvalidResult`
     naming the first rule broken. ``forms`` are the task's check forms, ``evidence`` the
-    SHA-256 of the files attached to the task."""
+    SHA-256 of the files attached to the task, ``earliest`` the first day an inspection of
+    the task can have started."""
     started, ended = _day(report["inspected_from"]), _day(report["inspected_to"])
+    if started < earliest:
+        raise InvalidResult(f"inspected_from {started} is before {earliest}")
     if started > ended:
         raise InvalidResult(f"inspected_from {started} is after inspected_to {ended}")
     if ended > today:
@@ -60,7 +66,7 @@ def check_report(
     category = str(report["category"])
     if category not in CATEGORIES:
         raise InvalidResult(f"unknown category {category!r}; known: {list(CATEGORIES)}")
-    items = _check_items(report.get("items") or [], forms, category)
+    items = _check_items(report.get("items") or [], forms, category, (ended, evidence))
     _check_states(items, category)
     methods = {m for item in items for m in item["methods"]}
     cited = [str(h) for h in report.get("evidence") or []]
@@ -94,7 +100,10 @@ def _check_pending(kind: Any, category: str) -> str | None:
 
 
 def _check_items(
-    given: Sequence[Mapping[str, Any]], forms: Sequence[Mapping[str, Any]], category: str
+    given: Sequence[Mapping[str, Any]],
+    forms: Sequence[Mapping[str, Any]],
+    category: str,
+    context: tuple[date, Collection[str]],
 ) -> list[dict[str, Any]]:
     by_code = {str(f["item_code"]): f for f in forms}
     codes = [str(i["item_code"]) for i in given]
@@ -108,10 +117,15 @@ def _check_items(
         absent = [c for c in by_code if c not in codes]
         if absent:
             raise InvalidResult(f"category {category} needs every item of the task: {absent}")
-    return [_check_item(item, by_code[str(item["item_code"])], category) for item in given]
+    return [_check_item(item, by_code[str(item["item_code"])], category, context) for item in given]
 
 
-def _check_item(item: Mapping[str, Any], form: Mapping[str, Any], category: str) -> dict[str, Any]:
+def _check_item(
+    item: Mapping[str, Any],
+    form: Mapping[str, Any],
+    category: str,
+    context: tuple[date, Collection[str]],
+) -> dict[str, Any]:
     code = str(item["item_code"])
     methods = [str(m) for m in item.get("methods") or []]
     if not methods:
@@ -123,12 +137,17 @@ def _check_item(item: Mapping[str, Any], form: Mapping[str, Any], category: str)
     outside = sorted(set(methods) - allowed)
     if outside:
         raise InvalidResult(f"item {code}: methods {outside} are not the item's {sorted(allowed)}")
-    reuse = _check_reuse(item.get("reuse"), code, REUSE_METHOD in methods)
+    reuse = _check_reuse(item.get("reuse"), code, REUSE_METHOD in methods, context)
     points = _check_points(item.get("points") or [], form, methods, category)
     return {"item_code": code, "methods": sorted(set(methods)), "reuse": reuse, "points": points}
 
 
-def _check_reuse(reuse: Mapping[str, Any] | None, code: str, used: bool) -> dict[str, Any] | None:
+def _check_reuse(
+    reuse: Mapping[str, Any] | None,
+    code: str,
+    used: bool,
+    context: tuple[date, Collection[str]],
+) -> dict[str, Any] | None:
     """A reused conclusion is referenced (who issued it, its number and date), not retyped."""
     if not used:
         if reuse:
@@ -142,12 +161,24 @@ def _check_reuse(reuse: Mapping[str, Any] | None, code: str, used: bool) -> dict
     for name in ("issuer", "document_no"):
         if not _text(reuse.get(name)):
             raise InvalidResult(f"item {code}: the reused conclusion needs {name}")
+    ended, evidence = context
+    issued = _day(reuse["issued_on"])
+    oldest = date(max(1, ended.year - REUSE_YEARS), 1, 1)
+    if not oldest <= issued <= ended:
+        raise InvalidResult(
+            f"item {code}: a reused conclusion is issued by the inspection's end, since {oldest}"
+        )
+    sha256 = reuse.get("sha256")
+    if sha256 is not None and sha256 not in evidence:
+        raise InvalidResult(
+            f"item {code}: the reused conclusion's file is not attached to this task"
+        )
     return {
         "issuer_kind": kind,
         "issuer": _text(reuse["issuer"]),
         "document_no": _text(reuse["document_no"]),
-        "issued_on": _day(reuse["issued_on"]).isoformat(),
-        "sha256": reuse.get("sha256"),
+        "issued_on": issued.isoformat(),
+        "sha256": sha256,
     }
 
 
@@ -222,6 +253,8 @@ def _check_notice(notice: Mapping[str, Any] | None, started: date, methods: set[
         told = _day(notice["on"])
         if told > started:
             raise InvalidResult(f"notice.on {told} is after the inspection started {started}")
+        if (started - told).days > NOTICE_DAYS:
+            raise InvalidResult(f"notice.on {told} is over {NOTICE_DAYS} days before the visit")
         return {"given": True, "way": way, "on": told.isoformat()}
     ground = _text(notice.get("ground"))
     if not ground:

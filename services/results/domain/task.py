@@ -75,29 +75,40 @@ class InspectionTask(Aggregate):
         self.pending_correction: dict[str, Any] | None = None
         self.corrections: list[dict[str, Any]] = []
         self.follow_up = FollowUp()
+        # Who entered or changed the result: none of them reviews it (nobody approves their
+        # own entry, whatever roles their token holds).
+        self.entrants: set[str] = set()
+        self.previous_case: str | None = None  # the refusal's case of the edition before
 
     # -- the visit and the result ------------------------------------------------------
 
     def _checked(self, report: Mapping[str, Any], today: date) -> dict[str, Any]:
-        return check_report(report, self.forms, today=today, evidence=self.files)
+        # An inspection of a plan's batch falls in the plan's year or the one before.
+        earliest = date(max(1, date.fromisoformat(self.ends_on).year - 1), 1, 1)
+        return check_report(report, self.forms, today=today, evidence=self.files, earliest=earliest)
 
-    def record(self, report: Mapping[str, Any], today: date) -> None:
+    def record(self, report: Mapping[str, Any], today: date, by: str) -> None:
         """检查记录 — record (or record again) the visit while the result is with the group."""
         if self.state not in EDITABLE:
             raise TaskStateError(f"the task is {self.state}; the group records while it is theirs")
-        self._recorded(report=self._checked(report, today))
+        self._recorded(report=self._checked(report, today), recorded_by=by)
 
     @event("InspectionRecorded")
-    def _recorded(self, report: dict[str, Any]) -> None:
+    def _recorded(self, report: dict[str, Any], recorded_by: str) -> None:
         self.report = report
         self.state = "inspected"
+        self.entrants.add(recorded_by)
+
+    def check_room(self) -> None:
+        """A task holds at most :data:`MAX_FILES` files."""
+        if len(self.files) >= MAX_FILES:
+            raise InvalidResult(f"a task holds at most {MAX_FILES} files")
 
     def attach(self, sha256: str, name: str, media_type: str, size: int, purpose: str) -> bool:
         """证据 or 文书: a stored file named on the task (False: attached already)."""
         if sha256 in self.files:
             return False
-        if len(self.files) >= MAX_FILES:
-            raise InvalidResult(f"a task holds at most {MAX_FILES} files")
+        self.check_room()
         self._attached(sha256=sha256, name=name, media_type=media_type, size=size, purpose=purpose)
         return True
 
@@ -110,7 +121,7 @@ class InspectionTask(Aggregate):
             "purpose": purpose,
         }
 
-    def submit(self, today: date, due_on: date | None) -> None:
+    def submit(self, today: date, due_on: date | None, by: str) -> None:
         """提交 — the recorded result goes to review; late after the entry deadline (002),
         ``due_on`` as the calendar has it now (counted again when a year is loaded)."""
         if self.state != "inspected" or self.report is None:
@@ -120,11 +131,15 @@ class InspectionTask(Aggregate):
             subject_id=self.subject_id,
             submitted_on=today.isoformat(),
             late=due_on is not None and today > due_on,
+            submitted_by=by,
         )
 
     @event("ResultSubmitted")
-    def _submitted(self, draw_id: str, subject_id: str, submitted_on: str, late: bool) -> None:
+    def _submitted(
+        self, draw_id: str, subject_id: str, submitted_on: str, late: bool, submitted_by: str
+    ) -> None:
         self.state, self.submitted_on, self.late = "submitted", submitted_on, late
+        self.entrants.add(submitted_by)
 
     def withdraw(self, replaced_by: str) -> None:
         """撤回 — the subject was replaced after the draw (递补) before its result was on
@@ -227,6 +242,7 @@ class InspectionTask(Aggregate):
         late: bool,
     ) -> None:
         self.state = "published"
+        self.previous_case = (self.published or {}).get("non_cooperation_case")
         self.published = {
             "category": category,
             "category_text": category_text,
@@ -249,7 +265,9 @@ class InspectionTask(Aggregate):
 
     # -- corrections of a published result (更正) ---------------------------------------
 
-    def propose_correction(self, report: Mapping[str, Any], reason: str, today: date) -> None:
+    def propose_correction(
+        self, report: Mapping[str, Any], reason: str, today: date, by: str
+    ) -> None:
         """更正 — a changed report for review; the published record stands until approved."""
         self._must_be("published")
         if self.pending_correction is not None:
@@ -259,11 +277,20 @@ class InspectionTask(Aggregate):
         checked = self._checked(report, today)
         if checked == self.report:
             raise InvalidResult("the correction changes nothing")
-        self._correction_submitted(report=checked, reason=reason.strip())
+        decided = self.follow_up.decided_on
+        if decided is not None:
+            # The follow-up stands on the problem found: a correction keeps a problem, found
+            # by an inspection that ended before the decision taken on it.
+            if checked["category"] not in PROBLEM_CATEGORIES:
+                raise InvalidResult("a follow-up is under way: the result keeps its problem")
+            if checked["inspected_to"] > decided:
+                raise InvalidResult(f"the inspection must end by the decision of {decided}")
+        self._correction_submitted(report=checked, reason=reason.strip(), proposed_by=by)
 
     @event("CorrectionSubmitted")
-    def _correction_submitted(self, report: dict[str, Any], reason: str) -> None:
+    def _correction_submitted(self, report: dict[str, Any], reason: str, proposed_by: str) -> None:
         self.pending_correction = {"report": report, "reason": reason}
+        self.entrants.add(proposed_by)
 
     def review_correction(
         self, approve: bool, reason: str, today: date, calendar: WorkingCalendar
@@ -301,8 +328,10 @@ class InspectionTask(Aggregate):
     # -- follow-up (后续处置) ------------------------------------------------------------
 
     def _problem(self) -> date:
-        if self.report is None or self.state in EDITABLE:
-            raise TaskStateError(f"the task is {self.state}: the result is not submitted yet")
+        # Follow-up stands on a reviewed result: a result still with the group or its
+        # reviewer may yet change its category or its dates.
+        if self.report is None or self.state not in ("reviewed", "published"):
+            raise TaskStateError(f"the task is {self.state}: follow-up comes after review")
         if self.report["category"] not in PROBLEM_CATEGORIES:
             raise InvalidResult(f"a {self.report['category']} result has no follow-up")
         return date.fromisoformat(self.report["inspected_to"])

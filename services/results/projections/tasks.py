@@ -173,10 +173,13 @@ def _changes(name: str, d: dict[str, Any]) -> list[tuple[str, str, Any]]:
     """(column, SQL expression of the parameter ``{p}``, value) an event changes."""
     if name == "InspectionRecorded":
         r = d["report"]
+        # A result recorded again may change its category and dates: its publication
+        # deadline is counted again when it is submitted or decided.
         return [
             _set("state", "inspected"),
             _set("category", r["category"]),
             _set("inspected_to", _day(r["inspected_to"])),
+            ("publication_due", "{p}::date", None),
         ]
     if name == "EvidenceAttached":
         return [("files", "files + {p}", 1)]
