@@ -37,6 +37,11 @@ DDL = [
     "ALTER TABLE {schema}.assignments ADD COLUMN IF NOT EXISTS task_id uuid",
     "CREATE INDEX IF NOT EXISTS assignments_undispatched ON {schema}.assignments (draw_id) "
     "WHERE task_id IS NULL",
+    # Every task command reads its assignment (the group as the draw has it now) by task.
+    "CREATE INDEX IF NOT EXISTS assignments_task ON {schema}.assignments (task_id)",
+    # The dispatcher looks for replaced subjects every pass: few rows, found at once.
+    "CREATE INDEX IF NOT EXISTS assignments_replaced ON {schema}.assignments (task_id) "
+    "WHERE replaced_by IS NOT NULL",
 ]
 _ITEM_FIELDS = ("name", "methods", "sub_items", "check_form")
 
