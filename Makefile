@@ -4,14 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: help install run test unit integration e2e demo fuzz lint format clean bench-pipeline bench-import bench-draw bench-plans
+.PHONY: help install run test unit integration e2e demo fuzz lint format clean bench-pipeline bench-import bench-draw bench-plans bench-results
 
 help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
-	@echo "make fuzz   schemathesis against the registry and the planner as the office (SSJ_FUZZ_EXAMPLES per operation)"
-	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw | bench-plans"
+	@echo "make fuzz   schemathesis against the registry, the planner and the results service (SSJ_FUZZ_EXAMPLES per operation)"
+	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw | bench-plans | bench-results"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -55,6 +55,9 @@ bench-draw: $(STAMP)
 
 bench-plans: $(STAMP)
 	$(PY) -m tests.bench.plans
+
+bench-results: $(STAMP)
+	$(PY) -m tests.bench.results
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
