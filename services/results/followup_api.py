@@ -15,7 +15,6 @@ from fastapi.responses import Response, StreamingResponse
 from libs.common.problems import Problem
 from libs.common.service import run_command
 from services.results import casefile, evidence
-from services.results.application import today_in_china
 from services.results.task_api import (
     App,
     Pool,
@@ -23,6 +22,7 @@ from services.results.task_api import (
     Recorder,
     read_task,
     task_assignment,
+    task_command,
     task_view,
 )
 from services.results.task_models import ClosureIn, OrderIn, ReinspectionIn, Sha256, Text
@@ -120,21 +120,17 @@ async def order(
 ) -> Any:
     """The handling decision with the deadline; a result with problems becomes final for
     disclosure on this decision (published at once if already reviewed)."""
-    assignment = await task_assignment(db, task)
-    found = await run_command(
+    return await task_command(
         request,
         who,
+        db,
         app.order_correction,
         task,
-        assignment=assignment,
-        actor=who.actor,
         decided_on=body.decided_on,
         deadline=body.deadline,
         decision_no=body.decision_no,
         documents=body.documents,
-        today=today_in_china(),
     )
-    return task_view(found)
 
 
 @router.post("/tasks/{task}/follow-up/reinspection", summary="复查")
@@ -142,21 +138,17 @@ async def reinspection(
     task: UUID, body: ReinspectionIn, request: Request, who: Recorder, app: App, db: Pool
 ) -> Any:
     """Whether the subject corrected by the deadline."""
-    assignment = await task_assignment(db, task)
-    found = await run_command(
+    return await task_command(
         request,
         who,
+        db,
         app.reinspect,
         task,
-        assignment=assignment,
-        actor=who.actor,
         on=body.reinspected_on,
         corrected=body.corrected,
         finding=body.finding,
         documents=body.documents,
-        today=today_in_china(),
     )
-    return task_view(found)
 
 
 @router.post("/tasks/{task}/follow-up/closure", summary="Close the follow-up with its outcome")
@@ -165,22 +157,18 @@ async def closure(
 ) -> Any:
     """corrected, 立案查处 (case_filed), 移交 (transferred, naming the receiving department)
     or 移送司法机关 (referred); a credit event follows."""
-    assignment = await task_assignment(db, task)
-    found = await run_command(
+    return await task_command(
         request,
         who,
+        db,
         app.close_follow_up,
         task,
-        assignment=assignment,
-        actor=who.actor,
         outcome=body.outcome,
         decided_on=body.decided_on,
         receiving_department=body.receiving_department,
         decision_no=body.decision_no,
         documents=body.documents,
-        today=today_in_china(),
     )
-    return task_view(found)
 
 
 @router.get(

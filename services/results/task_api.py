@@ -61,6 +61,25 @@ def readable(who: Principal, implementing: str, initiating: str, members: Any) -
     )
 
 
+async def task_command(
+    request: Request, who: Principal, db: asyncpg.Pool, command: Any, task: UUID, **fields: Any
+) -> dict[str, Any]:
+    """Run one task command as ``who``: with the task's assignment (the group as the draw
+    has it now) and China's calendar day; the task as its readers see it."""
+    assignment = await task_assignment(db, task)
+    found = await run_command(
+        request,
+        who,
+        command,
+        task,
+        assignment=assignment,
+        actor=who.actor,
+        today=today_in_china(),
+        **fields,
+    )
+    return task_view(found)
+
+
 def task_view(task: InspectionTask) -> dict[str, Any]:
     """A task as its readers see it: everything, the internal notes included."""
     return {
@@ -151,18 +170,14 @@ async def record_inspection(
 ) -> Any:
     """By the group (or an operator of the implementing department) while the result is
     theirs (dispatched, inspected or returned); recording again replaces the draft."""
-    assignment = await task_assignment(db, task)
-    found = await run_command(
+    return await task_command(
         request,
         who,
+        db,
         app.record_inspection,
         task,
-        assignment=assignment,
-        actor=who.actor,
         report=body.model_dump(),
-        today=today_in_china(),
     )
-    return task_view(found)
 
 
 @router.post("/tasks/{task}/submission", summary="Submit the result for review (提交)")
@@ -171,30 +186,17 @@ async def submit(
 ) -> Any:
     """With ``report``: recorded and submitted at once. Late (``late: true``) after the
     entry deadline of 20 working days from the batch's end (002)."""
-    assignment = await task_assignment(db, task)
     if body.report is not None:
-        found = await run_command(
+        return await task_command(
             request,
             who,
+            db,
             app.record_inspection,
             task,
-            assignment=assignment,
-            actor=who.actor,
             report=body.report.model_dump(),
-            today=today_in_china(),
             submit=True,
         )
-    else:
-        found = await run_command(
-            request,
-            who,
-            app.submit,
-            task,
-            assignment=assignment,
-            actor=who.actor,
-            today=today_in_china(),
-        )
-    return task_view(found)
+    return await task_command(request, who, db, app.submit, task)
 
 
 @router.post("/tasks/{task}/review", summary="Approve or return a result or correction (审核)")
@@ -203,19 +205,15 @@ async def review(
 ) -> Any:
     """By a reviewer of the implementing department who is not of the group (403). An
     approved result is published at once, or, with problems, on its handling decision."""
-    assignment = await task_assignment(db, task)
-    found = await run_command(
+    return await task_command(
         request,
         who,
+        db,
         app.review,
         task,
-        assignment=assignment,
-        actor=who.actor,
         approve=body.decision == "approve",
         reason=body.reason,
-        today=today_in_china(),
     )
-    return task_view(found)
 
 
 @router.post("/tasks/{task}/corrections", summary="Propose a correction of a published result")
@@ -224,19 +222,15 @@ async def correct(
 ) -> Any:
     """更正: reviewed like the result; the published edition stands until it is approved,
     and every edition stays on the task's stream."""
-    assignment = await task_assignment(db, task)
-    found = await run_command(
+    return await task_command(
         request,
         who,
+        db,
         app.propose_correction,
         task,
-        assignment=assignment,
-        actor=who.actor,
         report=body.report.model_dump(),
         reason=body.reason,
-        today=today_in_china(),
     )
-    return task_view(found)
 
 
 @router.get("/tasks/{task}/verification", summary="Check the task's hash chain")

@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError
 from libs.common.context import Actor
 from services.results.calendars import CalendarCommands
 from services.results.domain.assignment import Assignment
+from services.results.domain.calendar import WorkingCalendar
 from services.results.domain.credit import CreditNotice, notices_for
 from services.results.domain.errors import TaskStateError
 from services.results.domain.review import authorise_entry, authorise_review
@@ -36,18 +37,17 @@ class TaskCommands(CalendarCommands):
     def dispatch(self, tasks: Iterable[Mapping[str, Any]]) -> int:
         """派发 — one ``TaskDispatched`` per drawn subject not dispatched yet; a task another
         process dispatched first is passed over. Returns how many were dispatched."""
-        made = [InspectionTask(**fields) for fields in tasks]
+        given = list(tasks)
         done = 0
-        for start in range(0, len(made), DISPATCH_CHUNK):
-            chunk = made[start : start + DISPATCH_CHUNK]
+        for start in range(0, len(given), DISPATCH_CHUNK):
+            chunk = given[start : start + DISPATCH_CHUNK]
             try:
-                self.save(*chunk)
+                self.save(*(InspectionTask(**fields) for fields in chunk))
                 done += len(chunk)
             except IntegrityError:  # someone dispatched part of it: one at a time
-                for one in chunk:
-                    fresh = InspectionTask(**_fields(one))
+                for fields in chunk:
                     try:
-                        self.save(fresh)
+                        self.save(InspectionTask(**fields))
                         done += 1
                     except IntegrityError:
                         continue
@@ -66,6 +66,10 @@ class TaskCommands(CalendarCommands):
         except IntegrityError:  # the group acted at the same moment: next pass decides
             return False
         return True
+
+    def _calendar_around(self, today: date) -> WorkingCalendar:
+        # A publication deadline counted from a recent day reaches into next year at most.
+        return self.calendar(range(today.year - 1, today.year + 2))
 
     def get_task(self, task: UUID) -> InspectionTask:
         """A task as it stands; 404 for any other kind of record of this service."""
@@ -173,7 +177,7 @@ class TaskCommands(CalendarCommands):
         """审核 — approve (published when final) or return to the group with a reason; a
         correction waiting for review is reviewed the same way."""
         found = self._reviewed_task(task, assignment, actor)
-        calendar = self.calendar(range(today.year - 1, today.year + 2))
+        calendar = self._calendar_around(today)
         if found.pending_correction is not None:
             found.review_correction(approve, reason, today, calendar)
         elif approve:
@@ -213,7 +217,7 @@ class TaskCommands(CalendarCommands):
     ) -> InspectionTask:
         """责令限期改正 (by the group or the implementing department's operators)."""
         found = self._group_task(task, assignment, actor)
-        calendar = self.calendar(range(today.year - 1, today.year + 2))
+        calendar = self._calendar_around(today)
         found.order_correction(decided_on, deadline, decision_no, documents, today, calendar)
         return self._save(found)
 
@@ -249,7 +253,7 @@ class TaskCommands(CalendarCommands):
     ) -> InspectionTask:
         """Close the follow-up: corrected, 立案查处, 移交 or 移送司法机关."""
         found = self._group_task(task, assignment, actor)
-        calendar = self.calendar(range(today.year - 1, today.year + 2))
+        calendar = self._calendar_around(today)
         found.close_follow_up(
             outcome, decided_on, receiving_department, decision_no, documents, today, calendar
         )
@@ -267,25 +271,6 @@ class TaskCommands(CalendarCommands):
         """Breaks in the task's hash chain (empty when intact)."""
         self.get_task(task)
         return self.verify_chain(task)
-
-
-def _fields(task: InspectionTask) -> dict[str, Any]:
-    names = (
-        "draw_id",
-        "subject_id",
-        "batch_id",
-        "plan_id",
-        "subject_identifier",
-        "subject_name",
-        "implementing_department",
-        "initiating_department",
-        "group",
-        "forms",
-        "ends_on",
-        "due_on",
-        "dispatched_on",
-    )
-    return {n: getattr(task, n) for n in names}
 
 
 __all__ = ["TaskCommands", "task_id"]

@@ -46,8 +46,8 @@ def _registered(code: str) -> dict[str, object]:
     }
 
 
-def publish_departments(infra: Infra, codes: Iterable[str]) -> None:
-    """Put one ``DepartmentRegistered`` per code on the registry stream."""
+def _publish(infra: Infra, events: Iterable[dict[str, object]]) -> None:
+    """Put these CloudEvents on the registry stream, as the registry's relay would."""
     settings = infra.settings()
 
     async def send() -> None:
@@ -55,10 +55,10 @@ def publish_departments(infra: Infra, codes: Iterable[str]) -> None:
         try:
             js = nc.jetstream()
             await ensure_stream(js, settings, "registry")
-            for code in codes:
-                event = _registered(code)
+            for event in events:
+                aggregate, name = str(event["aggregate"]).lower(), str(event["type"]).split(".")[2]
                 await js.publish(
-                    f"{settings.subject_prefix('registry')}.department.DepartmentRegistered",
+                    f"{settings.subject_prefix('registry')}.{aggregate}.{name}",
                     json.dumps(event).encode(),
                     stream=settings.stream_name("registry"),
                     headers={"Nats-Msg-Id": str(event["id"])},
@@ -67,6 +67,11 @@ def publish_departments(infra: Infra, codes: Iterable[str]) -> None:
             await nc.close()
 
     asyncio.run(send())
+
+
+def publish_departments(infra: Infra, codes: Iterable[str]) -> None:
+    """Put one ``DepartmentRegistered`` per code on the registry stream."""
+    _publish(infra, [_registered(code) for code in codes])
 
 
 def wait_for_departments(infra: Infra, schema: str, codes: Iterable[str]) -> None:
@@ -89,30 +94,17 @@ def wait_for_departments(infra: Infra, schema: str, codes: Iterable[str]) -> Non
 
 def publish_items(infra: Infra, items: Iterable[dict[str, object]]) -> None:
     """Put one ``ItemRegistered`` per item (code, name, methods, sub_items, check_form) on
-    the registry stream, as the registry's relay would."""
-    settings = infra.settings()
-
-    async def send() -> None:
-        nc = await nats.connect(infra.nats_url)
-        try:
-            js = nc.jetstream()
-            await ensure_stream(js, settings, "registry")
-            for item in items:
-                event = {
-                    **_registered("X"),
-                    "id": f"registry:test-{uuid.uuid4()}",
-                    "type": "ssj.registry.ItemRegistered.v1",
-                    "subject": str(uuid.uuid5(_NAMESPACE, f"item:{item['code']}")),
-                    "aggregate": "InspectionItem",
-                    "data": {"sub_items": [], "check_form": [], **item},
-                }
-                await js.publish(
-                    f"{settings.subject_prefix('registry')}.inspectionitem.ItemRegistered",
-                    json.dumps(event).encode(),
-                    stream=settings.stream_name("registry"),
-                    headers={"Nats-Msg-Id": str(event["id"])},
-                )
-        finally:
-            await nc.close()
-
-    asyncio.run(send())
+    the registry stream."""
+    _publish(
+        infra,
+        [
+            {
+                **_registered("X"),
+                "type": "ssj.registry.ItemRegistered.v1",
+                "subject": str(uuid.uuid5(_NAMESPACE, f"item:{item['code']}")),
+                "aggregate": "InspectionItem",
+                "data": {"sub_items": [], "check_form": [], **item},
+            }
+            for item in items
+        ],
+    )

@@ -21,6 +21,7 @@ from services.results.domain.deadlines import (
 )
 from services.results.domain.errors import InvalidResult, NotInGroup
 from services.results.domain.record import InspectionRecord, record_id
+from services.results.domain.review import authorise_entry
 
 DRAW, SUBJECT = str(uuid.uuid4()), str(uuid.uuid4())
 ASSIGNMENT = Assignment.from_fields(
@@ -89,25 +90,32 @@ def test_deadline_beyond_the_holiday_calendar_is_provisional() -> None:
 # -- who records ------------------------------------------------------------------------
 
 
+def _enter(sub: str, dept: str, roles: set[str]) -> None:
+    # The implementing department is the group leader's, the initiating one here.
+    authorise_entry(
+        sub=sub, dept=dept, roles=roles, department="SAMR", group=ASSIGNMENT.inspector_ids
+    )
+
+
 def test_inspector_of_the_group_may_record() -> None:
-    ASSIGNMENT.authorise("insp-member", "TAX", {"inspector"})
+    _enter("insp-member", "TAX", {"inspector"})
 
 
 def test_inspector_outside_the_group_may_not_record() -> None:
     with pytest.raises(NotInGroup, match="not in the inspection group"):
-        ASSIGNMENT.authorise("insp-other", "SAMR", {"inspector"})
+        _enter("insp-other", "SAMR", {"inspector"})
 
 
 def test_group_member_id_without_inspector_role_is_not_enough() -> None:
     with pytest.raises(NotInGroup):
-        ASSIGNMENT.authorise("insp-leader", "TAX", {"auditor"})
+        _enter("insp-leader", "TAX", {"auditor"})
 
 
-def test_operator_of_the_initiating_department_or_the_office_may_record() -> None:
-    ASSIGNMENT.authorise("op-1", "SAMR", {"operator"})
-    ASSIGNMENT.authorise("office-1", "OFFICE", {"office"})
+def test_operator_of_the_implementing_department_or_the_office_may_record() -> None:
+    _enter("op-1", "SAMR", {"operator"})
+    _enter("office-1", "OFFICE", {"office"})
     with pytest.raises(NotInGroup):
-        ASSIGNMENT.authorise("op-2", "TAX", {"operator"})
+        _enter("op-2", "TAX", {"operator"})
 
 
 # -- ResultRecorded ---------------------------------------------------------------------

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-
-from services.results.domain.errors import NotInGroup
 
 
 @dataclass(frozen=True)
@@ -55,20 +53,6 @@ class Assignment:
     def inspector_ids(self) -> set[str]:
         """Ids of the inspectors of this subject's group."""
         return {str(i["inspector_id"]) for i in self.inspectors}
-
-    def authorise(self, sub: str, dept: str, roles: Collection[str]) -> None:
-        """Only the subject's own group, or an operator of the initiating department (the
-        office acts for every department), records or corrects its result."""
-        if "inspector" in roles and sub in self.inspector_ids:
-            return
-        if "office" in roles:
-            return
-        if "operator" in roles and dept == self.initiating_department:
-            return
-        raise NotInGroup(
-            f"{sub!r} is not in the inspection group of subject {self.identifier} and is not "
-            f"an operator of the initiating department {self.initiating_department!r}"
-        )
 
 
 def _day(value: Any) -> date:

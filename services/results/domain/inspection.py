@@ -8,6 +8,7 @@ category with, for a refusal, which of the five cases of 002 第十八条 it was
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -87,6 +88,16 @@ def check_report(
     }
 
 
+def _listed(names: Sequence[str], known: Sequence[str]) -> tuple[list[str], ...]:
+    """(not known, given twice, known but not given) of ``names``."""
+    counts = Counter(names)
+    return (
+        sorted(set(names) - set(known)),
+        sorted(n for n, c in counts.items() if c > 1),
+        [n for n in known if n not in counts],
+    )
+
+
 def _check_pending(kind: Any, category: str) -> str | None:
     if category != "problem_pending":
         if kind:
@@ -106,17 +117,13 @@ def _check_items(
     context: tuple[date, Collection[str]],
 ) -> list[dict[str, Any]]:
     by_code = {str(f["item_code"]): f for f in forms}
-    codes = [str(i["item_code"]) for i in given]
-    stray = sorted(set(codes) - set(by_code))
+    stray, repeated, absent = _listed([str(i["item_code"]) for i in given], list(by_code))
     if stray:
         raise InvalidResult(f"items not in this task's forms: {stray}")
-    repeated = sorted({c for c in codes if codes.count(c) > 1})
     if repeated:
         raise InvalidResult(f"items recorded more than once: {repeated}")
-    if category in INSPECTED_CATEGORIES:
-        absent = [c for c in by_code if c not in codes]
-        if absent:
-            raise InvalidResult(f"category {category} needs every item of the task: {absent}")
+    if absent and category in INSPECTED_CATEGORIES:
+        raise InvalidResult(f"category {category} needs every item of the task: {absent}")
     return [_check_item(item, by_code[str(item["item_code"])], category, context) for item in given]
 
 
@@ -189,19 +196,15 @@ def _check_points(
     category: str,
 ) -> list[dict[str, Any]]:
     code, known = str(form["item_code"]), point_codes(form)
-    names = [str(p["point"]) for p in given]
-    stray = sorted(set(names) - set(known))
+    stray, repeated, absent = _listed([str(p["point"]) for p in given], known)
     if stray:
         raise InvalidResult(f"item {code}: points not on its form: {stray}")
     # One state per point, reached by one method: what an online check confirmed is not
     # checked again on site (002 第十六条（一）).
-    repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InvalidResult(f"item {code}: points recorded more than once: {repeated}")
-    if category in INSPECTED_CATEGORIES:
-        absent = [n for n in known if n not in names]
-        if absent:
-            raise InvalidResult(f"item {code}: every check point is recorded; missing {absent}")
+    if absent and category in INSPECTED_CATEGORIES:
+        raise InvalidResult(f"item {code}: every check point is recorded; missing {absent}")
     out = []
     for point in given:
         state, method = str(point["state"]), str(point["method"])
