@@ -6,6 +6,7 @@ ahead does not; every drawn subject becomes one task, once."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 
@@ -86,3 +87,90 @@ def test_every_drawn_subject_is_dispatched_once_across_replicas(
     time.sleep(1.0)  # more passes, by whichever replica leads
     for subject in event["data"]["subjects"]:
         assert _overdue_events(infra, subject["subject_id"], "TaskDispatched") == 1
+
+
+def test_a_replica_killed_mid_flow_loses_nothing_and_sends_each_credit_fact_once(
+    replicas: list[ServiceProcess], infra: Infra
+) -> None:
+    """kill -9 right after each answer of a task's flow (dispatch, submission, review): the
+    other replica takes over the relay and the consumers, and a fresh process of the killed
+    one joins again; every step is on the stream once, the credit fact once."""
+    import asyncio
+    import json
+
+    import nats
+
+    from tests.integration.task_flow import report, tasks_of
+
+    event = publish_draw(infra, date.today().isoformat(), subjects=1)
+    leader = {"Authorization": f"Bearer {token(infra, LEADER, 'SAMR', 'inspector')}"}
+    reviewer = {"Authorization": f"Bearer {token(infra, 'rev-kill', 'SAMR', 'reviewer')}"}
+
+    def restart(n: int) -> None:
+        assert replicas[n].proc is not None
+        replicas[n].proc.kill()  # SIGKILL: no shutdown, no flush
+        replicas[n].proc.wait()
+        replicas[n].start()
+
+    with httpx.Client(base_url=replicas[0].url, headers=leader, timeout=20) as http:
+        (task,) = tasks_of(http, event["subject"], 1)
+    restart(0)
+    path = f"/v1/tasks/{task['id']}"
+    submitted = httpx.post(
+        f"{replicas[0].url}{path}/submission",
+        json={"report": report(task)},
+        headers=leader,
+        timeout=20,
+    )
+    assert submitted.status_code == 200, submitted.text
+    restart(0)
+    approved = httpx.post(
+        f"{replicas[1].url}{path}/review", json={"decision": "approve"}, headers=reviewer
+    )
+    assert approved.status_code == 200 and approved.json()["state"] == "published"
+    restart(1)
+    settings = infra.settings()
+
+    async def on_the_wire() -> list[str]:
+        nc = await nats.connect(infra.nats_url)
+        try:
+            js = nc.jetstream()
+            sub = await js.subscribe(
+                f"{settings.subject_prefix('results')}.>",
+                stream=settings.stream_name("results"),
+                ordered_consumer=True,
+            )
+            names = []
+            while True:
+                try:
+                    msg = await sub.next_msg(timeout=1)
+                except nats.errors.TimeoutError:
+                    return names
+                body = json.loads(msg.data)
+                if task["id"] in (body["subject"], body["data"].get("task_id")):
+                    names.append(body["type"].split(".")[2])
+        finally:
+            await nc.close()
+
+    def all_sent() -> list[str] | None:
+        names = asyncio.run(on_the_wire())
+        return names if "CreditRecorded" in names else None
+
+    names = wait_until(all_sent, timeout=60)
+    assert Counter(names) == Counter(
+        [
+            "TaskDispatched",
+            "InspectionRecorded",
+            "ResultSubmitted",
+            "ResultApproved",
+            "ResultPublished",
+            "CreditRecorded",
+        ]
+    )
+
+    def published() -> bool:
+        params = {"state": "published", "draw_id": event["subject"]}
+        rows = httpx.get(f"{replicas[1].url}/v1/tasks", params=params, headers=leader).json()
+        return [r["id"] for r in rows["items"]] == [task["id"]]
+
+    wait_until(published, timeout=60)
