@@ -33,6 +33,10 @@ BULK_EVENTS = 2_000  # saves with this many events or more go through COPY
 # server's only kind; about 5 MB over TCP), so anything near a buffer goes by COPY.
 BULK_BYTES = 128 << 10
 BULK_CHUNK = 10_000
+# Hashes of the last stored event of recently read or saved streams, so a save links to
+# its predecessor without reading it again; only states this small are hashed on reading.
+TAIL_CACHE = 20_000
+TAIL_STATE_BYTES = 64 << 10
 
 
 def stored_hash(stored: StoredEvent) -> str:
@@ -72,11 +76,14 @@ class EventStoreApp(Application[UUID]):
         base_env.update(env or {})
         super().__init__(env=base_env)
         self._saved_listeners: list[Callable[[], None]] = []
-        self._chain_lock = threading.Lock()
         self._install_append_only_trigger()
         self._install_bulk_insert()
-        self._linked: dict[int, tuple[Any, StoredEvent]] = {}
+        # Per thread: saves run concurrently in the command threads, each linking its own.
+        self._local = threading.local()
+        self._tails: dict[tuple[UUID, int], str] = {}
         self._install_linked_reuse()
+        if self.hash_chained:
+            self._install_tail_memory()
 
     # -- persistence details -------------------------------------------------------------
 
@@ -185,15 +192,44 @@ class EventStoreApp(Application[UUID]):
         """
         mapper: Any = self.mapper
         encode = mapper.to_stored_event
-        linked = self._linked
 
         def to_stored_event(event: Any) -> StoredEvent:
-            hit = linked.pop(id(event), None)
+            hit = self._linked.pop(id(event), None)
             if hit is not None and hit[0] is event:
                 return hit[1]
             return encode(event)
 
         mapper.to_stored_event = to_stored_event
+
+    @property
+    def _linked(self) -> dict[int, tuple[Any, StoredEvent]]:
+        """This thread's events encoded by :meth:`_link`, by identity, until stored."""
+        linked: dict[int, tuple[Any, StoredEvent]] | None = getattr(self._local, "linked", None)
+        if linked is None:
+            linked = self._local.linked = {}
+        return linked
+
+    def _install_tail_memory(self) -> None:
+        """Remember the hash of the last event of every stream read (a command reads its
+        aggregate just before it saves), so :meth:`_link` need not read it again. A stored
+        event never changes, so the hash of (stream, version) stays true; a save that
+        races another for the same version still fails on the unique key."""
+        recorder: Any = self.recorder
+        select = recorder.select_events
+
+        def select_events(originator_id: UUID, *args: Any, **kwargs: Any) -> Any:
+            found = select(originator_id, *args, **kwargs)
+            if found and len(found[-1].state) <= TAIL_STATE_BYTES:
+                last = found[-1]
+                self._remember_tail(last.originator_id, last.originator_version, stored_hash(last))
+            return found
+
+        recorder.select_events = select_events
+
+    def _remember_tail(self, aggregate_id: UUID, version: int, digest: str) -> None:
+        if len(self._tails) >= TAIL_CACHE:
+            self._tails.clear()  # simpler than an LRU; a miss only costs one read
+        self._tails[(aggregate_id, version)] = digest
 
     # -- saving --------------------------------------------------------------------------
 
@@ -204,12 +240,13 @@ class EventStoreApp(Application[UUID]):
         for event in pending:
             object.__setattr__(event, "meta", dict(meta))
         if self.hash_chained:
-            with self._chain_lock:
-                try:
-                    self._link(pending)
-                    recordings = super().save(*objs, **kwargs)
-                finally:
-                    self._linked.clear()
+            try:
+                heads = self._link(pending)
+                recordings = super().save(*objs, **kwargs)
+            finally:
+                self._linked.clear()
+            for (aggregate_id, version), digest in heads.items():  # committed: now true
+                self._remember_tail(aggregate_id, version, digest)
         else:
             recordings = super().save(*objs, **kwargs)
         self.notify_saved()
@@ -224,21 +261,31 @@ class EventStoreApp(Application[UUID]):
         for listener in list(self._saved_listeners):
             listener()
 
-    def _link(self, events: Sequence[Any]) -> None:
+    def _link(self, events: Sequence[Any]) -> dict[tuple[UUID, int], str]:
+        """Chain each stream's new events to its stored predecessor; returns the hash of
+        each stream's last new event."""
         by_aggregate: OrderedDict[UUID, list[Any]] = OrderedDict()
         for event in events:
             by_aggregate.setdefault(event.originator_id, []).append(event)
+        heads: dict[tuple[UUID, int], str] = {}
+        linked = self._linked
         for aggregate_id, stream in by_aggregate.items():
             first = stream[0].originator_version
             prev = GENESIS_HASH
             if first > 1:
-                before = self.recorder.select_events(aggregate_id, gt=first - 2, lte=first - 1)
-                prev = stored_hash(before[0]) if before else GENESIS_HASH
+                known = self._tails.get((aggregate_id, first - 1))
+                if known is not None:
+                    prev = known
+                else:
+                    before = self.recorder.select_events(aggregate_id, gt=first - 2, lte=first - 1)
+                    prev = stored_hash(before[0]) if before else GENESIS_HASH
             for event in stream:
                 event.meta["prev_hash"] = prev
                 stored = self.mapper.to_stored_event(event)
-                self._linked[id(event)] = (event, stored)  # stored as it is (see above)
+                linked[id(event)] = (event, stored)  # stored as it is (see above)
                 prev = stored_hash(stored)
+            heads[(aggregate_id, stream[-1].originator_version)] = prev
+        return heads
 
     def on_saved(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` (from the saving thread) after every successful save."""

@@ -255,6 +255,93 @@ def test_a_chained_save_encodes_each_event_once(
     assert chained._linked == {}  # nothing kept past the save
 
 
+def test_chained_saves_from_many_threads_at_once_keep_every_chain_intact(
+    chained: ChainTestApp,
+) -> None:
+    """Command threads save concurrently (no process-wide lock): each thread's encodings
+    stay its own, every stream links to its own predecessor, and two copies of one
+    version still let exactly one win."""
+    start = threading.Barrier(8)
+
+    def work(n: int) -> list[uuid.UUID]:
+        start.wait(timeout=10)
+        ids = []
+        for k in range(5):
+            account = Account(f"并发{n}-{k}")
+            chained.save(account)
+            for amount in ("1", "2", "3"):
+                found: Account = chained.repository.get(account.id)
+                found.deposit(Decimal(amount), uuid.uuid4())
+                chained.save(found)
+            ids.append(account.id)
+        return ids
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = [i for batch in pool.map(work, range(8)) for i in batch]
+    assert len(ids) == 40
+    for account_id in ids:
+        assert chained.verify_chain(account_id) == []
+        assert chained.repository.get(account_id).balance == Decimal(6)
+    assert chained._linked == {}
+
+    shared = Account("同一版本")
+    chained.save(shared)
+    copies: list[Account] = [chained.repository.get(shared.id) for _ in range(4)]
+    for n, copy in enumerate(copies):
+        copy.deposit(Decimal(n + 1), uuid.uuid4())
+    race = threading.Barrier(4)
+
+    def save(copy: Account) -> str:
+        race.wait(timeout=10)
+        try:
+            chained.save(copy)
+        except IntegrityError:
+            return "conflict"
+        return "saved"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(save, copies))
+    assert outcomes == ["conflict"] * 3 + ["saved"]
+    assert chained.verify_chain(shared.id) == []
+
+
+def test_a_save_links_to_the_predecessor_its_command_read_and_to_another_process_s(
+    chained: ChainTestApp, infra: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The predecessor's hash comes from the read the command made (no second read); a
+    stream another process extended is linked to what that process stored."""
+    account_id = _chained_account(chained, ["1"])
+    reads: list[uuid.UUID] = []
+    select = chained.recorder.select_events
+
+    def counting(originator_id: uuid.UUID, *args: object, **kwargs: object) -> object:
+        reads.append(originator_id)
+        return select(originator_id, *args, **kwargs)
+
+    monkeypatch.setattr(chained.recorder, "select_events", counting)
+    found: Account = chained.repository.get(account_id)
+    found.deposit(Decimal(2), uuid.uuid4())
+    chained.save(found)
+    assert reads == [account_id]  # the load; the save read nothing more
+
+    other = ChainTestApp(infra.settings("chaintest"))  # another process of the service
+    try:
+        theirs: Account = other.repository.get(account_id)
+        theirs.deposit(Decimal(3), uuid.uuid4())
+        other.save(theirs)
+    finally:
+        other.close()
+    stale = found  # this process's copy, one version behind
+    stale.deposit(Decimal(4), uuid.uuid4())
+    with pytest.raises(IntegrityError):
+        chained.save(stale)
+    mine: Account = chained.repository.get(account_id)
+    mine.deposit(Decimal(5), uuid.uuid4())
+    chained.save(mine)
+    assert chained.verify_chain(account_id) == []
+    assert chained.repository.get(account_id).balance == Decimal(11)
+
+
 def test_hash_chains_of_different_aggregates_are_independent(chained: ChainTestApp) -> None:
     one = Account("一")
     two = Account("二")

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 from eventsourcing.domain import Aggregate, event
@@ -61,6 +62,17 @@ def arrangement(year: int, holidays: Iterable[str], workdays: Iterable[str]) -> 
     return YearArrangement(year, frozenset(days["holidays"]), frozenset(days["workdays"]))
 
 
+@lru_cache(maxsize=8192)
+def _package_workday(day: date) -> bool | None:
+    """chinesecalendar's verdict on a day, None for a year it does not know. Cached: a
+    deadline walks 20-odd days and every review counts one (the package's own check of
+    each date cost a twentieth of the results service's CPU)."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        return None
+
+
 @dataclass(frozen=True)
 class Deadline:
     """A due date, and whether a year it was counted over is not known yet."""
@@ -92,10 +104,10 @@ class WorkingCalendar:
             if day in known.holidays:
                 return False, False
             return day in known.workdays or day.weekday() < 5, False
-        try:
-            return bool(chinese_calendar.is_workday(day)), False
-        except NotImplementedError:
+        package = _package_workday(day)
+        if package is None:
             return day.weekday() < 5, True
+        return package, False
 
     def add_working_days(self, start: date, days: int) -> Deadline:
         """The day on which ``days`` working days after ``start`` are complete."""
