@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     from services.results import cli as results_cli
 
     results_cli.add_parser(sub)
+    from services.disclosure import cli as disclosure_cli
+
+    disclosure_cli.add_parser(sub)
     draw_p = sub.add_parser(
         "draw",
         help="verify, replay or RFC 3797-select draws offline (no service needed)",
@@ -80,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         return results_cli.run(args)
     if args.command == "results":
         return results_cli.run_results(args)
+    if args.command == "disclosure":
+        return disclosure_cli.run(args)
     if args.command == "run":
         from libs.common.devstack import run
 

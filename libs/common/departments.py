@@ -31,6 +31,8 @@ DEPARTMENTS_DDL = [
     # before it was kept have "" until the department's events are applied again.
     "ALTER TABLE {schema}.departments_view ADD COLUMN IF NOT EXISTS region_code text NOT NULL "
     "DEFAULT ''",
+    # Its name, as the public reads it (检查机关); "" for rows from before it was kept.
+    "ALTER TABLE {schema}.departments_view ADD COLUMN IF NOT EXISTS name text NOT NULL DEFAULT ''",
 ]
 DEPARTMENT_EVENTS = frozenset({"DepartmentRegistered", "DepartmentChanged"})
 
@@ -45,22 +47,24 @@ async def apply_department(conn: asyncpg.Connection, schema: str, ev: InboundEve
     if ev.name == "DepartmentRegistered":
         await conn.execute(
             f'INSERT INTO "{schema}".departments_view (code, department_id, active, version, '
-            "region_code) VALUES ($1, $2, true, $3, $4) ON CONFLICT (code) DO NOTHING",
+            "region_code, name) VALUES ($1, $2, true, $3, $4, $5) ON CONFLICT (code) DO NOTHING",
             ev.data["code"],
             ev.subject,
             ev.aggregate_version,
             str(ev.data.get("region_code", "")),
+            str(ev.data.get("name", "")),
         )
     elif ev.name == "DepartmentChanged":
         changes = ev.data["changes"]
         await conn.execute(
             f'UPDATE "{schema}".departments_view SET active = coalesce($2, active), '
-            "region_code = coalesce($4, region_code), version = $3 "
-            "WHERE department_id = $1 AND version < $3",
+            "region_code = coalesce($4, region_code), name = coalesce($5, name), "
+            "version = $3 WHERE department_id = $1 AND version < $3",
             ev.subject,
             changes.get("active"),
             ev.aggregate_version,
             changes.get("region_code"),
+            changes.get("name"),
         )
 
 

@@ -16,12 +16,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.problems import Problem
 from libs.common.service import pool
-from libs.common.text import Code, Identifier
+from libs.common.text import Code
 from services.disclosure.domain.public import (
     MODE_TEXT,
     OVERDUE_AFTER,
     public_draw,
-    public_result,
 )
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
@@ -148,30 +147,3 @@ async def draw(draw_id: UUID, db: Pool) -> dict[str, Any]:
     if row is None:
         raise Problem(404, "Not found", f"no disclosed draw {draw_id}")
     return public_draw(row)
-
-
-@router.get("/results", summary="Disclosed inspection results 抽查结果")
-async def results(
-    db: Pool,
-    draw_id: UUID | None = None,
-    identifier: Identifier | None = Query(None, description="统一社会信用代码 of one subject"),
-    after: UUID | None = Query(None, description="cursor: last record_id of the previous page"),
-    limit: int = Query(200, ge=1, le=1000),
-) -> dict[str, Any]:
-    """Results in the national disclosure system's fields, keyset-paginated."""
-    rows = await db.fetch(
-        """SELECT record_id, draw_id, plan_id, subject_identifier, subject_name, department,
-                  inspection_type, inspected_on, outcome, outcome_text, findings, corrections,
-                  disclosed_at
-           FROM disclosure.results
-           WHERE ($1::uuid IS NULL OR draw_id = $1)
-             AND ($2::text IS NULL OR subject_identifier = $2)
-             AND ($3::uuid IS NULL OR record_id > $3)
-           ORDER BY record_id LIMIT $4""",
-        draw_id,
-        identifier,
-        after,
-        limit,
-    )
-    shown = [public_result(r) for r in rows]
-    return {"items": shown, "next": str(shown[-1]["record_id"]) if len(shown) == limit else None}

@@ -1,15 +1,64 @@
-"""DisclosureApplication — the disclosure service's own event store.
-
-It records nothing yet: publication records and the deadline watch (issue of their own)
-will live here. The public read models are built from the other services' events.
-"""
+"""DisclosureApplication — the disclosure service's own event store: the record of every
+file sent to the national system (报送记录, domain/export.py). The public read models are
+built from the other services' events."""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
 from libs.common.eventstore import EventStoreApp
+from services.disclosure.domain.export import ResultsExport, check_period, file_name
+from services.disclosure.export import sha256_of, write_export
 
 
 class DisclosureApplication(EventStoreApp):
-    """Publication records of 一公开 (none written by the foundation)."""
+    """报送记录 of 一公开."""
 
     service = "disclosure"
+
+    def export_results(
+        self,
+        start: date,
+        end: date,
+        fmt: str,
+        directory: Path | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[ResultsExport, Path]:
+        """Write the period's results to a file and record its SHA-256 (``ExportRecorded``)
+        before it is handed out; returns the record and the file (the caller removes it)."""
+        check_period(start, end)
+        name = file_name(start, end, fmt)
+        handle, raw = tempfile.mkstemp(prefix="ssj-export-", suffix=f".{fmt}", dir=directory)
+        path = Path(raw)
+        os.close(handle)
+        try:
+            with self.connection() as conn:
+                rows = write_export(conn, start, end, fmt, path, progress)
+            record = ResultsExport(
+                period_from=start.isoformat(),
+                period_to=end.isoformat(),
+                format=fmt,
+                rows=rows,
+                sha256=sha256_of(path),
+                size=path.stat().st_size,
+                file_name=name,
+            )
+            self.save(record)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return record, path
+
+    def get_export(self, export_id: UUID) -> ResultsExport:
+        """One 报送记录; 404 for anything else of this store."""
+        found: object = self.repository.get(export_id)
+        if not isinstance(found, ResultsExport):
+            raise AggregateNotFoundError(f"no export {export_id}")
+        return found

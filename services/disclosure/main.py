@@ -6,20 +6,25 @@ from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from services.disclosure.api import router
 from services.disclosure.application import DisclosureApplication
-from services.disclosure.projections import public
+from services.disclosure.domain.export import InvalidExport, ResultsExport
+from services.disclosure.export_api import router as export_router
+from services.disclosure.projections import public, results
+from services.disclosure.results_api import router as results_router
 
 SPEC = ServiceSpec(
     name="disclosure",
     title="ssj disclosure — 一公开",
     description="Public, token-free view of item lists, plans, draws and results.",
     application=DisclosureApplication,
-    routers=[router],
+    routers=[router, results_router, export_router],
+    aggregates=[ResultsExport],
+    domain_errors={InvalidExport: (422, "Invalid export")},
     read_model_ddl=[*public.DDL, *register_ddl()],
     consumers=[
         ConsumerSpec(name="registry", source="registry", handler=public.apply_registry),
         ConsumerSpec(name="planner", source="planner", handler=public.apply_planner),
         ConsumerSpec(name="draw", source="draw", handler=public.apply_draw),
-        ConsumerSpec(name="results", source="results", handler=public.apply_results),
+        ConsumerSpec(name="results", source="results", handler=results.apply_results),
         register_consumer("disclosure"),
     ],
 )

@@ -5,6 +5,7 @@ before the handler checks the department, so an invalid body would be a 422 for 
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -384,6 +385,16 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ),
     ("disclosure", "GET", "/v1/public/draws/{draw_id}"): lambda fx, n: Call(
         f"/v1/public/draws/{fx['draw']['id']}"
+    ),
+    ("disclosure", "POST", "/v1/exports"): lambda fx, n: Call(
+        "/v1/exports",
+        json={"period_from": date.today().isoformat(), "period_to": date.today().isoformat()},
+    ),
+    ("disclosure", "GET", "/v1/exports/{export_id}"): lambda fx, n: Call(
+        f"/v1/exports/{uuid.uuid4()}"
+    ),
+    ("disclosure", "GET", "/v1/public/results/{record_id}"): lambda fx, n: Call(
+        f"/v1/public/results/{fx['noted_task']}"
     ),
 }
 

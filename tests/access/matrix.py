@@ -306,6 +306,11 @@ def _rules() -> list[Rule]:
         r("disclosure", "GET", "/v1/public/draws", EVERYONE),
         r("disclosure", "GET", "/v1/public/draws/{draw_id}", EVERYONE),
         r("disclosure", "GET", "/v1/public/results", EVERYONE),
+        r("disclosure", "GET", "/v1/public/results/{record_id}", EVERYONE),
+        r("disclosure", "GET", "/v1/public/overdue", EVERYONE),
+        # disclosure: 报送 to the national system (a file per period, its hash an event)
+        r("disclosure", "POST", "/v1/exports", OVERSIGHT),
+        r("disclosure", "GET", "/v1/exports/{export_id}", OVERSIGHT),
     ]
     for service in SERVICES:
         rows.extend(

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.disclosure.domain import public
+from services.disclosure.domain import national, public
 from tests.access.conftest import APPROVER_CANARY, NOTE_CANARY, REASON_CANARY, Stack
 from tests.support import ROOT
 
@@ -32,6 +32,7 @@ ANSWERS = {
     "plan_versions": "`GET /v1/public/plans/{id}/versions`",
     "draws": "`GET /v1/public/draws`",
     "results": "`GET /v1/public/results`",
+    "overdue": "`GET /v1/public/overdue`",
 }
 MODULE_LISTS = {
     "draws": (
@@ -40,7 +41,13 @@ MODULE_LISTS = {
         + public.PUBLIC_MEMBER_FIELDS
         + public.PUBLIC_REPLACEMENT_FIELDS
     ),
-    "results": public.PUBLIC_RESULT_FIELDS + public.PUBLIC_FINDING_FIELDS,
+    "results": (
+        national.NATIONAL_RESULT_FIELDS
+        + public.PUBLIC_FINDING_FIELDS
+        + national.PUBLIC_FOLLOW_UP_FIELDS
+        + national.PUBLIC_EDITION_FIELDS
+    ),
+    "overdue": national.PUBLIC_OVERDUE_FIELDS,
 }
 
 
@@ -104,7 +111,10 @@ def public_answers(stack: Stack) -> dict[str, Any]:
             *get(f"{url}/v1/public/draws", params={"limit": 1000}).json(),
             get(f"{url}/v1/public/draws/{draw_id}").json(),
         ],
-        "results": get(f"{url}/v1/public/results", params={"limit": 1000}).json()["items"],
+        "results": [
+            *get(f"{url}/v1/public/results", params={"limit": 1000}).json()["items"],
+            get(f"{url}/v1/public/results/{stack.fx['noted_task']}").json(),
+        ],
     }
 
 

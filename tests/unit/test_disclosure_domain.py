@@ -6,18 +6,18 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import get_args
 
+from services.disclosure.domain.national import NATIONAL_RESULT_FIELDS, national_result
 from services.disclosure.domain.public import (
     OUTCOME_TEXT,
     PUBLIC_DRAW_FIELDS,
-    PUBLIC_RESULT_FIELDS,
     REPLACEMENT_REASON_TEXT,
     VOID_REASON_TEXT,
     draw_status,
     inspection_type,
     outcome_text,
     public_draw,
+    public_finding,
     public_replacement,
-    public_result,
 )
 from services.draw.api import ReasonCode, VoidRequest
 from services.draw.protocol.reasons import REPLACEMENT_REASONS, VOID_REASONS
@@ -142,8 +142,9 @@ def test_a_public_result_shows_findings_without_the_inspectors_note() -> None:
         ],
         "recorded_by_department": "SAMR",
     }
-    shown = public_result(row)
-    assert set(shown) == {*PUBLIC_RESULT_FIELDS, "findings"}
+    findings = [public_finding(f) for f in row["findings"]]
+    shown = national_result(row, "发现问题待后续处理", findings, [])
+    assert set(shown) == {*NATIONAL_RESULT_FIELDS, "findings", "follow_up", "editions"}
     assert shown["findings"] == [
         {"item_code": "SAMR-1", "outcome": "problem_pending", "outcome_text": "发现问题待后续处理"}
     ]

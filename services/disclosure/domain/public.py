@@ -104,20 +104,6 @@ PUBLIC_DRAW_ITEM_FIELDS = ("code", "category", "ratio")
 PUBLIC_SUBJECT_FIELDS = ("subject_id", "identifier", "name", "stratum")
 PUBLIC_MEMBER_FIELDS = ("inspector_id", "name", "department", "role")
 PUBLIC_REPLACEMENT_FIELDS = ("kind", "subject", "reason_code", "reason_text", "replaced_at")
-PUBLIC_RESULT_FIELDS = (
-    "record_id",
-    "draw_id",
-    "plan_id",
-    "subject_identifier",
-    "subject_name",
-    "department",
-    "inspection_type",
-    "inspected_on",
-    "outcome",
-    "outcome_text",
-    "corrections",
-    "disclosed_at",
-)
 PUBLIC_FINDING_FIELDS = ("item_code", "outcome", "outcome_text")
 
 
@@ -196,10 +182,3 @@ def public_finding(finding: Mapping[str, Any]) -> dict[str, Any]:
         "outcome": code,
         "outcome_text": outcome_text(code),
     }
-
-
-def public_result(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A result as disclosed, in the national system's fields (allow-listed)."""
-    result = {k: row.get(k) for k in PUBLIC_RESULT_FIELDS}
-    result["findings"] = [public_finding(f) for f in row.get("findings") or []]
-    return result

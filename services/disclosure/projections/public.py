@@ -8,15 +8,13 @@ import asyncpg
 
 from libs.common.envelope import InboundEvent
 from services.disclosure.domain.public import (
-    inspection_type,
-    outcome_text,
-    public_finding,
     public_member,
     public_replacement,
     public_subject,
 )
 from services.disclosure.projections.plans import DDL as PLANS_DDL
 from services.disclosure.projections.plans import apply_plan
+from services.disclosure.projections.results import DDL as RESULTS_DDL
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.items (
@@ -59,6 +57,7 @@ DDL = [
         corrections int NOT NULL DEFAULT 0, disclosed_at timestamptz NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS results_subject ON {schema}.results (subject_identifier)",
     *PLANS_DDL,
+    *RESULTS_DDL,
 ]
 
 
@@ -202,90 +201,4 @@ async def apply_draw(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             ev.subject,
             subjects,
             [entry],
-        )
-
-
-async def _published(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """A reviewed result (检查任务, edition 1) or a reviewed correction (edition 2, …): only
-    reviewed results reach the public; a later edition replaces the earlier one's values."""
-    d = ev.data
-    directed = await conn.fetchval(
-        """SELECT (b->>'directed')::boolean FROM disclosure.plans p,
-           jsonb_array_elements(p.batches) b
-           WHERE p.plan_id = $1 AND b->>'batch_id' = $2""",
-        d["plan_id"],
-        d["batch_id"],
-    )
-    findings = [public_finding({**i, "outcome": i["result"]}) for i in d["items"]]
-    await conn.execute(
-        """INSERT INTO disclosure.results (record_id, draw_id, plan_id, subject_identifier,
-           subject_name, department, inspection_type, inspected_on, outcome, outcome_text,
-           findings, corrections, disclosed_at)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9,$10,$11,$12,$13)
-           ON CONFLICT (record_id) DO UPDATE SET outcome = EXCLUDED.outcome,
-             outcome_text = EXCLUDED.outcome_text, findings = EXCLUDED.findings,
-             inspected_on = EXCLUDED.inspected_on, corrections = EXCLUDED.corrections
-           WHERE disclosure.results.corrections < EXCLUDED.corrections""",
-        ev.subject,
-        d["draw_id"],
-        d["plan_id"],
-        d["subject_identifier"],
-        d["subject_name"],
-        d["department"],
-        inspection_type(bool(directed)),
-        d["inspected_to"],
-        d["category"],
-        outcome_text(d["category"]),
-        findings,
-        int(d["edition"]) - 1,
-        ev.time,
-    )
-
-
-async def apply_results(conn: asyncpg.Connection, ev: InboundEvent) -> None:
-    """Results per subject, in the national disclosure system's terms; findings keep their
-    item and result code, never the inspector's note. The department disclosed is the
-    draw's (the initiating department of its batch), never the recorder's token's."""
-    d = ev.data
-    if ev.name == "ResultRecorded":
-        department = d.get("inspecting_department") or await conn.fetchval(
-            # Results recorded before the event carried it: the draw's own department.
-            "SELECT initiating_department FROM disclosure.public_draws WHERE draw_id = $1",
-            d["draw_id"],
-        )
-        directed = await conn.fetchval(
-            """SELECT (b->>'directed')::boolean FROM disclosure.plans p,
-               jsonb_array_elements(p.batches) b
-               WHERE p.plan_id = $1 AND b->>'batch_id' = $2""",
-            d["plan_id"],
-            d["batch_id"],
-        )
-        await conn.execute(
-            """INSERT INTO disclosure.results (record_id, draw_id, plan_id, subject_identifier,
-               subject_name, department, inspection_type, inspected_on, outcome, outcome_text,
-               findings, disclosed_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9,$10,$11,now())
-               ON CONFLICT (record_id) DO NOTHING""",
-            ev.subject,
-            d["draw_id"],
-            d["plan_id"],
-            d["subject_identifier"],
-            d["subject_name"],
-            department or d["recorded_by_department"],
-            inspection_type(bool(directed)),
-            d["inspected_on"],
-            d["outcome"],
-            outcome_text(d["outcome"]),
-            [public_finding(f) for f in d["findings"]],
-        )
-    elif ev.name == "ResultPublished":
-        await _published(conn, ev)
-    elif ev.name == "ResultCorrected":
-        await conn.execute(
-            """UPDATE disclosure.results SET outcome = $2, outcome_text = $3, findings = $4,
-               corrections = corrections + 1 WHERE record_id = $1""",
-            ev.subject,
-            d["outcome"],
-            outcome_text(d["outcome"]),
-            [public_finding(f) for f in d["findings"]],
         )

@@ -1,0 +1,201 @@
+"""Public results (抽查结果公示): in the national system's fields, looked up by USCC, name
+fragment, region, department, plan, draw, outcome and period; what was published late and
+what is overdue now. No token; allow-listed fields only (domain/national.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Query
+
+from libs.common.problems import Problem
+from libs.common.service import pool
+from libs.common.text import Code, Identifier, line
+from services.disclosure.domain.national import (
+    MAX_FRAGMENT,
+    MIN_FRAGMENT,
+    bigrams,
+    national_result,
+    normalise_name,
+    public_overdue,
+)
+from services.disclosure.domain.public import outcome_text, public_finding
+from services.disclosure.public_sql import RESULTS_SELECT
+
+router = APIRouter(prefix="/v1/public", tags=["public"])
+Pool = Annotated[asyncpg.Pool, Depends(pool)]
+Outcome = Literal[
+    "no_problem",
+    "problem_corrected",
+    "problem_pending",
+    "unreachable",
+    "refused",
+    "no_activity",
+    "closed",
+    "deregistered",
+    "licence_revoked",
+    "moved_out",
+    "registration_cancelled",
+]
+Fragment = Annotated[str, line(MAX_FRAGMENT, min_length=MIN_FRAGMENT)]
+Region = Annotated[str, Query(pattern=r"^[0-9]{6}$", description="行政区划代码 (GB/T 2260)")]
+After = Annotated[UUID | None, Query(description="cursor: the `next` of the previous page")]
+PageSize = Annotated[int, Query(ge=1, le=1000)]
+
+
+def region_prefix(region: str) -> str:
+    """The codes a region covers begin with its code less its trailing 00 pairs (420000:
+    the province, every code starting 42)."""
+    prefix = region
+    while prefix.endswith("00") and len(prefix) > 2:
+        prefix = prefix[:-2]
+    return prefix
+
+
+async def _follow_ups(db: asyncpg.Pool, ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
+    rows = await db.fetch(
+        """SELECT task_id, step, "on"::text AS "on", receiving_department
+           FROM disclosure.follow_ups WHERE task_id = ANY($1) ORDER BY task_id, version""",
+        ids,
+    )
+    out: dict[UUID, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["task_id"], []).append(dict(row))
+    return out
+
+
+async def _shown(db: asyncpg.Pool, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    steps = await _follow_ups(db, [r["record_id"] for r in rows])
+    return [
+        national_result(
+            dict(r),
+            outcome_text(r["outcome"]),
+            [public_finding(f) for f in r["findings"] or []],
+            steps.get(r["record_id"], []),
+        )
+        for r in rows
+    ]
+
+
+@router.get(
+    "/results",
+    summary="Disclosed inspection results 抽查结果 (national system's fields)",
+    responses={
+        422: {
+            "description": "a filter out of range (a name fragment under 2 "
+            "characters, a region not of 6 digits, a period backwards)"
+        }
+    },
+)
+async def results(
+    db: Pool,
+    identifier: Identifier | None = Query(None, description="统一社会信用代码 of one subject"),
+    name: Fragment | None = Query(
+        None, description="a fragment of the subject's name, 2 characters or more (企业名称)"
+    ),
+    region: Region | None = None,
+    department: Code | None = Query(None, description="the 检查机关's department code"),
+    plan_id: UUID | None = None,
+    draw_id: UUID | None = None,
+    outcome: Outcome | None = Query(None, description="检查结果; refused: 不配合检查情节严重"),
+    late: bool | None = Query(None, description="true: only what was published late"),
+    published_from: date | None = Query(None, description="公示日期 on or after"),
+    published_to: date | None = Query(None, description="公示日期 on or before"),
+    after: After = None,
+    limit: PageSize = 200,
+) -> dict[str, Any]:
+    """Results in the national disclosure system's fields (抽查计划编号, 抽查计划名称, 任务编号,
+    任务名称, 抽查类型, 检查机关, 检查完成日期, 检查结果, 备注), with the findings per item,
+    the editions (corrections), the follow-up and non-cooperation, when each became public
+    and the deadline it had. Keyset-paginated by ``record_id``: pass ``next`` as
+    ``after``."""
+    if published_from and published_to and published_from > published_to:
+        raise Problem(422, "Invalid period", "published_from is after published_to")
+    where, args = ["true"], []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if identifier is not None:
+        where.append(f"r.subject_identifier = {arg(identifier)}")
+    if name is not None:
+        key = normalise_name(name)
+        if len(key) < MIN_FRAGMENT:
+            raise Problem(422, "Name fragment too short", "give 2 characters or more")
+        where.append(f"r.name_bigrams @> {arg(bigrams(key))}::text[]")
+        where.append(f"strpos(r.name_key, {arg(key)}) > 0")
+    if region is not None:
+        where.append(f"d.region_code LIKE {arg(region_prefix(region) + '%')}")
+    for column, value in (
+        ("department", department),
+        ("plan_id", plan_id),
+        ("draw_id", draw_id),
+        ("outcome", outcome),
+    ):
+        if value is not None:
+            where.append(f"r.{column} = {arg(value)}")
+    if late is not None:
+        where.append(f"r.late = {arg(late)}")
+    if published_from is not None:
+        where.append(f"r.published_on >= {arg(published_from)}")
+    if published_to is not None:
+        where.append(f"r.published_on <= {arg(published_to)}")
+    if after is not None:
+        where.append(f"r.record_id > {arg(after)}")
+    query = f"{RESULTS_SELECT} WHERE {' AND '.join(where)} ORDER BY r.record_id"
+    rows = await db.fetch(f"{query} LIMIT {arg(limit)}", *args)
+    shown = await _shown(db, rows)
+    return {"items": shown, "next": str(shown[-1]["record_id"]) if len(shown) == limit else None}
+
+
+@router.get(
+    "/results/{record_id}",
+    summary="One disclosed result",
+    responses={404: {"description": "no disclosed result of that id"}},
+)
+async def result(record_id: UUID, db: Pool) -> dict[str, Any]:
+    """One result as disclosed (a task's result once reviewed; never before)."""
+    rows = await db.fetch(f"{RESULTS_SELECT} WHERE r.record_id = $1", record_id)
+    if not rows:
+        raise Problem(404, "Not found", f"no disclosed result {record_id}")
+    return (await _shown(db, rows))[0]
+
+
+@router.get("/overdue", summary="Deadlines missed and not yet made good 逾期未公示、逾期未复查")
+async def overdue(
+    db: Pool,
+    kind: Literal["publication", "follow_up"] | None = None,
+    department: Code | None = None,
+    after: After = None,
+    limit: PageSize = 200,
+) -> dict[str, Any]:
+    """What is overdue now: a result not published 20 working days after its clock started
+    (逾期未公示), or a correction order past its deadline with no re-inspection (逾期未复查),
+    as the results service's deadline watch noticed them, until made good. Only the task,
+    the subject drawn (public since its draw), the department and the dates: nothing of an
+    unreviewed result. Keyset-paginated: pass ``next`` as ``after``."""
+    rows = await db.fetch(
+        """SELECT o.missed_id, o.task_id, o.kind, o.due_on::text AS due_on,
+                  o.noticed_on::text AS noticed_on,
+                  o.subject_identifier, o.department, nullif(d.name, '') AS inspecting_authority
+           FROM disclosure.overdue o
+           LEFT JOIN disclosure.departments_view d ON d.code = o.department
+           WHERE ($1::text IS NULL OR o.kind = $1) AND ($2::text IS NULL OR o.department = $2)
+             AND ($3::uuid IS NULL OR o.missed_id > $3)
+             AND NOT (o.kind = 'publication' AND EXISTS (
+                   SELECT 1 FROM disclosure.results r WHERE r.record_id = o.task_id))
+             AND NOT (o.kind = 'follow_up' AND EXISTS (
+                   SELECT 1 FROM disclosure.follow_ups f WHERE f.task_id = o.task_id
+                   AND f.step <> 'ordered' AND f."on" >= o.due_on))
+           ORDER BY o.missed_id LIMIT $4""",
+        kind,
+        department,
+        after,
+        limit,
+    )
+    shown = [public_overdue(r) for r in rows]
+    return {"items": shown, "next": str(rows[-1]["missed_id"]) if len(rows) == limit else None}
