@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+# Browser tests drive Debian's chromium through Playwright (no browser is downloaded).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install run test unit integration e2e demo fuzz lint format clean bench-pipeline bench-import bench-draw bench-plans bench-results
+.PHONY: help install browser run test unit integration e2e demo fuzz lint format clean bench-pipeline bench-import bench-draw bench-plans bench-results
 
 help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
@@ -25,8 +27,19 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m libs.common.cli run
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# Debian's chromium for the portal's browser tests, installed once (root, or sudo).
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests"
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && \
+	    $$SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+	@test -x $(CHROMIUM)
+
+browser: $(CHROMIUM)
+
+test: $(STAMP) $(CHROMIUM)
+	SSJ_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
@@ -34,8 +47,8 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(STAMP)
-	$(PY) -m pytest -q tests/e2e
+e2e: $(STAMP) $(CHROMIUM)
+	SSJ_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q tests/e2e
 
 # The same test as in `make test`, with more cases (at least 1,000 per service).
 fuzz: $(STAMP)

@@ -17,13 +17,10 @@ from libs.common.text import Code, Identifier, line
 from services.disclosure.domain.national import (
     MAX_FRAGMENT,
     MIN_FRAGMENT,
-    bigrams,
-    national_result,
     normalise_name,
     public_overdue,
 )
-from services.disclosure.domain.public import outcome_text, public_finding
-from services.disclosure.public_sql import RESULTS_SELECT
+from services.disclosure.results_query import ResultFilter, find_results, one_result
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
@@ -44,40 +41,6 @@ Fragment = Annotated[str, line(MAX_FRAGMENT, min_length=MIN_FRAGMENT)]
 Region = Annotated[str, Query(pattern=r"^[0-9]{6}$", description="行政区划代码 (GB/T 2260)")]
 After = Annotated[UUID | None, Query(description="cursor: the `next` of the previous page")]
 PageSize = Annotated[int, Query(ge=1, le=1000)]
-
-
-def region_prefix(region: str) -> str:
-    """The codes a region covers begin with its code less its trailing 00 pairs (420000:
-    the province, every code starting 42)."""
-    prefix = region
-    while prefix.endswith("00") and len(prefix) > 2:
-        prefix = prefix[:-2]
-    return prefix
-
-
-async def _follow_ups(db: asyncpg.Pool, ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
-    rows = await db.fetch(
-        """SELECT task_id, step, "on"::text AS "on", receiving_department
-           FROM disclosure.follow_ups WHERE task_id = ANY($1) ORDER BY task_id, version""",
-        ids,
-    )
-    out: dict[UUID, list[dict[str, Any]]] = {}
-    for row in rows:
-        out.setdefault(row["task_id"], []).append(dict(row))
-    return out
-
-
-async def _shown(db: asyncpg.Pool, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    steps = await _follow_ups(db, [r["record_id"] for r in rows])
-    return [
-        national_result(
-            dict(r),
-            outcome_text(r["outcome"]),
-            [public_finding(f) for f in r["findings"] or []],
-            steps.get(r["record_id"], []),
-        )
-        for r in rows
-    ]
 
 
 @router.get(
@@ -114,41 +77,25 @@ async def results(
     ``after``."""
     if published_from and published_to and published_from > published_to:
         raise Problem(422, "Invalid period", "published_from is after published_to")
-    where, args = ["true"], []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if identifier is not None:
-        where.append(f"r.subject_identifier = {arg(identifier)}")
-    if name is not None:
-        key = normalise_name(name)
-        if len(key) < MIN_FRAGMENT:
-            raise Problem(422, "Name fragment too short", "give 2 characters or more")
-        where.append(f"r.name_bigrams @> {arg(bigrams(key))}::text[]")
-        where.append(f"strpos(r.name_key, {arg(key)}) > 0")
-    if region is not None:
-        where.append(f"d.region_code LIKE {arg(region_prefix(region) + '%')}")
-    for column, value in (
-        ("department", department),
-        ("plan_id", plan_id),
-        ("draw_id", draw_id),
-        ("outcome", outcome),
-    ):
-        if value is not None:
-            where.append(f"r.{column} = {arg(value)}")
-    if late is not None:
-        where.append(f"r.late = {arg(late)}")
-    if published_from is not None:
-        where.append(f"r.published_on >= {arg(published_from)}")
-    if published_to is not None:
-        where.append(f"r.published_on <= {arg(published_to)}")
-    if after is not None:
-        where.append(f"r.record_id > {arg(after)}")
-    query = f"{RESULTS_SELECT} WHERE {' AND '.join(where)} ORDER BY r.record_id"
-    rows = await db.fetch(f"{query} LIMIT {arg(limit)}", *args)
-    shown = await _shown(db, rows)
+    if name is not None and len(normalise_name(name)) < MIN_FRAGMENT:
+        raise Problem(422, "Name fragment too short", "give 2 characters or more")
+    shown = await find_results(
+        db,
+        ResultFilter(
+            identifier=identifier,
+            name=name,
+            region=region,
+            department=department,
+            plan_id=plan_id,
+            draw_id=draw_id,
+            outcome=outcome,
+            late=late,
+            published_from=published_from,
+            published_to=published_to,
+        ),
+        after=after,
+        limit=limit,
+    )
     return {"items": shown, "next": str(shown[-1]["record_id"]) if len(shown) == limit else None}
 
 
@@ -159,10 +106,10 @@ async def results(
 )
 async def result(record_id: UUID, db: Pool) -> dict[str, Any]:
     """One result as disclosed (a task's result once reviewed; never before)."""
-    rows = await db.fetch(f"{RESULTS_SELECT} WHERE r.record_id = $1", record_id)
-    if not rows:
+    found = await one_result(db, record_id)
+    if found is None:
         raise Problem(404, "Not found", f"no disclosed result {record_id}")
-    return (await _shown(db, rows))[0]
+    return found
 
 
 @router.get("/overdue", summary="Deadlines missed and not yet made good 逾期未公示、逾期未复查")

@@ -9,7 +9,8 @@ import pytest
 
 from services.disclosure.domain import national
 from services.disclosure.domain.public import OUTCOME_TEXT
-from services.disclosure.results_api import Outcome, region_prefix
+from services.disclosure.results_api import Outcome
+from services.disclosure.results_query import region_prefix
 from services.results.domain.categories import (
     CATEGORIES,
     FOLLOW_UP_OUTCOMES,

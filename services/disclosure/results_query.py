@@ -1,0 +1,104 @@
+"""The public results as the API, the portal and the exports read them: one query with
+the joins the national fields need, and the filters the public looks up by."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from services.disclosure.domain.national import bigrams, national_result, normalise_name
+from services.disclosure.domain.public import outcome_text, public_finding
+from services.disclosure.public_sql import RESULTS_SELECT
+
+
+@dataclass(frozen=True)
+class ResultFilter:
+    """What a look-up asks for (None: any); combined with AND."""
+
+    identifier: str | None = None
+    name: str | None = None
+    region: str | None = None
+    department: str | None = None
+    plan_id: UUID | None = None
+    draw_id: UUID | None = None
+    outcome: str | None = None
+    late: bool | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+
+
+def region_prefix(region: str) -> str:
+    """The codes a region covers begin with its code less its trailing 00 pairs (420000:
+    the province, every code starting 42)."""
+    prefix = region
+    while prefix.endswith("00") and len(prefix) > 2:
+        prefix = prefix[:-2]
+    return prefix
+
+
+async def _follow_ups(db: asyncpg.Pool, ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
+    rows = await db.fetch(
+        """SELECT task_id, step, "on"::text AS "on", receiving_department
+           FROM disclosure.follow_ups WHERE task_id = ANY($1) ORDER BY task_id, version""",
+        ids,
+    )
+    out: dict[UUID, list[dict[str, Any]]] = {}
+    for row in rows:
+        out.setdefault(row["task_id"], []).append(dict(row))
+    return out
+
+
+async def _shown(db: asyncpg.Pool, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    steps = await _follow_ups(db, [r["record_id"] for r in rows])
+    return [
+        national_result(
+            dict(r),
+            outcome_text(r["outcome"]),
+            [public_finding(f) for f in r["findings"] or []],
+            steps.get(r["record_id"], []),
+        )
+        for r in rows
+    ]
+
+
+async def find_results(
+    db: asyncpg.Pool, wanted: ResultFilter, *, after: UUID | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Results as disclosed, in ``record_id`` order after ``after``, at most ``limit``."""
+    where, args = ["true"], []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if wanted.identifier is not None:
+        where.append(f"r.subject_identifier = {arg(wanted.identifier)}")
+    if wanted.name is not None:
+        key = normalise_name(wanted.name)
+        where.append(f"r.name_bigrams @> {arg(bigrams(key))}::text[]")
+        where.append(f"strpos(r.name_key, {arg(key)}) > 0")
+    if wanted.region is not None:
+        where.append(f"d.region_code LIKE {arg(region_prefix(wanted.region) + '%')}")
+    for column in ("department", "plan_id", "draw_id", "outcome", "late"):
+        value = getattr(wanted, column)
+        if value is not None:
+            where.append(f"r.{column} = {arg(value)}")
+    if wanted.published_from is not None:
+        where.append(f"r.published_on >= {arg(wanted.published_from)}")
+    if wanted.published_to is not None:
+        where.append(f"r.published_on <= {arg(wanted.published_to)}")
+    if after is not None:
+        where.append(f"r.record_id > {arg(after)}")
+    query = f"{RESULTS_SELECT} WHERE {' AND '.join(where)} ORDER BY r.record_id"
+    rows = await db.fetch(f"{query} LIMIT {arg(limit)}", *args)
+    return await _shown(db, rows)
+
+
+async def one_result(db: asyncpg.Pool, record_id: UUID) -> dict[str, Any] | None:
+    """One disclosed result, or None."""
+    rows = await db.fetch(f"{RESULTS_SELECT} WHERE r.record_id = $1", record_id)
+    return (await _shown(db, rows))[0] if rows else None
