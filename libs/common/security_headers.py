@@ -4,7 +4,9 @@
 - ``Content-Security-Policy``: the JSON API loads nothing and is framed by no one
   (``default-src 'none'; frame-ancestors 'none'``); the interactive documentation
   (``/docs``, ``/redoc``) gets its own policy that lets it load its scripts and styles from
-  the CDN FastAPI takes them from, and nothing else.
+  the CDN FastAPI takes them from, and nothing else. A route that sets its own policy (the
+  disclosure service's public portal: its own scripts, styles and the draw service's
+  proofs) keeps it.
 - ``Cache-Control``: ``no-store`` for everything a caller signs in for, and by default; a
   short public ``max-age`` for the anonymous public lists (``GET /v1/public/…``), which are
   the same for everyone. A route that sets its own ``Cache-Control`` keeps it.
@@ -68,7 +70,8 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers["X-Content-Type-Options"] = "nosniff"
-                headers["Content-Security-Policy"] = _policy(path)
+                if "content-security-policy" not in headers:  # a page sets its own
+                    headers["Content-Security-Policy"] = _policy(path)
                 headers["Referrer-Policy"] = "no-referrer"
                 headers["X-Frame-Options"] = "DENY"
                 if "cache-control" not in headers:

@@ -8,15 +8,17 @@ from services.disclosure.api import router
 from services.disclosure.application import DisclosureApplication
 from services.disclosure.domain.export import InvalidExport, ResultsExport
 from services.disclosure.export_api import router as export_router
+from services.disclosure.portal.pages import router as portal_router
 from services.disclosure.projections import public, results
 from services.disclosure.results_api import router as results_router
 
 SPEC = ServiceSpec(
     name="disclosure",
     title="ssj disclosure — 一公开",
-    description="Public, token-free view of item lists, plans, draws and results.",
+    description="Public, token-free view of item lists, plans, draws and results, and the "
+    "public portal (公示门户) at /.",
     application=DisclosureApplication,
-    routers=[router, results_router, export_router],
+    routers=[router, results_router, export_router, portal_router],
     aggregates=[ResultsExport],
     domain_errors={InvalidExport: (422, "Invalid export")},
     read_model_ddl=[*public.DDL, *register_ddl()],

@@ -20,7 +20,7 @@ from services.disclosure.domain.national import (
     normalise_name,
     public_overdue,
 )
-from services.disclosure.results_query import ResultFilter, find_results, one_result
+from services.disclosure.results_query import ResultFilter, find_overdue, find_results, one_result
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
@@ -125,24 +125,6 @@ async def overdue(
     as the results service's deadline watch noticed them, until made good. Only the task,
     the subject drawn (public since its draw), the department and the dates: nothing of an
     unreviewed result. Keyset-paginated: pass ``next`` as ``after``."""
-    rows = await db.fetch(
-        """SELECT o.missed_id, o.task_id, o.kind, o.due_on::text AS due_on,
-                  o.noticed_on::text AS noticed_on,
-                  o.subject_identifier, o.department, nullif(d.name, '') AS inspecting_authority
-           FROM disclosure.overdue o
-           LEFT JOIN disclosure.departments_view d ON d.code = o.department
-           WHERE ($1::text IS NULL OR o.kind = $1) AND ($2::text IS NULL OR o.department = $2)
-             AND ($3::uuid IS NULL OR o.missed_id > $3)
-             AND NOT (o.kind = 'publication' AND EXISTS (
-                   SELECT 1 FROM disclosure.results r WHERE r.record_id = o.task_id))
-             AND NOT (o.kind = 'follow_up' AND EXISTS (
-                   SELECT 1 FROM disclosure.follow_ups f WHERE f.task_id = o.task_id
-                   AND f.step <> 'ordered' AND f."on" >= o.due_on))
-           ORDER BY o.missed_id LIMIT $4""",
-        kind,
-        department,
-        after,
-        limit,
-    )
+    rows = await find_overdue(db, kind, department, after, limit)
     shown = [public_overdue(r) for r in rows]
     return {"items": shown, "next": str(rows[-1]["missed_id"]) if len(rows) == limit else None}

@@ -98,7 +98,46 @@ async def find_results(
     return await _shown(db, rows)
 
 
+async def latest_results(db: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
+    """The results disclosed last, newest first."""
+    rows = await db.fetch(
+        f"{RESULTS_SELECT} ORDER BY r.disclosed_at DESC, r.record_id LIMIT $1", limit
+    )
+    return await _shown(db, rows)
+
+
 async def one_result(db: asyncpg.Pool, record_id: UUID) -> dict[str, Any] | None:
     """One disclosed result, or None."""
     rows = await db.fetch(f"{RESULTS_SELECT} WHERE r.record_id = $1", record_id)
     return (await _shown(db, rows))[0] if rows else None
+
+
+async def find_overdue(
+    db: asyncpg.Pool,
+    kind: str | None = None,
+    department: str | None = None,
+    after: UUID | None = None,
+    limit: int = 200,
+) -> list[asyncpg.Record]:
+    """Deadlines missed and not yet made good (a publication since made, a re-inspection
+    since recorded, ends one), in ``missed_id`` order."""
+    rows = await db.fetch(
+        """SELECT o.missed_id, o.task_id, o.kind, o.due_on::text AS due_on,
+                  o.noticed_on::text AS noticed_on,
+                  o.subject_identifier, o.department, nullif(d.name, '') AS inspecting_authority
+           FROM disclosure.overdue o
+           LEFT JOIN disclosure.departments_view d ON d.code = o.department
+           WHERE ($1::text IS NULL OR o.kind = $1) AND ($2::text IS NULL OR o.department = $2)
+             AND ($3::uuid IS NULL OR o.missed_id > $3)
+             AND NOT (o.kind = 'publication' AND EXISTS (
+                   SELECT 1 FROM disclosure.results r WHERE r.record_id = o.task_id))
+             AND NOT (o.kind = 'follow_up' AND EXISTS (
+                   SELECT 1 FROM disclosure.follow_ups f WHERE f.task_id = o.task_id
+                   AND f.step <> 'ordered' AND f."on" >= o.due_on))
+           ORDER BY o.missed_id LIMIT $4""",
+        kind,
+        department,
+        after,
+        limit,
+    )
+    return rows

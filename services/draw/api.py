@@ -411,6 +411,9 @@ async def proof(draw_id: UUID, request: Request, app: App) -> Response:
     document = await run_command(request, anonymous, app.proof, draw_id)
     response = _json(document)
     response.headers["Content-Disposition"] = f'attachment; filename="draw-{draw_id}-proof.json"'
+    # Public and the same for everyone: any page may fetch it (the disclosure portal's
+    # verifier runs in the reader's browser, from another origin); no credentials go with it.
+    response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 

@@ -94,7 +94,8 @@ def wait_for_departments(infra: Infra, schema: str, codes: Iterable[str]) -> Non
 
 def publish_items(infra: Infra, items: Iterable[dict[str, object]]) -> None:
     """Put one ``ItemRegistered`` per item (code, name, methods, sub_items, check_form) on
-    the registry stream."""
+    the registry stream, with the fields every consumer reads (category, ratio, legal
+    basis) as the registry would write them when the item does not say."""
     _publish(
         infra,
         [
@@ -103,7 +104,15 @@ def publish_items(infra: Infra, items: Iterable[dict[str, object]]) -> None:
                 "type": "ssj.registry.ItemRegistered.v1",
                 "subject": str(uuid.uuid5(_NAMESPACE, f"item:{item['code']}")),
                 "aggregate": "InspectionItem",
-                "data": {"sub_items": [], "check_form": [], **item},
+                "data": {
+                    "category": "general",
+                    "ratio": 0.05,
+                    "legal_basis": "《政府部门涉企检查事项清单》",
+                    "methods": [],
+                    "sub_items": [],
+                    "check_form": [],
+                    **item,
+                },
             }
             for item in items
         ],

@@ -1,0 +1,311 @@
+"""The public portal (公示门户): pages for people, in Chinese, rendered on the server and
+usable without JavaScript (except the verifier), at stable, shareable addresses:
+
+``/`` home · ``/items`` 抽查事项清单 · ``/plans``, ``/plans/{id}`` 计划及各版本 ·
+``/draws``, ``/draws/{id}`` 抽取 (with the in-browser verifier) · ``/results?q=`` 查询 ·
+``/results/{id}`` · ``/companies/{uscc}`` 企业抽查记录 · ``/non-cooperation`` 不配合检查名单 ·
+``/overdue`` 逾期情况 · ``/statistics`` · ``/verify`` 验证证明文件 · ``/feed.atom``.
+
+The pages are not API operations (not in the OpenAPI document); they read through the same
+allow-lists. Whatever is typed into an address or the search box is checked here and
+answered with a page saying what is wrong (400/404), never an error of the server.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from importlib.resources import files
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse
+
+from libs.common.service import pool
+from services.disclosure.domain.national import (
+    MAX_FRAGMENT,
+    MIN_FRAGMENT,
+    normalise_name,
+    public_overdue,
+)
+from services.disclosure.portal import queries
+from services.disclosure.portal.render import (
+    atom,
+    bad_request,
+    draw_public_url,
+    env,
+    not_found,
+    page,
+    page_policy,
+)
+from services.disclosure.results_query import (
+    ResultFilter,
+    find_overdue,
+    find_results,
+    latest_results,
+    one_result,
+)
+
+router = APIRouter(include_in_schema=False)
+Pool = Annotated[asyncpg.Pool, Depends(pool)]
+PAGE = 50
+USCC = re.compile(r"^[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}$")
+
+
+def _uuid(text: str) -> UUID | None:
+    try:
+        return UUID(text)
+    except ValueError:
+        return None
+
+
+def _clean(text: str) -> str | None:
+    """A typed query as searched, or None if it holds what no name holds."""
+    if any(ord(c) < 32 or 0xD800 <= ord(c) <= 0xDFFF for c in text) or len(text) > 200:
+        return None
+    return text.strip()
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(db: Pool) -> HTMLResponse:
+    """Recent plans, draws and results."""
+    return page(
+        "home.html",
+        plans=await queries.recent_plans(db, 10),
+        draws=await queries.draws(db, 10),
+        results=await latest_results(db, 20),
+    )
+
+
+@router.get("/items", response_class=HTMLResponse)
+async def items(db: Pool) -> HTMLResponse:
+    return page("items.html", items=await queries.items(db))
+
+
+@router.get("/plans", response_class=HTMLResponse)
+async def plans(db: Pool) -> HTMLResponse:
+    return page("plans.html", plans=await queries.recent_plans(db, 500))
+
+
+@router.get("/plans/{plan_id}", response_class=HTMLResponse)
+async def plan(plan_id: str, db: Pool) -> HTMLResponse:
+    key = _uuid(plan_id)
+    found = await queries.plan(db, key) if key else None
+    if found is None or key is None:
+        return not_found("没有这个已公布的抽查计划。")
+    results = await find_results(db, ResultFilter(plan_id=key), limit=PAGE)
+    return page(
+        "plan.html",
+        plan=found,
+        editions=await queries.editions(db, key),
+        draws=await queries.draws(db, 500, plan_id=key),
+        results=results,
+    )
+
+
+@router.get("/draws", response_class=HTMLResponse)
+async def draws(db: Pool) -> HTMLResponse:
+    return page("draws.html", draws=await queries.draws(db, 500))
+
+
+@router.get("/draws/{draw_id}", response_class=HTMLResponse)
+async def draw(draw_id: str, db: Pool) -> HTMLResponse:
+    """A draw from its announcement on, with the button that verifies it in the browser."""
+    key = _uuid(draw_id)
+    found = await queries.draw(db, key) if key else None
+    if found is None:
+        return not_found("没有这个抽取公告。")
+    plan_row = await queries.plan(db, found["plan_id"])
+    return page(
+        "draw.html",
+        draw=found,
+        status_text=found["status_text"],
+        plan_title=plan_row["title"] if plan_row else None,
+        proof_url=f"{draw_public_url()}/v1/draws/{found['draw_id']}/proof",
+    )
+
+
+@router.get("/results", response_class=HTMLResponse)
+async def results(db: Pool, q: str = "", after: str = "") -> HTMLResponse:
+    """Search by 统一社会信用代码 or a fragment of the name (two characters or more)."""
+    typed = _clean(q)
+    cursor = _uuid(after) if after else None
+    if typed is None or (after and cursor is None):
+        return bad_request("查询内容含有不能识别的字符。")
+    heading = "抽查结果"
+    wanted = ResultFilter()
+    if typed:
+        if USCC.match(typed.upper()):
+            wanted = ResultFilter(identifier=typed.upper())
+        else:
+            key = normalise_name(typed)
+            if not MIN_FRAGMENT <= len(key) <= MAX_FRAGMENT:
+                return page(
+                    "results.html",
+                    status=400,
+                    heading=heading,
+                    q=typed,
+                    results=[],
+                    next=None,
+                    params="",
+                    error=f"请输入企业名称中连续的 {MIN_FRAGMENT}–{MAX_FRAGMENT} 个字，"
+                    "或 18 位统一社会信用代码。",
+                )
+            wanted = ResultFilter(name=key)
+        heading = f"“{typed}”的抽查结果"
+    found = await find_results(db, wanted, after=cursor, limit=PAGE)
+    params = urlencode({"q": typed}) + "&" if typed else ""
+    return page(
+        "results.html",
+        heading=heading,
+        q=typed,
+        results=found,
+        next=found[-1]["record_id"] if len(found) == PAGE else None,
+        params=params,
+    )
+
+
+@router.get("/results/{record_id}", response_class=HTMLResponse)
+async def result(record_id: str, db: Pool) -> HTMLResponse:
+    key = _uuid(record_id)
+    found = await one_result(db, key) if key else None
+    if found is None:
+        return not_found("没有这条已公示的抽查结果（结果经审核后才公示）。")
+    return page("result.html", r=found)
+
+
+@router.get("/companies/{identifier}", response_class=HTMLResponse)
+async def company(identifier: str, db: Pool) -> HTMLResponse:
+    """A company's whole inspection history: every result published and every draw that
+    drew it."""
+    code = identifier.upper()
+    if not USCC.match(code):
+        return not_found("统一社会信用代码应为 18 位。")
+    found = await find_results(db, ResultFilter(identifier=code), limit=1000)
+    drawn = await queries.draws(db, 500, identifier=code)
+    name = found[0]["subject_name"] if found else None
+    if name is None:
+        for d in drawn:
+            name = next((s["name"] for s in d["subjects"] if s["identifier"] == code), None)
+            if name:
+                break
+    return page("company.html", identifier=code, name=name, results=found, draws=drawn)
+
+
+@router.get("/non-cooperation", response_class=HTMLResponse)
+async def non_cooperation(db: Pool, after: str = "") -> HTMLResponse:
+    """不配合检查情节严重: the results of that category, with the case of each."""
+    cursor = _uuid(after) if after else None
+    if after and cursor is None:
+        return bad_request("翻页参数有误。")
+    found = await find_results(db, ResultFilter(outcome="refused"), after=cursor, limit=PAGE)
+    return page(
+        "results.html",
+        heading="不配合检查情节严重名单",
+        note="拒绝、阻扰、妨碍检查，或不如实提供情况，情节严重的检查对象（备注中写明情形）。",
+        results=found,
+        next=found[-1]["record_id"] if len(found) == PAGE else None,
+        params="",
+    )
+
+
+@router.get("/overdue", response_class=HTMLResponse)
+async def overdue(db: Pool) -> HTMLResponse:
+    """What is overdue now, and what was published late."""
+    rows = await find_overdue(db, limit=500)
+    late = await find_results(db, ResultFilter(late=True), limit=500)
+    return page("overdue.html", overdue=[public_overdue(r) for r in rows], late=late)
+
+
+@router.get("/statistics", response_class=HTMLResponse)
+async def statistics(db: Pool) -> HTMLResponse:
+    counted = await queries.statistics(db)
+    return page(
+        "statistics.html", by_outcome=counted["by_outcome"], by_department=counted["by_department"]
+    )
+
+
+@router.get("/verify", response_class=HTMLResponse)
+async def verify() -> HTMLResponse:
+    """Verify a proof file in the browser (nothing is uploaded)."""
+    return page("verify.html")
+
+
+STATIC = {
+    "style.css": "text/css; charset=utf-8",
+    "portal.js": "text/javascript; charset=utf-8",
+    "verify.js": "text/javascript; charset=utf-8",
+}
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    """The portal's own files (a fixed list: nothing else of the disk is reachable)."""
+    media = STATIC.get(name)
+    if media is None:
+        return not_found("没有这个文件。")
+    body = (files("services.disclosure") / "static" / name).read_bytes()
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Security-Policy": page_policy(), "Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/feed.atom")
+async def feed(request: Request, db: Pool) -> Response:
+    """New disclosures (plans, draws, results) for feed readers."""
+    base = str(request.base_url).rstrip("/")
+    entries: list[dict[str, Any]] = []
+    for p in await queries.recent_plans(db, 20):
+        entries.append(
+            _entry(
+                p["plan_id"],
+                f"抽查计划：{p['title']}",
+                f"/plans/{p['plan_id']}",
+                p["adjusted_at"] or p["published_at"],
+                f"{p['number']} 第 {p['edition']} 版",
+            )
+        )
+    for d in await queries.draws(db, 20):
+        when = d["executed_at"] or d["announced_at"]
+        entries.append(
+            _entry(
+                d["draw_id"],
+                f"抽取：{d['batch_name']}（{d['status_text']}）",
+                f"/draws/{d['draw_id']}",
+                when,
+                f"对象库 {d['pool_size']} 户",
+            )
+        )
+    for r in await latest_results(db, 20):
+        entries.append(
+            _entry(
+                r["record_id"],
+                f"抽查结果：{r['subject_name']} {r['outcome_text']}",
+                f"/results/{r['record_id']}",
+                r["disclosed_at"],
+                f"{r['inspecting_authority']} {r['inspected_on']} {r['remark']}".strip(),
+            )
+        )
+    entries.sort(key=lambda e: e["sort"], reverse=True)
+    updated = entries[0]["updated"] if entries else datetime.now(UTC).isoformat()
+    xml = env.get_template("feed.xml").render(base=base, updated=updated, entries=entries[:50])
+    return atom(xml)
+
+
+def _entry(key: Any, title: str, path: str, when: Any, summary: str) -> dict[str, Any]:
+    moment = when if isinstance(when, datetime) else datetime.fromisoformat(str(when))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return {
+        "id": f"urn:uuid:{key}",
+        "title": title,
+        "path": path,
+        "updated": moment.isoformat(),
+        "sort": moment,
+        "summary": summary,
+    }

@@ -1,0 +1,76 @@
+"""Rendering the public portal (公示门户): Jinja2 templates on the server, the page's own
+security policy and cache lifetime."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from libs.common.settings import SERVICE_PORTS
+
+env = Environment(
+    loader=PackageLoader("services.disclosure", "templates"),
+    autoescape=select_autoescape(["html", "xml"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+# How a page may be kept: the public record changes when a result is published, and a
+# minute late is fine for it (as the JSON lists, libs/common/security_headers.py).
+PAGE_CACHE = "public, max-age=60"
+
+
+def draw_public_url() -> str:
+    """Where browsers fetch a draw's public proof (the draw service, as the public reaches
+    it): ``SSJ_DRAW_PUBLIC_URL``, else where the services reach it (``SSJ_DRAW_URL``), else
+    the draw service on this host."""
+    default = os.environ.get("SSJ_DRAW_URL") or f"http://127.0.0.1:{SERVICE_PORTS['draw']}"
+    return os.environ.get("SSJ_DRAW_PUBLIC_URL", default).rstrip("/")
+
+
+def page_policy() -> str:
+    """The portal's scripts and styles are its own; the verifier fetches proofs from the
+    draw service; nothing else is loaded, posted or framed."""
+    parts = urlsplit(draw_public_url())
+    draw_origin = f"{parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self' {draw_origin}; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
+
+
+def page(template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A page of the portal."""
+    html = env.get_template(template).render(**context)
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={"Content-Security-Policy": page_policy(), "Cache-Control": PAGE_CACHE},
+    )
+
+
+def not_found(detail: str) -> HTMLResponse:
+    """A page that is not there (a link mistyped, a result not yet public)."""
+    response = page("error.html", status=404, title="未找到", detail=detail)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def bad_request(detail: str) -> HTMLResponse:
+    """A query the portal does not take, said in words."""
+    response = page("error.html", status=400, title="查询条件有误", detail=detail)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def atom(xml: str) -> Response:
+    """The Atom feed."""
+    return Response(
+        xml,
+        media_type="application/atom+xml; charset=utf-8",
+        headers={"Content-Security-Policy": page_policy(), "Cache-Control": PAGE_CACHE},
+    )

@@ -1,0 +1,135 @@
+"""The public portal (公示门户) as people read it, through real results and disclosure
+processes: every page answers in Chinese from the disclosed record only, a company's page
+holds its history, the Atom feed is valid, hostile addresses and queries get a page that
+says what is wrong (never a server error), and each page carries its own security policy.
+"""
+
+from __future__ import annotations
+
+import html
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.disclosure_flows import (
+    PLAN_ID,
+    PLAN_NUMBER,
+    all_shown,
+    make_flows,
+    public_client,
+    run_stack,
+)
+from tests.support import Infra, ServiceProcess
+
+pytestmark = pytest.mark.own_infra
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture(scope="module")
+def stack(infra: Infra) -> Iterator[dict[str, ServiceProcess]]:
+    yield from run_stack(infra)
+
+
+@pytest.fixture(scope="module")
+def public(stack: dict[str, ServiceProcess]) -> Iterator[httpx.Client]:
+    yield from public_client(stack)
+
+
+@pytest.fixture(scope="module")
+def flows(infra: Infra, stack: dict[str, ServiceProcess], public: httpx.Client) -> Any:
+    made = make_flows(infra, stack)
+    all_shown(public, made)
+    return made
+
+
+def _page(public: httpx.Client, path: str, status: int = 200, **params: Any) -> str:
+    answer = public.get(path, params=params)
+    assert answer.status_code == status, (path, answer.status_code, answer.text[:300])
+    assert answer.headers["content-type"].startswith("text/html")
+    policy = answer.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    return html.unescape(answer.text)  # names hold quotes, which the page escapes
+
+
+def test_home_shows_the_plan_the_draw_and_the_results(public: httpx.Client, flows: Any) -> None:
+    html = _page(public, "/")
+    assert "黄石市2026年食品经营双随机联合抽查计划" in html and PLAN_NUMBER in html
+    for name in ("clean", "late", "problem", "refused"):
+        assert flows[name]["subject_identifier"] in html
+    assert flows["waiting"]["subject_identifier"] not in html  # not reviewed: not public
+    assert "逾期" in html  # the late result is marked
+
+
+def test_a_companys_page_holds_its_history(public: httpx.Client, flows: Any) -> None:
+    problem = flows["problem"]
+    html = _page(public, f"/companies/{problem['subject_identifier']}")
+    assert problem["subject_name"] in html
+    assert "发现问题待后续处理" in html and "移交有管辖权的部门" in html
+    # Lower case is the same company; a code of another shape is not a company.
+    assert problem["subject_name"] in _page(
+        public, f"/companies/{problem['subject_identifier'].lower()}"
+    )
+    _page(public, "/companies/not-a-code", status=404)
+
+
+def test_search_by_name_fragment_or_uscc(public: httpx.Client, flows: Any) -> None:
+    late = flows["late"]
+    by_code = _page(public, "/results", q=late["subject_identifier"])
+    assert late["subject_name"] in by_code
+    by_name = _page(public, "/results", q=late["subject_name"][3:9])
+    assert late["subject_identifier"] in by_name
+    assert flows["clean"]["subject_identifier"] not in by_name
+    assert "2–50" in _page(public, "/results", status=400, q="商")
+    for hostile in ("商\x00贸", "x" * 500):
+        _page(public, "/results", status=400, q=hostile)
+    # Bytes that are not UTF-8 (a lone surrogate's encoding), as a hostile client sends them.
+    # The server reads them as U+FFFD (replacement), which no name holds.
+    broken = public.get("/results?q=%ED%A0%80%E5%95%86%E8%B4%B8")
+    assert broken.status_code == 200 and "暂无记录" in broken.text, broken.text[:300]
+    _page(public, "/results", status=400, after="not-a-cursor")
+
+
+def test_one_result_and_the_lists_of_the_public(public: httpx.Client, flows: Any) -> None:
+    problem = _page(public, f"/results/{flows['problem']['id']}")
+    assert "后续处置" in problem and "黄石市税务局" in problem
+    _page(public, f"/results/{flows['waiting']['id']}", status=404)  # not reviewed
+    _page(public, "/results/00000000-0000-0000-0000-00000000000g", status=404)
+    refusals = _page(public, "/non-cooperation")
+    assert flows["refused"]["subject_identifier"] in refusals
+    assert flows["clean"]["subject_identifier"] not in refusals
+    overdue = _page(public, "/overdue")
+    assert flows["late"]["subject_identifier"] in overdue  # published late
+    plan = _page(public, f"/plans/{PLAN_ID}")
+    assert "各版本及调整原因" in plan and "首次公布" in plan
+    _page(public, "/plans/not-a-plan", status=404)
+    statistics = _page(public, "/statistics")
+    assert "不配合检查情节严重" in statistics and "黄石市SAMR局" in statistics
+    for path in ("/items", "/plans", "/draws", "/verify"):
+        _page(public, path)
+
+
+def test_the_feed_is_atom_and_names_the_new_disclosures(public: httpx.Client, flows: Any) -> None:
+    answer = public.get("/feed.atom")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/atom+xml")
+    feed = ET.fromstring(answer.content)
+    assert feed.tag == f"{ATOM}feed"
+    entries = feed.findall(f"{ATOM}entry")
+    titles = [e.findtext(f"{ATOM}title") or "" for e in entries]
+    assert any(t.startswith("抽查计划：") for t in titles)
+    assert sum(t.startswith("抽查结果：") for t in titles) == 4
+    for entry in entries:
+        assert (entry.findtext(f"{ATOM}id") or "").startswith("urn:uuid:")
+        assert entry.find(f"{ATOM}link") is not None and entry.findtext(f"{ATOM}updated")
+
+
+def test_only_the_portals_own_files_are_served(public: httpx.Client) -> None:
+    css = public.get("/static/style.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    script = public.get("/static/portal.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    for path in ("/static/..%2Fapi.py", "/static/verify.py", "/static/"):
+        assert public.get(path).status_code == 404
