@@ -6,14 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 # Browser tests drive Debian's chromium through Playwright (no browser is downloaded).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install browser run test unit integration e2e demo fuzz lint format clean bench-pipeline bench-import bench-draw bench-plans bench-results
+.PHONY: help install browser run test unit integration e2e demo fuzz lint format clean bench-pipeline bench-import bench-draw bench-plans bench-results bench-disclosure
 
 help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
 	@echo "make fuzz   schemathesis against the registry, the planner and the results service (SSJ_FUZZ_EXAMPLES per operation)"
-	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw | bench-plans | bench-results"
+	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw | bench-plans | bench-results | bench-disclosure"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -71,6 +71,9 @@ bench-plans: $(STAMP)
 
 bench-results: $(STAMP)
 	$(PY) -m tests.bench.results
+
+bench-disclosure: $(STAMP)
+	$(PY) -m tests.bench.disclosure
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

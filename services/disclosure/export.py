@@ -16,36 +16,75 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from psycopg import sql
+from psycopg.rows import tuple_row
 
-from services.disclosure.domain.export import HEADERS, export_row
-from services.disclosure.domain.national import national_result
+from services.disclosure.domain.export import HEADERS, neutralise
+from services.disclosure.domain.national import FOLLOWED_OUTCOMES, public_follow_up, remark
 from services.disclosure.domain.public import outcome_text
-from services.disclosure.public_sql import RESULTS_SELECT
 
 CHUNK = 5_000
 XLSX_SHEET_ROWS = 1_048_575  # a sheet's rows less the header; more go to the next sheet
 
 
-def _results(conn: Any, start: date, end: date) -> Iterator[dict[str, Any]]:
-    """The period's results (by 公示日期) in the national fields, in record order."""
-    query = sql.SQL(
-        RESULTS_SELECT + " WHERE r.published_on BETWEEN %s AND %s ORDER BY r.published_on, "
-        "r.record_id"
-    )
-    with conn.transaction(), conn.cursor(name="ssj_export") as cur:
+# The export's own query: only the columns the file holds and what its 备注 is written
+# from, the plans' batches joined by hash once (not expanded per result), rows as tuples.
+EXPORT_SQL = """
+WITH batches AS (
+    SELECT p.plan_id, x->>'batch_id' AS batch_id, x->>'task_number' AS task_number,
+           x->>'name' AS task_name,
+           CASE WHEN (x->>'directed')::boolean THEN '定向抽查' ELSE '不定向抽查' END
+               AS directed_type
+      FROM disclosure.plans p, jsonb_array_elements(p.batches) x)
+SELECT r.record_id, p.number, p.title, b.task_number, b.task_name,
+       coalesce(b.directed_type, r.inspection_type),
+       coalesce(nullif(d.name, ''), r.department), r.subject_identifier, r.subject_name,
+       r.inspected_on::text, r.outcome, r.published_on::text,
+       r.pending_kind, r.non_cooperation_case, r.corrections, r.late
+  FROM disclosure.results r
+  LEFT JOIN disclosure.plans p ON p.plan_id = r.plan_id
+  LEFT JOIN batches b ON b.plan_id = r.plan_id AND b.batch_id = r.batch_id
+  LEFT JOIN disclosure.departments_view d ON d.code = r.department
+ WHERE r.published_on BETWEEN %s AND %s
+ ORDER BY r.published_on, r.record_id"""
+
+
+def _rows(conn: Any, start: date, end: date) -> Iterator[list[str]]:
+    """The period's results (by 公示日期) as the file's cells, in date and record order."""
+    with conn.transaction(), conn.cursor(name="ssj_export", row_factory=tuple_row) as cur:
         cur.itersize = CHUNK
-        cur.execute(query, (start, end))
-        while rows := cur.fetchmany(CHUNK):
-            steps = _follow_ups(conn, [r["record_id"] for r in rows if r["outcome"]])
-            for row in rows:
-                yield national_result(
-                    row, outcome_text(row["outcome"]), [], steps.get(row["record_id"], [])
+        cur.execute(EXPORT_SQL, (start, end))
+        while chunk := cur.fetchmany(CHUNK):
+            steps = _follow_ups(conn, [r[0] for r in chunk if r[10] in FOLLOWED_OUTCOMES])
+            for (
+                record_id, number, title, task_number, task_name, kind, authority,
+                identifier, name, inspected_on, outcome, published_on,
+                pending, refusal, corrections, late,
+            ) in chunk:  # fmt: skip
+                followed = steps.get(record_id, ())
+                note = (
+                    remark(
+                        pending_kind=pending,
+                        non_cooperation_case=refusal,
+                        corrections=corrections,
+                        late=late,
+                        follow_up=followed,
+                    )
+                    if pending or refusal or corrections or late or followed
+                    else ""
                 )
+                yield [
+                    neutralise(v)
+                    for v in (
+                        number, title, task_number, task_name, kind, authority, identifier,
+                        name, inspected_on, outcome_text(outcome), note, published_on,
+                    )
+                ]  # fmt: skip
 
 
 def _follow_ups(conn: Any, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
     out: dict[Any, list[dict[str, Any]]] = {}
+    if not ids:
+        return out
     with conn.cursor() as cur:
         cur.execute(
             'SELECT task_id, step, "on"::text AS "on", receiving_department '
@@ -53,7 +92,7 @@ def _follow_ups(conn: Any, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
             (ids,),
         )
         for row in cur.fetchall():
-            out.setdefault(row["task_id"], []).append(dict(row))
+            out.setdefault(row["task_id"], []).append(public_follow_up(row))
     return out
 
 
@@ -66,7 +105,7 @@ def write_export(
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Write the period's results to ``path``; returns how many rows were written."""
-    rows = (export_row(r) for r in _results(conn, start, end))
+    rows = _rows(conn, start, end)
     if fmt == "csv":
         return _write_csv(rows, path, progress)
     return _write_xlsx(rows, path, progress)

@@ -10,9 +10,14 @@ from uuid import UUID
 
 import asyncpg
 
-from services.disclosure.domain.national import bigrams, national_result, normalise_name
+from services.disclosure.domain.national import (
+    FOLLOWED_OUTCOMES,
+    bigrams,
+    national_result,
+    normalise_name,
+)
 from services.disclosure.domain.public import outcome_text, public_finding
-from services.disclosure.public_sql import RESULTS_SELECT
+from services.disclosure.public_sql import results_select
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ async def _follow_ups(db: asyncpg.Pool, ids: list[UUID]) -> dict[UUID, list[dict
 
 
 async def _shown(db: asyncpg.Pool, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
-    steps = await _follow_ups(db, [r["record_id"] for r in rows])
+    followed = [r["record_id"] for r in rows if r["outcome"] in FOLLOWED_OUTCOMES]
+    steps = await _follow_ups(db, followed) if followed else {}
     return [
         national_result(
             dict(r),
@@ -76,39 +82,49 @@ async def find_results(
         return f"${len(args)}"
 
     if wanted.identifier is not None:
-        where.append(f"r.subject_identifier = {arg(wanted.identifier)}")
+        where.append(f"subject_identifier = {arg(wanted.identifier)}")
     if wanted.name is not None:
         key = normalise_name(wanted.name)
-        where.append(f"r.name_bigrams @> {arg(bigrams(key))}::text[]")
-        where.append(f"strpos(r.name_key, {arg(key)}) > 0")
+        where.append(f"name_bigrams @> {arg(bigrams(key))}::text[]")
+        where.append(f"strpos(name_key, {arg(key)}) > 0")
     if wanted.region is not None:
-        where.append(f"d.region_code LIKE {arg(region_prefix(wanted.region) + '%')}")
+        where.append(
+            "department IN (SELECT code FROM disclosure.departments_view "
+            f"WHERE region_code LIKE {arg(region_prefix(wanted.region) + '%')})"
+        )
     for column in ("department", "plan_id", "draw_id", "outcome", "late"):
         value = getattr(wanted, column)
         if value is not None:
-            where.append(f"r.{column} = {arg(value)}")
+            where.append(f"{column} = {arg(value)}")
     if wanted.published_from is not None:
-        where.append(f"r.published_on >= {arg(wanted.published_from)}")
+        where.append(f"published_on >= {arg(wanted.published_from)}")
     if wanted.published_to is not None:
-        where.append(f"r.published_on <= {arg(wanted.published_to)}")
+        where.append(f"published_on <= {arg(wanted.published_to)}")
     if after is not None:
-        where.append(f"r.record_id > {arg(after)}")
-    query = f"{RESULTS_SELECT} WHERE {' AND '.join(where)} ORDER BY r.record_id"
-    rows = await db.fetch(f"{query} LIMIT {arg(limit)}", *args)
+        where.append(f"record_id > {arg(after)}")
+    page = (
+        f"(SELECT * FROM disclosure.results WHERE {' AND '.join(where)} "
+        f"ORDER BY record_id LIMIT {arg(limit)})"
+    )
+    rows = await db.fetch(f"{results_select(page)} ORDER BY r.record_id", *args)
     return await _shown(db, rows)
 
 
 async def latest_results(db: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
     """The results disclosed last, newest first."""
     rows = await db.fetch(
-        f"{RESULTS_SELECT} ORDER BY r.disclosed_at DESC, r.record_id LIMIT $1", limit
+        results_select(
+            "(SELECT * FROM disclosure.results ORDER BY disclosed_at DESC, record_id LIMIT $1)"
+        )
+        + " ORDER BY r.disclosed_at DESC, r.record_id",
+        limit,
     )
     return await _shown(db, rows)
 
 
 async def one_result(db: asyncpg.Pool, record_id: UUID) -> dict[str, Any] | None:
     """One disclosed result, or None."""
-    rows = await db.fetch(f"{RESULTS_SELECT} WHERE r.record_id = $1", record_id)
+    rows = await db.fetch(f"{results_select()} WHERE r.record_id = $1", record_id)
     return (await _shown(db, rows))[0] if rows else None
 
 

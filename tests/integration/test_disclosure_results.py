@@ -24,7 +24,7 @@ import httpx
 import pytest
 from python_calamine import CalamineWorkbook
 
-from services.disclosure.domain.export import HEADERS
+from services.disclosure.domain.export import COLUMNS, HEADERS, neutralise
 from services.results.application import today_in_china
 from tests.integration.disclosure_flows import (
     FORMULA_NAME,
@@ -196,6 +196,10 @@ def test_a_periods_export_is_recorded_by_its_hash_before_it_is_sent(
     assert late["检查机关"] == "黄石市SAMR局" and late["抽查类型"] == "不定向抽查"
     assert late["检查结果"] == "未发现问题" and late["备注"] == "逾期公示"
     assert late["公示日期"] == today
+    # Every row holds what the public API says of that result, neutralised.
+    for uscc, row in by_uscc.items():
+        (api,) = results_of(public, identifier=uscc)
+        assert row == {header: neutralise(api[field]) for header, field in COLUMNS}, uscc
     # No cell starts a formula; the hostile name is kept, neutralised.
     cells = [c for r in rows[1:] for c in r]
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]

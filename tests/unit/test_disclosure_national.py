@@ -16,6 +16,7 @@ from services.results.domain.categories import (
     FOLLOW_UP_OUTCOMES,
     NON_COOPERATION,
     PENDING_KINDS,
+    PROBLEM_CATEGORIES,
 )
 
 
@@ -28,6 +29,7 @@ def test_wording_is_the_results_services_own() -> None:
     }
     assert outcomes == {k: text for k, (text, _) in FOLLOW_UP_OUTCOMES.items()}
     assert set(get_args(Outcome)) == set(CATEGORIES)
+    assert national.FOLLOWED_OUTCOMES == PROBLEM_CATEGORIES
     assert {k: OUTCOME_TEXT[k] for k in CATEGORIES} == CATEGORIES
 
 

@@ -11,7 +11,6 @@ whoever registered it).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 
@@ -22,7 +21,8 @@ FORMATS: tuple[str, ...] = ("xlsx", "csv")
 MAX_PERIOD_DAYS = 366  # a year and a day at most: one file per period
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-# (column header as the national system names it, field of a national result)
+# (column header as the national system names it, field of a national result: the file
+# holds the same values as GET /v1/public/results, a test compares them row by row)
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("抽查计划编号", "plan_number"),
     ("抽查计划名称", "plan_name"),
@@ -57,11 +57,6 @@ def neutralise(value: Any) -> str:
     formula."""
     text = "" if value is None else str(value)
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
-def export_row(result: Mapping[str, Any]) -> list[str]:
-    """One result's cells, in :data:`COLUMNS` order, neutralised."""
-    return [neutralise(result.get(field)) for _, field in COLUMNS]
 
 
 def file_name(start: date, end: date, fmt: str) -> str:

@@ -41,6 +41,9 @@ FOLLOW_UP_TEXT: dict[str, str] = {
     "transferred": "移交有管辖权的部门",
     "referred": "涉嫌犯罪，移送司法机关",
 }
+# The results service opens a follow-up only on these categories (its PROBLEM_CATEGORIES):
+# only their follow-up steps are read.
+FOLLOWED_OUTCOMES = frozenset({"problem_corrected", "problem_pending"})
 MIN_FRAGMENT = 2  # characters of a name fragment to search by
 MAX_FRAGMENT = 50
 
