@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 from collections.abc import Iterator
 from datetime import date
 from fractions import Fraction
@@ -425,3 +426,65 @@ def test_a_second_run_reactivates_a_department_someone_deactivated(
     assert off.status_code == 200 and off.json()["active"] is False
     scenario.ensure_department(office, "EPB")
     assert httpx.get(url, headers=office).json()["active"] is True
+
+
+def _cli_mismatches(proof: dict[str, Any], tmp_path: Any, name: str) -> list[str]:
+    """What ``ssj draw verify`` names (its MISMATCH lines), for the browser to match."""
+    code, out = _verify_offline(proof, tmp_path, name)
+    assert code in (0, 1), out
+    return [line[len("MISMATCH ") :] for line in out.splitlines() if line.startswith("MISMATCH ")]
+
+
+def test_the_portal_shows_the_cycle_and_verifies_its_draw_in_the_browser(
+    cycle: dict[str, Any], services: dict[str, ServiceProcess], tmp_path: Any
+) -> None:
+    """After the demo: the portal's home shows the plan, the draw and every result; the
+    draw's page verifies it in a real chromium; a company's page shows its history; and each
+    forged proof is rejected in the browser naming what ``ssj draw verify`` names."""
+    import copy
+
+    import httpx
+
+    from tests.browser.chromium import chromium, verdict_of, verify_file
+
+    portal, draw_id = services["disclosure"].url, cycle["draw"]["id"]
+    proof = httpx.get(f"{services['draw'].url}/v1/draws/{draw_id}/proof").json()
+    forgeries: dict[str, dict[str, Any]] = {}
+    forgeries["swapped inspector"] = copy.deepcopy(proof)
+    forgeries["swapped inspector"]["result"]["groups"][0]["inspectors"][0]["inspector_id"] = "x"
+    forgeries["changed entropy"] = copy.deepcopy(proof)
+    first, _, rest = proof["entropy"].partition(" ")
+    forgeries["changed entropy"]["entropy"] = f"{(int(first) + 1) % 10} {rest}"
+    forgeries["changed pool line"] = copy.deepcopy(proof)
+    _, rows = next((s, r) for s, r in forgeries["changed pool line"]["opened"].items() if r)
+    fields = rows[0]["line"].split("\t")
+    rows[0]["line"] = "\t".join([*fields[:2], "420281", *fields[3:]])
+    forgeries["changed selection"] = copy.deepcopy(proof)
+    chosen = forgeries["changed selection"]["result"]["selection"]
+    chosen[0], chosen[-1] = chosen[-1], chosen[0]
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{portal}/")
+        home = page.content()
+        assert cycle["plan"]["title"] in home
+        page.goto(f"{portal}/draws/{draw_id}")
+        page.click("#verify-button")
+        verdict, problems, checks = verdict_of(page)
+        assert (verdict, problems) == ("valid", []), problems
+        assert checks and all(checks.values()), checks
+        shot = os.environ.get("SSJ_PORTAL_SCREENSHOT")  # README's picture: docs/portal.png
+        if shot:
+            page.set_viewport_size({"width": 1100, "height": 900})
+            page.screenshot(path=shot, full_page=False)
+        for identifier in cycle["recorded"]:
+            page.goto(f"{portal}/results?q={identifier}")
+            assert identifier in page.content()
+        identifier = next(iter(cycle["recorded"]))
+        page.goto(f"{portal}/companies/{identifier}")
+        assert "历次抽查结果" in page.content() and cycle["draw"]["id"] in page.content()
+        for name, forged in forgeries.items():
+            expected = _cli_mismatches(forged, tmp_path, f"{name}.json")
+            assert expected, f"the CLI took the {name}"
+            text = json.dumps(forged, ensure_ascii=False)
+            verdict, problems = verify_file(page, portal, text, tmp_path / f"b-{name}.json")
+            assert (verdict, problems) == ("invalid", expected), name

@@ -117,3 +117,15 @@ def test_a_national_result_holds_its_allow_list_and_nothing_more() -> None:
 )
 def test_a_region_covers_the_codes_under_it(region: str, prefix: str) -> None:
     assert region_prefix(region) == prefix
+
+
+def test_the_portal_shows_times_in_beijing() -> None:
+    from datetime import UTC, datetime
+
+    from services.disclosure.portal.render import beijing, beijing_day
+
+    late_evening_utc = datetime(2026, 12, 5, 17, 30, 5, 123456, tzinfo=UTC)
+    assert beijing(late_evening_utc) == "2026-12-06 01:30:05"
+    assert beijing_day(late_evening_utc) == "2026-12-06"
+    assert beijing("2026-12-05T17:30:05+00:00") == "2026-12-06 01:30:05"
+    assert beijing(None) == "" and beijing_day("") == ""

@@ -4,6 +4,7 @@ security policy and cache lifetime."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,27 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+BEIJING = timezone(timedelta(hours=8))
+
+
+def beijing(moment: Any) -> str:
+    """A moment as people here read it: Beijing time to the second."""
+    if moment is None or moment == "":
+        return ""
+    when = moment if isinstance(moment, datetime) else datetime.fromisoformat(str(moment))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def beijing_day(moment: Any) -> str:
+    """The day of a moment in Beijing (a draw at 01:00 Beijing is on that day, not the
+    day before as in UTC)."""
+    return beijing(moment)[:10]
+
+
+env.filters["beijing"] = beijing
+env.filters["day"] = beijing_day
 # How a page may be kept: the public record changes when a result is published, and a
 # minute late is fine for it (as the JSON lists, libs/common/security_headers.py).
 PAGE_CACHE = "public, max-age=60"

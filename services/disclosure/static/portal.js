@@ -33,9 +33,9 @@ function show(result, extra) {
       valid ? "valid" : "invalid");
   const checks = element("ol", { id: "checks" });
   for (const check of result.checks) {
-    const ok = check.ok && !(extra && check.id === "announcement");
+    const ok = check.ok && !(extra && check.id === "announcement_hash");
     const item = element("li", { "data-check": check.id, "data-ok": String(ok) }, check.label);
-    const details = extra && check.id === "announcement" ? [extra, ...check.details] : check.details;
+    const details = extra && check.id === "announcement_hash" ? [extra, ...check.details] : check.details;
     if (details.length) {
       const list = element("ul");
       for (const detail of details) list.append(element("li", {}, detail));
