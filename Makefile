@@ -12,7 +12,7 @@ help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
-	@echo "make fuzz   schemathesis against the registry, the planner and the results service (SSJ_FUZZ_EXAMPLES per operation)"
+	@echo "make fuzz   schemathesis against the registry, the planner, the results and the disclosure service (SSJ_FUZZ_EXAMPLES per operation)"
 	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw | bench-plans | bench-results | bench-disclosure"
 
 $(STAMP): pyproject.toml

@@ -240,6 +240,10 @@ class Scenario:
                 f"   {row['subject_identifier']}  {row['subject_name']}  {row['inspection_type']}  "
                 f"{row['inspected_on']}  {row['outcome_text']}"
             )
+        self.say(
+            f"   the portal: {self.urls['disclosure']}/draws/{draw['id']} "
+            "(verify the draw in your browser there)"
+        )
         disclosed = {r["subject_identifier"]: r["outcome"] for r in public}
         missing = [i for i, (_, outcome) in recorded.items() if disclosed.get(i) != outcome]
         return {

@@ -3,7 +3,8 @@
 schemathesis fuzzes the registry's whole API as the office (the strongest writer) while the
 five services run as processes; afterwards every relay and consumer of every service has
 caught up with no alarm, and the demo's whole cycle still passes on the same database. The
-planner's API is fuzzed the same way (no 5xx, every answer declared).
+planner's, the results service's and the disclosure service's APIs are fuzzed the same way
+(no 5xx, every answer declared).
 """
 
 from __future__ import annotations
@@ -80,3 +81,16 @@ def test_fuzzing_the_results_service_leaves_no_5xx_and_every_answer_declared(
         assert run.cases >= 100, run.output[-4000:]
         assert run.server_errors == 0, run.output[-8000:]
         assert run.returncode == 0, run.output[-8000:]
+
+
+def test_fuzzing_the_disclosure_service_leaves_no_5xx_and_every_answer_declared(
+    infra: Infra, stack: dict[str, ServiceProcess], tmp_path: Path
+) -> None:
+    """The public look-ups (name fragments, regions, periods, cursors) and the exports to
+    the national system, as the office: never a 5xx or an undeclared answer."""
+    office = token(infra, "fuzz-office", "OFFICE", "office")
+    run = fuzz(stack["disclosure"].url, office, tmp_path, examples())
+    print(f"disclosure fuzz: {run.cases} requests, {dict(sorted(run.statuses.items()))}")
+    assert run.cases >= 100, run.output[-4000:]
+    assert run.server_errors == 0, run.output[-8000:]
+    assert run.returncode == 0, run.output[-8000:]
