@@ -2,18 +2,28 @@
 
 Every answer is built by the allow-lists of ``domain/public.py``: a column or event field
 that is not listed there never leaves this service (docs/api.md lists them in words).
-Lists are paginated (``limit``, ``offset``, ``Link: rel="next"``).
+Lists are paginated by keyset (``limit``, ``after``, ``Link: rel="next"``); ``offset`` is
+still read for readers written before.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
+from libs.common.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    Offset,
+    decode_cursor,
+    keyset_page,
+    page,
+)
 from libs.common.problems import Problem
 from libs.common.service import pool
 from libs.common.text import Code
@@ -24,6 +34,24 @@ from services.disclosure.domain.public import (
 )
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
+
+
+def _paged(
+    rows: list[Any],
+    request: Request,
+    response: Response,
+    offset: int,
+    limit: int,
+    after: str | None,
+    key: tuple[str, ...],
+) -> list[Any]:
+    """Keyset pages (the Link names the next page by its first row's key), or the offset
+    pages of before for a reader still asking by offset."""
+    if offset and not after:
+        return page(rows, request, response, offset=offset, limit=limit)
+    return keyset_page(rows, request, response, limit=limit, key=lambda r: [r[k] for k in key])
+
+
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
@@ -35,17 +63,23 @@ async def items(
     department: Code | None = None,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
+    after: Cursor = None,
 ) -> list[dict[str, Any]]:
     """Every published item, by department and code."""
+    key = decode_cursor(after, (str, str, UUID)) if after else [None, None, None]
     rows = await db.fetch(
-        """SELECT code, department, name, category, ratio, methods, legal_basis, published_at
+        """SELECT item_id, code, department, name, category, ratio, methods, legal_basis,
+                  published_at
            FROM disclosure.items WHERE published AND ($1::text IS NULL OR department = $1)
+             AND ($4::text IS NULL OR (department, code, item_id) > ($4, $5, $6::uuid))
            ORDER BY department, code, item_id LIMIT $2 OFFSET $3""",
         department,
         limit + 1,
         offset,
+        *key,
     )
-    return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]
+    shown = _paged(rows, request, response, offset, limit, after, ("department", "code", "item_id"))
+    return [{k: v for k, v in r.items() if k != "item_id"} for r in shown]
 
 
 @router.get("/plans", summary="Published plans 抽查计划")
@@ -56,6 +90,7 @@ async def plans(
     year: int | None = Query(None, ge=2000, le=2100),
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
+    after: Cursor = None,
 ) -> list[dict[str, Any]]:
     """Published plans as they stand (their latest edition), with their numbers, batches
     (each with its task number), items, the share of each item's subjects they inspect and
@@ -67,13 +102,16 @@ async def plans(
                   p.batch_order, p.published_at, p.adjusted_at
            FROM disclosure.plans p LEFT JOIN disclosure.plan_modes m ON m.code = p.mode
            WHERE p.published_at IS NOT NULL
-             AND ($1::int IS NULL OR p.year = $1) ORDER BY p.published_at, p.plan_id
+             AND ($1::int IS NULL OR p.year = $1)
+             AND ($4::timestamptz IS NULL OR (p.published_at, p.plan_id) > ($4, $5::uuid))
+           ORDER BY p.published_at, p.plan_id
            LIMIT $2 OFFSET $3""",
         year,
         limit + 1,
         offset,
+        *(decode_cursor(after, (datetime.fromisoformat, UUID)) if after else [None, None]),
     )
-    shown = page(rows, request, response, offset=offset, limit=limit)
+    shown = _paged(rows, request, response, offset, limit, after, ("published_at", "plan_id"))
     out = []
     for row in shown:
         plan = dict(row)
@@ -123,6 +161,7 @@ async def draws(
     ),
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
+    after: Cursor = None,
 ) -> list[dict[str, Any]]:
     """Draws from their announcement on: pool hash, commitment and entropy source first,
     then secret, entropy, seed and the drawn subjects, so anyone can verify them.
@@ -130,14 +169,17 @@ async def draws(
     rows = await db.fetch(
         f"""SELECT * FROM disclosure.public_draws
             WHERE ($1::uuid IS NULL OR plan_id = $1) AND ($2::text IS NULL OR {STATUS_SQL} = $2)
+              AND ($6::timestamptz IS NULL OR (announced_at, draw_id) > ($6, $7::uuid))
             ORDER BY announced_at, draw_id LIMIT $3 OFFSET $4""",
         plan_id,
         status,
         limit + 1,
         offset,
         OVERDUE_AFTER.total_seconds(),
+        *(decode_cursor(after, (datetime.fromisoformat, UUID)) if after else [None, None]),
     )
-    return [public_draw(r) for r in page(rows, request, response, offset=offset, limit=limit)]
+    shown = _paged(rows, request, response, offset, limit, after, ("announced_at", "draw_id"))
+    return [public_draw(r) for r in shown]
 
 
 @router.get("/draws/{draw_id}", summary="One draw")

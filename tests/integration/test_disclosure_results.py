@@ -279,3 +279,17 @@ def test_the_cli_exports_a_period_and_records_it(
         timeout=120,
     )
     assert backwards.returncode == 2 and "before it starts" in backwards.stderr
+
+
+def test_public_lists_are_paged_by_keyset_and_a_forged_cursor_is_422(
+    public: httpx.Client, flows: dict[str, Any]
+) -> None:
+    all_shown(public, flows)
+    plans = public.get("/v1/public/plans", params={"limit": 1})
+    assert plans.status_code == 200 and len(plans.json()) == 1
+    assert "next" not in plans.links  # one plan: no next page
+    for path in ("/v1/public/items", "/v1/public/plans", "/v1/public/draws"):
+        for forged in ("eyJhIjoxfQ", "WyIyMDI2LTEzLTAxIiwieCJd", "%00", "a" * 600):
+            answer = public.get(path, params={"after": forged})
+            assert answer.status_code == 422, (path, forged, answer.text)
+            assert answer.headers["content-type"].startswith("application/problem+json")
