@@ -32,6 +32,7 @@ from services.disclosure.domain.public import (
     OVERDUE_AFTER,
     public_draw,
 )
+from services.disclosure.links import proof_url
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 
@@ -179,7 +180,7 @@ async def draws(
         *(decode_cursor(after, (datetime.fromisoformat, UUID)) if after else [None, None]),
     )
     shown = _paged(rows, request, response, offset, limit, after, ("announced_at", "draw_id"))
-    return [public_draw(r) for r in shown]
+    return [{**public_draw(r), "proof_url": proof_url(r["draw_id"])} for r in shown]
 
 
 @router.get("/draws/{draw_id}", summary="One draw")
@@ -188,4 +189,4 @@ async def draw(draw_id: UUID, db: Pool) -> dict[str, Any]:
     row = await db.fetchrow("SELECT * FROM disclosure.public_draws WHERE draw_id = $1", draw_id)
     if row is None:
         raise Problem(404, "Not found", f"no disclosed draw {draw_id}")
-    return public_draw(row)
+    return {**public_draw(row), "proof_url": proof_url(row["draw_id"])}

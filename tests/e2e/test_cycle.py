@@ -448,7 +448,9 @@ def test_the_portal_shows_the_cycle_and_verifies_its_draw_in_the_browser(
     from tests.browser.chromium import chromium, verdict_of, verify_file
 
     portal, draw_id = services["disclosure"].url, cycle["draw"]["id"]
-    proof = httpx.get(f"{services['draw'].url}/v1/draws/{draw_id}/proof").json()
+    linked = httpx.get(f"{portal}/v1/public/draws/{draw_id}").json()["proof_url"]
+    assert linked == f"{services['draw'].url}/v1/draws/{draw_id}/proof"  # the proof's link
+    proof = httpx.get(linked).json()
     forgeries: dict[str, dict[str, Any]] = {}
     forgeries["swapped inspector"] = copy.deepcopy(proof)
     forgeries["swapped inspector"]["result"]["groups"][0]["inspectors"][0]["inspector_id"] = "x"

@@ -31,11 +31,11 @@ from services.disclosure.domain.national import (
     normalise_name,
     public_overdue,
 )
+from services.disclosure.links import proof_url
 from services.disclosure.portal import queries
 from services.disclosure.portal.render import (
     atom,
     bad_request,
-    draw_public_url,
     env,
     not_found,
     page,
@@ -124,7 +124,7 @@ async def draw(draw_id: str, db: Pool) -> HTMLResponse:
         draw=found,
         status_text=found["status_text"],
         plan_title=plan_row["title"] if plan_row else None,
-        proof_url=f"{draw_public_url()}/v1/draws/{found['draw_id']}/proof",
+        proof_url=proof_url(found["draw_id"]),
     )
 
 

@@ -3,7 +3,6 @@ security policy and cache lifetime."""
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from libs.common.settings import SERVICE_PORTS
+from services.disclosure.links import draw_public_url
 
 env = Environment(
     loader=PackageLoader("services.disclosure", "templates"),
@@ -43,14 +42,6 @@ env.filters["day"] = beijing_day
 # How a page may be kept: the public record changes when a result is published, and a
 # minute late is fine for it (as the JSON lists, libs/common/security_headers.py).
 PAGE_CACHE = "public, max-age=60"
-
-
-def draw_public_url() -> str:
-    """Where browsers fetch a draw's public proof (the draw service, as the public reaches
-    it): ``SSJ_DRAW_PUBLIC_URL``, else where the services reach it (``SSJ_DRAW_URL``), else
-    the draw service on this host."""
-    default = os.environ.get("SSJ_DRAW_URL") or f"http://127.0.0.1:{SERVICE_PORTS['draw']}"
-    return os.environ.get("SSJ_DRAW_PUBLIC_URL", default).rstrip("/")
 
 
 def page_policy() -> str:
