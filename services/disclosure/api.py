@@ -8,7 +8,7 @@ still read for readers written before.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -56,31 +56,79 @@ def _paged(
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
-@router.get("/items", summary="Published random-inspection item list 随机抽查事项清单")
+# The item list as it stood at the end of a day in Beijing: each item's last version by
+# then, if it was published then.
+ITEMS_ON_SQL = """
+SELECT item_id, code, department, name, category, ratio, methods, legal_basis,
+       at AS published_at
+  FROM (SELECT DISTINCT ON (item_id) * FROM disclosure.item_versions
+         WHERE at < $7 ORDER BY item_id, version DESC) v
+ WHERE published AND ($1::text IS NULL OR department = $1)
+   AND ($4::text IS NULL OR (department, code, item_id) > ($4, $5, $6::uuid))
+ ORDER BY department, code, item_id LIMIT $2 OFFSET $3"""
+ITEMS_SQL = """
+SELECT item_id, code, department, name, category, ratio, methods, legal_basis, published_at
+  FROM disclosure.items WHERE published AND ($1::text IS NULL OR department = $1)
+   AND ($4::text IS NULL OR (department, code, item_id) > ($4, $5, $6::uuid))
+ ORDER BY department, code, item_id LIMIT $2 OFFSET $3"""
+BEIJING = timezone(timedelta(hours=8))
+
+
+@router.get(
+    "/items",
+    summary="Published random-inspection item list 随机抽查事项清单",
+    responses={422: {"description": "a day outside 2000–2100, a forged cursor"}},
+)
 async def items(
     request: Request,
     response: Response,
     db: Pool,
     department: Code | None = None,
+    on: date | None = Query(
+        None,
+        description="the list as it stood at the end of this day (Beijing time); "
+        "published_at is then when the version shown took effect",
+    ),
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
     after: Cursor = None,
 ) -> list[dict[str, Any]]:
-    """Every published item, by department and code."""
+    """Every published item, by department and code: as it stands, or as it stood on a
+    day."""
+    if on is not None and not 2000 <= on.year <= 2100:
+        raise Problem(422, "Invalid day", "on lies in the years 2000 to 2100")
     key = decode_cursor(after, (str, str, UUID)) if after else [None, None, None]
-    rows = await db.fetch(
-        """SELECT item_id, code, department, name, category, ratio, methods, legal_basis,
-                  published_at
-           FROM disclosure.items WHERE published AND ($1::text IS NULL OR department = $1)
-             AND ($4::text IS NULL OR (department, code, item_id) > ($4, $5, $6::uuid))
-           ORDER BY department, code, item_id LIMIT $2 OFFSET $3""",
-        department,
-        limit + 1,
-        offset,
-        *key,
-    )
+    args: list[Any] = [department, limit + 1, offset, *key]
+    if on is None:
+        rows = await db.fetch(ITEMS_SQL, *args)
+    else:
+        end = datetime.combine(on + timedelta(days=1), time(), BEIJING)
+        rows = await db.fetch(ITEMS_ON_SQL, *args, end)
     shown = _paged(rows, request, response, offset, limit, after, ("department", "code", "item_id"))
     return [{k: v for k, v in r.items() if k != "item_id"} for r in shown]
+
+
+@router.get(
+    "/items/{department}/{code}/versions",
+    summary="Every version of a published item 抽查事项的历次版本",
+    responses={404: {"description": "no item of that department and code was ever published"}},
+)
+async def item_versions(department: Code, code: Code, db: Pool) -> dict[str, Any]:
+    """The item from its first publication on: each version with when it took effect, its
+    terms, and whether it was published then (a withdrawal is a version too)."""
+    rows = await db.fetch(
+        """SELECT version, at, name, category, ratio, methods, legal_basis, published
+             FROM disclosure.item_versions v
+            WHERE department = $1 AND code = $2 AND version >= (
+                  SELECT min(version) FROM disclosure.item_versions f
+                   WHERE f.item_id = v.item_id AND f.published)
+            ORDER BY item_id, version""",
+        department,
+        code,
+    )
+    if not rows:
+        raise Problem(404, "Not found", f"no published item {department}/{code}")
+    return {"department": department, "code": code, "versions": [dict(r) for r in rows]}
 
 
 @router.get("/plans", summary="Published plans 抽查计划")

@@ -386,6 +386,9 @@ CALLS: dict[tuple[str, str, str], Maker] = {
     ("disclosure", "GET", "/v1/public/draws/{draw_id}"): lambda fx, n: Call(
         f"/v1/public/draws/{fx['draw']['id']}"
     ),
+    ("disclosure", "GET", "/v1/public/items/{department}/{code}/versions"): lambda fx, n: Call(
+        "/v1/public/items/SAMR/SAMR-NONE/versions"
+    ),
     ("disclosure", "POST", "/v1/exports"): lambda fx, n: Call(
         "/v1/exports",
         json={"period_from": date.today().isoformat(), "period_to": date.today().isoformat()},

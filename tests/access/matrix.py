@@ -301,6 +301,7 @@ def _rules() -> list[Rule]:
         r("results", "GET", "/v1/assignments", READERS),
         # disclosure: the public face (公示), no token
         r("disclosure", "GET", "/v1/public/items", EVERYONE),
+        r("disclosure", "GET", "/v1/public/items/{department}/{code}/versions", EVERYONE),
         r("disclosure", "GET", "/v1/public/plans", EVERYONE),
         r("disclosure", "GET", "/v1/public/plans/{plan_id}/versions", EVERYONE),
         r("disclosure", "GET", "/v1/public/draws", EVERYONE),

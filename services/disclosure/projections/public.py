@@ -12,6 +12,8 @@ from services.disclosure.domain.public import (
     public_replacement,
     public_subject,
 )
+from services.disclosure.projections.items import DDL as ITEMS_DDL
+from services.disclosure.projections.items import ITEM_EVENTS, record_item_version
 from services.disclosure.projections.plans import DDL as PLANS_DDL
 from services.disclosure.projections.plans import apply_plan
 from services.disclosure.projections.results import DDL as RESULTS_DDL
@@ -58,6 +60,7 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS results_subject ON {schema}.results (subject_identifier)",
     *PLANS_DDL,
     *RESULTS_DDL,
+    *ITEMS_DDL,
 ]
 
 
@@ -102,6 +105,9 @@ async def apply_registry(conn: asyncpg.Connection, ev: InboundEvent) -> None:
             changes.get("methods"),
             changes.get("legal_basis"),
         )
+
+    if ev.name in ITEM_EVENTS:
+        await record_item_version(conn, ev)
 
 
 async def apply_planner(conn: asyncpg.Connection, ev: InboundEvent) -> None:
