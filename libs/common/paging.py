@@ -82,7 +82,7 @@ def decode_cursor(token: str, kinds: Sequence[Callable[[str], Any]]) -> list[Any
         raise Problem(
             422,
             "Invalid cursor",
-            "after is not a cursor of this list: follow the Link header rel=\"next\"",
+            'after is not a cursor of this list: follow the Link header rel="next"',
             errors=[{"field": "after", "in": "query", "code": "cursor"}],
         ) from exc
 
