@@ -93,6 +93,8 @@ def run(services: list[str] | None = None) -> int:
         print("\nssj is running:")
         for name, url in urls.items():
             print(f"  {name:<11} {url}   OpenAPI: {url}/docs")
+        if "disclosure" in urls:
+            print(f"\nThe public portal (公示门户): {urls['disclosure']}/")
         print("\nTry `make demo` in another terminal. Ctrl-C stops everything.\n", flush=True)
         while not stopping:
             for name, proc in procs.items():

@@ -13,8 +13,13 @@
 // strings compared and sorted by code point, repr() and json.dumps() as Python writes
 // them, and Python's exceptions where the reference reports one by its class name ("the
 // draw cannot be recomputed: KeyError: 'secret'"). The sections after them follow the
-// reference's modules one by one (strict, canonical, merkle, stream, subjects, rfc3797,
-// entropy, groups, replace3, blinding, public, reasons/checks, v3, proof, verify3, verify).
+// reference's modules: strict (reading), digests, canonical, merkle, stream, subjects,
+// rfc3797, entropy, groups, replace3, blinding, public, reasons and checks, ISO times
+// (datetime.fromisoformat), v3, strict (form), proof, verify3 and verify; the last one
+// groups the problems into the citizen's checks.
+//
+// verifyProof expects what parseProofText returns: JSON.parse would lose integers beyond
+// 2^53 and the difference between 2 and 2.0, which the reference tells apart.
 
 // ---------------------------------------------------------------------------------------
 // Python values and errors
@@ -179,7 +184,7 @@ function contains(container, x) {
 function truthy(v) {
   if (isNone(v)) return false;
   if (isBool(v)) return v;
-  if (isInt(v)) return v != 0; // eslint-disable-line eqeqeq -- 0 and 0n
+  if (isInt(v)) return BigInt(v) !== 0n;
   if (isFloat(v)) return floatValue(v) !== 0;
   if (isStr(v) || isList(v)) return v.length > 0;
   return keysOf(v).length > 0;
@@ -322,7 +327,12 @@ const NEWER_THAN_PYTHON = (
   "2ebf0-2ee5d,31350-33479"
 )
   .split(",")
-  .map((range) => range.split("-").map((h) => `\\u{${h}}`).join("-"))
+  .map((range) =>
+    range
+      .split("-")
+      .map((h) => `\\u{${h}}`)
+      .join("-"),
+  )
   .join("");
 const NEWER = new RegExp(`[${NEWER_THAN_PYTHON}]`, "u");
 const NEWER_SPLIT = new RegExp(`([${NEWER_THAN_PYTHON}])`, "u");
@@ -375,7 +385,13 @@ function repr(v) {
   if (isFloat(v)) return floatRepr(floatValue(v));
   if (isStr(v)) return strRepr(v);
   if (isList(v)) return "[" + v.map(repr).join(", ") + "]";
-  return "{" + entriesOf(v).map(([k, x]) => `${strRepr(k)}: ${repr(x)}`).join(", ") + "}";
+  return (
+    "{" +
+    entriesOf(v)
+      .map(([k, x]) => `${strRepr(k)}: ${repr(x)}`)
+      .join(", ") +
+    "}"
+  );
 }
 
 /** str() of a JSON value, as an f-string prints it. */
@@ -419,7 +435,8 @@ function jsonDumps(v, canonical = false) {
 // ---- Python's str methods -------------------------------------------------------------
 
 // str.isspace(): what str.split() splits on and field() folds.
-const PY_SPACE = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const PY_SPACE =
+  "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const SPACE_RUN = new RegExp(`[${PY_SPACE}]+`);
 const IS_SPACE = new RegExp(`^[${PY_SPACE}]$`);
 const SPACE_EDGES = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, "g");
@@ -439,7 +456,8 @@ const textEncoder = new TextEncoder();
 function utf8(s) {
   if (LONE_SURROGATE.test(s)) {
     const chars = codePoints(s);
-    const lone = (ch) => ch.length === 1 && ch.charCodeAt(0) >= 0xd800 && ch.charCodeAt(0) <= 0xdfff;
+    const lone = (ch) =>
+      ch.length === 1 && ch.charCodeAt(0) >= 0xd800 && ch.charCodeAt(0) <= 0xdfff;
     const start = chars.findIndex(lone);
     let end = start + 1;
     while (end < chars.length && lone(chars[end])) end++;
@@ -470,7 +488,8 @@ function intOfText(text) {
     if (d < 0) ok = false;
     else digits.push(d);
   });
-  if (!ok) raise("ValueError", `invalid literal for int() with base 10: ${cpSlice(repr(text), 0, 200)}`);
+  if (!ok)
+    raise("ValueError", `invalid literal for int() with base 10: ${cpSlice(repr(text), 0, 200)}`);
   return sign * bigDigits(digits.join(""));
 }
 
@@ -502,7 +521,8 @@ function bigDigits(digits) {
 }
 
 /** A Python int as a JS number when it fits, else a BigInt. */
-const smallInt = (n) => (typeof n === "bigint" && n >= -(2n ** 53n) && n <= 2n ** 53n ? Number(n) : n);
+const smallInt = (n) =>
+  typeof n === "bigint" && n >= -(2n ** 53n) && n <= 2n ** 53n ? Number(n) : n;
 
 /** Python's int(v). */
 function pyInt(v) {
@@ -631,7 +651,16 @@ class JsonReader {
       if (j >= this.n) this.fail("Unterminated string starting at", begin);
       const e = s[j];
       if (e !== "u") {
-        const simple = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" }[e];
+        const simple = {
+          '"': '"',
+          "\\": "\\",
+          "/": "/",
+          b: "\b",
+          f: "\f",
+          n: "\n",
+          r: "\r",
+          t: "\t",
+        }[e];
         if (simple === undefined) this.fail("Invalid \\escape", j - 1);
         out += simple;
         i = j + 1;
@@ -722,7 +751,7 @@ function dictOf(pairs) {
 export function parseProofText(text) {
   try {
     if (!isStr(text)) text = decodeUtf8(text);
-    else utf8(text); // a lone surrogate could never come out of decoding UTF-8
+    else if (LONE_SURROGATE.test(text)) utf8(text); // never the decoding of a UTF-8 file
     return new JsonReader(text).read();
   } catch (error) {
     if (error instanceof PyError) throw new Error(error.message);
@@ -730,13 +759,45 @@ export function parseProofText(text) {
   }
 }
 
+/** bytes.decode("utf-8"), naming the first bad sequence as Python does (the longest
+ * start of a valid sequence, then why it ends there). A BOM is kept: json.loads names it. */
 function decodeUtf8(data) {
   const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
-    raise("UnicodeDecodeError", "'utf-8' codec can't decode the file: it is not UTF-8");
+    const [start, end, reason] = utf8Error(bytes);
+    const what =
+      end - start === 1
+        ? `byte 0x${hexDigits(bytes[start], 2)} in position ${start}`
+        : `bytes in position ${start}-${end - 1}`;
+    raise("UnicodeDecodeError", `'utf-8' codec can't decode ${what}: ${reason}`);
   }
+}
+
+/** [start, end, reason] of the first ill-formed sequence of UTF-8 bytes. */
+function utf8Error(bytes) {
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i];
+    if (b < 0x80) {
+      i += 1;
+      continue;
+    }
+    if (b < 0xc2 || b > 0xf4) return [i, i + 1, "invalid start byte"];
+    const length = b < 0xe0 ? 2 : b < 0xf0 ? 3 : 4;
+    // The second byte's range excludes overlong forms, surrogates and beyond U+10FFFF.
+    const low = b === 0xe0 ? 0xa0 : b === 0xf0 ? 0x90 : 0x80;
+    const high = b === 0xed ? 0x9f : b === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k < length; k++) {
+      if (i + k >= bytes.length) return [i, bytes.length, "unexpected end of data"];
+      const c = bytes[i + k];
+      if (c < (k === 1 ? low : 0x80) || c > (k === 1 ? high : 0xbf)) {
+        return [i, i + k, "invalid continuation byte"];
+      }
+    }
+    i += length;
+  }
+  return [0, 1, "invalid start byte"];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -782,13 +843,18 @@ async function sha1(bytes) {
  * the ValueError names the first position that is not. */
 function fromhex(text) {
   if (!isStr(text)) {
-    raise("TypeError", `fromhex() argument must be str, not ${isNone(text) ? "None" : typeName(text)}`);
+    raise(
+      "TypeError",
+      `fromhex() argument must be str, not ${isNone(text) ? "None" : typeName(text)}`,
+    );
   }
   const chars = codePoints(text);
-  const bad = (at) => raise("ValueError", `non-hexadecimal number found in fromhex() arg at position ${at}`);
+  const bad = (at) =>
+    raise("ValueError", `non-hexadecimal number found in fromhex() arg at position ${at}`);
   const nonAscii = chars.findIndex((c) => c.codePointAt(0) >= 128);
   if (nonAscii >= 0) bad(nonAscii);
-  const space = (c) => c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\x0b" || c === "\x0c";
+  const space = (c) =>
+    c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\x0b" || c === "\x0c";
   const value = (c) => (c !== undefined && /^[0-9a-fA-F]$/.test(c) ? parseInt(c, 16) : -1);
   const out = [];
   let i = 0;
@@ -809,14 +875,35 @@ function fromhex(text) {
 
 // Keccak-f[1600] on 25 lanes of two 32-bit halves (lo, hi), for SHAKE-256.
 const KECCAK_ROUNDS = [
-  0x1n, 0x8082n, 0x800000000000808an, 0x8000000080008000n, 0x808bn, 0x80000001n,
-  0x8000000080008081n, 0x8000000000008009n, 0x8an, 0x88n, 0x80008009n, 0x8000000an,
-  0x8000808bn, 0x800000000000008bn, 0x8000000000008089n, 0x8000000000008003n,
-  0x8000000000008002n, 0x8000000000000080n, 0x800an, 0x800000008000000an,
-  0x8000000080008081n, 0x8000000000008080n, 0x80000001n, 0x8000000080008008n,
+  0x1n,
+  0x8082n,
+  0x800000000000808an,
+  0x8000000080008000n,
+  0x808bn,
+  0x80000001n,
+  0x8000000080008081n,
+  0x8000000000008009n,
+  0x8an,
+  0x88n,
+  0x80008009n,
+  0x8000000an,
+  0x8000808bn,
+  0x800000000000008bn,
+  0x8000000000008089n,
+  0x8000000000008003n,
+  0x8000000000008002n,
+  0x8000000000000080n,
+  0x800an,
+  0x800000008000000an,
+  0x8000000080008081n,
+  0x8000000000008080n,
+  0x80000001n,
+  0x8000000080008008n,
 ].map((c) => [Number(c & 0xffffffffn), Number(c >> 32n)]);
 // Rotation of lane x + 5y (rho).
-const KECCAK_ROT = [0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14];
+const KECCAK_ROT = [
+  0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14,
+];
 
 function keccakF(lo, hi) {
   const cLo = new Uint32Array(5);
@@ -965,7 +1052,10 @@ function field(text) {
 function splitLine(line) {
   const parts = line.split("\t");
   if (parts.length !== 4) {
-    raise("ValueError", `a pool line has 4 tab-separated fields, not ${parts.length}: ${strRepr(line)}`);
+    raise(
+      "ValueError",
+      `a pool line has 4 tab-separated fields, not ${parts.length}: ${strRepr(line)}`,
+    );
   }
   return parts;
 }
@@ -1074,7 +1164,9 @@ class Stream {
       const count = this.batch;
       this.batch = Math.min(2 * this.batch, 64);
       const blocks = await Promise.all(
-        Array.from({ length: count }, (_, k) => sha256(concatBytes(this.prefix, u64be(this.counter + k)))),
+        Array.from({ length: count }, (_, k) =>
+          sha256(concatBytes(this.prefix, u64be(this.counter + k))),
+        ),
       );
       this.counter += count;
       this.values = [];
@@ -1187,15 +1279,20 @@ async function selectBy(lines, strata, members, draw) {
     if (!STRATA.includes(name) && !unknown.has(key)) unknown.set(key, name);
   }
   if (unknown.size) raise("ValueError", `unknown strata ${repr(pySorted(unknown.values()))}`);
-  const pick = (position, stratum) => ({ identifier: identifierAt(lines, position), stratum, position });
-  const picked = members[FULL_LIST].map((p) => pick(p, FULL_LIST));
+  const pick = (position, stratum) => ({
+    identifier: identifierAt(lines, position),
+    stratum,
+    position,
+  });
+  const picked = memberList(members[FULL_LIST]).map((p) => pick(p, FULL_LIST));
   const size = members[FULL_LIST].length;
   const summary = { [FULL_LIST]: { pool: size, count: size } };
   for (const stratum of STRATA) {
     const pool = members[stratum];
     const count = contains(strata, stratum) ? stratumCount(pool.length, item(strata, stratum)) : 0;
     summary[stratum] = { pool: pool.length, count };
-    for (const p of await draw(stratum, pool.length, count)) picked.push(pick(pool[p], stratum));
+    for (const p of await draw(stratum, pool.length, count))
+      picked.push(pick(memberAt(pool, p), stratum));
   }
   return [picked, summary];
 }
@@ -1213,7 +1310,10 @@ function selectRfc3797(sources, lines, strata, members) {
   let rounds = 0;
   const draw = async (stratum, size, count) => {
     if (count && size > RFC3797_MAX_POOL) {
-      raise("ValueError", `stratum ${stratum} has ${size} members; RFC 3797 draws from at most ${RFC3797_MAX_POOL}`);
+      raise(
+        "ValueError",
+        `stratum ${stratum} has ${size} members; RFC 3797 draws from at most ${RFC3797_MAX_POOL}`,
+      );
     }
     if (rounds + count > RFC3797_MAX_POOL + 1) {
       raise("ValueError", `RFC 3797 allows at most ${RFC3797_MAX_POOL + 1} rounds in a draw`);
@@ -1240,7 +1340,10 @@ function stratumMembers(lines) {
   });
   column.forEach((stratum, position) => {
     if (!Object.hasOwn(members, stratum)) {
-      raise("ValueError", `pool line ${position} has no valid stratum: ${strRepr(lines[position])}`);
+      raise(
+        "ValueError",
+        `pool line ${position} has no valid stratum: ${strRepr(lines[position])}`,
+      );
     }
     members[stratum].push(position);
   });
@@ -1255,7 +1358,8 @@ const RFC3797_MAX_POOL = 65535;
 
 /** One source as RFC 3797 §4 writes it: its numbers sorted, "N." each, "/" at the end. */
 function sourcePart(position, source) {
-  if (!isStr(source)) raise("ValueError", `source ${position} must be a string, not ${typeName(source)}`);
+  if (!isStr(source))
+    raise("ValueError", `source ${position} must be a string, not ${typeName(source)}`);
   const tokens = splitWhitespace(source);
   if (!tokens.length) raise("ValueError", `source ${position} is empty: give at least one number`);
   const numbers = tokens.map((token) => {
@@ -1282,7 +1386,8 @@ function canonicalKey(sources) {
 
 /** ssj-draw-2: the sources of an entropy text, separated by "/" (a final "/" allowed). */
 function parseSources(entropy) {
-  if (!isStr(entropy)) raise("AttributeError", `'${typeName(entropy)}' object has no attribute 'split'`);
+  if (!isStr(entropy))
+    raise("AttributeError", `'${typeName(entropy)}' object has no attribute 'split'`);
   const sources = entropy.split("/").map((part) => part.replace(SPACE_EDGES, ""));
   if (sources.length && !sources[sources.length - 1]) sources.pop();
   canonicalKey(sources);
@@ -1348,8 +1453,14 @@ class EntropyFormat {
       }
       total += BigInt(g.count);
     }
-    if (total > BigInt(MAX_NUMBERS)) raise("ValueError", `a format has at most ${MAX_NUMBERS} numbers`);
-    this.groups = groups.map((g) => ({ ...g, count: Number(g.count), low: Number(g.low), high: Number(g.high) }));
+    if (total > BigInt(MAX_NUMBERS))
+      raise("ValueError", `a format has at most ${MAX_NUMBERS} numbers`);
+    this.groups = groups.map((g) => ({
+      ...g,
+      count: Number(g.count),
+      low: Number(g.low),
+      high: Number(g.high),
+    }));
   }
 
   /** Read a format strictly (exact keys and JSON types), as the verifier must. */
@@ -1398,7 +1509,15 @@ class EntropyFormat {
   }
 
   asJson() {
-    return { groups: this.groups.map(({ name, count, low, high, ordered }) => ({ name, count, low, high, ordered })) };
+    return {
+      groups: this.groups.map(({ name, count, low, high, ordered }) => ({
+        name,
+        count,
+        low,
+        high,
+        ordered,
+      })),
+    };
   }
 
   equals(other) {
@@ -1406,7 +1525,13 @@ class EntropyFormat {
       this.groups.length === other.groups.length &&
       this.groups.every((g, i) => {
         const h = other.groups[i];
-        return g.name === h.name && g.count === h.count && g.low === h.low && g.high === h.high && g.ordered === h.ordered;
+        return (
+          g.name === h.name &&
+          g.count === h.count &&
+          g.low === h.low &&
+          g.high === h.high &&
+          g.ordered === h.ordered
+        );
       })
     );
   }
@@ -1419,14 +1544,22 @@ function sameKeys(d, keys) {
 }
 
 const shape = (...groups) =>
-  new EntropyFormat(groups.map(([name, count, low, high, ordered]) => ({ name, count, low, high, ordered })));
+  new EntropyFormat(
+    groups.map(([name, count, low, high, ordered]) => ({ name, count, low, high, ordered })),
+  );
 
 // The lotteries a draw may name by code, with the shape their publishers publish.
 const LOTTERIES = {
   "cwl-ssq": ["中国福利彩票双色球", shape(["red", 6, 1, 33, false], ["blue", 1, 1, 16, false])],
-  "cwl-qlc": ["中国福利彩票七乐彩", shape(["basic", 7, 1, 30, false], ["special", 1, 1, 30, false])],
+  "cwl-qlc": [
+    "中国福利彩票七乐彩",
+    shape(["basic", 7, 1, 30, false], ["special", 1, 1, 30, false]),
+  ],
   "cwl-kl8": ["中国福利彩票快乐8", shape(["numbers", 20, 1, 80, false])],
-  "slt-dlt": ["中国体育彩票超级大乐透", shape(["front", 5, 1, 35, false], ["back", 2, 1, 12, false])],
+  "slt-dlt": [
+    "中国体育彩票超级大乐透",
+    shape(["front", 5, 1, 35, false], ["back", 2, 1, 12, false]),
+  ],
   "slt-qxc": ["中国体育彩票七星彩", shape(["digits", 6, 0, 9, true], ["last", 1, 0, 14, false])],
 };
 
@@ -1469,7 +1602,10 @@ function parseNumbers(fmt, text) {
   const tokens = entropyTokens(text);
   if (tokens.length !== fmt.size) {
     const groups = fmt.groups.map((g) => `${g.count} ${g.name}`).join(", ");
-    raise("EntropyError", `the source publishes ${fmt.size} numbers (${groups}); ${tokens.length} typed`);
+    raise(
+      "EntropyError",
+      `the source publishes ${fmt.size} numbers (${groups}); ${tokens.length} typed`,
+    );
   }
   const numbers = [];
   let at = 0;
@@ -1493,7 +1629,8 @@ function parseNumbers(fmt, text) {
 }
 
 /** What the seed hashes of the entropy: canonical JSON of the groups' numbers. */
-const numbersBytes = (numbers) => ascii("[" + numbers.map((g) => "[" + g.join(",") + "]").join(",") + "]");
+const numbersBytes = (numbers) =>
+  ascii("[" + numbers.map((g) => "[" + g.join(",") + "]").join(",") + "]");
 
 /** The numbers as people read them: zero-padded to the group's widest, groups by " | ". */
 function canonicalText(fmt, numbers) {
@@ -1509,14 +1646,19 @@ function readCanonical(fmt, text) {
   const numbers = parseNumbers(fmt, text);
   const canonical = canonicalText(fmt, numbers);
   if (canonical !== text) {
-    raise("EntropyError", `entropy ${strRepr(text)} is not in canonical form ${strRepr(canonical)}`);
+    raise(
+      "EntropyError",
+      `entropy ${strRepr(text)} is not in canonical form ${strRepr(canonical)}`,
+    );
   }
   return numbers;
 }
 
 // unicodedata.name() of the characters an operator might type among the numbers (the
-// error names the first one that is neither a digit nor a separator); a character not
-// here is named by its code, U+XXXX, as Python names one that has no name.
+// error names the first one that is neither a digit nor a separator): ASCII, Latin-1,
+// General Punctuation, CJK Symbols and Punctuation and a few more; ideographs and Hangul
+// syllables by rule. Any other character is named by its code, U+XXXX, as Python names
+// one without a name (so the message differs from Python's only in that name).
 const UNICODE_NAMES = new Map(
   (
     "21:EXCLAMATION MARK;22:QUOTATION MARK;23:NUMBER SIGN;24:DOLLAR SIGN;25:PERCENT SIGN;" +
@@ -1525,34 +1667,102 @@ const UNICODE_NAMES = new Map(
     "3c:LESS-THAN SIGN;3d:EQUALS SIGN;3e:GREATER-THAN SIGN;3f:QUESTION MARK;40:COMMERCIAL AT;" +
     "5b:LEFT SQUARE BRACKET;5c:REVERSE SOLIDUS;5d:RIGHT SQUARE BRACKET;5e:CIRCUMFLEX ACCENT;" +
     "5f:LOW LINE;60:GRAVE ACCENT;7b:LEFT CURLY BRACKET;7c:VERTICAL LINE;7d:RIGHT CURLY BRACKET;" +
-    "7e:TILDE;a1:INVERTED EXCLAMATION MARK;a7:SECTION SIGN;" +
-    "ab:LEFT-POINTING DOUBLE ANGLE QUOTATION MARK;ad:SOFT HYPHEN;b0:DEGREE SIGN;" +
-    "b1:PLUS-MINUS SIGN;b7:MIDDLE DOT;bb:RIGHT-POINTING DOUBLE ANGLE QUOTATION MARK;" +
-    "d7:MULTIPLICATION SIGN;f7:DIVISION SIGN;34f:COMBINING GRAPHEME JOINER;" +
-    "61c:ARABIC LETTER MARK;115f:HANGUL CHOSEONG FILLER;1160:HANGUL JUNGSEONG FILLER;" +
-    "180e:MONGOLIAN VOWEL SEPARATOR;200b:ZERO WIDTH SPACE;200c:ZERO WIDTH NON-JOINER;" +
-    "200d:ZERO WIDTH JOINER;200e:LEFT-TO-RIGHT MARK;200f:RIGHT-TO-LEFT MARK;2010:HYPHEN;" +
-    "2013:EN DASH;2014:EM DASH;2015:HORIZONTAL BAR;2016:DOUBLE VERTICAL LINE;" +
-    "2018:LEFT SINGLE QUOTATION MARK;2019:RIGHT SINGLE QUOTATION MARK;" +
-    "201c:LEFT DOUBLE QUOTATION MARK;201d:RIGHT DOUBLE QUOTATION MARK;2022:BULLET;" +
-    "2030:PER MILLE SIGN;203b:REFERENCE MARK;202a:LEFT-TO-RIGHT EMBEDDING;" +
-    "202b:RIGHT-TO-LEFT EMBEDDING;202c:POP DIRECTIONAL FORMATTING;202d:LEFT-TO-RIGHT OVERRIDE;" +
-    "202e:RIGHT-TO-LEFT OVERRIDE;2060:WORD JOINER;2061:FUNCTION APPLICATION;" +
+    "7e:TILDE;a1:INVERTED EXCLAMATION MARK;a2:CENT SIGN;a3:POUND SIGN;a4:CURRENCY SIGN;" +
+    "a5:YEN SIGN;a6:BROKEN BAR;a7:SECTION SIGN;a9:COPYRIGHT SIGN;" +
+    "ab:LEFT-POINTING DOUBLE ANGLE QUOTATION MARK;ac:NOT SIGN;ad:SOFT HYPHEN;" +
+    "ae:REGISTERED SIGN;b0:DEGREE SIGN;b1:PLUS-MINUS SIGN;b6:PILCROW SIGN;b7:MIDDLE DOT;" +
+    "bb:RIGHT-POINTING DOUBLE ANGLE QUOTATION MARK;bf:INVERTED QUESTION MARK;" +
+    "c0:LATIN CAPITAL LETTER A WITH GRAVE;c1:LATIN CAPITAL LETTER A WITH ACUTE;" +
+    "c2:LATIN CAPITAL LETTER A WITH CIRCUMFLEX;c3:LATIN CAPITAL LETTER A WITH TILDE;" +
+    "c4:LATIN CAPITAL LETTER A WITH DIAERESIS;c5:LATIN CAPITAL LETTER A WITH RING ABOVE;" +
+    "c6:LATIN CAPITAL LETTER AE;c7:LATIN CAPITAL LETTER C WITH CEDILLA;" +
+    "c8:LATIN CAPITAL LETTER E WITH GRAVE;c9:LATIN CAPITAL LETTER E WITH ACUTE;" +
+    "ca:LATIN CAPITAL LETTER E WITH CIRCUMFLEX;cb:LATIN CAPITAL LETTER E WITH DIAERESIS;" +
+    "cc:LATIN CAPITAL LETTER I WITH GRAVE;cd:LATIN CAPITAL LETTER I WITH ACUTE;" +
+    "ce:LATIN CAPITAL LETTER I WITH CIRCUMFLEX;cf:LATIN CAPITAL LETTER I WITH DIAERESIS;" +
+    "d0:LATIN CAPITAL LETTER ETH;d1:LATIN CAPITAL LETTER N WITH TILDE;" +
+    "d2:LATIN CAPITAL LETTER O WITH GRAVE;d3:LATIN CAPITAL LETTER O WITH ACUTE;" +
+    "d4:LATIN CAPITAL LETTER O WITH CIRCUMFLEX;d5:LATIN CAPITAL LETTER O WITH TILDE;" +
+    "d6:LATIN CAPITAL LETTER O WITH DIAERESIS;d7:MULTIPLICATION SIGN;" +
+    "d8:LATIN CAPITAL LETTER O WITH STROKE;d9:LATIN CAPITAL LETTER U WITH GRAVE;" +
+    "da:LATIN CAPITAL LETTER U WITH ACUTE;db:LATIN CAPITAL LETTER U WITH CIRCUMFLEX;" +
+    "dc:LATIN CAPITAL LETTER U WITH DIAERESIS;dd:LATIN CAPITAL LETTER Y WITH ACUTE;" +
+    "de:LATIN CAPITAL LETTER THORN;df:LATIN SMALL LETTER SHARP S;" +
+    "e0:LATIN SMALL LETTER A WITH GRAVE;e1:LATIN SMALL LETTER A WITH ACUTE;" +
+    "e2:LATIN SMALL LETTER A WITH CIRCUMFLEX;e3:LATIN SMALL LETTER A WITH TILDE;" +
+    "e4:LATIN SMALL LETTER A WITH DIAERESIS;e5:LATIN SMALL LETTER A WITH RING ABOVE;" +
+    "e6:LATIN SMALL LETTER AE;e7:LATIN SMALL LETTER C WITH CEDILLA;" +
+    "e8:LATIN SMALL LETTER E WITH GRAVE;e9:LATIN SMALL LETTER E WITH ACUTE;" +
+    "ea:LATIN SMALL LETTER E WITH CIRCUMFLEX;eb:LATIN SMALL LETTER E WITH DIAERESIS;" +
+    "ec:LATIN SMALL LETTER I WITH GRAVE;ed:LATIN SMALL LETTER I WITH ACUTE;" +
+    "ee:LATIN SMALL LETTER I WITH CIRCUMFLEX;ef:LATIN SMALL LETTER I WITH DIAERESIS;" +
+    "f0:LATIN SMALL LETTER ETH;f1:LATIN SMALL LETTER N WITH TILDE;" +
+    "f2:LATIN SMALL LETTER O WITH GRAVE;f3:LATIN SMALL LETTER O WITH ACUTE;" +
+    "f4:LATIN SMALL LETTER O WITH CIRCUMFLEX;f5:LATIN SMALL LETTER O WITH TILDE;" +
+    "f6:LATIN SMALL LETTER O WITH DIAERESIS;f7:DIVISION SIGN;" +
+    "f8:LATIN SMALL LETTER O WITH STROKE;f9:LATIN SMALL LETTER U WITH GRAVE;" +
+    "fa:LATIN SMALL LETTER U WITH ACUTE;fb:LATIN SMALL LETTER U WITH CIRCUMFLEX;" +
+    "fc:LATIN SMALL LETTER U WITH DIAERESIS;fd:LATIN SMALL LETTER Y WITH ACUTE;" +
+    "fe:LATIN SMALL LETTER THORN;ff:LATIN SMALL LETTER Y WITH DIAERESIS;" +
+    "34f:COMBINING GRAPHEME JOINER;61c:ARABIC LETTER MARK;115f:HANGUL CHOSEONG FILLER;" +
+    "1160:HANGUL JUNGSEONG FILLER;180e:MONGOLIAN VOWEL SEPARATOR;200b:ZERO WIDTH SPACE;" +
+    "200c:ZERO WIDTH NON-JOINER;200d:ZERO WIDTH JOINER;200e:LEFT-TO-RIGHT MARK;" +
+    "200f:RIGHT-TO-LEFT MARK;2010:HYPHEN;2012:FIGURE DASH;2013:EN DASH;2014:EM DASH;" +
+    "2015:HORIZONTAL BAR;2016:DOUBLE VERTICAL LINE;2018:LEFT SINGLE QUOTATION MARK;" +
+    "2019:RIGHT SINGLE QUOTATION MARK;201a:SINGLE LOW-9 QUOTATION MARK;" +
+    "201b:SINGLE HIGH-REVERSED-9 QUOTATION MARK;201c:LEFT DOUBLE QUOTATION MARK;" +
+    "201d:RIGHT DOUBLE QUOTATION MARK;201e:DOUBLE LOW-9 QUOTATION MARK;" +
+    "201f:DOUBLE HIGH-REVERSED-9 QUOTATION MARK;2020:DAGGER;2021:DOUBLE DAGGER;2022:BULLET;" +
+    "2023:TRIANGULAR BULLET;2027:HYPHENATION POINT;2028:LINE SEPARATOR;" +
+    "2029:PARAGRAPH SEPARATOR;202a:LEFT-TO-RIGHT EMBEDDING;202b:RIGHT-TO-LEFT EMBEDDING;" +
+    "202c:POP DIRECTIONAL FORMATTING;202d:LEFT-TO-RIGHT OVERRIDE;202e:RIGHT-TO-LEFT OVERRIDE;" +
+    "2030:PER MILLE SIGN;2031:PER TEN THOUSAND SIGN;2032:PRIME;2035:REVERSED PRIME;2038:CARET;" +
+    "2039:SINGLE LEFT-POINTING ANGLE QUOTATION MARK;" +
+    "203a:SINGLE RIGHT-POINTING ANGLE QUOTATION MARK;203b:REFERENCE MARK;203d:INTERROBANG;" +
+    "203f:UNDERTIE;2040:CHARACTER TIE;2041:CARET INSERTION POINT;2042:ASTERISM;" +
+    "2043:HYPHEN BULLET;2044:FRACTION SLASH;2045:LEFT SQUARE BRACKET WITH QUILL;" +
+    "2046:RIGHT SQUARE BRACKET WITH QUILL;204a:TIRONIAN SIGN ET;204b:REVERSED PILCROW SIGN;" +
+    "204c:BLACK LEFTWARDS BULLET;204d:BLACK RIGHTWARDS BULLET;204e:LOW ASTERISK;" +
+    "204f:REVERSED SEMICOLON;2050:CLOSE UP;2051:TWO ASTERISKS ALIGNED VERTICALLY;" +
+    "2052:COMMERCIAL MINUS SIGN;2053:SWUNG DASH;2054:INVERTED UNDERTIE;" +
+    "2055:FLOWER PUNCTUATION MARK;2056:THREE DOT PUNCTUATION;2058:FOUR DOT PUNCTUATION;" +
+    "2059:FIVE DOT PUNCTUATION;205a:TWO DOT PUNCTUATION;205b:FOUR DOT MARK;205c:DOTTED CROSS;" +
+    "205d:TRICOLON;205e:VERTICAL FOUR DOTS;2060:WORD JOINER;2061:FUNCTION APPLICATION;" +
     "2062:INVISIBLE TIMES;2063:INVISIBLE SEPARATOR;2064:INVISIBLE PLUS;" +
     "2066:LEFT-TO-RIGHT ISOLATE;2067:RIGHT-TO-LEFT ISOLATE;2068:FIRST STRONG ISOLATE;" +
     "2069:POP DIRECTIONAL ISOLATE;206a:INHIBIT SYMMETRIC SWAPPING;" +
     "206b:ACTIVATE SYMMETRIC SWAPPING;206c:INHIBIT ARABIC FORM SHAPING;" +
     "206d:ACTIVATE ARABIC FORM SHAPING;206e:NATIONAL DIGIT SHAPES;206f:NOMINAL DIGIT SHAPES;" +
-    "2212:MINUS SIGN;2215:DIVISION SLASH;25a0:BLACK SQUARE;25cb:WHITE CIRCLE;" +
-    "25cf:BLACK CIRCLE;2605:BLACK STAR;3002:IDEOGRAPHIC FULL STOP;3003:DITTO MARK;" +
-    "3005:IDEOGRAPHIC ITERATION MARK;3008:LEFT ANGLE BRACKET;3009:RIGHT ANGLE BRACKET;" +
-    "300a:LEFT DOUBLE ANGLE BRACKET;300b:RIGHT DOUBLE ANGLE BRACKET;300c:LEFT CORNER BRACKET;" +
-    "300d:RIGHT CORNER BRACKET;300e:LEFT WHITE CORNER BRACKET;300f:RIGHT WHITE CORNER BRACKET;" +
-    "3010:LEFT BLACK LENTICULAR BRACKET;3011:RIGHT BLACK LENTICULAR BRACKET;" +
+    "2212:MINUS SIGN;2215:DIVISION SLASH;25a0:BLACK SQUARE;25cb:WHITE CIRCLE;25cf:BLACK CIRCLE;" +
+    "2605:BLACK STAR;3001:IDEOGRAPHIC COMMA;3002:IDEOGRAPHIC FULL STOP;3003:DITTO MARK;" +
+    "3004:JAPANESE INDUSTRIAL STANDARD SYMBOL;3005:IDEOGRAPHIC ITERATION MARK;" +
+    "3006:IDEOGRAPHIC CLOSING MARK;3007:IDEOGRAPHIC NUMBER ZERO;3008:LEFT ANGLE BRACKET;" +
+    "3009:RIGHT ANGLE BRACKET;300a:LEFT DOUBLE ANGLE BRACKET;300b:RIGHT DOUBLE ANGLE BRACKET;" +
+    "300c:LEFT CORNER BRACKET;300d:RIGHT CORNER BRACKET;300e:LEFT WHITE CORNER BRACKET;" +
+    "300f:RIGHT WHITE CORNER BRACKET;3010:LEFT BLACK LENTICULAR BRACKET;" +
+    "3011:RIGHT BLACK LENTICULAR BRACKET;3012:POSTAL MARK;3013:GETA MARK;" +
     "3014:LEFT TORTOISE SHELL BRACKET;3015:RIGHT TORTOISE SHELL BRACKET;" +
-    "3016:LEFT WHITE LENTICULAR BRACKET;3017:RIGHT WHITE LENTICULAR BRACKET;301c:WAVE DASH;" +
+    "3016:LEFT WHITE LENTICULAR BRACKET;3017:RIGHT WHITE LENTICULAR BRACKET;" +
+    "3018:LEFT WHITE TORTOISE SHELL BRACKET;3019:RIGHT WHITE TORTOISE SHELL BRACKET;" +
+    "301a:LEFT WHITE SQUARE BRACKET;301b:RIGHT WHITE SQUARE BRACKET;301c:WAVE DASH;" +
+    "301d:REVERSED DOUBLE PRIME QUOTATION MARK;301e:DOUBLE PRIME QUOTATION MARK;" +
+    "301f:LOW DOUBLE PRIME QUOTATION MARK;3020:POSTAL MARK FACE;3021:HANGZHOU NUMERAL ONE;" +
+    "3022:HANGZHOU NUMERAL TWO;3023:HANGZHOU NUMERAL THREE;3024:HANGZHOU NUMERAL FOUR;" +
+    "3025:HANGZHOU NUMERAL FIVE;3026:HANGZHOU NUMERAL SIX;3027:HANGZHOU NUMERAL SEVEN;" +
+    "3028:HANGZHOU NUMERAL EIGHT;3029:HANGZHOU NUMERAL NINE;302a:IDEOGRAPHIC LEVEL TONE MARK;" +
+    "302b:IDEOGRAPHIC RISING TONE MARK;302c:IDEOGRAPHIC DEPARTING TONE MARK;" +
+    "302d:IDEOGRAPHIC ENTERING TONE MARK;302e:HANGUL SINGLE DOT TONE MARK;" +
+    "302f:HANGUL DOUBLE DOT TONE MARK;3030:WAVY DASH;3031:VERTICAL KANA REPEAT MARK;" +
+    "3032:VERTICAL KANA REPEAT WITH VOICED SOUND MARK;" +
+    "3033:VERTICAL KANA REPEAT MARK UPPER HALF;" +
+    "3034:VERTICAL KANA REPEAT WITH VOICED SOUND MARK UPPER HALF;" +
+    "3035:VERTICAL KANA REPEAT MARK LOWER HALF;" +
+    "3037:IDEOGRAPHIC TELEGRAPH LINE FEED SEPARATOR SYMBOL;" +
+    "303b:VERTICAL IDEOGRAPHIC ITERATION MARK;303c:MASU MARK;303d:PART ALTERNATION MARK;" +
+    "303e:IDEOGRAPHIC VARIATION INDICATOR;303f:IDEOGRAPHIC HALF FILL SPACE;" +
     "30fb:KATAKANA MIDDLE DOT;30fc:KATAKANA-HIRAGANA PROLONGED SOUND MARK;" +
-    "feff:ZERO WIDTH NO-BREAK SPACE;fffc:OBJECT REPLACEMENT CHARACTER;fffd:REPLACEMENT CHARACTER"
+    "feff:ZERO WIDTH NO-BREAK SPACE;fffc:OBJECT REPLACEMENT CHARACTER;" +
+    "fffd:REPLACEMENT CHARACTER"
   )
     .split(";")
     .map((entry) => {
@@ -1562,8 +1772,14 @@ const UNICODE_NAMES = new Map(
 );
 // Unicode 14's unified ideographs (Python 3.11's database), named by their code.
 const CJK_RANGES = [
-  [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0x20000, 0x2a6df], [0x2a700, 0x2b738],
-  [0x2b740, 0x2b81d], [0x2b820, 0x2cea1], [0x2ceb0, 0x2ebe0], [0x30000, 0x3134a],
+  [0x3400, 0x4dbf],
+  [0x4e00, 0x9fff],
+  [0x20000, 0x2a6df],
+  [0x2a700, 0x2b738],
+  [0x2b740, 0x2b81d],
+  [0x2b820, 0x2cea1],
+  [0x2ceb0, 0x2ebe0],
+  [0x30000, 0x3134a],
 ];
 const JAMO_L = "G GG N D DD R M B BB S SS  J JJ C K T P H".split(" ");
 const JAMO_V = "A AE YA YAE EO E YEO YE O WA WAE OE YO U WEO WE WI YU EU YI I".split(" ");
@@ -1571,7 +1787,8 @@ const JAMO_T = " G GG GS N NJ NH D L LG LM LB LS LT LP LH M B BS S SS NG J C K T
 
 function unicodeName(ch) {
   const cp = ch.codePointAt(0);
-  if (cp >= 0x30 && cp <= 0x39) return "DIGIT " + "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split(" ")[cp - 0x30];
+  if (cp >= 0x30 && cp <= 0x39)
+    return "DIGIT " + "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split(" ")[cp - 0x30];
   if (cp >= 0x41 && cp <= 0x5a) return "LATIN CAPITAL LETTER " + ch;
   if (cp >= 0x61 && cp <= 0x7a) return "LATIN SMALL LETTER " + ch.toUpperCase();
   if (UNICODE_NAMES.has(cp)) return UNICODE_NAMES.get(cp);
@@ -1580,7 +1797,12 @@ function unicodeName(ch) {
   }
   if (cp >= 0xac00 && cp <= 0xd7a3) {
     const s = cp - 0xac00;
-    return "HANGUL SYLLABLE " + JAMO_L[Math.floor(s / 588)] + JAMO_V[Math.floor((s % 588) / 28)] + JAMO_T[s % 28];
+    return (
+      "HANGUL SYLLABLE " +
+      JAMO_L[Math.floor(s / 588)] +
+      JAMO_V[Math.floor((s % 588) / 28)] +
+      JAMO_T[s % 28]
+    );
   }
   return "U+" + cp.toString(16).toUpperCase().padStart(4, "0");
 }
@@ -1625,7 +1847,10 @@ function noValidGroup(identifier, department, rule) {
 function fromSecond(seq) {
   if (isList(seq)) return seq.slice(1);
   if (isStr(seq)) return codePoints(seq).slice(1);
-  raise("TypeError", isDict(seq) ? "unhashable type: 'slice'" : `'${typeName(seq)}' object is not subscriptable`);
+  raise(
+    "TypeError",
+    isDict(seq) ? "unhashable type: 'slice'" : `'${typeName(seq)}' object is not subscriptable`,
+  );
 }
 
 /** Draws seats from a frozen roster; keeps each inspector's load within the draw. */
@@ -1666,7 +1891,8 @@ class GroupDrawer {
   seats() {
     const initiating = item(item(this.departments, 0), "department");
     const seats = [{ department: initiating, role: "leader" }];
-    for (const d of fromSecond(this.departments)) seats.push({ department: item(d, "department"), role: "member" });
+    for (const d of fromSecond(this.departments))
+      seats.push({ department: item(d, "department"), role: "member" });
     while (seats.length < this.minGroupSize) seats.push({ department: initiating, role: "member" });
     return seats;
   }
@@ -1677,10 +1903,15 @@ class GroupDrawer {
     const barred = this.barred(target.identifier);
     const unit = this.cross ? target.unit : null;
     const found = covering.filter(
-      (e) => !taken.has(e.id) && !replaced.has(e.id) && !barred.has(e.id) && (!unit || e.unit !== unit),
+      (e) =>
+        !taken.has(e.id) && !replaced.has(e.id) && !barred.has(e.id) && (!unit || e.unit !== unit),
     );
     if (!found.length) {
-      noValidGroup(target.identifier, department, this.culprit(department, target, taken, replaced));
+      noValidGroup(
+        target.identifier,
+        department,
+        this.culprit(department, target, taken, replaced),
+      );
     }
     return found;
   }
@@ -1698,7 +1929,11 @@ class GroupDrawer {
     let covering = this.coveringCache.get(cacheKey);
     if (!covering) {
       const byPrefix = this.index.get(hashKey(department)) ?? new Map();
-      const prefixes = new Set([cpSlice(region, 0, 2), cpSlice(region, 0, 4), cpSlice(region, 0, 6)]);
+      const prefixes = new Set([
+        cpSlice(region, 0, 2),
+        cpSlice(region, 0, 4),
+        cpSlice(region, 0, 6),
+      ]);
       covering = [...prefixes].flatMap((p) => byPrefix.get(p) ?? []).sort(byId);
       this.coveringCache.set(cacheKey, covering);
     }
@@ -1714,7 +1949,10 @@ class GroupDrawer {
       ["jurisdiction", (e) => covers(e.jurisdiction, target.region)],
       ["cross_jurisdiction", (e) => !(this.cross && target.unit && e.unit === target.unit)],
       ["conflict_of_interest", (e) => !this.conflicts.has(pairKey(e.id, target.identifier))],
-      ["previous_inspector", (e) => !(this.avoidPrevious && this.previous.has(pairKey(e.id, target.identifier)))],
+      [
+        "previous_inspector",
+        (e) => !(this.avoidPrevious && this.previous.has(pairKey(e.id, target.identifier))),
+      ],
       ["group_size", (e) => !taken.has(e.id)],
       ["replaced", (e) => !replaced.has(e.id)],
     ];
@@ -1752,7 +1990,11 @@ class GroupDrawer {
         else if (n < least || least < 0) [least, ties] = [n, [e]];
       }
       if (!ties.length) {
-        noValidGroup(target.identifier, seat.department, this.culprit(seat.department, target, taken, new Set()));
+        noValidGroup(
+          target.identifier,
+          seat.department,
+          this.culprit(seat.department, target, taken, new Set()),
+        );
       }
       const chosen = ties[await stream.below(ties.length)];
       this.load.set(chosen.id, this.load.get(chosen.id) + 1);
@@ -1781,7 +2023,11 @@ function barsByIdentifier(pairs) {
 // replace3: replacements (递补) of ssj-draw-3, the next alternate on a registry fact (§9)
 // ---------------------------------------------------------------------------------------
 
-const SUBJECT_FACTS = { deregistered: ["deregistered"], revoked: ["revoked", "cancelled"], relocated: ["moved_out"] };
+const SUBJECT_FACTS = {
+  deregistered: ["deregistered"],
+  revoked: ["revoked", "cancelled"],
+  relocated: ["moved_out"],
+};
 const INSPECTOR_FACTS = {
   recusal: ["conflict"],
   off_post: ["suspended", "transferred"],
@@ -1815,7 +2061,8 @@ function evidenceProblem(evidence, allowed, announcedAt, what) {
     return `${what}: the registry fact ${repr(fact)} is not one of ${repr([...allowed].sort(cmpStr))}`;
   }
   const at = fromIsoFormat(pyStr(get(evidence, "at")));
-  if (at === null) return `${what}: evidence.at ${repr(get(evidence, "at"))} is not an ISO 8601 time`;
+  if (at === null)
+    return `${what}: evidence.at ${repr(get(evidence, "at"))} is not an ISO 8601 time`;
   if (!at.aware || at.micros < announcedAt.micros) {
     return `${what}: the registry fact must be recorded after the announcement`;
   }
@@ -1832,9 +2079,14 @@ class Alternates {
   async next(stratum) {
     let state = this.state.get(stratum);
     if (!state) {
-      const pool = Object.hasOwn(this.members, stratum) ? this.members[stratum] : [];
+      const pool = Object.hasOwn(this.members, stratum) ? memberList(this.members[stratum]) : [];
       const left = pool.filter((p) => !this.selected.has(p));
-      state = { left, stream: new Stream(this.seed, `alternates/${stratum}`), swapped: new Map(), i: 0 };
+      state = {
+        left,
+        stream: new Stream(this.seed, `alternates/${stratum}`),
+        swapped: new Map(),
+        i: 0,
+      };
     }
     const { left, stream, swapped, i } = state;
     if (i >= left.length) return null;
@@ -1866,9 +2118,17 @@ async function seatOrder(seed, identifier, seat, roster) {
 function checkedSkip(n, entry, key, expected, gone, announcedAt) {
   if (!isDict(entry) || !pyEq(get(entry, key), expected)) {
     const named = isDict(entry) ? get(entry, key) : entry;
-    raise("ReplacementError", `replacement ${n}: the next in order is ${expected}, not ${repr(named)}`);
+    raise(
+      "ReplacementError",
+      `replacement ${n}: the next in order is ${expected}, not ${repr(named)}`,
+    );
   }
-  const problem = evidenceProblem(get(entry, "evidence"), gone, announcedAt, `replacement ${n} skip`);
+  const problem = evidenceProblem(
+    get(entry, "evidence"),
+    gone,
+    announcedAt,
+    `replacement ${n} skip`,
+  );
   if (problem) raise("ReplacementError", problem);
   return entry;
 }
@@ -1885,16 +2145,30 @@ async function takeAlternate(n, stratum, alternates, identifierOf, request, anno
   const skipped = [];
   for (;;) {
     const position = await alternates.next(stratum);
-    if (position === null) raise("ReplacementError", `replacement ${n}: stratum ${stratum} has no alternate left`);
+    if (position === null)
+      raise("ReplacementError", `replacement ${n}: stratum ${stratum} has no alternate left`);
     const identifier = identifierOf(position);
     if (skipped.length === listed.length) return position;
-    skipped.push(checkedSkip(n, listed[skipped.length], "identifier", identifier, SUBJECT_GONE, announcedAt));
+    skipped.push(
+      checkedSkip(n, listed[skipped.length], "identifier", identifier, SUBJECT_GONE, announcedAt),
+    );
   }
 }
 
 /** The inspector replacement n seats: the first of the seat's order who is eligible and
  * not skipped; counted in the loads as §8's pick counts. */
-async function takeSeat(n, seed, drawer, target, seat, department, taken, out, request, announcedAt) {
+async function takeSeat(
+  n,
+  seed,
+  drawer,
+  target,
+  seat,
+  department,
+  taken,
+  out,
+  request,
+  announcedAt,
+) {
   const eligible = new Map(drawer.eligible(department, target, taken, out).map((e) => [e.id, e]));
   const roster = drawer.roster.filter((e) => pyEq(e.department, department)).sort(byId);
   const listed = listedSkips(request);
@@ -1906,9 +2180,14 @@ async function takeSeat(n, seed, drawer, target, seat, department, taken, out, r
       drawer.load.set(chosen.id, drawer.load.get(chosen.id) + 1);
       return chosen;
     }
-    skipped.push(checkedSkip(n, listed[skipped.length], "inspector_id", id, INSPECTOR_GONE, announcedAt));
+    skipped.push(
+      checkedSkip(n, listed[skipped.length], "inspector_id", id, INSPECTOR_GONE, announcedAt),
+    );
   }
-  raise("ReplacementError", `replacement ${n}: nobody is left for the seat of ${pyStr(department)}`);
+  raise(
+    "ReplacementError",
+    `replacement ${n}: nobody is left for the seat of ${pyStr(department)}`,
+  );
 }
 
 /** The group of a subject that comes in by replacement: each seat takes the first of its
@@ -1917,9 +2196,13 @@ async function groupBySeatOrder(seed, drawer, target) {
   const members = [];
   const taken = new Set();
   for (const [index, seat] of drawer.seats().entries()) {
-    const eligible = new Set(drawer.eligible(seat.department, target, taken, new Set()).map((e) => e.id));
+    const eligible = new Set(
+      drawer.eligible(seat.department, target, taken, new Set()).map((e) => e.id),
+    );
     const roster = drawer.roster.filter((e) => pyEq(e.department, seat.department)).sort(byId);
-    const chosen = (await seatOrder(seed, target.identifier, index, roster)).find((i) => eligible.has(i));
+    const chosen = (await seatOrder(seed, target.identifier, index, roster)).find((i) =>
+      eligible.has(i),
+    );
     if (chosen === undefined) raise("StopIteration", "");
     drawer.load.set(chosen, drawer.load.get(chosen) + 1);
     taken.add(chosen);
@@ -1961,7 +2244,9 @@ function evidenceReuseProblem(requests) {
     const event = pyStr(get(evidence, "event"));
     const who = pyStr(party);
     if (!partyOf.has(event)) partyOf.set(event, who);
-    return partyOf.get(event) !== who ? `evidence ${event} is cited for both ${partyOf.get(event)} and ${who}` : null;
+    return partyOf.get(event) !== who
+      ? `evidence ${event} is cited for both ${partyOf.get(event)} and ${who}`
+      : null;
   };
   // A conflict (回避) is between an inspector and one subject: its event grounds that pair.
   const party = (evidence, who, subject) => {
@@ -1998,7 +2283,12 @@ function groundProblem(request, announcedAt) {
       `fact: reason_code one of ${repr(Object.keys(table).sort(cmpStr))}, not ${repr(code)}`
     );
   }
-  return evidenceProblem(get(request, "evidence"), table[pyStr(code)], announcedAt, `replacement ${sequence}`);
+  return evidenceProblem(
+    get(request, "evidence"),
+    table[pyStr(code)],
+    announcedAt,
+    `replacement ${sequence}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2015,7 +2305,8 @@ const UNIT_TAG = ascii("ssj-draw-3 unit\u0000");
 const tokenOk = (token) => token === "" || TOKEN.test(token);
 
 /** The salts of a pool: SHAKE-256 of the key, 32 bytes per line. */
-const saltsOf = (key, size) => (size ? shake256(concatBytes(SALT_TAG, key), 32 * size) : new Uint8Array(0));
+const saltsOf = (key, size) =>
+  size ? shake256(concatBytes(SALT_TAG, key), 32 * size) : new Uint8Array(0);
 
 async function unitToken(key, unit) {
   if (!unit) return "";
@@ -2063,7 +2354,8 @@ function barsOf(announcement) {
 function unitsThatDecide(full) {
   const out = new Set();
   if (!truthy(get(get(full, "rules", {}), "cross_jurisdiction", false))) return out;
-  for (const row of iter(item(full, "roster"))) if (truthy(item(row, 3))) out.add(pyStr(item(row, 3)));
+  for (const row of iter(item(full, "roster")))
+    if (truthy(item(row, 3))) out.add(pyStr(item(row, 3)));
   return out;
 }
 
@@ -2077,7 +2369,8 @@ function relevantBars(full, lines, bars) {
   const roster = new Map();
   for (const row of iter(item(full, "roster"))) {
     const department = pyStr(item(row, 1));
-    if (!wanted.has(department) || !isSubset(wanted.get(department), keySet(item(row, 4)))) continue;
+    if (!wanted.has(department) || !isSubset(wanted.get(department), keySet(item(row, 4))))
+      continue;
     const id = pyStr(item(row, 0));
     roster.set(id, [pyStr(item(row, 1)), pyStr(item(row, 2)), keySet(item(row, 4))]);
   }
@@ -2103,12 +2396,15 @@ function orderBySalts(members, salted) {
   const keyOf = (i) => toHex(salted.subarray(32 * i, 32 * i + 8));
   for (const stratum of ORDER) {
     const keys = new Map(members[stratum].map((i) => [i, keyOf(i)]));
-    members[stratum].sort((a, b) => (keys.get(a) < keys.get(b) ? -1 : keys.get(a) > keys.get(b) ? 1 : 0));
+    members[stratum].sort((a, b) =>
+      keys.get(a) < keys.get(b) ? -1 : keys.get(a) > keys.get(b) ? 1 : 0,
+    );
   }
   return members;
 }
 
-const keyedMembers = (lines, key) => orderBySalts(stratumMembers(lines), saltsOf(key, lines.length));
+const keyedMembers = (lines, key) =>
+  orderBySalts(stratumMembers(lines), saltsOf(key, lines.length));
 
 /** The code point at a negative index (Python's s[-k]), IndexError past the start. */
 function codePointFromEnd(s, k) {
@@ -2127,7 +2423,8 @@ async function treeRoots(full, lines, key) {
   const barredAt = new Map();
   for (const [identifier, barred] of bars) {
     const at = bisectLeft(lines, identifier + "\t");
-    if (at < lines.length && lines[at].startsWith(identifier + "\t")) barredAt.set(at, barred.join(","));
+    if (at < lines.length && lines[at].startsWith(identifier + "\t"))
+      barredAt.set(at, barred.join(","));
   }
   const tokens = new Map();
   const texts = [];
@@ -2151,15 +2448,19 @@ async function treeRoots(full, lines, key) {
     }
   } catch (error) {
     if (!isPy(error, "ValueError", "KeyError", "IndexError")) throw error;
-    const where = Math.min(at, Math.max(lines.length - 1, 0));
-    raise("ValueError", `pool line ${where} is not: identifier, stratum (*, A-D), region, unit`);
+    raise("ValueError", `pool line ${at} is not: identifier, stratum (*, A-D), region, unit`);
   }
-  const leaves = await Promise.all(texts.map((t, i) => leafHash(salted.subarray(32 * i, 32 * i + 32), t)));
+  const leaves = await Promise.all(
+    texts.map((t, i) => leafHash(salted.subarray(32 * i, 32 * i + 32), t)),
+  );
   const order = orderBySalts(members, salted);
   const roots = {};
   for (const s of ORDER) {
     const levels = await merkleLevels(order[s].map((i) => leaves[i]));
-    roots[s] = { size: order[s].length, root: order[s].length ? toHex(levels[levels.length - 1][0]) : EMPTY_ROOT };
+    roots[s] = {
+      size: order[s].length,
+      root: order[s].length ? toHex(levels[levels.length - 1][0]) : EMPTY_ROOT,
+    };
   }
   return roots;
 }
@@ -2200,9 +2501,16 @@ function rootsProblems(announcement) {
     const entry = get(roots, s);
     const size = isDict(entry) ? get(entry, "size") : null;
     const root = isDict(entry) ? get(entry, "root") : null;
-    if (!isDict(entry) || !sameKeys(entry, ["size", "root"]) || !isInt(size) || size < 0 || !isStr(root) || !HEX64.test(root)) {
+    if (
+      !isDict(entry) ||
+      !sameKeys(entry, ["size", "root"]) ||
+      !isInt(size) ||
+      size < 0 ||
+      !isStr(root) ||
+      !HEX64.test(root)
+    ) {
       problems.push(`pool_roots.${s}: must be {size: whole number, root: 64 hex}`);
-    } else if (size == 0 && root !== EMPTY_ROOT) { // eslint-disable-line eqeqeq -- 0 and 0n
+    } else if (BigInt(size) === 0n && root !== EMPTY_ROOT) {
       problems.push(`pool_roots.${s}: an empty stratum's root is SHA-256 of nothing`);
     }
   }
@@ -2223,7 +2531,9 @@ async function openingProblem(stratum, opened, root, roster) {
   if (!isDict(opened) || !sameKeys(opened, OPENING_KEYS)) {
     return [`must be an object of exactly ${repr(OPENING_KEYS)}`, null];
   }
-  const [position, salt, line, path] = ["position", "salt", "line", "path"].map((k) => get(opened, k));
+  const [position, salt, line, path] = ["position", "salt", "line", "path"].map((k) =>
+    get(opened, k),
+  );
   if (!isInt(position) || !isStr(salt) || !isStr(line)) {
     return ["position must be a whole number, salt and line strings", null];
   }
@@ -2258,7 +2568,10 @@ async function openingProblem(stratum, opened, root, roster) {
 function saltHead(salt) {
   if (isStr(salt)) return cpSlice(salt, 0, 16);
   if (isList(salt)) return salt.slice(0, 16);
-  raise("TypeError", isDict(salt) ? "unhashable type: 'slice'" : `'${typeName(salt)}' object is not subscriptable`);
+  raise(
+    "TypeError",
+    isDict(salt) ? "unhashable type: 'slice'" : `'${typeName(salt)}' object is not subscriptable`,
+  );
 }
 
 /** Check the proof's opened leaves: [problems, the opened pool (or null), the opened
@@ -2271,7 +2584,8 @@ async function readOpenings(announcement, openings) {
     return [[`opened: must map strata of ${repr(ORDER)} to their opened leaves`], null, []];
   }
   const roster = new Set();
-  for (const row of iter(get(announcement, "roster", []))) if (isList(row) && row.length) roster.add(pyStr(row[0]));
+  for (const row of iter(get(announcement, "roster", [])))
+    if (isList(row) && row.length) roster.add(pyStr(row[0]));
   const lines = {};
   const bars = [];
   const seen = new Set();
@@ -2281,7 +2595,9 @@ async function readOpenings(announcement, openings) {
       continue;
     }
     const positions = rows.filter(isDict).map((r) => get(r, "position"));
-    const ascending = positions.every((p, i) => i === 0 || (isInt(positions[i - 1]) && isInt(p) && positions[i - 1] < p));
+    const ascending = positions.every(
+      (p, i) => i === 0 || (isInt(positions[i - 1]) && isInt(p) && positions[i - 1] < p),
+    );
     if (positions.length !== rows.length || !ascending) {
       problems.push(`opened.${stratum}: leaves must be in ascending position, each once`);
     }
@@ -2297,15 +2613,25 @@ async function readOpenings(announcement, openings) {
         continue;
       }
       const identifier = fields[0];
-      if (seen.has(identifier)) problems.push(`opened.${stratum}[${n}]: ${identifier} is opened twice`);
+      if (seen.has(identifier))
+        problems.push(`opened.${stratum}[${n}]: ${identifier} is opened twice`);
       seen.add(identifier);
-      (lines[stratum] ??= new Map()).set(Number(get(row, "position")), fields.slice(0, 4).join("\t"));
+      (lines[stratum] ??= new Map()).set(
+        Number(get(row, "position")),
+        fields.slice(0, 4).join("\t"),
+      );
       for (const inspector of fields.slice(4)) bars.push([inspector, identifier]);
     }
     if (problems.length > 10) break;
   }
   if (problems.length) return [problems, null, []];
-  const sizes = Object.fromEntries(ORDER.map((s) => [s, Number(get(get(roots, s), "size"))]));
+  const sizes = Object.fromEntries(ORDER.map((s) => [s, get(get(roots, s), "size")]));
+  if (
+    Object.values(sizes).reduce((n, size) => n + BigInt(size), 0n) > BigInt(Number.MAX_SAFE_INTEGER)
+  ) {
+    // Positions would lose digits as JS numbers; no pool is this large (2^53 subjects).
+    raise("OverflowError", "the strata's sizes add up to more than 2^53 subjects");
+  }
   return [[], new OpenedPool(sizes, lines), pySorted(bars)];
 }
 
@@ -2331,10 +2657,10 @@ class OpenedPool {
     return this.size;
   }
 
-  /** Each stratum's virtual positions, in order. */
+  /** Each stratum's virtual positions, in order (ranges: a stratum may be large). */
   members() {
     return Object.fromEntries(
-      ORDER.map((s) => [s, Array.from({ length: this.sizes[s] }, (_, i) => this.offsets[s] + i)]),
+      ORDER.map((s) => [s, new PositionRange(this.offsets[s], this.sizes[s])]),
     );
   }
 
@@ -2352,6 +2678,25 @@ class OpenedPool {
   }
 }
 
+/** Consecutive positions start … start + length − 1, read like the array of them. */
+class PositionRange {
+  constructor(start, length) {
+    Object.assign(this, { start, length });
+  }
+
+  at(i) {
+    return this.start + i;
+  }
+
+  toArray() {
+    return Array.from({ length: this.length }, (_, i) => this.start + i);
+  }
+}
+
+/** Position i of a stratum's members (an array, or a PositionRange). */
+const memberAt = (members, i) => (members instanceof PositionRange ? members.at(i) : members[i]);
+const memberList = (members) => (members instanceof PositionRange ? members.toArray() : members);
+
 /** The announcement as the computation reads it: the opened subjects' bars as its
  * conflicts, no separate list of last time's inspectors. */
 const computeView = (announcement, bars) =>
@@ -2362,16 +2707,40 @@ const computeView = (announcement, bars) =>
 // ---------------------------------------------------------------------------------------
 
 const REASONS_BY_KIND = {
-  inspector: ["recusal", "official_travel", "sick_leave", "off_post", "post_change", "work_conflict", "other"],
+  inspector: [
+    "recusal",
+    "official_travel",
+    "sick_leave",
+    "off_post",
+    "post_change",
+    "work_conflict",
+    "other",
+  ],
   subject: ["deregistered", "revoked", "closed", "relocated", "other"],
 };
 const PUBLIC_REQUEST_FIELDS = {
-  inspector: ["sequence", "kind", "identifier", "inspector_id", "reason_code", "evidence", "skipped"],
+  inspector: [
+    "sequence",
+    "kind",
+    "identifier",
+    "inspector_id",
+    "reason_code",
+    "evidence",
+    "skipped",
+  ],
   subject: ["sequence", "kind", "identifier", "unavailable", "reason_code", "evidence", "skipped"],
 };
 const RESULT_KEYS = [
-  "protocol", "pool_hash", "pool_size", "announcement_hash", "commitment", "seed", "strata",
-  "selection", "groups", "replacements",
+  "protocol",
+  "pool_hash",
+  "pool_size",
+  "announcement_hash",
+  "commitment",
+  "seed",
+  "strata",
+  "selection",
+  "groups",
+  "replacements",
 ];
 const PUBLIC_RESULT_KEYS = RESULT_KEYS.filter((k) => k !== "pool_hash");
 
@@ -2404,8 +2773,11 @@ function requestProblems(requests) {
     const problem = reasonProblem(kind, pyStr(get(request, "reason_code")));
     if (problem) problems.push(`replacement ${n}: ${problem}`);
     const allowed = Object.hasOwn(PUBLIC_REQUEST_FIELDS, kind) ? PUBLIC_REQUEST_FIELDS[kind] : [];
-    const extra = keysOf(request).filter((k) => !allowed.includes(k)).sort(cmpStr);
-    if (extra.length) problems.push(`replacement ${n}: fields ${repr(extra)} are not part of a public request`);
+    const extra = keysOf(request)
+      .filter((k) => !allowed.includes(k))
+      .sort(cmpStr);
+    if (extra.length)
+      problems.push(`replacement ${n}: fields ${repr(extra)} are not part of a public request`);
     if (hasKey(request, "skipped")) {
       const skipped = skippedProblem(request);
       if (skipped) problems.push(`replacement ${n}: ${skipped}`);
@@ -2421,7 +2793,9 @@ function secretProblems(proof, announced) {
     async () => {
       const found = await commitment(fromhex(pyStr(get(proof, "secret", ""))));
       if (!pyEq(found, announced)) {
-        return [`commitment: announced ${pyStr(announced)}, SHA-256 of the revealed secret is ${found}`];
+        return [
+          `commitment: announced ${pyStr(announced)}, SHA-256 of the revealed secret is ${found}`,
+        ];
       }
       return [];
     },
@@ -2438,7 +2812,9 @@ function compare(name, expected, recorded, problems) {
     }
     for (let i = 0; i < Math.min(expected.length, recorded.length); i++) {
       if (!pyEq(expected[i], recorded[i])) {
-        problems.push(`${name}[${i}]: recorded ${jsonDumps(recorded[i])}, recomputed ${jsonDumps(expected[i])}`);
+        problems.push(
+          `${name}[${i}]: recorded ${jsonDumps(recorded[i])}, recomputed ${jsonDumps(expected[i])}`,
+        );
         break;
       }
     }
@@ -2450,8 +2826,11 @@ function compare(name, expected, recorded, problems) {
 /** Every key of the result whose recorded value is not the recomputed one. */
 function compareResult(expected, recorded, keys = RESULT_KEYS) {
   const problems = [];
-  for (const key of keys) compare(key, Object.hasOwn(expected, key) ? expected[key] : null, get(recorded, key), problems);
-  const extra = keysOf(recorded).filter((k) => !keys.includes(k)).sort(cmpStr);
+  for (const key of keys)
+    compare(key, Object.hasOwn(expected, key) ? expected[key] : null, get(recorded, key), problems);
+  const extra = keysOf(recorded)
+    .filter((k) => !keys.includes(k))
+    .sort(cmpStr);
   if (extra.length) problems.push(`result: ${repr(extra)} are not part of this proof's result`);
   return problems;
 }
@@ -2474,7 +2853,9 @@ function civilFromDays(z) {
   z += 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365,
+  );
   const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
   const mp = Math.floor((5 * doy + 2) / 153);
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
@@ -2530,9 +2911,11 @@ function fromIsoFormat(text) {
   const [year, month, day] = date;
   const { hour, minute, second, micro, offset } = time;
   if (offset !== null && (offset <= -86400000000n || offset >= 86400000000n)) return null;
-  if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return null;
+  if (year < 1 || year > 9999 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month))
+    return null;
   if (hour > 23 || minute > 59 || second > 59) return null;
-  const seconds = BigInt(daysFromCivil(year, month, day)) * 86400n + BigInt(hour * 3600 + minute * 60 + second);
+  const seconds =
+    BigInt(daysFromCivil(year, month, day)) * 86400n + BigInt(hour * 3600 + minute * 60 + second);
   return { aware: offset !== null, micros: seconds * 1000000n + BigInt(micro) - (offset ?? 0n) };
 }
 
@@ -2640,7 +3023,10 @@ function isoTime(at, start, len) {
   const zone = isoClock(at, tz + 1, len);
   if (zone.rv !== 0) return null;
   const [h, m, s] = zone.values;
-  return { ...time, offset: sign * (BigInt(h * 3600 + m * 60 + s) * 1000000n + BigInt(zone.micro)) };
+  return {
+    ...time,
+    offset: sign * (BigInt(h * 3600 + m * 60 + s) * 1000000n + BigInt(zone.micro)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2653,7 +3039,14 @@ const SOURCE_CODE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 const ISSUE = /^[0-9A-Za-z-]{1,24}$/;
 const V3_SINCE = fromIsoFormat("2026-12-05T00:00:00+00:00").micros;
 const POOL_SPEC_KEYS = [
-  "complaint_referral", "excluded", "filters", "full_list", "items", "overlaps", "registry_position", "year",
+  "complaint_referral",
+  "excluded",
+  "filters",
+  "full_list",
+  "items",
+  "overlaps",
+  "registry_position",
+  "year",
 ];
 
 /** An ISO 8601 time with its offset (naive times could be read in two zones). */
@@ -2680,7 +3073,8 @@ function entropySpec(announcement) {
     raise("ValueError", "entropy.name must be the source's name in canonical form");
   }
   const issue = get(spec, "issue");
-  if (!isStr(issue) || !ISSUE.test(issue)) raise("ValueError", `entropy.issue ${repr(issue)} is not an issue number`);
+  if (!isStr(issue) || !ISSUE.test(issue))
+    raise("ValueError", `entropy.issue ${repr(issue)} is not an issue number`);
   instant(get(spec, "scheduled_at"), "entropy.scheduled_at");
   return [EntropyFormat.fromJson(get(spec, "format")), spec];
 }
@@ -2692,7 +3086,8 @@ function seedEntropy(announcement, entropy) {
   if (!isStr(entropy)) raise("ValueError", "entropy must be the numbers as text");
   const numbers = readCanonical(fmt, entropy);
   const sources = rfc3797Sources(numbers);
-  if (pyEq(get(announcement, "selection"), RFC3797_SELECTION)) return [ascii(canonicalKey(sources)), sources];
+  if (pyEq(get(announcement, "selection"), RFC3797_SELECTION))
+    return [ascii(canonicalKey(sources)), sources];
   return [numbersBytes(numbers), sources];
 }
 
@@ -2737,7 +3132,9 @@ function timingProblems(proof) {
     timed(() => {
       const executed = instant(get(proof, "executed_at"), "executed_at");
       if (executed.micros < scheduled.micros) {
-        problems.push(`executed_at ${pyStr(get(proof, "executed_at"))} is before the entropy's draw time ${scheduledAt}`);
+        problems.push(
+          `executed_at ${pyStr(get(proof, "executed_at"))} is before the entropy's draw time ${scheduledAt}`,
+        );
       }
     });
   }
@@ -2755,8 +3152,12 @@ async function uuid5(namespace, name) {
 
 /** The id of the attempt-th draw of a batch. */
 function drawId(batchId, attempt) {
-  if (!isInt(attempt) || attempt < 1) raise("ValueError", `attempt must be a whole number from 1, not ${repr(attempt)}`);
-  return uuid5(DRAW_NAMESPACE, numEq(attempt, 1) ? `draw:${batchId}` : `draw:${batchId}:${attempt}`);
+  if (!isInt(attempt) || attempt < 1)
+    raise("ValueError", `attempt must be a whole number from 1, not ${repr(attempt)}`);
+  return uuid5(
+    DRAW_NAMESPACE,
+    numEq(attempt, 1) ? `draw:${batchId}` : `draw:${batchId}:${attempt}`,
+  );
 }
 
 /** The announcement's draw_id must be its batch's attempt-th draw id. */
@@ -2791,21 +3192,32 @@ function poolSpecProblems(announcement, starred, inThePool) {
   }
   const problems = [];
   if (!isInt(get(spec, "year"))) problems.push("pool_spec.year: must be an integer");
-  if (!isBool(get(spec, "complaint_referral"))) problems.push("pool_spec.complaint_referral: must be true or false");
+  if (!isBool(get(spec, "complaint_referral")))
+    problems.push("pool_spec.complaint_referral: must be true or false");
   const fullList = get(spec, "full_list");
   if (!isList(fullList) || !pyEq(fullList, starred)) {
     problems.push("pool_spec.full_list: is not exactly the pool's 100 % lines (stratum *)");
   }
   const excluded = get(spec, "excluded");
-  if (!isList(excluded) || excluded.some((row) => !isList(row) || row.length !== 4 || !row.every(isStr))) {
+  if (
+    !isList(excluded) ||
+    excluded.some((row) => !isList(row) || row.length !== 4 || !row.every(isStr))
+  ) {
     problems.push("pool_spec.excluded: must be [identifier, rule, draw id, item] rows");
   } else {
-    const inside = excluded.filter((row) => inThePool(row[0])).map((row) => row[0]).sort(cmpStr);
-    if (inside.length) problems.push(`pool_spec.excluded: ${repr(inside.slice(0, 3))} are excluded yet in the pool`);
+    const inside = excluded
+      .filter((row) => inThePool(row[0]))
+      .map((row) => row[0])
+      .sort(cmpStr);
+    if (inside.length)
+      problems.push(`pool_spec.excluded: ${repr(inside.slice(0, 3))} are excluded yet in the pool`);
     if (!pyEq(excluded, pySorted(excluded))) problems.push("pool_spec.excluded: must be sorted");
   }
   const overlaps = get(spec, "overlaps");
-  if (!isList(overlaps) || overlaps.some((row) => !isList(row) || row.length !== 2 || !isStr(row[0]) || !isInt(row[1]))) {
+  if (
+    !isList(overlaps) ||
+    overlaps.some((row) => !isList(row) || row.length !== 2 || !isStr(row[0]) || !isInt(row[1]))
+  ) {
     problems.push("pool_spec.overlaps: must be [draw id, subjects shared] rows");
   }
   return problems;
@@ -2813,7 +3225,10 @@ function poolSpecProblems(announcement, starred, inThePool) {
 
 /** Identifiers of the 100 % list, read off a recomputed selection. */
 const starredOf = (selection) =>
-  selection.filter((s) => s.stratum === FULL_LIST).map((s) => pyStr(s.identifier)).sort(cmpStr);
+  selection
+    .filter((s) => s.stratum === FULL_LIST)
+    .map((s) => pyStr(s.identifier))
+    .sort(cmpStr);
 
 /** The announced max_replacements is the rule's: a tenth of the selected, at least 3. */
 function capProblems(announcement, strata) {
@@ -2858,8 +3273,10 @@ const INVISIBLE = new RegExp(`[\\p{Cf}\\p{Cc}\\p{Co}\\p{Cn}\\p{Cs}${NEWER_THAN_P
 
 function textProblem(value, where, problems, strictly) {
   if (!isStr(value)) problems.push(`${where}: must be a string, not ${jsonDumps(value)}`);
-  else if (field(value) !== value) problems.push(`${where}: ${strRepr(value)} is not in canonical form`);
-  else if (strictly && INVISIBLE.test(value)) problems.push(`${where}: ${strRepr(value)} holds invisible or format characters`);
+  else if (field(value) !== value)
+    problems.push(`${where}: ${strRepr(value)} is not in canonical form`);
+  else if (strictly && INVISIBLE.test(value))
+    problems.push(`${where}: ${strRepr(value)} holds invisible or format characters`);
 }
 
 /** Everything in the announcement's form that could be read two ways (empty: none). */
@@ -2873,7 +3290,8 @@ function formProblems(proof, full = false) {
     problems.push(`rules: must be an object of exactly ${repr(RULES)}`);
   } else {
     for (const name of RULES) {
-      if (!isBool(get(rules, name))) problems.push(`rules.${name}: must be true or false, not ${repr(get(rules, name))}`);
+      if (!isBool(get(rules, name)))
+        problems.push(`rules.${name}: must be true or false, not ${repr(get(rules, name))}`);
     }
   }
   problems.push(...strataProblems(get(announcement, "strata")));
@@ -2885,7 +3303,8 @@ function formProblems(proof, full = false) {
   const isPublic = v3 && !full && hasKey(announcement, "pool_roots");
   if (full) {
     for (const k of ["pool_roots", "private_hash"]) {
-      if (hasKey(announcement, k)) problems.push(`${k}: belongs to the public announcement, not the full one`);
+      if (hasKey(announcement, k))
+        problems.push(`${k}: belongs to the public announcement, not the full one`);
     }
   }
   problems.push(...departmentsProblems(get(announcement, "departments")));
@@ -2897,7 +3316,8 @@ function formProblems(proof, full = false) {
     );
     if (bad >= 0) problems.push(`roster[${bad}].unit: must be a unit token (32 hex digits)`);
   } else {
-    for (const name of ["conflicts", "previous"]) problems.push(...pairProblems(name, get(announcement, name), v3));
+    for (const name of ["conflicts", "previous"])
+      problems.push(...pairProblems(name, get(announcement, name), v3));
   }
   return problems;
 }
@@ -2916,9 +3336,14 @@ function departmentsProblems(departments) {
     }
     const name = get(entry, "department");
     const categories = get(entry, "categories");
-    if (!isStr(name) || !name || seen.has(name)) problems.push(`${where}.department: must be a code, each department once`);
+    if (!isStr(name) || !name || seen.has(name))
+      problems.push(`${where}.department: must be a code, each department once`);
     seen.add(pyStr(name));
-    if (!isList(categories) || !categories.every((c) => CATEGORIES.some((k) => pyEq(c, k))) || !sortedUnique(categories)) {
+    if (
+      !isList(categories) ||
+      !categories.every((c) => CATEGORIES.some((k) => pyEq(c, k))) ||
+      !sortedUnique(categories)
+    ) {
       problems.push(`${where}.categories: must be sorted, each once, of ('general', 'key')`);
     }
   });
@@ -2937,10 +3362,12 @@ function strataProblems(strata) {
       problems.push(`${where}: must be {"ratio": …} or {"count": …}, one of them`);
     } else if (hasKey(rule, "ratio")) {
       const ratio = get(rule, "ratio");
-      if (!isStr(ratio) || !RATIO.test(ratio)) problems.push(`${where}.ratio: ${repr(ratio)} is not a decimal in (0, 1]`);
+      if (!isStr(ratio) || !RATIO.test(ratio))
+        problems.push(`${where}.ratio: ${repr(ratio)} is not a decimal in (0, 1]`);
     } else if (hasKey(rule, "count")) {
       const count = get(rule, "count");
-      if (!isInt(count) || count < 0) problems.push(`${where}.count: ${repr(count)} is not a whole number`);
+      if (!isInt(count) || count < 0)
+        problems.push(`${where}.count: ${repr(count)} is not a whole number`);
     } else {
       problems.push(`${where}: must be ratio or count`);
     }
@@ -2957,7 +3384,9 @@ function rosterProblems(roster, v3) {
       problems.push(`${where}: must be [id, department, jurisdiction, unit, categories]`);
       return;
     }
-    ["id", "department", "jurisdiction", "unit"].forEach((name, i) => textProblem(row[i], `${where}.${name}`, problems, v3));
+    ["id", "department", "jurisdiction", "unit"].forEach((name, i) =>
+      textProblem(row[i], `${where}.${name}`, problems, v3),
+    );
     if (v3 && isStr(row[0]) && !INSPECTOR_ID.test(row[0])) {
       problems.push(`${where}.id: ${strRepr(row[0])} is not an inspector id (A-Z a-z 0-9 . _ : -)`);
     }
@@ -2965,11 +3394,16 @@ function rosterProblems(roster, v3) {
       problems.push(`${where}.jurisdiction: ${strRepr(row[2])} is not a six-digit code`);
     }
     const categories = row[4];
-    if (!isList(categories) || !categories.every(isStr)) problems.push(`${where}.categories: must be a list of strings`);
-    else if (!sortedUnique(categories)) problems.push(`${where}.categories: must be sorted, each once`);
+    if (!isList(categories) || !categories.every(isStr))
+      problems.push(`${where}.categories: must be a list of strings`);
+    else if (!sortedUnique(categories))
+      problems.push(`${where}.categories: must be sorted, each once`);
   });
-  const ids = roster.filter((row) => isList(row) && row.length && isStr(row[0])).map((row) => row[0]);
-  if (ids.length === roster.length && !sortedUnique(ids)) problems.push("roster: inspectors must be sorted by id, each once");
+  const ids = roster
+    .filter((row) => isList(row) && row.length && isStr(row[0]))
+    .map((row) => row[0]);
+  if (ids.length === roster.length && !sortedUnique(ids))
+    problems.push("roster: inspectors must be sorted by id, each once");
   return problems;
 }
 
@@ -2986,7 +3420,8 @@ function pairProblems(name, rows, v3) {
     textProblem(row[1], `${name}[${n}][1]`, problems, v3);
     pairs.push([pyStr(row[0]), pyStr(row[1])]);
   });
-  if (!problems.length && !sortedUnique(pairs)) problems.push(`${name}: pairs must be sorted, each once`);
+  if (!problems.length && !sortedUnique(pairs))
+    problems.push(`${name}: pairs must be sorted, each once`);
   return problems;
 }
 
@@ -3002,7 +3437,10 @@ function drawnLineProblems(lines, positions) {
     } else {
       const unit = parts[3];
       if (!units.has(unit)) units.set(unit, field(unit) === unit && (isPrintable(unit) || !unit));
-      if (!units.get(unit)) problems.push(`pool line of ${identifier}: unit ${strRepr(unit)} is not canonical and visible`);
+      if (!units.get(unit))
+        problems.push(
+          `pool line of ${identifier}: unit ${strRepr(unit)} is not canonical and visible`,
+        );
     }
     if (problems.length >= 3) break;
   }
@@ -3025,18 +3463,26 @@ function poolOf(proof) {
 function poolProblems(lines, announcement, digest) {
   const problems = [];
   if (!pyEq(digest, get(announcement, "pool_hash"))) {
-    problems.push(`pool_hash: announced ${pyStr(get(announcement, "pool_hash"))}, the pool's lines hash to ${digest}`);
+    problems.push(
+      `pool_hash: announced ${pyStr(get(announcement, "pool_hash"))}, the pool's lines hash to ${digest}`,
+    );
   }
   if (!pyEq(lines.length, get(announcement, "pool_size"))) {
-    problems.push(`pool_size: announced ${pyStr(get(announcement, "pool_size"))}, pool has ${lines.length}`);
+    problems.push(
+      `pool_size: announced ${pyStr(get(announcement, "pool_size"))}, pool has ${lines.length}`,
+    );
   }
   // line[:line.find("\t")]: a line without a tab loses its last character.
-  const identifiers = lines.map((line) => (line.includes("\t") ? line.slice(0, line.indexOf("\t")) : cpSlice(line, 0, -1)));
+  const identifiers = lines.map((line) =>
+    line.includes("\t") ? line.slice(0, line.indexOf("\t")) : cpSlice(line, 0, -1),
+  );
   const ordered = identifiers.every((id, i) => i === 0 || cmpStr(identifiers[i - 1], id) < 0);
   // One reading of an identifier: visible ASCII, so no invisible character can make one
   // company two lines.
-  if (!/^[!-~]*$/.test(identifiers.join(""))) problems.push("pool: an identifier holds other than visible ASCII characters");
-  if (!ordered) problems.push("pool: lines are not in canonical order (identifiers ascending, unique)");
+  if (!/^[!-~]*$/.test(identifiers.join("")))
+    problems.push("pool: an identifier holds other than visible ASCII characters");
+  if (!ordered)
+    problems.push("pool: lines are not in canonical order (identifiers ascending, unique)");
   return problems;
 }
 
@@ -3044,7 +3490,8 @@ function poolProblems(lines, announcement, digest) {
 function drawerFor(announcement) {
   const rules = get(announcement, "rules", {});
   for (const name of RULES) {
-    if (!isBool(get(rules, name, false))) raise("ValueError", `rules.${name} must be true or false`);
+    if (!isBool(get(rules, name, false)))
+      raise("ValueError", `rules.${name} must be true or false`);
   }
   const pairs = (rows) =>
     iter(rows).map((row) => {
@@ -3065,7 +3512,13 @@ function drawerFor(announcement) {
 /** The result a proof's inputs give and each drawn subject's position in the pool. A v3
  * draw is computed from its full announcement and pool (text, lines), or from its public
  * announcement and opened leaves (text null, lines an OpenedPool, members its strata). */
-async function compute(proof, text, lines, digest = null, { members = null, announced = null } = {}) {
+async function compute(
+  proof,
+  text,
+  lines,
+  digest = null,
+  { members = null, announced = null } = {},
+) {
   const announcement = item(proof, "announcement");
   const protocol = get(announcement, "protocol");
   if (text !== null) digest = digest || (await poolTextHash(text));
@@ -3106,8 +3559,12 @@ async function compute(proof, text, lines, digest = null, { members = null, anno
   const drawer = drawerFor(announcement);
   const stream = new Stream(seed, "inspectors");
   const drawn = [];
-  for (const p of picked) drawn.push([p.identifier, await drawer.group(stream, target(p.identifier))]);
-  const groups = drawn.map(([identifier, group]) => ({ identifier, inspectors: group.map((m) => ({ ...m })) }));
+  for (const p of picked)
+    drawn.push([p.identifier, await drawer.group(stream, target(p.identifier))]);
+  const groups = drawn.map(([identifier, group]) => ({
+    identifier,
+    inspectors: group.map((m) => ({ ...m })),
+  }));
   const current = new Map(drawn);
   const everSelected = new Set(current.keys());
   const replacedOut = new Map();
@@ -3128,10 +3585,14 @@ async function compute(proof, text, lines, digest = null, { members = null, anno
     const n = index + 1;
     const sequence = get(request, "sequence");
     if (!isInt(sequence) || !numEq(sequence, n)) {
-      raise("ReplacementError", `replacement ${n} carries sequence ${pyStr(get(request, "sequence"))}`);
+      raise(
+        "ReplacementError",
+        `replacement ${n} carries sequence ${pyStr(get(request, "sequence"))}`,
+      );
     }
     const identifier = pyStr(item(request, "identifier"));
-    if (!current.has(identifier)) raise("ReplacementError", `replacement ${n}: ${identifier} is not a drawn subject`);
+    if (!current.has(identifier))
+      raise("ReplacementError", `replacement ${n}: ${identifier} is not a drawn subject`);
     const sub = new Stream(seed, `replace/${n}`);
     if (v3Rules) {
       const problem = groundProblem(request, announcedAt);
@@ -3155,11 +3616,27 @@ async function compute(proof, text, lines, digest = null, { members = null, anno
       }
       let chosenAt;
       if (v3Rules) {
-        chosenAt = await takeAlternate(n, stratum, alternates, (at) => identifierAt(lines, at), request, announcedAt);
+        chosenAt = await takeAlternate(
+          n,
+          stratum,
+          alternates,
+          (at) => identifierAt(lines, at),
+          request,
+          announcedAt,
+        );
       } else {
-        const excluded = new Set([...everSelected, ...iter(get(request, "unavailable", [])).map(pyStr)]);
-        const candidates = item(members, stratum).filter((p) => !excluded.has(identifierAt(lines, p)));
-        if (!candidates.length) raise("ReplacementError", `replacement ${n}: stratum ${stratum} has no subject left to draw`);
+        const excluded = new Set([
+          ...everSelected,
+          ...iter(get(request, "unavailable", [])).map(pyStr),
+        ]);
+        const candidates = item(members, stratum).filter(
+          (p) => !excluded.has(identifierAt(lines, p)),
+        );
+        if (!candidates.length)
+          raise(
+            "ReplacementError",
+            `replacement ${n}: stratum ${stratum} has no subject left to draw`,
+          );
         chosenAt = candidates[await sub.below(candidates.length)];
       }
       const chosen = identifierAt(lines, chosenAt);
@@ -3171,7 +3648,14 @@ async function compute(proof, text, lines, digest = null, { members = null, anno
         : await drawer.group(sub, target(chosen));
       current.set(chosen, group);
       everSelected.add(chosen);
-      outcomes.push({ sequence: n, kind: "subject", identifier, replacement: chosen, stratum, group });
+      outcomes.push({
+        sequence: n,
+        kind: "subject",
+        identifier,
+        replacement: chosen,
+        stratum,
+        group,
+      });
     } else {
       raise("ReplacementError", `replacement ${n}: kind must be 'inspector' or 'subject'`);
     }
@@ -3203,7 +3687,8 @@ async function replaceInspector(n, request, current, replacedOut, drawer, choose
   const leaving = pyStr(item(request, "inspector_id"));
   const group = current.get(identifier);
   const seat = group.find((m) => m.inspector_id === leaving);
-  if (!seat) raise("ReplacementError", `replacement ${n}: ${leaving} is not in the group of ${identifier}`);
+  if (!seat)
+    raise("ReplacementError", `replacement ${n}: ${leaving} is not in the group of ${identifier}`);
   if (!replacedOut.has(identifier)) replacedOut.set(identifier, new Set());
   const out = replacedOut.get(identifier);
   out.add(leaving);
@@ -3221,7 +3706,8 @@ async function replaceInspector(n, request, current, replacedOut, drawer, choose
 // ---------------------------------------------------------------------------------------
 
 /** A Python exception of the computation, as the verifier names it. */
-const recomputeProblem = (error) => `the draw cannot be recomputed: ${error.pyType}: ${error.message}`;
+const recomputeProblem = (error) =>
+  `the draw cannot be recomputed: ${error.pyType}: ${error.message}`;
 
 /** Form, hash, timing and id of the public announcement; and its hash. */
 async function announcementProblems(proof) {
@@ -3235,7 +3721,8 @@ async function announcementProblems(proof) {
     );
   }
   const leaked = PRIVATE_KEYS.filter((k) => hasKey(announcement, k)).sort(cmpStr);
-  if (leaked.length) problems.push(`announcement: ${repr(leaked)} belong to the full announcement, not here`);
+  if (leaked.length)
+    problems.push(`announcement: ${repr(leaked)} belong to the full announcement, not here`);
   problems.push(...timingProblems(proof));
   problems.push(...(await drawIdProblems(announcement)));
   try {
@@ -3268,7 +3755,8 @@ function usedIdentifiers(positions, requests) {
 async function verifyPublic(proof) {
   const announcement = get(proof, "announcement");
   const [problems, announced] = await announcementProblems(proof);
-  if (hasKey(proof, "pool")) problems.push("pool: a public proof opens leaves; the pool is for auditors only");
+  if (hasKey(proof, "pool"))
+    problems.push("pool: a public proof opens leaves; the pool is for auditors only");
   const [openingProblems, pool, bars] = await readOpenings(announcement, get(proof, "opened", {}));
   problems.push(...openingProblems);
   if (!pool) return problems;
@@ -3276,7 +3764,10 @@ async function verifyPublic(proof) {
   let expected;
   let positions;
   try {
-    [expected, positions] = await compute(view, null, pool, null, { members: pool.members(), announced });
+    [expected, positions] = await compute(view, null, pool, null, {
+      members: pool.members(),
+      announced,
+    });
   } catch (error) {
     if (!isPy(error, "ValueError", "KeyError", "TypeError")) throw error;
     return [...problems, recomputeProblem(error)];
@@ -3292,7 +3783,9 @@ async function verifyPublic(proof) {
   }
   problems.push(...drawnLineProblems(pool, positions));
   problems.push(...capProblems(announcement, expected.strata));
-  problems.push(...poolSpecProblems(announcement, starredOf(expected.selection), (i) => opened.has(i)));
+  problems.push(
+    ...poolSpecProblems(announcement, starredOf(expected.selection), (i) => opened.has(i)),
+  );
   problems.push(...compareResult(expected, item(proof, "result"), PUBLIC_RESULT_KEYS));
   return problems;
 }
@@ -3300,14 +3793,17 @@ async function verifyPublic(proof) {
 /** Every conflict and previous-inspector pair names a roster inspector and a pool subject. */
 function fullPairProblems(full, lines) {
   const roster = new Set();
-  for (const row of iter(get(full, "roster", []))) if (isList(row) && row.length) roster.add(pyStr(row[0]));
+  for (const row of iter(get(full, "roster", [])))
+    if (isList(row) && row.length) roster.add(pyStr(row[0]));
   const problems = [];
   for (const name of ["conflicts", "previous"]) {
     for (const [n, pair] of iter(get(full, name, [])).entries()) {
       if (!isList(pair) || pair.length !== 2) continue; // the form check names it
       const [inspector, identifier] = pair;
       if (!inStrings(inspector, [...roster]) || !inPool(lines, pyStr(identifier))) {
-        problems.push(`full_announcement.${name}[${n}]: ${repr(pair)} names no roster inspector and pool subject`);
+        problems.push(
+          `full_announcement.${name}[${n}]: ${repr(pair)} names no roster inspector and pool subject`,
+        );
         break;
       }
     }
@@ -3322,9 +3818,12 @@ async function verifyFull(proof) {
   const full = get(proof, "full_announcement");
   const [problems, announced] = await announcementProblems(proof);
   if (!isDict(full)) return [...problems, "full_announcement: must be an object"];
-  problems.push(...formProblems({ announcement: full }, true).map((p) => `full_announcement: ${p}`));
+  problems.push(
+    ...formProblems({ announcement: full }, true).map((p) => `full_announcement: ${p}`),
+  );
   const keyHex = get(proof, "blinding_key");
-  if (!isStr(keyHex) || !HEX64.test(keyHex)) return [...problems, "blinding_key: must be 64 hex digits"];
+  if (!isStr(keyHex) || !HEX64.test(keyHex))
+    return [...problems, "blinding_key: must be 64 hex digits"];
   const key = hexToBytes(keyHex);
   let text;
   let lines;
@@ -3350,13 +3849,21 @@ async function verifyFull(proof) {
   }
   for (const name of pySorted(new Set([...keysOf(derived), ...keysOf(announcement)]))) {
     if (!pyEq(get(derived, name), get(announcement, name))) {
-      problems.push(`announcement.${name}: is not what the full announcement, the key and the pool give`);
+      problems.push(
+        `announcement.${name}: is not what the full announcement, the key and the pool give`,
+      );
     }
   }
   let expected;
   let positions;
   try {
-    [expected, positions] = await compute(merged(proof, { announcement: full }), text, lines, digest, { announced });
+    [expected, positions] = await compute(
+      merged(proof, { announcement: full }),
+      text,
+      lines,
+      digest,
+      { announced },
+    );
   } catch (error) {
     if (!isPy(error, "ValueError", "KeyError", "TypeError")) throw error;
     return [...problems, recomputeProblem(error)];
@@ -3410,8 +3917,10 @@ async function verify(proof) {
   const announcement = get(proof, "announcement");
   if (!isDict(announcement)) return ["announcement: must be an object"];
   const protocol = get(announcement, "protocol");
-  if (pyEq(protocol, PROTOCOL_V3)) return hasKey(proof, "full_announcement") ? verifyFull(proof) : verifyPublic(proof);
-  if (!pyEq(protocol, PROTOCOL_V2)) return [`protocol: ${repr(protocol)} is none of ${PROTOCOLS.join(", ")}`];
+  if (pyEq(protocol, PROTOCOL_V3))
+    return hasKey(proof, "full_announcement") ? verifyFull(proof) : verifyPublic(proof);
+  if (!pyEq(protocol, PROTOCOL_V2))
+    return [`protocol: ${repr(protocol)} is none of ${PROTOCOLS.join(", ")}`];
   return verifyV2(proof);
 }
 
@@ -3432,18 +3941,8 @@ const CHECKS = [
 ];
 const OTHER_CHECK = ["other", "其他"];
 
-// A problem's step, by how it begins (the first prefix that matches). A recomputation
-// that failed is put where its cause lies.
+// A problem's step, by how it begins (the first prefix that matches).
 const CHECK_OF_PREFIX = [
-  ["the draw cannot be recomputed: ReplacementError", "replacements"],
-  ["the draw cannot be recomputed: NoValidGroup", "groups"],
-  ["the draw cannot be recomputed: EntropyError", "entropy"],
-  ["the draw cannot be recomputed: ValueError: entropy", "entropy"],
-  ["the draw cannot be recomputed: ValueError: the secret", "commitment"],
-  ["the draw cannot be recomputed: ValueError: rules.", "groups"],
-  ["the draw cannot be recomputed: ValueError: a group has", "groups"],
-  ["the draw cannot be recomputed: ValueError: the initiating department", "groups"],
-  ["the draw cannot be recomputed", "selection"],
   ["the proof has no result", "form"],
   ["announcement_hash", "announcement_hash"],
   ["announcement.", "announcement_hash"], // the public announcement is not the full one's
@@ -3458,14 +3957,30 @@ const CHECK_OF_PREFIX = [
   ["opened", "pool"],
   ["commitment", "commitment"],
   ["secret", "commitment"],
+  ["the secret", "commitment"],
+  ["non-hexadecimal", "commitment"],
+  ["fromhex", "commitment"],
+  ["'secret'", "commitment"],
   ["entropy", "entropy"],
+  ["'entropy'", "entropy"],
   ["announced_at", "entropy"],
   ["executed_at", "entropy"],
+  // The entropy's format, read with the timing (entropy.EntropyFormat's own words).
+  ["a format", "entropy"],
+  ["a group has at least", "groups"],
+  ["a group", "entropy"],
+  ["format groups", "entropy"],
+  ["group ", "entropy"],
+  ["count must", "entropy"],
+  ["low must", "entropy"],
+  ["high must", "entropy"],
   ["seed", "seed"],
   ["strata: recorded", "selection"],
   ["selection", "selection"],
   ["result:", "selection"],
   ["groups", "groups"],
+  ["rules.", "form"],
+  ["the initiating department", "groups"],
   ["replacement", "replacements"],
   ["max_replacements", "replacements"],
   ["rules", "form"],
@@ -3478,8 +3993,23 @@ const CHECK_OF_PREFIX = [
   ["attempt", "form"],
   ["draw_id", "form"],
 ];
+// A recomputation that failed is put where its cause lies: by the exception, or by the
+// cause's own words; otherwise under the selection, which it could not recompute.
+const CHECK_OF_EXCEPTION = {
+  ReplacementError: "replacements",
+  NoValidGroup: "groups",
+  EntropyError: "entropy",
+};
+const RECOMPUTE_OVERRIDES = [["rules.", "groups"]];
 
 function checkOf(problem) {
+  const failed = /^the draw cannot be recomputed: (\w+): ([\s\S]*)$/.exec(problem);
+  if (failed) {
+    const [, exception, cause] = failed;
+    if (Object.hasOwn(CHECK_OF_EXCEPTION, exception)) return CHECK_OF_EXCEPTION[exception];
+    const found = [...RECOMPUTE_OVERRIDES, ...CHECK_OF_PREFIX].find(([p]) => cause.startsWith(p));
+    return found && found[1] !== "form" ? found[1] : "selection";
+  }
   const found = CHECK_OF_PREFIX.find(([prefix]) => problem.startsWith(prefix));
   return found ? found[1] : OTHER_CHECK[0];
 }
