@@ -18,6 +18,9 @@ whole pipeline would measure the results service, not the public record. Then:
 4. the floors, for machines that differ: ``GET /healthz`` at the same concurrency, and
    ``xlsx_floor_s``, openpyxl alone writing as many rows of the same cells (no database).
 
+``BENCH_DISCLOSURE_REPLICAS`` (default 2, as production runs every service): disclosure
+processes sharing the clients (the /healthz floor is measured across them too).
+
 The last line printed is one JSON object with every figure and a ``pass`` object.
 """
 
@@ -184,7 +187,7 @@ def fill(database_url: str, n: int) -> tuple[list[str], list[str]]:
     return identifiers, names
 
 
-async def load(url: str, paths: list[str], clients: int) -> tuple[float, list[float], int]:
+async def load(urls: list[str], paths: list[str], clients: int) -> tuple[float, list[float], int]:
     """GET each path, ``clients`` at a time: requests/s, latencies, answers with rows."""
     took: list[float] = []
     queue = iter(paths)
@@ -199,7 +202,7 @@ async def load(url: str, paths: list[str], clients: int) -> tuple[float, list[fl
             took.append(seconds)
             found += b'"record_id"' in answer
 
-    wall = await concurrently([url], clients, work)
+    wall = await concurrently(urls, clients, work)
     return len(paths) / wall, took, found
 
 
@@ -246,29 +249,36 @@ def xlsx_floor(n: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(n: int, clients: int, requests: int) -> dict[str, Any]:
-    figures: dict[str, Any] = {"results": n, "clients": clients, "cores": os.cpu_count()}
+def measure(n: int, clients: int, requests: int, replicas: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {
+        "results": n,
+        "clients": clients,
+        "replicas": replicas,
+        "cores": os.cpu_count(),
+    }
     infra = start_infra()
-    proc = ServiceProcess(infra, "disclosure")
+    procs = [ServiceProcess(infra, "disclosure") for _ in range(replicas)]
+    proc = procs[0]
     try:
-        proc.start()
+        for each in procs:  # one after the other: the first creates the tables
+            each.start()
         say(f"writing {n:,} disclosed results")
         started = time.perf_counter()
         identifiers, names = fill(infra.database_url, n)
         figures["load_s"] = round(time.perf_counter() - started, 1)
         rng = random.Random(7)
-        url = proc.url
-        asyncio.run(load(url, ["/healthz"] * 2000, clients))  # warm up
-        rps, took, _ = asyncio.run(load(url, ["/healthz"] * requests, clients))
+        url, urls = proc.url, [each.url for each in procs]
+        asyncio.run(load(urls, ["/healthz"] * 2000, clients))  # warm up
+        rps, took, _ = asyncio.run(load(urls, ["/healthz"] * requests, clients))
         figures.update(healthz_rps=round(rps), healthz_p99_ms=percentile(took, 0.99))
         say(f"floor: GET /healthz {rps:.0f}/s, p99 {figures['healthz_p99_ms']} ms")
 
         paths = [
             f"/v1/public/results?identifier={rng.choice(identifiers)}" for _ in range(requests)
         ]
-        pid = proc.proc.pid if proc.proc else None
-        cpu = cpu_seconds(pid)
-        rps, took, found = asyncio.run(load(url, paths, clients))
+        pids = [each.proc.pid for each in procs if each.proc]
+        cpu = sum(map(cpu_seconds, pids))
+        rps, took, found = asyncio.run(load(urls, paths, clients))
         if found != requests:
             raise RuntimeError(f"{requests - found} USCC look-ups found nothing")
         figures.update(
@@ -279,14 +289,14 @@ def measure(n: int, clients: int, requests: int) -> dict[str, Any]:
         say(f"USCC: {rps:.0f}/s, p50 {figures['uscc_p50_ms']} p99 {figures['uscc_p99_ms']} ms")
         words = fragments(rng, names, requests)
         paths = [f"/v1/public/results?limit=20&name={_quote(w)}" for w in words]
-        rps, took, found = asyncio.run(load(url, paths, clients))
+        rps, took, found = asyncio.run(load(urls, paths, clients))
         figures.update(
             name_search_rps=round(rps),
             name_search_p50_ms=percentile(took, 0.5),
             name_search_p99_ms=percentile(took, 0.99),
             name_search_found_share=round(found / requests, 3),
         )
-        figures["service_cpu_s"] = round(cpu_seconds(pid) - cpu, 1)
+        figures["service_cpu_s"] = round(sum(map(cpu_seconds, pids)) - cpu, 1)
         say(
             f"name: {rps:.0f}/s, p50 {figures['name_search_p50_ms']} "
             f"p99 {figures['name_search_p99_ms']} ms"
@@ -300,10 +310,12 @@ def measure(n: int, clients: int, requests: int) -> dict[str, Any]:
         figures["xlsx_floor_s"] = round(xlsx_floor(n), 1)
         say(f"floor: openpyxl writes {n:,} such rows in {figures['xlsx_floor_s']} s")
     except Exception:
-        say(proc.log())
+        for each in procs:
+            say(each.log())
         raise
     finally:
-        proc.stop()
+        for each in procs:
+            each.stop()
         stop_infra(infra)
     return figures
 
@@ -326,7 +338,8 @@ def main() -> None:
     n = int(os.environ.get("BENCH_DISCLOSURE_N", "1000000"))
     clients = int(os.environ.get("BENCH_DISCLOSURE_CLIENTS", "200"))
     requests = int(os.environ.get("BENCH_DISCLOSURE_REQUESTS", "20000"))
-    figures = measure(n, clients, requests)
+    replicas = int(os.environ.get("BENCH_DISCLOSURE_REPLICAS", "2"))
+    figures = measure(n, clients, requests, replicas)
     targets = {k: f"{op} {t:g}" for k, (op, t) in TARGETS.items()}
     print(json.dumps({**figures, "targets": targets, "pass": verdicts(figures)}))
 
