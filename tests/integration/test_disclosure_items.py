@@ -98,3 +98,15 @@ def test_a_day_outside_the_range_is_422(public: httpx.Client) -> None:
     for on in ("1999-12-31", "9999-12-31", "2026-02-30", "昨天"):
         answer = public.get("/v1/public/items", params={"on": on})
         assert answer.status_code == 422, (on, answer.text)
+
+
+def test_the_portal_shows_the_list_of_a_day(public: httpx.Client) -> None:
+    march = public.get("/items", params={"on": "2026-03-01"})
+    assert march.status_code == 200 and CODE in march.text and "10.0%" in march.text
+    assert "2026-03-01 日终时的版本" in march.text
+    february = public.get("/items", params={"on": "2026-02-28"})
+    assert CODE in february.text and "5.0%" in february.text
+    assert CODE not in public.get("/items", params={"on": "2026-07-01"}).text
+    assert CODE not in public.get("/items").text  # withdrawn now
+    for bad in ("2026-02-30", "1999-01-01", "明天"):
+        assert public.get("/items", params={"on": bad}).status_code == 400

@@ -14,7 +14,7 @@ answered with a page saying what is wrong (400/404), never an error of the serve
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -34,6 +34,7 @@ from services.disclosure.domain.national import (
 from services.disclosure.links import proof_url
 from services.disclosure.portal import queries
 from services.disclosure.portal.render import (
+    BEIJING,
     atom,
     bad_request,
     env,
@@ -81,8 +82,18 @@ async def home(db: Pool) -> HTMLResponse:
 
 
 @router.get("/items", response_class=HTMLResponse)
-async def items(db: Pool) -> HTMLResponse:
-    return page("items.html", items=await queries.items(db))
+async def items(db: Pool, on: str = "") -> HTMLResponse:
+    """The item list as it stands, or as it stood at the end of a day (Beijing)."""
+    if not on:
+        return page("items.html", items=await queries.items(db), on="")
+    try:
+        day = date.fromisoformat(on)
+    except ValueError:
+        return bad_request("日期应为 YYYY-MM-DD。")
+    if not 2000 <= day.year <= 2100:
+        return bad_request("日期应在 2000 年至 2100 年之间。")
+    until = datetime.combine(day + timedelta(days=1), time(), BEIJING)
+    return page("items.html", items=await queries.items(db, until), on=day.isoformat())
 
 
 @router.get("/plans", response_class=HTMLResponse)

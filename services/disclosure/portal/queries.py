@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -101,12 +102,22 @@ async def draw(db: asyncpg.Pool, draw_id: UUID) -> dict[str, Any] | None:
     return _draw(row) if row else None
 
 
-async def items(db: asyncpg.Pool) -> list[dict[str, Any]]:
-    """The published item list, by department and code."""
-    rows = await db.fetch(
-        """SELECT code, department, name, category, ratio, methods, legal_basis
-           FROM disclosure.items WHERE published ORDER BY department, code, item_id"""
-    )
+async def items(db: asyncpg.Pool, until: datetime | None = None) -> list[dict[str, Any]]:
+    """The published item list, by department and code: as it stands, or as it stood just
+    before ``until`` (the item versions the API reads too)."""
+    if until is None:
+        rows = await db.fetch(
+            """SELECT code, department, name, category, ratio, methods, legal_basis
+               FROM disclosure.items WHERE published ORDER BY department, code, item_id"""
+        )
+    else:
+        rows = await db.fetch(
+            """SELECT code, department, name, category, ratio, methods, legal_basis
+               FROM (SELECT DISTINCT ON (item_id) * FROM disclosure.item_versions
+                      WHERE at < $1 ORDER BY item_id, version DESC) v
+               WHERE published ORDER BY department, code, item_id""",
+            until,
+        )
     shown = []
     for row in rows:
         item = dict(row)
