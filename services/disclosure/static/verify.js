@@ -4003,6 +4003,7 @@ const CHECK_OF_EXCEPTION = {
 const RECOMPUTE_OVERRIDES = [["rules.", "groups"]];
 
 function checkOf(problem) {
+  if (problem.startsWith(`${UNREADABLE}: `)) return "form";
   const failed = /^the draw cannot be recomputed: (\w+): ([\s\S]*)$/.exec(problem);
   if (failed) {
     const [, exception, cause] = failed;
@@ -4021,18 +4022,18 @@ function checkOf(problem) {
  * Returns {problems, checks}: `problems` are exactly the reference's (empty: everything
  * matches); `checks` are the steps a citizen follows, in order, each {id, label, ok,
  * details} with the problems that belong to it ("other", 其他, only when a problem fits
- * no step). A proof the reference itself cannot read (it would stop with an exception)
- * throws an Error naming it.
+ * no step). A proof that breaks the checks themselves (the reference's checks raise on
+ * it) is one problem naming the exception, as `ssj draw verify` reports it.
  */
+const UNREADABLE = "the verifier cannot read this proof";
+
 export async function verifyProof(proof) {
   let problems;
   try {
     problems = await verify(proof);
   } catch (error) {
-    if (error instanceof PyError) {
-      throw new Error(`the verifier cannot read this proof: ${error.pyType}: ${error.message}`);
-    }
-    throw error;
+    if (!(error instanceof PyError)) throw error;
+    problems = [`${UNREADABLE}: ${error.pyType}: ${error.message}`];
   }
   const steps = [...CHECKS];
   if (problems.some((p) => checkOf(p) === OTHER_CHECK[0])) steps.push(OTHER_CHECK);

@@ -28,10 +28,23 @@ from services.draw.protocol.checks import compare_result, request_problems, secr
 from services.draw.protocol.proof import compute, pool_of, pool_problems, run
 
 
+# What a proof that breaks the verifier itself is reported as (a MISMATCH, not a traceback).
+UNREADABLE = "the verifier cannot read this proof"
+
+
 def verify(proof: Mapping[str, Any]) -> list[str]:
     """Everything in the proof that does not match its recomputation (empty: all matches):
     an ssj-draw-3 proof in its public or its full form (:mod:`.verify3`), an ssj-draw-2
-    proof by the v2 rules."""
+    proof by the v2 rules. A forged proof that breaks the checks themselves (a list where
+    an object belongs, a salt that is a number, …) is one problem naming the exception:
+    anyone running the verifier gets a verdict, never a traceback."""
+    try:
+        return _verify(proof)
+    except Exception as exc:  # any part of a hostile document may be of any type
+        return [f"{UNREADABLE}: {type(exc).__name__}: {exc}"]
+
+
+def _verify(proof: Mapping[str, Any]) -> list[str]:
     recorded = proof.get("result")
     if not isinstance(recorded, Mapping):
         return ["the proof has no result to verify (use replay to compute one)"]
