@@ -8,7 +8,7 @@ still read for readers written before.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -27,12 +27,14 @@ from libs.common.paging import (
 from libs.common.problems import Problem
 from libs.common.service import pool
 from libs.common.text import Code
+from services.disclosure.domain.days import InvalidDay, end_of_day
 from services.disclosure.domain.public import (
     MODE_TEXT,
     OVERDUE_AFTER,
     public_draw,
 )
 from services.disclosure.links import proof_url
+from services.disclosure.public_sql import fetch_items
 
 router = APIRouter(prefix="/v1/public", tags=["public"])
 
@@ -56,24 +58,6 @@ def _paged(
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 
-# The item list as it stood at the end of a day in Beijing: each item's last version by
-# then, if it was published then.
-ITEMS_ON_SQL = """
-SELECT item_id, code, department, name, category, ratio, methods, legal_basis,
-       at AS published_at
-  FROM (SELECT DISTINCT ON (item_id) * FROM disclosure.item_versions
-         WHERE at < $7 ORDER BY item_id, version DESC) v
- WHERE published AND ($1::text IS NULL OR department = $1)
-   AND ($4::text IS NULL OR (department, code, item_id) > ($4, $5, $6::uuid))
- ORDER BY department, code, item_id LIMIT $2 OFFSET $3"""
-ITEMS_SQL = """
-SELECT item_id, code, department, name, category, ratio, methods, legal_basis, published_at
-  FROM disclosure.items WHERE published AND ($1::text IS NULL OR department = $1)
-   AND ($4::text IS NULL OR (department, code, item_id) > ($4, $5, $6::uuid))
- ORDER BY department, code, item_id LIMIT $2 OFFSET $3"""
-BEIJING = timezone(timedelta(hours=8))
-
-
 @router.get(
     "/items",
     summary="Published random-inspection item list 随机抽查事项清单",
@@ -95,15 +79,18 @@ async def items(
 ) -> list[dict[str, Any]]:
     """Every published item, by department and code: as it stands, or as it stood on a
     day."""
-    if on is not None and not 2000 <= on.year <= 2100:
-        raise Problem(422, "Invalid day", "on lies in the years 2000 to 2100")
-    key = decode_cursor(after, (str, str, UUID)) if after else [None, None, None]
-    args: list[Any] = [department, limit + 1, offset, *key]
-    if on is None:
-        rows = await db.fetch(ITEMS_SQL, *args)
-    else:
-        end = datetime.combine(on + timedelta(days=1), time(), BEIJING)
-        rows = await db.fetch(ITEMS_ON_SQL, *args, end)
+    try:
+        until = end_of_day(on) if on is not None else None
+    except InvalidDay as exc:
+        raise Problem(422, "Invalid day", f"on: {exc}") from exc
+    rows = await fetch_items(
+        db,
+        department=department,
+        until=until,
+        limit=limit + 1,
+        offset=offset,
+        after=decode_cursor(after, (str, str, UUID)) if after else None,
+    )
     shown = _paged(rows, request, response, offset, limit, after, ("department", "code", "item_id"))
     return [{k: v for k, v in r.items() if k != "item_id"} for r in shown]
 

@@ -129,3 +129,14 @@ def test_the_portal_shows_times_in_beijing() -> None:
     assert beijing_day(late_evening_utc) == "2026-12-06"
     assert beijing("2026-12-05T17:30:05+00:00") == "2026-12-06 01:30:05"
     assert beijing(None) == "" and beijing_day("") == ""
+
+
+def test_a_day_ends_at_midnight_in_beijing_within_the_records_years() -> None:
+    from datetime import UTC, date, datetime
+
+    from services.disclosure.domain.days import InvalidDay, end_of_day
+
+    assert end_of_day(date(2026, 3, 1)) == datetime(2026, 3, 1, 16, 0, tzinfo=UTC)
+    for outside in (date(1999, 12, 31), date(9999, 12, 31)):
+        with pytest.raises(InvalidDay):
+            end_of_day(outside)

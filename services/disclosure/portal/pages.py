@@ -14,7 +14,7 @@ answered with a page saying what is wrong (400/404), never an error of the serve
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from importlib.resources import files
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse
 
 from libs.common.service import pool
+from services.disclosure.domain.days import InvalidDay, end_of_day
 from services.disclosure.domain.national import (
     MAX_FRAGMENT,
     MIN_FRAGMENT,
@@ -34,7 +35,6 @@ from services.disclosure.domain.national import (
 from services.disclosure.links import proof_url
 from services.disclosure.portal import queries
 from services.disclosure.portal.render import (
-    BEIJING,
     atom,
     bad_request,
     env,
@@ -90,9 +90,10 @@ async def items(db: Pool, on: str = "") -> HTMLResponse:
         day = date.fromisoformat(on)
     except ValueError:
         return bad_request("日期应为 YYYY-MM-DD。")
-    if not 2000 <= day.year <= 2100:
+    try:
+        until = end_of_day(day)
+    except InvalidDay:
         return bad_request("日期应在 2000 年至 2100 年之间。")
-    until = datetime.combine(day + timedelta(days=1), time(), BEIJING)
     return page("items.html", items=await queries.items(db, until), on=day.isoformat())
 
 

@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from services.disclosure.domain.public import MODE_TEXT, OUTCOME_TEXT, public_draw
+from services.disclosure.public_sql import fetch_items
 
 DRAW_STATUS_TEXT = {
     "announced": "已公告，待抽取",
@@ -27,6 +28,8 @@ METHOD_TEXT = {
     "expert": "委托专业机构检查",
     "other_department": "采用其他部门或专业机构的结论",
 }
+# A region's item list is hundreds of items: one page shows it whole.
+ITEMS_SHOWN = 10_000
 PLAN_COLUMNS = """p.plan_id, p.number, p.year, p.title, p.mode, m.name AS mode_name,
     p.initiating_department, p.participating_departments, p.items, p.batches, p.edition,
     p.published_at, p.adjusted_at"""
@@ -104,20 +107,8 @@ async def draw(db: asyncpg.Pool, draw_id: UUID) -> dict[str, Any] | None:
 
 async def items(db: asyncpg.Pool, until: datetime | None = None) -> list[dict[str, Any]]:
     """The published item list, by department and code: as it stands, or as it stood just
-    before ``until`` (the item versions the API reads too)."""
-    if until is None:
-        rows = await db.fetch(
-            """SELECT code, department, name, category, ratio, methods, legal_basis
-               FROM disclosure.items WHERE published ORDER BY department, code, item_id"""
-        )
-    else:
-        rows = await db.fetch(
-            """SELECT code, department, name, category, ratio, methods, legal_basis
-               FROM (SELECT DISTINCT ON (item_id) * FROM disclosure.item_versions
-                      WHERE at < $1 ORDER BY item_id, version DESC) v
-               WHERE published ORDER BY department, code, item_id""",
-            until,
-        )
+    before ``until`` (the query of GET /v1/public/items)."""
+    rows = await fetch_items(db, until=until, limit=ITEMS_SHOWN)
     shown = []
     for row in rows:
         item = dict(row)

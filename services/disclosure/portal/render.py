@@ -3,13 +3,14 @@ security policy and cache lifetime."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from services.disclosure.domain.days import BEIJING
 from services.disclosure.links import draw_public_url
 
 env = Environment(
@@ -18,7 +19,6 @@ env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-BEIJING = timezone(timedelta(hours=8))
 
 
 def beijing(moment: Any) -> str:
