@@ -6,17 +6,13 @@ relays would."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import nats
 
-from libs.common.bus import ensure_stream
 from services.results.application import today_in_china
 from tests.integration.draw_events import LEADER, draw_event, publish
 from tests.integration.register_events import (
@@ -24,6 +20,7 @@ from tests.integration.register_events import (
     publish_items,
     wait_for_departments,
 )
+from tests.integration.stream_events import publish_events
 from tests.integration.task_flow import report, tasks_of, until_state
 from tests.support import Infra, ServiceProcess, token, wait_until
 
@@ -82,25 +79,7 @@ def publish_plan(infra: Infra) -> None:
         },
     )
     published = _plan_event("PlanPublished", 2, {})
-    settings = infra.settings()
-
-    async def send() -> None:
-        nc = await nats.connect(infra.nats_url)
-        try:
-            js = nc.jetstream()
-            await ensure_stream(js, settings, "planner")
-            for event in (created, published):
-                name = event["type"].split(".")[2]
-                await js.publish(
-                    f"{settings.subject_prefix('planner')}.plan.{name}",
-                    json.dumps(event).encode(),
-                    stream=settings.stream_name("planner"),
-                    headers={"Nats-Msg-Id": event["id"]},
-                )
-        finally:
-            await nc.close()
-
-    asyncio.run(send())
+    publish_events(infra, "planner", [created, published])
 
 
 def run_stack(infra: Infra, **env: str) -> Iterator[dict[str, ServiceProcess]]:

@@ -5,17 +5,13 @@ since the draw service's relay would rightly refuse a stream it did not write.""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import random
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import nats
-
-from libs.common.bus import ensure_stream
 from tests.builders import make_uscc
+from tests.integration.stream_events import publish_events
 from tests.support import Infra
 
 ITEMS = [
@@ -113,25 +109,7 @@ def cloud_event(name: str, draw_id: str, version: int, data: dict[str, Any]) -> 
 
 def publish(infra: Infra, events: list[dict[str, Any]]) -> None:
     """Put these CloudEvents on the draw stream, in order."""
-    settings = infra.settings()
-
-    async def send() -> None:
-        nc = await nats.connect(infra.nats_url)
-        try:
-            js = nc.jetstream()
-            await ensure_stream(js, settings, "draw")
-            for event in events:
-                name = event["type"].split(".")[2]
-                await js.publish(
-                    f"{settings.subject_prefix('draw')}.draw.{name}",
-                    json.dumps(event).encode(),
-                    stream=settings.stream_name("draw"),
-                    headers={"Nats-Msg-Id": event["id"]},
-                )
-        finally:
-            await nc.close()
-
-    asyncio.run(send())
+    publish_events(infra, "draw", events)
 
 
 def publish_draw(

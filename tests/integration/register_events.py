@@ -4,16 +4,13 @@ wait until a service's copy of the register (``{schema}.departments_view``) hold
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-import nats
 import psycopg
 
-from libs.common.bus import ensure_stream
+from tests.integration.stream_events import publish_events
 from tests.support import Infra, wait_until
 
 # The registry's department ids (services/registry/domain/ids.py): a department published
@@ -48,25 +45,7 @@ def _registered(code: str) -> dict[str, object]:
 
 def _publish(infra: Infra, events: Iterable[dict[str, object]]) -> None:
     """Put these CloudEvents on the registry stream, as the registry's relay would."""
-    settings = infra.settings()
-
-    async def send() -> None:
-        nc = await nats.connect(infra.nats_url)
-        try:
-            js = nc.jetstream()
-            await ensure_stream(js, settings, "registry")
-            for event in events:
-                aggregate, name = str(event["aggregate"]).lower(), str(event["type"]).split(".")[2]
-                await js.publish(
-                    f"{settings.subject_prefix('registry')}.{aggregate}.{name}",
-                    json.dumps(event).encode(),
-                    stream=settings.stream_name("registry"),
-                    headers={"Nats-Msg-Id": str(event["id"])},
-                )
-        finally:
-            await nc.close()
-
-    asyncio.run(send())
+    publish_events(infra, "registry", events)
 
 
 def publish_departments(infra: Infra, codes: Iterable[str]) -> None:

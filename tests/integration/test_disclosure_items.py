@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.register_events import _NAMESPACE, _publish, _registered
+from tests.integration.register_events import _NAMESPACE, _registered
+from tests.integration.stream_events import publish_events
 from tests.support import Infra, ServiceProcess, wait_until
 
 pytestmark = pytest.mark.own_infra
@@ -43,8 +44,9 @@ def public(infra: Infra) -> Iterator[httpx.Client]:
         "methods": ["on_site"],
         "legal_basis": "《食品经营许可管理办法》",
     }
-    _publish(
+    publish_events(
         infra,
+        "registry",
         [
             _item_event("ItemRegistered", 1, "2026-01-05T02:00:00+00:00", registered),
             _item_event("ItemPublished", 2, "2026-01-10T02:00:00+00:00", {}),
