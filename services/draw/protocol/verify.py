@@ -27,7 +27,6 @@ from services.draw.protocol.canonical import (
 from services.draw.protocol.checks import compare_result, request_problems, secret_problems
 from services.draw.protocol.proof import compute, pool_of, pool_problems, run
 
-
 # What a proof that breaks the verifier itself is reported as (a MISMATCH, not a traceback).
 UNREADABLE = "the verifier cannot read this proof"
 
