@@ -234,6 +234,8 @@ def test_an_export_is_for_the_office_and_auditors_and_a_sane_period(
     for bad in (
         {"period_from": today.isoformat(), "period_to": (today - timedelta(days=1)).isoformat()},
         {"period_from": "2025-01-01", "period_to": "2026-01-02"},
+        {"period_from": "0001-01-01", "period_to": "0001-12-31"},
+        {"period_from": "9999-12-01", "period_to": "9999-12-31"},
         {**period, "format": "xls"},
         {**period, "extra": 1},
     ):

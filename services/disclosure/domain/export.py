@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from eventsourcing.domain import Aggregate, event
 
+from services.disclosure.domain.days import FIRST_YEAR, LAST_YEAR
+
 Format = Literal["xlsx", "csv"]
 FORMATS: tuple[str, ...] = ("xlsx", "csv")
 MAX_PERIOD_DAYS = 366  # a year and a day at most: one file per period
@@ -45,7 +47,10 @@ class InvalidExport(ValueError):
 
 
 def check_period(start: date, end: date) -> None:
-    """A period runs forwards and spans at most :data:`MAX_PERIOD_DAYS` days."""
+    """A period runs forwards, spans at most :data:`MAX_PERIOD_DAYS` days and lies in the
+    years the record holds (an export of year 1 would be recorded as sent, empty)."""
+    if not (start.year >= FIRST_YEAR and end.year <= LAST_YEAR):
+        raise InvalidExport(f"a period lies in the years {FIRST_YEAR} to {LAST_YEAR}")
     if end < start:
         raise InvalidExport(f"the period ends ({end}) before it starts ({start})")
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
