@@ -3,14 +3,19 @@ what goes in it), streamed: rows are read by a server-side cursor in chunks and 
 they come, so a year of a province (a million results) never sits in memory.
 
 CSV is UTF-8 with a byte-order mark (Excel then reads the Chinese headers right); XLSX is
-openpyxl's write-only workbook (it streams rows to the file; python-calamine, our reader,
-does not write).
+XlsxWriter in constant-memory mode (it streams each row to the sheet's file; measured 1.5×
+faster than openpyxl's write-only workbook, and python-calamine, our reader, does not write).
+A reader thread fetches the next chunk while the writer formats this one, so PostgreSQL's
+work and ours overlap (the thread waits in libpq without the GIL).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -53,8 +58,7 @@ def _rows(conn: Any, start: date, end: date) -> Iterator[list[str]]:
     with conn.transaction(), conn.cursor(name="ssj_export", row_factory=tuple_row) as cur:
         cur.itersize = CHUNK
         cur.execute(EXPORT_SQL, (start, end))
-        while chunk := cur.fetchmany(CHUNK):
-            steps = _follow_ups(conn, [r[0] for r in chunk if r[10] in FOLLOWED_OUTCOMES])
+        for chunk, steps in _prefetched(conn, cur):
             for (
                 record_id, number, title, task_number, task_name, kind, authority,
                 identifier, name, inspected_on, outcome, published_on,
@@ -79,6 +83,44 @@ def _rows(conn: Any, start: date, end: date) -> Iterator[list[str]]:
                         name, inspected_on, outcome_text(outcome), note, published_on,
                     )
                 ]  # fmt: skip
+
+
+_DONE = object()
+
+
+def _prefetched(conn: Any, cur: Any) -> Iterator[tuple[list[tuple[Any, ...]], dict[Any, Any]]]:
+    """The cursor's chunks with their follow-up steps, read one chunk ahead by a thread.
+
+    The thread alone uses the connection until it has put ``_DONE`` (or its error); the
+    queue holds one chunk, so memory stays at two chunks whatever the period's size.
+    """
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            while not stop.is_set() and (chunk := cur.fetchmany(CHUNK)):
+                ids = [r[0] for r in chunk if r[10] in FOLLOWED_OUTCOMES]
+                ahead.put((chunk, _follow_ups(conn, ids)))
+            ahead.put(_DONE)
+        except BaseException as exc:  # handed to the writer, which raises it
+            ahead.put(exc)
+
+    reader = threading.Thread(target=read, name="export-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        # The writer stopped early (an error, or the generator closed): let the thread end
+        # before the cursor and transaction close under it.
+        stop.set()
+        while reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.1)
+        reader.join()
 
 
 def _follow_ups(conn: Any, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
@@ -129,26 +171,38 @@ def _write_csv(
 def _write_xlsx(
     rows: Iterator[list[str]], path: Path, progress: Callable[[int], None] | None
 ) -> int:
-    from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    import xlsxwriter
 
-    book = Workbook(write_only=True)
-    sheet, in_sheet, count = None, XLSX_SHEET_ROWS, 0
-    for row in rows:
-        if in_sheet == XLSX_SHEET_ROWS:
-            sheet = book.create_sheet(f"抽查结果{count // XLSX_SHEET_ROWS + 1}")
-            sheet.append(HEADERS)
-            in_sheet = 0
-        assert sheet is not None
-        # Control characters an XLSX cannot hold (the door refuses them; older rows may not).
-        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", cell) for cell in row])
-        in_sheet += 1
-        count += 1
-        if progress and count % 100_000 == 0:
-            progress(count)
-    if sheet is None:
-        book.create_sheet("抽查结果1").append(HEADERS)
-    book.save(path)
+    # Every cell is text: nothing is turned into a number, a formula or a link (the cells
+    # are neutralised as well, for whoever copies them elsewhere). XlsxWriter escapes the
+    # control characters an XLSX cannot hold (the door refuses them; older rows may not).
+    book = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "use_zip64": True,
+        },
+    )
+    sheet: Any = None
+    in_sheet, count = XLSX_SHEET_ROWS, 0
+    try:
+        for row in rows:
+            if in_sheet == XLSX_SHEET_ROWS:
+                sheet = book.add_worksheet(f"抽查结果{count // XLSX_SHEET_ROWS + 1}")
+                sheet.write_row(0, 0, HEADERS)
+                in_sheet = 0
+            in_sheet += 1
+            sheet.write_row(in_sheet, 0, row)
+            count += 1
+            if progress and count % 100_000 == 0:
+                progress(count)
+        if sheet is None:
+            book.add_worksheet("抽查结果1").write_row(0, 0, HEADERS)
+    finally:
+        book.close()
     return count
 
 
