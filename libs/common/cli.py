@@ -44,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     positions_p.add_argument("rest", nargs=argparse.REMAINDER)
 
+    audit_p = sub.add_parser(
+        "audit",
+        help="tamper evidence: check every events table's chains and versions against "
+        "the JetStream streams",
+    )
+    audit_p.add_argument("action", choices=["verify"])
+    audit_p.add_argument("--schema", help="one service's schema (default: every events table)")
+
     # Service commands register themselves; libs/common knows only how to dispatch.
     from services.registry import cli as registry_cli
 
@@ -73,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         from services.draw.protocol import verify as proof
 
         return proof.main([args.action, *args.rest])
+    if args.command == "audit":
+        from libs.common.audit import main as audit_main
+
+        return audit_main(args.schema)
     if args.command == "streams":
         from libs.common.streams_cli import reset
 
