@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         )
         args.report.write_text(text, encoding="utf-8")
     summary = {k: v for k, v in report.as_dict().items() if k != "errors"}
-    summary["errors"] = len(report.errors)
+    summary["errors"] = report.errors_total
     print(json.dumps(summary, ensure_ascii=False))
     for error in report.errors[:20]:
         print(f"  row {error.row} {error.column}: {error.message}", file=sys.stderr)

@@ -206,3 +206,40 @@ def test_a_csv_in_no_known_encoding_is_an_unreadable_file_not_a_500(
         assert answer.status_code == 422, answer.text
         assert answer.json().get("title") == "Unreadable file", answer.text
     assert stored_events(infra, "registry") == before
+
+
+def test_hostile_import_files_are_refused_naming_the_limit_and_the_row(
+    client: httpx.Client, infra: Infra
+) -> None:
+    """A ZIP bomb of a million rows, a workbook expanding past a gigabyte, a CSV cell of
+    200,000 characters: each a 422 naming the limit and the row, nothing stored."""
+    import io
+    import zipfile
+
+    before = stored_events(infra, "registry")
+    row = b'<row r="1"><c t="inlineStr"><is><t>x</t></is></c></row>'
+    sheet = b"<worksheet><sheetData>" + row * 1_000_002 + b"</sheetData></worksheet>"
+    bombs = {}
+    for name, xml in (("rows", sheet), ("size", b" " * ((1 << 30) + 1))):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("xl/workbook.xml", "<workbook/>")
+            archive.writestr("xl/worksheets/sheet1.xml", xml)
+        bombs[name] = out.getvalue()
+    del sheet
+    assert len(bombs["rows"]) < 500_000 and len(bombs["size"]) < 2_000_000
+    wide = "identifier,kind,name,region_code,industry,risk_class,address\n" + (
+        "x,x," + "长" * 200_000 + ",x,x,x,x\n"
+    )
+    for body, filename, detail in (
+        (bombs["rows"], "a.xlsx", "row 1,000,002 is past the limit of 1,000,000 data rows"),
+        (bombs["size"], "b.xlsx", "more than the limit of 1,073,741,824"),
+        (wide.encode(), "c.csv", "at row 2: field larger than field limit"),
+    ):
+        answer = client.post(
+            "/v1/imports/subjects", params={"filename": filename}, content=body, timeout=60
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["title"] == "Unreadable file"
+        assert detail in answer.json()["detail"], answer.text
+    assert stored_events(infra, "registry") == before

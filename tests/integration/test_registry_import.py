@@ -500,3 +500,16 @@ def test_a_large_file_is_read_and_checked_by_a_second_process_with_the_same_outc
 
     with pytest.raises(UnreadableFile):
         list(pipeline.validated_parts("subjects", b"not a workbook", "f.xlsx"))
+
+
+def test_a_report_lists_the_first_errors_and_counts_them_all(
+    app: RegistryApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSJ_IMPORT_MAX_REPORTED_ERRORS", "10")
+    rows = _rows(91, 30)
+    for row in rows:
+        row[0] = "not-a-uscc"
+    report = _run(app, _csv(HEADER_EN, rows))
+    assert report.rejected and report.errors_total == 30
+    assert [e.row for e in report.errors] == list(range(2, 12))  # the first ten, in order
+    assert report.as_dict()["errors_total"] == 30 and "_listed" not in report.as_dict()

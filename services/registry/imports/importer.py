@@ -31,7 +31,7 @@ import csv
 import gc
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -48,6 +48,7 @@ from services.registry.domain.ids import tag_id
 from services.registry.domain.inspectors import Inspector
 from services.registry.domain.subjects import CHANGEABLE, STATUSES, Subject
 from services.registry.domain.writing import Caller, WriteForbidden, is_office, may_full_sync
+from services.registry.imports.limits import Caps
 from services.registry.imports.pipeline import Header, validated_parts
 from services.registry.imports.reach import outside, own_subjects
 from services.registry.imports.validate import RowError
@@ -74,11 +75,23 @@ class ImportReport:
     rejected: bool = False
     missing_marked: int = 0  # full sync: subjects absent from the file, given the status
     missing_skipped: str = ""  # full sync: why nobody was marked, if so
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first ``_listed`` of them
+    errors_total: int = 0  # every error found (the list stops at the cap)
+    _listed: int = field(default_factory=lambda: Caps.from_env().reported_errors, repr=False)
+
+    def add(self, errors: Iterable[RowError]) -> None:
+        """Count every error; list them up to the cap (a million bad rows would otherwise
+        make a report of hundreds of megabytes)."""
+        for error in errors:
+            self.errors_total += 1
+            if len(self.errors) < self._listed:
+                self.errors.append(error)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON report."""
-        return asdict(self)
+        out = asdict(self)
+        del out["_listed"]
+        return out
 
     def errors_csv(self) -> str:
         """The errors as a CSV operators open next to their file."""
@@ -220,7 +233,7 @@ class Importer:
             if mark_missing is not None:
                 if report.errors:
                     report.missing_skipped = (
-                        f"{len(report.errors)} rows are invalid; a subject on one of them is "
+                        f"{report.errors_total} errors in the file; a subject on an invalid row is "
                         "in the file, so nobody is marked missing"
                     )
                 else:
@@ -250,7 +263,7 @@ class Importer:
         for item in validated_parts(plan.kind, data, filename):
             if isinstance(item, Header):
                 plan.header_row = item.row
-                report.errors.extend(item.errors)
+                report.add(item.errors)
                 continue
             part: list[tuple[int, UUID, dict[str, Any]]] = []
             for number, key, fields, errors in item:
@@ -275,7 +288,7 @@ class Importer:
                             errors += self._unknown_tags(number, fields["tags"], known_tags)
                     if not errors:
                         part.append((number, key, fields))
-                report.errors.extend(errors)
+                report.add(errors)
             self._apply(plan, part, report, bulk)
             if progress:
                 progress(report.rows_total)
@@ -333,7 +346,9 @@ class Importer:
         if plan.by is not None and checks_owners:
             existing = [key for _, key, _ in part if key in states]
             current = self.app.load_many(existing) if existing else {}
-            part = own_subjects(plan.by, part, current, report.errors)
+            refused: list[RowError] = []
+            part = own_subjects(plan.by, part, current, refused)
+            report.add(refused)
         if report.errors and not plan.partial:
             return  # rejected: a department's rows were still checked, for the report
         events: list[Any] = []

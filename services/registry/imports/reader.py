@@ -10,9 +10,11 @@ from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
+from services.registry.imports import limits
+
 
 class UnreadableFile(Exception):
-    """The file is not a CSV or XLSX we can read."""
+    """The file is not a CSV or XLSX we can read, or is over a limit (limits.py)."""
 
 
 def _cell(value: object) -> str:
@@ -45,7 +47,12 @@ def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
     iterated), so a million-row file is never held twice.
     """
     suffix = Path(filename).suffix.lower()
+    caps = limits.Caps.from_env()
     if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
+        try:
+            limits.check_workbook(data, filename, caps)
+        except limits.FileTooLarge as exc:
+            raise UnreadableFile(str(exc)) from exc
         try:
             sheet = CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_index(0)
             rows: Iterable[Sequence[object]] = sheet.iter_rows()
@@ -65,8 +72,10 @@ def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
             return
         except (UnicodeDecodeError, csv.Error) as exc:
             # A CSV is decoded as it is read: bytes neither UTF-8 nor GB18030 show up here.
-            raise UnreadableFile(f"cannot read {filename} after row {number}: {exc}") from exc
+            raise UnreadableFile(f"cannot read {filename} at row {number + 1}: {exc}") from exc
         number += 1
+        if number > caps.rows + 1:  # the header is row 1
+            raise UnreadableFile(str(limits.too_many_rows(filename, number, caps)))
         cells = [_cell(c) for c in row]
         if any(cells):
             yield number, cells
