@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_PORTS: dict[str, int] = {
@@ -41,6 +43,18 @@ class CommonSettings(BaseSettings):
     port: int | None = Field(default=None, validation_alias="SSJ_PORT")
     jwt_secret: str = Field(default=DEV_JWT_SECRET, validation_alias="SSJ_JWT_SECRET")
     jwt_issuer: str = Field(default="ssj", validation_alias="SSJ_JWT_ISSUER")
+    # An external identity provider (统一身份认证): its JWKS URL. Set, tokens signed RS256 or
+    # ES256 by one of its keys are accepted, with SSJ_JWT_AUDIENCE required; HS256 tokens
+    # (SSJ_JWT_SECRET) then only in development (libs.common.auth, docs/api.md "Tokens").
+    jwks_url: str = Field(default="", validation_alias="SSJ_JWKS_URL")
+    # The `aud` every token must carry when set (always set beside SSJ_JWKS_URL): a token
+    # the provider issued for another system is no token for ssj.
+    jwt_audience: str = Field(default="", validation_alias="SSJ_JWT_AUDIENCE")
+    # An unknown `kid` fetches the key set again at most this often (libs.common.jwks).
+    jwks_refetch_seconds: float = Field(default=30.0, ge=0, validation_alias="SSJ_JWKS_REFETCH")
+    # The key set is refetched once older than this, so withdrawn keys stop verifying.
+    jwks_max_age_seconds: float = Field(default=300.0, gt=0, validation_alias="SSJ_JWKS_MAX_AGE")
+    jwks_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="SSJ_JWKS_TIMEOUT")
     # The longest life a token may have (exp - iat): longer ones are refused, so a leaked
     # token cannot stay good for years.
     token_max_ttl_seconds: int = Field(default=12 * 3600, validation_alias="SSJ_TOKEN_MAX_TTL")
@@ -77,6 +91,28 @@ class CommonSettings(BaseSettings):
         default=200 * 1024 * 1024, validation_alias="SSJ_MAX_UPLOAD_BYTES"
     )
 
+    @model_validator(mode="after")
+    def _identity_provider(self) -> Self:
+        """Refuse to start on an identity provider set up half: without an audience any
+        token the provider signs for any system would do; over plain http (but to this
+        machine) anyone on the path could swap the keys."""
+        if not self.jwks_url:
+            return self
+        if not self.jwt_audience:
+            raise ValueError(
+                "SSJ_JWKS_URL is set: SSJ_JWT_AUDIENCE (the aud ssj accepts) is required"
+            )
+        url = urlsplit(self.jwks_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError(f"SSJ_JWKS_URL {self.jwks_url!r} is not an http(s) URL")
+        if (
+            url.scheme == "http"
+            and self.environment != "development"
+            and not _loopback(url.hostname)
+        ):
+            raise ValueError("SSJ_JWKS_URL must be https (plain http only to this machine)")
+        return self
+
     @cached_property
     def http_port(self) -> int:
         """The port this service listens on (SSJ_PORT, else the service's default)."""
@@ -97,3 +133,12 @@ class CommonSettings(BaseSettings):
         """NATS subject prefix of one service's events, e.g. ``ssj.draw``."""
         prefix = f"{self.namespace.lower()}." if self.namespace else ""
         return f"{prefix}ssj.{service}"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -110,7 +110,7 @@ def token_department_problem(dept: str, roles: list[str]) -> str | None:
     """
     if not dept or "office" in roles:
         return None
-    if set(roles) == {"subject"}:  # an enterprise's token: it names no department
+    if set(roles) in ({"subject"}, {"platform"}):  # an enterprise's, a platform's: no department
         return None
     import psycopg
 

@@ -28,6 +28,10 @@ drawn subject, published, and a record of that subject from before tasks existed
 - ``subject:own``: the drawn subject itself (检查对象, role ``subject``, token ``sub`` its
   USCC), which reads its own line of a draw's pool and nothing else.
 
+A platform account (平台对接账号, role ``platform``) is a column of its own: the rows with
+``platform=True`` (libs.common.auth.PLATFORM_OPERATIONS) let it through, every other one
+refuses it with 403 (tests/access/test_platform_access.py).
+
 "Let through" means the caller's request reaches the operation: the answer may still be
 404, 409, 412 or 422 for reasons of the record, never 401 or 403. Lists marked *scoped*
 answer every reader but leave out the records the reader may not read (see docs/api.md
@@ -93,6 +97,8 @@ class Rule:
     sees: frozenset[str] | None = None
     # A POST that reads (a query too large for a URL): no write, for any caller.
     reads: bool = False
+    # A platform account (平台对接账号) may call it.
+    platform: bool = False
 
     def refusal(self, caller: str) -> int:
         """The status a caller with a valid token who is not allowed gets."""
@@ -109,6 +115,11 @@ class Rule:
     def public(self) -> bool:
         """No token needed."""
         return "anonymous" in self.allowed
+
+    @property
+    def platform_allowed(self) -> bool:
+        """Whether a platform account's token gets through."""
+        return self.platform or self.public
 
 
 def _rules() -> list[Rule]:
@@ -217,6 +228,7 @@ def _rules() -> list[Rule]:
             READERS,
             note="replacements' typed reason and approver: the record's department and "
             "oversight; others get the public reason code",
+            platform=True,
         ),
         r("draw", "GET", "/v1/draws/{draw_id}/proof", EVERYONE, note="public proof"),
         r(
@@ -233,7 +245,7 @@ def _rules() -> list[Rule]:
             frozenset({"office", "auditor", "operator:own", "subject:own"}),
             note="a subject's own pool line: the subject itself, the initiating department",
         ),
-        r("draw", "GET", "/v1/draws/{draw_id}/chain", READERS),
+        r("draw", "GET", "/v1/draws/{draw_id}/chain", READERS, platform=True),
         r("draw", "POST", "/v1/entropy-sources", OFFICE, note="the office keeps the sources"),
         r("draw", "GET", "/v1/entropy-sources", READERS),
         r("draw", "GET", "/v1/entropy-sources/{code}", READERS),
@@ -297,7 +309,7 @@ def _rules() -> list[Rule]:
         r("results", "GET", "/v1/calendar/deadline", EVERYONE),
         r("results", "GET", "/v1/calendar/{year}", EVERYONE),
         r("results", "PUT", "/v1/calendar/{year}", OFFICE),
-        r("results", "GET", "/v1/results/{record_id}/verification", READERS),
+        r("results", "GET", "/v1/results/{record_id}/verification", READERS, platform=True),
         r("results", "GET", "/v1/assignments", READERS),
         # disclosure: the public face (公示), no token
         r("disclosure", "GET", "/v1/public/items", EVERYONE),
@@ -311,7 +323,7 @@ def _rules() -> list[Rule]:
         r("disclosure", "GET", "/v1/public/overdue", EVERYONE),
         # disclosure: 报送 to the national system (a file per period, its hash an event)
         r("disclosure", "POST", "/v1/exports", OVERSIGHT),
-        r("disclosure", "GET", "/v1/exports/{export_id}", OVERSIGHT),
+        r("disclosure", "GET", "/v1/exports/{export_id}", OVERSIGHT, platform=True),
     ]
     for service in SERVICES:
         rows.extend(
@@ -350,16 +362,21 @@ DOC_END = "<!-- /access-matrix -->"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 
+PLATFORM_WORDS = "platform accounts (平台对接账号)"
+
+
 def who_may(rule: Rule) -> str:
     """The allowed callers in words."""
     if rule.allowed == EVERYONE:
         return "anyone, no token"
+    words = _listed(rule.allowed)
     if rule.allowed == READERS:
-        return (
+        alone = "alone" if rule.platform else "alone, or a platform account"
+        words = (
             "every signed-in role (a token holding the approver, reviewer or subject role "
-            "alone: none)"
+            f"{alone}: none)"
         )
-    return _listed(rule.allowed)
+    return words + f"; {PLATFORM_WORDS}" * rule.platform
 
 
 def _listed(callers: frozenset[str]) -> str:
