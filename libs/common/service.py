@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Request
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from libs.common.auth import Principal
+from libs.common.bodyguard import BodyGuardMiddleware, bearer_accepted
 from libs.common.bodylimit import BodyLimitMiddleware
 from libs.common.bus import connect
 from libs.common.consumer import BatchHandler, Consumer, Handler
@@ -29,6 +30,7 @@ from libs.common.eventstore import EventStoreApp
 from libs.common.health import router as health_router
 from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
 from libs.common.idempotency import IdempotencyMiddleware, purge_expired
+from libs.common.jwks import key_set_for
 from libs.common.keys import check_keys
 from libs.common.openapi import install_openapi
 from libs.common.own_stream import OwnStore
@@ -181,6 +183,10 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
         for worker in workers:
             worker.start()
         purging = asyncio.create_task(purge_idempotency_keys(pool, spec.name))
+        if settings.jwks_url:
+            # The identity provider's keys fetched now, in the background: the first
+            # requests' synchronous checks (Idempotency-Key owner, /readyz) find them held.
+            key_set_for(settings).cached("")
         log.info("%s ready on port %s", spec.name, settings.http_port)
         try:
             yield
@@ -210,6 +216,8 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
     app.state.settings = settings
     install_problem_handlers(app, spec.domain_errors)
     app.add_middleware(IdempotencyMiddleware, schema=spec.name, settings=settings)
+    # Before the idempotency middleware stores anything: who sends a body, and how deep.
+    app.add_middleware(BodyGuardMiddleware, settings=settings, check_token=bearer_accepted)
     # Added last, so it runs first: the idempotency middleware never reads an oversized body.
     app.add_middleware(BodyLimitMiddleware, settings=settings)
     # Outermost: every answer gets the headers, the body limit's 413 included.

@@ -13,6 +13,7 @@ import pytest
 from fastapi import APIRouter, Request
 from starlette.types import ASGIApp, Message
 
+from libs.common.auth import issue_token
 from libs.common.bodylimit import body_limit
 from libs.common.eventstore import EventStoreApp
 from libs.common.service import ServiceSpec, create_app
@@ -24,6 +25,8 @@ CHUNK = 1024
 SETTINGS = CommonSettings.model_validate(
     {"SSJ_MAX_BODY_BYTES": LIMIT, "SSJ_MAX_UPLOAD_BYTES": UPLOAD}
 )
+
+BEARER = f"Bearer {issue_token(SETTINGS, sub='op', dept='OFFICE', roles=['office'])}".encode()
 
 router = APIRouter(prefix="/v1")
 handled: list[str] = []
@@ -80,7 +83,8 @@ async def _call(
     seen = Exchange()
     source: Iterator[bytes] = iter(chunks)
     done = False
-    headers = [(b"content-type", b"application/json")]
+    # Every body needs a token the service accepts (libs/common/bodyguard.py).
+    headers = [(b"content-type", b"application/json"), (b"authorization", BEARER)]
     if content_length is not None:
         headers.append((b"content-length", str(content_length).encode()))
     scope = {
