@@ -33,6 +33,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from libs.common.nats_cluster import servers
 from libs.common.relay_wire import CONTENT_HASH_HEADER, content_hash
 from libs.common.settings import CommonSettings
 
@@ -162,7 +163,7 @@ async def compare_stream(
     from nats.js.errors import NotFoundError
 
     stream = settings.stream_name(service)
-    nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=2)
+    nc = await nats.connect(servers(settings.nats_url), connect_timeout=5, max_reconnect_attempts=2)
     try:
         js = nc.jetstream()
         try:

@@ -23,6 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
+from libs.common.nats_cluster import servers
 from libs.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ async def connect(settings: CommonSettings, name: str) -> NATS:
         log.warning("nats: %s", exc)
 
     return await nats.connect(
-        settings.nats_url,
+        servers(settings.nats_url),  # a cluster: every node, so any one may die
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

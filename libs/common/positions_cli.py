@@ -22,6 +22,7 @@ import asyncpg
 import nats
 
 from libs.common import positions
+from libs.common.nats_cluster import servers
 from libs.common.settings import CommonSettings
 
 
@@ -29,7 +30,7 @@ async def _run(args: argparse.Namespace) -> int:
     settings = CommonSettings()
     durable = f"{args.schema}-{args.consumer}"  # as Consumer names its durable consumer
     stream = settings.stream_name(args.source)
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(servers(settings.nats_url))
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
     try:
         js = nc.jetstream()

@@ -15,6 +15,7 @@ import sys
 import nats
 
 from libs.common.bus import namespace_prefix, reset_streams
+from libs.common.nats_cluster import servers
 from libs.common.settings import CommonSettings
 
 
@@ -33,7 +34,7 @@ def reset(namespace: str | None, *, confirmed: bool) -> int:
         return 2
 
     async def run() -> list[str]:
-        nc = await nats.connect(settings.nats_url)
+        nc = await nats.connect(servers(settings.nats_url))
         try:
             return await reset_streams(nc.jetstream(), namespace)
         finally:
