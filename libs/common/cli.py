@@ -1,5 +1,6 @@
-"""The ``ssj`` command: ``ssj run`` (what ``make run`` calls), ``ssj token``, and the
-services' own commands (``ssj import``, ``ssj draw``, ``ssj calendar``)."""
+"""The ``ssj`` command: ``ssj run`` (what ``make run`` calls), ``ssj token``, ``ssj
+positions`` and ``ssj rebuild`` (read models), and the services' own commands (``ssj
+import``, ``ssj draw``, ``ssj calendar``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
         from libs.common.positions_cli import main as positions_main
 
         return positions_main(argv[1:])
+    if argv[:1] == ["rebuild"]:
+        from libs.common.rebuild_cli import main as rebuild_main
+
+        return rebuild_main(argv[1:])
     parser = argparse.ArgumentParser(prog="ssj", description="双随机、一公开 supervision backend")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -43,6 +48,22 @@ def main(argv: list[str] | None = None) -> int:
         description="ssj positions --schema S --consumer C --source SRC [--to SEQ --yes]",
     )
     positions_p.add_argument("rest", nargs=argparse.REMAINDER)
+
+    for action, text in (
+        ("backup", "write the database and the JetStream streams to a new directory "
+                   "(services stopped; docs/operations.md)"),
+        ("restore", "restore a backup into an empty database and NATS"),
+    ):  # fmt: skip
+        backup_p = sub.add_parser(action, help=text)
+        backup_p.add_argument("directory")
+
+    rebuild_p = sub.add_parser(
+        "rebuild",
+        help="rebuild a read model from its events, or compare it with a rebuild",
+        description="ssj rebuild --list | ssj rebuild NAME [--check] [--to-end] | "
+        "ssj rebuild --check --all",
+    )
+    rebuild_p.add_argument("rest", nargs=argparse.REMAINDER)
 
     audit_p = sub.add_parser(
         "audit",
@@ -81,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         from services.draw.protocol import verify as proof
 
         return proof.main([args.action, *args.rest])
+    if args.command in ("backup", "restore"):
+        from libs.common.backup import main as backup_main
+
+        return backup_main(args.command, args.directory)
     if args.command == "audit":
         from libs.common.audit import main as audit_main
 
