@@ -404,40 +404,50 @@ class Consumer:
         the whole batch back, position included. ``leading``: commit only while this
         process still holds the consumer's lock."""
         async with self.pool.acquire() as conn, conn.transaction():
-            mark = await positions.lock(conn, self.schema, self.durable, self.stream)
-            if leading and mark.stream_seq != self._committed_seq:
-                # The position moved under this process (an operator's reset, or another
-                # leader's work): start again from where it now stands.
-                raise OutOfOrder(
-                    f"the committed position is {mark.stream_seq}, this process had "
-                    f"{self._committed_seq}"
-                )
-            consumed = positions.fresh_after(mark, deliveries, self.source)
-            fresh, events = consumed.fresh, consumed.events
-            self.duplicates_total += len(deliveries) - len(fresh)
-            if self.own_store is not None and fresh:
-                await self.own_store.check_last(conn, self.stream, fresh[-1], events[-1])
-            if self.batch_handler is not None:
-                if fresh:
-                    await spans.apply_batch(
-                        self.batch_handler,
-                        conn,
-                        self.source,
-                        self.durable,
-                        fresh,
-                        events,
-                        self._max_links,
-                    )
-            else:
-                assert self.handler is not None
-                for delivery, event in zip(fresh, events, strict=True):
-                    await spans.apply_one(self.handler, conn, self.durable, event, delivery)
-            applied = len(fresh)
-            if consumed.mark != mark:  # applied, or passed over what was applied before
-                if leading:
-                    await self.leadership.check_held_on(conn)
-                await positions.store(conn, self.schema, self.durable, self.stream, consumed.mark)
+            consumed = await self.apply_on(conn, deliveries, leading=leading)
         if leading:
             self._committed_seq = consumed.mark.stream_seq
+        applied = len(consumed.fresh)
         self.handled_total += applied
         return applied
+
+    async def apply_on(
+        self, conn: asyncpg.Connection, deliveries: Sequence[Delivery], *, leading: bool = False
+    ) -> positions.Consumed:
+        """Apply a batch inside the caller's transaction on ``conn``: lock the position,
+        run the handler on each message newer than it, record the new position. What the
+        loop does for every batch, and what a rebuild (:mod:`libs.common.rebuild`) replays
+        with, so both apply events the same way."""
+        mark = await positions.lock(conn, self.schema, self.durable, self.stream)
+        if leading and mark.stream_seq != self._committed_seq:
+            # The position moved under this process (an operator's reset, a rebuild, or
+            # another leader's work): start again from where it now stands.
+            raise OutOfOrder(
+                f"the committed position is {mark.stream_seq}, this process had "
+                f"{self._committed_seq}"
+            )
+        consumed = positions.fresh_after(mark, deliveries, self.source)
+        fresh, events = consumed.fresh, consumed.events
+        self.duplicates_total += len(deliveries) - len(fresh)
+        if self.own_store is not None and fresh:
+            await self.own_store.check_last(conn, self.stream, fresh[-1], events[-1])
+        if self.batch_handler is not None:
+            if fresh:
+                await spans.apply_batch(
+                    self.batch_handler,
+                    conn,
+                    self.source,
+                    self.durable,
+                    fresh,
+                    events,
+                    self._max_links,
+                )
+        else:
+            assert self.handler is not None
+            for delivery, event in zip(fresh, events, strict=True):
+                await spans.apply_one(self.handler, conn, self.durable, event, delivery)
+        if consumed.mark != mark:  # applied, or passed over what was applied before
+            if leading:
+                await self.leadership.check_held_on(conn)
+            await positions.store(conn, self.schema, self.durable, self.stream, consumed.mark)
+        return consumed

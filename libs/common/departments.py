@@ -82,7 +82,10 @@ def register_consumer(schema: str, *, departments: bool = True) -> ConsumerSpec:
             elif departments and ev.name in DEPARTMENT_EVENTS:
                 await apply_department(conn, schema, ev)
 
-    return ConsumerSpec(name="register", source="registry", batch_handler=apply_batch)
+    tables = ("departments_view", "revoked_tokens") if departments else ("revoked_tokens",)
+    return ConsumerSpec(
+        name="register", source="registry", batch_handler=apply_batch, tables=tables
+    )
 
 
 async def is_active(pool: asyncpg.Pool, schema: str, code: str) -> bool:

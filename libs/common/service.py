@@ -57,6 +57,10 @@ class ConsumerSpec:
     source: str
     handler: Handler | None = None
     batch_handler: BatchHandler | None = None
+    # The read-model tables (in the service's schema) this consumer's handler writes: what
+    # `ssj rebuild` empties and fills again from the stream (libs/common/rebuild.py).
+    # Consumers that write a common table are rebuilt together.
+    tables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

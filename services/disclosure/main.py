@@ -23,10 +23,27 @@ SPEC = ServiceSpec(
     domain_errors={InvalidExport: (422, "Invalid export")},
     read_model_ddl=[*public.DDL, *register_ddl()],
     consumers=[
-        ConsumerSpec(name="registry", source="registry", handler=public.apply_registry),
-        ConsumerSpec(name="planner", source="planner", handler=public.apply_planner),
-        ConsumerSpec(name="draw", source="draw", handler=public.apply_draw),
-        ConsumerSpec(name="results", source="results", handler=results.apply_results),
+        ConsumerSpec(
+            name="registry",
+            source="registry",
+            handler=public.apply_registry,
+            tables=("items", "item_versions"),
+        ),
+        ConsumerSpec(
+            name="planner",
+            source="planner",
+            handler=public.apply_planner,
+            tables=("plans", "plan_modes", "plan_versions"),
+        ),
+        ConsumerSpec(
+            name="draw", source="draw", handler=public.apply_draw, tables=("public_draws",)
+        ),
+        ConsumerSpec(
+            name="results",
+            source="results",
+            handler=results.apply_results,
+            tables=("results", "follow_ups", "overdue"),
+        ),
         register_consumer("disclosure"),
     ],
 )

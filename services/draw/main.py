@@ -39,11 +39,30 @@ SPEC = ServiceSpec(
     routers=[router, sources_api.router],
     read_model_ddl=[*pool.DDL, *sources.DDL, *register_ddl()],
     consumers=[
-        ConsumerSpec(name="registry", source="registry", handler=pool.apply_registry),
-        ConsumerSpec(name="planner", source="planner", handler=pool.apply_planner),
-        ConsumerSpec(name="own", source="draw", handler=pool.apply_own),
-        ConsumerSpec(name="sources", source="draw", handler=sources.apply),
-        ConsumerSpec(name="results", source="results", handler=pool.apply_results),
+        ConsumerSpec(
+            name="registry",
+            source="registry",
+            handler=pool.apply_registry,
+            tables=("pool_subjects", "pool_inspectors", "conflicts"),
+        ),
+        ConsumerSpec(
+            name="planner", source="planner", handler=pool.apply_planner, tables=("batches",)
+        ),
+        ConsumerSpec(
+            name="own",
+            source="draw",
+            handler=pool.apply_own,
+            tables=("inspected", "last_group", "open_draws", "source_issues"),
+        ),
+        ConsumerSpec(
+            name="sources", source="draw", handler=sources.apply, tables=("entropy_sources",)
+        ),
+        ConsumerSpec(
+            name="results",
+            source="results",
+            handler=pool.apply_results,
+            tables=("results_recorded",),
+        ),
         register_consumer("draw"),
     ],
     aggregates=[Draw, EntropySource],

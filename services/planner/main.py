@@ -40,10 +40,19 @@ SPEC = ServiceSpec(
     # and the token deny-list.
     read_model_ddl=[*views.DDL, *register_ddl()],
     consumers=[
-        ConsumerSpec(name="items", source="registry", handler=views.apply_registry),
-        ConsumerSpec(name="plans", source="planner", handler=views.apply_own),
+        ConsumerSpec(
+            name="items", source="registry", handler=views.apply_registry, tables=("items_view",)
+        ),
+        ConsumerSpec(
+            name="plans",
+            source="planner",
+            handler=views.apply_own,
+            tables=("plans_view", "modes_view", "proposals_view"),
+        ),
         # Announced draws fix their batches (adjustments may only extend them).
-        ConsumerSpec(name="draws", source="draw", handler=views.apply_draw),
+        ConsumerSpec(
+            name="draws", source="draw", handler=views.apply_draw, tables=("drawn_batches",)
+        ),
         register_consumer("planner"),
     ],
     aggregates=[Plan, PlanMode, Proposal, ProposalDeadline, AnnualPlan],

@@ -35,7 +35,20 @@ SPEC = ServiceSpec(
     # Department aggregates themselves.
     read_model_ddl=[*views.DDL, *register_ddl(departments=False)],
     consumers=[
-        ConsumerSpec(name="views", source="registry", batch_handler=views.apply_batch),
+        ConsumerSpec(
+            name="views",
+            source="registry",
+            batch_handler=views.apply_batch,
+            tables=(
+                "items_view",
+                "subjects_view",
+                "inspectors_view",
+                "experts_view",
+                "tags_view",
+                "conflicts_view",
+                "departments_view",
+            ),
+        ),
         register_consumer("registry", departments=False),
     ],
     development_keys=lambda: {"SSJ_ID_KEY": RegistrySettings().id_key == DEV_ID_KEY},

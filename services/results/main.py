@@ -35,9 +35,20 @@ SPEC = ServiceSpec(
     routers=[calendar_router, task_router, followup_router, router],
     read_model_ddl=[*views.DDL, *evidence.DDL, *register_ddl()],
     consumers=[
-        ConsumerSpec(name="assignments", source="draw", handler=views.apply_draw),
-        ConsumerSpec(name="records", source="results", handler=views.apply_own),
-        ConsumerSpec(name="items", source="registry", batch_handler=tasks.apply_items),
+        ConsumerSpec(
+            name="assignments", source="draw", handler=views.apply_draw, tables=("assignments",)
+        ),
+        # Its task events also write assignments' columns (task, record, deadlines):
+        # rebuilt together with "assignments".
+        ConsumerSpec(
+            name="records",
+            source="results",
+            handler=views.apply_own,
+            tables=("records", "tasks", "calendar_years", "assignments"),
+        ),
+        ConsumerSpec(
+            name="items", source="registry", batch_handler=tasks.apply_items, tables=("items",)
+        ),
         register_consumer("results"),
     ],
     # The deadline watch (逾期监测): one process of the replicas records ResultOverdue.
