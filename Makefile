@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 # Browser tests drive Debian's chromium through Playwright (no browser is downloaded).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install browser run test unit integration e2e demo fuzz lint format clean bench-pipeline bench-import bench-draw bench-plans bench-results bench-disclosure
+.PHONY: help install browser run test unit integration e2e demo fuzz chaos lint format clean bench-pipeline bench-import bench-draw bench-plans bench-results bench-disclosure
 
 help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
 	@echo "make fuzz   schemathesis against the registry, the planner, the results and the disclosure service (SSJ_FUZZ_EXAMPLES per operation)"
+	@echo "make chaos  the cycle under load while every process, NATS and PostgreSQL are killed; then the checker (last line JSON)"
 	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw | bench-plans | bench-results | bench-disclosure"
 
 $(STAMP): pyproject.toml
@@ -53,6 +54,10 @@ e2e: $(STAMP) $(CHROMIUM)
 # The same test as in `make test`, with more cases (at least 1,000 per service).
 fuzz: $(STAMP)
 	SSJ_FUZZ_EXAMPLES=$${SSJ_FUZZ_EXAMPLES:-100} $(PY) -m pytest -q tests/e2e/test_registry_fuzz.py
+
+# Faults under load (tests/chaos): every service process (two of each), NATS and PostgreSQL.
+chaos: $(STAMP)
+	$(PY) -m tests.chaos
 
 demo: $(STAMP)
 	$(PY) -m tests.e2e.scenario

@@ -18,7 +18,7 @@ import httpx
 import psycopg
 
 from libs.common.auth import issue_token
-from libs.common.infra import EmbeddedNats, EmbeddedPostgres, free_port
+from libs.common.infra import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port
 from libs.common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +153,7 @@ class ServiceProcess:
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),  # never outlives the test run, even killed -9
         )
         if wait:
             self.wait_ready()
