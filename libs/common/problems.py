@@ -99,6 +99,23 @@ def install_problem_handlers(
     async def _missing(request: Request, exc: AggregateNotFoundError) -> JSONResponse:
         return problem_response(request, 404, "Not found", str(exc))
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A defect: the caller learns that, and the trace id to quote; the exception (its
+        # text may hold SQL, paths or data) goes to the log and the trace, never the body.
+        from opentelemetry import trace
+
+        context = trace.get_current_span().get_span_context()
+        trace_id = f"{context.trace_id:032x}" if context.is_valid else ""
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem_response(
+            request,
+            500,
+            "Internal error",
+            "the service failed on this request; quote the trace id when reporting it",
+            trace_id=trace_id,
+        )
+
     for error_type, (status, title) in (domain_errors or {}).items():
 
         async def _domain(

@@ -72,7 +72,12 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     def teapot() -> None:
         raise Problem(418, "I am a teapot", "short and stout", hint="tip me over")
 
-    transport = httpx.ASGITransport(app=app)
+    @app.get("/v1/defect")
+    def defect() -> None:
+        raise RuntimeError('SELECT secret FROM registry.subjects_view WHERE x = "/etc/passwd"')
+
+    # raise_app_exceptions=False: what a client sees (the server re-raises to its log).
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
 
@@ -122,3 +127,16 @@ async def test_problem_extensions_are_members_of_the_body(client: httpx.AsyncCli
     assert body["status"] == 418
     assert body["hint"] == "tip me over"
     assert body["type"] == "https://ssj.gov.cn/problems/i-am-a-teapot"
+
+
+async def test_a_defect_is_a_500_problem_with_no_sql_or_trace_in_its_body(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await client.get("/v1/defect")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith(MEDIA_TYPE)
+    body = response.json()
+    assert body["title"] == "Internal error" and "trace_id" in body
+    text = response.text
+    assert "SELECT" not in text and "passwd" not in text and "Traceback" not in text
+    assert "SELECT secret" in caplog.text  # the operators have it, in the log
