@@ -4,7 +4,9 @@ end or by the server once idle), so the live consumer's durable consumer is left
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from libs.common.delivery import Delivery
 
@@ -61,11 +63,15 @@ async def batches(
             deliver_policy=DeliverPolicy.ALL,
             ack_policy=AckPolicy.NONE,
             inactive_threshold=300.0,  # the server removes it should we vanish
+            # Read once and dropped: one replica in memory, so an R3 stream's cluster does
+            # not first elect a leader for it (fetches meanwhile answer 503).
+            num_replicas=1,
+            mem_storage=True,
         ),
     )
     sub = await js.pull_subscribe_bind(consumer=name, stream=stream)
     try:
-        reached = 0
+        reached, unavailable_since = 0, 0.0
         while reached < upto:
             try:
                 msgs = await sub.fetch(size, timeout=FETCH_TIMEOUT)
@@ -74,6 +80,18 @@ async def batches(
                     f"stream {stream} delivered nothing after sequence {reached} for "
                     f"{FETCH_TIMEOUT:.0f} s, short of {upto}"
                 ) from None
+            except ServiceUnavailableError:
+                # A cluster moving the stream's leader answers 503 for a moment.
+                now = time.monotonic()
+                unavailable_since = unavailable_since or now
+                if now - unavailable_since > FETCH_TIMEOUT:
+                    raise StreamUnreadable(
+                        f"stream {stream} unavailable for {FETCH_TIMEOUT:.0f} s after "
+                        f"sequence {reached}"
+                    ) from None
+                await asyncio.sleep(0.5)
+                continue
+            unavailable_since = 0.0
             batch = []
             for msg in msgs:
                 seq = int(msg.metadata.sequence.stream)

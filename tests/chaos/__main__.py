@@ -3,7 +3,8 @@ system, then convergence and the checker (tests/chaos/check.py). Last line JSON.
 
 Two processes of every service; every one of them killed with SIGKILL once and started
 again; the NATS server killed with SIGKILL twice; PostgreSQL restarted once. Knobs:
-``CHAOS_EVERY_S`` (seconds between faults, default 8), ``CHAOS_REPLICAS`` (2).
+``CHAOS_EVERY_S`` (seconds between faults, default 8), ``CHAOS_REPLICAS`` (2),
+``CHAOS_NATS=cluster`` (three clustered NATS nodes, R3 streams; each node killed once).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def sabotage_record(stack: ChaosStack, kind: str) -> None:
     import nats
     import psycopg
 
+    from libs.common.nats_cluster import servers
+
     settings = stack.settings()
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         if kind == "read_model":
@@ -77,7 +80,7 @@ def sabotage_record(stack: ChaosStack, kind: str) -> None:
     if kind == "stream":
 
         async def drop() -> None:
-            nc = await nats.connect(settings.nats_url)
+            nc = await nats.connect(servers(settings.nats_url))
             await nc.jetstream().delete_msg(settings.stream_name("registry"), 3)
             await nc.close()
 
@@ -88,7 +91,10 @@ def main() -> int:
     every = float(os.environ.get("CHAOS_EVERY_S", "8"))
     # The checker's own test: damage the record after convergence; every verdict must fail.
     sabotage = os.environ.get("CHAOS_SABOTAGE", "")
-    stack = ChaosStack(replicas=int(os.environ.get("CHAOS_REPLICAS", "2")))
+    stack = ChaosStack(
+        replicas=int(os.environ.get("CHAOS_REPLICAS", "2")),
+        cluster=os.environ.get("CHAOS_NATS", "") == "cluster",
+    )
     figures: dict[str, Any] = {}
     began = time.monotonic()
     try:
@@ -130,6 +136,7 @@ def main() -> int:
             "fault_list": [asdict(f) for f in schedule.faults],
             "fault_errors": schedule.errors,
             "replicas": stack.replicas,
+            "nats": "3-node cluster, R3 streams" if stack.cluster else "one server, R1 streams",
             "commands_sent": tally.writes_sent,
             "commands_acknowledged": tally.writes_acknowledged,
             "commands_ambiguous": tally.ambiguous,

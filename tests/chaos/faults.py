@@ -43,8 +43,9 @@ class Schedule:
         for name, procs in self.stack.procs.items():
             for index in range(len(procs)):
                 steps.append(("kill_service", f"{name}#{index}", self._service(name, index)))
-        steps.append(("kill_nats", "nats", self._nats))
-        steps.append(("kill_nats", "nats", self._nats))
+        nats = "a cluster node" if self.stack.cluster else "nats"
+        for _ in range(3 if self.stack.cluster else 2):  # each node once, or the server twice
+            steps.append(("kill_nats", nats, self._nats))
         steps.append(("restart_postgres", "postgres", self.stack.restart_postgres))
         random.Random(self.seed).shuffle(steps)
         return steps
@@ -61,9 +62,9 @@ class Schedule:
 
     def _nats(self) -> float:
         started = time.monotonic()
-        self.stack.kill_nats()
+        which = self.stack.kill_nats()
         time.sleep(DOWN_S)
-        self.stack.restart_nats()
+        self.stack.restart_nats(which)
         return time.monotonic() - started
 
     def run(self, stop: threading.Event) -> None:

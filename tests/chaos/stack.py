@@ -15,6 +15,7 @@ import httpx
 import psycopg
 
 from libs.common.infra import EmbeddedNats, EmbeddedPostgres
+from libs.common.nats_cluster import EmbeddedNatsCluster
 from libs.common.settings import SERVICE_PORTS, CommonSettings
 from tests.support import Infra, ServiceProcess, with_database
 
@@ -24,9 +25,17 @@ REPLICAS = 2
 class ChaosStack:
     """Everything the chaos run starts, kills and restarts."""
 
-    def __init__(self, replicas: int = REPLICAS, services: Iterable[str] = SERVICE_PORTS) -> None:
+    def __init__(
+        self,
+        replicas: int = REPLICAS,
+        services: Iterable[str] = SERVICE_PORTS,
+        cluster: bool = False,
+    ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="ssj-chaos-"))
         self.nats = EmbeddedNats(self.root / "nats", preferred_port=0)
+        # Three clustered nodes and R3 streams instead: a NATS fault kills one node.
+        self.cluster = EmbeddedNatsCluster(self.root / "cluster") if cluster else None
+        self._next_node = 0
         self.postgres = EmbeddedPostgres(self.root / "postgres")
         self.replicas = replicas
         self.names = list(services)
@@ -36,7 +45,7 @@ class ChaosStack:
     # -- start and stop ------------------------------------------------------------------
 
     def start(self) -> Infra:
-        nats_url = self.nats.start()
+        nats_url = self.cluster.start() if self.cluster else self.nats.start()
         admin_url = self.postgres.start()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             # Ten service processes hold ~20 connections each (two pools, leadership).
@@ -60,6 +69,8 @@ class ChaosStack:
                     if peer in self.procs:
                         proc._env[f"SSJ_{peer.upper()}_URL"] = self.procs[peer][0].url
                 proc._env["SSJ_LOG_LEVEL"] = "warning"
+                if self.cluster:
+                    proc._env["SSJ_STREAM_REPLICAS"] = "3"
         for procs in self.procs.values():  # one after the other: the first creates tables
             procs[0].start()
         for procs in self.procs.values():
@@ -74,7 +85,10 @@ class ChaosStack:
         for procs in self.procs.values():
             for proc in procs:
                 proc.stop()
-        self.nats.stop()
+        if self.cluster:
+            self.cluster.stop()
+        else:
+            self.nats.stop()
         self.postgres.stop()
 
     def urls(self) -> dict[str, list[str]]:
@@ -97,14 +111,25 @@ class ChaosStack:
     def restart_service(self, name: str, index: int, wait: bool = True) -> None:
         self.procs[name][index].start(wait=wait)
 
-    def kill_nats(self) -> None:
+    def kill_nats(self) -> str:
         """SIGKILL the NATS server (JetStream syncs every write: nothing acknowledged is
-        lost with it)."""
+        lost with it), or one node of the cluster, each in turn; return which."""
+        if self.cluster:
+            node = self.cluster.nodes[self._next_node % len(self.cluster.nodes)]
+            self._next_node += 1
+            node.kill()
+            return node.name
         assert self.nats.proc is not None
         self.nats.proc.send_signal(signal.SIGKILL)
         self.nats.proc.wait()
+        return "nats"
 
-    def restart_nats(self) -> None:
+    def restart_nats(self, which: str = "nats") -> None:
+        if self.cluster:
+            node = self.cluster.node(which)
+            node.start()
+            node.wait_healthy()
+            return
         port = self.nats.port
         self.nats = EmbeddedNats(self.root / "nats", preferred_port=port)
         for _ in range(50):  # the old listening socket may linger a moment

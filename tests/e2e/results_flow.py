@@ -13,6 +13,7 @@ from typing import Any
 
 import nats
 
+from libs.common.nats_cluster import servers
 from tests.integration.task_flow import report
 
 
@@ -83,7 +84,7 @@ def credit_events(scenario: Any) -> list[dict[str, Any]]:
     settings = scenario.settings
 
     async def read() -> list[dict[str, Any]]:
-        nc = await nats.connect(settings.nats_url)
+        nc = await nats.connect(servers(settings.nats_url))
         try:
             js = nc.jetstream()
             sub = await js.subscribe(
