@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -17,11 +18,41 @@ from libs.common.eventstore import EventStoreApp
 from services.disclosure.domain.export import ResultsExport, check_period, file_name
 from services.disclosure.export import sha256_of, write_export
 
+# Export files are named after the process writing them, so that one left by a process
+# that died mid-export (kill -9, a crash) is recognised and removed by the next start.
+EXPORT_PREFIX = "ssj-export-"
+
+
+def sweep_exports(directory: Path | None = None) -> list[Path]:
+    """Remove export files whose writing process is gone; return them."""
+    removed = []
+    for path in Path(directory or tempfile.gettempdir()).glob(f"{EXPORT_PREFIX}*"):
+        pid = path.name[len(EXPORT_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
 
 class DisclosureApplication(EventStoreApp):
     """报送记录 of 一公开."""
 
     service = "disclosure"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        sweep_exports()
 
     def export_results(
         self,
@@ -35,7 +66,9 @@ class DisclosureApplication(EventStoreApp):
         before it is handed out; returns the record and the file (the caller removes it)."""
         check_period(start, end)
         name = file_name(start, end, fmt)
-        handle, raw = tempfile.mkstemp(prefix="ssj-export-", suffix=f".{fmt}", dir=directory)
+        handle, raw = tempfile.mkstemp(
+            prefix=f"{EXPORT_PREFIX}{os.getpid()}-", suffix=f".{fmt}", dir=directory
+        )
         path = Path(raw)
         os.close(handle)
         try:

@@ -3,6 +3,8 @@ wording kept equal to the results service's, the 备注, name-fragment keys."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -140,3 +142,22 @@ def test_a_day_ends_at_midnight_in_beijing_within_the_records_years() -> None:
     for outside in (date(1999, 12, 31), date(9999, 12, 31)):
         with pytest.raises(InvalidDay):
             end_of_day(outside)
+
+
+def test_export_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
+    """A file left by an export whose process died is removed at the next start; one of a
+    live process (this one), or of no pid at all, is left alone."""
+    import subprocess
+    import sys
+
+    from services.disclosure.application import EXPORT_PREFIX, sweep_exports
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = tmp_path / f"{EXPORT_PREFIX}{gone}-abc.xlsx"
+    live = tmp_path / f"{EXPORT_PREFIX}{os.getpid()}-def.csv"
+    other = tmp_path / f"{EXPORT_PREFIX}old-style.csv"
+    for path in (dead, live, other):
+        path.write_text("x")
+    assert sweep_exports(tmp_path) == [dead]
+    assert not dead.exists() and live.exists() and other.exists()
