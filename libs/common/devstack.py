@@ -67,6 +67,11 @@ def run(services: list[str] | None = None) -> int:
     env = dict(os.environ)
     # A development stack: the development keys are allowed unless told otherwise.
     env.setdefault("SSJ_ENV", "development")
+    if env["SSJ_ENV"] == "development":
+        print(
+            "development mode (SSJ_ENV=development): the public development keys are "
+            "accepted; a service outside development refuses them (开发模式，勿对外提供服务)"
+        )
     nats: EmbeddedNats | None = None
     postgres: EmbeddedPostgres | None = None
     if not env.get("NATS_URL"):
