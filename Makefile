@@ -12,7 +12,7 @@ help:
 	@echo "make run    start embedded NATS + PostgreSQL (unless NATS_URL/DATABASE_URL) and all services"
 	@echo "make test   run every test against real NATS and PostgreSQL"
 	@echo "make demo   run the whole 双随机、一公开 cycle against running services"
-	@echo "make fuzz   schemathesis against the registry, the planner, the results and the disclosure service (SSJ_FUZZ_EXAMPLES per operation)"
+	@echo "make fuzz   schemathesis against all five services with tokens of every role (SSJ_FUZZ_EXAMPLES per operation; last line JSON)"
 	@echo "make chaos  the cycle under load while every process, NATS and PostgreSQL are killed; then the checker (last line JSON)"
 	@echo "make unit | integration | e2e | lint | format | clean | bench-pipeline | bench-import | bench-draw | bench-plans | bench-results | bench-disclosure"
 
@@ -51,9 +51,10 @@ integration: $(STAMP)
 e2e: $(STAMP) $(CHROMIUM)
 	SSJ_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q tests/e2e
 
-# The same test as in `make test`, with more cases (at least 1,000 per service).
+# What `make test` fuzzes, with more cases (at least 1,000 per service), every role and the
+# coverage phase for all; the last line is the figures as JSON (README "make fuzz").
 fuzz: $(STAMP)
-	SSJ_FUZZ_EXAMPLES=$${SSJ_FUZZ_EXAMPLES:-100} $(PY) -m pytest -q tests/e2e/test_registry_fuzz.py
+	SSJ_FUZZ_EXAMPLES=$${SSJ_FUZZ_EXAMPLES:-80} $(PY) -m tests.e2e.fuzz_all
 
 # Faults under load (tests/chaos): every service process (two of each), NATS and PostgreSQL.
 chaos: $(STAMP)

@@ -13,7 +13,7 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -24,6 +24,19 @@ from libs.common.revocations import refuse_revoked
 router = APIRouter(tags=["health"])
 # Who sees /readyz's details.
 DETAIL_ROLES = frozenset({"office", "auditor"})
+# /readyz's answer, ready or not (``checks`` only for DETAIL_ROLES).
+READINESS = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "not ready"]},
+                "checks": {"type": "object"},
+            },
+        }
+    }
+}
 
 
 async def sees_details(request: Request) -> bool:
@@ -51,7 +64,10 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     summary="Readiness: database, NATS, relay and consumer lag, alarms",
-    responses={503: {"description": "Not ready: a check failed or an alarm stands"}},
+    responses={
+        200: {"content": READINESS},
+        503: {"description": "Not ready: a check failed or an alarm stands", "content": READINESS},
+    },
 )
 async def readyz(request: Request) -> JSONResponse:
     """Ready when the database answers, NATS is connected, no lag exceeds the limit and no
@@ -94,7 +110,12 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse(answer, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics (ssj_stalled, ssj_retries, …)")
+# Declared as text: the Prometheus exposition format, not JSON.
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (ssj_stalled, ssj_retries, …)",
+    response_class=PlainTextResponse,
+)
 async def metrics() -> Response:
     """The process's metrics in the Prometheus text format, for alerting."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -108,6 +108,11 @@ def install_openapi(app: FastAPI, domain_statuses: Iterable[int] = ()) -> None:
                     entry = responses.setdefault(str(status), {"description": title})
                     # Every error is problem+json, FastAPI's default 422 body included.
                     entry["content"] = problem
+                for status, entry in responses.items():
+                    # An error a route declares without a body (the draw service's 503
+                    # while it catches up) is a Problem too.
+                    if status[:1] in ("4", "5") and not entry.get("content"):
+                        entry["content"] = problem
         app.openapi_schema = schema
         return schema
 

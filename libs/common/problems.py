@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -58,6 +59,15 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return path
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
 def install_problem_handlers(
     app: FastAPI, domain_errors: Mapping[type[Exception], tuple[int, str]] | None = None
 ) -> None:
@@ -84,7 +94,12 @@ def install_problem_handlers(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(request, exc.status_code, str(exc.detail))
+        response = problem_response(request, exc.status_code, str(exc.detail))
+        if exc.status_code == 405:
+            # RFC 9110: a 405 names the methods the path has (Starlette's names only those
+            # of the first route on the path).
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError) -> JSONResponse:

@@ -1,26 +1,40 @@
-"""Hostile writes are refused at the door or applied everywhere, never stuck in between.
+"""Hostile requests, as every role, are refused at the door or applied everywhere, never
+stuck in between, and every answer is one the OpenAPI document declares.
 
-schemathesis fuzzes the registry's whole API as the office (the strongest writer) while the
-five services run as processes; afterwards every relay and consumer of every service has
-caught up with no alarm, and the demo's whole cycle still passes on the same database. The
-planner's, the results service's and the disclosure service's APIs are fuzzed the same way
-(no 5xx, every answer declared).
+The five services run as processes on a stack holding a demo cycle's records. schemathesis
+fuzzes each service's whole API as the office (every phase) and as the seven other roles
+sharing the cases (tests/e2e/fuzz.py): no 5xx, every status declared, every body matching
+its schema. Afterwards every relay and consumer of every service has caught up with no
+alarm, and the demo's whole cycle still passes on the same database. This is the small run
+of `make test` (``SSJ_FUZZ_EXAMPLES``, 10 cases per operation); `make fuzz` runs the same
+with more (tests/e2e/fuzz_all.py).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from libs.common.settings import SERVICE_PORTS
-from tests.e2e.fuzz import examples, fuzz, settled
+from tests.e2e.fuzz import SERVICES, examples, fuzz_service, settled
+from tests.e2e.fuzz_cast import cast, known_records
 from tests.e2e.scenario import Endpoints, Scenario
-from tests.support import Infra, ServiceProcess, service_stack, token
+from tests.support import Infra, ServiceProcess, service_stack
 
 pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Seeded:
+    """The running stack, the demo cycle's records it holds and a token of every role."""
+
+    urls: dict[str, str]
+    tokens: dict[str, str]
+    config: str
 
 
 @pytest.fixture(scope="module")
@@ -35,62 +49,47 @@ def stack(infra: Infra) -> Iterator[dict[str, ServiceProcess]]:
             proc.stop()
 
 
-def test_fuzzing_the_registry_as_the_office_leaves_no_5xx_no_lag_and_the_demo_passes(
-    infra: Infra, stack: dict[str, ServiceProcess], tmp_path: Path
-) -> None:
-    office = token(infra, "fuzz-office", "OFFICE", "office")
-    run = fuzz(stack["registry"].url, office, tmp_path, examples())
-    print(f"registry fuzz: {run.cases} requests, statuses {dict(sorted(run.statuses.items()))}")
-    assert run.cases >= 100, run.output[-4000:]
-    # Some hostile writes must have been accepted, or nothing reached the relays.
-    assert sum(n for s, n in run.statuses.items() if 200 <= s < 300) > 0
-    assert run.server_errors == 0, run.output[-8000:]
-    assert run.returncode == 0, run.output[-8000:]
-
+@pytest.fixture(scope="module")
+def seeded(infra: Infra, stack: dict[str, ServiceProcess]) -> Seeded:
     urls = {name: proc.url for name, proc in stack.items()}
-    auth = {"Authorization": f"Bearer {office}"}
-    settled(urls, auth)
-
     cycle = Scenario(Endpoints(urls), infra.settings(), out=io.StringIO()).run_cycle()
+    return Seeded(urls, cast(infra, cycle), known_records(cycle))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_role_gets_a_5xx_or_an_undeclared_answer(
+    service: str, seeded: Seeded, tmp_path: Path
+) -> None:
+    """Every operation of the service, with hostile and with valid inputs naming existing
+    records, as the office and as each other role: refused (401, 403, 404, 409, 422, …) or
+    done, always as declared, never a 5xx."""
+    done = fuzz_service(
+        service,
+        seeded.urls[service],
+        seeded.tokens,
+        tmp_path,
+        examples(),
+        seeded.config,
+        full=False,
+    )
+    print(f"{service} fuzz: {done.summary()}")
+    assert done.server_errors == 0, "\n".join(run.failure() for run in done.runs)
+    assert done.nonconforming == 0, "\n".join(run.failure() for run in done.runs)
+    for run in done.runs:
+        assert run.returncode == 0, run.failure()
+        assert run.cases >= 100, run.failure()
+    # Every role was asked, and some requests got through to the operations' own rules.
+    assert set(seeded.tokens) <= set(done.by_role), sorted(done.by_role)
+    assert sum(n for status, n in done.statuses.items() if 200 <= status < 300) > 0
+
+
+def test_after_the_fuzzing_the_stack_settles_and_the_demo_cycle_passes(
+    infra: Infra, seeded: Seeded
+) -> None:
+    """Whatever the fuzzing wrote reached every read model, with no alarm, and left the
+    stack able to run the whole cycle again."""
+    office = {"Authorization": f"Bearer {seeded.tokens['office']}"}
+    settled(seeded.urls, office)
+    cycle = Scenario(Endpoints(seeded.urls), infra.settings(), out=io.StringIO()).run_cycle()
     assert cycle["recorded"] and cycle["missing"] == []
-    settled(urls, auth)
-
-
-def test_fuzzing_the_planner_as_the_office_leaves_no_5xx_and_every_answer_declared(
-    infra: Infra, stack: dict[str, ServiceProcess], tmp_path: Path
-) -> None:
-    """Proposals, compiling, publication, adjustments and the batch order, with hostile
-    bodies: refused at the door or by a rule, never a 5xx or an undeclared answer."""
-    office = token(infra, "fuzz-office", "OFFICE", "office")
-    run = fuzz(stack["planner"].url, office, tmp_path, examples())
-    print(f"planner fuzz: {run.cases} requests, statuses {dict(sorted(run.statuses.items()))}")
-    assert run.cases >= 100, run.output[-4000:]
-    assert run.server_errors == 0, run.output[-8000:]
-    assert run.returncode == 0, run.output[-8000:]
-    settled({name: proc.url for name, proc in stack.items()}, {"Authorization": f"Bearer {office}"})
-
-
-def test_fuzzing_the_results_service_leaves_no_5xx_and_every_answer_declared(
-    infra: Infra, stack: dict[str, ServiceProcess], tmp_path: Path
-) -> None:
-    """Tasks, reports, reviews, follow-up, evidence uploads and the calendar with hostile
-    bodies, as the office and as a reviewer: never a 5xx or an undeclared answer."""
-    for sub, dept, role in (("fuzz-office", "OFFICE", "office"), ("fuzz-rev", "SAMR", "reviewer")):
-        run = fuzz(stack["results"].url, token(infra, sub, dept, role), tmp_path, examples())
-        print(f"results fuzz as {role}: {run.cases} requests, {dict(sorted(run.statuses.items()))}")
-        assert run.cases >= 100, run.output[-4000:]
-        assert run.server_errors == 0, run.output[-8000:]
-        assert run.returncode == 0, run.output[-8000:]
-
-
-def test_fuzzing_the_disclosure_service_leaves_no_5xx_and_every_answer_declared(
-    infra: Infra, stack: dict[str, ServiceProcess], tmp_path: Path
-) -> None:
-    """The public look-ups (name fragments, regions, periods, cursors) and the exports to
-    the national system, as the office: never a 5xx or an undeclared answer."""
-    office = token(infra, "fuzz-office", "OFFICE", "office")
-    run = fuzz(stack["disclosure"].url, office, tmp_path, examples())
-    print(f"disclosure fuzz: {run.cases} requests, {dict(sorted(run.statuses.items()))}")
-    assert run.cases >= 100, run.output[-4000:]
-    assert run.server_errors == 0, run.output[-8000:]
-    assert run.returncode == 0, run.output[-8000:]
+    settled(seeded.urls, office)

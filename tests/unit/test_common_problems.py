@@ -68,6 +68,10 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     def draw() -> None:
         raise PoolEmpty("no subject matches the filters")
 
+    @app.get("/v1/draws")
+    def draws() -> list[str]:
+        return []
+
     @app.get("/v1/teapot")
     def teapot() -> None:
         raise Problem(418, "I am a teapot", "short and stout", hint="tip me over")
@@ -111,6 +115,16 @@ async def test_unknown_route_is_a_problem_too(client: httpx.AsyncClient) -> None
     response = await client.get("/v1/nowhere")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith(MEDIA_TYPE)
+
+
+async def test_a_method_the_path_lacks_is_405_allowing_every_method_of_the_path(
+    client: httpx.AsyncClient,
+) -> None:
+    """/v1/draws has a POST route and a GET route of its own: Allow names both."""
+    response = await client.request("TRACE", "/v1/draws")
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith(MEDIA_TYPE)
+    assert response.headers["allow"] == "GET, POST"
 
 
 async def test_domain_error_maps_to_its_registered_status_and_title(
