@@ -18,7 +18,13 @@ import httpx
 import psycopg
 
 from libs.common.auth import issue_token
-from libs.common.infra import EmbeddedNats, EmbeddedPostgres, die_with_parent, free_port
+from libs.common.infra import (
+    EmbeddedNats,
+    EmbeddedPostgres,
+    die_with_parent,
+    free_port,
+    stop_process,
+)
 from libs.common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,13 +186,7 @@ class ServiceProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 10 s."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 def service_stack(infra: Infra, names: Iterable[str], **env: str) -> dict[str, ServiceProcess]:

@@ -84,6 +84,18 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
     return preexec
 
 
+def stop_process(proc: subprocess.Popen[Any] | None, grace: float = 10.0) -> None:
+    """SIGTERM a child, then SIGKILL if it has not exited after ``grace`` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def _wait_for_port(port: int, timeout: float, proc: subprocess.Popen[Any], log_path: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -179,13 +191,7 @@ class EmbeddedNats:
 
     def stop(self) -> None:
         """Stop the server (JetStream data stays on disk)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # Keepers not yet stopped: an EmbeddedPostgres dropped without stop() keeps its server
@@ -279,12 +285,13 @@ def _forget_dead_handles(data_dir: Path) -> None:
         if not listed.exists():
             return
         pids = json.loads(listed.read_text())
-        alive = [pid for pid in pids if _alive(pid)]
+        alive = [pid for pid in pids if process_alive(pid)]
         if alive != pids:
             listed.write_text(json.dumps(alive))
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this id exists (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

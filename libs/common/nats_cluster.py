@@ -18,7 +18,13 @@ from pathlib import Path
 
 import httpx
 
-from libs.common.infra import _wait_for_port, die_with_parent, free_port, nats_server_binary
+from libs.common.infra import (
+    _wait_for_port,
+    die_with_parent,
+    free_port,
+    nats_server_binary,
+    stop_process,
+)
 
 CLUSTER_NAME = "ssj"
 
@@ -94,13 +100,7 @@ class ClusterNode:
             self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class EmbeddedNatsCluster:

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from libs.common.eventstore import EventStoreApp
+from libs.common.infra import process_alive
 from services.disclosure.domain.export import ResultsExport, check_period, file_name
 from services.disclosure.export import sha256_of, write_export
 
@@ -28,21 +29,11 @@ def sweep_exports(directory: Path | None = None) -> list[Path]:
     removed = []
     for path in Path(directory or tempfile.gettempdir()).glob(f"{EXPORT_PREFIX}*"):
         pid = path.name[len(EXPORT_PREFIX) :].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             continue
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process: alive
-        return True
-    return True
 
 
 class DisclosureApplication(EventStoreApp):

@@ -64,6 +64,19 @@ async def tamper(pool: asyncpg.Pool, app: AccountsApp, statement: str, *args: An
         return str(await conn.execute(statement.format(table=table), *args))
 
 
+async def audit_cli(infra: Infra, schema: str) -> subprocess.CompletedProcess[str]:
+    """``ssj audit verify --schema SCHEMA`` as an operator runs it."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "libs.common.cli", "audit", "verify", "--schema", schema],
+        env=infra.env(SSJ_SERVICE="audit"),
+        cwd=SRC,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 async def audit(settings: CommonSettings, schema: str) -> TableReport:
     (report,) = await asyncio.to_thread(verify, settings, schema)
     return report
@@ -84,15 +97,7 @@ async def test_an_intact_record_passes_and_the_command_says_so(infra: Infra, nc:
         assert report.breaks == []
         assert (report.events, report.streams, report.chained) == (13, 4, True)
         assert (report.messages_compared, report.not_yet_published) == (12, 1)
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "libs.common.cli", "audit", "verify", "--schema", "auditok"],
-            env=infra.env(SSJ_SERVICE="audit"),
-            cwd=SRC,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = await audit_cli(infra, "auditok")
         assert done.returncode == 0, done.stderr
         assert "auditok." in done.stdout and "intact" in done.stdout
         assert done.stdout.strip().splitlines()[-1].endswith('"breaks": 0, "intact": true}')
@@ -123,15 +128,7 @@ async def test_an_edited_event_is_named_by_stream_and_version(infra: Infra, nc: 
             (str(victim), "version 3", "stored"),  # differs from its message in JetStream
             (str(victim), "version 4", "prev_hash"),  # the next link no longer holds
         }, report.breaks
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "libs.common.cli", "audit", "verify", "--schema", "auditedit"],
-            env=infra.env(SSJ_SERVICE="audit"),
-            cwd=SRC,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = await audit_cli(infra, "auditedit")
         assert done.returncode == 1
         assert f"BREAK auditedit.{app.events_table} stream {victim} version 4: prev_hash" in (
             done.stdout
