@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg import sql
 
 from libs.common.context import event_metadata
+from libs.common.idempotency_commit import ClaimLost, is_claim_lost, mark_committed
 
 if TYPE_CHECKING:
     from libs.common.eventstore import EventStoreApp
@@ -81,6 +82,8 @@ class BulkWriter(AbstractContextManager["BulkWriter"]):
             if self.staged:
                 self._conn.execute("SET LOCAL jit = off")  # a second of compiling, for one plan
                 app.lock_events_table(self._conn)
+                with self._conn.cursor() as cur:
+                    mark_committed(cur, app.schema)
                 self._conn.execute(
                     sql.SQL(
                         "INSERT INTO {} (originator_id, originator_version, topic, state) "
@@ -93,6 +96,8 @@ class BulkWriter(AbstractContextManager["BulkWriter"]):
             raise IntegrityError(str(exc)) from exc
         except BaseException as exc:
             self._finish(exc)
+            if is_claim_lost(exc):
+                raise ClaimLost() from exc
             raise
         self._finish(None)  # the commit; its own failure propagates as it is
         if self.staged:

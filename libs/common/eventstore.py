@@ -24,6 +24,8 @@ from psycopg import sql
 
 from libs.common.bulk import BulkWriter, copy_stored
 from libs.common.context import event_metadata
+from libs.common.faults import crash_point
+from libs.common.idempotency_commit import ClaimLost, is_claim_lost, mark_committed
 from libs.common.settings import CommonSettings
 
 GENESIS_HASH = "0" * 64
@@ -131,6 +133,13 @@ class EventStoreApp(Application[UUID]):
         """
         recorder: Any = self.recorder
         small_insert = recorder.insert_events
+        in_transaction = recorder._insert_events  # eventsourcing's hook inside the save
+
+        def insert_with_key(curs: Any, stored_events: Sequence[StoredEvent], **kw: Any) -> None:
+            mark_committed(curs, self.schema)
+            in_transaction(curs, stored_events, **kw)
+
+        recorder._insert_events = insert_with_key
 
         def insert_events(stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
             size = sum(len(e.state) for e in stored_events)
@@ -146,6 +155,7 @@ class EventStoreApp(Application[UUID]):
         try:
             with self.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 self.lock_events_table(cur)
+                mark_committed(cur, self.schema)
                 copy_stored(cur, self.events_sql, stored_events)
                 cur.execute(
                     sql.SQL("SELECT currval(pg_get_serial_sequence({}, 'notification_id'))").format(
@@ -239,16 +249,22 @@ class EventStoreApp(Application[UUID]):
         meta = event_metadata(self.service)
         for event in pending:
             object.__setattr__(event, "meta", dict(meta))
-        if self.hash_chained:
-            try:
-                heads = self._link(pending)
+        try:
+            if self.hash_chained:
+                try:
+                    heads = self._link(pending)
+                    recordings = super().save(*objs, **kwargs)
+                finally:
+                    self._linked.clear()
+                for (aggregate_id, version), digest in heads.items():  # committed: now true
+                    self._remember_tail(aggregate_id, version, digest)
+            else:
                 recordings = super().save(*objs, **kwargs)
-            finally:
-                self._linked.clear()
-            for (aggregate_id, version), digest in heads.items():  # committed: now true
-                self._remember_tail(aggregate_id, version, digest)
-        else:
-            recordings = super().save(*objs, **kwargs)
+        except Exception as exc:
+            if is_claim_lost(exc):
+                raise ClaimLost() from exc
+            raise
+        crash_point("eventstore.after_commit")
         self.notify_saved()
         return recordings
 

@@ -12,7 +12,9 @@
   another fingerprint is 422.
 - **Claims expire.** The first request claims the key with a lease of :data:`CLAIM_SECONDS`
   that it renews while it runs; a retry meanwhile gets 409. A lease nobody renews (the
-  process died mid-request) lapses, and the next retry takes the key over and runs.
+  process died mid-request) lapses, and the next retry takes the key over and runs, unless
+  the dead request had stored events: every save marks its key in the same transaction
+  (:mod:`libs.common.idempotency_commit`), and such a retry is told "already carried out".
 - **Only outcomes are kept.** 2xx, 400, 409 and 422 (:func:`is_outcome`) are stored and
   replayed with ``Idempotent-Replayed: true``; any other answer (401, 403, 404 from a read
   model not caught up, 408, 413, 429, 5xx) deletes the claim so the retry runs again.
@@ -41,7 +43,9 @@ from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from libs.common import idempotency_commit
 from libs.common.auth import Principal, decode_token
+from libs.common.idempotency_commit import Claim, carried_out, holding
 from libs.common.problems import Problem, problem_response
 from libs.common.revocations import refuse_revoked
 from libs.common.settings import CommonSettings
@@ -60,7 +64,7 @@ PURGE_BATCH = 5000
 _SPOOL_CHUNK = 1024 * 1024
 _IN_PROGRESS = ("Request in progress", "the first request with this key is still running")
 
-DDL = """
+TABLE_DDL = """
 CREATE TABLE IF NOT EXISTS {schema}.idempotency_keys (
     caller text NOT NULL,
     key text NOT NULL,
@@ -76,6 +80,7 @@ ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS lease_until times
 CREATE INDEX IF NOT EXISTS idempotency_keys_created_at
     ON {schema}.idempotency_keys (created_at)
 """
+DDL = TABLE_DDL + ";\n" + idempotency_commit.DDL
 
 
 def is_outcome(status: int) -> bool:
@@ -165,6 +170,7 @@ class IdempotencyMiddleware:
         claim_seconds: float = CLAIM_SECONDS,
     ) -> None:
         self.app = app
+        self.schema = schema
         self.table = f"{schema}.idempotency_keys"
         self.settings = settings
         self.claim_seconds = claim_seconds
@@ -249,7 +255,8 @@ class IdempotencyMiddleware:
                             lease_until = EXCLUDED.lease_until, created_at = now(),
                             status = NULL, headers = NULL, body = NULL
                         WHERE t.created_at < now() - make_interval(secs => $6)
-                           OR (t.status IS NULL AND t.request_hash = EXCLUDED.request_hash
+                           OR (t.status IS NULL AND t.committed_at IS NULL
+                               AND t.request_hash = EXCLUDED.request_hash
                                AND (t.lease_until IS NULL OR t.lease_until < now()))
                         RETURNING true""",
                     caller,
@@ -262,17 +269,20 @@ class IdempotencyMiddleware:
                 if claimed:
                     return owner, None
                 row = await conn.fetchrow(
-                    f"""SELECT request_hash, status, headers, body,
+                    f"""SELECT request_hash, status, headers, body, committed_at,
                                lease_until IS NULL OR lease_until < now() AS lapsed
                         FROM {self.table} WHERE caller = $1 AND key = $2""",
                     caller,
                     key,
                 )
                 # A row gone since the insert (the first request ended with an answer that
-                # is not kept) or a lapsed claim of this request is not a different
-                # request: claim again.
+                # is not kept) or a lapsed claim of this request that stored nothing is not
+                # a different request: claim again.
                 if row is None or (
-                    row["status"] is None and row["lapsed"] and row["request_hash"] == digest
+                    row["status"] is None
+                    and row["committed_at"] is None
+                    and row["lapsed"]
+                    and row["request_hash"] == digest
                 ):
                     continue
                 return None, row
@@ -289,7 +299,11 @@ class IdempotencyMiddleware:
             )
             return
         if row["status"] is None:
-            await _problem(scope, send, 409, *_IN_PROGRESS)
+            if row["committed_at"] is not None and row["lapsed"]:
+                # Its events are stored but its owner died before keeping the answer.
+                await _problem(scope, send, *carried_out(row["committed_at"]))
+            else:
+                await _problem(scope, send, 409, *_IN_PROGRESS)
             return
         headers = [(k.encode(), v.encode()) for k, v in json.loads(row["headers"])]
         headers.append((b"idempotent-replayed", b"true"))
@@ -349,7 +363,8 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_receive, capture)
+            with holding(Claim(self.schema, caller, key, owner)):
+                await self.app(scope, replay_receive, capture)
         finally:
             if not finished:  # the answer never completed: keep nothing, a retry runs
                 status = 500
@@ -394,8 +409,18 @@ class IdempotencyMiddleware:
     ) -> None:
         async with pool.acquire() as conn:
             if not is_outcome(status):
+                # Dropped so that a retry runs, unless the command stored events before its
+                # answer went wrong: then a retry is told it was carried out.
                 await conn.execute(
-                    f"DELETE FROM {self.table} WHERE caller = $1 AND key = $2 AND owner = $3",
+                    f"""DELETE FROM {self.table}
+                        WHERE caller = $1 AND key = $2 AND owner = $3 AND committed_at IS NULL""",
+                    caller,
+                    key,
+                    owner,
+                )
+                await conn.execute(
+                    f"""UPDATE {self.table} SET lease_until = NULL
+                        WHERE caller = $1 AND key = $2 AND owner = $3""",
                     caller,
                     key,
                     owner,

@@ -219,7 +219,12 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
     )
     app.state.settings = settings
     install_problem_handlers(app, spec.domain_errors)
-    app.add_middleware(IdempotencyMiddleware, schema=spec.name, settings=settings)
+    app.add_middleware(
+        IdempotencyMiddleware,
+        schema=spec.name,
+        settings=settings,
+        claim_seconds=settings.idempotency_claim_seconds,
+    )
     # Before the idempotency middleware stores anything: who sends a body, and how deep.
     app.add_middleware(BodyGuardMiddleware, settings=settings, check_token=bearer_accepted)
     # Added last, so it runs first: the idempotency middleware never reads an oversized body.

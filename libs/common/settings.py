@@ -81,6 +81,11 @@ class CommonSettings(BaseSettings):
     log_level: str = Field(default="info", validation_alias="SSJ_LOG_LEVEL")
     # Request bodies larger than this are refused with 413 before they are read whole.
     max_body_bytes: int = Field(default=2 * 1024 * 1024, validation_alias="SSJ_MAX_BODY_BYTES")
+    # How long a request's claim on its Idempotency-Key outlives its process (renewed while
+    # it runs): a retry after a crash waits this long for "carried out" or a second run.
+    idempotency_claim_seconds: float = Field(
+        default=60.0, gt=0, le=3600, validation_alias="SSJ_IDEMPOTENCY_CLAIM_SECONDS"
+    )
     # Paths starting with one of these prefixes take file uploads (the registry's bulk
     # import) and may send up to max_upload_bytes instead.
     upload_path_prefixes: tuple[str, ...] = Field(
