@@ -244,7 +244,38 @@ async def verify_token(settings: CommonSettings, token: str) -> Principal:
     return _verified(settings, token, key, alg)
 
 
+# Tokens already verified, by token: a client sends the same token with every request,
+# and checking its signature and claims again each time was a tenth of a write's CPU. An
+# entry is used only with the very key object and settings it was verified with, for at
+# most VERIFIED_SECONDS (a key withdrawn by the provider stops working within that), and
+# never past the token's own exp. Revocation is checked per request, outside this cache.
+VERIFIED_CACHE = 10_000
+VERIFIED_SECONDS = 60.0
+_verified_tokens: dict[tuple[str, str], tuple[Any, tuple[Any, ...], Principal, float]] = {}
+
+
 def _verified(settings: CommonSettings, token: str, key: str | jwt.PyJWK, alg: str) -> Principal:
+    """:func:`_check`, remembered for :data:`VERIFIED_SECONDS` (see above)."""
+    checks = (
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.token_max_ttl_seconds,
+        settings.jwt_secret,
+    )
+    now = time.time()
+    hit = _verified_tokens.get((token, alg))
+    if hit is not None:
+        held_key, held_checks, principal, until = hit
+        if held_key is key and held_checks == checks and now < min(until, principal.expires_at):
+            return principal
+    principal = _check(settings, token, key, alg)
+    if len(_verified_tokens) >= VERIFIED_CACHE:
+        _verified_tokens.clear()  # simpler than an LRU; a miss costs one verification
+    _verified_tokens[(token, alg)] = (key, checks, principal, now + VERIFIED_SECONDS)
+    return principal
+
+
+def _check(settings: CommonSettings, token: str, key: str | jwt.PyJWK, alg: str) -> Principal:
     """The claims checks, once the key is chosen.
 
     ``iat`` and ``nbf`` may lie up to :data:`CLOCK_LEEWAY_SECONDS` in the future: the

@@ -34,6 +34,8 @@ WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"?', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _OPEN = np.frombuffer(b"[{", dtype=np.uint8)
+_OPEN_SET = frozenset(b"[{")
+SMALL_BRACKETS = 256
 
 # (settings, "Bearer …" header value) → None if the token is accepted, else the reason.
 TokenCheck = Callable[[CommonSettings, str], Awaitable[str | None]]
@@ -57,6 +59,12 @@ def json_depth(body: bytes) -> int:
     brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
     if not brackets:
         return 0
+    if len(brackets) <= SMALL_BRACKETS:  # numpy's set-up costs more than a loop here
+        depth = deepest = 0
+        for code in brackets:
+            depth += 1 if code in _OPEN_SET else -1
+            deepest = max(deepest, depth)
+        return deepest
     codes = np.frombuffer(brackets, dtype=np.uint8)
     steps = np.where(np.isin(codes, _OPEN), 1, -1)
     return int(np.cumsum(steps).max())

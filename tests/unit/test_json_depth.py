@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from libs.common.bodyguard import json_depth
+from libs.common.bodyguard import SMALL_BRACKETS, json_depth
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -46,3 +46,12 @@ def test_a_string_that_never_closes_ends_the_count_in_linear_time() -> None:
     assert json_depth(b'[["' + b"[" * 50) == 2
     assert json_depth(b'"\\' * 700_000) == 0
     assert json_depth(b'["\\' * 500_000) == 250_000  # half the brackets fall in strings
+
+
+@given(st.lists(JSON, min_size=1, max_size=40))
+def test_both_ways_of_counting_agree_around_the_small_body_limit(values: list[object]) -> None:
+    """Few brackets are counted by a loop, many by numpy: the same depth either way."""
+    for count in (SMALL_BRACKETS // 2 - 1, SMALL_BRACKETS // 2, SMALL_BRACKETS):
+        value: object = [[v] for v in values] + [[]] * count
+        text = json.dumps(value).encode()
+        assert json_depth(text) == depth_of(value)
