@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.access.matrix import CALLERS, DOC_BEGIN, DOC_END, DOCS, RULES, markdown
+from tests.access.matrix import CALLERS, RULES
+from tests.access.matrix_docs import DOC_BEGIN, DOC_END, DOCS, markdown
 
 
 def test_docs_api_md_access_matrix_is_up_to_date() -> None:
