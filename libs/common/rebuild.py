@@ -14,10 +14,10 @@ happens in one PostgreSQL transaction on one connection:
    ``TRUNCATE``: readers of the service go on seeing the committed rows until the end.
 3. Each consumer's position is set to nothing, and its source stream is read from its first
    message up to the position it had (``to_end``: the stream's last message), by
-   :mod:`libs.common.stream_replay`, and applied with :meth:`Consumer.apply_on` (:mod:`libs.common.consumer_apply`), the live
-   consumer's own code: the same parsing, the same skipping of republished events, the
-   own-store check of a service's own stream, the same handlers, and the position
-   recorded as it goes.
+   :mod:`libs.common.stream_replay`, and applied with :meth:`Consumer.apply_on`
+   (:mod:`libs.common.consumer_apply`), the live consumer's own code: the same parsing,
+   the same skipping of republished events, the own-store check of a service's own
+   stream, the same handlers, and the position recorded as it goes.
 4. Checks: the replay must end on the event the consumer had recorded (else the stream no
    longer holds what it applied: :class:`RebuildRefused`, use ``to_end``); and no table
    outside the unit may have been written (a consumer whose declaration is incomplete).
