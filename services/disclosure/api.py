@@ -27,6 +27,13 @@ from libs.common.paging import (
 from libs.common.problems import Problem
 from libs.common.service import pool
 from libs.common.text import Code
+from services.disclosure.answers import (
+    ItemVersions,
+    PlanEditions,
+    PublicDraw,
+    PublicItem,
+    PublicPlan,
+)
 from services.disclosure.domain.days import InvalidDay, end_of_day
 from services.disclosure.domain.public import (
     MODE_TEXT,
@@ -60,6 +67,7 @@ Pool = Annotated[asyncpg.Pool, Depends(pool)]
 
 @router.get(
     "/items",
+    response_model=list[PublicItem],
     summary="Published random-inspection item list 随机抽查事项清单",
     responses={422: {"description": "a day outside 2000–2100, a forged cursor"}},
 )
@@ -97,6 +105,7 @@ async def items(
 
 @router.get(
     "/items/{department}/{code}/versions",
+    response_model=ItemVersions,
     summary="Every version of a published item 抽查事项的历次版本",
     responses={404: {"description": "no item of that department and code was ever published"}},
 )
@@ -118,7 +127,12 @@ async def item_versions(department: Code, code: Code, db: Pool) -> dict[str, Any
     return {"department": department, "code": code, "versions": [dict(r) for r in rows]}
 
 
-@router.get("/plans", summary="Published plans 抽查计划")
+@router.get(
+    "/plans",
+    response_model=list[PublicPlan],
+    response_model_exclude_unset=True,
+    summary="Published plans 抽查计划",
+)
 async def plans(
     request: Request,
     response: Response,
@@ -158,6 +172,8 @@ async def plans(
 
 @router.get(
     "/plans/{plan_id}/versions",
+    response_model=PlanEditions,
+    response_model_exclude_unset=True,
     summary="Every published edition of a plan, with the reason of each adjustment",
 )
 async def plan_versions(plan_id: UUID, db: Pool) -> dict[str, Any]:
@@ -184,7 +200,11 @@ STATUS_SQL = """(CASE WHEN executed_at IS NOT NULL THEN 'executed'
         ELSE 'announced' END)"""
 
 
-@router.get("/draws", summary="Announced and executed draws 抽取公告与结果")
+@router.get(
+    "/draws",
+    response_model=list[PublicDraw],
+    summary="Announced and executed draws 抽取公告与结果",
+)
 async def draws(
     request: Request,
     response: Response,
@@ -218,7 +238,7 @@ async def draws(
     return [{**public_draw(r), "proof_url": proof_url(r["draw_id"])} for r in shown]
 
 
-@router.get("/draws/{draw_id}", summary="One draw")
+@router.get("/draws/{draw_id}", response_model=PublicDraw, summary="One draw")
 async def draw(draw_id: UUID, db: Pool) -> dict[str, Any]:
     """One draw, as disclosed."""
     row = await db.fetchrow("SELECT * FROM disclosure.public_draws WHERE draw_id = $1", draw_id)

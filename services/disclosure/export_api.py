@@ -14,6 +14,7 @@ from starlette.background import BackgroundTask
 
 from libs.common.auth import Principal, require_roles
 from libs.common.service import application, run_command
+from services.disclosure.answers import ExportView
 from services.disclosure.application import DisclosureApplication
 
 router = APIRouter(prefix="/v1", tags=["exports"])
@@ -59,7 +60,9 @@ async def export(body: ExportIn, request: Request, who: Exporter, app: App) -> F
     )
 
 
-@router.get("/exports/{export_id}", summary="One export's record 报送记录")
+@router.get(
+    "/exports/{export_id}", response_model=ExportView, summary="One export's record 报送记录"
+)
 async def export_record(
     export_id: UUID, request: Request, who: Exporter, app: App
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from libs.common.problems import Problem
 from libs.common.service import pool
 from libs.common.text import Code, Identifier, line
+from services.disclosure.answers import OverduePage, PublicResult, ResultPage
 from services.disclosure.domain.national import (
     MAX_FRAGMENT,
     MIN_FRAGMENT,
@@ -45,6 +46,7 @@ PageSize = Annotated[int, Query(ge=1, le=1000)]
 
 @router.get(
     "/results",
+    response_model=ResultPage,
     summary="Disclosed inspection results 抽查结果 (national system's fields)",
     responses={
         422: {
@@ -101,6 +103,7 @@ async def results(
 
 @router.get(
     "/results/{record_id}",
+    response_model=PublicResult,
     summary="One disclosed result",
     responses={404: {"description": "no disclosed result of that id"}},
 )
@@ -112,7 +115,11 @@ async def result(record_id: UUID, db: Pool) -> dict[str, Any]:
     return found
 
 
-@router.get("/overdue", summary="Deadlines missed and not yet made good 逾期未公示、逾期未复查")
+@router.get(
+    "/overdue",
+    response_model=OverduePage,
+    summary="Deadlines missed and not yet made good 逾期未公示、逾期未复查",
+)
 async def overdue(
     db: Pool,
     kind: Literal["publication", "follow_up"] | None = None,

@@ -18,6 +18,16 @@ from libs.common.departments import department_writer
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from libs.common.text import Code, Identifier, line
+from services.draw.answers import (
+    BatchDraws,
+    ChainCheck,
+    DrawSummary,
+    DrawView,
+    FullProof,
+    LineProof,
+    PublicProof,
+    ReplacementOutcome,
+)
 from services.draw.application import DrawApplication
 from services.draw.domain.announce import RosterEntry
 from services.draw.domain.draw import Draw, entropy_label
@@ -148,9 +158,10 @@ async def _load_roster(db: asyncpg.Pool, batch: dict[str, Any]) -> list[RosterEn
 
 def _json(document: Any) -> Response:
     """A large JSON answer without FastAPI's per-value encoder (27,000 subjects with their
-    groups take seconds through it; the values here are plain JSON already)."""
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(body, media_type="application/json")
+    groups take seconds through it; the values here are plain JSON already). Canonical
+    JSON, keys sorted: a proof has one spelling, the one `ssj draw verify` reads."""
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return Response(text.encode("utf-8"), media_type="application/json")
 
 
 def _summary(draw: Draw) -> dict[str, Any]:
@@ -221,6 +232,8 @@ CATCH_UP_SECONDS = 5.0
 @router.post(
     "/draws",
     status_code=201,
+    response_model=DrawSummary,
+    response_model_exclude_unset=True,
     summary="Announce the draw of a batch (公告)",
     responses={503: {"description": "the plan's latest events are not applied yet"}},
 )
@@ -278,7 +291,12 @@ async def _draw_for(request: Request, who: Principal, app: DrawApplication, iden
     return draw
 
 
-@router.post("/draws/{draw_id}/execute", summary="Execute an announced draw (抽取), once")
+@router.post(
+    "/draws/{draw_id}/execute",
+    # Sent as prepared JSON (_json): declared, not applied.
+    response_model=DrawView,
+    summary="Execute an announced draw (抽取), once",
+)
 async def execute(
     draw_id: UUID, body: ExecuteRequest, request: Request, who: Drawer, app: App
 ) -> Any:
@@ -292,6 +310,8 @@ async def execute(
 @router.post(
     "/draws/{draw_id}/replacements",
     status_code=201,
+    response_model=ReplacementOutcome,
+    response_model_exclude_unset=True,
     summary="Replace (递补) an inspector or subject",
 )
 async def replace(
@@ -367,7 +387,12 @@ class VoidRequest(Command):
     )
 
 
-@router.post("/draws/{draw_id}/void", summary="Void an announced draw before its entropy time")
+@router.post(
+    "/draws/{draw_id}/void",
+    response_model=DrawSummary,
+    response_model_exclude_unset=True,
+    summary="Void an announced draw before its entropy time",
+)
 async def void(draw_id: UUID, body: VoidRequest, request: Request, who: Drawer, app: App) -> Any:
     """Withdraw an announced draw while its outcome is still unknowable (before the
     entropy's draw time); the batch may then be announced again (its next attempt). An
@@ -379,7 +404,11 @@ async def void(draw_id: UUID, body: VoidRequest, request: Request, who: Drawer, 
     return _summary(draw)
 
 
-@router.get("/draws/{draw_id}", summary="A draw: announcement, result and replacements")
+@router.get(
+    "/draws/{draw_id}",
+    response_model=DrawView,  # sent as prepared JSON (_json): declared, not applied
+    summary="A draw: announcement, result and replacements",
+)
 async def get_draw(draw_id: UUID, request: Request, who: Reader, app: App) -> Any:
     """The draw as it stands, replacements applied to its subjects and groups. Staff's
     reasons and approvers only for the initiating department, the office and auditors;
@@ -391,7 +420,11 @@ async def get_draw(draw_id: UUID, request: Request, who: Reader, app: App) -> An
     return _json(_view(draw, internal))
 
 
-@router.get("/batches/{batch_id}/draws", summary="The draws announced for a batch")
+@router.get(
+    "/batches/{batch_id}/draws",
+    response_model=BatchDraws,
+    summary="The draws announced for a batch",
+)
 async def batch_draws(
     batch_id: Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")], who: Reader, app: App
 ) -> Any:
@@ -401,7 +434,11 @@ async def batch_draws(
     return {"batch_id": batch_id, "draws": [str(d) for d in found]}
 
 
-@router.get("/draws/{draw_id}/proof", summary="Everything needed to verify the draw (public)")
+@router.get(
+    "/draws/{draw_id}/proof",
+    response_model=PublicProof,  # sent as prepared JSON (_json): declared, not applied
+    summary="Everything needed to verify the draw (public)",
+)
 async def proof(draw_id: UUID, request: Request, app: App) -> Response:
     """Public, no sign-in: the announcement (strata as Merkle roots, unit tokens), after
     execution the leaves the draw used opened, the secret, entropy and result; never a
@@ -419,6 +456,7 @@ async def proof(draw_id: UUID, request: Request, app: App) -> Response:
 
 @router.get(
     "/draws/{draw_id}/proof/full",
+    response_model=FullProof,  # sent as prepared JSON (_json): declared, not applied
     summary="The full proof: risk classes, units and conflicts included (office, auditors)",
 )
 async def full_proof(draw_id: UUID, request: Request, who: Overseer, app: App) -> Response:
@@ -436,6 +474,7 @@ async def full_proof(draw_id: UUID, request: Request, who: Overseer, app: App) -
 
 @router.get(
     "/draws/{draw_id}/proof/lines/{identifier}",
+    response_model=LineProof,
     summary="A subject's own line of the pool, opened against the announcement",
 )
 async def line_proof(
@@ -455,7 +494,9 @@ async def line_proof(
     return await run_command(request, who, app.line_proof, draw_id, identifier)
 
 
-@router.get("/draws/{draw_id}/chain", summary="Verify the draw's hash chain")
+@router.get(
+    "/draws/{draw_id}/chain", response_model=ChainCheck, summary="Verify the draw's hash chain"
+)
 async def verify_chain(draw_id: UUID, request: Request, who: Reader, app: App) -> Any:
     """Recompute the SHA-256 links between the draw's stored events."""
     await run_command(request, who, app.get_draw, draw_id)  # a draw, or 404

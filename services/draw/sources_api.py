@@ -14,6 +14,7 @@ from libs.common.commands import Command, Instant
 from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.service import application, pool, run_command
 from libs.common.text import line
+from services.draw.answers import Drawing, SourceNumbers, SourceView
 from services.draw.application import DrawApplication
 from services.draw.domain.errors import InvalidDraw
 from services.draw.domain.sources import EntropySource, check_issue, check_scheduled
@@ -92,7 +93,10 @@ def _view(source: EntropySource) -> dict[str, Any]:
 
 
 @router.post(
-    "/entropy-sources", status_code=201, summary="Register a source of public entropy (office)"
+    "/entropy-sources",
+    status_code=201,
+    response_model=SourceView,
+    summary="Register a source of public entropy (office)",
 )
 async def register(body: SourceRequest, request: Request, who: Office, app: App) -> Any:
     """The office registers a lottery or an on-site drawing whose numbers may complete a
@@ -110,13 +114,19 @@ async def register(body: SourceRequest, request: Request, who: Office, app: App)
     return _view(source)
 
 
-@router.get("/entropy-sources/{code}", summary="One source of public entropy")
+@router.get(
+    "/entropy-sources/{code}", response_model=SourceView, summary="One source of public entropy"
+)
 async def get_source(code: SourceCode, request: Request, who: Reader, app: App) -> Any:
     """The source as registered (404 if unknown)."""
     return _view(await run_command(request, who, app.get_source, code))
 
 
-@router.get("/entropy-sources", summary="The registered sources of public entropy (limit, offset)")
+@router.get(
+    "/entropy-sources",
+    response_model=list[SourceView],
+    summary="The registered sources of public entropy (limit, offset)",
+)
 async def list_sources(
     who: Reader,
     db: Pool,
@@ -153,6 +163,7 @@ class NumbersIn(Command):
 
 @router.post(
     "/entropy-sources/{code}/drawings/check",
+    response_model=Drawing,
     summary="Check a drawing as an announcement would (for other services' draws)",
 )
 async def check_drawing(
@@ -175,7 +186,11 @@ async def check_drawing(
     return source.spec(body.issue, scheduled_at)
 
 
-@router.post("/entropy-sources/{code}/numbers", summary="Read a drawing's numbers")
+@router.post(
+    "/entropy-sources/{code}/numbers",
+    response_model=SourceNumbers,
+    summary="Read a drawing's numbers",
+)
 async def read_numbers(
     code: SourceCode, body: NumbersIn, request: Request, who: Reader, app: App
 ) -> Any:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from libs.common.auth import Principal, require_roles
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
+from services.results.answers import AssignmentPage, ChainCheck, RecordPage, RecordView
 from services.results.application import ResultsApplication
 from services.results.domain.access import may_read_record
 from services.results.domain.record import InspectionRecord
@@ -41,7 +42,7 @@ def _readable(who: Principal, initiating_department: str | None, inspectors: Any
     )
 
 
-@router.get("/results", summary="Records (keyset pagination)")
+@router.get("/results", response_model=RecordPage, summary="Records (keyset pagination)")
 async def list_results(
     who: Reader,
     db: Pool,
@@ -75,7 +76,11 @@ async def list_results(
     return {"items": items, "next": last}
 
 
-@router.get("/results/{record_id}", summary="One record with its corrections")
+@router.get(
+    "/results/{record_id}",
+    response_model=RecordView,
+    summary="One record with its corrections",
+)
 async def get_result(record_id: UUID, request: Request, who: Reader, app: App, db: Pool) -> Any:
     """The record from its events, with every correction (from, to, reason); 403 for a
     caller outside the inspection (see domain/access.py)."""
@@ -100,14 +105,22 @@ async def get_result(record_id: UUID, request: Request, who: Reader, app: App, d
     return _view(record)
 
 
-@router.get("/results/{record_id}/verification", summary="Check the record's hash chain")
+@router.get(
+    "/results/{record_id}/verification",
+    response_model=ChainCheck,
+    summary="Check the record's hash chain",
+)
 async def verify_result(record_id: UUID, request: Request, who: Reader, app: App) -> Any:
     """Recompute the SHA-256 chain of the record's events; list any break."""
     problems = await run_command(request, who, app.verify_record, record_id)
     return {"id": str(record_id), "intact": not problems, "problems": problems}
 
 
-@router.get("/assignments", summary="Drawn subjects with their result deadlines")
+@router.get(
+    "/assignments",
+    response_model=AssignmentPage,
+    summary="Drawn subjects with their result deadlines",
+)
 async def list_assignments(
     who: Reader,
     db: Pool,

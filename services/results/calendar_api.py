@@ -14,6 +14,7 @@ from libs.common.auth import Principal, require_roles
 from libs.common.commands import Command
 from libs.common.problems import Problem
 from libs.common.service import application, run_command
+from services.results.answers import CalendarYearLoaded, CalendarYearView, DeadlineView
 from services.results.application import ResultsApplication
 from services.results.domain.calendar import MAX_WORKING_DAYS
 
@@ -43,7 +44,11 @@ def _year_view(year: int, source: str, holidays: list[Any], workdays: list[Any])
     }
 
 
-@router.get("/calendar/deadline", summary="A deadline in working days (public)")
+@router.get(
+    "/calendar/deadline",
+    response_model=DeadlineView,
+    summary="A deadline in working days (public)",
+)
 async def deadline(
     app: App,
     start: date = Query(alias="from", description="the day counting starts after"),
@@ -63,7 +68,11 @@ async def deadline(
     return {"from": start, "working_days": working_days, **vars(found)}
 
 
-@router.get("/calendar/{year}", summary="A year's holidays and worked weekend days (public)")
+@router.get(
+    "/calendar/{year}",
+    response_model=CalendarYearView,
+    summary="A year's holidays and worked weekend days (public)",
+)
 async def get_year(year: Year, app: App) -> dict[str, Any]:
     """``source``: ``office`` (loaded), ``package`` (chinesecalendar) or ``weekdays``
     (unknown: no holiday known, deadlines over it provisional)."""
@@ -71,7 +80,11 @@ async def get_year(year: Year, app: App) -> dict[str, Any]:
     return _year_view(year, *calendar.year(year))
 
 
-@router.put("/calendar/{year}", summary="Load a year as published (office)")
+@router.put(
+    "/calendar/{year}",
+    response_model=CalendarYearLoaded,
+    summary="Load a year as published (office)",
+)
 async def load_year(year: Year, body: YearIn, request: Request, who: Office, app: App) -> Any:
     """Recorded as an event; a loaded year takes precedence over the package, and the
     deadlines counted over it are counted again. Loading it again replaces it."""

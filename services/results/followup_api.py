@@ -15,6 +15,7 @@ from fastapi.responses import Response, StreamingResponse
 from libs.common.problems import Problem
 from libs.common.service import run_command
 from services.results import casefile, evidence
+from services.results.answers import FileStored, TaskView
 from services.results.task_api import (
     App,
     Pool,
@@ -41,6 +42,7 @@ UPLOAD_BODY = {
 @router.post(
     "/evidence",
     status_code=201,
+    response_model=FileStored,
     summary="Upload a file of a task (证据 or 文书)",
     openapi_extra=UPLOAD_BODY,
     responses={413: {"description": "larger than the limit"}},
@@ -114,7 +116,7 @@ async def download(
     return Response(content, media_type=media_type, headers={"Cache-Control": "private"})
 
 
-@router.post("/tasks/{task}/follow-up/order", summary="责令限期改正")
+@router.post("/tasks/{task}/follow-up/order", response_model=TaskView, summary="责令限期改正")
 async def order(
     task: UUID, body: OrderIn, request: Request, who: Recorder, app: App, db: Pool
 ) -> Any:
@@ -133,7 +135,7 @@ async def order(
     )
 
 
-@router.post("/tasks/{task}/follow-up/reinspection", summary="复查")
+@router.post("/tasks/{task}/follow-up/reinspection", response_model=TaskView, summary="复查")
 async def reinspection(
     task: UUID, body: ReinspectionIn, request: Request, who: Recorder, app: App, db: Pool
 ) -> Any:
@@ -151,7 +153,11 @@ async def reinspection(
     )
 
 
-@router.post("/tasks/{task}/follow-up/closure", summary="Close the follow-up with its outcome")
+@router.post(
+    "/tasks/{task}/follow-up/closure",
+    response_model=TaskView,
+    summary="Close the follow-up with its outcome",
+)
 async def closure(
     task: UUID, body: ClosureIn, request: Request, who: Recorder, app: App, db: Pool
 ) -> Any:

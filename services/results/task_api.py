@@ -14,6 +14,7 @@ from libs.common.departments import department_writer
 from libs.common.problems import Problem
 from libs.common.service import application, pool, run_command
 from libs.common.text import Code
+from services.results.answers import ChainCheck, TaskPage, TaskView
 from services.results.application import ResultsApplication, today_in_china
 from services.results.domain.access import may_read_record
 from services.results.domain.assignment import Assignment
@@ -111,7 +112,7 @@ async def read_task(
     return found
 
 
-@router.get("/tasks", summary="Inspection tasks (keyset pagination)")
+@router.get("/tasks", response_model=TaskPage, summary="Inspection tasks (keyset pagination)")
 async def list_tasks(
     who: Reader,
     db: Pool,
@@ -158,13 +159,19 @@ async def list_tasks(
     return {"items": items, "next": str(rows[-1]["task_id"]) if len(rows) == limit else None}
 
 
-@router.get("/tasks/{task}", summary="One task with its report, review and follow-up")
+@router.get(
+    "/tasks/{task}",
+    response_model=TaskView,
+    summary="One task with its report, review and follow-up",
+)
 async def get_task(task: UUID, request: Request, who: Reader, app: App, db: Pool) -> Any:
     """Everything of the task, notes included: for its readers only (403 otherwise)."""
     return task_view(await read_task(request, who, app, db, task))
 
 
-@router.post("/tasks/{task}/inspection", summary="Record the visit (检查记录表)")
+@router.post(
+    "/tasks/{task}/inspection", response_model=TaskView, summary="Record the visit (检查记录表)"
+)
 async def record_inspection(
     task: UUID, body: ReportIn, request: Request, who: Recorder, app: App, db: Pool
 ) -> Any:
@@ -180,7 +187,11 @@ async def record_inspection(
     )
 
 
-@router.post("/tasks/{task}/submission", summary="Submit the result for review (提交)")
+@router.post(
+    "/tasks/{task}/submission",
+    response_model=TaskView,
+    summary="Submit the result for review (提交)",
+)
 async def submit(
     task: UUID, body: SubmissionIn, request: Request, who: Recorder, app: App, db: Pool
 ) -> Any:
@@ -199,7 +210,11 @@ async def submit(
     return await task_command(request, who, db, app.submit, task)
 
 
-@router.post("/tasks/{task}/review", summary="Approve or return a result or correction (审核)")
+@router.post(
+    "/tasks/{task}/review",
+    response_model=TaskView,
+    summary="Approve or return a result or correction (审核)",
+)
 async def review(
     task: UUID, body: ReviewIn, request: Request, who: Reviewer, app: App, db: Pool
 ) -> Any:
@@ -216,7 +231,11 @@ async def review(
     )
 
 
-@router.post("/tasks/{task}/corrections", summary="Propose a correction of a published result")
+@router.post(
+    "/tasks/{task}/corrections",
+    response_model=TaskView,
+    summary="Propose a correction of a published result",
+)
 async def correct(
     task: UUID, body: CorrectionIn, request: Request, who: Recorder, app: App, db: Pool
 ) -> Any:
@@ -233,7 +252,11 @@ async def correct(
     )
 
 
-@router.get("/tasks/{task}/verification", summary="Check the task's hash chain")
+@router.get(
+    "/tasks/{task}/verification",
+    response_model=ChainCheck,
+    summary="Check the task's hash chain",
+)
 async def verify(task: UUID, request: Request, who: Reader, app: App, db: Pool) -> Any:
     """Recompute the SHA-256 chain of the task's events; list any break."""
     await read_task(request, who, app, db, task)

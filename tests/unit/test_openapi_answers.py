@@ -1,5 +1,6 @@
 """What each service's OpenAPI document says its answers look like (make fuzz holds the
-services to it): every error a problem+json, /metrics text, /readyz its readiness body."""
+services to it): every error a problem+json, /metrics text, /readyz its readiness body,
+every JSON success answer its fields."""
 
 from __future__ import annotations
 
@@ -40,3 +41,40 @@ def test_health_answers_are_declared_as_they_are_sent(service: str) -> None:
     for status in ("200", "503"):
         readiness = paths["/readyz"]["get"]["responses"][status]["content"]["application/json"]
         assert readiness["schema"]["required"] == ["status"]
+
+
+def _declares_fields(schema: dict[str, Any], components: dict[str, Any]) -> bool:
+    """Whether a schema says what the answer holds: an object with properties (or typed
+    values, for a map keyed by data), an array of such, or a scalar type; not ``{}`` nor
+    an object of anything."""
+    while "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    variants = schema.get("anyOf") or schema.get("oneOf")
+    if variants:
+        return all(_declares_fields(v, components) for v in variants)
+    kind = schema.get("type")
+    if kind == "array":
+        return _declares_fields(schema.get("items") or {}, components)
+    if kind == "object" or (kind is None and "properties" in schema):
+        values = schema.get("additionalProperties")
+        typed_map = isinstance(values, dict) and _declares_fields(values, components)
+        return bool(schema.get("properties")) or typed_map
+    return kind is not None
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_json_success_answer_declares_its_fields(service: str) -> None:
+    """make fuzz checks every answer against its schema: an answer declared as ``{}`` or as
+    an object of anything would pass whatever the route sent."""
+    document = _openapi(service)
+    components = document["components"]["schemas"]
+    undeclared = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation.get("responses", {}).items():
+                body = answer.get("content", {}).get("application/json")
+                if not status.startswith("2") or body is None:
+                    continue
+                if not _declares_fields(body.get("schema") or {}, components):
+                    undeclared.append(f"{method.upper()} {path} {status}")
+    assert undeclared == []

@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, Field
 
 from libs.common.commands import Command
 from libs.common.service import run_command
+from services.planner.api.answers import PlanOrder
 from services.planner.api.deps import App, Draws, Office
 
 router = APIRouter(prefix="/v1", tags=["plans"])
@@ -39,6 +40,8 @@ def _order_view(plan: Any) -> dict[str, Any]:
 @router.post(
     "/plans/{plan_id}/batch-order",
     status_code=201,
+    response_model=PlanOrder,
+    response_model_exclude_unset=True,
     summary="Announce the drawing that orders a plan's batches (office)",
 )
 async def announce_batch_order(
@@ -63,7 +66,10 @@ async def announce_batch_order(
 
 
 @router.post(
-    "/plans/{plan_id}/batch-order/draw", summary="Order a plan's batches by the drawing (office)"
+    "/plans/{plan_id}/batch-order/draw",
+    response_model=PlanOrder,
+    response_model_exclude_unset=True,
+    summary="Order a plan's batches by the drawing (office)",
 )
 async def draw_batch_order(
     plan_id: UUID, body: NumbersIn, request: Request, who: Office, app: App, draws: Draws

@@ -13,6 +13,16 @@ from fastapi import APIRouter, Query, Request
 from libs.common.problems import Problem
 from libs.common.service import await_published, run_command
 from libs.common.text import Code
+from services.planner.api.answers import (
+    CoverageView,
+    ItemKnown,
+    PlanAdjusted,
+    PlanEditions,
+    PlanPage,
+    PlanPublished,
+    PlanRow,
+    PlanView,
+)
 from services.planner.api.deps import App, Counts, Draws, Filer, Office, Pool, Reader
 from services.planner.api.models import AdjustmentIn, FloorOverride, PlanIn, PublishIn
 from services.planner.domain.batches import batch_with_defaults
@@ -51,7 +61,13 @@ def _row_view(row: asyncpg.Record) -> dict[str, Any]:
     return {"id": str(plan_id), **out, "published": out["published_on"] is not None}
 
 
-@router.post("/plans", status_code=201, summary="File a plan (single-department or joint)")
+@router.post(
+    "/plans",
+    status_code=201,
+    response_model=PlanView,
+    response_model_exclude_unset=True,
+    summary="File a plan (single-department or joint)",
+)
 async def create_plan(body: PlanIn, request: Request, who: Filer, app: App, db: Pool) -> Any:
     """File a plan with its batches; every item must be published in the registry."""
     if not who.may_act_for(body.initiating_department):
@@ -95,7 +111,12 @@ def _published_view(plan: Plan) -> dict[str, Any]:
     }
 
 
-@router.post("/plans/{plan_id}/publish", summary="Publish a plan (joint-meeting office)")
+@router.post(
+    "/plans/{plan_id}/publish",
+    response_model=PlanPublished,
+    response_model_exclude_unset=True,
+    summary="Publish a plan (joint-meeting office)",
+)
 async def publish_plan(
     plan_id: UUID,
     request: Request,
@@ -117,7 +138,10 @@ async def publish_plan(
 
 
 @router.get(
-    "/plans/{plan_id}/coverage", summary="The share of each item's subjects a plan inspects"
+    "/plans/{plan_id}/coverage",
+    response_model=CoverageView,
+    response_model_exclude_unset=True,
+    summary="The share of each item's subjects a plan inspects",
 )
 async def plan_coverage(plan_id: UUID, who: Reader, app: App, count: Counts) -> Any:
     """抽查比例 computed as publication would: per item, the subjects of its kinds in the
@@ -126,7 +150,12 @@ async def plan_coverage(plan_id: UUID, who: Reader, app: App, count: Counts) -> 
     return await asyncio.to_thread(app.plan_coverage, plan_id, count)
 
 
-@router.get("/plans/{plan_id}/versions", summary="Every published edition of a plan")
+@router.get(
+    "/plans/{plan_id}/versions",
+    response_model=PlanEditions,
+    response_model_exclude_unset=True,
+    summary="Every published edition of a plan",
+)
 async def plan_versions(plan_id: UUID, who: Reader, app: App) -> Any:
     """版本: edition 1 is the first publication; each adjustment is the next, with its
     reason, who approved it, the diff, the ratio computation and the plan as it then stood."""
@@ -134,7 +163,13 @@ async def plan_versions(plan_id: UUID, who: Reader, app: App) -> Any:
     return {"id": str(plan.id), "number": plan.number, "editions": plan.editions}
 
 
-@router.post("/plans/{plan_id}/adjustments", status_code=201, summary="Adjust a published plan")
+@router.post(
+    "/plans/{plan_id}/adjustments",
+    status_code=201,
+    response_model=PlanAdjusted,
+    response_model_exclude_unset=True,
+    summary="Adjust a published plan",
+)
 async def adjust_plan(
     plan_id: UUID,
     body: AdjustmentIn,
@@ -171,7 +206,12 @@ async def adjust_plan(
     return {**_published_view(plan), "changes": plan.editions[-1]["changes"]}
 
 
-@router.get("/plans", summary="List plans (keyset pagination)")
+@router.get(
+    "/plans",
+    response_model=PlanPage,
+    response_model_exclude_unset=True,
+    summary="List plans (keyset pagination)",
+)
 async def list_plans(
     who: Reader,
     db: Pool,
@@ -200,7 +240,12 @@ async def list_plans(
     return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
 
 
-@router.get("/plans/{plan_id}", summary="One plan")
+@router.get(
+    "/plans/{plan_id}",
+    response_model=PlanRow,
+    response_model_exclude_unset=True,
+    summary="One plan",
+)
 async def get_plan(plan_id: UUID, who: Reader, db: Pool) -> Any:
     """The plan from the read model (404 until its event has been projected)."""
     row = await db.fetchrow("SELECT * FROM planner.plans_view WHERE plan_id = $1", plan_id)
@@ -209,7 +254,11 @@ async def get_plan(plan_id: UUID, who: Reader, db: Pool) -> Any:
     return _row_view(row)
 
 
-@router.get("/items", summary="Registry items as the planner knows them")
+@router.get(
+    "/items",
+    response_model=list[ItemKnown],
+    summary="Registry items as the planner knows them",
+)
 async def list_items(
     who: Reader, db: Pool, published: bool | None = None, department: Code | None = None
 ) -> list[dict[str, Any]]:

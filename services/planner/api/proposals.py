@@ -14,6 +14,7 @@ from libs.common.auth import Principal
 from libs.common.problems import Problem
 from libs.common.service import run_command
 from libs.common.text import Code
+from services.planner.api.answers import PlanView
 from services.planner.api.deps import (
     App,
     Counts,
@@ -33,6 +34,15 @@ from services.planner.api.models import (
     WithdrawalIn,
 )
 from services.planner.api.plans import overrides, plan_view
+from services.planner.api.proposal_answers import (
+    AnnualPlan,
+    AnnualPublished,
+    Deadline,
+    ProposalAmended,
+    ProposalPage,
+    ProposalView,
+    Suggestions,
+)
 from services.planner.domain.proposals import Proposal
 
 router = APIRouter(prefix="/v1", tags=["proposals"])
@@ -60,7 +70,12 @@ def _may_change(who: Principal, proposal: Proposal) -> None:
         raise Problem(403, "Forbidden", "only the proposing department or the office changes it")
 
 
-@router.post("/proposals", status_code=201, summary="File a proposal (department)")
+@router.post(
+    "/proposals",
+    status_code=201,
+    response_model=ProposalView,
+    summary="File a proposal (department)",
+)
 async def file_proposal(body: ProposalIn, request: Request, who: Filer, app: App) -> Any:
     """报送 — a department files the joint inspection it proposes to initiate in a year:
     its own published items, the subjects (a pool filter), methods among its items', the
@@ -74,7 +89,11 @@ async def file_proposal(body: ProposalIn, request: Request, who: Filer, app: App
     return _proposal_view(proposal)
 
 
-@router.patch("/proposals/{proposal_id}", summary="Amend a proposal (department)")
+@router.patch(
+    "/proposals/{proposal_id}",
+    response_model=ProposalAmended,
+    summary="Amend a proposal (department)",
+)
 async def amend_proposal(
     proposal_id: UUID, body: ProposalChanges, request: Request, who: Filer, app: App
 ) -> Any:
@@ -88,7 +107,11 @@ async def amend_proposal(
     return {**_proposal_view(proposal), "changed": sorted(changed)}
 
 
-@router.post("/proposals/{proposal_id}/withdraw", summary="Withdraw a proposal (department)")
+@router.post(
+    "/proposals/{proposal_id}/withdraw",
+    response_model=ProposalView,
+    summary="Withdraw a proposal (department)",
+)
 async def withdraw_proposal(
     proposal_id: UUID, body: WithdrawalIn, request: Request, who: Filer, app: App
 ) -> Any:
@@ -104,7 +127,11 @@ async def withdraw_proposal(
     return _proposal_view(proposal)
 
 
-@router.get("/proposals", summary="The year's proposals with their status (keyset pagination)")
+@router.get(
+    "/proposals",
+    response_model=ProposalPage,
+    summary="The year's proposals with their status (keyset pagination)",
+)
 async def list_proposals(
     who: ProposalReader,
     db: Pool,
@@ -139,7 +166,11 @@ async def list_proposals(
     return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
 
 
-@router.get("/proposals/{proposal_id}", summary="One proposal as it stands")
+@router.get(
+    "/proposals/{proposal_id}",
+    response_model=ProposalView,
+    summary="One proposal as it stands",
+)
 async def get_proposal(proposal_id: UUID, who: ProposalReader, app: App) -> Any:
     """The proposal from its events (a department reads its own)."""
     proposal = await asyncio.to_thread(app.get_proposal, proposal_id)
@@ -149,7 +180,9 @@ async def get_proposal(proposal_id: UUID, who: ProposalReader, app: App) -> Any:
 
 
 @router.put(
-    "/proposal-deadlines/{region}/{year}", summary="Set the deadline for proposals (office)"
+    "/proposal-deadlines/{region}/{year}",
+    response_model=Deadline,
+    summary="Set the deadline for proposals (office)",
 )
 async def set_deadline(
     body: DeadlineIn,
@@ -164,14 +197,22 @@ async def set_deadline(
     return {"region": region, "year": year, "deadline": body.deadline, "set_by": "office"}
 
 
-@router.get("/proposal-deadlines/{region}/{year}", summary="The deadline for proposals")
+@router.get(
+    "/proposal-deadlines/{region}/{year}",
+    response_model=Deadline,
+    summary="The deadline for proposals",
+)
 async def get_deadline(who: Reader, app: App, region: str = Region, year: int = Year) -> Any:
     """The deadline in force and whether the office set it or it is the default."""
     deadline, source = await asyncio.to_thread(app.deadline, region, year)
     return {"region": region, "year": year, "deadline": deadline, "set_by": source}
 
 
-@router.get("/merge-suggestions", summary="Proposals worth merging (office, auditors)")
+@router.get(
+    "/merge-suggestions",
+    response_model=Suggestions,
+    summary="Proposals worth merging (office, auditors)",
+)
 async def merge_suggestions(
     who: Overseer,
     app: App,
@@ -186,7 +227,13 @@ async def merge_suggestions(
     return {"year": year, "suggestions": found}
 
 
-@router.post("/plans/compile", status_code=201, summary="Compile a plan from proposals (office)")
+@router.post(
+    "/plans/compile",
+    status_code=201,
+    response_model=PlanView,
+    response_model_exclude_unset=True,
+    summary="Compile a plan from proposals (office)",
+)
 async def compile_plan(body: CompileIn, request: Request, who: Office, app: App) -> Any:
     """合并安排 — merge proposals into one joint plan (or turn one into a department plan):
     the office chooses the initiating department among theirs; the items are the union of
@@ -197,7 +244,11 @@ async def compile_plan(body: CompileIn, request: Request, who: Office, app: App)
     return plan_view(plan)
 
 
-@router.get("/annual-plans/{region}/{year}", summary="The annual plan of a region")
+@router.get(
+    "/annual-plans/{region}/{year}",
+    response_model=AnnualPlan,
+    summary="The annual plan of a region",
+)
 async def annual_plan(who: Reader, app: App, region: str = Region, year: int = Year) -> Any:
     """年度部门联合抽查计划 — the plans compiled for the year and its publications."""
     annual = await asyncio.to_thread(app.annual_plan, region, year)
@@ -211,7 +262,11 @@ async def annual_plan(who: Reader, app: App, region: str = Region, year: int = Y
     }
 
 
-@router.post("/annual-plans/{region}/{year}/publish", summary="Publish the annual plan (office)")
+@router.post(
+    "/annual-plans/{region}/{year}/publish",
+    response_model=AnnualPublished,
+    summary="Publish the annual plan (office)",
+)
 async def publish_annual(
     request: Request,
     who: Office,

@@ -12,9 +12,11 @@ import asyncpg
 from fastapi import APIRouter
 from pydantic import Field
 
+from libs.common.answers import Answer
 from libs.common.commands import Command, Part
 from libs.common.text import Code
 from services.registry.api.deps import Pool, Reader
+from services.registry.api.subjects import RiskClassCount
 from services.registry.counting import (
     COLUMNS,
     CUBE_SQL,
@@ -73,6 +75,16 @@ class CountsIn(Command):
     max_bytes = 512 * 1024
 
     queries: list[CountQuery] = Field(min_length=1, max_length=MAX_QUERIES)
+
+
+class CountsOut(Answer):
+    """The counts, in the order of the queries, and what they were counted from."""
+
+    counts: list[RiskClassCount]
+    subjects: int = Field(description="subjects counted from (closed ones excluded)")
+    as_of: int = Field(description="the registry stream position of the subjects")
+    groups: int = Field(description="groups of alike subjects the counts ran over")
+    seconds: float = Field(description="time taken")
 
 
 class CubeCache:
@@ -142,7 +154,11 @@ async def _part(
 CACHE = CubeCache()
 
 
-@router.post("/subject-counts", summary="Count subjects for many pool filters at once")
+@router.post(
+    "/subject-counts",
+    response_model=CountsOut,
+    summary="Count subjects for many pool filters at once",
+)
 async def count_subjects(body: CountsIn, who: Reader, db: Pool) -> dict[str, Any]:
     """For each query, the subjects every one of its pools admits, in all and per
     credit-risk class, as the draw would find them in its pool (closed subjects never).

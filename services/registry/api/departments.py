@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import Field
 
+from libs.common.answers import Answer
 from libs.common.auth import Principal, require_roles
 from libs.common.commands import Command
 from libs.common.service import run_command
@@ -45,6 +47,19 @@ class DepartmentChange(Command):
     active: bool | None = None
 
 
+class DepartmentView(Answer):
+    """A department as it stands (ETag = version); the register lists the same fields."""
+
+    id: UUID
+    code: str
+    version: int
+    name: str
+    level: Level
+    region_code: str
+    parent: str = Field(description='"" for a member department, else its department\'s code')
+    active: bool
+
+
 def _view(department: Department) -> dict[str, Any]:
     return {
         "id": str(department.id),
@@ -54,7 +69,12 @@ def _view(department: Department) -> dict[str, Any]:
     }
 
 
-@router.post("/departments", status_code=201, summary="Register a department (office)")
+@router.post(
+    "/departments",
+    status_code=201,
+    response_model=DepartmentView,
+    summary="Register a department (office)",
+)
 async def register_department(
     body: DepartmentIn, request: Request, response: Response, who: Office, app: App
 ) -> dict[str, Any]:
@@ -64,7 +84,11 @@ async def register_department(
     return _view(department)
 
 
-@router.patch("/departments/{code}", summary="Change or deactivate a department (If-Match)")
+@router.patch(
+    "/departments/{code}",
+    response_model=DepartmentView,
+    summary="Change or deactivate a department (If-Match)",
+)
 async def change_department(
     code: DepartmentCode,
     body: DepartmentChange,
@@ -82,7 +106,9 @@ async def change_department(
     return _view(department)
 
 
-@router.get("/departments/{code}", summary="One department as it stands")
+@router.get(
+    "/departments/{code}", response_model=DepartmentView, summary="One department as it stands"
+)
 async def get_department(
     code: DepartmentCode, request: Request, response: Response, who: Reader, app: App
 ) -> dict[str, Any]:
@@ -92,7 +118,7 @@ async def get_department(
     return _view(department)
 
 
-@router.get("/departments", summary="The department register")
+@router.get("/departments", response_model=list[DepartmentView], summary="The department register")
 async def list_departments(
     who: Reader,
     db: Pool,

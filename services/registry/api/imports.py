@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import Field
 
+from libs.common.answers import Answer
 from libs.common.problems import Problem
 from libs.common.service import run_command
 from libs.common.text import line
@@ -19,10 +21,41 @@ router = APIRouter(prefix="/v1", tags=["imports"])
 MAX_BYTES = 200 * 1024 * 1024
 
 
+class RowErrorView(Answer):
+    """One problem in one cell (row numbers as in the file)."""
+
+    row: int
+    column: str
+    code: str
+    message: str
+
+
+class ImportReportView(Answer):
+    """What an import did, row by row (``format=csv``: the errors alone, as CSV)."""
+
+    kind: str
+    rows_total: int
+    rows_applied: int
+    events_written: int
+    rejected: bool
+    missing_marked: int = Field(description="full sync: subjects absent from the file, marked")
+    missing_skipped: str = Field(description="full sync: why nobody was marked, if so")
+    errors: list[RowErrorView] = Field(description="the first errors (the list is capped)")
+    errors_total: int = Field(description="every error found")
+
+
 @router.post(
     "/imports/{kind}",
     summary="Import subjects or inspectors from CSV or XLSX",
-    responses={200: {"description": "applied"}, 422: {"description": "rejected, with report"}},
+    # The route answers a JSONResponse: the model is declared, never applied.
+    response_model=ImportReportView,
+    responses={
+        200: {
+            "description": "applied",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        422: {"description": "rejected, with report"},
+    },
 )
 async def import_file(
     kind: Literal["subjects", "inspectors"],

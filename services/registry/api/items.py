@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from pydantic import Field
 
+from libs.common.answers import Answer
 from libs.common.commands import Command, Part
 from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.service import run_command
@@ -110,6 +112,42 @@ class Withdrawal(Command):
     reason: Annotated[str, line(min_length=1)]
 
 
+class SubItemView(Answer):
+    """抽查子项 as recorded."""
+
+    code: str
+    name: str
+
+
+class CheckPointView(Answer):
+    """A line of the check form as recorded."""
+
+    code: str
+    text: str
+
+
+class ItemView(Answer):
+    """An item as it stands (ETag = version); the list holds the same fields."""
+
+    id: UUID
+    code: str
+    department: str
+    published: bool
+    version: int
+    name: str
+    sub_items: list[SubItemView]
+    legal_basis: str
+    subject_kinds: list[SubjectKind]
+    content: str
+    methods: list[Method]
+    category: Literal["general", "key"]
+    ratio: float
+    frequency_per_year: int
+    inspector_requirements: str
+    internet_plus_code: str
+    check_form: list[CheckPointView]
+
+
 def _item_view(item: InspectionItem) -> dict[str, Any]:
     return {
         "id": str(item.id),
@@ -121,7 +159,12 @@ def _item_view(item: InspectionItem) -> dict[str, Any]:
     }
 
 
-@router.post("/items", status_code=201, summary="Register an inspection item")
+@router.post(
+    "/items",
+    status_code=201,
+    response_model=ItemView,
+    summary="Register an inspection item",
+)
 async def register_item(
     body: ItemIn, request: Request, response: Response, who: Writer, app: App
 ) -> dict[str, Any]:
@@ -132,7 +175,11 @@ async def register_item(
     return _item_view(item)
 
 
-@router.get("/items/{code}", summary="One item, now or as it stood on a date")
+@router.get(
+    "/items/{code}",
+    response_model=ItemView,
+    summary="One item, now or as it stood on a date",
+)
 async def get_item(
     code: ItemCode,
     request: Request,
@@ -157,7 +204,9 @@ async def get_item(
     return _item_view(item)
 
 
-@router.patch("/items/{code}", summary="Change an item (If-Match: version)")
+@router.patch(
+    "/items/{code}", response_model=ItemView, summary="Change an item (If-Match: version)"
+)
 async def change_item(
     code: ItemCode,
     body: ItemChange,
@@ -177,7 +226,7 @@ async def change_item(
     return _item_view(item)
 
 
-@router.post("/items/{code}/publish", summary="Publish an inspection item")
+@router.post("/items/{code}/publish", response_model=ItemView, summary="Publish an inspection item")
 async def publish_item(code: ItemCode, request: Request, who: Writer, app: App) -> dict[str, Any]:
     """Publishing is an event; only published items can be planned."""
     current = await run_command(request, who, app.get_item, code)
@@ -185,7 +234,7 @@ async def publish_item(code: ItemCode, request: Request, who: Writer, app: App) 
     return _item_view(await run_command(request, who, app.publish_item, code))
 
 
-@router.post("/items/{code}/withdraw", summary="Withdraw a published item")
+@router.post("/items/{code}/withdraw", response_model=ItemView, summary="Withdraw a published item")
 async def withdraw_item(
     code: ItemCode, body: Withdrawal, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
@@ -195,7 +244,11 @@ async def withdraw_item(
     return _item_view(await run_command(request, who, app.withdraw_item, code, body.reason))
 
 
-@router.get("/items", summary="List inspection items (limit, offset, Link rel=next)")
+@router.get(
+    "/items",
+    response_model=list[ItemView],
+    summary="List inspection items (limit, offset, Link rel=next)",
+)
 async def list_items(
     who: Reader,
     db: Pool,

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import Field
 
+from libs.common.answers import Answer
 from libs.common.commands import Command
 from libs.common.paging import DEFAULT_LIMIT, Limit, Offset, page
 from libs.common.service import run_command
@@ -97,6 +98,75 @@ class ConflictLift(Command):
     reason: Reason
 
 
+class InspectorView(Answer):
+    """An inspector as recorded, without the contact details (the list holds the same)."""
+
+    id: UUID
+    version: int
+    department: str
+    certificate_no: str
+    name: str
+    level: Literal["province", "city", "county"]
+    region_code: str
+    specialties: list[str]
+    categories: list[Literal["general", "key"]]
+    status: InspectorStatus
+    unit: str
+
+
+class ExpertView(Answer):
+    """An expert of the pool, without the contact details."""
+
+    id: UUID
+    field: str
+    name: str
+    organisation: str
+    status: InspectorStatus
+    version: int
+
+
+class TagView(Answer):
+    """A tag of the dictionary."""
+
+    id: UUID
+    code: str
+    name: str
+    department: str
+    description: str
+
+
+class ConflictView(Answer):
+    """A conflict-of-interest record, active or lifted."""
+
+    id: UUID
+    inspector_id: UUID
+    subject_id: UUID
+    reason: str
+    detail: str
+    declared_on: date
+    active: bool
+    lifted_reason: str | None = Field(description="why it was lifted (null while active)")
+
+
+class Registered(Answer):
+    """An expert registered: its id and version."""
+
+    id: UUID
+    version: int
+
+
+class TagDefined(Registered):
+    """A tag defined."""
+
+    code: str
+
+
+class ConflictState(Registered):
+    """A conflict record declared or lifted."""
+
+    active: bool
+
+
 def _inspector_view(inspector: Inspector) -> dict[str, Any]:
     return {
         "id": str(inspector.id),
@@ -105,7 +175,12 @@ def _inspector_view(inspector: Inspector) -> dict[str, Any]:
     }
 
 
-@router.post("/inspectors", status_code=201, summary="Register an inspector")
+@router.post(
+    "/inspectors",
+    status_code=201,
+    response_model=InspectorView,
+    summary="Register an inspector",
+)
 async def register_inspector(
     body: InspectorIn, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
@@ -116,7 +191,11 @@ async def register_inspector(
     )
 
 
-@router.post("/inspectors/{inspector_id}/status", summary="Change an inspector's status")
+@router.post(
+    "/inspectors/{inspector_id}/status",
+    response_model=InspectorView,
+    summary="Change an inspector's status",
+)
 async def change_inspector_status(
     inspector_id: UUID, body: InspectorStatusChange, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
@@ -134,7 +213,11 @@ async def change_inspector_status(
     )
 
 
-@router.get("/inspectors", summary="List inspectors (limit, offset, Link rel=next)")
+@router.get(
+    "/inspectors",
+    response_model=list[InspectorView],
+    summary="List inspectors (limit, offset, Link rel=next)",
+)
 async def list_inspectors(
     who: Reader,
     db: Pool,
@@ -155,14 +238,18 @@ async def list_inspectors(
     return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 
 
-@router.post("/experts", status_code=201, summary="Register an expert")
+@router.post("/experts", status_code=201, response_model=Registered, summary="Register an expert")
 async def register_expert(body: ExpertIn, request: Request, who: Writer, app: App) -> Any:
     """Add an expert to the pool."""
     expert = await run_command(request, who, app.register_expert, **body.model_dump())
     return {"id": str(expert.id), "version": expert.version}
 
 
-@router.get("/experts", summary="List experts (limit, offset, Link rel=next)")
+@router.get(
+    "/experts",
+    response_model=list[ExpertView],
+    summary="List experts (limit, offset, Link rel=next)",
+)
 async def list_experts(
     who: Reader,
     db: Pool,
@@ -183,7 +270,7 @@ async def list_experts(
     return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 
 
-@router.post("/tags", status_code=201, summary="Define a tag")
+@router.post("/tags", status_code=201, response_model=TagDefined, summary="Define a tag")
 async def define_tag(body: TagIn, request: Request, who: Writer, app: App) -> Any:
     """Departments manage their own tags."""
     own_department(who, body.department)
@@ -191,7 +278,11 @@ async def define_tag(body: TagIn, request: Request, who: Writer, app: App) -> An
     return {"id": str(tag.id), "code": tag.code, "version": tag.version}
 
 
-@router.get("/tags", summary="The tag dictionary (limit, offset, Link rel=next)")
+@router.get(
+    "/tags",
+    response_model=list[TagView],
+    summary="The tag dictionary (limit, offset, Link rel=next)",
+)
 async def list_tags(
     who: Reader,
     db: Pool,
@@ -209,7 +300,12 @@ async def list_tags(
     return [dict(r) for r in page(rows, request, response, offset=offset, limit=limit)]
 
 
-@router.post("/conflicts", status_code=201, summary="Declare a conflict of interest")
+@router.post(
+    "/conflicts",
+    status_code=201,
+    response_model=ConflictState,
+    summary="Declare a conflict of interest",
+)
 async def declare_conflict(body: ConflictIn, request: Request, who: Writer, app: App) -> Any:
     """The inspector will not be drawn for the subject while the record is active; by the
     inspector's department or the office. An id that is no inspector's is a 404."""
@@ -227,7 +323,7 @@ async def declare_conflict(body: ConflictIn, request: Request, who: Writer, app:
     return {"id": str(conflict.id), "active": conflict.active, "version": conflict.version}
 
 
-@router.post("/conflicts/lift", summary="Lift a conflict of interest")
+@router.post("/conflicts/lift", response_model=ConflictState, summary="Lift a conflict of interest")
 async def lift_conflict(body: ConflictLift, request: Request, who: Writer, app: App) -> Any:
     """End the record, with a reason; the history stays."""
     conflict = await run_command(
@@ -242,7 +338,11 @@ async def lift_conflict(body: ConflictLift, request: Request, who: Writer, app: 
     return {"id": str(conflict.id), "active": conflict.active, "version": conflict.version}
 
 
-@router.get("/conflicts", summary="Conflict-of-interest records (limit, offset, Link rel=next)")
+@router.get(
+    "/conflicts",
+    response_model=list[ConflictView],
+    summary="Conflict-of-interest records (limit, offset, Link rel=next)",
+)
 async def list_conflicts(
     who: Reader,
     db: Pool,

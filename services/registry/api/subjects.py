@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import Field
 
+from libs.common.answers import Answer
 from libs.common.commands import Command
 from libs.common.service import run_command
 from libs.common.text import Code, Identifier, Line, Name, code, line
@@ -104,6 +105,67 @@ class Listing(Command):
     decided_on: date
 
 
+class SubjectRow(Answer):
+    """A subject as the directory lists it."""
+
+    id: UUID
+    version: int
+    identifier: str
+    kind: Kind
+    name: str
+    legal_form: str
+    region_code: str
+    industry: str
+    address: str
+    legal_representative: str
+    status: Status
+    departments: list[str]
+    tags: list[str]
+    risk_class: RiskClass
+    abnormal_operation: bool
+    serious_violation: bool
+    supervising_unit: str
+
+
+class RiskChange(Answer):
+    """One credit-risk classification decision."""
+
+    from_: RiskClass = Field(alias="from")
+    to: RiskClass
+    reason: str
+    effective_on: str = Field(description="ISO 8601 date")
+
+
+class SubjectView(SubjectRow):
+    """A subject as it stands (ETag = version), with its risk-class history."""
+
+    risk_history: list[RiskChange]
+
+
+class SubjectPage(Answer):
+    """A page of subjects and the cursor of the next (null on the last page)."""
+
+    items: list[SubjectRow]
+    next: str | None = Field(description="``after`` for the next page; null when no more")
+
+
+class RiskClassCount(Answer):
+    """Subjects in all and per credit-risk class (A, B, C, D)."""
+
+    total: int
+    per_risk_class: dict[str, int]
+
+
+class SubjectEvent(Answer):
+    """One stored event of a subject."""
+
+    version: int
+    type: str
+    timestamp: datetime
+    meta: dict[str, Any]
+    data: dict[str, Any]
+
+
 def _view(subject: Subject) -> dict[str, Any]:
     return {
         "id": str(subject.id),
@@ -112,7 +174,7 @@ def _view(subject: Subject) -> dict[str, Any]:
     }
 
 
-@router.post("/subjects", status_code=201, summary="Register a subject")
+@router.post("/subjects", status_code=201, response_model=SubjectView, summary="Register a subject")
 async def register_subject(
     body: SubjectIn, request: Request, response: Response, who: Writer, app: App
 ) -> dict[str, Any]:
@@ -123,7 +185,9 @@ async def register_subject(
     return _view(subject)
 
 
-@router.get("/subjects/{identifier}", summary="One subject as it stands")
+@router.get(
+    "/subjects/{identifier}", response_model=SubjectView, summary="One subject as it stands"
+)
 async def get_subject(
     identifier: SubjectKey, request: Request, response: Response, who: Reader, app: App
 ) -> dict[str, Any]:
@@ -133,7 +197,11 @@ async def get_subject(
     return _view(subject)
 
 
-@router.patch("/subjects/{identifier}", summary="Change a subject (If-Match: version)")
+@router.patch(
+    "/subjects/{identifier}",
+    response_model=SubjectView,
+    summary="Change a subject (If-Match: version)",
+)
 async def change_subject(
     identifier: SubjectKey,
     body: SubjectChange,
@@ -155,7 +223,11 @@ async def change_subject(
     return _view(subject)
 
 
-@router.post("/subjects/{identifier}/status", summary="Change registration status")
+@router.post(
+    "/subjects/{identifier}/status",
+    response_model=SubjectView,
+    summary="Change registration status",
+)
 async def change_status(
     identifier: SubjectKey, body: StatusChange, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
@@ -168,7 +240,11 @@ async def change_status(
     )
 
 
-@router.post("/subjects/{identifier}/risk-class", summary="Classify credit risk")
+@router.post(
+    "/subjects/{identifier}/risk-class",
+    response_model=SubjectView,
+    summary="Classify credit risk",
+)
 async def classify(
     identifier: SubjectKey, body: RiskClassification, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
@@ -188,7 +264,11 @@ async def classify(
     )
 
 
-@router.post("/subjects/{identifier}/listings", summary="Put on or take off a list")
+@router.post(
+    "/subjects/{identifier}/listings",
+    response_model=SubjectView,
+    summary="Put on or take off a list",
+)
 async def set_listing(
     identifier: SubjectKey, body: Listing, request: Request, who: Writer, app: App
 ) -> dict[str, Any]:
@@ -264,7 +344,7 @@ def subject_filter(
 Filter = Annotated[tuple[str, list[Any]], Depends(subject_filter)]
 
 
-@router.get("/subjects", summary="Filter subjects (keyset pagination)")
+@router.get("/subjects", response_model=SubjectPage, summary="Filter subjects (keyset pagination)")
 async def list_subjects(
     who: Reader,
     db: Pool,
@@ -285,7 +365,11 @@ async def list_subjects(
     return {"items": items, "next": str(items[-1]["id"]) if len(items) == limit else None}
 
 
-@router.get("/subjects-count", summary="Count subjects per risk class for a filter")
+@router.get(
+    "/subjects-count",
+    response_model=RiskClassCount,
+    summary="Count subjects per risk class for a filter",
+)
 async def count_subjects(who: Reader, db: Pool, query: Filter) -> dict[str, Any]:
     """What the planner previews before setting ratios."""
     where, args = query
@@ -298,7 +382,11 @@ async def count_subjects(who: Reader, db: Pool, query: Filter) -> dict[str, Any]
     return {"total": sum(per_class.values()), "per_risk_class": per_class}
 
 
-@router.get("/subjects/{identifier}/history", summary="A subject's events")
+@router.get(
+    "/subjects/{identifier}/history",
+    response_model=list[SubjectEvent],
+    summary="A subject's events",
+)
 async def subject_history(identifier: SubjectKey, request: Request, who: Reader, app: App) -> Any:
     """Every event of the subject, oldest first, with who and when."""
     return await run_command(request, who, app.history, subject_id(identifier))

@@ -8,6 +8,7 @@ from eventsourcing.application import AggregateNotFoundError
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import Field
 
+from libs.common.answers import Answer
 from libs.common.auth import Principal, require_roles
 from libs.common.commands import Command, Instant
 from libs.common.problems import Problem
@@ -35,6 +36,16 @@ class RevocationIn(Command):
     )
 
 
+class RevocationView(Answer):
+    """A revocation as recorded."""
+
+    jti: str
+    expires_at: str = Field(description="the token's exp, ISO 8601 with its offset")
+    reason: str
+    revoked_at: str = Field(description="when it was revoked, ISO 8601")
+    version: int
+
+
 def _view(revoked: RevokedToken) -> dict[str, Any]:
     return {
         "jti": revoked.jti,
@@ -55,7 +66,12 @@ def _revoke(app: RegistryApplication, **fields: Any) -> RevokedToken:
     raise Problem(409, "Already revoked", f"the token {fields['jti']!r} is already revoked")
 
 
-@router.post("/tokens/revocations", status_code=201, summary="Revoke a token by its jti (office)")
+@router.post(
+    "/tokens/revocations",
+    status_code=201,
+    response_model=RevocationView,
+    summary="Revoke a token by its jti (office)",
+)
 async def revoke_token(
     body: RevocationIn, request: Request, who: Office, app: App
 ) -> dict[str, Any]:
@@ -65,7 +81,11 @@ async def revoke_token(
     return _view(revoked)
 
 
-@router.get("/tokens/revocations/{jti}", summary="One revocation (office, auditors)")
+@router.get(
+    "/tokens/revocations/{jti}",
+    response_model=RevocationView,
+    summary="One revocation (office, auditors)",
+)
 async def get_revocation(
     jti: Annotated[Jti, Path(description="the token's jti")],
     request: Request,
