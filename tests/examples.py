@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from services.draw.protocol.blinding import Trees
+from services.draw.protocol.canonical import canonical_json
 from services.draw.protocol.forms import line_proof, proofs
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
@@ -40,8 +41,9 @@ def documents() -> dict[str, dict[str, Any]]:
 
 
 def text(document: dict[str, Any]) -> str:
-    """As the files hold it."""
-    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    """As the files hold it: as the service serves proofs, canonical JSON (the one
+    spelling ``ssj draw verify`` reads, docs/draw-protocol.md §10)."""
+    return canonical_json(document).decode("utf-8")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ proofs of every form, honest and forged, each with what ``ssj draw verify`` says
 
 ``proof_text`` is what ``GET /v1/draws/{id}/proof`` would answer (``json.dumps`` with
 ``ensure_ascii=False`` and compact separators) and ``problems`` is the reference's
-``verify()`` of that text read back by ``strict.load``. A text ``strict.load`` refuses has
-``parse_error`` (the message) instead of ``problems``; a proof the reference cannot verify
+``verify()`` of that text read back by ``spelling.load``. A text ``spelling.load`` refuses
+has ``parse_error`` (the message) instead of ``problems``; a proof the reference cannot verify
 at all (it raises) has ``error``; a file that is not UTF-8 comes as ``proof_base64``.
 
 The proofs are built with the unit tests' builders (tests/unit/test_draw_v3_proofs.py,
@@ -31,10 +31,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from services.draw.protocol import strict, v3, verify3
+from services.draw.protocol import spelling, v3, verify3
 from services.draw.protocol import verify as verifying
 from services.draw.protocol.canonical import RFC3797_SELECTION, announcement_hash, pool_hash
 from services.draw.protocol.forms import proofs
+from tests.browser import spelling_cases
 from tests.unit import test_draw_private_proof as private_tests
 from tests.unit import test_draw_v3_proofs as v3_tests
 from tests.unit.test_draw_v3_proofs import KEY, fact, first_of, pool, proof, replaced, reseal
@@ -45,20 +46,21 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 def served(document: Doc) -> str:
-    """A proof as the draw service serves it (services/draw/api.py ``_json``); a lone
-    surrogate, which UTF-8 cannot carry, stays a JSON escape."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    """A proof as the draw service serves it (services/draw/api.py ``_json``): canonical
+    JSON. A lone surrogate, which UTF-8 cannot carry, stays a JSON escape (and so the text
+    is not canonical)."""
+    text = spelling.canonical_text(document)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(document, separators=(",", ":"))
+        return json.dumps(document, sort_keys=True, separators=(",", ":"))
     return text
 
 
 def case(name: str, text: str) -> Doc:
     """A case: the text, and what the reference says of it."""
     try:
-        document = strict.load(text.encode("utf-8"))
+        document = spelling.load(text.encode("utf-8"))
     except ValueError as exc:
         return {"name": name, "proof_text": text, "parse_error": str(exc)}
     try:
@@ -68,9 +70,9 @@ def case(name: str, text: str) -> Doc:
 
 
 def byte_case(name: str, data: bytes) -> Doc:
-    """A file that is not UTF-8 text: what strict.load says of its bytes."""
+    """A file that is not UTF-8 text: what spelling.load says of its bytes."""
     try:
-        strict.load(data)
+        spelling.load(data)
     except ValueError as exc:
         encoded = base64.b64encode(data).decode()
         return {"name": name, "proof_base64": encoded, "parse_error": str(exc)}
@@ -383,6 +385,8 @@ def cases() -> Iterator[Doc]:
         yield case(f"v3-{form}/replaced/forged/subject-on-the-100%-list", served(forged))
     yield from oddities(public)
     yield from unreadable(public)
+    for name, text in spelling_cases.cases(public, full, v2):
+        yield case(name, text)
     p, f = both(capped(proof(pool(3000))))
     yield case("v3-public/honest/pool-of-3000", served(p))
     yield case("v3-full/honest/pool-of-3000", served(f))
@@ -428,7 +432,6 @@ def odd_values(inputs: Doc, public: Doc) -> Iterator[Doc]:
     p, f = both(strange)
     yield case("v3-public/honest/odd-keys-and-values", served(p))
     yield case("v3-full/honest/odd-keys-and-values", served(f))
-    yield case("v3-public/honest/indented", json.dumps(public, ensure_ascii=True, indent=2))
 
 
 def oddities(public: Doc) -> Iterator[Doc]:
@@ -595,19 +598,20 @@ def oddities(public: Doc) -> Iterator[Doc]:
 
 
 def unreadable(public: Doc) -> Iterator[Doc]:
-    """Texts strict.load refuses (one reading only), and some it reads as Python does."""
-    text = json.dumps(public, ensure_ascii=False)
+    """Texts spelling.load refuses (one spelling, one reading), and some it reads as Python
+    does. Each is the canonical text with one edit, so that edit is what is judged."""
+    text = served(public)
     yield case(
-        "text/key-twice", text.replace('"secret":', '"secret": "' + "00" * 32 + '", "secret":', 1)
+        "text/key-twice", text.replace('"secret":', '"secret":"' + "00" * 32 + '","secret":', 1)
     )
     yield case(
-        "text/key-twice-nested", text.replace('"protocol":', '"protocol": "x", "protocol":', 1)
+        "text/key-twice-nested", text.replace('"protocol":', '"protocol":"x","protocol":', 1)
     )
-    yield case("text/nan", text.replace('"pool_size": 300', '"pool_size": NaN', 1))
-    yield case("text/infinity", text.replace('"pool_size": 300', '"pool_size": -Infinity', 1))
-    yield case("text/float-size", text.replace('"pool_size": 300', '"pool_size": 300.0', 1))
-    yield case("text/exponent-size", text.replace('"pool_size": 300', '"pool_size": 3e2', 1))
-    yield case("text/huge-number", text.replace('"pool_size": 300', '"pool_size": 1e400', 1))
+    yield case("text/nan", text.replace('"pool_size":300', '"pool_size":NaN', 1))
+    yield case("text/infinity", text.replace('"pool_size":300', '"pool_size":-Infinity', 1))
+    yield case("text/float-size", text.replace('"pool_size":300', '"pool_size":300.0', 1))
+    yield case("text/exponent-size", text.replace('"pool_size":300', '"pool_size":3e2', 1))
+    yield case("text/huge-number", text.replace('"pool_size":300', '"pool_size":1e400', 1))
     yield case("text/trailing-data", text + " x")
     yield case("text/trailing-comma", text[:-1] + ",}")
     yield case("text/bom", "\ufeff" + text)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from services.draw.protocol import spelling
 from tests.browser.chromium import chromium, verify_file
 from tests.browser.proof_cases import cases
 from tests.support import Infra, ServiceProcess
@@ -110,3 +111,33 @@ def test_the_verify_page_names_a_forgery_as_the_cli_does(
             path = tmp_path / f"{n}.json"
             verdict, problems = verify_file(page, portal, case["proof_text"], path)
             assert (verdict, problems) == ("invalid", case["problems"]), case["name"]
+        # The honest proof re-indented: one spelling only, as the CLI refuses it.
+        indented = by_name["spelling/text/indented"]
+        path = tmp_path / "indented.json"
+        verdict, problems = verify_file(page, portal, indented["proof_text"], path)
+        assert (verdict, problems) == ("unreadable", [])
+        assert indented["parse_error"] in (page.text_content("#verdict") or "")
+
+
+# A file one byte over the cap, as the page gets it: refused before it is decoded.
+OVER_THE_CAP = """
+async () => {
+  const { MAX_PROOF_BYTES, parseProofText } = await import("/static/verify.js");
+  try {
+    parseProofText(new Uint8Array(MAX_PROOF_BYTES + 1));
+    return { cap: MAX_PROOF_BYTES, read: true };
+  } catch (error) {
+    return { cap: MAX_PROOF_BYTES, refused: error.message };
+  }
+}
+"""
+
+
+def test_a_file_over_the_cap_is_refused_as_the_cli_refuses_it(portal: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        spelling.load(bytes(spelling.MAX_PROOF_BYTES + 1))  # calloc'd: no 500 MB written
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{portal}/verify")
+        found = page.evaluate(OVER_THE_CAP)
+    assert found == {"cap": spelling.MAX_PROOF_BYTES, "refused": str(refused.value)}

@@ -5,7 +5,6 @@ verify``, the draw's proof, the hash chains), and a stack that goes on working."
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from libs.common.audit import verify
 from libs.common.backup import backup, restore
 from libs.common.infra import EmbeddedNats, EmbeddedPostgres
 from libs.common.settings import SERVICE_PORTS
+from services.draw.protocol.canonical import canonical_json
 from tests.builders import subject_payload
 from tests.e2e.scenario import Endpoints, Scenario
 from tests.support import (
@@ -73,7 +73,7 @@ def verdicts(infra: Infra, draw_url: str, draw_id: str, tmp: Path) -> dict[str, 
     }
     proof = httpx.get(f"{draw_url}/v1/draws/{draw_id}/proof", timeout=30).json()
     path = tmp / f"proof-{draw_url.rsplit(':', 1)[1]}.json"
-    path.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
+    path.write_bytes(canonical_json(proof))  # as served
     done = subprocess.run(
         [sys.executable, "-S", "-m", "services.draw.protocol.proof", "verify", str(path)],
         cwd=ROOT, capture_output=True, text=True, timeout=60,

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from libs.common.settings import SERVICE_PORTS
+from services.draw.protocol.canonical import canonical_json
 from tests.builders import entropy_choice
 from tests.e2e.otlp_receiver import OtlpReceiver
 from tests.e2e.scenario import Endpoints, Scenario
@@ -207,13 +208,12 @@ def test_draw_stream_hash_chain_is_intact(
 
 def _verify_offline(proof: dict[str, Any], tmp_path: Any, name: str) -> tuple[int, str]:
     """Run the standalone verifier with site-packages disabled (-S): standard library only."""
-    import json
     import subprocess
     import sys
     from pathlib import Path
 
     path = tmp_path / name
-    path.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
+    path.write_bytes(canonical_json(proof))  # as the service serves a proof
     done = subprocess.run(
         [sys.executable, "-S", "-m", "services.draw.protocol.proof", "verify", str(path)],
         cwd=Path(__file__).resolve().parents[2],
@@ -487,7 +487,7 @@ def test_the_portal_shows_the_cycle_and_verifies_its_draw_in_the_browser(
         for name, forged in forgeries.items():
             expected = _cli_mismatches(forged, tmp_path, f"{name}.json")
             assert expected, f"the CLI took the {name}"
-            text = json.dumps(forged, ensure_ascii=False)
+            text = canonical_json(forged).decode("utf-8")
             verdict, problems = verify_file(page, portal, text, tmp_path / f"b-{name}.json")
             assert (verdict, problems) == ("invalid", expected), name
 

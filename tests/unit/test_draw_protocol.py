@@ -488,7 +488,7 @@ def test_the_full_list_cannot_be_replaced_by_chance() -> None:
 def test_command_line_verify_and_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     proof = proof_of(pool_lines(300))
     path = tmp_path / "proof.json"
-    path.write_text(json.dumps(proof, ensure_ascii=False), encoding="utf-8")
+    path.write_bytes(c.canonical_json(proof))  # as the service serves it
     assert main(["verify", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
     document = json.loads(path.read_text(encoding="utf-8"))
@@ -499,7 +499,7 @@ def test_command_line_verify_and_replay(tmp_path: Path, capsys: pytest.CaptureFi
 
     replay_input = {k: v for k, v in proof.items() if k != "result"}
     replay_input["entropy"] = "other numbers"
-    path.write_text(json.dumps(replay_input, ensure_ascii=False), encoding="utf-8")
+    path.write_bytes(c.canonical_json(replay_input))
     assert main(["replay", str(path)]) == 0
     replayed = json.loads(capsys.readouterr().out)
     assert replayed["seed"] != proof["result"]["seed"]
@@ -508,7 +508,7 @@ def test_command_line_verify_and_replay(tmp_path: Path, capsys: pytest.CaptureFi
 
     forged = copy.deepcopy(proof)
     forged["result"]["seed"] = "00" * 32
-    path.write_text(json.dumps(forged), encoding="utf-8")
+    path.write_bytes(c.canonical_json(forged))
     assert main(["verify", str(path)]) == 1
     assert "MISMATCH seed" in capsys.readouterr().out
     assert main(["verify", str(tmp_path / "missing.json")]) == 2
@@ -552,7 +552,7 @@ def test_ssj_draw_commands_dispatch_to_the_protocol(
         "13",
     ]
     path = tmp_path / "proof.json"
-    path.write_text(json.dumps(proof_of(pool_lines(100))), encoding="utf-8")
+    path.write_bytes(c.canonical_json(proof_of(pool_lines(100))))
     assert ssj(["draw", "verify", str(path)]) == 0
     assert "OK" in capsys.readouterr().out
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import itertools
-import json
 import random
 from pathlib import Path
 from typing import Any
@@ -310,7 +309,7 @@ def test_the_command_line_compares_the_announcement_hash_the_reader_saw(
 ) -> None:
     document = full_form(proof())
     path = tmp_path / "proof.json"
-    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    path.write_bytes(c.canonical_json(document))  # as the service serves it
     seen = document["announcement_hash"]
     assert main(["verify", str(path), "--announcement-hash", seen.upper()]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -322,12 +321,12 @@ def test_the_command_line_compares_the_announcement_hash_the_reader_saw(
 def test_json_with_a_key_twice_is_not_read(tmp_path: Path) -> None:
     """Finding 7: two readings of one file (Python keeps the last key, others the first)."""
     document = full_form(proof())
-    text = json.dumps(document, ensure_ascii=False)
-    twice = text.replace('"secret":', '"secret": "' + "00" * 32 + '", "secret":', 1)
+    text = c.canonical_json(document).decode()
+    twice = text.replace('"secret":', '"secret":"' + "00" * 32 + '","secret":', 1)
     path = tmp_path / "twice.json"
     path.write_text(twice, encoding="utf-8")
     assert main(["verify", str(path)]) == 2
-    nan = text.replace('"pool_size": 300', '"pool_size": NaN', 1)
+    nan = text.replace('"pool_size":300', '"pool_size":NaN', 1)
     path.write_text(nan, encoding="utf-8")
     assert main(["verify", str(path)]) == 2
 

@@ -6,11 +6,11 @@ row, …) is one MISMATCH naming the exception — and the browser verifier says
 from __future__ import annotations
 
 import copy
-import json
 import subprocess
 import sys
 from pathlib import Path
 
+from services.draw.protocol.canonical import canonical_json
 from services.draw.protocol.verify import UNREADABLE, verify
 from tests.browser.proof_cases import both, cases
 from tests.unit.test_draw_v3_proofs import proof
@@ -32,7 +32,7 @@ def test_the_command_line_reports_a_broken_proof_as_a_mismatch(tmp_path: Path) -
     forged["replacements"] = None
     assert verify(forged)[0].startswith(f"{UNREADABLE}: ")
     path = tmp_path / "forged.json"
-    path.write_text(json.dumps(forged, ensure_ascii=False), encoding="utf-8")
+    path.write_bytes(canonical_json(forged))  # as the service serves it
     done = subprocess.run(
         [sys.executable, "-S", "-m", "services.draw.protocol.verify", "verify", str(path)],
         cwd=ROOT,

@@ -1,7 +1,7 @@
 // The verifier's page part: fetch (or read) a proof, run verify.js on it, show each check.
 // verify.js is an implementation of the draw protocol independent of the Python one
 // (services/draw/protocol); both must reach the same verdict and name the same problems.
-import { parseProofText, verifyProof } from "./verify.js";
+import { MAX_PROOF_BYTES, parseProofText, proofTooLarge, verifyProof } from "./verify.js";
 
 const section = document.getElementById("verify");
 const output = document.getElementById("verification");
@@ -77,6 +77,11 @@ if (button) {
     try {
       const answer = await fetch(section.dataset.proofUrl, { headers: { Accept: "application/json" } });
       if (!answer.ok) throw new Error(`HTTP ${answer.status}`);
+      // A proof over the cap is not downloaded whole (parseProofText refuses it too).
+      if (Number(answer.headers.get("Content-Length")) > MAX_PROOF_BYTES) {
+        say(`无法读取证明文件：${proofTooLarge()}`, "unreadable");
+        return;
+      }
       text = await answer.text();
     } catch (error) {
       say(`无法下载证明：${error.message}`, "unreadable");
@@ -90,6 +95,9 @@ const file = document.getElementById("proof-file");
 if (file) {
   file.addEventListener("change", async () => {
     const chosen = file.files && file.files[0];
-    if (chosen) await verifyText(await chosen.text());
+    if (!chosen) return;
+    // A file over the cap is refused before it is read (as `ssj draw verify` does).
+    if (chosen.size > MAX_PROOF_BYTES) say(`无法读取证明文件：${proofTooLarge()}`, "unreadable");
+    else await verifyText(await chosen.text());
   });
 }

@@ -744,19 +744,167 @@ function dictOf(pairs) {
 }
 
 /**
- * Read a proof as `ssj draw verify` does (strict.load): UTF-8 JSON with no key twice in an
- * object and no NaN or Infinity. `text` is a string, or the file's bytes (Uint8Array or
- * ArrayBuffer), which must be UTF-8. Throws an Error whose message is Python's.
+ * Read a proof as `ssj draw verify` does (spelling.load): at most MAX_PROOF_BYTES of UTF-8,
+ * nested at most MAX_JSON_DEPTH deep, JSON with no key twice in an object and no NaN or
+ * Infinity, and exactly the canonical JSON of what it holds (one spelling: as the service
+ * serves it). `text` is a string, or the file's bytes (Uint8Array or ArrayBuffer), which
+ * must be UTF-8. Throws an Error whose message is Python's.
  */
 export function parseProofText(text) {
   try {
-    if (!isStr(text)) text = decodeUtf8(text);
-    else if (LONE_SURROGATE.test(text)) utf8(text); // never the decoding of a UTF-8 file
-    return new JsonReader(text).read();
+    if (!isStr(text)) {
+      const bytes = text instanceof ArrayBuffer ? new Uint8Array(text) : text;
+      if (bytes.length > MAX_PROOF_BYTES) raise("ValueError", proofTooLarge());
+      text = decodeUtf8(bytes);
+    } else {
+      if (LONE_SURROGATE.test(text)) utf8(text); // never the decoding of a UTF-8 file
+      if (utf8Longer(text, MAX_PROOF_BYTES)) raise("ValueError", proofTooLarge());
+    }
+    const depth = jsonDepth(text);
+    if (depth > MAX_JSON_DEPTH) {
+      raise(
+        "ValueError",
+        `the JSON nests ${depth} levels deep; a proof nests at most ${MAX_JSON_DEPTH}`,
+      );
+    }
+    const value = new JsonReader(text).read();
+    const written = jsonDumps(value, true);
+    if (written !== text) {
+      raise(
+        "ValueError",
+        "the proof is not written as the service writes it (canonical JSON: keys sorted, no " +
+          "spaces or line breaks, no needless escapes): it differs from that at character " +
+          firstDifference(text, written),
+      );
+    }
+    return value;
   } catch (error) {
     if (error instanceof PyError) throw new Error(error.message);
     throw error;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// spelling: one spelling only (the file's cap, nesting and canonical JSON; times)
+// ---------------------------------------------------------------------------------------
+
+// The largest proof file read at all (spelling.MAX_PROOF_BYTES, which says why: a full
+// proof of about 5 million subjects; under the longest string V8 holds, 2^29 - 24).
+export const MAX_PROOF_BYTES = 500000000;
+const MAX_JSON_DEPTH = 32; // honest proofs nest 6 deep
+const MAX_POOL_SIZE = 10000000; // a public proof's virtual pool (spelling.MAX_POOL_SIZE)
+const TIME = /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?\+00:00$/;
+const TIME_FORM = "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00";
+
+/** Why a file over the cap is not read (portal.js says it before reading a file). */
+export function proofTooLarge() {
+  return `a proof file is at most ${withCommas(MAX_PROOF_BYTES)} bytes; this one is larger`;
+}
+
+/** Whether `s` takes more than `limit` bytes in UTF-8 (no lone surrogates in it). */
+function utf8Longer(s, limit) {
+  if (s.length > limit) return true; // a byte at least per UTF-16 unit
+  if (s.length * 3 <= limit) return false;
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) n += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return n > limit;
+}
+
+/** spelling.json_depth: how deep arrays and objects nest, counted outside strings (a
+ * string runs to its closing quote, a backslash escaping the next character, or to the
+ * end), from 0, the deepest prefix. */
+function jsonDepth(s) {
+  let depth = 0;
+  let deepest = 0;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) {
+      for (i++; i < n; i++) {
+        const d = s.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 0x5d || c === 0x7d) {
+      depth--;
+    }
+  }
+  return deepest;
+}
+
+/** Where two different texts first differ, in characters (code points, as Python). */
+function firstDifference(a, b) {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i > 0 && isHigh(a.charCodeAt(i - 1))) i--; // within a pair: the pair's character
+  return cpLength(a.slice(0, i));
+}
+
+/** spelling.time_spelled: written as the service writes times, isoformat() in UTC. */
+const timeSpelled = (text) => TIME.test(text) && !text.endsWith(".000000+00:00");
+
+/** spelling.document_problems: exactly the keys of the proof's form (§10). */
+const PUBLIC_PROOF_KEYS = [
+  "announcement",
+  "announcement_hash",
+  "opened",
+  "secret",
+  "entropy",
+  "executed_at",
+  "replacements",
+  "result",
+];
+const FULL_PROOF_KEYS = [
+  ...PUBLIC_PROOF_KEYS.filter((k) => k !== "opened"),
+  "full_announcement",
+  "blinding_key",
+  "pool",
+];
+const V2_PROOF_KEYS = [
+  ...PUBLIC_PROOF_KEYS.filter((k) => k !== "opened" && k !== "executed_at"),
+  "pool",
+];
+
+function documentProblems(proof) {
+  const announcement = get(proof, "announcement");
+  const v2 = isDict(announcement) && pyEq(get(announcement, "protocol"), PROTOCOL_V2);
+  const full = hasKey(proof, "full_announcement");
+  // A pool in a public proof is named on its own; the first v2 proofs had no executed_at.
+  const [form, keys, optional] = v2
+    ? ["an ssj-draw-2", V2_PROOF_KEYS, ["executed_at"]]
+    : full
+      ? ["a full", FULL_PROOF_KEYS, []]
+      : ["a public", PUBLIC_PROOF_KEYS, ["pool"]];
+  const problems = [];
+  const extra = keysOf(proof)
+    .filter((k) => !keys.includes(k) && !optional.includes(k))
+    .sort(cmpStr);
+  if (extra.length) problems.push(`proof: ${repr(extra)} are not part of ${form} proof`);
+  const missing = keys.filter((k) => !hasKey(proof, k)).sort(cmpStr);
+  if (missing.length) problems.push(`proof: ${repr(missing)} are missing`);
+  if (hasKey(proof, "replacements") && !isList(get(proof, "replacements")))
+    problems.push("replacements: must be a list");
+  return problems;
+}
+
+/** spelling.pool_line_problems: every pool line has exactly three tabs. */
+function poolLineProblems(lines) {
+  for (const [n, line] of lines.entries()) {
+    const tabs = line.split("\t").length - 1;
+    if (tabs !== 3) {
+      return [
+        `pool line ${n}: ${tabs} tabs where four tab-separated fields need 3 (identifier, ` +
+          "stratum, region, unit)",
+      ];
+    }
+  }
+  return [];
 }
 
 /** bytes.decode("utf-8"), naming the first bad sequence as Python does (the longest
@@ -2066,6 +2214,9 @@ function evidenceProblem(evidence, allowed, announcedAt, what) {
   if (!at.aware || at.micros < announcedAt.micros) {
     return `${what}: the registry fact must be recorded after the announcement`;
   }
+  if (!isStr(get(evidence, "at")) || !timeSpelled(get(evidence, "at"))) {
+    return `${what}: evidence.at ${repr(get(evidence, "at"))} is not written as the service writes times`;
+  }
   return null;
 }
 
@@ -2518,6 +2669,11 @@ function rootsProblems(announcement) {
     const total = ORDER.reduce((n, s) => n + BigInt(get(get(roots, s), "size")), 0n);
     if (!pyEq(total, get(announcement, "pool_size"))) {
       problems.push("pool_roots: the strata's sizes do not add up to pool_size");
+    } else if (total > BigInt(MAX_POOL_SIZE)) {
+      // what the draw's replacements may walk through
+      problems.push(
+        `pool_roots: ${withCommas(total)} subjects; a pool holds at most ${withCommas(MAX_POOL_SIZE)}`,
+      );
     }
   }
   const hash = get(announcement, "private_hash");
@@ -2594,6 +2750,7 @@ async function readOpenings(announcement, openings) {
       problems.push(`opened.${stratum}: must be a list`);
       continue;
     }
+    if (!rows.length) problems.push(`opened.${stratum}: a stratum with no leaf opened is left out`);
     const positions = rows.filter(isDict).map((r) => get(r, "position"));
     const ascending = positions.every(
       (p, i) => i === 0 || (isInt(positions[i - 1]) && isInt(p) && positions[i - 1] < p),
@@ -2758,7 +2915,8 @@ function reasonProblem(kind, code) {
 function skippedProblem(request) {
   const skipped = item(request, "skipped");
   const who = pyEq(get(request, "kind"), "subject") ? "identifier" : "inspector_id";
-  if (!isList(skipped) || !skipped.every((e) => isDict(e) && sameKeys(e, [who, "evidence"]))) {
+  const entryOk = (e) => isDict(e) && sameKeys(e, [who, "evidence"]) && isStr(get(e, who));
+  if (!isList(skipped) || !skipped.every(entryOk)) {
     return `skipped must be a list of {${who}, evidence}`;
   }
   return null;
@@ -2782,6 +2940,13 @@ function requestProblems(requests) {
       const skipped = skippedProblem(request);
       if (skipped) problems.push(`replacement ${n}: ${skipped}`);
     }
+    for (const name of ["identifier", "inspector_id"]) {
+      if (hasKey(request, name) && !isStr(get(request, name)))
+        problems.push(`replacement ${n}: ${name} must be a string`);
+    }
+    const unavailable = get(request, "unavailable", []);
+    if (!isList(unavailable) || !unavailable.every(isStr))
+      problems.push(`replacement ${n}: unavailable must be a list of identifiers`);
   });
   return problems;
 }
@@ -2791,11 +2956,17 @@ function secretProblems(proof, announced) {
   return tryPy(
     ["ValueError"],
     async () => {
-      const found = await commitment(fromhex(pyStr(get(proof, "secret", ""))));
+      const written = pyStr(get(proof, "secret", ""));
+      const secret = fromhex(written);
+      const found = await commitment(secret);
       if (!pyEq(found, announced)) {
         return [
           `commitment: announced ${pyStr(announced)}, SHA-256 of the revealed secret is ${found}`,
         ];
+      }
+      if (toHex(secret) !== written) {
+        // fromhex also reads "AB CD …"
+        return [`secret: ${strRepr(written)} is not written as 64 lowercase hex digits`];
       }
       return [];
     },
@@ -2803,15 +2974,19 @@ function secretProblems(proof, announced) {
   );
 }
 
+/** Equal and written alike (checks.same): 1.0 and true are not the count 1. */
+const same = (expected, recorded) =>
+  pyEq(expected, recorded) && jsonDumps(expected, true) === jsonDumps(recorded, true);
+
 /** Name the first difference of `recorded` from `expected`, if any. */
 function compare(name, expected, recorded, problems) {
-  if (pyEq(expected, recorded)) return;
+  if (same(expected, recorded)) return;
   if (isList(expected) && isList(recorded)) {
     if (expected.length !== recorded.length) {
       problems.push(`${name}: ${recorded.length} recorded, ${expected.length} recomputed`);
     }
     for (let i = 0; i < Math.min(expected.length, recorded.length); i++) {
-      if (!pyEq(expected[i], recorded[i])) {
+      if (!same(expected[i], recorded[i])) {
         problems.push(
           `${name}[${i}]: recorded ${jsonDumps(recorded[i])}, recomputed ${jsonDumps(expected[i])}`,
         );
@@ -3055,6 +3230,12 @@ function instant(text, where) {
   const value = fromIsoFormat(text);
   if (!value) raise("ValueError", `${where}: ${strRepr(text)} is not an ISO 8601 time`);
   if (!value.aware) raise("ValueError", `${where}: ${strRepr(text)} has no UTC offset`);
+  if (!timeSpelled(text)) {
+    raise(
+      "ValueError",
+      `${where}: ${strRepr(text)} is not written as the service writes times (${TIME_FORM})`,
+    );
+  }
   return value;
 }
 
@@ -3307,6 +3488,12 @@ function formProblems(proof, full = false) {
         problems.push(`${k}: belongs to the public announcement, not the full one`);
     }
   }
+  if (v3) {
+    for (const name of ["batch_id", "plan_id"]) {
+      if (!isStr(get(announcement, name))) problems.push(`${name}: must be a string`);
+    }
+    problems.push(...keyProblems(announcement, full));
+  }
   problems.push(...departmentsProblems(get(announcement, "departments")));
   problems.push(...rosterProblems(get(announcement, "roster"), v3));
   if (isPublic) {
@@ -3318,6 +3505,49 @@ function formProblems(proof, full = false) {
   } else {
     for (const name of ["conflicts", "previous"])
       problems.push(...pairProblems(name, get(announcement, name), v3));
+  }
+  return problems;
+}
+
+// The keys of a full ssj-draw-3 announcement (strict.ANNOUNCEMENT_KEYS); `selection` is
+// written only when it is not the default.
+const ANNOUNCEMENT_KEYS = [
+  "protocol",
+  "draw_id",
+  "attempt",
+  "batch_id",
+  "plan_id",
+  "pool_hash",
+  "pool_size",
+  "strata",
+  "departments",
+  "min_group_size",
+  "rules",
+  "roster",
+  "conflicts",
+  "previous",
+  "commitment",
+  "max_replacements",
+  "pool_spec",
+  "entropy",
+  "entropy_not_before",
+  "announced_at",
+];
+
+/** ssj-draw-3: no key the service does not write, `selection` only when not the default. */
+function keyProblems(announcement, full) {
+  const allowed = [...ANNOUNCEMENT_KEYS, "pool_roots", "private_hash", "selection"];
+  if (!full) allowed.push(...PRIVATE_KEYS); // named on their own
+  const problems = [];
+  const extra = keysOf(announcement)
+    .filter((k) => !allowed.includes(k))
+    .sort(cmpStr);
+  if (extra.length)
+    problems.push(`fields: ${repr(extra)} are not part of an ssj-draw-3 announcement`);
+  if (pyEq(get(announcement, "selection"), SHA256_SELECTION)) {
+    problems.push(
+      `fields: selection '${SHA256_SELECTION}' is the default, which an announcement leaves out`,
+    );
   }
   return problems;
 }
@@ -3362,8 +3592,15 @@ function strataProblems(strata) {
       problems.push(`${where}: must be {"ratio": …} or {"count": …}, one of them`);
     } else if (hasKey(rule, "ratio")) {
       const ratio = get(rule, "ratio");
-      if (!isStr(ratio) || !RATIO.test(ratio))
+      if (!isStr(ratio) || !RATIO.test(ratio)) {
         problems.push(`${where}.ratio: ${repr(ratio)} is not a decimal in (0, 1]`);
+      } else if (floatRepr(Number(ratio)) !== ratio) {
+        // the service writes repr(float): "0.05", "1.0"
+        problems.push(
+          `${where}.ratio: ${repr(ratio)} is not written as the service writes it ` +
+            `(${strRepr(floatRepr(Number(ratio)))})`,
+        );
+      }
     } else if (hasKey(rule, "count")) {
       const count = get(rule, "count");
       if (!isInt(count) || count < 0)
@@ -3712,7 +3949,7 @@ const recomputeProblem = (error) =>
 /** Form, hash, timing and id of the public announcement; and its hash. */
 async function announcementProblems(proof) {
   const announcement = get(proof, "announcement");
-  const problems = formProblems(proof);
+  const problems = [...documentProblems(proof), ...formProblems(proof)];
   const announced = await announcementHash(announcement);
   if (!pyEq(get(proof, "announcement_hash"), announced)) {
     problems.push(
@@ -3760,6 +3997,8 @@ async function verifyPublic(proof) {
   const [openingProblems, pool, bars] = await readOpenings(announcement, get(proof, "opened", {}));
   problems.push(...openingProblems);
   if (!pool) return problems;
+  const shortfall = shortfallOf(announcement, get(proof, "opened", {}));
+  if (shortfall) return [...problems, shortfall];
   const view = merged(proof, { announcement: computeView(announcement, bars) });
   let expected;
   let positions;
@@ -3788,6 +4027,28 @@ async function verifyPublic(proof) {
   );
   problems.push(...compareResult(expected, item(proof, "result"), PUBLIC_RESULT_KEYS));
   return problems;
+}
+
+/** A stratum of which the draw selects more subjects than the proof opens leaves (null:
+ * none), said before computing (verify3._shortfall). */
+function shortfallOf(announcement, opened) {
+  const strata = get(announcement, "strata");
+  if (strataProblems(strata).length) return null; // named as they are
+  const roots = get(announcement, "pool_roots");
+  for (const s of ORDER) {
+    const size = Number(get(get(roots, s), "size"));
+    let count = 0;
+    if (s === FULL_LIST) count = size;
+    else if (hasKey(strata, s)) count = Number(stratumCount(size, get(strata, s)));
+    const leaves = hasKey(opened, s) ? get(opened, s).length : 0;
+    if (count > leaves) {
+      return (
+        `opened.${s}: the draw selects ${count} of the stratum, the proof opens ${leaves}: ` +
+        "it does not open every subject the draw uses"
+      );
+    }
+  }
+  return null;
 }
 
 /** Every conflict and previous-inspector pair names a roster inspector and a pool subject. */
@@ -3834,10 +4095,8 @@ async function verifyFull(proof) {
     return [...problems, `pool: ${error.message}`];
   }
   const digest = await poolTextHash(text);
-  if (text.split("\t").length - 1 !== 3 * lines.length) {
-    problems.push("pool: a line has other than four tab-separated fields");
-    return problems;
-  }
+  const tabs = poolLineProblems(lines);
+  if (tabs.length) return [...problems, ...tabs];
   problems.push(...poolProblems(lines, full, digest));
   problems.push(...fullPairProblems(full, lines));
   let derived;
@@ -3886,7 +4145,7 @@ async function verifyV2(proof) {
     if (!isPy(error, "ValueError")) throw error;
     return [`pool: ${error.message}`];
   }
-  const problems = formProblems(proof);
+  const problems = [...documentProblems(proof), ...formProblems(proof)];
   const announced = await announcementHash(announcement);
   if (!pyEq(get(proof, "announcement_hash"), announced)) {
     problems.push(
@@ -3895,6 +4154,8 @@ async function verifyV2(proof) {
     );
   }
   problems.push(...downgradeProblems(announcement));
+  const tabs = poolLineProblems(lines);
+  if (tabs.length) return [...problems, ...tabs];
   const digest = await poolTextHash(text);
   problems.push(...poolProblems(lines, announcement, digest));
   problems.push(...requestProblems(get(proof, "replacements", [])));
@@ -3944,6 +4205,10 @@ const OTHER_CHECK = ["other", "其他"];
 // A problem's step, by how it begins (the first prefix that matches).
 const CHECK_OF_PREFIX = [
   ["the proof has no result", "form"],
+  ["proof:", "form"],
+  ["fields:", "form"],
+  ["batch_id", "form"],
+  ["plan_id", "form"],
   ["announcement_hash", "announcement_hash"],
   ["announcement.", "announcement_hash"], // the public announcement is not the full one's
   ["the public announcement cannot be derived", "pool"],

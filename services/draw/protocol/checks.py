@@ -10,6 +10,7 @@ from typing import Any
 
 from services.draw.protocol.canonical import commitment
 from services.draw.protocol.reasons import PUBLIC_REQUEST_FIELDS, reason_problem
+from services.draw.protocol.spelling import canonical_text
 
 # What a result holds, in the order mismatches are reported (pool_hash only where the
 # pool itself is in the proof: a public ssj-draw-3 proof has roots instead).
@@ -27,15 +28,21 @@ RESULT_KEYS = (
 )
 
 
+def same(expected: Any, recorded: Any) -> bool:
+    """Equal and written alike: ``1.0`` and ``true`` are not the count ``1`` (Python's ``==``
+    says they are), one value has one spelling (:mod:`.spelling`)."""
+    return bool(expected == recorded) and canonical_text(expected) == canonical_text(recorded)
+
+
 def compare(name: str, expected: Any, recorded: Any, problems: list[str]) -> None:
     """Name the first difference of ``recorded`` from ``expected``, if any."""
-    if expected == recorded:
+    if same(expected, recorded):
         return
     if isinstance(expected, list) and isinstance(recorded, list):
         if len(expected) != len(recorded):
             problems.append(f"{name}: {len(recorded)} recorded, {len(expected)} recomputed")
         for i, (e, r) in enumerate(zip(expected, recorded, strict=False)):
-            if e != r:
+            if not same(e, r):
                 problems.append(
                     f"{name}[{i}]: recorded {json.dumps(r, ensure_ascii=False)}, "
                     f"recomputed {json.dumps(e, ensure_ascii=False)}"
@@ -74,13 +81,20 @@ def request_problems(requests: Sequence[Mapping[str, Any]]) -> list[str]:
             problems.append(f"replacement {n}: fields {extra} are not part of a public request")
         if "skipped" in request and (problem := skipped_problem(request)):
             problems.append(f"replacement {n}: {problem}")
+        for name in ("identifier", "inspector_id"):
+            if name in request and not isinstance(request[name], str):
+                problems.append(f"replacement {n}: {name} must be a string")
+        unavailable = request.get("unavailable", [])
+        if not isinstance(unavailable, list) or not all(isinstance(u, str) for u in unavailable):
+            problems.append(f"replacement {n}: unavailable must be a list of identifiers")
     return problems
 
 
 def secret_problems(proof: Mapping[str, Any], announced_commitment: object) -> list[str]:
     """The revealed secret hashes to the announced commitment."""
+    written = str(proof.get("secret", ""))
     try:
-        secret = bytes.fromhex(str(proof.get("secret", "")))
+        secret = bytes.fromhex(written)
         if commitment(secret) != announced_commitment:
             return [
                 f"commitment: announced {announced_commitment}, SHA-256 of the "
@@ -88,6 +102,8 @@ def secret_problems(proof: Mapping[str, Any], announced_commitment: object) -> l
             ]
     except ValueError as exc:
         return [f"secret: {exc}"]
+    if secret.hex() != written:  # fromhex also reads "AB CD …"
+        return [f"secret: {written!r} is not written as 64 lowercase hex digits"]
     return []
 
 
@@ -98,7 +114,8 @@ def skipped_problem(request: Mapping[str, Any]) -> str | None:
     skipped = request["skipped"]
     who = "identifier" if request.get("kind") == "subject" else "inspector_id"
     if not isinstance(skipped, list) or not all(
-        isinstance(e, Mapping) and set(e) == {who, "evidence"} for e in skipped
+        isinstance(e, Mapping) and set(e) == {who, "evidence"} and isinstance(e[who], str)
+        for e in skipped
     ):
         return f"skipped must be a list of {{{who}, evidence}}"
     return None

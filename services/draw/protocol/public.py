@@ -11,6 +11,7 @@ from typing import Any
 
 from services.draw.protocol import merkle
 from services.draw.protocol.blinding import ORDER, OpenedPool, leaf_hash, token_ok
+from services.draw.protocol.spelling import MAX_POOL_SIZE
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _REGION = re.compile(r"[0-9]{6}")
@@ -38,8 +39,11 @@ def roots_problems(announcement: Mapping[str, Any]) -> list[str]:
             problems.append(f"pool_roots.{s}: must be {{size: whole number, root: 64 hex}}")
         elif entry["size"] == 0 and entry["root"] != merkle.EMPTY_ROOT.hex():
             problems.append(f"pool_roots.{s}: an empty stratum's root is SHA-256 of nothing")
-    if not problems and sum(roots[s]["size"] for s in ORDER) != announcement.get("pool_size"):
+    total = sum(roots[s]["size"] for s in ORDER) if not problems else 0
+    if not problems and total != announcement.get("pool_size"):
         problems.append("pool_roots: the strata's sizes do not add up to pool_size")
+    elif total > MAX_POOL_SIZE:  # what the draw's replacements may walk through
+        problems.append(f"pool_roots: {total:,} subjects; a pool holds at most {MAX_POOL_SIZE:,}")
     private = announcement.get("private_hash")
     if not isinstance(private, str) or not _HEX64.fullmatch(private):
         problems.append("private_hash: must be 64 hex digits")
@@ -105,6 +109,8 @@ def read_openings(
         if not isinstance(rows, list):
             problems.append(f"opened.{stratum}: must be a list")
             continue
+        if not rows:
+            problems.append(f"opened.{stratum}: a stratum with no leaf opened is left out")
         positions = [r.get("position") for r in rows if isinstance(r, Mapping)]
         if len(positions) != len(rows) or not all(
             type(a) is int and type(b) is int and a < b for a, b in itertools.pairwise(positions)

@@ -36,6 +36,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.draw.protocol.groups import Examiner, GroupDrawer, Target
+from services.draw.protocol.spelling import time_spelled
 from services.draw.protocol.stream import Stream
 
 # reason code → the registry facts that ground it.
@@ -96,6 +97,8 @@ def evidence_problem(
         return f"{what}: evidence.at {evidence['at']!r} is not an ISO 8601 time"
     if at.tzinfo is None or at < announced_at:
         return f"{what}: the registry fact must be recorded after the announcement"
+    if not isinstance(evidence["at"], str) or not time_spelled(evidence["at"]):
+        return f"{what}: evidence.at {evidence['at']!r} is not written as the service writes times"
     return None
 
 

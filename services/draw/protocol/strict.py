@@ -4,8 +4,8 @@ A proof is read by people and programs other than ours. If one of them can read 
 a forger picks the way that suits: JSON with a key twice (Python keeps the last, others the
 first), ``"false"`` where a boolean belongs (truthy in Python), a roster listing an inspector
 twice, pool fields with invisible characters (U+200B, U+2060) that make two units look
-alike. So the verifier refuses all of them (:func:`load`, :func:`form_problems`); honest
-proofs, which the service writes in canonical form, never have them.
+alike. So the verifier refuses all of them (:func:`.spelling.load`, :func:`form_problems`);
+honest proofs, which the service writes in canonical form, never have them.
 """
 
 from __future__ import annotations
@@ -17,33 +17,14 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from services.draw.protocol import blinding
 from services.draw.protocol.blinding import token_ok
-from services.draw.protocol.canonical import PROTOCOL_V3, field
+from services.draw.protocol.canonical import PROTOCOL_V3, SHA256_SELECTION, field
 
 _REGION = re.compile(r"[0-9]{6}")
 # Unicode categories no identifier, code or unit may hold in ssj-draw-3: format characters
 # (U+200B, U+2060, U+FEFF…), controls, private use, unassigned, surrogates.
 _INVISIBLE = frozenset({"Cf", "Cc", "Co", "Cn", "Cs"})
-
-
-def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)  # at C speed; a key twice leaves fewer entries than pairs
-    if len(out) != len(pairs):
-        seen: set[str] = set()
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise ValueError(f"key {twice!r} occurs twice in one object")
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def load(data: bytes) -> Any:
-    """Parse a proof: UTF-8 JSON with no key twice in an object and no NaN or Infinity."""
-    return json.loads(
-        data.decode("utf-8"), object_pairs_hook=_pairs_hook, parse_constant=_no_constant
-    )
 
 
 def _is_int(value: object) -> bool:
@@ -87,7 +68,7 @@ def form_problems(proof: Mapping[str, Any], *, full: bool = False) -> list[str]:
         for name in RULES:
             if not isinstance(rules[name], bool):
                 problems.append(f"rules.{name}: must be true or false, not {rules[name]!r}")
-    problems += _strata_problems(announcement.get("strata"))
+    problems += strata_problems(announcement.get("strata"))
     for name in ("pool_size", "min_group_size"):
         if not _is_int(announcement.get(name)):
             problems.append(f"{name}: must be an integer")
@@ -100,6 +81,11 @@ def form_problems(proof: Mapping[str, Any], *, full: bool = False) -> list[str]:
             for k in ("pool_roots", "private_hash")
             if k in announcement
         ]
+    if v3:
+        for name in ("batch_id", "plan_id"):
+            if not isinstance(announcement.get(name), str):
+                problems.append(f"{name}: must be a string")
+        problems += _key_problems(announcement, full)
     problems += _departments_problems(announcement.get("departments"))
     problems += _roster_problems(announcement.get("roster"), v3)
     if public:
@@ -118,6 +104,37 @@ def form_problems(proof: Mapping[str, Any], *, full: bool = False) -> list[str]:
 
 
 RULES = ("cross_jurisdiction", "avoid_previous_inspectors")
+# The keys of a full ssj-draw-3 announcement (§4), all of them always written; and
+# ``selection``, written only when it is not the default.
+ANNOUNCEMENT_KEYS = frozenset(
+    {
+        *("protocol", "draw_id", "attempt", "batch_id", "plan_id", "pool_hash", "pool_size"),
+        *("strata", "departments", "min_group_size", "rules", "roster", "conflicts"),
+        *("previous", "commitment", "max_replacements", "pool_spec", "entropy"),
+        *("entropy_not_before", "announced_at"),
+    }
+)
+
+
+def _key_problems(announcement: Mapping[str, Any], full: bool) -> list[str]:
+    """ssj-draw-3: no key the service does not write (§4), and ``selection`` only when it
+    is not the default. Private keys in a public announcement and public ones in a full
+    announcement are named on their own."""
+    allowed = ANNOUNCEMENT_KEYS | set(blinding.PUBLIC_KEYS) | {"selection"}
+    if not full:
+        allowed |= set(blinding.PRIVATE_KEYS)
+    problems = []
+    extra = sorted(set(announcement) - allowed)
+    if extra:
+        problems.append(f"fields: {extra} are not part of an ssj-draw-3 announcement")
+    if announcement.get("selection") == SHA256_SELECTION:
+        problems.append(
+            f"fields: selection {SHA256_SELECTION!r} is the default, which an announcement "
+            "leaves out"
+        )
+    return problems
+
+
 # An inspector id: what the registry issues (UUIDs) and the examples use; no comma (the
 # leaves join bars with commas) and never empty.
 _INSPECTOR_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -152,7 +169,7 @@ def _departments_problems(departments: object) -> list[str]:
 _RATIO = re.compile(r"0\.[0-9]*[1-9][0-9]*|1(?:\.0+)?")
 
 
-def _strata_problems(strata: object) -> list[str]:
+def strata_problems(strata: object) -> list[str]:
     """Each stratum drawn is A-D with exactly a ratio (a decimal string in (0, 1], as
     written by the service) or a count (a whole number, not a boolean)."""
     if not isinstance(strata, Mapping):
@@ -165,8 +182,14 @@ def _strata_problems(strata: object) -> list[str]:
         elif not isinstance(rule, Mapping) or len(rule) != 1:
             problems.append(f'{where}: must be {{"ratio": …}} or {{"count": …}}, one of them')
         elif "ratio" in rule:
-            if not isinstance(rule["ratio"], str) or not _RATIO.fullmatch(rule["ratio"]):
-                problems.append(f"{where}.ratio: {rule['ratio']!r} is not a decimal in (0, 1]")
+            ratio = rule["ratio"]
+            if not isinstance(ratio, str) or not _RATIO.fullmatch(ratio):
+                problems.append(f"{where}.ratio: {ratio!r} is not a decimal in (0, 1]")
+            elif repr(float(ratio)) != ratio:  # the service writes repr(float): "0.05", "1.0"
+                problems.append(
+                    f"{where}.ratio: {ratio!r} is not written as the service writes it "
+                    f"({repr(float(ratio))!r})"
+                )
         elif "count" in rule:
             if not _is_int(rule["count"]) or rule["count"] < 0:
                 problems.append(f"{where}.count: {rule['count']!r} is not a whole number")

@@ -39,6 +39,7 @@ from services.draw.protocol.entropy import (
     rfc3797_sources,
 )
 from services.draw.protocol.rfc3797 import canonical_key
+from services.draw.protocol.spelling import TIME_FORM, time_spelled
 
 # Draw ids (protocol-wide; the draw service's ids since ssj-draw-2).
 NAMESPACE = uuid.UUID("0b1f3f2e-9a64-4f0e-8a4c-6f2d8e3c9b15")
@@ -48,7 +49,8 @@ ISSUE = re.compile(r"[0-9A-Za-z-]{1,24}")
 
 
 def instant(text: object, where: str) -> datetime:
-    """An ISO 8601 time with its offset (naive times could be read in two zones)."""
+    """An ISO 8601 time with its offset (naive times could be read in two zones), written
+    as the service writes it (:func:`.spelling.time_spelled`)."""
     if not isinstance(text, str):
         raise ValueError(f"{where} must be an ISO 8601 time, not {text!r}")
     try:
@@ -57,6 +59,10 @@ def instant(text: object, where: str) -> datetime:
         raise ValueError(f"{where}: {text!r} is not an ISO 8601 time") from exc
     if value.tzinfo is None:
         raise ValueError(f"{where}: {text!r} has no UTC offset")
+    if not time_spelled(text):
+        raise ValueError(
+            f"{where}: {text!r} is not written as the service writes times ({TIME_FORM})"
+        )
     return value
 
 

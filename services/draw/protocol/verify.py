@@ -1,10 +1,10 @@
 """``ssj draw verify`` and ``ssj draw replay``: check a proof against its recomputation.
 
-:func:`verify` reads a proof as :mod:`.strict` requires (one reading only), checks the
-announcement's own rules (:mod:`.v3` for ``ssj-draw-3``), the pool, the commitment and the
-replacement requests, recomputes the draw (:func:`.proof.compute`) and names every part
-that differs. Standard library only, like the whole package:
-``python -m services.draw.protocol.verify verify PROOF.json``.
+:func:`verify` reads a proof as :mod:`.spelling` and :mod:`.strict` require (one
+spelling, one reading), checks the announcement's own rules (:mod:`.v3` for
+``ssj-draw-3``), the pool, the commitment and the replacement requests, recomputes the
+draw (:func:`.proof.compute`) and names every part that differs. Standard library only,
+like the whole package: ``python -m services.draw.protocol.verify verify PROOF.json``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from services.draw.protocol import strict, v3, verify3
+from services.draw.protocol import spelling, strict, v3, verify3
 from services.draw.protocol.canonical import (
     PROTOCOL_V2,
     PROTOCOL_V3,
@@ -67,7 +68,7 @@ def verify_v2(proof: Mapping[str, Any]) -> list[str]:
         text, lines = pool_of(proof)
     except ValueError as exc:
         return [f"pool: {exc}"]
-    problems += strict.form_problems(proof)
+    problems += spelling.document_problems(proof) + strict.form_problems(proof)
     announced = announcement_hash(announcement)
     if proof.get("announcement_hash") != announced:
         problems.append(
@@ -75,6 +76,8 @@ def verify_v2(proof: Mapping[str, Any]) -> list[str]:
             f"announcement hashes to {announced}"
         )
     problems += v3.downgrade_problems(announcement)
+    if tabs := spelling.pool_line_problems(lines):
+        return [*problems, *tabs]
     digest = pool_text_hash(text)
     problems += pool_problems(text, lines, announcement, digest)
     problems += request_problems(proof.get("replacements", []))
@@ -88,10 +91,14 @@ def verify_v2(proof: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def _load(path: str) -> dict[str, Any]:
+def _load(path: str, *, canonical: bool) -> dict[str, Any]:
+    """The file's JSON object (:func:`.spelling.load`); a proof to verify (``canonical``)
+    exactly as the service writes it. A file over the cap is not read at all."""
     # Read whole, then decode once: half the time of decoding through a text stream.
     with open(path, "rb") as handle:
-        data = strict.load(handle.read())
+        if os.fstat(handle.fileno()).st_size > spelling.MAX_PROOF_BYTES:
+            raise ValueError(spelling.too_large())
+        data = spelling.load(handle.read(spelling.MAX_PROOF_BYTES + 1), canonical=canonical)
     if not isinstance(data, dict):
         raise ValueError("the file must hold one JSON object")
     return data
@@ -122,12 +129,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # only rescan them, again and again (a quarter of the run at a million subjects).
     gc.disable()
     try:
-        proof = _load(args.file)
+        # A line proof is served as its answer model writes it, a replay's input is typed
+        # by people: only a proof to verify has one spelling.
+        proof = _load(args.file, canonical=args.command == "verify")
     except (OSError, ValueError) as exc:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
     if args.command == "verify-line":
-        problems, said = verify3.verify_line(proof)
+        try:
+            problems, said = verify3.verify_line(proof)
+        except Exception as exc:  # any part of a hostile document may be of any type
+            problems, said = [f"{UNREADABLE}: {type(exc).__name__}: {exc}"], ""
         seen = args.announcement_hash
         if seen is not None and seen.strip().lower() != proof.get("announcement_hash"):
             problems.insert(0, f"announcement_hash: you saw {seen} published, this is another")

@@ -17,8 +17,9 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
-from services.draw.protocol import blinding, strict, v3
-from services.draw.protocol.canonical import announcement_hash, pool_text_hash
+from services.draw.protocol import blinding, spelling, strict, v3
+from services.draw.protocol.blinding import ORDER
+from services.draw.protocol.canonical import FULL_LIST, announcement_hash, pool_text_hash
 from services.draw.protocol.checks import (
     RESULT_KEYS,
     compare_result,
@@ -27,16 +28,23 @@ from services.draw.protocol.checks import (
 )
 from services.draw.protocol.entropy import lottery_problem
 from services.draw.protocol.proof import compute, pool_of, pool_problems
-from services.draw.protocol.public import compute_view, opening_problem, read_openings
+from services.draw.protocol.public import (
+    compute_view,
+    opening_problem,
+    read_openings,
+    roots_problems,
+)
+from services.draw.protocol.subjects import stratum_count
 
 PUBLIC_RESULT_KEYS = tuple(k for k in RESULT_KEYS if k != "pool_hash")
+LINE_KEYS = frozenset({"announcement", "announcement_hash", "stratum", "opened"})
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _announcement_problems(proof: Mapping[str, Any]) -> tuple[list[str], str]:
     """Form, hash, timing and id of the public announcement; and its hash."""
     announcement = proof["announcement"]
-    problems = strict.form_problems(proof)
+    problems = spelling.document_problems(proof) + strict.form_problems(proof)
     announced = announcement_hash(announcement)
     if proof.get("announcement_hash") != announced:
         problems.append(
@@ -82,6 +90,8 @@ def verify_public(proof: Mapping[str, Any]) -> list[str]:
     problems += opening_problems
     if pool is None:
         return problems
+    if shortfall := _shortfall(announcement, proof.get("opened", {})):
+        return [*problems, shortfall]
     view = {**proof, "announcement": compute_view(announcement, bars)}
     try:
         expected, positions = compute(view, None, pool, members=pool.members(), announced=announced)
@@ -104,6 +114,25 @@ def verify_public(proof: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _shortfall(announcement: Mapping[str, Any], opened: Mapping[str, Any]) -> str | None:
+    """A stratum of which the draw selects more subjects than the proof opens leaves (None:
+    none). Said before computing: a forged size and ratio would otherwise have the
+    verifier draw millions of positions before it found the first one not opened."""
+    strata = announcement["strata"]
+    if strict.strata_problems(strata):
+        return None  # named as they are; the computation says what it cannot read
+    roots = announcement["pool_roots"]
+    for s in ORDER:
+        size = roots[s]["size"]
+        count = size if s == FULL_LIST else stratum_count(size, strata[s]) if s in strata else 0
+        if count > len(opened.get(s, [])):
+            return (
+                f"opened.{s}: the draw selects {count} of the stratum, the proof opens "
+                f"{len(opened.get(s, []))}: it does not open every subject the draw uses"
+            )
+    return None
+
+
 def verify_full(proof: Mapping[str, Any]) -> list[str]:
     """Everything in a full ssj-draw-3 proof (auditors') that does not hold."""
     announcement = proof["announcement"]
@@ -123,9 +152,8 @@ def verify_full(proof: Mapping[str, Any]) -> list[str]:
     except ValueError as exc:
         return [*problems, f"pool: {exc}"]
     digest = pool_text_hash(text)
-    if text.count("\t") != 3 * len(lines):
-        problems.append("pool: a line has other than four tab-separated fields")
-        return problems
+    if tabs := spelling.pool_line_problems(lines):
+        return [*problems, *tabs]
     problems += pool_problems(text, lines, full, digest)
     problems += _pair_problems(full, lines)
     try:
@@ -198,13 +226,17 @@ def verify_line(document: Mapping[str, Any]) -> tuple[list[str], str]:
     if not isinstance(announcement, Mapping):
         return ["announcement: must be an object"], ""
     problems = []
+    if set(document) != LINE_KEYS:
+        problems.append(f"proof: a line proof has exactly the keys {sorted(LINE_KEYS)}")
     announced = announcement_hash(announcement)
     if document.get("announcement_hash") != announced:
         problems.append(f"announcement_hash: its announcement hashes to {announced}")
     stratum = document.get("stratum")
     roots = announcement.get("pool_roots")
-    if not isinstance(roots, Mapping) or stratum not in roots:
+    if not isinstance(roots, Mapping) or not isinstance(stratum, str) or stratum not in roots:
         return [*problems, "stratum: not one of the announcement's pool_roots"], ""
+    if not isinstance(roots[stratum], Mapping) or roots_problems(announcement):
+        return [*problems, "pool_roots: not the sizes and roots of the strata"], ""
     roster = frozenset(str(r[0]) for r in announcement.get("roster", []) if isinstance(r, list))
     problem, fields = opening_problem(str(stratum), document.get("opened"), roots[stratum], roster)
     if problem or fields is None:
