@@ -17,7 +17,9 @@ import pytest
 from services.draw.protocol import spelling
 from services.draw.protocol.blinding import Trees
 from services.draw.protocol.canonical import canonical_json
+from services.draw.protocol.checks import same
 from services.draw.protocol.forms import line_proof
+from services.draw.protocol.spelling import canonical_text
 from services.draw.protocol.verify import UNREADABLE, main, verify
 from services.draw.protocol.verify3 import verify_line
 from tests.browser import spelling_cases as cases
@@ -255,3 +257,26 @@ def test_a_hostile_line_proof_is_named_not_a_traceback(
     path.write_text(json.dumps(hostile), encoding="utf-8")
     assert main(["verify-line", str(path)]) == 1
     assert f"MISMATCH {UNREADABLE}: UnicodeEncodeError" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("expected", "recorded", "alike"),
+    [
+        (1, 1, True),
+        (1, 1.0, False),
+        (1, True, False),
+        (0, False, False),
+        (0.0, -0.0, False),
+        (0.5, 0.5, True),
+        ({"a": [1, {"b": 2}]}, {"a": [1, {"b": 2}]}, True),
+        ({"a": [1, {"b": 2}]}, {"a": [1, {"b": 2.0}]}, False),
+        ([{"n": 3}], [{"n": True}], False),
+        ([1, 2], [1, 2, 3], False),
+    ],
+)
+def test_a_recorded_value_is_the_recomputed_one_only_if_written_alike(
+    expected: object, recorded: object, alike: bool
+) -> None:
+    assert same(expected, recorded) is alike
+    # The rule it stands for: the canonical texts are equal.
+    assert alike is (expected == recorded and canonical_text(expected) == canonical_text(recorded))

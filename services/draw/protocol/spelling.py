@@ -115,9 +115,12 @@ def _nesting(value: Any) -> int:
     while stack:
         container, depth = stack.pop()
         deepest = max(deepest, depth)
-        for child in container.values() if type(container) is dict else container:
-            if type(child) is dict or type(child) is list:
-                stack.append((child, depth + 1))
+        children = container.values() if type(container) is dict else container
+        kinds = set(map(type, children))  # at C speed: a pool of a million strings is skipped
+        if dict in kinds or list in kinds:
+            for child in children:
+                if type(child) is dict or type(child) is list:
+                    stack.append((child, depth + 1))
     return deepest
 
 
