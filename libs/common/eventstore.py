@@ -24,6 +24,7 @@ from psycopg import sql
 
 from libs.common.bulk import BulkWriter, copy_stored
 from libs.common.context import event_metadata
+from libs.common.eventstore_reads import StoredReads
 from libs.common.faults import crash_point
 from libs.common.idempotency_commit import ClaimLost, is_claim_lost, mark_committed
 from libs.common.settings import CommonSettings
@@ -34,7 +35,6 @@ BULK_EVENTS = 2_000  # saves with this many events or more go through COPY
 # once it outgrows the socket's buffers (about 450 KB over a Unix socket, the embedded
 # server's only kind; about 5 MB over TCP), so anything near a buffer goes by COPY.
 BULK_BYTES = 128 << 10
-BULK_CHUNK = 10_000
 # Hashes of the last stored event of recently read or saved streams, so a save links to
 # its predecessor without reading it again; only states this small are hashed on reading.
 TAIL_CACHE = 20_000
@@ -52,7 +52,7 @@ def ensure_schema(settings: CommonSettings, schema: str) -> None:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
 
 
-class EventStoreApp(Application[UUID]):
+class EventStoreApp(StoredReads, Application[UUID]):
     """Base of every service's application (command and query methods live in subclasses)."""
 
     service: ClassVar[str] = "ssj"
@@ -260,6 +260,13 @@ class EventStoreApp(Application[UUID]):
                     self._remember_tail(aggregate_id, version, digest)
             else:
                 recordings = super().save(*objs, **kwargs)
+        except IntegrityError:
+            # An insert retried after its connection dropped (a PostgreSQL restart) finds
+            # its own first attempt, which committed: the save succeeded. Any other
+            # conflict (another writer's event at this version) is one.
+            if not pending or not self._stored_already(pending):
+                raise
+            recordings = []
         except Exception as exc:
             if is_claim_lost(exc):
                 raise ClaimLost() from exc
@@ -316,61 +323,6 @@ class EventStoreApp(Application[UUID]):
     def max_notification_id(self) -> int:
         """Highest notification id written so far (0 when empty)."""
         return int(self.recorder.max_notification_id() or 0)
-
-    # -- bulk reads (imports): one query per chunk instead of one per aggregate ------------
-
-    def _select(self, query: sql.Composable, ids: Sequence[UUID]) -> list[Any]:
-        rows: list[Any] = []
-        with self.connection() as conn, conn.cursor() as cur:
-            for start in range(0, len(ids), BULK_CHUNK):
-                cur.execute(query, (list(ids[start : start + BULK_CHUNK]),))
-                rows.extend(cur.fetchall())
-        return rows
-
-    def existing(self, ids: Sequence[UUID]) -> set[UUID]:
-        """Which of these aggregates exist."""
-        query = sql.SQL(
-            "SELECT originator_id FROM {} WHERE originator_id = ANY(%s) AND originator_version = 1"
-        ).format(self.events_sql)
-        return {row["originator_id"] for row in self._select(query, ids)}
-
-    def versions(self, ids: Sequence[UUID]) -> dict[UUID, int]:
-        """The current version of each of these aggregates that exists."""
-        query = sql.SQL(
-            "SELECT originator_id, max(originator_version) AS version FROM {} "
-            "WHERE originator_id = ANY(%s) GROUP BY originator_id"
-        ).format(self.events_sql)
-        return {row["originator_id"]: row["version"] for row in self._select(query, ids)}
-
-    def ids_created_by(self, topic: str) -> list[UUID]:
-        """Every aggregate whose first event has this topic (e.g. all subjects)."""
-        query = sql.SQL(
-            "SELECT originator_id FROM {} WHERE originator_version = 1 AND topic = %s"
-        ).format(self.events_sql)
-        with self.connection() as conn, conn.cursor() as cur:
-            cur.execute(query, (topic,))
-            return [row["originator_id"] for row in cur.fetchall()]
-
-    def load_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
-        """Current state of many aggregates, rebuilt from their events in bulk."""
-        query = sql.SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(self.events_sql)
-        aggregates: dict[UUID, Any] = {}
-        for row in self._select(query, ids):
-            aggregate_id: UUID = row["originator_id"]
-            stored = StoredEvent(
-                originator_id=aggregate_id,
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            event = self.mapper.to_domain_event(stored)
-            aggregates[aggregate_id] = event.mutate(  # type: ignore[attr-defined]
-                aggregates.get(aggregate_id)
-            )
-        return aggregates
 
     def verify_chain(self, aggregate_id: UUID) -> list[str]:
         """Recompute an aggregate's hash chain; return what does not match (empty if intact)."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
 from libs.common.faults import CRASH_EXIT_CODE
@@ -194,3 +196,37 @@ def test_a_command_stored_before_its_process_died_is_not_run_again_by_the_retry(
         assert _exports(infra) == before + 2
     finally:
         survivor.stop()
+
+
+def test_a_save_whose_first_attempt_committed_unseen_succeeds(
+    infra: Infra, ledger: ClaimLedgerApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert committed but its answer was lost (PostgreSQL restarted): eventsourcing
+    inserts again and hits its own events. That save succeeded, and says so."""
+    recorder: Any = ledger.recorder
+    insert = recorder.insert_events
+
+    def committed_then_retried(stored: Any, **kwargs: Any) -> Any:
+        insert(stored, **kwargs)  # committed; its answer lost
+        return insert(stored, **kwargs)  # the retry: IntegrityError on its own events
+
+    monkeypatch.setattr(recorder, "insert_events", committed_then_retried)
+    entry = Entry(7)
+    ledger.save(entry)
+    assert _stored(ledger, entry) == 1
+    monkeypatch.undo()
+    entry.amend(11)
+    ledger.save(entry)  # and the stream goes on from there
+    assert _stored(ledger, entry) == 2
+
+
+def test_a_real_conflict_is_still_one(infra: Infra, ledger: ClaimLedgerApp) -> None:
+    entry = Entry(8)
+    ledger.save(entry)
+    first, second = ledger.repository.get(entry.id), ledger.repository.get(entry.id)
+    first.amend(9)
+    second.amend(10)
+    ledger.save(first)
+    with pytest.raises(IntegrityError):
+        ledger.save(second)
+    assert ledger.repository.get(entry.id).n == 9
