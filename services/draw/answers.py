@@ -139,7 +139,7 @@ class Execution(Answer):
     seed: str
     commitment: str
     announcement_hash: str
-    pool_hash: str
+    pool_hash: str | None = Field(description="internal readers; null for others")
     pool_size: int
     strata: dict[str, dict[str, int]]
     selected: int

@@ -216,6 +216,8 @@ def _view(draw: Draw, internal: bool) -> dict[str, Any]:
     summary = _summary(draw)
     if not internal:  # the pool's plain hash can be checked against guesses of its classes
         summary["pool_hash"] = None
+        if summary["executed"] is not None:
+            summary["executed"] = {**summary["executed"], "pool_hash": None}
     if internal and draw.voided is not None:
         summary["voided"] = {**summary["voided"], "reason": draw.voided["reason"]}
     return {

@@ -28,10 +28,13 @@ def _draw(stack: Stack, sub: str, dept: str, role: str) -> dict:
 def test_the_initiating_department_and_oversight_read_the_staff_text(
     stack: Stack, dept: str, role: str
 ) -> None:
-    (replacement,) = _draw(stack, f"{role}-rd", dept, role)["replacements"]
+    draw = _draw(stack, f"{role}-rd", dept, role)
+    (replacement,) = draw["replacements"]
     assert replacement["reason"] == REASON_CANARY
     assert replacement["approver"] == f"{APPROVER_CANARY} ({OWN})"  # from the token
     assert replacement["reason_code"] == "deregistered"
+    # The pool's plain hash too, where the draw states it and in its execution.
+    assert draw["pool_hash"] and draw["executed"]["pool_hash"] == draw["pool_hash"]
 
 
 @pytest.mark.parametrize(
@@ -46,5 +49,8 @@ def test_other_readers_get_the_public_reason_code_only(stack: Stack, dept: str, 
     assert "reason" not in replacement and "approver" not in replacement
     text = str(draw)
     assert REASON_CANARY not in text and APPROVER_CANARY not in text
+    # Nor the pool's plain hash (a small pool's could be checked against guesses of its
+    # classes): not in the summary, not in the execution.
+    assert draw["pool_hash"] is None and draw["executed"]["pool_hash"] is None
     # What was replaced and by what stays readable: the record is the public one.
     assert replacement["replaced"] and "replacement" in replacement
