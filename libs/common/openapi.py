@@ -106,8 +106,14 @@ def install_openapi(app: FastAPI, domain_statuses: Iterable[int] = ()) -> None:
                 for status in sorted(statuses_of(operation, method, domain)):
                     title = _TITLES.get(status, "Error")
                     entry = responses.setdefault(str(status), {"description": title})
-                    # Every error is problem+json, FastAPI's default 422 body included.
-                    entry["content"] = problem
+                    # Every error is problem+json, FastAPI's default 422 body included; a
+                    # body a route declares beside it (an import's report) stays.
+                    declared = {
+                        media: body
+                        for media, body in entry.get("content", {}).items()
+                        if "HTTPValidationError" not in str(body.get("schema", ""))
+                    }
+                    entry["content"] = {**declared, **problem}
                 for status, entry in responses.items():
                     # An error a route declares without a body (the draw service's 503
                     # while it catches up) is a Problem too.

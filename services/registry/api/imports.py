@@ -54,7 +54,13 @@ class ImportReportView(Answer):
             "description": "applied",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
-        422: {"description": "rejected, with report"},
+        422: {
+            "description": "rejected, with its report (an unreadable file: a problem)",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ImportReportView"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+        },
     },
 )
 async def import_file(
