@@ -12,8 +12,6 @@ hundred milliseconds: a department registered a moment ago may be refused briefl
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -24,6 +22,7 @@ from libs.common.auth import Principal, require_roles
 from libs.common.envelope import InboundEvent
 from libs.common.problems import Problem
 from libs.common.service import ConsumerSpec
+from libs.common.snapshots import Snapshot
 
 DEPARTMENTS_DDL = [
     """CREATE TABLE IF NOT EXISTS {schema}.departments_view (
@@ -99,30 +98,25 @@ async def is_active(pool: asyncpg.Pool, schema: str, code: str) -> bool:
 
 
 class ActiveDepartments:
-    """The active codes of ``{schema}.departments_view``, reloaded at most once every
-    :data:`revocations.REFRESH_SECONDS` (as the deny-list is): one query a second instead of
-    one per write. A code not in the copy is looked up at once, so a department registered a
-    moment ago is not refused for longer than the read model lags; a deactivated one is
-    refused at most that second later."""
+    """The active codes of ``{schema}.departments_view`` as a :class:`Snapshot` (as the
+    deny-list is): one query a second instead of one per write. A code not in the copy is
+    looked up at once, so a department registered a moment ago is not refused for longer
+    than the read model lags; a deactivated one is refused at most a second later."""
 
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool = pool
         self.schema = schema
-        self._codes: frozenset[str] = frozenset()
-        self._loaded_at = float("-inf")
-        self._lock = asyncio.Lock()
+        self._codes = Snapshot(self._load)
+
+    async def _load(self) -> frozenset[str]:
+        rows = await self.pool.fetch(
+            f'SELECT code FROM "{self.schema}".departments_view WHERE active'
+        )
+        return frozenset(row["code"] for row in rows)
 
     async def active(self, code: str) -> bool:
         """Whether ``code`` is an active department."""
-        if time.monotonic() - self._loaded_at >= revocations.REFRESH_SECONDS:
-            async with self._lock:
-                if time.monotonic() - self._loaded_at >= revocations.REFRESH_SECONDS:
-                    rows = await self.pool.fetch(
-                        f'SELECT code FROM "{self.schema}".departments_view WHERE active'
-                    )
-                    self._codes = frozenset(row["code"] for row in rows)
-                    self._loaded_at = time.monotonic()
-        return code in self._codes or await is_active(self.pool, self.schema, code)
+        return code in await self._codes.current() or await is_active(self.pool, self.schema, code)
 
 
 def active_departments(request: Request) -> ActiveDepartments:

@@ -10,9 +10,7 @@ within the consumer's lag plus that second.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from datetime import UTC, datetime
 
 import asyncpg
@@ -20,9 +18,9 @@ from fastapi import Request
 
 from libs.common.envelope import InboundEvent
 from libs.common.problems import Problem
+from libs.common.snapshots import Snapshot
 
 log = logging.getLogger(__name__)
-REFRESH_SECONDS = 1.0
 # As libs.common.auth.CLOCK_LEEWAY_SECONDS (auth imports this module): how far a token's
 # iat may lie in the future.
 CLOCK_SKEW_SECONDS = 30
@@ -62,20 +60,13 @@ class DenyList:
         # No token outlives this after its revocation (its iat was before it), whatever
         # expires_at the office gave: a mistaken, early expires_at cannot revive a token.
         self.keep_seconds = max_ttl_seconds + CLOCK_SKEW_SECONDS
-        self._jtis: frozenset[str] = frozenset()
-        self._loaded_at = float("-inf")
-        self._lock = asyncio.Lock()
+        self._jtis = Snapshot(self._load)
 
     async def revoked(self, jti: str) -> bool:
         """Whether ``jti`` is revoked (and not yet expired)."""
-        if time.monotonic() - self._loaded_at >= REFRESH_SECONDS:
-            async with self._lock:
-                # Another request may have reloaded it while this one waited.
-                if time.monotonic() - self._loaded_at >= REFRESH_SECONDS:
-                    await self._load()
-        return jti in self._jtis
+        return jti in await self._jtis.current()
 
-    async def _load(self) -> None:
+    async def _load(self) -> frozenset[str]:
         try:
             async with self.pool.acquire() as conn:
                 table = await conn.fetchval(
@@ -97,8 +88,7 @@ class DenyList:
             raise Problem(
                 503, "Service unavailable", "the token deny-list cannot be read; retry shortly"
             ) from exc
-        self._jtis = frozenset(r["jti"] for r in rows)
-        self._loaded_at = time.monotonic()
+        return frozenset(r["jti"] for r in rows)
 
 
 async def refuse_revoked(request: Request, jti: str) -> None:
