@@ -97,10 +97,7 @@ def is_claim_lost(exc: BaseException) -> bool:
     by eventsourcing's own exception types)."""
     seen: BaseException | None = exc
     while seen is not None:
-        diag = getattr(seen, "diag", None)
-        if getattr(diag, "sqlstate", None) == CLAIM_LOST_SQLSTATE:
-            return True
-        if getattr(seen, "sqlstate", None) == CLAIM_LOST_SQLSTATE:
+        if getattr(seen, "sqlstate", None) == CLAIM_LOST_SQLSTATE:  # psycopg's errors
             return True
         seen = seen.__cause__ or seen.__context__
     return False

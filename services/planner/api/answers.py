@@ -278,8 +278,8 @@ class Mode(Answer):
     needs_programme: bool
 
 
-class ItemKnown(Answer):
-    """An item of the registry as the planner knows it."""
+class ProposalItem(Answer):
+    """An item a proposal names, as copied from the item list."""
 
     code: str
     department: str
@@ -287,6 +287,11 @@ class ItemKnown(Answer):
     category: str
     ratio: float
     methods: list[str]
+
+
+class ItemKnown(ProposalItem):
+    """An item of the registry as the planner knows it."""
+
     legal_basis: str
     subject_kinds: list[str]
     published: bool

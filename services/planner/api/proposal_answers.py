@@ -9,20 +9,9 @@ from uuid import UUID
 from pydantic import Field
 
 from libs.common.answers import Answer
-from services.planner.api.answers import PoolView
+from services.planner.api.answers import PoolView, ProposalItem
 
 # -- proposals, deadlines, merge suggestions, the annual plan ------------------------------
-
-
-class ProposalItem(Answer):
-    """An item a proposal names, as copied from the item list."""
-
-    code: str
-    department: str
-    name: str
-    category: str
-    ratio: float
-    methods: list[str]
 
 
 class ProposalView(Answer):
