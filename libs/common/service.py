@@ -243,12 +243,12 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
     return app
 
 
-def application(request: Request) -> Any:
+async def application(request: Request) -> Any:
     """FastAPI dependency: the service's event-sourced application."""
     return request.app.state.application
 
 
-def pool(request: Request) -> asyncpg.Pool:
+async def pool(request: Request) -> asyncpg.Pool:
     """FastAPI dependency: the service's asyncpg pool (read models)."""
     return request.app.state.pool
 

@@ -27,7 +27,7 @@ Pool = Annotated[asyncpg.Pool, Depends(pool)]
 SETTINGS = PlannerSettings()
 
 
-def registry_counter(request: Request) -> RegistryCounter:
+async def registry_counter(request: Request) -> RegistryCounter:
     """The registry's counts, asked with the caller's own token (the registry decides what
     the caller may count)."""
     return RegistryCounter(
@@ -35,7 +35,7 @@ def registry_counter(request: Request) -> RegistryCounter:
     )
 
 
-def draw_service(request: Request) -> DrawService:
+async def draw_service(request: Request) -> DrawService:
     """Whether batches have been drawn, asked of the draw service with the caller's token."""
     return DrawService(
         SETTINGS.draw_url, request.headers.get("authorization", ""), SETTINGS.peer_timeout

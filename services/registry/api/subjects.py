@@ -318,7 +318,7 @@ def _filters(
     return " AND ".join(clauses), args
 
 
-def subject_filter(
+async def subject_filter(
     region_prefix: str = Query("", pattern=r"^\d{0,6}$"),
     kind: Kind | None = None,
     industry: str | None = Query(None, pattern=r"^[A-T](\d{1,2})?$"),
