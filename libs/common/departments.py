@@ -106,7 +106,7 @@ class ActiveDepartments:
     def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
         self.pool = pool
         self.schema = schema
-        self._codes = Snapshot(self._load)
+        self._codes = Snapshot(self._load, frozenset[str]())
 
     async def _load(self) -> frozenset[str]:
         rows = await self.pool.fetch(

@@ -60,7 +60,7 @@ class DenyList:
         # No token outlives this after its revocation (its iat was before it), whatever
         # expires_at the office gave: a mistaken, early expires_at cannot revive a token.
         self.keep_seconds = max_ttl_seconds + CLOCK_SKEW_SECONDS
-        self._jtis = Snapshot(self._load)
+        self._jtis = Snapshot(self._load, frozenset[str]())
 
     async def revoked(self, jti: str) -> bool:
         """Whether ``jti`` is revoked (and not yet expired)."""

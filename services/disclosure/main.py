@@ -42,7 +42,7 @@ SPEC = ServiceSpec(
             name="results",
             source="results",
             handler=results.apply_results,
-            tables=("results", "follow_ups", "overdue"),
+            tables=("results", "result_name_pairs", "follow_ups", "overdue"),
         ),
         register_consumer("disclosure"),
     ],

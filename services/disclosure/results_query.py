@@ -10,13 +10,9 @@ from uuid import UUID
 
 import asyncpg
 
-from services.disclosure.domain.national import (
-    FOLLOWED_OUTCOMES,
-    bigrams,
-    national_result,
-    normalise_name,
-)
+from services.disclosure.domain.national import FOLLOWED_OUTCOMES, national_result
 from services.disclosure.domain.public import outcome_text, public_finding
+from services.disclosure.name_search import FREQUENCIES, name_source, searchable
 from services.disclosure.public_sql import results_select
 
 
@@ -75,36 +71,40 @@ async def find_results(
     db: asyncpg.Pool, wanted: ResultFilter, *, after: UUID | None = None, limit: int = 200
 ) -> list[dict[str, Any]]:
     """Results as disclosed, in ``record_id`` order after ``after``, at most ``limit``."""
-    where, args = ["true"], []
+    where, args = [], []
 
     def arg(value: Any) -> str:
         args.append(value)
         return f"${len(args)}"
 
-    if wanted.identifier is not None:
-        where.append(f"subject_identifier = {arg(wanted.identifier)}")
+    source, order = "disclosure.results r", "r.record_id"
     if wanted.name is not None:
-        key = normalise_name(wanted.name)
-        where.append(f"name_bigrams @> {arg(bigrams(key))}::text[]")
-        where.append(f"strpos(name_key, {arg(key)}) > 0")
+        key = searchable(wanted.name)
+        if key is None:  # no character pair to look up (the API asks for two characters)
+            return []
+        source, matches = name_source(await FREQUENCIES.rarest(db, key), key, arg)
+        where.append(matches)
+        order = "a.record_id"  # the pairs' index order: the page's rows come first
+    if wanted.identifier is not None:
+        where.append(f"r.subject_identifier = {arg(wanted.identifier)}")
     if wanted.region is not None:
         where.append(
-            "department IN (SELECT code FROM disclosure.departments_view "
+            "r.department IN (SELECT code FROM disclosure.departments_view "
             f"WHERE region_code LIKE {arg(region_prefix(wanted.region) + '%')})"
         )
     for column in ("department", "plan_id", "draw_id", "outcome", "late"):
         value = getattr(wanted, column)
         if value is not None:
-            where.append(f"{column} = {arg(value)}")
+            where.append(f"r.{column} = {arg(value)}")
     if wanted.published_from is not None:
-        where.append(f"published_on >= {arg(wanted.published_from)}")
+        where.append(f"r.published_on >= {arg(wanted.published_from)}")
     if wanted.published_to is not None:
-        where.append(f"published_on <= {arg(wanted.published_to)}")
+        where.append(f"r.published_on <= {arg(wanted.published_to)}")
     if after is not None:
-        where.append(f"record_id > {arg(after)}")
+        where.append(f"{order} > {arg(after)}")
     page = (
-        f"(SELECT * FROM disclosure.results WHERE {' AND '.join(where)} "
-        f"ORDER BY record_id LIMIT {arg(limit)})"
+        f"(SELECT r.* FROM {source} WHERE {' AND '.join(where) or 'true'} "
+        f"ORDER BY {order} LIMIT {arg(limit)})"
     )
     rows = await db.fetch(f"{results_select(page)} ORDER BY r.record_id", *args)
     return await _shown(db, rows)

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncpg
 
 from libs.common.envelope import InboundEvent
+from services.disclosure.domain.national import normalise_name
 from services.disclosure.domain.public import inspection_type, outcome_text, public_finding
+from services.disclosure.name_search import index_name
 
 
 async def apply_legacy_result(conn: asyncpg.Connection, ev: InboundEvent) -> None:
@@ -32,8 +34,8 @@ async def apply_legacy_result(conn: asyncpg.Connection, ev: InboundEvent) -> Non
         await conn.execute(
             """INSERT INTO disclosure.results (record_id, draw_id, plan_id, subject_identifier,
                subject_name, department, inspection_type, inspected_on, outcome, outcome_text,
-               findings, disclosed_at)
-               VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9,$10,$11,now())
+               findings, disclosed_at, name_key)
+               VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9,$10,$11,now(),$12)
                ON CONFLICT (record_id) DO NOTHING""",
             ev.subject,
             d["draw_id"],
@@ -46,7 +48,9 @@ async def apply_legacy_result(conn: asyncpg.Connection, ev: InboundEvent) -> Non
             d["outcome"],
             outcome_text(d["outcome"]),
             [public_finding(f) for f in d["findings"]],
+            normalise_name(d["subject_name"]),
         )
+        await index_name(conn, ev.subject, d["subject_name"])
     elif ev.name == "ResultCorrected":
         await conn.execute(
             """UPDATE disclosure.results SET outcome = $2, outcome_text = $3, findings = $4,

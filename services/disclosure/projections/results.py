@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncpg
 
 from libs.common.envelope import InboundEvent
-from services.disclosure.domain.national import bigrams, normalise_name
+from services.disclosure.domain.national import normalise_name
 from services.disclosure.domain.public import inspection_type, outcome_text, public_finding
+from services.disclosure.name_search import DDL as NAME_DDL
+from services.disclosure.name_search import index_name
 from services.disclosure.projections.legacy_results import apply_legacy_result
 
 DDL = [
@@ -29,15 +31,14 @@ DDL = [
             "publication_due_provisional boolean NOT NULL DEFAULT false",
             "late boolean NOT NULL DEFAULT false",
             "name_key text NOT NULL DEFAULT ''",
-            "name_bigrams text[] NOT NULL DEFAULT '{{}}'",
             "editions jsonb NOT NULL DEFAULT '[]'",
         )
     ),
-    "CREATE INDEX IF NOT EXISTS results_name ON {schema}.results USING gin (name_bigrams)",
     "CREATE INDEX IF NOT EXISTS results_department ON {schema}.results (department, record_id)",
     "CREATE INDEX IF NOT EXISTS results_plan ON {schema}.results (plan_id, record_id)",
     "CREATE INDEX IF NOT EXISTS results_published ON {schema}.results (published_on, record_id)",
     "CREATE INDEX IF NOT EXISTS results_late ON {schema}.results (record_id) WHERE late",
+    *NAME_DDL,
     # 后续处置 steps by task (shown beside a published result only).
     """CREATE TABLE IF NOT EXISTS {schema}.follow_ups (
         task_id uuid NOT NULL, version int NOT NULL, step text NOT NULL, "on" date NOT NULL,
@@ -124,10 +125,10 @@ async def _published(conn: asyncpg.Connection, ev: InboundEvent) -> None:
            subject_name, department, inspection_type, inspected_on, outcome, outcome_text,
            findings, corrections, disclosed_at, batch_id, pending_kind, non_cooperation_case,
            decided_on, published_on, publication_due, publication_due_provisional, late,
-           name_key, name_bigrams, editions)
+           name_key, editions)
            VALUES ($1,$2,$3,$4,$5,$6,$7,$8::text::date,$9,$10,$11,$12,$13,$14,$15,$16,
-                   $17::text::date,$18::text::date,$19::text::date,$20,$21,$22,$23,
-                   jsonb_build_array($24::jsonb))
+                   $17::text::date,$18::text::date,$19::text::date,$20,$21,$22,
+                   jsonb_build_array($23::jsonb))
            ON CONFLICT (record_id) DO UPDATE SET outcome = EXCLUDED.outcome,
              outcome_text = EXCLUDED.outcome_text, findings = EXCLUDED.findings,
              inspected_on = EXCLUDED.inspected_on, corrections = EXCLUDED.corrections,
@@ -158,6 +159,6 @@ async def _published(conn: asyncpg.Connection, ev: InboundEvent) -> None:
         bool(d.get("publication_due_provisional")),
         bool(d.get("late")),
         normalise_name(d["subject_name"]),
-        bigrams(d["subject_name"]),
         entry,
     )
+    await index_name(conn, ev.subject, d["subject_name"])
