@@ -27,6 +27,7 @@ from libs.common.bus import connect
 from libs.common.consumer import BatchHandler, Consumer, Handler
 from libs.common.context import CommandContext, command_context
 from libs.common.eventstore import EventStoreApp
+from libs.common.fair_pool import FairPool
 from libs.common.health import router as health_router
 from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
 from libs.common.idempotency import IdempotencyMiddleware, purge_expired
@@ -108,15 +109,25 @@ async def open_pool(
 ) -> asyncpg.Pool:
     """asyncpg pool with JSON codecs, for read models and service tables; ``session`` are
     PostgreSQL settings sent at connection start."""
-    pool = await asyncpg.create_pool(
+    # FairPool: first come, first served (asyncpg's own pool lets newcomers overtake).
+    # The arguments asyncpg.create_pool passes its Pool (asyncpg 0.32), defaults spelt out.
+    pool = FairPool(
         settings.database_url,
+        init_size=None,
         min_size=1,
         max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        connect=None,
+        setup=None,
         init=_init_connection,
         reset=_keep_session,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         server_settings=dict(session or {}),
     )
-    assert pool is not None
+    await pool
     return pool
 
 
