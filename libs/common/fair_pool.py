@@ -18,34 +18,35 @@ import asyncio
 from typing import Any
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
 
 
 class FairPool(asyncpg.Pool):
     """:class:`asyncpg.Pool` with first-come, first-served ``acquire``."""
 
-    __slots__ = ("_turns",)
+    __slots__ = ("_lent", "_turns")
 
     def __init__(self, *args: Any, max_size: int, **kwargs: Any) -> None:
         super().__init__(*args, max_size=max_size, **kwargs)
         self._turns = asyncio.Semaphore(max_size)
+        # Each lent connection (a proxy per acquire) holds a turn until it is released:
+        # by its identity, not by its state, because a connection the server closed while
+        # lent is detached by asyncpg before its borrower releases it.
+        self._lent: dict[int, Any] = {}
 
     async def _acquire(self, timeout: float | None) -> Any:
         await self._turns.acquire()
         try:
-            return await super()._acquire(timeout)
+            proxy = await super()._acquire(timeout)
         except BaseException:
             self._turns.release()
             raise
+        self._lent[id(proxy)] = proxy
+        return proxy
 
     async def release(self, connection: Any, *, timeout: float | None = None) -> Any:
         # Only a connection this pool lent and not yet taken back returns a turn (asyncpg
         # ignores a second release of the same connection).
-        lent = (
-            type(connection) is PoolConnectionProxy
-            and connection._holder._pool is self
-            and connection._con is not None
-        )
+        lent = self._lent.pop(id(connection), None) is connection
         try:
             return await super().release(connection, timeout=timeout)
         finally:

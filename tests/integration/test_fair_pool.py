@@ -63,3 +63,24 @@ async def test_turns_come_back_whatever_happens_to_a_request(infra: Infra) -> No
         assert not pool._turns.locked()
     finally:
         await pool.close()
+
+
+async def test_a_connection_the_server_closed_while_lent_gives_its_turn_back(
+    infra: Infra,
+) -> None:
+    """A PostgreSQL restart ends connections in use; asyncpg takes them back before their
+    borrowers release them. More such ends than the pool has connections, and the pool
+    still lends."""
+    pool = await open_pool(infra.settings("fairness"), max_size=2)
+    try:
+        for _ in range(5):
+            async with pool.acquire() as conn:
+                pid = conn.get_server_pid()
+                await pool.execute("SELECT pg_terminate_backend($1)", pid)
+                await asyncio.sleep(0.1)  # the socket closes under it
+                with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
+                    await conn.execute("SELECT 1")
+        assert await asyncio.wait_for(pool.fetchval("SELECT 1"), 10) == 1
+        assert not pool._turns.locked() and pool._lent == {}
+    finally:
+        await pool.close()
