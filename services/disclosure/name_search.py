@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from libs.common.snapshots import Snapshot
-from services.disclosure.domain.national import bigrams, normalise_name
+from services.disclosure.domain.national import bigrams, normalise_name, pairs_of
 
 # Pairs whose frequency is known: enough for the common words of company names (有限, 公司,
 # 商贸, the cities) at any size; the rest are rare.
@@ -81,10 +81,11 @@ class PairFrequencies:
         return dict(zip(row["pairs"], row["frequencies"], strict=True))
 
     async def rarest(self, db: asyncpg.Pool, key: str) -> list[str]:
-        """The fragment's distinct pairs, rarest first (ties in the fragment's order)."""
+        """The distinct pairs of ``key`` (a normalised fragment), rarest first (ties in the
+        fragment's order)."""
         self._db = db
         known = await self._snapshot.current()
-        return sorted(bigrams(key), key=lambda pair: known.get(pair, 0.0))
+        return sorted(pairs_of(key), key=lambda pair: known.get(pair, 0.0))
 
 
 FREQUENCIES = PairFrequencies()

@@ -137,6 +137,10 @@ def test_look_ups_by_uscc_name_fragment_region_department_and_period(
             "published_to": (today - timedelta(days=1)).isoformat(),
         },
         {"name": "商\x00贸"},
+        # Two characters that normalise to one (a space, then a mark NFKC composes): once
+        # a 500, when the key was normalised a second time to look up its pairs.
+        {"name": "a \u0308"},
+        {"name": "ㄱ ㅏ"},
     ):
         answer = public.get("/v1/public/results", params=bad)
         assert answer.status_code == 422, (bad, answer.text)

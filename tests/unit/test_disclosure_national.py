@@ -161,3 +161,13 @@ def test_export_files_of_dead_processes_are_swept(tmp_path: Path) -> None:
         path.write_text("x")
     assert sweep_exports(tmp_path) == [dead]
     assert not dead.exists() and live.exists() and other.exists()
+
+
+def test_the_normal_form_of_a_normal_form_is_itself() -> None:
+    """Removing a space can put a letter beside a combining mark that NFKC then composes
+    (and a search key must have the pairs its stored name has)."""
+    for text in ["a \u0308", "ㄱ ㅏ", "\u1100 \u1161", "Ae \u0301x有限公司", "ＡＢ 商贸", "㈱ ﬁ"]:
+        key = national.normalise_name(text)
+        assert national.normalise_name(key) == key, text
+        assert national.bigrams(text) == national.pairs_of(key)
+    assert national.normalise_name("a \u0308") == "ä"

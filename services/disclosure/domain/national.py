@@ -94,14 +94,25 @@ OVERDUE_KIND_TEXT = {"publication": "逾期未公示", "follow_up": "责令改�
 
 def normalise_name(text: str) -> str:
     """A name as it is searched: NFKC (full-width letters and digits as half-width),
-    lower case, no white space."""
-    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+    lower case, no white space; repeated until nothing changes, so that the normal form of
+    a normal form is itself (removing a space can put a letter beside a combining mark
+    NFKC then composes: ``"a \u0308"`` → ``"a\u0308"`` → ``"ä"``)."""
+    for _ in range(8):  # one or two rounds in practice; the bound only guards the loop
+        folded = "".join(unicodedata.normalize("NFKC", text).lower().split())
+        if folded == text:
+            break
+        text = folded
+    return text
+
+
+def pairs_of(key: str) -> list[str]:
+    """The distinct character pairs of a normalised name, in order of first appearance."""
+    return list(dict.fromkeys(key[i : i + 2] for i in range(len(key) - 1)))
 
 
 def bigrams(text: str) -> list[str]:
     """The distinct character pairs of a name (normalised), in order of first appearance."""
-    name = normalise_name(text)
-    return list(dict.fromkeys(name[i : i + 2] for i in range(len(name) - 1)))
+    return pairs_of(normalise_name(text))
 
 
 def non_cooperation_text(code: str | None) -> str | None:
