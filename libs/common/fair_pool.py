@@ -15,6 +15,7 @@ behind; with a turn held, a free connection is always there.
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import asyncpg
@@ -34,7 +35,12 @@ class FairPool(asyncpg.Pool):
         self._lent: dict[int, Any] = {}
 
     async def _acquire(self, timeout: float | None) -> Any:
-        await self._turns.acquire()
+        if timeout is None:
+            await self._turns.acquire()
+        else:  # acquire(timeout=) bounds the wait for a turn and for the connection alike
+            started = time.monotonic()
+            await asyncio.wait_for(self._turns.acquire(), timeout)
+            timeout = max(0.0, timeout - (time.monotonic() - started))
         try:
             proxy = await super()._acquire(timeout)
         except BaseException:

@@ -84,3 +84,16 @@ async def test_a_connection_the_server_closed_while_lent_gives_its_turn_back(
         assert not pool._turns.locked() and pool._lent == {}
     finally:
         await pool.close()
+
+
+async def test_a_timeout_bounds_the_wait_for_a_turn(infra: Infra) -> None:
+    pool = await open_pool(infra.settings("fairness"), max_size=1)
+    try:
+        async with pool.acquire():
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(pool.acquire(timeout=0.2), 5)
+        assert not pool._turns.locked()
+        async with pool.acquire(timeout=1) as conn:
+            assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await pool.close()
