@@ -9,7 +9,10 @@ slowest at no particular moment.
 
 Here a request first takes a turn of an ``asyncio.Semaphore`` sized to the pool, which
 since Python 3.11 hands a released turn to its longest waiter and makes newcomers wait
-behind; with a turn held, a free connection is always there.
+behind; with a turn held, a free connection is always there. A turn comes back when its
+connection is released, so every acquire must be released (``async with``, as everywhere
+here): asyncpg alone takes back a never-released connection the server closed, FairPool
+would keep its turn.
 """
 
 from __future__ import annotations
