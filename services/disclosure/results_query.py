@@ -80,10 +80,9 @@ async def find_results(
     source, order = "disclosure.results r", "r.record_id"
     if wanted.name is not None:
         key = searchable(wanted.name)
-        pairs = await FREQUENCIES.rarest(db, key) if key else []
-        if key is None or not pairs:  # nothing to look up (the API asks for 2 characters)
+        if key is None:  # under two characters once normalised: no pair to look up
             return []
-        source, matches = name_source(pairs, key, arg)
+        source, matches = name_source(await FREQUENCIES.rarest(db, key), key, arg)
         where.append(matches)
         order = "a.record_id"  # the pairs' index order: the page's rows come first
     if wanted.identifier is not None:
