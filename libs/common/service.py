@@ -83,6 +83,10 @@ class ServiceSpec:
     # PostgreSQL settings for every connection of the service's pool, set at connection
     # start (so they are also what RESET ALL returns to when the pool recycles one).
     session_settings: Mapping[str, str] = field(default_factory=dict)
+    # Connections of a second pool whose statements always run their generic plan (0: no
+    # such pool): hot look-ups of a fixed shape, whose generic plan is good for every
+    # value, skip PostgreSQL's planning on every execution (see :func:`lookup_pool`).
+    lookup_connections: int = 0
     # The service's own keys: variable name → whether it holds the development default
     # (read at start; libs.common.keys refuses those outside development).
     development_keys: Callable[[], Mapping[str, bool]] = dict
@@ -162,6 +166,15 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         check_keys(settings, spec.development_keys(), spec.key_lengths())
         pool = await open_pool(settings, session=spec.session_settings)
+        lookups = (
+            await open_pool(
+                settings,
+                max_size=spec.lookup_connections,
+                session={**spec.session_settings, "plan_cache_mode": "force_generic_plan"},
+            )
+            if spec.lookup_connections
+            else pool
+        )
         application = await asyncio.to_thread(spec.application, settings)
         await migrate(pool, spec.name, [IDEMPOTENCY_DDL, *spec.read_model_ddl])
         nc = await connect(settings, f"ssj-{spec.name}")
@@ -187,6 +200,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
         for consumer in consumers:
             await consumer.setup()
         app.state.pool = pool
+        app.state.lookup_pool = lookups
         app.state.application = application
         app.state.nc = nc
         app.state.relay = relay
@@ -218,6 +232,8 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
             # draining idle pull subscriptions only waits for their fetch timeouts.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(nc.close(), 5.0)
+            if lookups is not pool:
+                await lookups.close()
             await pool.close()
             await asyncio.to_thread(application.close)
             shutdown_tracing()
@@ -262,6 +278,13 @@ async def application(request: Request) -> Any:
 async def pool(request: Request) -> asyncpg.Pool:
     """FastAPI dependency: the service's asyncpg pool (read models)."""
     return request.app.state.pool
+
+
+async def lookup_pool(request: Request) -> asyncpg.Pool:
+    """FastAPI dependency: the pool whose statements run their generic plan (the service's
+    pool when it has none). Only for queries whose plan suits every value of their
+    parameters: a generic plan cannot see that ``$1 IS NULL``, nor how wide a range is."""
+    return request.app.state.lookup_pool
 
 
 async def run_command(

@@ -22,6 +22,8 @@ SPEC = ServiceSpec(
     aggregates=[ResultsExport],
     domain_errors={InvalidExport: (422, "Invalid export")},
     read_model_ddl=[*public.DDL, *register_ddl()],
+    # The public look-ups by name and by USCC (results_query.generic_plan_suits).
+    lookup_connections=5,
     consumers=[
         ConsumerSpec(
             name="registry",

@@ -3,7 +3,7 @@ the joins the national fields need, and the filters the public looks up by."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -14,6 +14,7 @@ from services.disclosure.domain.national import FOLLOWED_OUTCOMES, national_resu
 from services.disclosure.domain.public import outcome_text, public_finding
 from services.disclosure.name_search import FREQUENCIES, name_source, searchable
 from services.disclosure.public_sql import results_select
+from services.disclosure.results_json import page_json
 
 
 @dataclass(frozen=True)
@@ -67,10 +68,11 @@ async def _shown(db: asyncpg.Pool, rows: list[asyncpg.Record]) -> list[dict[str,
     ]
 
 
-async def find_results(
-    db: asyncpg.Pool, wanted: ResultFilter, *, after: UUID | None = None, limit: int = 200
-) -> list[dict[str, Any]]:
-    """Results as disclosed, in ``record_id`` order after ``after``, at most ``limit``."""
+async def _page(
+    db: asyncpg.Pool, wanted: ResultFilter, after: UUID | None, limit: int
+) -> tuple[str, list[Any]] | None:
+    """The joined results of one page, in ``record_id`` order: SQL and its arguments;
+    None when nothing can match (a name fragment without a pair once normalised)."""
     where, args = [], []
 
     def arg(value: Any) -> str:
@@ -81,7 +83,7 @@ async def find_results(
     if wanted.name is not None:
         key = searchable(wanted.name)
         if key is None:  # under two characters once normalised: no pair to look up
-            return []
+            return None
         source, matches = name_source(await FREQUENCIES.rarest(db, key), key, arg)
         where.append(matches)
         order = "a.record_id"  # the pairs' index order: the page's rows come first
@@ -106,8 +108,50 @@ async def find_results(
         f"(SELECT r.* FROM {source} WHERE {' AND '.join(where) or 'true'} "
         f"ORDER BY {order} LIMIT {arg(limit)})"
     )
-    rows = await db.fetch(f"{results_select(page)} ORDER BY r.record_id", *args)
+    return results_select(page), args
+
+
+async def find_results(
+    db: asyncpg.Pool, wanted: ResultFilter, *, after: UUID | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Results as disclosed, in ``record_id`` order after ``after``, at most ``limit``."""
+    query = await _page(db, wanted, after, limit)
+    if query is None:
+        return []
+    sql, args = query
+    rows = await db.fetch(f"{sql} ORDER BY r.record_id", *args)
     return await _shown(db, rows)
+
+
+def generic_plan_suits(wanted: ResultFilter) -> bool:
+    """Whether the look-up's generic plan is good for every value: by name fragment alone
+    (the rarest pair's index in ``record_id`` order, the next pair's probed, whatever the
+    pairs) or by USCC alone (its index, a few rows). Other filters are planned each time:
+    a generic plan cannot tell a week from a year, nor prune ``IS NULL`` tests."""
+    given = {f.name for f in fields(wanted) if getattr(wanted, f.name) is not None}
+    return given in ({"name"}, {"identifier"})
+
+
+async def find_results_json(
+    db: asyncpg.Pool,
+    wanted: ResultFilter,
+    *,
+    after: UUID | None = None,
+    limit: int = 200,
+    lookups: asyncpg.Pool | None = None,
+) -> bytes:
+    """The same page as :func:`find_results`, as the API's JSON answer (``ResultPage``),
+    written by PostgreSQL (see :mod:`services.disclosure.results_json`). ``lookups``: a
+    pool running generic plans, used when :func:`generic_plan_suits` the look-up (its
+    planning cost more than the search itself)."""
+    query = await _page(db, wanted, after, limit)
+    if query is None:
+        return b'{"items":[],"next":null}'
+    sql, args = query
+    runner = lookups if lookups is not None and generic_plan_suits(wanted) else db
+    row = await runner.fetchrow(page_json(sql), *args)
+    following = f'"{row["last"]}"' if row["shown"] == limit else "null"
+    return f'{{"items":[{row["items"]}],"next":{following}}}'.encode()
 
 
 async def latest_results(db: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ pairs in a GIN-indexed array) gets its pairs on the next start."""
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ from libs.common.service import migrate, open_pool
 from services.disclosure.domain.national import normalise_name
 from services.disclosure.name_search import PairFrequencies, index_name
 from services.disclosure.projections import public
-from services.disclosure.results_query import ResultFilter, find_results
+from services.disclosure.results_query import ResultFilter, find_results, find_results_json
 from tests.support import Infra
 
 pytestmark = pytest.mark.own_infra
@@ -55,6 +56,18 @@ async def db(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
     pool = await open_pool(infra.settings("disclosure"), max_size=2)
     await migrate(pool, "disclosure", DDL)
     await pool.execute("TRUNCATE disclosure.results, disclosure.result_name_pairs")
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def generic(infra: Infra, db: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    """A pool whose statements run their generic plans (the service's look-up pool)."""
+    pool = await open_pool(
+        infra.settings("disclosure"), max_size=1, session={"plan_cache_mode": "force_generic_plan"}
+    )
     try:
         yield pool
     finally:
@@ -108,7 +121,7 @@ FRAGMENTS = [
 
 @pytest.mark.parametrize("frequencies", ["none", "analysed"])
 async def test_a_search_finds_exactly_the_names_containing_the_fragment(
-    db: asyncpg.Pool, frequencies: str, monkeypatch: pytest.MonkeyPatch
+    db: asyncpg.Pool, generic: asyncpg.Pool, frequencies: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     names = await fill(db, 400)
     if frequencies == "analysed":
@@ -121,6 +134,11 @@ async def test_a_search_finds_exactly_the_names_containing_the_fragment(
         expected = sorted(r for r, (name, _) in names.items() if key in name)
         found, pages = await all_pages(db, ResultFilter(name=fragment), limit=7)
         assert found == expected, fragment
+        # The API's page, on generic plans as the service's look-up pool runs it.
+        page = json.loads(
+            await find_results_json(db, ResultFilter(name=fragment), limit=1000, lookups=generic)
+        )
+        assert [uuid.UUID(r["record_id"]) for r in page["items"]] == expected, fragment
         checked += len(expected) > 7 and pages > 1
         taxed = await find_results(db, ResultFilter(name=fragment, department="TAX"), limit=1000)
         assert [r["record_id"] for r in taxed] == [r for r in expected if names[r][1] == "TAX"], (
