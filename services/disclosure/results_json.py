@@ -63,17 +63,28 @@ _REMARK = f"""concat_ws('；',
     {_OUTCOME_STEP},
     CASE WHEN r.corrections <> 0 THEN '已更正' || r.corrections || '次' END,
     CASE WHEN r.late THEN '逾期公示' END)"""
+
+
+def _elements(column: str) -> str:
+    """The elements of a JSON array column (none when a row holds anything else: the
+    projections write arrays, and a page must not fail on one row)."""
+    return (
+        f"jsonb_array_elements(CASE jsonb_typeof({column}) WHEN 'array' THEN {column} "
+        "ELSE '[]' END)"
+    )
+
+
 _FINDINGS = f"""coalesce((
     SELECT json_agg(json_build_object('item_code', e.f->'item_code',
                'outcome', coalesce(e.f->>'outcome', ''),
                'outcome_text', {_worded("coalesce(e.f->>'outcome', '')", OUTCOME_TEXT)})
            ORDER BY e.n)
-      FROM jsonb_array_elements(r.findings) WITH ORDINALITY e(f, n)), '[]')"""
-_EDITIONS = """coalesce((
+      FROM {_elements("r.findings")} WITH ORDINALITY e(f, n)), '[]')"""
+_EDITIONS = f"""coalesce((
     SELECT json_agg(json_build_object('edition', e.x->'edition',
                'published_on', e.x->'published_on', 'outcome', e.x->'outcome',
                'outcome_text', e.x->'outcome_text') ORDER BY e.n)
-      FROM jsonb_array_elements(r.editions) WITH ORDINALITY e(x, n)), '[]')"""
+      FROM {_elements("r.editions")} WITH ORDINALITY e(x, n)), '[]')"""
 # pydantic's form of an aware datetime in UTC: seconds, microseconds only when not zero, Z.
 _DISCLOSED_AT = """(to_char(r.disclosed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
     || CASE WHEN extract(microseconds FROM r.disclosed_at)::int % 1000000 <> 0
@@ -104,6 +115,7 @@ def page_json(rows: str) -> str:
     """SQL of one row: how many results ``rows`` (a query of the joined results, as
     :func:`services.disclosure.public_sql.results_select` gives) holds, the last one's
     ``record_id`` and the results as a JSON array, in ``record_id`` order."""
-    return f"""SELECT count(*) AS shown, max(r.record_id::text) AS last,
+    # The text of a uuid sorts as the uuid in the C collation (a locale's may not).
+    return f"""SELECT count(*) AS shown, max(r.record_id::text COLLATE "C") AS last,
        coalesce(string_agg(({RESULT_JSON})::text, ',' ORDER BY r.record_id), '') AS items
   FROM ({rows}) r"""

@@ -84,7 +84,11 @@ async def _page(
         key = searchable(wanted.name)
         if key is None:  # under two characters once normalised: no pair to look up
             return None
-        source, matches = name_source(await FREQUENCIES.rarest(db, key), key, arg)
+        pairs = await FREQUENCIES.rarest(db, key)
+        common_next = len(pairs) > 1 and await FREQUENCIES.far_commoner(db, pairs[1], pairs[0])
+        source, matches = name_source(
+            pairs, key, arg, alone=generic_plan_suits(wanted), probe_next=common_next
+        )
         where.append(matches)
         order = "a.record_id"  # the pairs' index order: the page's rows come first
     if wanted.identifier is not None:
@@ -125,9 +129,10 @@ async def find_results(
 
 def generic_plan_suits(wanted: ResultFilter) -> bool:
     """Whether the look-up's generic plan is good for every value: by name fragment alone
-    (the rarest pair's index in ``record_id`` order, the next pair's probed, whatever the
-    pairs) or by USCC alone (its index, a few rows). Other filters are planned each time:
-    a generic plan cannot tell a week from a year, nor prune ``IS NULL`` tests."""
+    (its way in is fixed: :func:`~services.disclosure.name_search.name_source` with
+    ``alone``) or by USCC alone (its index; one subject's results, sorted). Other filters
+    are planned each time: a generic plan cannot tell a week from a year, nor prune
+    ``IS NULL`` tests."""
     given = {f.name for f in fields(wanted) if getattr(wanted, f.name) is not None}
     return given in ({"name"}, {"identifier"})
 

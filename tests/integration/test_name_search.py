@@ -156,6 +156,11 @@ async def test_the_rarest_pair_leads_once_statistics_exist(db: asyncpg.Pool) -> 
     # search starts from 兴公, joins 华兴, and never reads 公司's 400 rows.
     assert await frequencies.rarest(db, "华兴公司") == ["兴公", "华兴", "公司"]
     assert await PairFrequencies().rarest(db, "公司华兴") == ["司华", "华兴", "公司"]
+    # The next pair is probed once per entry of the rarest only when it is far commoner:
+    # 公司 (every name) against 兴公 (none); not 公司 against 华兴 (one name in a few).
+    assert await frequencies.far_commoner(db, "公司", "兴公")
+    assert not await frequencies.far_commoner(db, "公司", "华兴")
+    assert not await frequencies.far_commoner(db, "兴公", "公司")
 
 
 async def test_a_database_of_the_earlier_shape_gets_its_pairs_on_start(

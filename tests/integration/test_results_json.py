@@ -25,10 +25,12 @@ from services.disclosure.domain.national import (
     normalise_name,
 )
 from services.disclosure.domain.public import OUTCOME_TEXT
-from services.disclosure.name_search import index_name
+from services.disclosure.name_search import PairFrequencies, index_name
 from services.disclosure.projections import public
+from services.disclosure.results_json import page_json
 from services.disclosure.results_query import (
     ResultFilter,
+    _page,
     find_results,
     find_results_json,
     generic_plan_suits,
@@ -270,3 +272,79 @@ def test_only_name_or_uscc_alone_run_on_generic_plans() -> None:
     assert not generic_plan_suits(ResultFilter(name="华兴", department="D1"))
     assert not generic_plan_suits(ResultFilter(identifier="x", name="华兴"))
     assert not generic_plan_suits(ResultFilter(published_from=date(2026, 1, 1)))
+
+
+async def test_a_row_not_holding_arrays_still_answers(db: asyncpg.Pool) -> None:
+    rows = await fill(db, 3)
+    await db.execute(
+        "UPDATE disclosure.results SET findings = '{}', editions = '\"x\"' WHERE record_id = $1",
+        rows[1]["record_id"],
+    )
+    page = json.loads(await find_results_json(db, ResultFilter(), limit=10))
+    shown = {r["record_id"]: r for r in page["items"]}[str(rows[1]["record_id"])]
+    assert (shown["findings"], shown["editions"]) == ([], [])
+
+
+# 60,000 names of a city, a trade and a legal form: 有限 is in two thirds of them.
+PROVINCE = """
+INSERT INTO disclosure.results (record_id, draw_id, plan_id, subject_identifier, subject_name,
+  department, inspection_type, inspected_on, outcome, outcome_text, findings, disclosed_at,
+  name_key)
+SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'X' || i, n, 'D1',
+       '不定向抽查', '2026-03-01', 'no_problem', '', '[]', now(), n
+  FROM generate_series(1, 60000) i,
+  LATERAL (SELECT (ARRAY['武汉', '黄石', '宜昌', '荆州', '襄阳'])[1 + i % 5]
+               || (ARRAY['商贸', '食品', '科技', '建材', '餐饮', '物流'])[1 + i / 5 % 6]
+               || (ARRAY['有限公司', '有限责任公司', '经营部'])[1 + i % 3] AS n) x"""
+
+
+async def generic_plan(conn: asyncpg.Connection, sql: str, args: list[Any]) -> str:
+    """EXPLAIN of ``sql``'s generic plan (as a statement of the look-up pool runs it)."""
+    await conn.execute("SET plan_cache_mode = force_generic_plan")
+    types = [t.name for t in (await conn.prepare(sql)).get_parameters()]
+    await conn.execute(f"PREPARE q ({', '.join(types)}) AS {sql}")
+    values = ", ".join("'" + str(a).replace("'", "''") + "'" for a in args)
+    plan = await conn.fetch(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE q ({values})")
+    await conn.execute("DEALLOCATE q")
+    await conn.execute("RESET plan_cache_mode")
+    return "\n".join(r[0] for r in plan)
+
+
+async def test_a_common_next_pair_is_probed_not_merged(
+    db: asyncpg.Pool, lookups: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """葩有限: the rare 葩有 leads; 有限, in most names, is looked up once per row of 葩有
+    on the generic plan too, never merged with all of 有限's entries."""
+    await db.execute(PROVINCE)
+    await db.execute(
+        """INSERT INTO disclosure.result_name_pairs (pair, record_id)
+           SELECT DISTINCT substr(r.name_key, i, 2), r.record_id
+             FROM disclosure.results r, generate_series(1, length(r.name_key) - 1) i"""
+    )
+    async with db.acquire() as conn:
+        for n in range(12):
+            record_id = uuid.uuid4()
+            await conn.execute(
+                """INSERT INTO disclosure.results (record_id, draw_id, plan_id,
+                   subject_identifier, subject_name, department, inspection_type, inspected_on,
+                   outcome, outcome_text, findings, disclosed_at, name_key)
+                   VALUES ($1, $2, $3, $4, '武汉奇葩有限公司', 'D1', '不定向抽查', '2026-03-01',
+                           'no_problem', '', '[]', now(), '武汉奇葩有限公司')""",
+                record_id,
+                uuid.uuid4(),
+                PLAN,
+                f"91420100MB{n:08d}",
+            )
+            await index_name(conn, record_id, "武汉奇葩有限公司")
+    await db.execute("VACUUM ANALYZE disclosure.results")
+    await db.execute("VACUUM ANALYZE disclosure.result_name_pairs")
+    # This database's statistics (a process keeps its copy for minutes).
+    monkeypatch.setattr("services.disclosure.results_query.FREQUENCIES", PairFrequencies())
+    wanted = ResultFilter(name="葩有限")
+    sql, args = await _page(db, wanted, None, 20)
+    assert args[:2] == ["有限", "葩有"]  # the next pair's argument comes first in the SQL
+    async with db.acquire() as conn:
+        plan = await generic_plan(conn, page_json(sql), args)
+    assert "Merge Join" not in plan and "Hash Join" not in plan, plan
+    assert "Rows Removed by Filter" not in plan, plan  # no result read but the 12
+    assert len(json.loads(await find_results_json(db, wanted, lookups=lookups))["items"]) == 12
