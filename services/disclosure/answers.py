@@ -1,5 +1,7 @@
 """Answers of the public API and of the export records: what a route sends, field by field
-(the OpenAPI document declares them and FastAPI checks every answer against them).
+(the OpenAPI document declares them and FastAPI checks every answer against them, except
+``GET /v1/public/results``, whose page PostgreSQL writes: results_json.py, held to
+``ResultPage`` by tests/integration/test_results_json.py).
 
 They follow the allow-lists of ``domain/public.py`` and ``domain/national.py``: a field
 listed there is declared here, and a field declared here but missing from the allow-lists
