@@ -28,7 +28,9 @@ from libs.common.eventstore_reads import StoredReads
 from libs.common.faults import crash_point
 from libs.common.idempotency_commit import ClaimLost, is_claim_lost, mark_committed
 from libs.common.settings import CommonSettings
+from libs.common.tracing import quiet_statements, tracer
 
+_tracer = tracer("ssj.eventstore")
 GENESIS_HASH = "0" * 64
 BULK_EVENTS = 2_000  # saves with this many events or more go through COPY
 # … or with this many bytes of event state: a pipelined INSERT stalls psycopg for good
@@ -250,16 +252,12 @@ class EventStoreApp(StoredReads, Application[UUID]):
         for event in pending:
             object.__setattr__(event, "meta", dict(meta))
         try:
-            if self.hash_chained:
-                try:
-                    heads = self._link(pending)
-                    recordings = super().save(*objs, **kwargs)
-                finally:
-                    self._linked.clear()
-                for (aggregate_id, version), digest in heads.items():  # committed: now true
-                    self._remember_tail(aggregate_id, version, digest)
-            else:
-                recordings = super().save(*objs, **kwargs)
+            # One span for the save's transaction, not one per statement (tracing.py).
+            with _tracer.start_as_current_span(f"save {self.service} events") as span:
+                span.set_attribute("db.system", "postgresql")
+                span.set_attribute("ssj.events", len(pending))
+                with quiet_statements():
+                    recordings = self._store(pending, objs, kwargs)
         except IntegrityError:
             # An insert retried after its connection dropped (a PostgreSQL restart) finds
             # its own first attempt, which committed: the save succeeded. Any other
@@ -273,6 +271,18 @@ class EventStoreApp(StoredReads, Application[UUID]):
             raise
         crash_point("eventstore.after_commit")
         self.notify_saved()
+        return recordings
+
+    def _store(self, pending: list[Any], objs: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+        if not self.hash_chained:
+            return super().save(*objs, **kwargs)
+        try:
+            heads = self._link(pending)
+            recordings = super().save(*objs, **kwargs)
+        finally:
+            self._linked.clear()
+        for (aggregate_id, version), digest in heads.items():  # committed: now true
+            self._remember_tail(aggregate_id, version, digest)
         return recordings
 
     def bulk_writer(self) -> BulkWriter:

@@ -39,7 +39,7 @@ from libs.common.problems import Problem, install_problem_handlers
 from libs.common.relay import Relay
 from libs.common.security_headers import SecurityHeadersMiddleware
 from libs.common.settings import CommonSettings
-from libs.common.tracing import setup_tracing, shutdown_tracing
+from libs.common.tracing import quiet_statements, setup_tracing, shutdown_tracing
 from libs.common.workers import Worker, WorkerSpec
 
 log = logging.getLogger(__name__)
@@ -205,9 +205,10 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
         app.state.nc = nc
         app.state.relay = relay
         app.state.consumers = consumers
-        relay.start()
-        for consumer in consumers:
-            consumer.start()
+        with quiet_statements():  # their own spans say what they did (tracing.py)
+            relay.start()
+            for consumer in consumers:
+                consumer.start()
         workers = [Worker(w, settings, spec.name, application, pool) for w in spec.workers]
         for worker in workers:
             worker.start()

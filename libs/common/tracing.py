@@ -3,16 +3,24 @@
 Spans go to OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the traces-specific
 variable) is set; otherwise they are created but not exported, which keeps trace ids in
 event metadata meaningful at no cost.
+
+SQL statements get a span each inside a request. Elsewhere one span says what the work
+was (the relay's publish, a consumer's batch, an event-store save) and the statements
+under it are not traced (:func:`quiet_statements`): a span costs about as much CPU as the
+small statement it times, and a result's projections alone run a dozen of them.
+``SSJ_TRACE_STATEMENTS=all`` traces every statement again, for a slow projection's hunt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -51,6 +59,15 @@ def _instrument_libraries() -> None:
     HTTPXClientInstrumentor().instrument()
     AsyncPGInstrumentor().instrument()
     PsycopgInstrumentor().instrument(enable_commenter=False)
+
+
+def quiet_statements() -> contextlib.AbstractContextManager[None]:
+    """Inside: the SQL statements' own spans are left out (the library instrumentations
+    are suppressed; ssj's spans are not), unless ``SSJ_TRACE_STATEMENTS=all``. Background
+    loops started inside inherit it (a task or thread copies the context)."""
+    if os.environ.get("SSJ_TRACE_STATEMENTS", "").strip().lower() == "all":
+        return contextlib.nullcontext()
+    return suppress_instrumentation()
 
 
 def shutdown_tracing() -> None:

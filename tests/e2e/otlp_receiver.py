@@ -22,6 +22,7 @@ class ReceivedSpan:
     trace_id: str
     span_id: str
     parent_span_id: str
+    scope: str = ""  # the instrumentation scope: ssj's own, or a library's
 
 
 class OtlpReceiver:
@@ -42,6 +43,7 @@ class OtlpReceiver:
                         a.key: a.value.string_value for a in resource_spans.resource.attributes
                     }
                     for scope_spans in resource_spans.scope_spans:
+                        scope = scope_spans.scope.name
                         for span in scope_spans.spans:
                             received.append(
                                 ReceivedSpan(
@@ -51,6 +53,7 @@ class OtlpReceiver:
                                     trace_id=span.trace_id.hex(),
                                     span_id=span.span_id.hex(),
                                     parent_span_id=span.parent_span_id.hex(),
+                                    scope=scope,
                                 )
                             )
                 with receiver._lock:

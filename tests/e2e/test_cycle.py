@@ -16,13 +16,18 @@ import pytest
 from libs.common.settings import SERVICE_PORTS
 from services.draw.protocol.canonical import canonical_json
 from tests.builders import entropy_choice
-from tests.e2e.otlp_receiver import OtlpReceiver
+from tests.e2e.otlp_receiver import OtlpReceiver, ReceivedSpan
 from tests.e2e.scenario import Endpoints, Scenario
 from tests.support import Infra, ServiceProcess, service_stack, wait_until
 
 pytestmark = pytest.mark.e2e
 SPAN_KIND_PRODUCER = 4
 SPAN_KIND_CONSUMER = 5
+# The library instrumentations whose spans are SQL statements.
+STATEMENT_SCOPES = (
+    "opentelemetry.instrumentation.asyncpg",
+    "opentelemetry.instrumentation.psycopg",
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +110,26 @@ def test_one_trace_from_the_draw_request_spans_three_services_through_nats(
     for consumer in consumers:
         parent = by_id[consumer.parent_span_id]
         assert parent.kind == SPAN_KIND_PRODUCER and parent.service == "ssj-draw"
+
+    def ancestors(span: ReceivedSpan) -> list[ReceivedSpan]:
+        found = []
+        while span.parent_span_id in by_id:
+            span = by_id[span.parent_span_id]
+            found.append(span)
+        return found
+
+    # Statements have spans inside the request; a save is one span; the relay's and the
+    # consumers' statements have none (their own spans say what they did).
+    statements = [s for s in spans if s.scope.startswith(STATEMENT_SCOPES)]
+    assert any(request_span in ancestors(s) for s in statements)
+    saves = [s for s in spans if s.name == "save draw events" and s.scope == "ssj.eventstore"]
+    assert saves and all(request_span in ancestors(save) for save in saves)
+    assert not [s for s in statements if set(saves) & set(ancestors(s))]
+    assert not [
+        s
+        for s in statements
+        if any(a.kind in (SPAN_KIND_CONSUMER, SPAN_KIND_PRODUCER) for a in ancestors(s))
+    ]
 
 
 def _auth(infra: Infra, sub: str, dept: str, *roles: str) -> dict[str, str]:
