@@ -116,6 +116,8 @@ class Relay:
         self._last_failure: tuple[int, str | None] | None = None
         # The next page, read while the current one is published: (after which id, rows).
         self._ahead: tuple[int, asyncio.Future[list[Row]]] | None = None
+        # The last pass read every stored event there was, and published them all.
+        self.drained = False
         table = f'"{app.schema}"."{app.events_table}"'
         columns = "notification_id, originator_id::text, originator_version, topic, state"
         self._select = (
@@ -186,19 +188,23 @@ class Relay:
             try:
                 if not await self.leadership.verify():  # cut off from the lock: stand by
                     continue
-                published = await self.publish_pending()
+                # Cleared before the pass reads: a save committed after the read wakes
+                # the wait below, and one committed before it is in what the pass read.
+                self._wake.clear()
+                await self.publish_pending()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 self.backoff = next_backoff(self.backoff, TRANSIENT_BACKOFF_SECONDS)
                 log.exception("relay %s failed; retrying in %.1f s", self.service, self.backoff)
                 self.alarm.retried()
-                published = 0
             if self.backoff:
                 # Not woken by saves: a stuck relay retries on its own schedule.
                 await asyncio.sleep(self.backoff)
-            elif published == 0:
-                self._wake.clear()
+            elif self.drained:
+                # Everything stored was read and published: no second pass to find that
+                # out again (each pass checks the stream's head), wait for the next save.
+                # Other processes' saves do not wake it: they wait for the idle timeout.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.settings.relay_idle_seconds)
 
@@ -265,7 +271,9 @@ class Relay:
             await self._record(position)
         limit = self.settings.relay_batch
         rows = await self._rows_after(position, limit)
+        self.drained = False
         if not rows:
+            self.drained = True
             self._progressed()
             return 0
         if len(rows) == limit:  # read the next page while this one goes out
@@ -279,6 +287,7 @@ class Relay:
         if outcome.failure is not None:
             self._failed(rows[published], outcome, outcome.failure)
         else:
+            self.drained = len(rows) < limit
             self._progressed()
         return published
 

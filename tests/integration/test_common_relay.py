@@ -483,3 +483,48 @@ async def test_each_event_gets_one_producer_span_under_its_stored_traceparent(
         assert spans[8].attributes["messaging.nats.duplicate"] is True
     finally:
         app.close()
+
+
+async def test_the_loop_publishes_each_save_in_one_pass_woken_by_the_save(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool
+) -> None:
+    """A pass that read and published everything there was is not followed by a second
+    pass to find nothing (each pass checks the stream's head); the next save wakes it, and
+    a save during a pass is not left for the idle timeout (here far longer than the test)."""
+    settings = infra.settings("relaywake").model_copy(
+        update={"relay_batch": 100, "relay_idle_seconds": 60.0}
+    )
+    app = await asyncio.to_thread(relay_app_class("relaywake"), settings)
+    relay = Relay(app, nc.jetstream(), pool)
+    await relay.setup()
+    passes: list[int] = []
+    publish_pending = relay.publish_pending
+
+    async def counted() -> int:
+        passes.append(await publish_pending())
+        return passes[-1]
+
+    relay.publish_pending = counted  # type: ignore[method-assign]
+    relay.start()
+    try:
+
+        async def first_pass() -> bool:
+            return bool(passes)
+
+        await poll(first_pass)  # nothing saved yet
+        saved = 0
+
+        async def settled() -> bool:
+            return await relay.position() == saved
+
+        for accounts in (1, 2, 3):  # one save each, while the loop waits
+            saved += await asyncio.to_thread(open_accounts, app, accounts, 0)
+            await poll(settled, timeout=10)
+        assert passes == [0, 1, 2, 3]
+        # Saves one after the other while passes run: none waits for the idle timeout.
+        saved += await asyncio.to_thread(open_accounts, app, 3, 3)
+        await poll(settled, timeout=10)
+        assert sum(passes) == saved
+    finally:
+        await relay.stop()
+        app.close()
