@@ -16,12 +16,12 @@ from libs.common.problems import Problem
 from libs.common.service import application, run_command
 from services.results.answers import CalendarYearLoaded, CalendarYearView, DeadlineView
 from services.results.application import ResultsApplication
-from services.results.domain.calendar import MAX_WORKING_DAYS
+from services.results.domain.calendar import FIRST_YEAR, LAST_YEAR, MAX_WORKING_DAYS
 
 router = APIRouter(prefix="/v1", tags=["calendar"])
 Office = Annotated[Principal, Depends(require_roles("office"))]
 App = Annotated[ResultsApplication, Depends(application)]
-Year = Annotated[int, Path(ge=2000, le=2100, description="the calendar year")]
+Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, description="the calendar year")]
 Day = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 
 

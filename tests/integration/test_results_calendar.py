@@ -122,6 +122,17 @@ def test_the_cli_loads_a_year_as_the_api_does(
         timeout=60,
     )
     assert refused.returncode == 2 and "not in 2098" in refused.stderr
+    # A year PostgreSQL's dates cannot hold would stop the projection for good.
+    bad.write_text(json.dumps({"year": 0, "holidays": []}))
+    refused = subprocess.run(
+        [sys.executable, "-m", "libs.common.cli", "calendar", "load", str(bad)],
+        env=infra.env(SSJ_SERVICE="results"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "not a year from 2000 to 2100" in refused.stderr
 
 
 @pytest.mark.parametrize(

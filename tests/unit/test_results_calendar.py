@@ -80,6 +80,12 @@ def test_a_year_that_is_not_as_published_is_refused(
         arrangement(2027, holidays, workdays)
 
 
+@pytest.mark.parametrize("year", [0, 1999, 2101, 9999])
+def test_a_year_outside_the_loadable_years_is_refused(year: int) -> None:
+    with pytest.raises(InvalidCalendar, match="not a year from 2000 to 2100"):
+        arrangement(year, [], [])
+
+
 def test_working_days_are_bounded() -> None:
     with pytest.raises(InvalidCalendar):
         WorkingCalendar().add_working_days(date(2026, 1, 1), 367)

@@ -23,6 +23,9 @@ from services.results.domain.errors import InvalidCalendar
 
 NAMESPACE = uuid.UUID("6e1f0c4a-9d2b-4b8e-a7c3-5f1d2e8b9a04")
 MAX_WORKING_DAYS = 366
+# The years an office may load: a year outside them is a typing error, and PostgreSQL's
+# dates (the read models) must hold every day of it.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class YearArrangement:
 def arrangement(year: int, holidays: Iterable[str], workdays: Iterable[str]) -> YearArrangement:
     """A year as published, checked: dates of that year, each once, none in both lists, and
     every worked day a Saturday or Sunday (a weekday is a working day already)."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise InvalidCalendar(f"{year} is not a year from {FIRST_YEAR} to {LAST_YEAR}")
     days: dict[str, list[date]] = {}
     for name, values in (("holidays", holidays), ("workdays", workdays)):
         parsed = []

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from libs.common.envelope import InboundEvent
+from services.results.domain.calendar import FIRST_YEAR, LAST_YEAR
 from services.results.domain.deadlines import result_deadline
 from services.results.projections.calendars import calendar
 from services.results.projections.tasks import DDL as TASKS_DDL
@@ -134,6 +135,11 @@ async def apply_calendar(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     (or provisionally) counted again on the new calendar."""
     d = ev.data
     year = int(d["year"])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        # Recorded before the command checked the year (ssj calendar load took any): no
+        # calendar counts with it, and its dates would stop this projection for good.
+        log.warning("calendar year %s passed over: not from %s to %s", year, FIRST_YEAR, LAST_YEAR)
+        return
     await conn.execute(
         """INSERT INTO results.calendar_years (year, holidays, workdays, loaded_at)
            VALUES ($1, $2, $3, $4) ON CONFLICT (year) DO UPDATE
