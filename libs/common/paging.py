@@ -13,6 +13,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Request, Response
@@ -77,8 +78,17 @@ def decode_cursor(token: str, kinds: Sequence[Callable[[str], Any]]) -> list[Any
         values = json.loads(raw.decode())
         if not (isinstance(values, list) and len(values) == len(kinds)):
             raise ValueError("wrong shape")
-        return [kind(v) for kind, v in zip(kinds, values, strict=True)]
-    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error) as exc:
+        for value in values:
+            # Text PostgreSQL cannot take (NUL, a lone surrogate) never came from a row.
+            if not isinstance(value, str) or "\x00" in value:
+                raise ValueError("not a value of a row")
+            value.encode()
+        typed = [kind(v) for kind, v in zip(kinds, values, strict=True)]
+        for value in typed:
+            if isinstance(value, datetime):
+                value.astimezone(UTC)  # a time at the calendar's edge overflows in UTC
+        return typed
+    except (ValueError, TypeError, OverflowError, UnicodeError, binascii.Error) as exc:
         raise Problem(
             422,
             "Invalid cursor",
