@@ -383,6 +383,10 @@ def cases() -> Iterator[Doc]:
     for form, document in (("public", p), ("full", f)):
         forged = edited(document, lambda d: d.update(replacements=on_the_list))
         yield case(f"v3-{form}/replaced/forged/subject-on-the-100%-list", served(forged))
+    # A size no roster can seat: refused at once, not seats added until memory runs out.
+    for size in (10**7, 2**53 + 1):
+        forged = edited(full, lambda d, n=size: d["full_announcement"].update(min_group_size=n))
+        yield case(f"v3-full/forged/min-group-size-{size}", served(forged))
     yield from oddities(public)
     yield from unreadable(public)
     for name, text in spelling_cases.cases(public, full, v2):

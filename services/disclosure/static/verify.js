@@ -2006,6 +2006,11 @@ class GroupDrawer {
   constructor({ roster, departments, minGroupSize, cross, avoidPrevious, conflicts, previous }) {
     Object.assign(this, { roster, departments, minGroupSize, cross, avoidPrevious });
     if (minGroupSize < 2) raise("ValueError", "a group has at least two inspectors");
+    // Nobody sits twice in a group: a forged proof's absurd size would otherwise make the
+    // verifier add seats until it runs out of memory.
+    if (minGroupSize > Math.max(roster.length, departments.length)) {
+      raise("ValueError", "a group has more seats than the roster has inspectors");
+    }
     if (!truthy(departments)) raise("ValueError", "the initiating department is missing");
     this.load = new Map(roster.map((e) => [e.id, 0]));
     this.seatList = this.seats();

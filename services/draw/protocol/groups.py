@@ -106,6 +106,10 @@ class GroupDrawer:
     def __post_init__(self) -> None:
         if self.min_group_size < 2:
             raise ValueError("a group has at least two inspectors")
+        if self.min_group_size > max(len(self.roster), len(self.departments)):
+            # Nobody sits twice in a group: a forged proof's absurd size would otherwise
+            # make the verifier add seats until it runs out of memory.
+            raise ValueError("a group has more seats than the roster has inspectors")
         if not self.departments:
             raise ValueError("the initiating department is missing")
         self.load = {e.inspector_id: 0 for e in self.roster}
