@@ -104,6 +104,16 @@ class FollowUpView(Answer):
     steps: list[FollowUpStep]
 
 
+class RecountView(Answer):
+    """期限重算: the deadlines counted again once the office loaded ``year``."""
+
+    year: int
+    due_on: str
+    due_on_provisional: bool
+    publication_due: str | None
+    publication_due_provisional: bool | None
+
+
 class TaskView(Answer):
     """A task as its readers see it: everything, the internal notes included."""
 
@@ -134,6 +144,9 @@ class TaskView(Answer):
     corrections: list[TaskCorrection]
     entrants: set[str] = Field(description="who entered or changed the result")
     previous_case: str | None
+    recounted: RecountView | None = Field(
+        description="the deadlines as last counted again after a year was loaded"
+    )
     follow_up: FollowUpView
 
 

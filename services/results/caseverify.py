@@ -34,6 +34,8 @@ EVENT_FIELDS: dict[str, frozenset[str]] = {
         "EvidenceAttached": "sha256 name media_type size purpose",
         "ResultSubmitted": "draw_id subject_id submitted_on late submitted_by",
         "TaskWithdrawn": "replaced_by",
+        "DeadlinesRecounted": "year due_on due_on_provisional publication_due "
+        "publication_due_provisional",
         "ResultReturned": "reason returned_on",
         "ResultApproved": "reviewed_on",
         "ResultPublished": "category category_text severity pending_kind non_cooperation_case "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from libs.common.departments import register_consumer, register_ddl
 from libs.common.service import ConsumerSpec, ServiceSpec, serve
 from libs.common.workers import WorkerSpec
-from services.results import dispatch, evidence, watch
+from services.results import dispatch, evidence, recount, watch
 from services.results.api import router
 from services.results.application import ResultsApplication
 from services.results.calendar_api import router as calendar_router
@@ -33,7 +33,7 @@ SPEC = ServiceSpec(
     description="Inspection results of drawn subjects, deadlines; corrections are appended.",
     application=ResultsApplication,
     routers=[calendar_router, task_router, followup_router, router],
-    read_model_ddl=[*views.DDL, *evidence.DDL, *register_ddl()],
+    read_model_ddl=[*views.DDL, *evidence.DDL, *recount.DDL, *register_ddl()],
     consumers=[
         ConsumerSpec(
             name="assignments", source="draw", handler=views.apply_draw, tables=("assignments",)

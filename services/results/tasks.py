@@ -71,6 +71,18 @@ class TaskCommands(CalendarCommands):
         # A publication deadline counted from a recent day reaches into next year at most.
         return self.calendar(range(today.year - 1, today.year + 2))
 
+    def recount_deadlines(self, task: UUID, year: int) -> bool:
+        """期限重算 after ``year`` was loaded (services/results/recount.py): True if the
+        task's deadlines were counted again and recorded."""
+        found = self.get_task(task)
+        # The loaded years as stored now, not this process's brief cache: the office may
+        # have loaded the year at another replica a moment ago.
+        years = range(date.fromisoformat(found.ends_on).year - 1, year + 2)
+        if not found.recount(year, self._load_calendar(years)):
+            return False
+        self._save(found)
+        return True
+
     def get_task(self, task: UUID) -> InspectionTask:
         """A task as it stands; 404 for any other kind of record of this service."""
         found: object = self.repository.get(task)

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.results.application import ResultsApplication, today_in_china
 from services.results.domain.missed import MissedDeadline, missed_id
 from services.results.domain.overdue import OverdueNotice, overdue_id
+from services.results.recount import recount_pass
 
 # Rows looked at per pass and kind (the rest wait for the next pass).
 PASS_LIMIT = 1000
@@ -108,9 +109,10 @@ def missed(app: ResultsApplication, row: dict[str, Any], today: str) -> bool:
 
 
 async def watch_pass(app: ResultsApplication, pool: asyncpg.Pool) -> int:
-    """One pass: notices for what is past its deadline (China's calendar day)."""
+    """One pass: the deadlines of any year loaded since counted again (recount.py), then
+    notices for what is past its deadline (China's calendar day)."""
     today = today_in_china()
-    done = 0
+    done = await recount_pass(app, pool)
     for row in await pool.fetch(OVERDUE, today, PASS_LIMIT):
         done += await asyncio.to_thread(notice, app, dict(row), today.isoformat())
     for query in (UNPUBLISHED, UNREINSPECTED):

@@ -27,7 +27,7 @@ YEAR = {"holidays": ["2099-01-01", "2099-06-05"], "workdays": ["2099-12-26"]}
 
 @pytest.fixture(scope="module")
 def results(infra: Infra) -> Iterator[ServiceProcess]:
-    proc = ServiceProcess(infra, "results").start()
+    proc = ServiceProcess(infra, "results", SSJ_DEADLINE_WATCH_SECONDS="0.5").start()
     publish_departments(infra, ["SAMR", "TAX"])
     wait_for_departments(infra, "results", ["SAMR", "TAX"])
     yield proc
@@ -64,6 +64,13 @@ def test_a_deadline_into_an_unknown_year_is_provisional_until_the_year_is_loaded
     drawn = wait_until(lambda: len(r := rows()) == 2 and r)
     assert {(r["due_on"], r["due_on_provisional"]) for r in drawn} == {("2099-06-29", True)}
 
+    def tasks() -> list[dict[str, object]]:
+        found = leader.get("/v1/tasks", params={"draw_id": event["subject"]}).json()
+        return list(found["items"])
+
+    dispatched = wait_until(lambda: len(t := tasks()) == 2 and t)
+    assert {t["due_on"] for t in dispatched} == {"2099-06-29"}
+
     operator = {"Authorization": f"Bearer {token(infra, 'op', 'SAMR', 'operator')}"}
     office = {"Authorization": f"Bearer {token(infra, 'office', 'OFFICE', 'office')}"}
     assert httpx.put(f"{url}/v1/calendar/2099", json=YEAR, headers=operator).status_code == 403
@@ -89,6 +96,19 @@ def test_a_deadline_into_an_unknown_year_is_provisional_until_the_year_is_loaded
 
     recounted = wait_until(recounted_rows)
     assert {r["due_on"] for r in recounted} == {"2099-06-30"}
+    # Each task's deadline counted again, by an event on the task (期限重算).
+    wait_until(lambda: {t["due_on"] for t in tasks()} == {"2099-06-30"})
+    for task in dispatched:
+        view = leader.get(f"/v1/tasks/{task['id']}").json()
+        assert view["due_on"] == "2099-06-30"
+        assert view["version"] == task["version"] + 1
+        assert view["recounted"] == {
+            "year": 2099,
+            "due_on": "2099-06-30",
+            "due_on_provisional": False,
+            "publication_due": None,
+            "publication_due_provisional": None,
+        }
     year = httpx.get(f"{url}/v1/calendar/2099").json()
     assert year == {"year": 2099, "source": "office", **YEAR}
     assert httpx.get(f"{url}/v1/calendar/2026").json()["source"] == "package"

@@ -13,8 +13,10 @@ from libs.common.read_models import UnknownReadModel, read_models, service_specs
 from libs.common.service import ConsumerSpec, ServiceSpec
 
 # Tables of a service's read_model_ddl that no consumer writes: the results service's
-# evidence files are stored by its API, not built from events.
-NOT_READ_MODELS = {("results", "files")}
+# evidence files are stored by its API, and the years whose deadlines were counted again
+# are its deadline watch's own bookkeeping (services/results/recount.py), not built from
+# events.
+NOT_READ_MODELS = {("results", "files"), ("results", "recounted_years")}
 CREATED = re.compile(r"CREATE TABLE IF NOT EXISTS (?:\{schema\}|\w+)\.(\w+)")
 
 

@@ -397,3 +397,52 @@ def test_a_refusal_is_one_credit_fact_across_editions() -> None:
     task.review_correction(True, "", TODAY, CAL)
     kinds = [n["kind"] for n in notices_for(task, list(task.collect_events()))]
     assert kinds == ["result"]
+
+
+def _next_year_task(ends_on: str) -> InspectionTask:
+    task = _task()
+    task.ends_on = ends_on
+    task.due_on = CAL.add_working_days(date.fromisoformat(ends_on), 20).due_on.isoformat()
+    return task
+
+
+def test_a_deadline_into_a_year_then_loaded_is_counted_again_once() -> None:
+    from services.results.domain.calendar import arrangement
+
+    task = _next_year_task("2098-12-20")  # years nobody knows: counted on weekdays
+    assert task.due_on == "2099-01-16"
+    assert CAL.add_working_days(date(2098, 12, 20), 20).provisional
+    years = {
+        2098: arrangement(2098, [], []),
+        2099: arrangement(2099, ["2099-01-01", "2099-01-02"], []),
+    }
+    loaded = WorkingCalendar(years)
+    assert task.recount(2099, loaded)
+    assert task.due_on == "2099-01-20"  # Thursday 1 and Friday 2 January are holidays
+    assert task.recounted == {
+        "year": 2099,
+        "due_on": "2099-01-20",
+        "due_on_provisional": False,
+        "publication_due": None,  # not submitted yet: counted when it is
+        "publication_due_provisional": None,
+    }
+    assert not task.recount(2099, loaded)  # counted already: nothing new to record
+    names = [type(e).__name__ for e in task.collect_events()]
+    assert names.count("DeadlinesRecounted") == 1
+
+
+def test_a_submitted_results_publication_deadline_is_counted_again_a_published_one_kept() -> None:
+    from services.results.domain.calendar import arrangement
+
+    task = _task()
+    task.record(_report(), TODAY, "lead")
+    task.submit(TODAY, date(2026, 12, 28), "lead")
+    loaded = WorkingCalendar({2026: arrangement(2026, ["2026-12-01"], [])})
+    assert task.recount(2026, loaded)
+    assert task.recounted is not None
+    # From the visit's end (Friday 20 November), one more day for the holiday of 1 December.
+    assert task.recounted["publication_due"] == "2026-12-21"
+    assert task.recounted["publication_due_provisional"] is False
+    task.approve(TODAY, loaded)
+    assert task.state == "published"
+    assert not task.recount(2026, WorkingCalendar())  # published with its deadline

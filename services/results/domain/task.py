@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate, event
 
 from services.results.domain.calendar import WorkingCalendar
 from services.results.domain.categories import PROBLEM_CATEGORIES
+from services.results.domain.deadlines import result_deadline
 from services.results.domain.errors import InvalidResult, TaskStateError
 from services.results.domain.followup import FollowUp
 from services.results.domain.inspection import check_report
@@ -79,6 +80,7 @@ class InspectionTask(Aggregate):
         # own entry, whatever roles their token holds).
         self.entrants: set[str] = set()
         self.previous_case: str | None = None  # the refusal's case of the edition before
+        self.recounted: dict[str, Any] | None = None  # the deadlines as last counted again
 
     # -- the visit and the result ------------------------------------------------------
 
@@ -153,6 +155,47 @@ class InspectionTask(Aggregate):
     @event("TaskWithdrawn")
     def _withdrawn(self, replaced_by: str) -> None:
         self.state = "withdrawn"
+
+    # -- deadlines counted again (a year loaded) ----------------------------------------
+
+    def recount(self, year: int, calendar: WorkingCalendar) -> bool:
+        """Count the entry deadline and, once submitted, the publication deadline again on
+        ``calendar`` after the office loaded ``year`` (a provisional deadline, counted on
+        weekdays, becomes firm); True if they changed and were recorded. A published
+        result keeps the deadline it was published with; a withdrawn task has none."""
+        if self.state in ("published", "withdrawn"):
+            return False
+        entry = result_deadline(date.fromisoformat(self.ends_on), calendar)
+        due = self.publication_due(calendar) if self.state in ("submitted", "reviewed") else None
+        counted: dict[str, Any] = {
+            "due_on": entry.due_on.isoformat(),
+            "due_on_provisional": entry.provisional,
+            "publication_due": due[0] if due else None,
+            "publication_due_provisional": due[1] if due else None,
+        }
+        last = self.recounted or {}
+        if all(last.get(k) == v for k, v in counted.items()) and self.due_on == counted["due_on"]:
+            return False
+        self._recounted(year=year, **counted)
+        return True
+
+    @event("DeadlinesRecounted")
+    def _recounted(
+        self,
+        year: int,
+        due_on: str,
+        due_on_provisional: bool,
+        publication_due: str | None,
+        publication_due_provisional: bool | None,
+    ) -> None:
+        self.due_on = due_on
+        self.recounted = {
+            "year": year,
+            "due_on": due_on,
+            "due_on_provisional": due_on_provisional,
+            "publication_due": publication_due,
+            "publication_due_provisional": publication_due_provisional,
+        }
 
     # -- review and publication --------------------------------------------------------
 

@@ -219,6 +219,11 @@ def _changes(name: str, d: dict[str, Any]) -> list[tuple[str, str, Any]]:
             _set("follow_up_deadline", _day(d["deadline"])),
             ("decided_on", "coalesce(decided_on, {p})", _day(d["decided_on"])),
         ]
+    if name == "DeadlinesRecounted":
+        changes = [_set("due_on", _day(d["due_on"]))]
+        if d.get("publication_due") is not None:
+            changes.append(_set("publication_due", _day(d["publication_due"])))
+        return changes
     if name == "TaskWithdrawn":
         return [_set("state", "withdrawn")]
     if name == "Reinspected":

@@ -51,6 +51,7 @@ DDL = [
 TASK_EVENTS = frozenset(
     {
         "TaskDispatched",
+        "DeadlinesRecounted",
         "InspectionRecorded",
         "EvidenceAttached",
         "ResultSubmitted",
