@@ -4,7 +4,9 @@ standard library only.
 Trusted is only what the hash chain covers: the events' bytes. Everything else must agree
 with them — the manifest's listing (paths, sizes, SHA-256, event topics, file names and
 types), the task id (derived from the first event), the files present (exactly those the
-events attach), and ``record.json`` (id, version, the report and the files). The chain's
+events attach), and ``record.json``: its id, version, state, the dispatched task's fields
+and deadline, the report, the files, the submission, the published result and the
+follow-up's steps and outcome are what the events say. The chain's
 head is printed: compared with the live service (``GET /v1/tasks/{id}/verification``) or
 the stream, it shows the file is the record and not a consistent rewrite.
 """
@@ -51,6 +53,24 @@ EVENT_FIELDS: dict[str, frozenset[str]] = {
     }.items()
 }
 ENVELOPE = frozenset({"timestamp", "originator_topic", "meta"})
+# The task's state after each event that changes it.
+STATES = {
+    "TaskDispatched": "dispatched",
+    "InspectionRecorded": "inspected",
+    "ResultSubmitted": "submitted",
+    "ResultReturned": "returned",
+    "ResultApproved": "reviewed",
+    "CorrectionApproved": "reviewed",
+    "ResultPublished": "published",
+    "TaskWithdrawn": "withdrawn",
+}
+# The published result as ResultPublished sets it, and the follow-up's steps.
+PUBLISHED = [
+    *("category", "category_text", "severity", "pending_kind", "non_cooperation_case"),
+    *("inspected_to", "items", "edition", "decided_on", "published_on"),
+    *("publication_due", "publication_due_provisional", "late"),
+]
+STEPS = {"CorrectionOrdered": "ordered", "Reinspected": "reinspected", "FollowUpClosed": ""}
 
 
 def _sha(data: bytes) -> str:
@@ -65,7 +85,15 @@ class _Check:
         self.attached: dict[str, dict[str, Any]] = {}
         self.report: Any = None
         self.pending: Any = None
+        self.submitted = False  # a result waits for review (ResultApproved may follow)
         self.task_id: str | None = None
+        # What record.json must say (domain/task.py's mutators, read off the events).
+        self.dispatched: dict[str, Any] = {}
+        self.state: str | None = None
+        self.submission: dict[str, Any] = {"submitted_on": None, "late": False}
+        self.published: dict[str, Any] | None = None
+        self.steps: list[dict[str, Any]] = []
+        self.outcome: str | None = None
 
     def event(self, n: int, topic: str, body: dict[str, Any]) -> None:
         """One event: its kind must be what its fields say, in an order the task allows."""
@@ -80,18 +108,65 @@ class _Check:
                 return
             key = f"task:{body['draw_id']}:{body['subject_id']}"
             self.task_id = str(uuid.uuid5(TASK_NAMESPACE, key))
+        self._expect(name, body)
         if name == "EvidenceAttached":
             self.attached[body["sha256"]] = body
         elif name == "InspectionRecorded":
             self.report = body["report"]
         elif name == "CorrectionSubmitted":
             self.pending = body["report"]
+        elif name == "ResultSubmitted":
+            self.submitted = True
+        elif name == "ResultReturned":
+            self.submitted = False
+        elif name == "ResultApproved":
+            # Its fields are CorrectionApproved's: the order tells the two apart, and the
+            # topic (outside the hashed state) cannot relabel one as the other.
+            if not self.submitted:
+                self.problems.append(f"event {n}: ResultApproved without a submitted result")
+            self.submitted = False
         elif name == "CorrectionApproved":
             if self.pending is None:
                 self.problems.append(f"event {n}: CorrectionApproved without a correction")
             self.report, self.pending = self.pending, None
         elif name == "CorrectionReturned":
             self.pending = None
+
+    def _expect(self, name: str, body: dict[str, Any]) -> None:
+        self.state = STATES.get(name, self.state)
+        if name == "TaskDispatched":
+            self.dispatched = {k: body[k] for k in EVENT_FIELDS[name]}
+        elif name == "DeadlinesRecounted":
+            self.dispatched["due_on"] = body["due_on"]
+        elif name == "ResultSubmitted":
+            self.submission = {"submitted_on": body["submitted_on"], "late": body["late"]}
+        elif name == "ResultPublished":
+            self.published = {k: body[k] for k in PUBLISHED}
+        elif name in STEPS:
+            step = body["outcome"] if name == "FollowUpClosed" else STEPS[name]
+            on = body["reinspected_on"] if name == "Reinspected" else body["decided_on"]
+            self.steps.append({"step": step, "on": on, "documents": body["documents"]})
+            if name == "FollowUpClosed":
+                self.outcome = body["outcome"]
+
+    def record_problems(self, record: dict[str, Any]) -> list[str]:
+        """What of ``record.json`` the events contradict."""
+        found = [k for k, v in self.dispatched.items() if record.get(k) != v]
+        found += [k for k, v in self.submission.items() if record.get(k) != v]
+        if record.get("state") != self.state:
+            found.append("state")
+        if record.get("published") != self.published:
+            found.append("published")
+        follow_up = record.get("follow_up")
+        if not isinstance(follow_up, dict) or (
+            follow_up.get("steps"),
+            follow_up.get("outcome"),
+        ) != (
+            self.steps,
+            self.outcome,
+        ):
+            found.append("follow_up")
+        return [f"record.json: its {k} is not what the events say" for k in sorted(found)]
 
 
 def _open(data: bytes) -> tuple[zipfile.ZipFile, dict[str, Any]] | str:
@@ -176,13 +251,22 @@ def _record(archive: zipfile.ZipFile, manifest: dict[str, Any], check: _Check) -
         check.problems.append("record.json: its report is not the one the events record")
     if set(record.get("files") or {}) != set(check.attached):
         check.problems.append("record.json: its files are not those the events attach")
+    check.problems += check.record_problems(record)
 
 
 def verify(data: bytes) -> tuple[list[str], dict[str, Any]]:
-    """(problems, summary) of a case file; no problems: it is intact."""
+    """(problems, summary) of a case file; no problems: it is intact. A file this cannot
+    read in any way (hostile structure) is one problem, and ``summary["unreadable"]``."""
+    try:
+        return _verify(data)
+    except Exception as exc:  # any shape a forger can give the parts: unreadable, not a crash
+        return [f"not a case file this can read: {type(exc).__name__}: {exc}"], {"unreadable": True}
+
+
+def _verify(data: bytes) -> tuple[list[str], dict[str, Any]]:
     opened = _open(data)
     if isinstance(opened, str):
-        return [opened], {}
+        return [opened], {"unreadable": True}
     archive, manifest = opened
     check = _Check()
     _listing(archive, manifest, check)
@@ -214,6 +298,8 @@ def main(argv: Sequence[str]) -> int:
     problems, summary = verify(data)
     for problem in problems:
         print(f"FAIL {problem}")
+    if summary.get("unreadable"):
+        return 2
     if not problems:
         print(
             f"OK task {summary['task_id']}: {summary['events']} events, {summary['files']} "

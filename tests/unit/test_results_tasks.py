@@ -241,12 +241,9 @@ def _stored(task: InspectionTask, chain_from: str = "0" * 64) -> list[tuple[int,
 def _case_of(
     task: InspectionTask, stored: list[tuple[int, str, bytes]], files: dict[str, bytes]
 ) -> bytes:
-    record = {
-        "id": str(task.id),
-        "version": len(stored),
-        "report": task.report,
-        "files": task.files,
-    }
+    from services.results.task_api import task_view  # the record the service writes
+
+    record = {**task_view(task), "version": len(stored)}
     blobs = {hashlib.sha256(b).hexdigest(): ("image/png", b) for b in files.values()}
     return casefile.build(record, stored, blobs, task.files)
 
@@ -446,3 +443,89 @@ def test_a_submitted_results_publication_deadline_is_counted_again_a_published_o
     task.approve(TODAY, loaded)
     assert task.state == "published"
     assert not task.recount(2026, WorkingCalendar())  # published with its deadline
+
+
+def _resealed_record(data: bytes, change: Any) -> bytes:
+    """record.json changed, and the (unsigned) manifest made to list its new hash."""
+
+    def edit(name: str, body: bytes) -> bytes:
+        if name != "record.json":
+            return body
+        record = json.loads(body)
+        change(record)
+        return json.dumps(record, ensure_ascii=False).encode()
+
+    forged = _rewrite(data, edit)
+    sha = hashlib.sha256(zipfile.ZipFile(io.BytesIO(forged)).read("record.json")).hexdigest()
+
+    def relist(m: dict[str, Any]) -> None:
+        for d in m["documents"]:
+            if d["path"] == "record.json":
+                d["sha256"] = sha
+
+    return _manifest(forged, relist)
+
+
+def _referred_and_corrected() -> InspectionTask:
+    """Referred to the judiciary (移送), then a correction approved as edition 2."""
+    task = _task()
+    task.record(_report("problem_pending", failing=1, pending_kind="referred"), TODAY, "lead")
+    task.submit(TODAY, None, "lead")
+    task.approve(TODAY, CAL)
+    task.close_follow_up("referred", TODAY, "", "移送〔2026〕3号", [], TODAY, CAL)
+    changed = _report("problem_pending", failing=1, pending_kind="referred", summary="更正")
+    task.propose_correction(changed, "笔误", TODAY, "lead")
+    task.review_correction(True, "", TODAY, CAL)
+    return task
+
+
+def test_record_json_says_what_the_events_say_or_the_case_file_fails() -> None:
+    """Found by an adversarial review: record.json's publication, follow-up and subject
+    could be rewritten (the manifest is not signed), and a CorrectionApproved relabelled
+    ResultApproved (the topic is outside the hashed state) hid an approved correction."""
+    task = _referred_and_corrected()
+    good = _case_of(task, _stored(task), {})
+    assert caseverify.verify(good)[0] == []
+    for key, change in (
+        ("follow_up", lambda r: r["follow_up"].update(outcome="corrected")),
+        ("published", lambda r: r["published"].update(category="no_problem")),
+        ("published", lambda r: r["published"].update(late=True)),
+        ("subject_name", lambda r: r.update(subject_name="别的公司")),
+        ("state", lambda r: r.update(state="reviewed")),
+        ("due_on", lambda r: r.update(due_on="2027-01-29")),
+    ):
+        problems = caseverify.verify(_resealed_record(good, change))[0]
+        assert problems == [f"record.json: its {key} is not what the events say"], problems
+
+    def relabel(m: dict[str, Any]) -> None:
+        (entry,) = [e for e in m["events"] if e["topic"].endswith(".CorrectionApproved")]
+        entry["topic"] = entry["topic"].replace("CorrectionApproved", "ResultApproved")
+
+    problems = caseverify.verify(_manifest(good, relabel))[0]
+    assert any("ResultApproved without a submitted result" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m.update(events=7),
+        lambda m: m.update(events=["events/000001.json"]),
+        lambda m: m["events"][0].update(path=["a"]),
+        lambda m: m.update(files={"a": 1}),
+    ],
+)
+def test_a_hostile_case_file_is_unreadable_not_a_crash(change: Any, tmp_path: Any) -> None:
+    task = _task()
+    forged = _manifest(_case_of(task, _stored(task), {}), change)
+    problems, summary = caseverify.verify(forged)
+    assert summary.get("unreadable") is True and len(problems) == 1, problems
+    path = tmp_path / "case.zip"
+    path.write_bytes(forged)
+    assert caseverify.main([str(path)]) == 2
+
+
+def test_a_hostile_event_or_record_is_unreadable_not_a_crash() -> None:
+    task = _task()
+    good = _case_of(task, _stored(task), {})
+    as_list = _rewrite(good, lambda n, b: b"[1]" if n == "record.json" else b)
+    assert caseverify.verify(as_list)[0]  # a problem, not an exception
