@@ -185,7 +185,9 @@ async def find_overdue(
     limit: int = 200,
 ) -> list[asyncpg.Record]:
     """Deadlines missed and not yet made good (a publication since made, a re-inspection
-    since recorded, ends one), in ``missed_id`` order."""
+    or closing since recorded, ends one), in ``missed_id`` order. A correction is ordered
+    once, so any later step follows that order up, whatever day it is dated: one entered
+    late but made on time is no longer overdue now."""
     rows = await db.fetch(
         """SELECT o.missed_id, o.task_id, o.kind, o.due_on::text AS due_on,
                   o.noticed_on::text AS noticed_on,
@@ -198,7 +200,7 @@ async def find_overdue(
                    SELECT 1 FROM disclosure.results r WHERE r.record_id = o.task_id))
              AND NOT (o.kind = 'follow_up' AND EXISTS (
                    SELECT 1 FROM disclosure.follow_ups f WHERE f.task_id = o.task_id
-                   AND f.step <> 'ordered' AND f."on" >= o.due_on))
+                   AND f.step <> 'ordered'))
            ORDER BY o.missed_id LIMIT $4""",
         kind,
         department,

@@ -27,9 +27,13 @@ from python_calamine import CalamineWorkbook
 from services.disclosure.domain.export import COLUMNS, HEADERS, neutralise
 from services.results.application import today_in_china
 from tests.integration.disclosure_flows import (
+    BATCH_ID,
     FORMULA_NAME,
+    PLAN_ID,
     PLAN_NUMBER,
     TASK_NUMBER,
+    _client,
+    ago,
     all_shown,
     make_flows,
     ok,
@@ -37,7 +41,8 @@ from tests.integration.disclosure_flows import (
     results_of,
     run_stack,
 )
-from tests.integration.draw_events import LEADER
+from tests.integration.draw_events import LEADER, draw_event, publish
+from tests.integration.task_flow import report, tasks_of
 from tests.support import Infra, ServiceProcess, token, wait_until
 
 pytestmark = pytest.mark.own_infra
@@ -299,3 +304,38 @@ def test_public_lists_are_paged_by_keyset_and_a_forged_cursor_is_422(
             answer = public.get(path, params={"after": forged})
             assert answer.status_code == 422, (path, forged, answer.text)
             assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_follow_up_re_inspected_on_time_but_entered_late_is_overdue_no_more(
+    infra: Infra, stack: dict[str, ServiceProcess], public: httpx.Client
+) -> None:
+    """Found by an adversarial review: only a step dated on or after the missed deadline
+    took a task off "overdue now", so a re-inspection made on time and entered late left it
+    there for good. (Last in this module: the earlier tests count the overdue list.)"""
+    leader = _client(stack["results"], infra, LEADER, "SAMR", "inspector")
+    reviewer = _client(stack["results"], infra, "rev-samr", "SAMR", "reviewer")
+    event = draw_event(str(uuid.uuid4()), ago(3), subjects=1)
+    event["data"].update(plan_id=PLAN_ID, batch_id=BATCH_ID)
+    publish(infra, [event])
+    (task,) = tasks_of(leader, event["subject"], 1)
+    visit = {
+        "inspected_from": ago(60),
+        "inspected_to": ago(59),
+        "notice": {"given": True, "way": "phone", "on": ago(61)},
+    }
+    body = report(
+        task, category="problem_pending", failing=1, pending_kind="correction_ordered", **visit
+    )
+    ok(leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": body}))
+    ok(reviewer.post(f"/v1/tasks/{task['id']}/review", json={"decision": "approve"}))
+    order = {"decided_on": ago(30), "deadline": ago(20)}  # entered today: overdue at once
+    ok(leader.post(f"/v1/tasks/{task['id']}/follow-up/order", json=order))
+
+    def listed() -> bool:
+        rows = ok(public.get("/v1/public/overdue", params={"kind": "follow_up"}))["items"]
+        return any(r["task_id"] == task["id"] for r in rows)
+
+    wait_until(listed, timeout=30)
+    again = {"reinspected_on": ago(25), "corrected": True, "finding": "已改正"}  # on time
+    ok(leader.post(f"/v1/tasks/{task['id']}/follow-up/reinspection", json=again))
+    wait_until(lambda: not listed(), timeout=30)
