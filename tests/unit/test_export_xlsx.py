@@ -54,3 +54,15 @@ def test_exactly_a_sheet_of_rows_is_one_sheet(
     path = tmp_path / "one.xlsx"
     assert export._write_xlsx(iter(rows), 4, path) == 4
     assert _sheets(path) == {"抽查结果1": [list(HEADERS), *rows]}
+
+
+@pytest.mark.parametrize(
+    "text", ["=1+1", " =1+1", "\u3000=1+1", "＝1+1", "＋1", "－1", "＠SUM(A1)", "\n=1", "\t-2"]
+)
+def test_a_cell_a_spreadsheet_would_read_as_a_formula_is_neutralised(text: str) -> None:
+    assert neutralise(text) == "'" + text
+
+
+@pytest.mark.parametrize("text", ["黄石某商贸有限公司", "1+1", " 有限公司", "a=1", ""])
+def test_other_cells_are_kept_as_they_are(text: str) -> None:
+    assert neutralise(text) == text

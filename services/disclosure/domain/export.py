@@ -21,7 +21,9 @@ from services.disclosure.domain.days import FIRST_YEAR, LAST_YEAR
 Format = Literal["xlsx", "csv"]
 FORMATS: tuple[str, ...] = ("xlsx", "csv")
 MAX_PERIOD_DAYS = 366  # a year and a day at most: one file per period
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What makes a spreadsheet read a cell as a formula: the signs, their full-width forms
+# (a Chinese input method types those), and tab or line breaks before them.
+FORMULA_STARTS = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "\t", "\r", "\n")
 
 # (column header as the national system names it, field of a national result: the file
 # holds the same values as GET /v1/public/results, a test compares them row by row)
@@ -61,7 +63,9 @@ def neutralise(value: Any) -> str:
     """A cell's text, with a leading apostrophe if a spreadsheet would take it as a
     formula."""
     text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    # Leading spaces (an ideographic one too) do not stop a spreadsheet from seeing one.
+    formula = text.startswith(FORMULA_STARTS) or text.lstrip().startswith(FORMULA_STARTS)
+    return f"'{text}" if formula else text
 
 
 def file_name(start: date, end: date, fmt: str) -> str:
