@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
+from libs.common.auth import Principal
 from libs.common.problems import Problem
 from libs.common.service import run_command
 from services.results import casefile, evidence
 from services.results.answers import FileStored, TaskView
+from services.results.domain.access import may_have_files
+from services.results.domain.task import InspectionTask
 from services.results.task_api import (
     App,
     Pool,
@@ -96,6 +100,30 @@ async def upload(
     return {"sha256": sha256, "size": len(content), "media_type": media_type, "added": added}
 
 
+async def files_for(
+    who: Principal, db: asyncpg.Pool, found: InspectionTask, *, auditors: bool
+) -> None:
+    """403 unless the caller may have the task's files (domain/access.py): the group as
+    the draw has it now (after any 递补)."""
+    members = await db.fetchval(
+        "SELECT inspectors FROM results.assignments WHERE task_id = $1", found.id
+    )
+    if not may_have_files(
+        sub=who.sub,
+        dept=who.dept,
+        roles=who.roles,
+        implementing_department=found.implementing_department,
+        group=members or found.group,
+        auditors=auditors,
+    ):
+        readers = "the group, the implementing department's reviewers"
+        raise Problem(
+            403,
+            "Forbidden",
+            f"a task's files are for {readers}" + (" and the auditors" if auditors else ""),
+        )
+
+
 @router.get(
     "/tasks/{task}/files/{sha256}",
     summary="Download a file of a task",
@@ -105,8 +133,10 @@ async def upload(
 async def download(
     task: UUID, sha256: Sha256, request: Request, who: Reader, app: App, db: Pool
 ) -> Response:
-    """For the task's readers; only files named on this task."""
+    """For the group and the implementing department's reviewers; only files named on
+    this task."""
     found = await read_task(request, who, app, db, task)
+    await files_for(who, db, found, auditors=False)
     if sha256 not in found.files:
         raise Problem(404, "Not found", f"no file {sha256} on task {task}")
     stored = await evidence.fetch(db, sha256)
@@ -185,8 +215,10 @@ async def closure(
 )
 async def case_file(task: UUID, request: Request, who: Reader, app: App, db: Pool) -> Response:
     """The task's stored events, its check forms, every file and a manifest of their
-    SHA-256 and the hash chain; ``ssj results verify-case FILE.zip`` checks it offline."""
+    SHA-256 and the hash chain; ``ssj results verify-case FILE.zip`` checks it offline.
+    For the group, the implementing department's reviewers and the auditors."""
     found = await read_task(request, who, app, db, task)
+    await files_for(who, db, found, auditors=True)
     stored = await run_command(request, who, app.stored_events, task)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed once streamed)
     writer = casefile.CaseWriter(spool)

@@ -75,6 +75,10 @@ GROUP_WRITERS = frozenset({"office", "operator:own", "inspector:group"})
 # Who reads a task: the group, the departments taking part, the implementing department's
 # reviewers, oversight.
 TASK_READERS = frozenset({"office", "auditor", "operator:own", "inspector:group", "reviewer:own"})
+# A task's files (证据, documents): the group and the reviewers; its case file also the
+# auditors (the roles).
+FILE_READERS = frozenset({"inspector:group", "reviewer:own"})
+CASE_FILE_READERS = frozenset({*FILE_READERS, "auditor"})
 SERVICES = ("registry", "planner", "draw", "results", "disclosure")
 HEALTH = ("/healthz", "/readyz", "/metrics")
 
@@ -266,8 +270,8 @@ def _rules() -> list[Rule]:
             "reviewers, oversight",
         ),
         r("results", "GET", "/v1/tasks/{task}/verification", TASK_READERS),
-        r("results", "GET", "/v1/tasks/{task}/files/{sha256}", TASK_READERS),
-        r("results", "GET", "/v1/tasks/{task}/case-file", TASK_READERS),
+        r("results", "GET", "/v1/tasks/{task}/files/{sha256}", FILE_READERS),
+        r("results", "GET", "/v1/tasks/{task}/case-file", CASE_FILE_READERS),
         r(
             "results",
             "POST",

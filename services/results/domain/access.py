@@ -41,3 +41,23 @@ def may_read_record(
         return True
     departments = {initiating_department, *(str(m.get("department")) for m in group)}
     return "operator" in roles and bool(dept) and dept in departments
+
+
+def may_have_files(
+    *,
+    sub: str,
+    dept: str,
+    roles: Collection[str],
+    implementing_department: str,
+    group: Iterable[Mapping[str, Any]],
+    auditors: bool,
+) -> bool:
+    """Whether the caller may download a task's files: evidence (证据) and documents are
+    for the inspection group and the implementing department's reviewers; the case file
+    (立卷归档, which holds them all) for those and the auditors (``auditors``). Reading the
+    task is wider (oversight, the departments taking part): the files are not."""
+    if auditors and "auditor" in roles:
+        return True
+    if "reviewer" in roles and dept == implementing_department:
+        return True
+    return "inspector" in roles and sub in {str(m.get("inspector_id")) for m in group}
