@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from services.disclosure.links import FEED_ID
 from tests.integration.disclosure_flows import (
     PLAN_ID,
     PLAN_NUMBER,
@@ -124,6 +125,13 @@ def test_the_feed_is_atom_and_names_the_new_disclosures(public: httpx.Client, fl
     for entry in entries:
         assert (entry.findtext(f"{ATOM}id") or "").startswith("urn:uuid:")
         assert entry.find(f"{ATOM}link") is not None and entry.findtext(f"{ATOM}updated")
+    # Found by an adversarial review: the feed's id and links followed the Host header, and
+    # the feed is cached for a minute. Without a configured address they are relative.
+    forged = public.get("/feed.atom", headers={"Host": "forged-host.invalid"})
+    assert b"forged-host.invalid" not in forged.content
+    assert ET.fromstring(forged.content).findtext(f"{ATOM}id") == FEED_ID
+    links = [e.get("href") or "" for e in ET.fromstring(forged.content).iter(f"{ATOM}link")]
+    assert links and all(href.startswith("/") for href in links)
 
 
 def test_only_the_portals_own_files_are_served(public: httpx.Client) -> None:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import HTMLResponse
 
 from libs.common.service import pool
@@ -32,7 +32,7 @@ from services.disclosure.domain.national import (
     normalise_name,
     public_overdue,
 )
-from services.disclosure.links import proof_url
+from services.disclosure.links import FEED_ID, portal_public_url, proof_url
 from services.disclosure.portal import queries
 from services.disclosure.portal.render import (
     atom,
@@ -268,9 +268,12 @@ async def static(name: str) -> Response:
 
 
 @router.get("/feed.atom")
-async def feed(request: Request, db: Pool) -> Response:
-    """New disclosures (plans, draws, results) for feed readers."""
-    base = str(request.base_url).rstrip("/")
+async def feed(db: Pool) -> Response:
+    """New disclosures (plans, draws, results) for feed readers. Its links are the
+    configured portal address's, else relative: never the client's Host header, which a
+    cache (max-age 60) would hand on to everyone."""
+    base = portal_public_url()
+    feed_id = f"{base}/feed.atom" if base else FEED_ID
     entries: list[dict[str, Any]] = []
     for p in await queries.recent_plans(db, 20):
         entries.append(
@@ -305,7 +308,9 @@ async def feed(request: Request, db: Pool) -> Response:
         )
     entries.sort(key=lambda e: e["sort"], reverse=True)
     updated = entries[0]["updated"] if entries else datetime.now(UTC).isoformat()
-    xml = env.get_template("feed.xml").render(base=base, updated=updated, entries=entries[:50])
+    xml = env.get_template("feed.xml").render(
+        base=base, feed_id=feed_id, updated=updated, entries=entries[:50]
+    )
     return atom(xml)
 
 
