@@ -50,6 +50,9 @@ _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 # USCC (统一社会信用代码, spaces and lower case tolerated: the domain compacts it) or a
 # non-market subject's PREFIX-local-id.
 _IDENTIFIER = re.compile(r"[0-9A-Za-z][0-9A-Za-z -]*")
+# A non-market subject's identifier (products, projects, behaviours): ``PREFIX-local-id``.
+# The registry admits it; the portal links and looks a subject up by it.
+NON_MARKET_ID = re.compile(r"^[A-Z]{2,10}-[0-9A-Za-z-]{4,40}$")
 
 
 class TextError(ValueError):

@@ -7,6 +7,7 @@ says what is wrong (never a server error), and each page carries its own securit
 from __future__ import annotations
 
 import html
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
@@ -16,14 +17,20 @@ import pytest
 
 from services.disclosure.links import FEED_ID
 from tests.integration.disclosure_flows import (
+    BATCH_ID,
     PLAN_ID,
     PLAN_NUMBER,
+    _client,
+    ago,
     all_shown,
     make_flows,
+    ok,
     public_client,
     run_stack,
 )
-from tests.support import Infra, ServiceProcess
+from tests.integration.draw_events import LEADER, draw_event, publish
+from tests.integration.task_flow import report, tasks_of
+from tests.support import Infra, ServiceProcess, wait_until
 
 pytestmark = pytest.mark.own_infra
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -141,3 +148,26 @@ def test_only_the_portals_own_files_are_served(public: httpx.Client) -> None:
     assert script.headers["content-type"].startswith("text/javascript")
     for path in ("/static/..%2Fapi.py", "/static/verify.py", "/static/"):
         assert public.get(path).status_code == 404
+
+
+def test_a_non_market_subject_has_its_page_and_is_found_by_its_code(
+    infra: Infra, stack: dict[str, ServiceProcess], public: httpx.Client, flows: Any
+) -> None:
+    """Found by an adversarial review: results linked to /companies/{PREFIX-local-id}, which
+    answered 404 (a USCC only), and a search by that code looked for it as a name."""
+    leader = _client(stack["results"], infra, LEADER, "SAMR", "inspector")
+    reviewer = _client(stack["results"], infra, "rev-samr", "SAMR", "reviewer")
+    event = draw_event(str(uuid.uuid4()), ago(3), subjects=1)
+    event["data"].update(plan_id=PLAN_ID, batch_id=BATCH_ID)
+    code = "SYDW-4202001234"
+    event["data"]["subjects"][0].update(identifier=code, name="黄石市第一中学")
+    publish(infra, [event])
+    (task,) = tasks_of(leader, event["subject"], 1)
+    ok(leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": report(task)}))
+    ok(reviewer.post(f"/v1/tasks/{task['id']}/review", json={"decision": "approve"}))
+    wait_until(lambda: ok(public.get("/v1/public/results", params={"identifier": code}))["items"])
+    found = _page(public, "/results", q="第一中学")
+    assert f'href="/companies/{code}"' in found
+    assert "黄石市第一中学" in _page(public, f"/companies/{code}")
+    assert "黄石市第一中学" in _page(public, "/results", q=code)
+    _page(public, "/companies/NOT-A-CODE-AT-ALL!", status=404)

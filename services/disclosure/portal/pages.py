@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import HTMLResponse
 
 from libs.common.service import pool
+from libs.common.text import NON_MARKET_ID
 from services.disclosure.domain.days import InvalidDay, end_of_day
 from services.disclosure.domain.national import (
     MAX_FRAGMENT,
@@ -152,6 +153,8 @@ async def results(db: Pool, q: str = "", after: str = "") -> HTMLResponse:
     if typed:
         if USCC.match(typed.upper()):
             wanted = ResultFilter(identifier=typed.upper())
+        elif NON_MARKET_ID.match(typed):
+            wanted = ResultFilter(identifier=typed)
         else:
             key = normalise_name(typed)
             if not MIN_FRAGMENT <= len(key) <= MAX_FRAGMENT:
@@ -193,9 +196,10 @@ async def result(record_id: str, db: Pool) -> HTMLResponse:
 async def company(identifier: str, db: Pool) -> HTMLResponse:
     """A company's whole inspection history: every result published and every draw that
     drew it."""
-    code = identifier.upper()
-    if not USCC.match(code):
-        return not_found("统一社会信用代码应为 18 位。")
+    # A market subject's 统一社会信用代码, or a non-market subject's PREFIX-local-id.
+    code = identifier.upper() if USCC.match(identifier.upper()) else identifier
+    if not (USCC.match(code) or NON_MARKET_ID.match(code)):
+        return not_found("主体标识应为 18 位统一社会信用代码，或非市场主体的“前缀-编号”。")
     found = await find_results(db, ResultFilter(identifier=code), limit=1000)
     drawn = await queries.draws(db, 500, identifier=code)
     name = found[0]["subject_name"] if found else None

@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError
 
+from libs.common.text import NON_MARKET_ID
 from services.registry.domain.errors import InvalidIdentifier, InvalidRecord
 from services.registry.domain.ids import subject_id
 from services.registry.domain.industries import require_industry
@@ -34,7 +35,6 @@ CHANGEABLE = (
     "tags",
     "supervising_unit",
 )
-_NON_MARKET_ID = re.compile(r"^[A-Z]{2,10}-[0-9A-Za-z-]{4,40}$")
 # A USCC already in compact form: 8 digits, then 10 of the code's 31 characters.
 _COMPACT_USCC = re.compile(r"[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}")
 
@@ -48,7 +48,7 @@ def normalise_identifier(kind: str, identifier: str) -> str:
     if kind not in KINDS:
         raise InvalidRecord(f"kind must be one of {KINDS}, not {kind!r}")
     if kind == "non_market":
-        if not _NON_MARKET_ID.match(identifier):
+        if not NON_MARKET_ID.match(identifier):
             raise InvalidIdentifier(
                 f"non-market identifier {identifier!r} must look like PREFIX-local-id"
             )
