@@ -11,6 +11,7 @@ included.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ CANARIES = (NOTE_CANARY, REASON_CANARY, APPROVER_CANARY)
 # The row of the docs table that documents each answer, by a path its first cell names.
 ANSWERS = {
     "items": "`GET /v1/public/items`",
+    "item_versions": "`GET /v1/public/items/{department}/{code}/versions`",
     "plans": "`GET /v1/public/plans`",
     "plan_versions": "`GET /v1/public/plans/{id}/versions`",
     "draws": "`GET /v1/public/draws`",
@@ -103,8 +105,14 @@ def public_answers(stack: Stack) -> dict[str, Any]:
     url = stack.urls["disclosure"]
     draw_id = stack.fx["draw"]["id"]
     get = httpx.Client(timeout=30).get
+    items = get(f"{url}/v1/public/items", params={"limit": 1000}).json()
+    one = items[0]
     return {
-        "items": get(f"{url}/v1/public/items", params={"limit": 1000}).json(),
+        "items": items,
+        "item_versions": get(
+            f"{url}/v1/public/items/{one['department']}/{one['code']}/versions"
+        ).json(),
+        "overdue": get(f"{url}/v1/public/overdue", params={"limit": 1000}).json()["items"],
         "plans": get(f"{url}/v1/public/plans", params={"limit": 1000}).json(),
         "plan_versions": get(f"{url}/v1/public/plans/{stack.fx['plan_id']}/versions").json(),
         "draws": [
@@ -127,7 +135,11 @@ def test_the_docs_name_every_field_of_the_disclosure_allow_lists() -> None:
 def test_every_field_of_every_public_answer_is_documented(stack: Stack) -> None:
     documented = documented_fields()
     answers = public_answers(stack)
-    assert all(answers.values()), {k: len(v) for k, v in answers.items()}
+    # Nothing is overdue in this stack: an overdue row is held key for key by
+    # tests/integration/test_disclosure_results.py (its answer is checked there).
+    assert all(v for k, v in answers.items() if k != "overdue"), {
+        k: len(v) for k, v in answers.items()
+    }
     undocumented = {
         f"{answer}{where}.{key}"
         for answer, body in answers.items()
@@ -148,6 +160,22 @@ def test_no_staff_text_reaches_a_public_answer_or_the_proof(stack: Stack) -> Non
     answers = public_answers(stack)
     draw_id = stack.fx["draw"]["id"]
     answers["proof"] = httpx.get(f"{stack.urls['draw']}/v1/draws/{draw_id}/proof").json()
+    # The portal's pages and feed read the same rows: none of the plants there either.
+    portal = stack.urls["disclosure"]
+    noted = httpx.get(f"{portal}/v1/public/results/{stack.fx['noted_task']}").json()
+    paths = [
+        "/",
+        "/feed.atom",
+        "/overdue",
+        "/non-cooperation",
+        f"/draws/{draw_id}",
+        f"/results/{stack.fx['noted_task']}",
+        f"/results/{stack.fx['record_id']}",
+        f"/companies/{noted['subject_identifier']}",
+    ]
+    pages = {path: httpx.get(portal + path, timeout=30) for path in paths}
+    assert {p: r.status_code for p, r in pages.items()} == dict.fromkeys(paths, 200)
+    answers["portal"] = [html.unescape(r.text) for r in pages.values()]
     # The plants are where staff can read them, in results the public sees (so the test
     # can fail): the noted task's finding and summary, the record's finding note.
     noted = json.loads(_staff_read(stack, f"/v1/tasks/{stack.fx['noted_task']}"))
