@@ -34,9 +34,17 @@ CHUNK = 5_000
 XLSX_SHEET_ROWS = 1_048_575  # a sheet's rows less the header; more go to the next sheet
 
 
+# A period holds the results first published in it and those whose latest correction (更正)
+# was published in it, as they stand, dated by what happened in the period.
+IN_PERIOD = """(results.published_on BETWEEN %(start)s AND %(end)s
+          OR results.corrected_on BETWEEN %(start)s AND %(end)s)"""
+COUNT_SQL = f"SELECT count(*) AS total FROM disclosure.results WHERE {IN_PERIOD}"
+
+
 # The export's own query: only the columns the file holds and what its 备注 is written
 # from, the plans' batches joined by hash once (not expanded per result), rows as tuples.
-EXPORT_SQL = """
+EXPORT_SQL = (
+    """
 WITH batches AS (
     SELECT p.plan_id, x->>'batch_id' AS batch_id, x->>'task_number' AS task_number,
            x->>'name' AS task_name,
@@ -46,17 +54,19 @@ WITH batches AS (
 SELECT r.record_id, p.number, p.title, b.task_number, b.task_name,
        coalesce(b.directed_type, r.inspection_type),
        coalesce(nullif(d.name, ''), r.department), r.subject_identifier, r.subject_name,
-       r.inspected_on::text, r.outcome, r.published_on::text,
+       r.inspected_on::text, r.outcome, shown.day::text,
        r.pending_kind, r.non_cooperation_case, r.corrections, r.late
   FROM disclosure.results r
   LEFT JOIN disclosure.plans p ON p.plan_id = r.plan_id
   LEFT JOIN batches b ON b.plan_id = r.plan_id AND b.batch_id = r.batch_id
   LEFT JOIN disclosure.departments_view d ON d.code = r.department
- WHERE r.published_on BETWEEN %s AND %s
- ORDER BY r.published_on, r.record_id"""
-
-
-COUNT_SQL = "SELECT count(*) AS total FROM disclosure.results WHERE published_on BETWEEN %s AND %s"
+  CROSS JOIN LATERAL (SELECT CASE WHEN r.corrected_on BETWEEN %(start)s AND %(end)s
+                                  THEN r.corrected_on ELSE r.published_on END AS day) shown
+ WHERE """
+    + IN_PERIOD.replace("results.", "r.")
+    + """
+ ORDER BY shown.day, r.record_id"""
+)
 
 
 def _rows(conn: Any, start: date, end: date) -> Iterator[list[str]]:
@@ -64,7 +74,7 @@ def _rows(conn: Any, start: date, end: date) -> Iterator[list[str]]:
     (within the caller's transaction)."""
     with conn.cursor(name="ssj_export", row_factory=tuple_row) as cur:
         cur.itersize = CHUNK
-        cur.execute(EXPORT_SQL, (start, end))
+        cur.execute(EXPORT_SQL, {"start": start, "end": end})
         for chunk, steps in _prefetched(conn, cur):
             for (
                 record_id, number, title, task_number, task_name, kind, authority,
@@ -171,7 +181,7 @@ def _period(conn: Any, start: date, end: date) -> Generator[Any, None, None]:
     longer than the store lets a transaction stand idle)."""
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        yield conn.execute(COUNT_SQL, (start, end)).fetchone()["total"]
+        yield conn.execute(COUNT_SQL, {"start": start, "end": end}).fetchone()["total"]
         yield from _rows(conn, start, end)
 
 

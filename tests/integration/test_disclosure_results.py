@@ -339,3 +339,48 @@ def test_a_follow_up_re_inspected_on_time_but_entered_late_is_overdue_no_more(
     again = {"reinspected_on": ago(25), "corrected": True, "finding": "已改正"}  # on time
     ok(leader.post(f"/v1/tasks/{task['id']}/follow-up/reinspection", json=again))
     wait_until(lambda: not listed(), timeout=30)
+
+
+def test_a_correction_is_in_the_export_of_the_period_it_was_published_in(
+    infra: Infra, stack: dict[str, ServiceProcess], public: httpx.Client, flows: Any
+) -> None:
+    """Found by an adversarial review: a period's file held the results first published in
+    it, so a correction published later reached no later file. (The first edition's day is
+    moved back 40 days in the read model, as if the correction came that much later.)"""
+    import psycopg
+
+    clean = flows["clean"]
+    with psycopg.connect(infra.database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE disclosure.results SET published_on = %s WHERE record_id = %s",
+            (ago(40), clean["id"]),
+        )
+    leader = _client(stack["results"], infra, LEADER, "SAMR", "inspector")
+    reviewer = _client(stack["results"], infra, "rev-samr", "SAMR", "reviewer")
+    task = ok(leader.get(f"/v1/tasks/{clean['id']}"))
+    corrected = report(task, category="no_activity")
+    fix = {"report": corrected, "reason": "经营活动认定有误"}
+    ok(leader.post(f"/v1/tasks/{clean['id']}/corrections", json=fix))
+    ok(reviewer.post(f"/v1/tasks/{clean['id']}/review", json={"decision": "approve"}))
+    identifier = clean["subject_identifier"]
+    wait_until(lambda: results_of(public, identifier=identifier)[0]["corrections"] == 1)
+    office = {"Authorization": f"Bearer {token(infra, 'office-1', 'OFFICE', 'office')}"}
+
+    def rows_of(start: str, end: str) -> list[list[str]]:
+        sent = httpx.post(
+            f"{stack['disclosure'].url}/v1/exports",
+            json={"period_from": start, "period_to": end, "format": "csv"},
+            headers=office,
+            timeout=60,
+        )
+        assert sent.status_code == 200, sent.text
+        rows = list(csv.reader(io.StringIO(sent.content.decode("utf-8-sig"))))
+        return [r for r in rows[1:] if r[HEADERS.index("统一社会信用代码")] == identifier]
+
+    today = today_in_china().isoformat()
+    day = HEADERS.index("公示日期")
+    outcome = HEADERS.index("检查结果")
+    (now,) = rows_of(today, today)  # the correction's period: dated by the correction
+    assert now[day] == today and now[outcome] == "未发现开展本次抽查涉及的经营活动"
+    (then,) = rows_of(ago(41), ago(39))  # the first publication's period, as it stands
+    assert then[day] == ago(40) and then[outcome] == now[outcome]

@@ -32,8 +32,18 @@ DDL = [
             "late boolean NOT NULL DEFAULT false",
             "name_key text NOT NULL DEFAULT ''",
             "editions jsonb NOT NULL DEFAULT '[]'",
+            # 更正: the day the latest correction was published (an export's period holds
+            # the results published or corrected in it).
+            "corrected_on date",
         )
     ),
+    # Databases of before the column: filled once from the editions.
+    """UPDATE {schema}.results SET corrected_on = (
+         SELECT max((x->>'published_on')::date) FROM jsonb_array_elements(editions) x
+          WHERE (x->>'edition')::int > 1)
+       WHERE corrections > 0 AND corrected_on IS NULL""",
+    "CREATE INDEX IF NOT EXISTS results_corrected ON {schema}.results (corrected_on, record_id) "
+    "WHERE corrected_on IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS results_department ON {schema}.results (department, record_id)",
     "CREATE INDEX IF NOT EXISTS results_plan ON {schema}.results (plan_id, record_id)",
     "CREATE INDEX IF NOT EXISTS results_published ON {schema}.results (published_on, record_id)",
@@ -134,7 +144,7 @@ async def _published(conn: asyncpg.Connection, ev: InboundEvent) -> None:
              inspected_on = EXCLUDED.inspected_on, corrections = EXCLUDED.corrections,
              pending_kind = EXCLUDED.pending_kind,
              non_cooperation_case = EXCLUDED.non_cooperation_case,
-             decided_on = EXCLUDED.decided_on,
+             decided_on = EXCLUDED.decided_on, corrected_on = EXCLUDED.published_on,
              editions = disclosure.results.editions || EXCLUDED.editions
            WHERE disclosure.results.corrections < EXCLUDED.corrections""",
         ev.subject,
