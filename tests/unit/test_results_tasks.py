@@ -211,6 +211,24 @@ def test_a_refusal_publishes_a_non_cooperation_notice_too() -> None:
     ]
 
 
+def test_a_refusal_corrected_away_withdraws_its_non_cooperation_fact() -> None:
+    """Found by an adversarial review: the credit platform kept the refusal for good."""
+    task = _task()
+    refusal = {"case": "withheld_materials", "description": "拒绝提供会计资料"}
+    task.record(_report("refused", items=[], non_cooperation=refusal), TODAY, "lead")
+    task.submit(TODAY, None, "lead")
+    task.approve(TODAY, CAL)
+    task.collect_events()
+    task.propose_correction(_report(), "当时已提供资料", TODAY, "lead")
+    task.review_correction(True, "", TODAY, CAL)
+    notices = notices_for(task, list(task.collect_events()))
+    assert [(n["kind"], n["edition"], n["category"]) for n in notices] == [
+        ("result", 2, "no_problem"),
+        ("non_cooperation", 2, "withdrawn"),
+    ]
+    assert notices[1]["severity"] == "none" and notices[1]["decided_on"] == TODAY.isoformat()
+
+
 def test_a_correction_is_reviewed_and_published_as_the_next_edition() -> None:
     task = _task()
     task.record(_report(), TODAY, "lead")

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 NAMESPACE = uuid.UUID("c7a1e5d3-2b9f-4f60-8e14-6d3a9b0c2f58")
 KINDS = ("result", "non_cooperation", "follow_up")
+WITHDRAWN = "withdrawn"  # a non_cooperation fact's category when a correction withdrew it
 
 
 def credit_id(task: uuid.UUID, kind: str, edition: int) -> uuid.UUID:
@@ -78,8 +79,21 @@ def notices_for(task: Any, new_events: list[Any]) -> list[dict[str, Any]]:
                     "decided_on": decided,
                 }
             )
-            # A refusal is one fact: sent again only if a correction changed its case.
-            if ev.non_cooperation_case and ev.non_cooperation_case != task.previous_case:
+            # A refusal is one fact: sent again only if a correction changed its case, and
+            # withdrawn (category "withdrawn") when a correction found none after all.
+            if task.previous_case and not ev.non_cooperation_case:
+                out.append(
+                    {
+                        **common,
+                        "kind": "non_cooperation",
+                        "edition": ev.edition,
+                        "category": WITHDRAWN,
+                        "severity": "none",
+                        "decision": "更正：撤销不配合检查情节严重的认定",
+                        "decided_on": ev.published_on,
+                    }
+                )
+            elif ev.non_cooperation_case and ev.non_cooperation_case != task.previous_case:
                 out.append(
                     {
                         **common,
