@@ -76,11 +76,11 @@ def reviewer(results: ServiceProcess, infra: Infra) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def tasks(infra: Infra, leader: httpx.Client, results: ServiceProcess) -> list[dict[str, Any]]:
-    """Eight drawn subjects, dispatched: the paths below take one each."""
+    """Ten drawn subjects, dispatched: the paths below take one each."""
     # The item list's forms must be known before the draw is dispatched.
     wait_until(lambda: _item_known(infra), timeout=30)
-    event = publish_draw(infra, (date.today() - timedelta(days=3)).isoformat(), subjects=8)
-    return tasks_of(leader, event["subject"], 8)
+    event = publish_draw(infra, (date.today() - timedelta(days=3)).isoformat(), subjects=10)
+    return tasks_of(leader, event["subject"], 10)
 
 
 def _item_known(infra: Infra) -> bool:
@@ -343,6 +343,34 @@ def test_problem_not_corrected_is_referred_to_the_judiciary(
     assert referred["follow_up"]["outcome"] == "referred"
 
 
+@pytest.mark.parametrize(
+    ("index", "outcome", "receiving"),
+    [(8, "case_filed", ""), (9, "transferred", "黄石市城市管理执法局")],
+    ids=["立案查处", "移交"],
+)
+def test_problem_not_corrected_is_filed_as_a_case_or_transferred(
+    tasks: list[dict[str, Any]],
+    leader: httpx.Client,
+    reviewer: httpx.Client,
+    index: int,
+    outcome: str,
+    receiving: str,
+) -> None:
+    task, today = tasks[index], date.today().isoformat()
+    body = report(task, category="problem_pending", failing=1, pending_kind="correction_ordered")
+    _ok(leader.post(f"/v1/tasks/{task['id']}/submission", json={"report": body}))
+    _approve(reviewer, task["id"])
+    order = {"decided_on": today, "deadline": (date.today() + timedelta(days=7)).isoformat()}
+    _ok(leader.post(f"/v1/tasks/{task['id']}/follow-up/order", json=order))
+    again = {"reinspected_on": today, "corrected": False, "finding": "逾期仍未改正"}
+    _ok(leader.post(f"/v1/tasks/{task['id']}/follow-up/reinspection", json=again))
+    closure = {"outcome": outcome, "decided_on": today, "receiving_department": receiving}
+    closed = _ok(leader.post(f"/v1/tasks/{task['id']}/follow-up/closure", json=closure))
+    assert closed["follow_up"]["state"] == "closed"
+    assert closed["follow_up"]["outcome"] == outcome
+    assert [s["step"] for s in closed["follow_up"]["steps"]] == ["ordered", "reinspected", outcome]
+
+
 def test_refused_signature_and_non_cooperation(
     tasks: list[dict[str, Any]], leader: httpx.Client, reviewer: httpx.Client
 ) -> None:
@@ -428,6 +456,8 @@ def test_credit_events_on_their_own_subject(
             ("non_cooperation", "denied_entry"),
             ("follow_up", "corrected"),
             ("follow_up", "referred"),
+            ("follow_up", "case_filed"),
+            ("follow_up", "transferred"),
             ("result", "problem_corrected"),
         }
         return events if wanted <= kinds else None
@@ -436,7 +466,9 @@ def test_credit_events_on_their_own_subject(
     referred = next(e for e in events if e["data"]["category"] == "referred")
     assert referred["type"] == "ssj.results.CreditRecorded.v1"
     assert referred["data"]["severity"] == "severe" and referred["data"]["subject_identifier"]
-    assert (referred["actorsub"] == LEADER and referred.get("traceparent") is not None) or True
+    # Who and which trace, as every event carries them (the leader closed the follow-up).
+    assert referred["actorsub"] == LEADER and referred["actordept"] == "SAMR"
+    assert referred.get("traceparent")
 
 
 def test_case_file_is_verified_offline_and_a_changed_byte_is_found(
