@@ -168,6 +168,33 @@ def test_a_non_market_subject_has_its_page_and_is_found_by_its_code(
     wait_until(lambda: ok(public.get("/v1/public/results", params={"identifier": code}))["items"])
     found = _page(public, "/results", q="第一中学")
     assert f'href="/companies/{code}"' in found
-    assert "黄石市第一中学" in _page(public, f"/companies/{code}")
+    company = _page(public, f"/companies/{code}")
+    assert "黄石市第一中学" in company and f"主体标识 {code}" in company
     assert "黄石市第一中学" in _page(public, "/results", q=code)
     _page(public, "/companies/NOT-A-CODE-AT-ALL!", status=404)
+
+
+def test_a_plans_results_and_the_late_ones_go_on_page_after_page(
+    public: httpx.Client, flows: Any
+) -> None:
+    """Found by an adversarial review: the plan page showed its first 50 results, a
+    company's history its first 1,000, /overdue 500, with no way on. Each now links to the
+    search page, which pages by keyset."""
+    planned = _page(public, "/results", plan=PLAN_ID)
+    assert "黄石市2026年食品经营双随机联合抽查计划：抽查结果" in planned
+    for flow in ("clean", "late", "problem", "refused"):
+        assert flows[flow]["subject_identifier"] in planned
+    late = _page(public, "/results", late="1")
+    assert "逾期公示的结果" in late and flows["late"]["subject_identifier"] in late
+    assert flows["clean"]["subject_identifier"] not in late
+    _page(public, "/results", status=400, plan="not-a-plan")
+    _page(public, "/results", status=404, plan=str(uuid.uuid4()))
+    _page(public, "/overdue", status=400, after="x")
+
+
+def test_a_full_page_links_to_the_next() -> None:
+    from services.disclosure.portal.pages import PAGE, _more
+
+    rows = [{"record_id": f"r{n}"} for n in range(PAGE)]
+    assert _more(rows, "late=1") == f"/results?late=1&after=r{PAGE - 1}"
+    assert _more(rows[:-1], "late=1") is None

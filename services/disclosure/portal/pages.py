@@ -54,6 +54,7 @@ from services.disclosure.results_query import (
 router = APIRouter(include_in_schema=False)
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 PAGE = 50
+OVERDUE_PAGE = 200
 USCC = re.compile(r"^[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}$")
 
 
@@ -116,7 +117,13 @@ async def plan(plan_id: str, db: Pool) -> HTMLResponse:
         editions=await queries.editions(db, key),
         draws=await queries.draws(db, 500, plan_id=key),
         results=results,
+        more_results=_more(results, f"plan={key}"),
     )
+
+
+def _more(rows: list[dict[str, Any]], query: str) -> str | None:
+    """The search page that goes on after a full first page of results (keyset)."""
+    return f"/results?{query}&after={rows[-1]['record_id']}" if len(rows) == PAGE else None
 
 
 @router.get("/draws", response_class=HTMLResponse)
@@ -142,14 +149,27 @@ async def draw(draw_id: str, db: Pool) -> HTMLResponse:
 
 
 @router.get("/results", response_class=HTMLResponse)
-async def results(db: Pool, q: str = "", after: str = "") -> HTMLResponse:
-    """Search by 统一社会信用代码 or a fragment of the name (two characters or more)."""
+async def results(
+    db: Pool, q: str = "", after: str = "", plan: str = "", late: str = ""
+) -> HTMLResponse:
+    """Search by 统一社会信用代码 or a fragment of the name (two characters or more); or a
+    plan's results (``plan``), or those published late (``late=1``), page after page."""
     typed = _clean(q)
     cursor = _uuid(after) if after else None
-    if typed is None or (after and cursor is None):
+    plan_key = _uuid(plan) if plan else None
+    if typed is None or (after and cursor is None) or (plan and plan_key is None):
         return bad_request("查询内容含有不能识别的字符。")
     heading = "抽查结果"
     wanted = ResultFilter()
+    if not typed and plan_key is not None:
+        found_plan = await queries.plan(db, plan_key)
+        if found_plan is None:
+            return not_found("没有这个已公布的抽查计划。")
+        heading = f"{found_plan['title']}：抽查结果"
+        wanted = ResultFilter(plan_id=plan_key)
+    elif not typed and late == "1":
+        heading = "逾期公示的结果"
+        wanted = ResultFilter(late=True)
     if typed:
         if USCC.match(typed.upper()):
             wanted = ResultFilter(identifier=typed.upper())
@@ -172,7 +192,10 @@ async def results(db: Pool, q: str = "", after: str = "") -> HTMLResponse:
             wanted = ResultFilter(name=key)
         heading = f"“{typed}”的抽查结果"
     found = await find_results(db, wanted, after=cursor, limit=PAGE)
-    params = urlencode({"q": typed}) + "&" if typed else ""
+    shown = {"q": typed} if typed else {"plan": str(plan_key)} if plan_key else {}
+    if not typed and not plan_key and late == "1":
+        shown = {"late": "1"}
+    params = urlencode(shown) + "&" if shown else ""
     return page(
         "results.html",
         heading=heading,
@@ -200,7 +223,7 @@ async def company(identifier: str, db: Pool) -> HTMLResponse:
     code = identifier.upper() if USCC.match(identifier.upper()) else identifier
     if not (USCC.match(code) or NON_MARKET_ID.match(code)):
         return not_found("主体标识应为 18 位统一社会信用代码，或非市场主体的“前缀-编号”。")
-    found = await find_results(db, ResultFilter(identifier=code), limit=1000)
+    found = await find_results(db, ResultFilter(identifier=code), limit=PAGE)
     drawn = await queries.draws(db, 500, identifier=code)
     name = found[0]["subject_name"] if found else None
     if name is None:
@@ -208,7 +231,15 @@ async def company(identifier: str, db: Pool) -> HTMLResponse:
             name = next((s["name"] for s in d["subjects"] if s["identifier"] == code), None)
             if name:
                 break
-    return page("company.html", identifier=code, name=name, results=found, draws=drawn)
+    return page(
+        "company.html",
+        identifier=code,
+        identifier_label="统一社会信用代码" if USCC.match(code) else "主体标识",
+        name=name,
+        results=found,
+        more_results=_more(found, urlencode({"q": code})),
+        draws=drawn,
+    )
 
 
 @router.get("/non-cooperation", response_class=HTMLResponse)
@@ -229,11 +260,21 @@ async def non_cooperation(db: Pool, after: str = "") -> HTMLResponse:
 
 
 @router.get("/overdue", response_class=HTMLResponse)
-async def overdue(db: Pool) -> HTMLResponse:
-    """What is overdue now, and what was published late."""
-    rows = await find_overdue(db, limit=500)
-    late = await find_results(db, ResultFilter(late=True), limit=500)
-    return page("overdue.html", overdue=[public_overdue(r) for r in rows], late=late)
+async def overdue(db: Pool, after: str = "") -> HTMLResponse:
+    """What is overdue now (page after page), and what was published late."""
+    cursor = _uuid(after) if after else None
+    if after and cursor is None:
+        return bad_request("翻页参数有误。")
+    rows = await find_overdue(db, after=cursor, limit=OVERDUE_PAGE)
+    late = await find_results(db, ResultFilter(late=True), limit=PAGE)
+    more = f"/overdue?after={rows[-1]['missed_id']}" if len(rows) == OVERDUE_PAGE else None
+    return page(
+        "overdue.html",
+        overdue=[public_overdue(r) for r in rows],
+        more_overdue=more,
+        late=late,
+        more_late=_more(late, "late=1"),
+    )
 
 
 @router.get("/statistics", response_class=HTMLResponse)
