@@ -198,3 +198,61 @@ def test_a_full_page_links_to_the_next() -> None:
     rows = [{"record_id": f"r{n}"} for n in range(PAGE)]
     assert _more(rows, "late=1") == f"/results?late=1&after=r{PAGE - 1}"
     assert _more(rows[:-1], "late=1") is None
+
+
+def test_plans_and_draws_are_paged_by_keyset(infra: Infra, flows: Any) -> None:
+    """The lists page by (time, id), newest first: one row a page walks the whole list, two
+    draws announced at the same moment included. (This stack has no draw service: three
+    draws are written into the read model, last in the module.)"""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from libs.common.service import open_pool
+    from services.disclosure.portal import queries
+
+    async def walk() -> None:
+        db = await open_pool(infra.settings("disclosure"), max_size=2)
+        try:
+            same = datetime(2026, 3, 1, 9, 30, 0, 123456, tzinfo=UTC)
+            for when in (same, same, datetime(2026, 2, 1, tzinfo=UTC)):
+                await db.execute(
+                    """INSERT INTO disclosure.public_draws (draw_id, batch_id, plan_id,
+                       batch_name, items, initiating_department, announced_at,
+                       announcement_hash, protocol, pool_hash, pool_size, strata_rules,
+                       commitment, entropy_source)
+                       VALUES ($1, 'b', $2, '批次', '[]', 'SAMR', $3, 'h', 'ssj-draw-3', 'p',
+                               1, '{}', 'c', 'lottery')""",
+                    uuid.uuid4(),
+                    uuid.UUID(PLAN_ID),
+                    when,
+                )
+            for whole, fetch, at, key in (
+                (
+                    await queries.draws(db, 1000),
+                    lambda before: queries.draws(db, 1, before=before),
+                    "announced_at",
+                    "draw_id",
+                ),
+                (
+                    await queries.recent_plans(db, 1000),
+                    lambda before: queries.recent_plans(db, 1, before),
+                    "published_at",
+                    "plan_id",
+                ),
+            ):
+                paged: list[Any] = []
+                before = None
+                while page := await fetch(before):
+                    paged += page
+                    before = (page[-1][at], page[-1][key])
+                assert whole and [r[key] for r in paged] == [r[key] for r in whole]
+        finally:
+            await db.close()
+
+    asyncio.run(walk())
+
+
+def test_a_forged_list_cursor_is_a_400(public: httpx.Client) -> None:
+    for path in ("/plans", "/draws"):
+        _page(public, path, status=400, after="not-a-cursor")
+        _page(public, path, status=200)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from importlib.resources import files
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -24,6 +24,8 @@ import asyncpg
 from fastapi import APIRouter, Depends, Response
 from fastapi.responses import HTMLResponse
 
+from libs.common.paging import decode_cursor, encode_cursor
+from libs.common.problems import Problem
 from libs.common.service import pool
 from libs.common.text import NON_MARKET_ID
 from services.disclosure.domain.days import InvalidDay, end_of_day
@@ -55,6 +57,7 @@ router = APIRouter(include_in_schema=False)
 Pool = Annotated[asyncpg.Pool, Depends(pool)]
 PAGE = 50
 OVERDUE_PAGE = 200
+LIST_PAGE = 100  # plans and draws
 USCC = re.compile(r"^[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}$")
 
 
@@ -99,9 +102,32 @@ async def items(db: Pool, on: str = "") -> HTMLResponse:
     return page("items.html", items=await queries.items(db, until), on=day.isoformat())
 
 
+def _before(after: str) -> queries.Before | Literal[False]:
+    """A list page's cursor (the last row's time and id), None on the first page, False
+    for one no page gives."""
+    if not after:
+        return None
+    try:
+        at, key = decode_cursor(after, (datetime.fromisoformat, UUID))
+    except Problem:
+        return False
+    return at, key
+
+
+def _next(rows: list[dict[str, Any]], at: str, key: str) -> str | None:
+    """The next list page's address after a full page."""
+    if len(rows) < LIST_PAGE:
+        return None
+    return "?after=" + encode_cursor([rows[-1][at], rows[-1][key]])
+
+
 @router.get("/plans", response_class=HTMLResponse)
-async def plans(db: Pool) -> HTMLResponse:
-    return page("plans.html", plans=await queries.recent_plans(db, 500))
+async def plans(db: Pool, after: str = "") -> HTMLResponse:
+    before = _before(after)
+    if before is False:
+        return bad_request("翻页参数有误。")
+    found = await queries.recent_plans(db, LIST_PAGE, before)
+    return page("plans.html", plans=found, more=_next(found, "published_at", "plan_id"))
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse)
@@ -127,8 +153,12 @@ def _more(rows: list[dict[str, Any]], query: str) -> str | None:
 
 
 @router.get("/draws", response_class=HTMLResponse)
-async def draws(db: Pool) -> HTMLResponse:
-    return page("draws.html", draws=await queries.draws(db, 500))
+async def draws(db: Pool, after: str = "") -> HTMLResponse:
+    before = _before(after)
+    if before is False:
+        return bad_request("翻页参数有误。")
+    found = await queries.draws(db, LIST_PAGE, before=before)
+    return page("draws.html", draws=found, more=_next(found, "announced_at", "draw_id"))
 
 
 @router.get("/draws/{draw_id}", response_class=HTMLResponse)

@@ -41,13 +41,22 @@ def _plan(row: asyncpg.Record) -> dict[str, Any]:
     return plan
 
 
-async def recent_plans(db: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
-    """Published plans, newest first."""
+Before = tuple[datetime, UUID] | None  # the last row of the page before (keyset)
+
+
+async def recent_plans(db: asyncpg.Pool, limit: int, before: Before = None) -> list[dict[str, Any]]:
+    """Published plans, newest first; after ``before`` (its publication time and id)."""
+    at, key = before or (None, None)
     rows = await db.fetch(
         f"""SELECT {PLAN_COLUMNS} FROM disclosure.plans p
             LEFT JOIN disclosure.plan_modes m ON m.code = p.mode
-            WHERE p.published_at IS NOT NULL ORDER BY p.published_at DESC, p.plan_id LIMIT $1""",
+            WHERE p.published_at IS NOT NULL
+              AND ($2::timestamptz IS NULL OR p.published_at < $2
+                   OR (p.published_at = $2 AND p.plan_id > $3))
+            ORDER BY p.published_at DESC, p.plan_id LIMIT $1""",
         limit,
+        at,
+        key,
     )
     return [_plan(r) for r in rows]
 
@@ -83,18 +92,28 @@ def _draw(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def draws(
-    db: asyncpg.Pool, limit: int, plan_id: UUID | None = None, identifier: str | None = None
+    db: asyncpg.Pool,
+    limit: int,
+    plan_id: UUID | None = None,
+    identifier: str | None = None,
+    before: Before = None,
 ) -> list[dict[str, Any]]:
-    """Disclosed draws, newest first: all, a plan's, or those that drew a subject."""
+    """Disclosed draws, newest first: all, a plan's, or those that drew a subject; after
+    ``before`` (its announcement time and id)."""
+    at, key = before or (None, None)
     rows = await db.fetch(
         """SELECT * FROM disclosure.public_draws
            WHERE ($1::uuid IS NULL OR plan_id = $1)
              AND ($2::text IS NULL OR subjects @> jsonb_build_array(
                   jsonb_build_object('identifier', $2::text)))
+             AND ($4::timestamptz IS NULL OR announced_at < $4
+                  OR (announced_at = $4 AND draw_id > $5))
            ORDER BY announced_at DESC, draw_id LIMIT $3""",
         plan_id,
         identifier,
         limit,
+        at,
+        key,
     )
     return [_draw(r) for r in rows]
 
