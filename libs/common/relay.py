@@ -118,6 +118,7 @@ class Relay:
         self._ahead: tuple[int, asyncio.Future[list[Row]]] | None = None
         # The last pass read every stored event there was, and published them all.
         self.drained = False
+        self._read_ahead = False  # the last page came from the read-ahead
         table = f'"{app.schema}"."{app.events_table}"'
         columns = "notification_id, originator_id::text, originator_version, topic, state"
         self._select = (
@@ -287,7 +288,7 @@ class Relay:
         if outcome.failure is not None:
             self._failed(rows[published], outcome, outcome.failure)
         else:
-            self.drained = len(rows) < limit
+            self.drained = len(rows) < limit and not self._read_ahead
             self._progressed()
         return published
 
@@ -360,11 +361,14 @@ class Relay:
         """The page after ``position``: the one read ahead if it starts there (and is not
         empty), else a fresh one."""
         ahead, self._ahead = self._ahead, None
+        self._read_ahead = False
         if ahead is not None:
             after, task = ahead
             if after == position:
                 rows = await task
                 if rows:
+                    # Read before this pass cleared the wake flag: not proof of a drain.
+                    self._read_ahead = True
                     return rows
             else:
                 _discard(task)

@@ -528,3 +528,42 @@ async def test_the_loop_publishes_each_save_in_one_pass_woken_by_the_save(
     finally:
         await relay.stop()
         app.close()
+
+
+async def test_a_save_after_the_read_ahead_wakes_the_next_pass(
+    infra: Infra, nc: NATS, pool: asyncpg.Pool
+) -> None:
+    """Found by an adversarial review: a page read ahead (before the next pass cleared the
+    wake flag) was taken as proof of a drain, so a save committed after the read-ahead
+    waited for the idle timeout (60 s here)."""
+    settings = infra.settings("relayahead").model_copy(
+        update={"relay_batch": 2, "relay_idle_seconds": 60.0}
+    )
+    app = await asyncio.to_thread(relay_app_class("relayahead"), settings)
+    relay = Relay(app, nc.jetstream(), pool)
+    await relay.setup()
+    original = relay.publish_batch
+    saved_late = False
+
+    async def publish_then_save(rows: Any, last_seq: Any) -> Any:
+        nonlocal saved_late
+        if not saved_late and relay._ahead is not None:
+            saved_late = True
+            await relay._ahead[1]  # the read-ahead holds event 3
+            await asyncio.to_thread(open_accounts, app, 1, 0)  # event 4, committed now
+            await asyncio.sleep(0.05)  # its wake lands before the next pass
+        return await original(rows, last_seq)
+
+    relay.publish_batch = publish_then_save  # type: ignore[method-assign]
+    await asyncio.to_thread(open_accounts, app, 3, 0)  # a full page [1, 2], 3 read ahead
+    relay.start()
+    try:
+
+        async def settled() -> bool:
+            return await relay.position() == 4
+
+        await poll(settled, timeout=10)
+        assert saved_late
+    finally:
+        await relay.stop()
+        app.close()
