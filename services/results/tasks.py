@@ -71,14 +71,17 @@ class TaskCommands(CalendarCommands):
         # A publication deadline counted from a recent day reaches into next year at most.
         return self.calendar(range(today.year - 1, today.year + 2))
 
-    def recount_deadlines(self, task: UUID, year: int) -> bool:
-        """期限重算 after ``year`` was loaded (services/results/recount.py): True if the
-        task's deadlines were counted again and recorded."""
+    def recount_deadlines(self, task: UUID, year: int, publication_due: date | None) -> bool:
+        """期限重算 after ``year`` was loaded (services/results/recount.py): True if a day
+        of the task's deadlines moved and was recorded (``publication_due``: as the watch
+        has it now)."""
         found = self.get_task(task)
         # The loaded years as stored now, not this process's brief cache: the office may
-        # have loaded the year at another replica a moment ago.
-        years = range(date.fromisoformat(found.ends_on).year - 1, year + 2)
-        if not found.recount(year, self._load_calendar(years)):
+        # have loaded the year at another replica a moment ago. A deadline counted from a
+        # decision a year after the load reaches two years on at most.
+        years = range(date.fromisoformat(found.ends_on).year - 1, year + 3)
+        due = publication_due.isoformat() if publication_due else None
+        if not found.recount(year, self._load_calendar(years), due):
             return False
         self._save(found)
         return True

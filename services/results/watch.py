@@ -113,6 +113,10 @@ async def watch_pass(app: ResultsApplication, pool: asyncpg.Pool) -> int:
     notices for what is past its deadline (China's calendar day)."""
     today = today_in_china()
     done = await recount_pass(app, pool)
+    if done:
+        # The read model has not applied the recounted deadlines yet: look for missed
+        # ones at the next pass, not against the days just replaced.
+        return done
     for row in await pool.fetch(OVERDUE, today, PASS_LIMIT):
         done += await asyncio.to_thread(notice, app, dict(row), today.isoformat())
     for query in (UNPUBLISHED, UNREINSPECTED):

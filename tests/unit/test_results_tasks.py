@@ -446,6 +446,20 @@ def test_a_deadline_into_a_year_then_loaded_is_counted_again_once() -> None:
     assert names.count("DeadlinesRecounted") == 1
 
 
+def test_a_deadline_the_calendar_already_gave_is_not_recorded_again() -> None:
+    """Found by a second review: a task's first recount always recorded an event, even
+    with the calendar its deadline was counted on (every open task of a reloaded year)."""
+    task = _task()
+    assert task.due_on == CAL.add_working_days(date(2026, 11, 30), 20).due_on.isoformat()
+    assert not task.recount(2026, CAL)
+    task.record(_report(), TODAY, "lead")
+    task.submit(TODAY, date(2026, 12, 28), "lead")
+    counted = CAL.add_working_days(TODAY, 20).due_on.isoformat()
+    assert not task.recount(2026, CAL, counted)  # as the watch has it already
+    assert task.recount(2026, CAL, "2026-12-31")  # the watch's day is not the calendar's
+    assert not task.recount(2026, CAL, "2026-12-31")  # recorded: asked again, nothing
+
+
 def test_a_submitted_results_publication_deadline_is_counted_again_a_published_one_kept() -> None:
     from services.results.domain.calendar import arrangement
 

@@ -158,11 +158,15 @@ class InspectionTask(Aggregate):
 
     # -- deadlines counted again (a year loaded) ----------------------------------------
 
-    def recount(self, year: int, calendar: WorkingCalendar) -> bool:
+    def recount(
+        self, year: int, calendar: WorkingCalendar, publication_due: str | None = None
+    ) -> bool:
         """Count the entry deadline and, once submitted, the publication deadline again on
         ``calendar`` after the office loaded ``year`` (a provisional deadline, counted on
-        weekdays, becomes firm); True if they changed and were recorded. A published
-        result keeps the deadline it was published with; a withdrawn task has none."""
+        weekdays, becomes firm); True if a day changed and was recorded. The entry
+        deadline is compared with the task's, the publication deadline with
+        ``publication_due`` (as the deadline watch has it). A published result keeps the
+        deadline it was published with; a withdrawn task has none."""
         if self.state in ("published", "withdrawn"):
             return False
         entry = result_deadline(date.fromisoformat(self.ends_on), calendar)
@@ -173,8 +177,11 @@ class InspectionTask(Aggregate):
             "publication_due": due[0] if due else None,
             "publication_due_provisional": due[1] if due else None,
         }
-        last = self.recounted or {}
-        if all(last.get(k) == v for k, v in counted.items()) and self.due_on == counted["due_on"]:
+        # Only a day that moved is recorded: a deadline counted on a calendar that already
+        # gave this day (or one recounted already) is left alone, however often asked.
+        known = {publication_due, (self.recounted or {}).get("publication_due")}
+        moved = counted["due_on"] != self.due_on or (due is not None and due[0] not in known)
+        if not moved:
             return False
         self._recounted(year=year, **counted)
         return True
