@@ -4,9 +4,8 @@ standard library only.
 Trusted is only what the hash chain covers: the events' bytes. Everything else must agree
 with them — the manifest's listing (paths, sizes, SHA-256, event topics, file names and
 types), the task id (derived from the first event), the files present (exactly those the
-events attach), and ``record.json``: its id, version, state, the dispatched task's fields
-and deadline, the report, the files, the submission, the published result and the
-follow-up's steps and outcome are what the events say. The chain's
+events attach), and ``record.json``: every field but the entrants is what the events make
+of the task (case_record.py replays them). The chain's
 head is printed: compared with the live service (``GET /v1/tasks/{id}/verification``) or
 the stream, it shows the file is the record and not a consistent rewrite.
 """
@@ -22,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from services.results.case_record import RecordReplica
 from services.results.casefile import FORMAT, GENESIS
 
 # services/results/domain/task.py NAMESPACE (a unit test keeps the two equal).
@@ -53,24 +53,6 @@ EVENT_FIELDS: dict[str, frozenset[str]] = {
     }.items()
 }
 ENVELOPE = frozenset({"timestamp", "originator_topic", "meta"})
-# The task's state after each event that changes it.
-STATES = {
-    "TaskDispatched": "dispatched",
-    "InspectionRecorded": "inspected",
-    "ResultSubmitted": "submitted",
-    "ResultReturned": "returned",
-    "ResultApproved": "reviewed",
-    "CorrectionApproved": "reviewed",
-    "ResultPublished": "published",
-    "TaskWithdrawn": "withdrawn",
-}
-# The published result as ResultPublished sets it, and the follow-up's steps.
-PUBLISHED = [
-    *("category", "category_text", "severity", "pending_kind", "non_cooperation_case"),
-    *("inspected_to", "items", "edition", "decided_on", "published_on"),
-    *("publication_due", "publication_due_provisional", "late"),
-]
-STEPS = {"CorrectionOrdered": "ordered", "Reinspected": "reinspected", "FollowUpClosed": ""}
 
 
 def _sha(data: bytes) -> str:
@@ -87,13 +69,7 @@ class _Check:
         self.pending: Any = None
         self.submitted = False  # a result waits for review (ResultApproved may follow)
         self.task_id: str | None = None
-        # What record.json must say (domain/task.py's mutators, read off the events).
-        self.dispatched: dict[str, Any] = {}
-        self.state: str | None = None
-        self.submission: dict[str, Any] = {"submitted_on": None, "late": False}
-        self.published: dict[str, Any] | None = None
-        self.steps: list[dict[str, Any]] = []
-        self.outcome: str | None = None
+        self.replica = RecordReplica()  # what record.json must say
 
     def event(self, n: int, topic: str, body: dict[str, Any]) -> None:
         """One event: its kind must be what its fields say, in an order the task allows."""
@@ -108,7 +84,7 @@ class _Check:
                 return
             key = f"task:{body['draw_id']}:{body['subject_id']}"
             self.task_id = str(uuid.uuid5(TASK_NAMESPACE, key))
-        self._expect(name, body)
+        self.replica.apply(name, body)
         if name == "EvidenceAttached":
             self.attached[body["sha256"]] = body
         elif name == "InspectionRecorded":
@@ -131,42 +107,6 @@ class _Check:
             self.report, self.pending = self.pending, None
         elif name == "CorrectionReturned":
             self.pending = None
-
-    def _expect(self, name: str, body: dict[str, Any]) -> None:
-        self.state = STATES.get(name, self.state)
-        if name == "TaskDispatched":
-            self.dispatched = {k: body[k] for k in EVENT_FIELDS[name]}
-        elif name == "DeadlinesRecounted":
-            self.dispatched["due_on"] = body["due_on"]
-        elif name == "ResultSubmitted":
-            self.submission = {"submitted_on": body["submitted_on"], "late": body["late"]}
-        elif name == "ResultPublished":
-            self.published = {k: body[k] for k in PUBLISHED}
-        elif name in STEPS:
-            step = body["outcome"] if name == "FollowUpClosed" else STEPS[name]
-            on = body["reinspected_on"] if name == "Reinspected" else body["decided_on"]
-            self.steps.append({"step": step, "on": on, "documents": body["documents"]})
-            if name == "FollowUpClosed":
-                self.outcome = body["outcome"]
-
-    def record_problems(self, record: dict[str, Any]) -> list[str]:
-        """What of ``record.json`` the events contradict."""
-        found = [k for k, v in self.dispatched.items() if record.get(k) != v]
-        found += [k for k, v in self.submission.items() if record.get(k) != v]
-        if record.get("state") != self.state:
-            found.append("state")
-        if record.get("published") != self.published:
-            found.append("published")
-        follow_up = record.get("follow_up")
-        if not isinstance(follow_up, dict) or (
-            follow_up.get("steps"),
-            follow_up.get("outcome"),
-        ) != (
-            self.steps,
-            self.outcome,
-        ):
-            found.append("follow_up")
-        return [f"record.json: its {k} is not what the events say" for k in sorted(found)]
 
 
 def _open(data: bytes) -> tuple[zipfile.ZipFile, dict[str, Any]] | str:
@@ -251,7 +191,10 @@ def _record(archive: zipfile.ZipFile, manifest: dict[str, Any], check: _Check) -
         check.problems.append("record.json: its report is not the one the events record")
     if set(record.get("files") or {}) != set(check.attached):
         check.problems.append("record.json: its files are not those the events attach")
-    check.problems += check.record_problems(record)
+    check.problems += [
+        f"record.json: its {k} is not what the events say"
+        for k in check.replica.differences(record)
+    ]
 
 
 def verify(data: bytes) -> tuple[list[str], dict[str, Any]]:

@@ -219,7 +219,11 @@ async def case_file(task: UUID, request: Request, who: Reader, app: App, db: Poo
     For the group, the implementing department's reviewers and the auditors."""
     found = await read_task(request, who, app, db, task)
     await files_for(who, db, found, auditors=True)
-    stored = await run_command(request, who, app.stored_events, task)
+    # The events up to the version read: one appended since (a file, a review, a recount)
+    # would otherwise make the record and the events disagree in an honest file.
+    stored = [
+        e for e in await run_command(request, who, app.stored_events, task) if e[0] <= found.version
+    ]
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed once streamed)
     writer = casefile.CaseWriter(spool)
     writer.add_events(stored)

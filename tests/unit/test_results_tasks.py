@@ -525,6 +525,14 @@ def test_record_json_says_what_the_events_say_or_the_case_file_fails() -> None:
         ("subject_name", lambda r: r.update(subject_name="别的公司")),
         ("state", lambda r: r.update(state="reviewed")),
         ("due_on", lambda r: r.update(due_on="2027-01-29")),
+        # Found by a second review: fields the first check left alone.
+        ("follow_up", lambda r: r["follow_up"].update(closed_on="2026-01-01")),
+        ("corrections", lambda r: r["corrections"][0].update(reason="别的理由")),
+        ("reviewed_on", lambda r: r.update(reviewed_on="2026-01-01")),
+        ("pending_correction", lambda r: r.update(pending_correction={"reason": "x"})),
+        ("returns", lambda r: r.update(returns=[{"reason": "x", "returned_on": "2026-01-01"}])),
+        ("recounted", lambda r: r.update(recounted={"year": 2027})),
+        ("made_up", lambda r: r.update(made_up=1)),
     ):
         problems = caseverify.verify(_resealed_record(good, change))[0]
         assert problems == [f"record.json: its {key} is not what the events say"], problems
@@ -561,3 +569,38 @@ def test_a_hostile_event_or_record_is_unreadable_not_a_crash() -> None:
     good = _case_of(task, _stored(task), {})
     as_list = _rewrite(good, lambda n, b: b"[1]" if n == "record.json" else b)
     assert caseverify.verify(as_list)[0]  # a problem, not an exception
+
+
+def test_honest_case_files_of_every_path_verify() -> None:
+    """Returned and resubmitted with evidence; a correction returned, then one approved;
+    re-inspected not corrected and filed as a case; recounted, then withdrawn."""
+    from services.results.domain.calendar import arrangement
+
+    photo = b"\x89PNG\r\n\x1a\nphoto"
+    sha = hashlib.sha256(photo).hexdigest()
+    first = _task()
+    first.attach(sha, "现场.png", "image/png", len(photo), "evidence")
+    first.record(_report(evidence=[sha]), TODAY, "lead")
+    first.submit(TODAY, None, "lead")
+    first.return_result("写清楚", TODAY)
+    first.record(_report(evidence=[sha], summary="补充"), TODAY, "lead")
+    first.submit(TODAY, None, "lead")
+    first.approve(TODAY, CAL)
+    first.propose_correction(_report(summary="更正一"), "笔误", TODAY, "lead")
+    first.review_correction(False, "理由不足", TODAY, CAL)
+    first.propose_correction(_report(summary="更正二"), "笔误", TODAY, "lead")
+    first.review_correction(True, "", TODAY, CAL)
+    second = _task()
+    second.record(
+        _report("problem_pending", failing=1, pending_kind="correction_ordered"), TODAY, "lead"
+    )
+    second.submit(TODAY, None, "lead")
+    second.approve(TODAY, CAL)
+    second.order_correction(TODAY, date(2026, 12, 20), "责改〔2026〕1号", [], TODAY, CAL)
+    second.reinspect(TODAY, False, "未改", [], TODAY)
+    second.close_follow_up("case_filed", TODAY, "", "立案〔2026〕2号", [], TODAY, CAL)
+    third = _task()
+    assert third.recount(2026, WorkingCalendar({2026: arrangement(2026, ["2026-12-01"], [])}))
+    third.withdraw("other")
+    for task, files in ((first, {"p": photo}), (second, {}), (third, {})):
+        assert caseverify.verify(_case_of(task, _stored(task), files))[0] == []
