@@ -44,6 +44,10 @@ class NoValidGroup(ValueError):
         )
 
 
+# Seats a group may have, far above any plan's (the planner allows 20).
+MAX_GROUP_SEATS = 1000
+
+
 @dataclass(frozen=True)
 class Examiner:
     """An inspector on the frozen roster (执法检查人员)."""
@@ -106,10 +110,10 @@ class GroupDrawer:
     def __post_init__(self) -> None:
         if self.min_group_size < 2:
             raise ValueError("a group has at least two inspectors")
-        if self.min_group_size > max(len(self.roster), len(self.departments)):
-            # Nobody sits twice in a group: a forged proof's absurd size would otherwise
-            # make the verifier add seats until it runs out of memory.
-            raise ValueError("a group has more seats than the roster has inspectors")
+        if self.min_group_size > MAX_GROUP_SEATS:
+            # A forged proof's absurd size would make the verifier add seats until it runs
+            # out of memory (plans allow 20; a roster too small is the draw's own error).
+            raise ValueError(f"a group has at most {MAX_GROUP_SEATS} seats")
         if not self.departments:
             raise ValueError("the initiating department is missing")
         self.load = {e.inspector_id: 0 for e in self.roster}
