@@ -296,7 +296,8 @@ async def overdue(db: Pool, after: str = "") -> HTMLResponse:
     if after and cursor is None:
         return bad_request("翻页参数有误。")
     rows = await find_overdue(db, after=cursor, limit=OVERDUE_PAGE)
-    late = await find_results(db, ResultFilter(late=True), limit=PAGE)
+    # The late results on the first page only (they go on at /results?late=1).
+    late = [] if cursor else await find_results(db, ResultFilter(late=True), limit=PAGE)
     more = f"/overdue?after={rows[-1]['missed_id']}" if len(rows) == OVERDUE_PAGE else None
     return page(
         "overdue.html",
