@@ -41,7 +41,7 @@ DDL = [
     """UPDATE {schema}.results SET corrected_on = (
          SELECT max((x->>'published_on')::date) FROM jsonb_array_elements(editions) x
           WHERE (x->>'edition')::int > 1)
-       WHERE corrections > 0 AND corrected_on IS NULL""",
+       WHERE corrections > 0 AND corrected_on IS NULL AND jsonb_typeof(editions) = 'array'""",
     "CREATE INDEX IF NOT EXISTS results_corrected ON {schema}.results (corrected_on, record_id) "
     "WHERE corrected_on IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS results_department ON {schema}.results (department, record_id)",
