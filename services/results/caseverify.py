@@ -59,6 +59,18 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# A part larger than this is refused unread: a task's files are 20 MiB at most, and a zip
+# entry's declared size is what zipfile reads up to (a "zip bomb" claims little).
+MAX_PART = 64 << 20
+
+
+def _read(archive: zipfile.ZipFile, path: str) -> bytes:
+    """One part's bytes, if its declared size is one a case file has."""
+    if archive.getinfo(path).file_size > MAX_PART:
+        raise ValueError(f"{path}: larger than {MAX_PART >> 20} MiB")
+    return archive.read(path)
+
+
 class _Check:
     """Problems found, and what the events establish."""
 
@@ -116,7 +128,7 @@ def _open(data: bytes) -> tuple[zipfile.ZipFile, dict[str, Any]] | str:
         twice = sorted(n for n, c in Counter(names).items() if c > 1)
         if twice:
             return f"entries stored twice (a reader may show either): {twice}"
-        manifest = json.loads(archive.read("manifest.json"))
+        manifest = json.loads(_read(archive, "manifest.json"))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         return f"not a case file: {exc}"
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -131,11 +143,15 @@ def _listing(archive: zipfile.ZipFile, manifest: dict[str, Any], check: _Check) 
         *manifest.get("files", []),
         *manifest.get("documents", []),
     ]
+    hashes: dict[str, str] = {}  # each part read once, however often it is listed
     for entry in listed:
         path = entry.get("path")
         if path not in names:
             check.problems.append(f"{path}: listed but absent")
-        elif _sha(archive.read(path)) != entry.get("sha256"):
+            continue
+        if path not in hashes:
+            hashes[path] = _sha(_read(archive, path))
+        if hashes[path] != entry.get("sha256"):
             check.problems.append(f"{path}: SHA-256 differs from the manifest")
     extra = names - {e.get("path") for e in listed} - {"manifest.json"}
     check.problems += [f"{p}: not in the manifest" for p in sorted(extra)]
@@ -147,7 +163,7 @@ def _chain(archive: zipfile.ZipFile, manifest: dict[str, Any], check: _Check) ->
         if entry.get("version") != n:
             check.problems.append(f"event {n}: version {entry.get('version')} out of order")
         try:
-            state = archive.read(entry["path"])
+            state = _read(archive, entry["path"])
             body = json.loads(state)
         except (KeyError, ValueError):
             check.problems.append(f"event {n}: absent or unreadable")
@@ -180,7 +196,7 @@ def _files(manifest: dict[str, Any], check: _Check) -> None:
 
 def _record(archive: zipfile.ZipFile, manifest: dict[str, Any], check: _Check) -> None:
     try:
-        record = json.loads(archive.read("record.json"))
+        record = json.loads(_read(archive, "record.json"))
     except (KeyError, ValueError):
         check.problems.append("record.json: absent or unreadable")
         return

@@ -604,3 +604,24 @@ def test_honest_case_files_of_every_path_verify() -> None:
     third.withdraw("other")
     for task, files in ((first, {"p": photo}), (second, {}), (third, {})):
         assert caseverify.verify(_case_of(task, _stored(task), files))[0] == []
+
+
+def test_a_part_claiming_a_size_no_case_file_has_is_not_read(tmp_path: Any) -> None:
+    """Found by a second review: every listed part was read whole (and as often as listed),
+    so a zip bomb ran the verifier out of memory instead of being unreadable."""
+    task = _task()
+    good = _case_of(task, _stored(task), {})
+    bomb = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(good)) as src,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for name in src.namelist():
+            if name == "record.json":
+                with dst.open(name, "w", force_zip64=True) as out:
+                    for _ in range(caseverify.MAX_PART // (1 << 20) + 1):
+                        out.write(b" " * (1 << 20))  # 65 MiB of spaces, 65 KiB deflated
+            else:
+                dst.writestr(name, src.read(name))
+    problems, summary = caseverify.verify(bomb.getvalue())
+    assert summary.get("unreadable") is True and "larger than 64 MiB" in problems[0], problems
