@@ -190,6 +190,11 @@ def test_a_plans_results_and_the_late_ones_go_on_page_after_page(
     _page(public, "/results", status=400, plan="not-a-plan")
     _page(public, "/results", status=404, plan=str(uuid.uuid4()))
     _page(public, "/overdue", status=400, after="x")
+    # The late results are on /overdue's first page only (found by the second review: each
+    # later page repeated them).
+    assert flows["late"]["subject_identifier"] in _page(public, "/overdue")
+    later = _page(public, "/overdue", after=str(uuid.UUID(int=0)))
+    assert flows["late"]["subject_identifier"] not in later
 
 
 def test_a_full_page_links_to_the_next() -> None:
