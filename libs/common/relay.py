@@ -118,7 +118,6 @@ class Relay:
         self._ahead: tuple[int, asyncio.Future[list[Row]]] | None = None
         # The last pass read every stored event there was, and published them all.
         self.drained = False
-        self._read_ahead = False  # the last page came from the read-ahead
         table = f'"{app.schema}"."{app.events_table}"'
         columns = "notification_id, originator_id::text, originator_version, topic, state"
         self._select = (
@@ -271,10 +270,9 @@ class Relay:
                 )
             await self._record(position)
         limit = self.settings.relay_batch
-        rows = await self._rows_after(position, limit)
-        self.drained = False
+        rows, read_ahead = await self._rows_after(position, limit)
+        self.drained = not rows
         if not rows:
-            self.drained = True
             self._progressed()
             return 0
         if len(rows) == limit:  # read the next page while this one goes out
@@ -288,7 +286,9 @@ class Relay:
         if outcome.failure is not None:
             self._failed(rows[published], outcome, outcome.failure)
         else:
-            self.drained = len(rows) < limit and not self._read_ahead
+            # A page read ahead was read before this pass cleared the wake flag: a short
+            # one is no proof of a drain.
+            self.drained = len(rows) < limit and not read_ahead
             self._progressed()
         return published
 
@@ -357,22 +357,19 @@ class Relay:
             error=error,
         )
 
-    async def _rows_after(self, position: int, limit: int) -> list[Row]:
+    async def _rows_after(self, position: int, limit: int) -> tuple[list[Row], bool]:
         """The page after ``position``: the one read ahead if it starts there (and is not
-        empty), else a fresh one."""
+        empty), else a fresh one; and whether it was the one read ahead."""
         ahead, self._ahead = self._ahead, None
-        self._read_ahead = False
         if ahead is not None:
             after, task = ahead
             if after == position:
                 rows = await task
                 if rows:
-                    # Read before this pass cleared the wake flag: not proof of a drain.
-                    self._read_ahead = True
-                    return rows
+                    return rows, True
             else:
                 _discard(task)
-        return await self.read(position, limit)
+        return await self.read(position, limit), False
 
     async def read(self, position: int, limit: int) -> list[Row]:
         """Up to ``limit`` stored events after notification ``position``, in order."""
