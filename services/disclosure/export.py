@@ -36,15 +36,14 @@ XLSX_SHEET_ROWS = 1_048_575  # a sheet's rows less the header; more go to the ne
 
 # A period holds the results first published in it and those whose latest correction (更正)
 # was published in it, as they stand, dated by what happened in the period.
-IN_PERIOD = """(results.published_on BETWEEN %(start)s AND %(end)s
-          OR results.corrected_on BETWEEN %(start)s AND %(end)s)"""
-COUNT_SQL = f"SELECT count(*) AS total FROM disclosure.results WHERE {IN_PERIOD}"
+IN_PERIOD = """(r.published_on BETWEEN %(start)s AND %(end)s
+          OR r.corrected_on BETWEEN %(start)s AND %(end)s)"""
+COUNT_SQL = f"SELECT count(*) AS total FROM disclosure.results r WHERE {IN_PERIOD}"
 
 
 # The export's own query: only the columns the file holds and what its 备注 is written
 # from, the plans' batches joined by hash once (not expanded per result), rows as tuples.
-EXPORT_SQL = (
-    """
+EXPORT_SQL = f"""
 WITH batches AS (
     SELECT p.plan_id, x->>'batch_id' AS batch_id, x->>'task_number' AS task_number,
            x->>'name' AS task_name,
@@ -62,11 +61,8 @@ SELECT r.record_id, p.number, p.title, b.task_number, b.task_name,
   LEFT JOIN disclosure.departments_view d ON d.code = r.department
   CROSS JOIN LATERAL (SELECT CASE WHEN r.corrected_on BETWEEN %(start)s AND %(end)s
                                   THEN r.corrected_on ELSE r.published_on END AS day) shown
- WHERE """
-    + IN_PERIOD.replace("results.", "r.")
-    + """
+ WHERE {IN_PERIOD}
  ORDER BY shown.day, r.record_id"""
-)
 
 
 def _rows(conn: Any, start: date, end: date) -> Iterator[list[str]]:
