@@ -191,16 +191,9 @@ async def results(
         return bad_request("查询内容含有不能识别的字符。")
     heading = "抽查结果"
     wanted = ResultFilter()
-    if not typed and plan_key is not None:
-        found_plan = await queries.plan(db, plan_key)
-        if found_plan is None:
-            return not_found("没有这个已公布的抽查计划。")
-        heading = f"{found_plan['title']}：抽查结果"
-        wanted = ResultFilter(plan_id=plan_key)
-    elif not typed and late == "1":
-        heading = "逾期公示的结果"
-        wanted = ResultFilter(late=True)
+    shown: dict[str, str] = {}  # what the next page's address carries
     if typed:
+        shown = {"q": typed}
         if USCC.match(typed.upper()):
             wanted = ResultFilter(identifier=typed.upper())
         elif NON_MARKET_ID.match(typed):
@@ -221,10 +214,16 @@ async def results(
                 )
             wanted = ResultFilter(name=key)
         heading = f"“{typed}”的抽查结果"
+    elif plan_key is not None:
+        found_plan = await queries.plan(db, plan_key)
+        if found_plan is None:
+            return not_found("没有这个已公布的抽查计划。")
+        heading, shown = f"{found_plan['title']}：抽查结果", {"plan": str(plan_key)}
+        wanted = ResultFilter(plan_id=plan_key)
+    elif late == "1":
+        heading, shown = "逾期公示的结果", {"late": "1"}
+        wanted = ResultFilter(late=True)
     found = await find_results(db, wanted, after=cursor, limit=PAGE)
-    shown = {"q": typed} if typed else {"plan": str(plan_key)} if plan_key else {}
-    if not typed and not plan_key and late == "1":
-        shown = {"late": "1"}
     params = urlencode(shown) + "&" if shown else ""
     return page(
         "results.html",
@@ -250,8 +249,9 @@ async def company(identifier: str, db: Pool) -> HTMLResponse:
     """A company's whole inspection history: every result published and every draw that
     drew it."""
     # A market subject's 统一社会信用代码, or a non-market subject's PREFIX-local-id.
-    code = identifier.upper() if USCC.match(identifier.upper()) else identifier
-    if not (USCC.match(code) or NON_MARKET_ID.match(code)):
+    market = bool(USCC.match(identifier.upper()))
+    code = identifier.upper() if market else identifier
+    if not (market or NON_MARKET_ID.match(code)):
         return not_found("主体标识应为 18 位统一社会信用代码，或非市场主体的“前缀-编号”。")
     found = await find_results(db, ResultFilter(identifier=code), limit=PAGE)
     drawn = await queries.draws(db, 500, identifier=code)
@@ -264,7 +264,7 @@ async def company(identifier: str, db: Pool) -> HTMLResponse:
     return page(
         "company.html",
         identifier=code,
-        identifier_label="统一社会信用代码" if USCC.match(code) else "主体标识",
+        identifier_label="统一社会信用代码" if market else "主体标识",
         name=name,
         results=found,
         more_results=_more(found, urlencode({"q": code})),
