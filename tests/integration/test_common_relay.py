@@ -87,9 +87,17 @@ async def stream_messages(js: JetStreamContext, stream: str) -> list[Published]:
 
 
 async def make_relay(
-    infra: Infra, service: str, js: JetStreamContext, pool: asyncpg.Pool, batch: int = 5
+    infra: Infra,
+    service: str,
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    batch: int = 5,
+    idle_seconds: float | None = None,
 ) -> tuple[AccountsApp, Relay]:
-    settings = infra.settings(service).model_copy(update={"relay_batch": batch})
+    update: dict[str, Any] = {"relay_batch": batch}
+    if idle_seconds is not None:
+        update["relay_idle_seconds"] = idle_seconds
+    settings = infra.settings(service).model_copy(update=update)
     app = await asyncio.to_thread(relay_app_class(service), settings)
     relay = Relay(app, js, pool)
     await relay.setup()
@@ -491,12 +499,9 @@ async def test_the_loop_publishes_each_save_in_one_pass_woken_by_the_save(
     """A pass that read and published everything there was is not followed by a second
     pass to find nothing (each pass checks the stream's head); the next save wakes it, and
     a save during a pass is not left for the idle timeout (here far longer than the test)."""
-    settings = infra.settings("relaywake").model_copy(
-        update={"relay_batch": 100, "relay_idle_seconds": 60.0}
+    app, relay = await make_relay(
+        infra, "relaywake", nc.jetstream(), pool, batch=100, idle_seconds=60.0
     )
-    app = await asyncio.to_thread(relay_app_class("relaywake"), settings)
-    relay = Relay(app, nc.jetstream(), pool)
-    await relay.setup()
     passes: list[int] = []
     publish_pending = relay.publish_pending
 
@@ -536,12 +541,9 @@ async def test_a_save_after_the_read_ahead_wakes_the_next_pass(
     """Found by an adversarial review: a page read ahead (before the next pass cleared the
     wake flag) was taken as proof of a drain, so a save committed after the read-ahead
     waited for the idle timeout (60 s here)."""
-    settings = infra.settings("relayahead").model_copy(
-        update={"relay_batch": 2, "relay_idle_seconds": 60.0}
+    app, relay = await make_relay(
+        infra, "relayahead", nc.jetstream(), pool, batch=2, idle_seconds=60.0
     )
-    app = await asyncio.to_thread(relay_app_class("relayahead"), settings)
-    relay = Relay(app, nc.jetstream(), pool)
-    await relay.setup()
     original = relay.publish_batch
     saved_late = False
 

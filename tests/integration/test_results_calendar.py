@@ -114,12 +114,9 @@ def test_a_deadline_into_an_unknown_year_is_provisional_until_the_year_is_loaded
     assert httpx.get(f"{url}/v1/calendar/2026").json()["source"] == "package"
 
 
-def test_the_cli_loads_a_year_as_the_api_does(
-    results: ServiceProcess, infra: Infra, tmp_path: Path
-) -> None:
-    path = tmp_path / "2098.json"
-    path.write_text(json.dumps({"year": 2098, "holidays": ["2098-01-03"], "workdays": []}))
-    run = subprocess.run(
+def _cli_load(infra: Infra, path: Path) -> subprocess.CompletedProcess[str]:
+    """``ssj calendar load PATH`` as an operator runs it."""
+    return subprocess.run(
         [sys.executable, "-m", "libs.common.cli", "calendar", "load", str(path)],
         env=infra.env(SSJ_SERVICE="results"),
         cwd=ROOT,
@@ -127,31 +124,25 @@ def test_the_cli_loads_a_year_as_the_api_does(
         text=True,
         timeout=60,
     )
+
+
+def test_the_cli_loads_a_year_as_the_api_does(
+    results: ServiceProcess, infra: Infra, tmp_path: Path
+) -> None:
+    path = tmp_path / "2098.json"
+    path.write_text(json.dumps({"year": 2098, "holidays": ["2098-01-03"], "workdays": []}))
+    run = _cli_load(infra, path)
     assert run.returncode == 0, run.stderr
     assert "2098: 1 holidays" in run.stdout
     year = httpx.get(f"{results.url}/v1/calendar/2098").json()
     assert year["source"] == "office" and year["holidays"] == ["2098-01-03"]
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"year": 2098, "holidays": ["2099-01-01"]}))
-    refused = subprocess.run(
-        [sys.executable, "-m", "libs.common.cli", "calendar", "load", str(bad)],
-        env=infra.env(SSJ_SERVICE="results"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = _cli_load(infra, bad)
     assert refused.returncode == 2 and "not in 2098" in refused.stderr
     # A year PostgreSQL's dates cannot hold would stop the projection for good.
     bad.write_text(json.dumps({"year": 0, "holidays": []}))
-    refused = subprocess.run(
-        [sys.executable, "-m", "libs.common.cli", "calendar", "load", str(bad)],
-        env=infra.env(SSJ_SERVICE="results"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = _cli_load(infra, bad)
     assert refused.returncode == 2 and "not a year from 2000 to 2100" in refused.stderr
 
 

@@ -50,6 +50,15 @@ def _task() -> InspectionTask:
     )
 
 
+def _reviewed(report: dict[str, Any]) -> InspectionTask:
+    """A task whose ``report`` was recorded, submitted and approved by review."""
+    task = _task()
+    task.record(report, TODAY, "lead")
+    task.submit(TODAY, None, "lead")
+    task.approve(TODAY, CAL)
+    return task
+
+
 def _report(category: str = "no_problem", failing: int = 0, **extra: Any) -> dict[str, Any]:
     points = [
         {
@@ -146,10 +155,7 @@ def test_a_clean_result_is_published_on_approval_due_twenty_working_days_after_t
 
 
 def test_a_problem_waits_for_its_decision_and_counts_from_it() -> None:
-    task = _task()
-    task.record(_report("problem_corrected", failing=1), TODAY, "lead")
-    task.submit(TODAY, None, "lead")
-    task.approve(TODAY, CAL)
+    task = _reviewed(_report("problem_corrected", failing=1))
     assert task.state == "reviewed" and task.published is None
     later = date(2026, 11, 27)
     task.order_correction(date(2026, 11, 25), date(2026, 12, 10), "责改1号", [], later, CAL)
@@ -190,10 +196,7 @@ def test_follow_up_goes_order_reinspection_outcome_and_no_other_way() -> None:
 
 
 def test_a_clean_result_has_no_follow_up() -> None:
-    task = _task()
-    task.record(_report(), TODAY, "lead")
-    task.submit(TODAY, None, "lead")
-    task.approve(TODAY, CAL)
+    task = _reviewed(_report())
     with pytest.raises(InvalidResult, match="no follow-up"):
         task.order_correction(TODAY, date(2026, 12, 1), "", [], TODAY, CAL)
 
@@ -230,10 +233,7 @@ def test_a_refusal_corrected_away_withdraws_its_non_cooperation_fact() -> None:
 
 
 def test_a_correction_is_reviewed_and_published_as_the_next_edition() -> None:
-    task = _task()
-    task.record(_report(), TODAY, "lead")
-    task.submit(TODAY, None, "lead")
-    task.approve(TODAY, CAL)
+    task = _reviewed(_report())
     with pytest.raises(InvalidResult, match="changes nothing"):
         task.propose_correction(_report(), "无", TODAY, "lead")
     changed = _report(summary="补记")
@@ -370,10 +370,7 @@ def test_nobody_reviews_a_result_they_entered() -> None:
 
 
 def test_a_correction_under_follow_up_keeps_its_problem_and_its_dates() -> None:
-    task = _task()
-    task.record(_report("problem_corrected", failing=1), TODAY, "lead")
-    task.submit(TODAY, None, "lead")
-    task.approve(TODAY, CAL)
+    task = _reviewed(_report("problem_corrected", failing=1))
     task.order_correction(TODAY, date(2026, 12, 1), "", [], TODAY, CAL)
     with pytest.raises(InvalidResult, match="keeps its problem"):
         task.propose_correction(_report(), "改为未发现问题", TODAY, "lead")
@@ -500,10 +497,7 @@ def _resealed_record(data: bytes, change: Any) -> bytes:
 
 def _referred_and_corrected() -> InspectionTask:
     """Referred to the judiciary (移送), then a correction approved as edition 2."""
-    task = _task()
-    task.record(_report("problem_pending", failing=1, pending_kind="referred"), TODAY, "lead")
-    task.submit(TODAY, None, "lead")
-    task.approve(TODAY, CAL)
+    task = _reviewed(_report("problem_pending", failing=1, pending_kind="referred"))
     task.close_follow_up("referred", TODAY, "", "移送〔2026〕3号", [], TODAY, CAL)
     changed = _report("problem_pending", failing=1, pending_kind="referred", summary="更正")
     task.propose_correction(changed, "笔误", TODAY, "lead")
