@@ -98,6 +98,13 @@ def test_search_by_name_fragment_or_uscc(public: httpx.Client, flows: Any) -> No
     broken = public.get("/results?q=%ED%A0%80%E5%95%86%E8%B4%B8")
     assert broken.status_code == 200 and "暂无记录" in broken.text, broken.text[:300]
     _page(public, "/results", status=400, after="not-a-cursor")
+    # The paged lists' parameters: NUL, control and invisible characters, huge values.
+    for hostile in ("\x00", "\u200b", "\x1b[2J", "9" * 5000):
+        _page(public, "/results", status=400, plan=hostile)
+        for path in ("/plans", "/draws", "/overdue"):
+            _page(public, path, status=400, after=hostile)
+    for odd in ("\x00", "9" * 5000):
+        _page(public, "/results", late=odd)  # not "1": the search page, unfiltered
 
 
 def test_one_result_and_the_lists_of_the_public(public: httpx.Client, flows: Any) -> None:
