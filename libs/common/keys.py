@@ -40,23 +40,30 @@ def check_keys(
     service."""
     keys = {"SSJ_JWT_SECRET": settings.jwt_secret == DEV_JWT_SECRET, **service_keys}
     sizes = {"SSJ_JWT_SECRET": len(settings.jwt_secret), **(lengths or {})}
-    short = sorted(name for name, size in sizes.items() if size < MIN_KEY_LENGTH)
-    if short and settings.environment != DEVELOPMENT:
-        raise DevelopmentKeyRefused(
-            f"{settings.service} refuses to start: {', '.join(short)} shorter than "
-            f"{MIN_KEY_LENGTH} characters, which can be guessed. Set each to a long random "
-            "value (密钥长度不足)."
-        )
     defaults = sorted(name for name, is_default in keys.items() if is_default)
-    if not defaults:
-        return
-    if settings.environment == DEVELOPMENT:
-        log.warning("development keys in use (SSJ_ENV=development): %s", ", ".join(defaults))
-        return
-    raise DevelopmentKeyRefused(
-        f"{settings.service} refuses to start: {', '.join(defaults)} still hold the "
-        "development default, which is public. Set each to a long random value of your own "
-        "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), the same in "
-        "every process of the deployment; or set SSJ_ENV=development on a development "
-        "machine (开发环境密钥不得用于生产)."
+    # A development default is named as such, short or not: its fix is the same.
+    short = sorted(
+        name for name, size in sizes.items() if size < MIN_KEY_LENGTH and name not in defaults
     )
+    if settings.environment == DEVELOPMENT:
+        if defaults:
+            log.warning("development keys in use (SSJ_ENV=development): %s", ", ".join(defaults))
+        return
+    problems = []
+    if defaults:
+        problems.append(
+            f"{', '.join(defaults)} still hold the development default, which is public "
+            "(开发环境密钥不得用于生产)"
+        )
+    if short:
+        problems.append(
+            f"{', '.join(short)} shorter than {MIN_KEY_LENGTH} characters, which can be "
+            "guessed (密钥长度不足)"
+        )
+    if problems:
+        raise DevelopmentKeyRefused(
+            f"{settings.service} refuses to start: {'; '.join(problems)}. Set each to a long "
+            "random value of your own (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`), the same in every process of the "
+            "deployment; or set SSJ_ENV=development on a development machine."
+        )

@@ -50,3 +50,19 @@ def test_a_short_key_is_refused_outside_development(weak: str) -> None:
     with pytest.raises(DevelopmentKeyRefused, match="SSJ_DRAW_KEY shorter than 32"):
         check_keys(settings, {"SSJ_DRAW_KEY": False}, {"SSJ_DRAW_KEY": len(weak)})
     check_keys(_settings("development"), {"SSJ_DRAW_KEY": False}, {"SSJ_DRAW_KEY": len(weak)})
+
+
+def test_every_offending_key_is_named_in_one_refusal() -> None:
+    """The development defaults (the draw's is also short) and a short own key: the
+    operator learns of all three at the first start, not one per restart."""
+    settings = _settings("production")
+    with pytest.raises(DevelopmentKeyRefused) as refused:
+        check_keys(
+            settings,
+            {"SSJ_DRAW_KEY": True, "SSJ_ID_KEY": False},
+            {"SSJ_DRAW_KEY": 26, "SSJ_ID_KEY": 5},
+        )
+    message = str(refused.value)
+    assert "SSJ_DRAW_KEY, SSJ_JWT_SECRET still hold the development default" in message
+    assert "SSJ_ID_KEY shorter than 32" in message
+    assert "SSJ_DRAW_KEY shorter" not in message
