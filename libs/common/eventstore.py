@@ -24,6 +24,7 @@ from psycopg import sql
 
 from libs.common.bulk import BulkWriter, copy_stored
 from libs.common.context import event_metadata
+from libs.common.eventstore_append import OneStatementAppend
 from libs.common.eventstore_reads import StoredReads
 from libs.common.faults import crash_point
 from libs.common.idempotency_commit import ClaimLost, is_claim_lost, mark_committed
@@ -80,6 +81,7 @@ class EventStoreApp(StoredReads, Application[UUID]):
         base_env.update(env or {})
         super().__init__(env=base_env)
         self._saved_listeners: list[Callable[[], None]] = []
+        self._append = OneStatementAppend(self)
         self._install_append_only_trigger()
         self._install_bulk_insert()
         # Per thread: saves run concurrently in the command threads, each linking its own.
@@ -118,13 +120,15 @@ class EventStoreApp(StoredReads, Application[UUID]):
             conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self.schema,))
             try:
                 conn.execute(stmt)
+                self._append.install(conn)
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.schema,))
 
     # -- large saves -------------------------------------------------------------------
 
     def _install_bulk_insert(self) -> None:
-        """Route large saves through :meth:`_copy_events`.
+        """Route every save through :meth:`_insert`: one statement when small
+        (:mod:`libs.common.eventstore_append`), COPY when large.
 
         eventsourcing sends a save as one INSERT of an array parameter in libpq pipeline
         mode, and psycopg stalls for good once that message outgrows the socket's send and
@@ -134,22 +138,13 @@ class EventStoreApp(StoredReads, Application[UUID]):
         transaction (tests/integration/test_common_eventstore.py times both sides).
         """
         recorder: Any = self.recorder
-        small_insert = recorder.insert_events
-        in_transaction = recorder._insert_events  # eventsourcing's hook inside the save
+        recorder.insert_events = self._insert
 
-        def insert_with_key(curs: Any, stored_events: Sequence[StoredEvent], **kw: Any) -> None:
-            mark_committed(curs, self.schema)
-            in_transaction(curs, stored_events, **kw)
-
-        recorder._insert_events = insert_with_key
-
-        def insert_events(stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
-            size = sum(len(e.state) for e in stored_events)
-            if len(stored_events) < BULK_EVENTS and size < BULK_BYTES:
-                return small_insert(stored_events, **kwargs)
-            return self._copy_events(stored_events)
-
-        recorder.insert_events = insert_events
+    def _insert(self, stored_events: Sequence[StoredEvent], **_: Any) -> list[int]:
+        size = sum(len(e.state) for e in stored_events)
+        if len(stored_events) < BULK_EVENTS and size < BULK_BYTES:
+            return self._append.insert(stored_events)
+        return self._copy_events(stored_events)
 
     def _copy_events(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         """Insert many events in one transaction, locked as eventsourcing's own insert is

@@ -68,11 +68,18 @@ def holding(claim: Claim) -> Iterator[None]:
         _CLAIM.reset(token)
 
 
+def current_claim(schema: str) -> Claim | None:
+    """The key of the request running this code, when it is a keyed request of ``schema``'s
+    service (a save marks it carried out in its own transaction)."""
+    claim = _CLAIM.get()
+    return claim if claim is not None and claim.schema == schema else None
+
+
 def mark_committed(cur: Any, schema: str) -> None:
     """Inside a save's transaction: mark the current request's key as carried out (nothing
     when the save does not come from a keyed request of this service)."""
-    claim = _CLAIM.get()
-    if claim is None or claim.schema != schema:
+    claim = current_claim(schema)
+    if claim is None:
         return
     cur.execute(
         f"SELECT {schema}.ssj_idempotency_commit(%s, %s, %s)",
