@@ -208,15 +208,18 @@ def test_withdrawn_item_can_no_longer_be_planned(clients: dict[str, Any], items:
     registry = clients["samr_registry"]
     assert registry.post("/v1/items", json=item_payload(code, "SAMR")).status_code == 201
     assert registry.post(f"/v1/items/{code}/publish").status_code == 200
+
+    def listed(published: bool) -> bool:
+        rows = clients["samr"].get("/v1/items", params={"published": str(published).lower()})
+        return any(i["code"] == code for i in rows.json())
+
+    # Published first: a registered item not yet published is listed as unpublished too,
+    # and the withdrawal must be what the planner has seen last.
+    wait_until(lambda: listed(True))
     assert (
         registry.post(f"/v1/items/{code}/withdraw", json={"reason": "法规废止"}).status_code == 200
     )
-
-    def withdrawn() -> bool:
-        rows = clients["samr"].get("/v1/items", params={"published": "false"}).json()
-        return any(i["code"] == code for i in rows)
-
-    wait_until(withdrawn)
+    wait_until(lambda: listed(False))
     response = clients["samr"].post("/v1/plans", json=_plan([*items, code]))
     assert response.status_code == 422 and code in response.json()["detail"]
 
