@@ -130,17 +130,18 @@ class EventStoreApp(StoredReads, Application[UUID]):
         """Route every save through :meth:`_insert`: one statement when small
         (:mod:`libs.common.eventstore_append`), COPY when large.
 
-        eventsourcing sends a save as one INSERT of an array parameter in libpq pipeline
-        mode, and psycopg stalls for good once that message outgrows the socket's send and
-        receive buffers: measured here at about 450 KB over a Unix socket and 5 MB over TCP
-        (a draw of a few thousand subjects, a bulk import). Saves of :data:`BULK_BYTES` or
-        more are written with COPY instead, under the same table lock, in one
-        transaction (tests/integration/test_common_eventstore.py times both sides).
+        A save of :data:`BULK_EVENTS` events or :data:`BULK_BYTES` or more (a bulk import,
+        a province-wide draw) goes by COPY, under the same table lock, in one transaction,
+        as it did when eventsourcing's pipelined INSERT stalled psycopg for good on a
+        message that outgrew the socket's buffers (tests/integration/test_common_eventstore.py
+        saves every size).
         """
         recorder: Any = self.recorder
         recorder.insert_events = self._insert
 
     def _insert(self, stored_events: Sequence[StoredEvent], **_: Any) -> list[int]:
+        if not stored_events:
+            return []  # nothing to lock the table for, nobody to wake
         size = sum(len(e.state) for e in stored_events)
         if len(stored_events) < BULK_EVENTS and size < BULK_BYTES:
             return self._append.insert(stored_events)

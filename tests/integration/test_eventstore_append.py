@@ -78,3 +78,18 @@ def test_a_conflicting_save_stores_none_of_its_events(ledger: LedgerTestApp) -> 
         ledger.save(other, bystander)
     assert ledger.repository.get(account.id).balance == 1
     assert bystander.id not in ledger.repository
+
+
+def test_a_save_of_no_events_takes_no_lock(ledger: LedgerTestApp, infra: Infra) -> None:
+    """A save with nothing pending returns at once, even while a bulk write holds the
+    table's lock (the one-statement save took the lock and sent a NOTIFY for nothing)."""
+    account = Account(owner="idle")
+    ledger.save(account)
+    unchanged = ledger.repository.get(account.id)
+    table = f'"{ledger.schema}"."{ledger.events_table}"'
+    with psycopg.connect(infra.database_url) as holder:
+        holder.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        done = threading.Event()
+        threading.Thread(target=lambda: (ledger.save(unchanged), done.set()), daemon=True).start()
+        assert done.wait(STALL_S), "a save of no events waited for the table lock"
+        holder.rollback()
