@@ -10,10 +10,11 @@ Adds three things to the library's application:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -49,10 +50,22 @@ def stored_hash(stored: StoredEvent) -> str:
     return hashlib.sha256(stored.state).hexdigest()
 
 
-def ensure_schema(settings: CommonSettings, schema: str) -> None:
-    """Create a service's schema if it is not there yet."""
+@contextlib.contextmanager
+def schema_ddl(settings: CommonSettings, schema: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection holding the service schema's DDL lock, with the schema created.
+
+    Several processes of one service start together on a new database (every replica of a
+    deployment): eventsourcing's ``CREATE … IF NOT EXISTS`` of its table and types is not
+    safe against itself ("tuple concurrently updated", a duplicate type name), so the
+    schema, eventsourcing's tables and ssj's trigger and function are made one process at
+    a time."""
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (schema,))
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            yield conn
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (schema,))
 
 
 class EventStoreApp(StoredReads, Application[UUID]):
@@ -65,7 +78,6 @@ class EventStoreApp(StoredReads, Application[UUID]):
         self.settings = settings
         self.schema = self.service
         pg = settings.postgres
-        ensure_schema(settings, self.schema)
         base_env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": pg.get("dbname", "postgres"),
@@ -79,10 +91,11 @@ class EventStoreApp(StoredReads, Application[UUID]):
             "CREATE_TABLE": "y",
         }
         base_env.update(env or {})
-        super().__init__(env=base_env)
         self._saved_listeners: list[Callable[[], None]] = []
-        self._append = OneStatementAppend(self)
-        self._install_append_only_trigger()
+        with schema_ddl(settings, self.schema) as ddl:
+            super().__init__(env=base_env)  # creates eventsourcing's table
+            self._append = OneStatementAppend(self)
+            self._install_append_only_trigger(ddl)
         self._install_bulk_insert()
         # Per thread: saves run concurrently in the command threads, each linking its own.
         self._local = threading.local()
@@ -98,7 +111,7 @@ class EventStoreApp(StoredReads, Application[UUID]):
         """Name of the events table inside the service schema."""
         return str(self.recorder.events_table_name)  # type: ignore[attr-defined]
 
-    def _install_append_only_trigger(self) -> None:
+    def _install_append_only_trigger(self, ddl: psycopg.Connection[Any]) -> None:
         stmt = sql.SQL(
             """
             CREATE OR REPLACE FUNCTION {schema}.ssj_reject_event_change() RETURNS trigger
@@ -115,14 +128,8 @@ class EventStoreApp(StoredReads, Application[UUID]):
               FOR EACH STATEMENT EXECUTE FUNCTION {schema}.ssj_reject_event_change();
             """
         ).format(schema=sql.Identifier(self.schema), table=sql.Identifier(self.events_table))
-        with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
-            # Several processes of one service may start together; serialise the DDL.
-            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (self.schema,))
-            try:
-                conn.execute(stmt)
-                self._append.install(conn)
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (self.schema,))
+        ddl.execute(stmt)
+        self._append.install(ddl)
 
     # -- large saves -------------------------------------------------------------------
 
