@@ -274,15 +274,21 @@ def _rewrite(data: bytes, change: Any) -> bytes:
     return out.getvalue()
 
 
-def _manifest(data: bytes, change: Any) -> bytes:
+def _edit_json(data: bytes, member: str, change: Any, *, ensure_ascii: bool = True) -> bytes:
+    """The case file with its JSON ``member`` changed in place by ``change``."""
+
     def edit(name: str, body: bytes) -> bytes:
-        if name != "manifest.json":
+        if name != member:
             return body
-        manifest = json.loads(body)
-        change(manifest)
-        return json.dumps(manifest).encode()
+        value = json.loads(body)
+        change(value)
+        return json.dumps(value, ensure_ascii=ensure_ascii).encode()
 
     return _rewrite(data, edit)
+
+
+def _manifest(data: bytes, change: Any) -> bytes:
+    return _edit_json(data, "manifest.json", change)
 
 
 def test_a_case_file_verifies_and_each_kind_of_forgery_is_found() -> None:
@@ -476,15 +482,7 @@ def test_a_submitted_results_publication_deadline_is_counted_again_a_published_o
 
 def _resealed_record(data: bytes, change: Any) -> bytes:
     """record.json changed, and the (unsigned) manifest made to list its new hash."""
-
-    def edit(name: str, body: bytes) -> bytes:
-        if name != "record.json":
-            return body
-        record = json.loads(body)
-        change(record)
-        return json.dumps(record, ensure_ascii=False).encode()
-
-    forged = _rewrite(data, edit)
+    forged = _edit_json(data, "record.json", change, ensure_ascii=False)
     sha = hashlib.sha256(zipfile.ZipFile(io.BytesIO(forged)).read("record.json")).hexdigest()
 
     def relist(m: dict[str, Any]) -> None:
