@@ -35,6 +35,7 @@ What a token must carry (anything else is a 401, see docs/api.md "Tokens"):
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -190,14 +191,33 @@ def _integer(claims: dict[str, Any], name: str) -> int:
     return int(value)
 
 
+def _header(token: str) -> tuple[Any, Any]:
+    """The unverified header's ``alg`` and ``kid``: a client sends the same token with
+    every request, and parsing its header twice per write (the body guard, then the route)
+    was a few percent of a write's CPU. Remembered for tokens of an ordinary size only (the
+    cache's memory stays bounded whatever is sent); a header that does not parse raises,
+    and is not remembered."""
+    if len(token) > _HEADER_CACHED_LENGTH:
+        return _parse_header(token)
+    return _cached_header(token)
+
+
+def _parse_header(token: str) -> tuple[Any, Any]:
+    header = jwt.get_unverified_header(token)
+    return header.get("alg"), header.get("kid")
+
+
+_HEADER_CACHED_LENGTH = 2048
+_cached_header = functools.lru_cache(maxsize=4096)(_parse_header)
+
+
 def _key_id(settings: CommonSettings, token: str) -> tuple[str, str | None]:
     """The token's algorithm, if this deployment accepts it, and the provider's key id it
     names (None: HS256, ssj's own secret)."""
     try:
-        header = jwt.get_unverified_header(token)
+        alg, kid = _header(token)
     except jwt.PyJWTError as exc:
         raise _unauthorized(str(exc)) from exc
-    alg = header.get("alg")
     if alg == ALGORITHM:
         if settings.jwks_url and settings.environment != "development":
             raise _unauthorized(
@@ -208,7 +228,6 @@ def _key_id(settings: CommonSettings, token: str) -> tuple[str, str | None]:
     accepted = [ALGORITHM, *PROVIDER_ALGORITHMS] if settings.jwks_url else [ALGORITHM]
     if alg not in accepted:
         raise _unauthorized(f"algorithm {str(alg)[:16]!r} is not accepted (accepted: {accepted})")
-    kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise _unauthorized(f"a token signed {alg} must name its key ('kid' header)")
     return alg, kid

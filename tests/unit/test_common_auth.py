@@ -261,3 +261,23 @@ async def test_request_with_a_forged_token_gets_401(client: httpx.AsyncClient) -
     response = await client.post("/v1/plans", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
     assert "invalid token" in response.json()["detail"]
+
+
+def test_a_token_header_is_parsed_once_and_only_ordinary_tokens_are_remembered() -> None:
+    from libs.common import auth
+
+    auth._cached_header.cache_clear()
+    token = issue_token(SETTINGS, sub="op-1", roles=["operator"], dept="SAMR")
+    for _ in range(3):
+        decode_token(SETTINGS, token)
+    assert auth._cached_header.cache_info().hits >= 2
+    assert auth._cached_header.cache_info().currsize == 1
+    # A header that does not parse is refused every time and never remembered; a token
+    # longer than an ordinary one is parsed each time, not kept.
+    for _ in range(2):
+        with pytest.raises(Problem):
+            decode_token(SETTINGS, "e30.not-a-token." + "x" * 10)
+    oversized = token + "A" * (auth._HEADER_CACHED_LENGTH + 1)
+    with pytest.raises(Problem):
+        decode_token(SETTINGS, oversized)
+    assert auth._cached_header.cache_info().currsize == 1
