@@ -15,9 +15,12 @@ whole pipeline would measure the results service, not the public record. Then:
    from random names, the same way (target p99 ≤ 100 ms);
 3. ``export_s``: ``POST /v1/exports`` of the whole year as XLSX, until the last byte is in
    (target ≤ 60 s); ``export_csv_s`` the same as CSV;
-4. the floors, for machines that differ: ``GET /healthz`` at the same concurrency, and
-   ``xlsx_floor_s``, the export's XLSX writer alone writing as many rows of the same cells
-   (no database).
+4. the floors, for machines that differ: ``GET /healthz`` at the same concurrency;
+   ``floor_row_*``, ``floor_uscc_*``, ``floor_name_*``: the mandated stack (FastAPI,
+   uvicorn, asyncpg) with nothing of ours (:mod:`tests.bench.disclosure_floor`) answering
+   the cheapest indexed look-up, one row by USCC, then the service's own USCC and name
+   queries, with the same clients; and ``xlsx_floor_s``, the export's XLSX writer alone
+   writing as many rows of the same cells (no database).
 
 ``BENCH_DISCLOSURE_REPLICAS`` (default 2, as production runs every service): disclosure
 processes sharing the clients (the /healthz floor is measured across them too).
@@ -31,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,10 +45,19 @@ from typing import Any
 import httpx
 import psycopg
 
+from libs.common.infra import die_with_parent, free_port, stop_process
 from services.disclosure.domain.national import bigrams, normalise_name
 from tests.bench.results import Connection, concurrently, cpu_seconds, last_line, percentile
 from tests.builders import make_uscc
-from tests.support import ServiceProcess, start_infra, stop_infra, token
+from tests.support import (
+    ROOT,
+    Infra,
+    ServiceProcess,
+    start_infra,
+    stop_infra,
+    token,
+    wait_until,
+)
 
 TARGETS: dict[str, tuple[str, float]] = {
     "uscc_p99_ms": ("<=", 20.0),
@@ -262,6 +275,70 @@ def xlsx_floor(n: int) -> float:
     return time.perf_counter() - started
 
 
+def floors(
+    infra: Infra,
+    replicas: int,
+    clients: int,
+    identifiers: list[str],
+    words: list[str],
+    rng: random.Random,
+) -> dict[str, Any]:
+    """The look-ups' floors (:mod:`tests.bench.disclosure_floor`): the bare stack serving
+    one row by USCC, then the service's own USCC and name queries, with the same clients,
+    as many processes as the service has, the service's processes idle beside them."""
+    ports = [free_port() for _ in range(replicas)]
+    bare = [
+        subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tests.bench.disclosure_floor:app",
+             "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+             "--no-access-log", "--log-level", "warning"],
+            env={**os.environ, "DATABASE_URL": infra.database_url},
+            cwd=ROOT,
+            preexec_fn=die_with_parent(),
+        )
+        for port in ports
+    ]  # fmt: skip
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        for url in urls:
+            wait_until(lambda url=url: _answers(f"{url}/row?identifier=x"), timeout=30)
+        count = len(words)
+        figures: dict[str, Any] = {}
+        looks = [
+            ("floor_row", [f"/row?identifier={rng.choice(identifiers)}" for _ in range(count)]),
+            (
+                "floor_uscc",
+                [f"/results?identifier={rng.choice(identifiers)}" for _ in range(count)],
+            ),
+            ("floor_name", [f"/results?limit=20&name={_quote(w)}" for w in words]),
+        ]
+        asyncio.run(load(urls, looks[0][1][:2000], clients))  # warm up
+        for key, paths in looks:
+            rps, took, _ = asyncio.run(load(urls, paths, clients))
+            figures.update(
+                {
+                    f"{key}_rps": round(rps),
+                    f"{key}_p50_ms": percentile(took, 0.5),
+                    f"{key}_p99_ms": percentile(took, 0.99),
+                }
+            )
+            say(
+                f"floor, bare stack, {key[6:]}: {rps:.0f}/s, p50 {figures[f'{key}_p50_ms']} "
+                f"p99 {figures[f'{key}_p99_ms']} ms"
+            )
+        return figures
+    finally:
+        for proc in bare:
+            stop_process(proc)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def measure(n: int, clients: int, requests: int, replicas: int) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "results": n,
@@ -314,6 +391,7 @@ def measure(n: int, clients: int, requests: int, replicas: int) -> dict[str, Any
             f"name: {rps:.0f}/s, p50 {figures['name_search_p50_ms']} "
             f"p99 {figures['name_search_p99_ms']} ms"
         )
+        figures.update(floors(infra, replicas, clients, identifiers, words, rng))
         office = token(infra, "office-bench", "OFFICE", "office")
         for fmt, key in (("xlsx", "export_s"), ("csv", "export_csv_s")):
             seconds, size = export(url, office, fmt)
