@@ -12,7 +12,9 @@
   another fingerprint is 422.
 - **Claims expire.** The first request claims the key with a lease of :data:`CLAIM_SECONDS`
   that it renews while it runs; a retry meanwhile gets 409. A lease nobody renews (the
-  process died mid-request) lapses, and the next retry takes the key over and runs, unless
+  process died mid-request) lapses, and so does at once the claim of a process whose
+  PostgreSQL session is gone (:mod:`libs.common.liveness`: a killed process's keys are
+  not held for the rest of their lease); the next retry takes the key over and runs, unless
   the dead request had stored events: every save marks its key in the same transaction
   (:mod:`libs.common.idempotency_commit`), and such a retry is told "already carried out".
 - **Only outcomes are kept.** 2xx, 400, 409 and 422 (:func:`is_outcome`) are stored and
@@ -46,6 +48,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from libs.common import idempotency_commit
 from libs.common.auth import Principal, decode_token
 from libs.common.idempotency_commit import Claim, carried_out, holding
+from libs.common.liveness import holder_gone
 from libs.common.problems import Problem, problem_response
 from libs.common.revocations import refuse_revoked
 from libs.common.settings import CommonSettings
@@ -77,10 +80,19 @@ CREATE TABLE IF NOT EXISTS {schema}.idempotency_keys (
 );
 ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS owner uuid;
 ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS lease_until timestamptz;
+ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS holder text;
 CREATE INDEX IF NOT EXISTS idempotency_keys_created_at
     ON {schema}.idempotency_keys (created_at)
 """
 DDL = TABLE_DDL + ";\n" + idempotency_commit.DDL
+
+
+def _lapsed(row: str) -> str:
+    """SQL: whether the claim of ``row`` (a table alias and dot, or nothing) is held by
+    nobody any more: its lease ran out, or its process's session is gone."""
+    return (
+        f"({row}lease_until IS NULL OR {row}lease_until < now() OR {holder_gone(row + 'holder')})"
+    )
 
 
 def is_outcome(status: int) -> bool:
@@ -225,7 +237,9 @@ class IdempotencyMiddleware:
             )
             digest = hashlib.sha256(fingerprint.encode()).hexdigest()
             pool: asyncpg.Pool = scope["app"].state.pool
-            owner, row = await self._claim(pool, caller, key, digest)
+            mark = getattr(scope["app"].state, "process_mark", None)
+            holder = mark.name if mark is not None else None
+            owner, row = await self._claim(pool, caller, key, digest, holder)
             if owner is not None:
                 await self._first(scope, receive, send, body, pool, caller, key, owner)
             elif row is not None:
@@ -236,10 +250,11 @@ class IdempotencyMiddleware:
             body.close()
 
     async def _claim(
-        self, pool: asyncpg.Pool, caller: str, key: str, digest: str
+        self, pool: asyncpg.Pool, caller: str, key: str, digest: str, holder: str | None
     ) -> tuple[uuid.UUID | None, Any]:
         """``(owner, None)`` when this request now holds the key, ``(None, row)`` when it is
-        answered from the stored row, ``(None, None)`` when contention outlasted the loop."""
+        answered from the stored row, ``(None, None)`` when contention outlasted the loop.
+        ``holder``: the name of this process's mark (:mod:`libs.common.liveness`)."""
         owner = uuid.uuid4()
         async with pool.acquire() as conn:
             for _ in range(CLAIM_ATTEMPTS):
@@ -248,16 +263,16 @@ class IdempotencyMiddleware:
                 # the locked row, so two retries cannot both take a lapsed claim over.
                 claimed = await conn.fetchval(
                     f"""INSERT INTO {self.table} AS t
-                            (caller, key, request_hash, owner, lease_until)
-                        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))
+                            (caller, key, request_hash, owner, lease_until, holder)
+                        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5), $7)
                         ON CONFLICT (caller, key) DO UPDATE SET
                             request_hash = EXCLUDED.request_hash, owner = EXCLUDED.owner,
-                            lease_until = EXCLUDED.lease_until, created_at = now(),
-                            status = NULL, headers = NULL, body = NULL
+                            lease_until = EXCLUDED.lease_until, holder = EXCLUDED.holder,
+                            created_at = now(), status = NULL, headers = NULL, body = NULL
                         WHERE t.created_at < now() - make_interval(secs => $6)
-                           OR (t.status IS NULL AND t.committed_at IS NULL
-                               AND t.request_hash = EXCLUDED.request_hash
-                               AND (t.lease_until IS NULL OR t.lease_until < now()))
+                           OR CASE WHEN t.status IS NULL AND t.committed_at IS NULL
+                                        AND t.request_hash = EXCLUDED.request_hash
+                                   THEN {_lapsed("t.")} ELSE false END
                         RETURNING true""",
                     caller,
                     key,
@@ -265,12 +280,14 @@ class IdempotencyMiddleware:
                     owner,
                     self.claim_seconds,
                     RETENTION_SECONDS,
+                    holder,
                 )
                 if claimed:
                     return owner, None
                 row = await conn.fetchrow(
                     f"""SELECT request_hash, status, headers, body, committed_at,
-                               lease_until IS NULL OR lease_until < now() AS lapsed
+                               CASE WHEN status IS NULL THEN {_lapsed("")}
+                                    ELSE false END AS lapsed
                         FROM {self.table} WHERE caller = $1 AND key = $2""",
                     caller,
                     key,

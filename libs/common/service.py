@@ -32,6 +32,7 @@ from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
 from libs.common.idempotency import IdempotencyMiddleware, purge_expired
 from libs.common.jwks import key_set_for
 from libs.common.keys import check_keys
+from libs.common.liveness import ProcessMark
 from libs.common.openapi import install_openapi
 from libs.common.own_stream import OwnStore
 from libs.common.problems import Problem, install_problem_handlers
@@ -198,6 +199,11 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
         ]
         for consumer in consumers:
             await consumer.setup()
+        # Held while this process lives: a replica sees at once that a request's owner
+        # died and its Idempotency-Key claim is free (libs/common/liveness.py).
+        mark = ProcessMark(settings.database_url)
+        await mark.start()
+        app.state.process_mark = mark
         app.state.pool = pool
         app.state.lookup_pool = lookups
         app.state.application = application
@@ -232,6 +238,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
             # draining idle pull subscriptions only waits for their fetch timeouts.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(nc.close(), 5.0)
+            await mark.stop()
             if lookups is not pool:
                 await lookups.close()
             await pool.close()

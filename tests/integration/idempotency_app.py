@@ -6,8 +6,9 @@ also an anonymous write (``POST /v1/public/items``), a read, and an upload route
 import prefix that answers the length and SHA-256 of the body it got.
 
 ``python -m tests.integration.idempotency_app PORT`` serves it with uvicorn on PORT, with its
-own pool on ``DATABASE_URL`` and a claim lease of ``SSJ_TEST_CLAIM_SECONDS``; its draws never
-finish, so the test can kill it mid-request. With ``SSJ_TEST_STORE_DELAY`` (seconds) its draws
+own pool on ``DATABASE_URL``, its process mark (:mod:`libs.common.liveness`) and a claim
+lease of ``SSJ_TEST_CLAIM_SECONDS``; its draws never finish, so the test can kill it
+mid-request. With ``SSJ_TEST_STORE_DELAY`` (seconds) its draws
 finish at once and the middleware takes that long to store each outcome: the window in
 which a client that retries the moment it has its answer must not find the key in progress.
 """
@@ -30,6 +31,7 @@ from fastapi.responses import JSONResponse
 from libs.common.auth import Principal, require_roles
 from libs.common.bodylimit import BodyLimitMiddleware
 from libs.common.idempotency import CLAIM_SECONDS, DDL, IdempotencyMiddleware
+from libs.common.liveness import ProcessMark
 from libs.common.problems import install_problem_handlers
 from libs.common.service import migrate, open_pool
 from libs.common.settings import CommonSettings
@@ -103,10 +105,13 @@ def main() -> None:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await open_pool(settings, max_size=2)
         await migrate(pool, SCHEMA, [DDL])
-        app.state.pool = pool
+        mark = ProcessMark(settings.database_url)  # as the services hold theirs
+        await mark.start()
+        app.state.pool, app.state.process_mark = pool, mark
         try:
             yield
         finally:
+            await mark.stop()
             await pool.close()
 
     claim_seconds = float(os.environ.get("SSJ_TEST_CLAIM_SECONDS", CLAIM_SECONDS))

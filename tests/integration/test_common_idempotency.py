@@ -358,10 +358,13 @@ async def _waiting(pausing: PausingPool, n: int) -> bool:
     return pausing.waiting >= n
 
 
-@pytest.fixture
-def killable(infra: Infra) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+@pytest.fixture(params=["1"])
+def killable(
+    infra: Infra, request: pytest.FixtureRequest
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """The app as a process of its own, its claim lease ``request.param`` seconds."""
     port = free_port()
-    env = infra.env(SSJ_SERVICE=SCHEMA, SSJ_TEST_CLAIM_SECONDS="1")
+    env = infra.env(SSJ_SERVICE=SCHEMA, SSJ_TEST_CLAIM_SECONDS=request.param)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.integration.idempotency_app", str(port)],
         env=env,
@@ -414,6 +417,51 @@ async def test_claim_of_a_killed_request_lapses_and_the_retry_runs(
     assert answer.status_code == 201
     assert answer.json() == {"draw": "B-2026-killed", "call": 1, "by": "op-1"}
     assert gate.calls == 1
+
+
+@pytest.mark.parametrize("killable", ["60"], indirect=True)
+async def test_a_killed_process_frees_its_keys_at_once_not_after_its_lease(
+    killable: tuple[subprocess.Popen[bytes], str],
+    client: httpx.AsyncClient,
+    gate: Gate,
+    settings: CommonSettings,
+    pool: asyncpg.Pool,
+) -> None:
+    """A lease of a minute: while the process lives its claim holds (409 in progress);
+    killed, its PostgreSQL session ends, and the next retry takes the key over at once."""
+    proc, url = killable
+    body = {"batch": "B-2026-killed-long"}
+    headers = _headers(settings, "k-killed-long")
+
+    async def up() -> bool:
+        try:
+            async with httpx.AsyncClient() as probe:
+                return (await probe.get(f"{url}/v1/draws/x", headers=headers)).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await poll(up, timeout=30)
+    gate.release.set()
+    async with httpx.AsyncClient(timeout=60) as remote:
+        hanging = asyncio.create_task(remote.post(f"{url}/v1/draws", json=body, headers=headers))
+        await poll(lambda: _rows(pool, "k-killed-long"), timeout=20)
+        alive = await client.post("/v1/draws", json=body, headers=headers)
+        assert (alive.status_code, alive.json()["title"]) == (409, "Request in progress")
+        proc.kill()
+        proc.wait()
+        killed = asyncio.get_running_loop().time()
+        with contextlib.suppress(httpx.TransportError):
+            await hanging
+
+    async def retried() -> httpx.Response | None:
+        answer = await client.post("/v1/draws", json=body, headers=headers)
+        return answer if answer.status_code != 409 else None
+
+    answer = await poll(retried, timeout=20, interval=0.2)
+    assert isinstance(answer, httpx.Response)
+    assert asyncio.get_running_loop().time() - killed < 10  # not the lease's 60 s
+    assert answer.status_code == 201
+    assert answer.json() == {"draw": "B-2026-killed-long", "call": 1, "by": "op-1"}
 
 
 async def test_purge_deletes_only_keys_past_retention(pool: asyncpg.Pool) -> None:
