@@ -238,7 +238,7 @@ class IdempotencyMiddleware:
             digest = hashlib.sha256(fingerprint.encode()).hexdigest()
             pool: asyncpg.Pool = scope["app"].state.pool
             mark = getattr(scope["app"].state, "process_mark", None)
-            holder = mark.name if mark is not None else None
+            holder = mark.holder if mark is not None else None
             owner, row = await self._claim(pool, caller, key, digest, holder)
             if owner is not None:
                 await self._first(scope, receive, send, body, pool, caller, key, owner)

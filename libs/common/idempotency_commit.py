@@ -9,9 +9,10 @@ save of the event store calls :func:`mark_committed` inside its own transaction:
 
 - the claim's row gets ``committed_at``, atomically with the events, so after a crash the
   retry finds "carried out" and is answered without running again (:func:`carried_out`);
-- the row must still belong to this request (its ``owner``): a request whose lease lapsed
-  and was taken over by a retry cannot commit anything any more (:class:`ClaimLost`), so a
-  slow first attempt and its retry never both write.
+- the row must still exist and belong to this request (its ``owner``): a request whose
+  claim lapsed and was taken over by a retry cannot commit anything any more
+  (:class:`ClaimLost`), so a slow first attempt and its retry never both write, even when
+  the retry ended without a kept answer and deleted the row it had taken.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   UPDATE {schema}.idempotency_keys SET committed_at = coalesce(committed_at, now())
    WHERE caller = c AND key = k AND owner = o;
-  IF NOT FOUND AND EXISTS (
-      SELECT 1 FROM {schema}.idempotency_keys WHERE caller = c AND key = k) THEN
+  -- A request's row lives as long as the request: gone, or another owner's, it was taken
+  -- over (a retry that ended without a kept answer deletes the row it took).
+  IF NOT FOUND THEN
     RAISE EXCEPTION 'idempotency key % was taken over by a retry', k
       USING ERRCODE = 'SJ001';
   END IF;

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Seconds between looks at the lock session (taken again when it was lost).
 KEEP_SECONDS = 2.0
+# The mark's session lease is the claims' lease, and never under the leaders' default.
+MIN_LEASE_SECONDS = 15.0
 
 
 def holder_gone(holder: str) -> str:
@@ -48,15 +50,32 @@ class ProcessMark:
     """The advisory lock of a name only this process uses, held from :meth:`start` to
     :meth:`stop` and taken again whenever its session is lost."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, lease_seconds: float) -> None:
+        """``lease_seconds``: the claims' lease. The mark's session is kept as long (its
+        ``idle_session_timeout``, a third of it for a check to answer), so a process that
+        stalls or checks slowly loses its claims no sooner than their lease would lapse;
+        only a session that ends (the process died, the connection broke, PostgreSQL
+        restarted) frees them sooner."""
         self.name = f"ssj process {uuid.uuid4()}"
-        self._lock = Leadership(database_url, self.name, retry_seconds=1.0)
+        self._lock = Leadership(
+            database_url,
+            self.name,
+            retry_seconds=1.0,
+            lease_seconds=max(lease_seconds, MIN_LEASE_SECONDS),
+        )
         self._keeper: asyncio.Task[None] | None = None
 
     @property
     def held(self) -> bool:
-        """Whether the lock's session is open now."""
+        """Whether the lock's session is open now (as far as this process knows)."""
         return self._lock.held
+
+    @property
+    def holder(self) -> str | None:
+        """What a claim taken now records as its holder: this mark's name while it is held;
+        None while it is not (being taken again), so that such a claim lapses only with its
+        lease and is not taken over at once."""
+        return self.name if self._lock.held else None
 
     async def start(self) -> None:
         """Take the lock (waits until the database answers) and keep it."""

@@ -201,7 +201,7 @@ def create_app(spec: ServiceSpec, settings: CommonSettings | None = None) -> Fas
             await consumer.setup()
         # Held while this process lives: a replica sees at once that a request's owner
         # died and its Idempotency-Key claim is free (libs/common/liveness.py).
-        mark = ProcessMark(settings.database_url)
+        mark = ProcessMark(settings.database_url, settings.idempotency_claim_seconds)
         await mark.start()
         app.state.process_mark = mark
         app.state.pool = pool

@@ -105,7 +105,8 @@ def main() -> None:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = await open_pool(settings, max_size=2)
         await migrate(pool, SCHEMA, [DDL])
-        mark = ProcessMark(settings.database_url)  # as the services hold theirs
+        # As the services hold theirs (libs/common/service.py).
+        mark = ProcessMark(settings.database_url, claim_seconds)
         await mark.start()
         app.state.pool, app.state.process_mark = pool, mark
         try:

@@ -96,6 +96,21 @@ def test_a_request_whose_key_was_taken_over_stores_nothing(
     assert _committed_at(infra, ledger.schema, key) is None
 
 
+@pytest.mark.parametrize("events", [1, 2_500], ids=["insert", "copy"])
+def test_a_request_whose_key_was_taken_over_and_dropped_stores_nothing(
+    infra: Infra, ledger: ClaimLedgerApp, events: int
+) -> None:
+    """The retry that took the key over ended without an answer worth keeping (a 5xx) and
+    deleted the row: the first attempt, still running, must not store its events then
+    either (its client would get an answer no row records, and the next retry would run
+    the command again)."""
+    key = f"k-{uuid.uuid4()}"  # no row: taken over, then dropped by the taker
+    entries = [Entry(n) for n in range(events)]
+    with holding(Claim(ledger.schema, "c", key, uuid.uuid4())), pytest.raises(ClaimLost):
+        ledger.save(*entries)
+    assert _stored(ledger, entries[0]) == 0
+
+
 def test_the_bulk_writer_is_fenced_too(infra: Infra, ledger: ClaimLedgerApp) -> None:
     key, owner = f"k-{uuid.uuid4()}", uuid.uuid4()
     _claim(infra, ledger.schema, key, owner)
