@@ -166,6 +166,8 @@ def main() -> int:
             # every replica caught up, the load's last requests answered in between.
             "converge_s": round(converge_s, 1),
             "converge_after_load_stopped_s": round(after_load_s, 1),
+            # When each load thread had ended, from the stop (its last step under way).
+            "load_stopped_in_s": load.stopped_in,
             "check_s": round(time.monotonic() - checking, 1),
             "sabotage": sabotage or None,
             "run_s": round(time.monotonic() - began, 1),

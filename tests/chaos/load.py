@@ -58,6 +58,10 @@ class LoadReport:
     forbidden_allowed: list[str] = field(default_factory=list)
 
 
+# How long a round's settle waits before it looks whether the load is stopping.
+SETTLE_SLICE_S = 2.0
+
+
 class RoundStopped(Exception):
     """The load stopped in the middle of a round."""
 
@@ -88,8 +92,19 @@ class ChaosScenario(Scenario):
         return super().call(method, service, path, who, **kw)
 
     def settle(self, timeout: float = 120.0) -> None:
-        """As the demo's, with time for a process coming back."""
-        super().settle(timeout)
+        """As the demo's, with time for a process coming back; once the load is stopping,
+        the round ends instead of waiting (the run's own convergence check then measures
+        the system, not a round's wait)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.stop.is_set():
+                raise RoundStopped
+            try:
+                super().settle(min(SETTLE_SLICE_S, max(deadline - time.monotonic(), 0.0)))
+                return
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
 
 
 class Load:
@@ -101,6 +116,7 @@ class Load:
         self.tally = Tally()
         self.report = LoadReport()
         self._stop = threading.Event()
+        self.stopped_in: dict[str, float] = {}
         self._threads = [
             threading.Thread(target=self._rounds, name="chaos-rounds", daemon=True),
             threading.Thread(target=self._imports, name="chaos-imports", daemon=True),
@@ -113,10 +129,13 @@ class Load:
             thread.start()
 
     def stop(self, timeout: float = 180.0) -> None:
-        """Stop starting work; wait for what is under way (a round finishes its step)."""
+        """Stop starting work; wait for what is under way (a round finishes its step).
+        ``stopped_in`` then says how long each thread took to end (seconds)."""
         self._stop.set()
+        started = time.monotonic()
         for thread in self._threads:
             thread.join(timeout)
+            self.stopped_in[thread.name] = round(time.monotonic() - started, 1)
 
     def _token(self, sub: str, dept: str, *roles: str) -> dict[str, str]:
         token = issue_token(self.settings, sub=sub, dept=dept, roles=roles, ttl_seconds=6 * 3600)
