@@ -94,7 +94,8 @@ class ResilientClient(httpx.Client):
                 response = None
             status = response.status_code if response is not None else 0
             # 409 "still running" of a key whose first request died with its process:
-            # the claim lapses within 60 s, then the retry runs.
+            # the claim is freed once its process's session is gone (at most its 60 s lease),
+            # then the retry runs.
             in_flight = (
                 status == 409 and response is not None and "Request in progress" in response.text
             )
