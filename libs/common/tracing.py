@@ -4,7 +4,8 @@ Spans go to OTLP/HTTP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or the traces-specif
 variable) is set; otherwise they are created but not exported, which keeps trace ids in
 event metadata meaningful at no cost.
 
-SQL statements get a span each inside a request. Elsewhere one span says what the work
+SQL statements get a span each inside a request (but the public results look-up, whose
+one statement the request's span times already). Elsewhere one span says what the work
 was (the relay's publish, a consumer's batch, an event-store save) and the statements
 under it are not traced (:func:`quiet_statements`): a span costs about as much CPU as the
 small statement it times, and a result's projections alone run a dozen of them.
