@@ -358,6 +358,19 @@ async def _waiting(pausing: PausingPool, n: int) -> bool:
     return pausing.waiting >= n
 
 
+async def _serving(url: str, headers: dict[str, str]) -> None:
+    """Wait until the app's process at ``url`` answers a read."""
+
+    async def up() -> bool:
+        try:
+            async with httpx.AsyncClient() as probe:
+                return (await probe.get(f"{url}/v1/draws/x", headers=headers)).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await poll(up, timeout=30)
+
+
 @pytest.fixture(params=["1"])
 def killable(
     infra: Infra, request: pytest.FixtureRequest
@@ -389,14 +402,7 @@ async def test_claim_of_a_killed_request_lapses_and_the_retry_runs(
     body = {"batch": "B-2026-killed"}
     headers = _headers(settings, "k-killed")
 
-    async def up() -> bool:
-        try:
-            async with httpx.AsyncClient() as probe:
-                return (await probe.get(f"{url}/v1/draws/x", headers=headers)).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await poll(up, timeout=30)
+    await _serving(url, headers)
     async with httpx.AsyncClient(timeout=60) as remote:
         hanging = asyncio.create_task(remote.post(f"{url}/v1/draws", json=body, headers=headers))
         # The process has claimed the key and runs the command (its draws never finish).
@@ -433,14 +439,7 @@ async def test_a_killed_process_frees_its_keys_at_once_not_after_its_lease(
     body = {"batch": "B-2026-killed-long"}
     headers = _headers(settings, "k-killed-long")
 
-    async def up() -> bool:
-        try:
-            async with httpx.AsyncClient() as probe:
-                return (await probe.get(f"{url}/v1/draws/x", headers=headers)).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await poll(up, timeout=30)
+    await _serving(url, headers)
     gate.release.set()
     async with httpx.AsyncClient(timeout=60) as remote:
         hanging = asyncio.create_task(remote.post(f"{url}/v1/draws", json=body, headers=headers))
