@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import asyncpg
+from eventsourcing.persistence import IntegrityError
 from fastapi import APIRouter, Depends, Query, Request
 
 from libs.common.auth import Principal, require_roles
@@ -22,6 +23,8 @@ from services.results.domain.task import InspectionTask
 from services.results.task_models import CorrectionIn, ReportIn, ReviewIn, SubmissionIn
 
 router = APIRouter(prefix="/v1", tags=["tasks"])
+# Times a task command is run when its save meets a concurrent write of the same task.
+CONFLICT_ATTEMPTS = 3
 # Writers' departments must be in the register (部门名录), else 403.
 Recorder = Annotated[Principal, Depends(department_writer("inspector", "operator", "office"))]
 Reviewer = Annotated[Principal, Depends(department_writer("reviewer"))]
@@ -68,16 +71,27 @@ async def task_command(
     """Run one task command as ``who``: with the task's assignment (the group as the draw
     has it now) and China's calendar day; the task as its readers see it."""
     assignment = await task_assignment(db, task)
-    found = await run_command(
-        request,
-        who,
-        command,
-        task,
-        assignment=assignment,
-        actor=who.actor,
-        today=today_in_china(),
-        **fields,
-    )
+    # A task is written by the service's own background work too (the deadline watch's
+    # recount after a calendar year is loaded, the dispatcher's withdrawal). A command that
+    # meets such a write between loading the task and saving it stored nothing, and is run
+    # again on the task as it now stands (whose rules then judge it), rather than answering
+    # the caller 409 for work nobody asked to see; a conflict that persists is answered.
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            found = await run_command(
+                request,
+                who,
+                command,
+                task,
+                assignment=assignment,
+                actor=who.actor,
+                today=today_in_china(),
+                **fields,
+            )
+            break
+        except IntegrityError:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
     return task_view(found)
 
 
