@@ -33,12 +33,20 @@ import asyncpg
 
 log = logging.getLogger(__name__)
 
-# Whether a session holds the advisory lock of a name (pg_try_advisory_lock(bigint) of
-# hashtext(name): pg_locks shows the key's high half as classid, low half as objid).
-_HOLDS = """SELECT EXISTS (
-    SELECT 1 FROM pg_locks
-    WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = {pid}
-      AND ((classid::bigint << 32) | objid::bigint) = hashtext($1)::bigint)"""
+
+def named_lock(name: str, row: str = "") -> str:
+    """SQL: whether the ``pg_locks`` row ``row`` (an alias and dot, or nothing) is the
+    granted advisory lock a :class:`Leadership` of the name ``name`` (an SQL text
+    expression) takes: pg_try_advisory_lock(bigint) of hashtext(name), which pg_locks shows
+    as the key's high half in classid, its low half in objid, objsubid 1."""
+    return (
+        f"{row}locktype = 'advisory' AND {row}granted AND {row}objsubid = 1 AND "
+        f"(({row}classid::bigint << 32) | {row}objid::bigint) = hashtext({name})::bigint"
+    )
+
+
+# Whether a session holds the advisory lock of a name.
+_HOLDS = f"SELECT EXISTS (SELECT 1 FROM pg_locks WHERE {named_lock('$1')} AND pid = {{pid}})"
 
 # Server-side TCP keepalives of the lock session: a peer gone at the TCP level is noticed
 # after about idle + interval × count seconds.

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import uuid
 
-from libs.common.leader import Leadership
+from libs.common.leader import Leadership, named_lock
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,10 @@ MIN_LEASE_SECONDS = 15.0
 def holder_gone(holder: str) -> str:
     """SQL: whether the process named by the text expression ``holder`` no longer holds its
     lock in this database (false for a claim without a holder: only its lease counts)."""
-    # pg_try_advisory_lock(hashtext(name)): pg_locks shows the key's halves as classid and
-    # objid, objsubid 1 (as libs.common.leader reads it). Locks are per database.
+    # Advisory locks are per database: the same name may be held in another one.
     return f"""({holder} IS NOT NULL AND NOT EXISTS (
-        SELECT 1 FROM pg_locks l
-         WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtext({holder})::bigint))"""
+        SELECT 1 FROM pg_locks l WHERE {named_lock(holder, "l.")}
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))"""
 
 
 class ProcessMark:
@@ -64,11 +61,6 @@ class ProcessMark:
             lease_seconds=max(lease_seconds, MIN_LEASE_SECONDS),
         )
         self._keeper: asyncio.Task[None] | None = None
-
-    @property
-    def held(self) -> bool:
-        """Whether the lock's session is open now (as far as this process knows)."""
-        return self._lock.held
 
     @property
     def holder(self) -> str | None:
