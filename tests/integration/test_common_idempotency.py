@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -358,8 +358,16 @@ async def _waiting(pausing: PausingPool, n: int) -> bool:
     return pausing.waiting >= n
 
 
-async def _serving(url: str, headers: dict[str, str]) -> None:
-    """Wait until the app's process at ``url`` answers a read."""
+async def _kill_mid_request(
+    killable: tuple[subprocess.Popen[bytes], str],
+    pool: asyncpg.Pool,
+    body: dict[str, str],
+    headers: dict[str, str],
+    while_alive: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Send the draw to the app's own process, wait until that process holds the key and
+    runs the command (its draws never finish), run ``while_alive``, then kill it -9."""
+    proc, url = killable
 
     async def up() -> bool:
         try:
@@ -369,6 +377,29 @@ async def _serving(url: str, headers: dict[str, str]) -> None:
             return False
 
     await poll(up, timeout=30)
+    async with httpx.AsyncClient(timeout=60) as remote:
+        hanging = asyncio.create_task(remote.post(f"{url}/v1/draws", json=body, headers=headers))
+        await poll(lambda: _rows(pool, headers["Idempotency-Key"]), timeout=20)
+        if while_alive is not None:
+            await while_alive()
+        proc.kill()
+        proc.wait()
+        with contextlib.suppress(httpx.TransportError):
+            await hanging
+
+
+async def _retried(
+    client: httpx.AsyncClient, body: dict[str, str], headers: dict[str, str]
+) -> httpx.Response:
+    """The first answer to the retry that is not a 409 (the claim still held)."""
+
+    async def answered() -> httpx.Response | None:
+        answer = await client.post("/v1/draws", json=body, headers=headers)
+        return answer if answer.status_code != 409 else None
+
+    answer = await poll(answered, timeout=20, interval=0.2)
+    assert isinstance(answer, httpx.Response)
+    return answer
 
 
 @pytest.fixture(params=["1"])
@@ -398,28 +429,12 @@ async def test_claim_of_a_killed_request_lapses_and_the_retry_runs(
     settings: CommonSettings,
     pool: asyncpg.Pool,
 ) -> None:
-    proc, url = killable
     body = {"batch": "B-2026-killed"}
     headers = _headers(settings, "k-killed")
 
-    await _serving(url, headers)
-    async with httpx.AsyncClient(timeout=60) as remote:
-        hanging = asyncio.create_task(remote.post(f"{url}/v1/draws", json=body, headers=headers))
-        # The process has claimed the key and runs the command (its draws never finish).
-        await poll(lambda: _rows(pool, "k-killed"), timeout=20)
-        proc.kill()
-        proc.wait()
-        with contextlib.suppress(httpx.TransportError):
-            await hanging
-
+    await _kill_mid_request(killable, pool, body, headers)
     gate.release.set()
-
-    async def retried() -> httpx.Response | None:
-        answer = await client.post("/v1/draws", json=body, headers=headers)
-        return answer if answer.status_code != 409 else None
-
-    answer = await poll(retried, timeout=20, interval=0.2)
-    assert isinstance(answer, httpx.Response)
+    answer = await _retried(client, body, headers)
     assert answer.status_code == 201
     assert answer.json() == {"draw": "B-2026-killed", "call": 1, "by": "op-1"}
     assert gate.calls == 1
@@ -435,29 +450,18 @@ async def test_a_killed_process_frees_its_keys_at_once_not_after_its_lease(
 ) -> None:
     """A lease of a minute: while the process lives its claim holds (409 in progress);
     killed, its PostgreSQL session ends, and the next retry takes the key over at once."""
-    proc, url = killable
     body = {"batch": "B-2026-killed-long"}
     headers = _headers(settings, "k-killed-long")
 
-    await _serving(url, headers)
     gate.release.set()
-    async with httpx.AsyncClient(timeout=60) as remote:
-        hanging = asyncio.create_task(remote.post(f"{url}/v1/draws", json=body, headers=headers))
-        await poll(lambda: _rows(pool, "k-killed-long"), timeout=20)
+
+    async def while_alive() -> None:
         alive = await client.post("/v1/draws", json=body, headers=headers)
         assert (alive.status_code, alive.json()["title"]) == (409, "Request in progress")
-        proc.kill()
-        proc.wait()
-        killed = asyncio.get_running_loop().time()
-        with contextlib.suppress(httpx.TransportError):
-            await hanging
 
-    async def retried() -> httpx.Response | None:
-        answer = await client.post("/v1/draws", json=body, headers=headers)
-        return answer if answer.status_code != 409 else None
-
-    answer = await poll(retried, timeout=20, interval=0.2)
-    assert isinstance(answer, httpx.Response)
+    await _kill_mid_request(killable, pool, body, headers, while_alive)
+    killed = asyncio.get_running_loop().time()
+    answer = await _retried(client, body, headers)
     assert asyncio.get_running_loop().time() - killed < 10  # not the lease's 60 s
     assert answer.status_code == 201
     assert answer.json() == {"draw": "B-2026-killed-long", "call": 1, "by": "op-1"}
