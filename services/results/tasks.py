@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from libs.common.context import Actor
 from services.results.calendars import CalendarCommands
-from services.results.domain.assignment import Assignment
+from services.results.domain.assignment import CurrentGroup
 from services.results.domain.calendar import WorkingCalendar
 from services.results.domain.credit import CreditNotice, notices_for
 from services.results.domain.errors import TaskStateError
@@ -98,7 +98,7 @@ class TaskCommands(CalendarCommands):
         self.save(task, *notices)
         return task
 
-    def _group_task(self, task: UUID, assignment: Assignment, actor: Actor) -> InspectionTask:
+    def _group_task(self, task: UUID, assignment: CurrentGroup, actor: Actor) -> InspectionTask:
         found = self.get_task(task)
         authorise_entry(
             sub=actor.sub,
@@ -115,7 +115,7 @@ class TaskCommands(CalendarCommands):
         self,
         task: UUID,
         *,
-        assignment: Assignment,
+        assignment: CurrentGroup,
         actor: Actor,
         report: Mapping[str, Any],
         today: date,
@@ -130,14 +130,14 @@ class TaskCommands(CalendarCommands):
         return self._save(found)
 
     def submit(
-        self, task: UUID, *, assignment: Assignment, actor: Actor, today: date
+        self, task: UUID, *, assignment: CurrentGroup, actor: Actor, today: date
     ) -> InspectionTask:
         """提交 the recorded result for review."""
         found = self._group_task(task, assignment, actor)
         found.submit(today, assignment.due_on, actor.sub)
         return self._save(found)
 
-    def check_attach(self, task: UUID, *, assignment: Assignment, actor: Actor) -> None:
+    def check_attach(self, task: UUID, *, assignment: CurrentGroup, actor: Actor) -> None:
         """Before a file's bytes are stored: the caller may attach to this task, which has
         room for one more."""
         found = self._group_task(task, assignment, actor)
@@ -147,7 +147,7 @@ class TaskCommands(CalendarCommands):
         self,
         task: UUID,
         *,
-        assignment: Assignment,
+        assignment: CurrentGroup,
         actor: Actor,
         sha256: str,
         name: str,
@@ -166,7 +166,7 @@ class TaskCommands(CalendarCommands):
 
     # -- review --------------------------------------------------------------------------
 
-    def _reviewed_task(self, task: UUID, assignment: Assignment, actor: Actor) -> InspectionTask:
+    def _reviewed_task(self, task: UUID, assignment: CurrentGroup, actor: Actor) -> InspectionTask:
         found = self.get_task(task)
         group = {str(m["inspector_id"]) for m in found.group} | assignment.inspector_ids
         authorise_review(
@@ -183,7 +183,7 @@ class TaskCommands(CalendarCommands):
         self,
         task: UUID,
         *,
-        assignment: Assignment,
+        assignment: CurrentGroup,
         actor: Actor,
         approve: bool,
         reason: str,
@@ -205,7 +205,7 @@ class TaskCommands(CalendarCommands):
         self,
         task: UUID,
         *,
-        assignment: Assignment,
+        assignment: CurrentGroup,
         actor: Actor,
         report: Mapping[str, Any],
         reason: str,
@@ -222,7 +222,7 @@ class TaskCommands(CalendarCommands):
         self,
         task: UUID,
         *,
-        assignment: Assignment,
+        assignment: CurrentGroup,
         actor: Actor,
         decided_on: date,
         deadline: date,
@@ -240,7 +240,7 @@ class TaskCommands(CalendarCommands):
         self,
         task: UUID,
         *,
-        assignment: Assignment,
+        assignment: CurrentGroup,
         actor: Actor,
         on: date,
         corrected: bool,
@@ -257,7 +257,7 @@ class TaskCommands(CalendarCommands):
         self,
         task: UUID,
         *,
-        assignment: Assignment,
+        assignment: CurrentGroup,
         actor: Actor,
         outcome: str,
         decided_on: date,

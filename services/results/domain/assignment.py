@@ -55,5 +55,24 @@ class Assignment:
         return {str(i["inspector_id"]) for i in self.inspectors}
 
 
+@dataclass(frozen=True)
+class CurrentGroup:
+    """What a task command needs of its subject's assignment: the ids of its inspection
+    group (检查组) as the draw has it now, after any 递补, and the result deadline (None
+    while the holiday calendar does not cover it yet)."""
+
+    inspector_ids: frozenset[str]
+    due_on: date | None
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> CurrentGroup:
+        """Build from the assignment's ``inspectors`` and ``due_on``."""
+        due_on = fields.get("due_on")
+        return cls(
+            inspector_ids=frozenset(str(i["inspector_id"]) for i in fields["inspectors"]),
+            due_on=None if due_on is None else _day(due_on),
+        )
+
+
 def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
