@@ -124,27 +124,30 @@ async def apply_task(conn: asyncpg.Connection, ev: InboundEvent) -> None:
         f", {column} = {expr.format(p=f'${n}')}"
         for n, (column, expr, _) in enumerate(changes, start=4)
     )
-    await conn.execute(
+    statement = (
         f"UPDATE results.tasks SET version = $2, updated_at = $3{sets} "
-        "WHERE task_id = $1 AND version < $2",
-        task,
-        version,
-        ev.time,
-        *(value for _, _, value in changes),
+        "WHERE task_id = $1 AND version < $2"
     )
-    if ev.name in ("ResultSubmitted", "CorrectionOrdered", "FollowUpClosed"):
-        await _publication_due(conn, task)
+    values = (task, version, ev.time, *(value for _, _, value in changes))
+    if ev.name not in _DUE_EVENTS:
+        await conn.execute(statement, *values)
+        return
+    # The row as it now stands comes back with the change (one round trip, not two).
+    row = await conn.fetchrow(
+        f"{statement} RETURNING category, inspected_to, decided_on, publication_due", *values
+    )
+    if row is not None:  # None: applied before, with its deadline
+        await _publication_due(conn, task, row)
 
 
-async def _publication_due(conn: asyncpg.Connection, task: Any) -> None:
+# The events after which the publication deadline may be known.
+_DUE_EVENTS = frozenset({"ResultSubmitted", "CorrectionOrdered", "FollowUpClosed"})
+
+
+async def _publication_due(conn: asyncpg.Connection, task: Any, row: asyncpg.Record) -> None:
     """公示期限 as soon as it is known (the watch reads it): 20 working days from the
     inspection's end, or for a result with problems from the handling decision."""
-    row = await conn.fetchrow(
-        "SELECT category, inspected_to, decided_on, publication_due FROM results.tasks "
-        "WHERE task_id = $1",
-        task,
-    )
-    if row is None or row["publication_due"] is not None or row["category"] is None:
+    if row["publication_due"] is not None or row["category"] is None:
         return
     start = row["decided_on"] if row["category"] in PROBLEM_CATEGORIES else row["inspected_to"]
     if start is None:
