@@ -68,9 +68,13 @@ class Leadership:
         name: str,
         retry_seconds: float = 2.0,
         lease_seconds: float = 15.0,
+        held_as: str = "leading",
     ) -> None:
+        """``held_as``: what the logs say this process is doing while it holds the lock
+        (a process mark, :mod:`libs.common.liveness`, leads nothing)."""
         self.database_url = database_url
         self.name = name
+        self.held_as = held_as
         self.retry_seconds = retry_seconds
         self.lease_seconds = lease_seconds
         # A check that takes longer than this counts as a lost lock.
@@ -120,9 +124,9 @@ class Leadership:
                     self._heartbeat = asyncio.create_task(
                         self._beat(conn), name=f"lease-{self.name}"
                     )
-                    log.info("%s: leading (lease %.0f s)", self.name, self.lease_seconds)
+                    log.info("%s: %s (lease %.0f s)", self.name, self.held_as, self.lease_seconds)
                     return
-                log.info("%s: another process leads; standing by", self.name)
+                log.info("%s: another session holds the lock; standing by", self.name)
             except Exception as exc:  # the database is unreachable or went away: retry
                 log.warning("%s: cannot take the lock (%r); retrying", self.name, exc)
             if conn is not None:
@@ -146,7 +150,9 @@ class Leadership:
                     self.check_seconds,
                 )
         except Exception as exc:  # any failure (asyncpg has internal errors too) is a loss
-            log.warning("%s: lost the lock's connection (%r); no longer leading", self.name, exc)
+            log.warning(
+                "%s: lost the lock's connection (%r); no longer %s", self.name, exc, self.held_as
+            )
             holds = False
         if holds:
             self._checked_at = time.monotonic()

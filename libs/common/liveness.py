@@ -59,6 +59,7 @@ class ProcessMark:
             self.name,
             retry_seconds=1.0,
             lease_seconds=max(lease_seconds, MIN_LEASE_SECONDS),
+            held_as="marked alive (its Idempotency-Key claims are known to be its own)",
         )
         self._keeper: asyncio.Task[None] | None = None
 
