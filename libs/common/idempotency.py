@@ -24,8 +24,8 @@
   this middleware: in memory up to ``settings.max_body_bytes``, in a temporary file beyond
   (uploads to the import paths), so a key works for a 500 MB import without this
   middleware holding the file in memory.
-- Rows are kept :data:`RETENTION_SECONDS`; :func:`purge_expired` (run by the service
-  lifespan) deletes older ones, since they hold whole response bodies.
+- Rows are kept a day; :func:`libs.common.idempotency_table.purge_expired` (run by the
+  service lifespan) deletes older ones, since they hold whole response bodies.
 """
 
 from __future__ import annotations
@@ -35,20 +35,18 @@ import contextlib
 import hashlib
 import json
 import logging
-import tempfile
 import uuid
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 import asyncpg
 from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from libs.common import idempotency_commit
 from libs.common.auth import Principal, decode_token
+from libs.common.idempotency_body import SpooledBody
 from libs.common.idempotency_commit import Claim, carried_out, holding
-from libs.common.liveness import holder_gone
+from libs.common.idempotency_table import RETENTION_SECONDS, lapsed
 from libs.common.problems import Problem, problem_response
 from libs.common.revocations import refuse_revoked
 from libs.common.settings import CommonSettings
@@ -56,43 +54,13 @@ from libs.common.settings import CommonSettings
 log = logging.getLogger(__name__)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-RETENTION_SECONDS = 24 * 3600.0
 # A claim's lease; its owner renews it every third of this while the request runs.
 CLAIM_SECONDS = 60.0
 MAX_KEY_LENGTH = 200
 # A claim that vanishes between our failed insert and our look-up (its request ended in
 # an answer that is not kept) is claimed again; this bounds that loop under contention.
 CLAIM_ATTEMPTS = 10
-PURGE_BATCH = 5000
-_SPOOL_CHUNK = 1024 * 1024
 _IN_PROGRESS = ("Request in progress", "the first request with this key is still running")
-
-TABLE_DDL = """
-CREATE TABLE IF NOT EXISTS {schema}.idempotency_keys (
-    caller text NOT NULL,
-    key text NOT NULL,
-    request_hash text NOT NULL,
-    status int,
-    headers jsonb,
-    body bytea,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (caller, key)
-);
-ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS owner uuid;
-ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS lease_until timestamptz;
-ALTER TABLE {schema}.idempotency_keys ADD COLUMN IF NOT EXISTS holder text;
-CREATE INDEX IF NOT EXISTS idempotency_keys_created_at
-    ON {schema}.idempotency_keys (created_at)
-"""
-DDL = TABLE_DDL + ";\n" + idempotency_commit.DDL
-
-
-def _lapsed(row: str) -> str:
-    """SQL: whether the claim of ``row`` (a table alias and dot, or nothing) is held by
-    nobody any more: its lease ran out, or its process's session is gone."""
-    return (
-        f"({row}lease_until IS NULL OR {row}lease_until < now() OR {holder_gone(row + 'holder')})"
-    )
 
 
 def is_outcome(status: int) -> bool:
@@ -131,46 +99,6 @@ async def _no_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-class _Body:
-    """The request body as received: in memory up to ``memory_limit``, in a file beyond."""
-
-    def __init__(self, memory_limit: int) -> None:
-        self.memory_limit = memory_limit
-        self.size = 0
-        self.sha256 = hashlib.sha256()
-        self._chunks: list[bytes] = []
-        self._file: IO[bytes] | None = None
-
-    def add(self, chunk: bytes) -> None:
-        self.sha256.update(chunk)
-        self.size += len(chunk)
-        if self._file is None and self.size > self.memory_limit:
-            # Lives as long as the request; close() is called from the middleware's finally.
-            self._file = tempfile.TemporaryFile(prefix="ssj-idempotency-")  # noqa: SIM115
-            self._file.writelines(self._chunks)
-            self._chunks = []
-        if self._file is not None:
-            self._file.write(chunk)
-        elif chunk:
-            self._chunks.append(chunk)
-
-    def messages(self) -> Iterator[Message]:
-        """The body again as ASGI messages: joined once if in memory, in chunks if spooled."""
-        if self._file is None:
-            body = b"".join(self._chunks)
-            self._chunks = []
-            yield {"type": "http.request", "body": body, "more_body": False}
-            return
-        self._file.seek(0)
-        while chunk := self._file.read(_SPOOL_CHUNK):
-            yield {"type": "http.request", "body": chunk, "more_body": True}
-        yield {"type": "http.request", "body": b"", "more_body": False}
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
 class IdempotencyMiddleware:
     """ASGI middleware storing the first outcome per (principal, key) in the service schema."""
 
@@ -205,7 +133,7 @@ class IdempotencyMiddleware:
                 scope, send, 400, "Bad Request", "Idempotency-Key must be 1-200 characters"
             )
             return
-        body = _Body(self.settings.max_body_bytes)
+        body = SpooledBody(self.settings.max_body_bytes)
         try:
             more = True
             while more:
@@ -272,7 +200,7 @@ class IdempotencyMiddleware:
                         WHERE t.created_at < now() - make_interval(secs => $6)
                            OR CASE WHEN t.status IS NULL AND t.committed_at IS NULL
                                         AND t.request_hash = EXCLUDED.request_hash
-                                   THEN {_lapsed("t.")} ELSE false END
+                                   THEN {lapsed("t.")} ELSE false END
                         RETURNING true""",
                     caller,
                     key,
@@ -286,7 +214,7 @@ class IdempotencyMiddleware:
                     return owner, None
                 row = await conn.fetchrow(
                     f"""SELECT request_hash, status, headers, body, committed_at,
-                               CASE WHEN status IS NULL THEN {_lapsed("")}
+                               CASE WHEN status IS NULL THEN {lapsed("")}
                                     ELSE false END AS lapsed
                         FROM {self.table} WHERE caller = $1 AND key = $2""",
                     caller,
@@ -332,7 +260,7 @@ class IdempotencyMiddleware:
         scope: Scope,
         receive: Receive,
         send: Send,
-        body: _Body,
+        body: SpooledBody,
         pool: asyncpg.Pool,
         caller: str,
         key: str,
@@ -456,22 +384,3 @@ class IdempotencyMiddleware:
             )
         if not kept:
             log.warning("idempotency key %r: answer %s not kept, the claim was lost", key, status)
-
-
-async def purge_expired(pool: asyncpg.Pool, schema: str, batch: int = PURGE_BATCH) -> int:
-    """Delete keys older than :data:`RETENTION_SECONDS`, ``batch`` rows per statement so no
-    statement holds many locks; return how many were deleted."""
-    deleted = 0
-    while True:
-        async with pool.acquire() as conn:
-            result = await conn.execute(
-                f"""DELETE FROM {schema}.idempotency_keys WHERE ctid = ANY(ARRAY(
-                        SELECT ctid FROM {schema}.idempotency_keys
-                        WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))""",
-                RETENTION_SECONDS,
-                batch,
-            )
-        count = int(result.split()[-1])
-        deleted += count
-        if count < batch:
-            return deleted

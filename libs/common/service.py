@@ -28,8 +28,9 @@ from libs.common.context import CommandContext, command_context
 from libs.common.eventstore import EventStoreApp
 from libs.common.fair_pool import FairPool
 from libs.common.health import router as health_router
-from libs.common.idempotency import DDL as IDEMPOTENCY_DDL
-from libs.common.idempotency import IdempotencyMiddleware, purge_expired
+from libs.common.idempotency import IdempotencyMiddleware
+from libs.common.idempotency_table import DDL as IDEMPOTENCY_DDL
+from libs.common.idempotency_table import purge_expired
 from libs.common.jwks import key_set_for
 from libs.common.keys import check_keys
 from libs.common.liveness import ProcessMark

@@ -30,7 +30,8 @@ from fastapi.responses import JSONResponse
 
 from libs.common.auth import Principal, require_roles
 from libs.common.bodylimit import BodyLimitMiddleware
-from libs.common.idempotency import CLAIM_SECONDS, DDL, IdempotencyMiddleware
+from libs.common.idempotency import CLAIM_SECONDS, IdempotencyMiddleware
+from libs.common.idempotency_table import DDL
 from libs.common.liveness import ProcessMark
 from libs.common.problems import install_problem_handlers
 from libs.common.service import migrate, open_pool

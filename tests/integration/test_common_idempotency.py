@@ -21,7 +21,8 @@ import pytest
 from fastapi import FastAPI
 
 from libs.common.auth import issue_token
-from libs.common.idempotency import DDL, MAX_KEY_LENGTH, purge_expired
+from libs.common.idempotency import MAX_KEY_LENGTH
+from libs.common.idempotency_table import DDL, purge_expired
 from libs.common.infra import free_port
 from libs.common.service import migrate, open_pool, purge_idempotency_keys
 from libs.common.settings import CommonSettings

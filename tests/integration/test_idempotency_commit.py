@@ -20,8 +20,8 @@ from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
 from libs.common.faults import CRASH_EXIT_CODE
-from libs.common.idempotency import DDL
 from libs.common.idempotency_commit import Claim, ClaimLost, holding
+from libs.common.idempotency_table import DDL
 from tests.integration.ledger import Entry, LedgerApp
 from tests.support import Infra, ServiceProcess, token
 
