@@ -18,7 +18,7 @@ from eventsourcing.persistence import IntegrityError
 
 from libs.common.context import Actor
 from services.results.calendars import CalendarCommands
-from services.results.domain.assignment import CurrentGroup
+from services.results.domain.assignment import CurrentGroup, inspector_ids
 from services.results.domain.calendar import WorkingCalendar
 from services.results.domain.credit import CreditNotice, notices_for
 from services.results.domain.errors import TaskStateError
@@ -168,7 +168,7 @@ class TaskCommands(CalendarCommands):
 
     def _reviewed_task(self, task: UUID, assignment: CurrentGroup, actor: Actor) -> InspectionTask:
         found = self.get_task(task)
-        group = {str(m["inspector_id"]) for m in found.group} | assignment.inspector_ids
+        group = inspector_ids(found.group) | assignment.inspector_ids
         authorise_review(
             sub=actor.sub,
             dept=actor.dept,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -52,7 +52,7 @@ class Assignment:
     @property
     def inspector_ids(self) -> set[str]:
         """Ids of the inspectors of this subject's group."""
-        return {str(i["inspector_id"]) for i in self.inspectors}
+        return set(inspector_ids(self.inspectors))
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,14 @@ class CurrentGroup:
         """Build from the assignment's ``inspectors`` and ``due_on``."""
         due_on = fields.get("due_on")
         return cls(
-            inspector_ids=frozenset(str(i["inspector_id"]) for i in fields["inspectors"]),
+            inspector_ids=inspector_ids(fields["inspectors"]),
             due_on=None if due_on is None else _day(due_on),
         )
+
+
+def inspector_ids(members: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """The ids of a group's members (检查组成员), as their records name them."""
+    return frozenset(str(m["inspector_id"]) for m in members)
 
 
 def _day(value: Any) -> date:
