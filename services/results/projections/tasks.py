@@ -44,6 +44,8 @@ DDL = [
     "WHERE replaced_by IS NOT NULL",
 ]
 _ITEM_FIELDS = ("name", "methods", "sub_items", "check_form")
+# The events after which the publication deadline may be known.
+_DUE_EVENTS = frozenset({"ResultSubmitted", "CorrectionOrdered", "FollowUpClosed"})
 
 
 async def apply_items(conn: asyncpg.Connection, events: list[InboundEvent]) -> None:
@@ -138,10 +140,6 @@ async def apply_task(conn: asyncpg.Connection, ev: InboundEvent) -> None:
     )
     if row is not None:  # None: applied before, with its deadline
         await _publication_due(conn, task, row)
-
-
-# The events after which the publication deadline may be known.
-_DUE_EVENTS = frozenset({"ResultSubmitted", "CorrectionOrdered", "FollowUpClosed"})
 
 
 async def _publication_due(conn: asyncpg.Connection, task: Any, row: asyncpg.Record) -> None:
